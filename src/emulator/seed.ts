@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import type { IdMappingJobType, Job, Metrics, OutputSource, Workflow } from './model';
+
+/**
+ * The demo data every emulator starts with. It is deterministic (fixed dates,
+ * job IDs derived from names) so that the README's examples and the tests
+ * name the same jobs on every machine.
+ */
+
+const ACCOUNT_ROLE = 'arn:aws:iam::123456789012:role/EntityResolutionOutput';
+const KMS_KEY = 'arn:aws:kms:us-east-1:123456789012:key/4f1c6a8e-2b7d-4c3e-9a51-6d0e8f7b2c19';
+/** 2026-10-01T00:00:00Z, the day the demo history starts. */
+const HISTORY_START = Date.UTC(2026, 9, 1);
+const HOUR = 3_600_000;
+
+/** The 32-hex-digit job ID of the seeded job `index` of a workflow. */
+export function seededJobId(workflowName: string, index: number): string {
+  return createHash('md5').update(`${workflowName}#${index}`).digest('hex');
+}
+
+function output(workflowName: string, encrypted: boolean): OutputSource[] {
+  return [
+    {
+      roleArn: ACCOUNT_ROLE,
+      outputS3Path: `s3://er-demo-output/${workflowName}/`,
+      ...(encrypted ? { KMSArn: KMS_KEY } : {}),
+    },
+  ];
+}
+
+/** The 15 ID-mapping metrics of a finished run over `input` records. */
+function idMappingMetrics(input: number, jobType: IdMappingJobType, salt: number): Metrics {
+  const notProcessed = (salt * 131) % 997;
+  const processed = input - notProcessed;
+  const deletes = jobType === 'DELETE_ONLY' ? processed : 0;
+  const mapped = jobType === 'DELETE_ONLY' ? 0 : Math.floor(processed * 0.82);
+  const share = jobType === 'BATCH' ? 1 : 0.12;
+  const removed = jobType === 'DELETE_ONLY' ? Math.floor(processed * 0.97) : 0;
+  return {
+    inputRecords: input,
+    totalRecordsProcessed: processed,
+    recordsNotProcessed: notProcessed,
+    deleteRecordsProcessed: deletes,
+    totalMappedRecords: mapped,
+    totalMappedSourceRecords: Math.floor(mapped * 0.98),
+    totalMappedTargetRecords: Math.floor(mapped * 0.51),
+    uniqueRecordsLoaded: Math.floor(processed * 0.93),
+    newMappedRecords: Math.floor(mapped * share),
+    newMappedSourceRecords: Math.floor(mapped * 0.98 * share),
+    newMappedTargetRecords: Math.floor(mapped * 0.51 * share),
+    newUniqueRecordsLoaded: Math.floor(processed * 0.93 * share),
+    mappedRecordsRemoved: removed,
+    mappedSourceRecordsRemoved: Math.floor(removed * 0.98),
+    mappedTargetRecordsRemoved: Math.floor(removed * 0.51),
+  };
+}
+
+function matchingMetrics(input: number, salt: number): Metrics {
+  const notProcessed = (salt * 71) % 499;
+  const processed = input - notProcessed;
+  return {
+    inputRecords: input,
+    totalRecordsProcessed: processed,
+    recordsNotProcessed: notProcessed,
+    deleteRecordsProcessed: 0,
+    matchIDs: Math.floor(processed * 0.37),
+  };
+}
+
+/** Metrics a started job grows toward; big enough that progress is visible. */
+export function startedJobMetrics(kind: Workflow['kind'], jobType: IdMappingJobType): Metrics {
+  return kind === 'idMapping' ? idMappingMetrics(2_000_000, jobType, 7) : matchingMetrics(2_000_000, 7);
+}
+
+function workflow(fields: Omit<Workflow, 'createdAt' | 'updatedAt' | 'roleArn' | 'outputS3Path'>): Workflow {
+  return {
+    createdAt: HISTORY_START - 30 * 24 * HOUR,
+    updatedAt: HISTORY_START - 2 * 24 * HOUR,
+    roleArn: 'arn:aws:iam::123456789012:role/EntityResolutionWorkflow',
+    outputS3Path: `s3://er-demo-output/${fields.workflowName}/`,
+    ...fields,
+  };
+}
+
+export const SEEDED_WORKFLOWS: Workflow[] = [
+  workflow({
+    kind: 'idMapping',
+    workflowName: 'customer-id-map',
+    description: 'Maps CRM customer IDs to the loyalty programme, nightly in full.',
+    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer' }],
+    idMappingType: 'RULE_BASED',
+  }),
+  workflow({
+    kind: 'idMapping',
+    workflowName: 'loyalty-id-map',
+    description: 'Keeps loyalty members mapped to web accounts as records arrive.',
+    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/loyalty/members', schemaName: 'loyalty-member' }],
+    idMappingType: 'PROVIDER',
+    incrementalRunType: 'ON_DEMAND',
+    KMSArn: KMS_KEY,
+  }),
+  workflow({
+    kind: 'matching',
+    workflowName: 'customer-matching',
+    description: 'Rule-based matching of customers across CRM and e-commerce.',
+    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer' }],
+    resolutionType: 'RULE_MATCHING',
+  }),
+  workflow({
+    kind: 'matching',
+    workflowName: 'household-matching',
+    description: 'Machine-learning matching of households.',
+    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/households', schemaName: 'household' }],
+    resolutionType: 'ML_MATCHING',
+    incrementalRunType: 'IMMEDIATE',
+  }),
+];
+
+/** customer-id-map's job count: more than four upstream pages. */
+export const CUSTOMER_ID_MAP_JOBS = 100;
+
+function customerIdMapJobs(): Job[] {
+  const name = 'customer-id-map';
+  const jobs: Job[] = [];
+  for (let i = 0; i < CUSTOMER_ID_MAP_JOBS; i++) {
+    const startTime = HISTORY_START + i * 6 * HOUR;
+    const jobType: IdMappingJobType = i % 10 === 5 ? 'DELETE_ONLY' : 'BATCH';
+    // Job 98 is the one whose counts pass 2^31; job 97 failed.
+    const input = i === 98 ? 3_000_000_000 : 1_000_000 + i * 10_007;
+    const failed = i === 97;
+    jobs.push({
+      kind: 'idMapping',
+      workflowName: name,
+      jobId: seededJobId(name, i),
+      startTime,
+      jobType,
+      outputSourceConfig: output(name, i % 3 === 0),
+      run: failed
+        ? {
+            status: 'FAILED',
+            endTime: startTime + 0.25 * HOUR,
+            metrics: { inputRecords: input, totalRecordsProcessed: 0, recordsNotProcessed: input },
+            errorMessage: 'Access denied to s3://er-demo-input/crm/customers/part-00042.parquet',
+          }
+        : { status: 'SUCCEEDED', endTime: startTime + 1.5 * HOUR, metrics: idMappingMetrics(input, jobType, i) },
+    });
+  }
+  return jobs;
+}
+
+function loyaltyIdMapJobs(): Job[] {
+  const name = 'loyalty-id-map';
+  const runs: { jobType: IdMappingJobType; run: Job['run'] }[] = [
+    { jobType: 'BATCH', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 3 * HOUR, metrics: idMappingMetrics(4_200_000, 'BATCH', 1) } },
+    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 50 * HOUR, metrics: idMappingMetrics(180_000, 'INCREMENTAL', 2) } },
+    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 98 * HOUR, metrics: idMappingMetrics(2_600_000_000, 'INCREMENTAL', 3) } },
+    {
+      jobType: 'INCREMENTAL',
+      run: { status: 'RUNNING', metrics: { inputRecords: 240_000, totalRecordsProcessed: 96_000, recordsNotProcessed: 12 } },
+    },
+  ];
+  return runs.map(({ jobType, run }, i) => ({
+    kind: 'idMapping',
+    workflowName: name,
+    jobId: seededJobId(name, i),
+    startTime: HISTORY_START + i * 48 * HOUR + HOUR,
+    jobType,
+    outputSourceConfig: output(name, true),
+    run,
+  }));
+}
+
+function matchingJobs(name: string, runs: Job['run'][]): Job[] {
+  return runs.map((run, i) => ({
+    kind: 'matching',
+    workflowName: name,
+    jobId: seededJobId(name, i),
+    startTime: HISTORY_START + i * 24 * HOUR + 2 * HOUR,
+    outputSourceConfig: output(name, i % 2 === 1),
+    run,
+  }));
+}
+
+function finished(hoursAfterStart: number, metrics: Metrics): Job['run'] {
+  return { status: 'SUCCEEDED', endTime: HISTORY_START + hoursAfterStart * HOUR, metrics };
+}
+
+export function seedJobs(): Job[] {
+  return [
+    ...customerIdMapJobs(),
+    ...loyaltyIdMapJobs(),
+    ...matchingJobs('customer-matching', [
+      finished(4, matchingMetrics(1_250_000, 1)),
+      finished(28, matchingMetrics(1_310_000, 2)),
+      {
+        status: 'FAILED',
+        endTime: HISTORY_START + 50 * HOUR,
+        errorMessage: 'Schema mapping crm-customer has no field marked as UNIQUE_ID',
+      },
+      finished(76, matchingMetrics(2_400_000_000, 4)),
+      finished(100, matchingMetrics(1_420_000, 5)),
+    ]),
+    ...matchingJobs('household-matching', [
+      finished(5, matchingMetrics(640_000, 1)),
+      { status: 'QUEUED' },
+    ]),
+  ];
+}
