@@ -1,0 +1,55 @@
+import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { PageArgs } from '../schema/connection';
+import { IdMappingJobType } from '../schema/enums';
+import { ErrorDetails, IdMappingJob, IdMappingJobMetrics, OutputSource } from '../schema/job';
+import { IdMappingJobConnection } from '../schema/workflow';
+import type { IdMappingJobRecord, JobSummaryRecord } from '../upstream/records';
+import type { GatewayContext } from './context';
+import { validJobKey, validPage, validWorkflowName } from './inputs';
+import { readConnection } from './paging';
+
+/** A job as a resolver holds it: in full from a Get, or a summary from a List. */
+export type IdMappingJobNode = IdMappingJobRecord | JobSummaryRecord;
+
+/** The job in full; a List summary costs one Get through the request's loader. */
+function detail(job: IdMappingJobNode, ctx: GatewayContext): Promise<IdMappingJobRecord> {
+  return job.detailed ? Promise.resolve(job) : ctx.loaders.idMappingJob.load(job);
+}
+
+@Resolver(() => IdMappingJob)
+export class IdMappingJobResolver {
+  @Query(() => IdMappingJob, { nullable: true, description: 'One ID-mapping job; null with NOT_FOUND when it does not exist.' })
+  idMappingJob(
+    @Arg('workflowName') workflowName: string,
+    @Arg('jobId', () => ID) jobId: string,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<IdMappingJobNode> {
+    return ctx.loaders.idMappingJob.load(validJobKey(workflowName, jobId));
+  }
+
+  @Query(() => IdMappingJobConnection, { nullable: true, description: "A workflow's ID-mapping jobs, newest first." })
+  idMappingJobs(@Arg('workflowName') workflowName: string, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
+    const name = validWorkflowName(workflowName);
+    return readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(name, page));
+  }
+
+  @FieldResolver(() => IdMappingJobMetrics, { nullable: true })
+  async metrics(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(job, ctx)).metrics;
+  }
+
+  @FieldResolver(() => ErrorDetails, { nullable: true })
+  async errorDetails(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(job, ctx)).errorDetails;
+  }
+
+  @FieldResolver(() => [OutputSource], { nullable: true })
+  async outputSourceConfig(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(job, ctx)).outputSourceConfig;
+  }
+
+  @FieldResolver(() => IdMappingJobType, { nullable: true })
+  async jobType(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(job, ctx)).jobType;
+  }
+}

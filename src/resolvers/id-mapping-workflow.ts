@@ -1,0 +1,57 @@
+import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { PageArgs } from '../schema/connection';
+import { IdMappingJobConnection, IdMappingWorkflow, IdMappingWorkflowConnection, InputSource } from '../schema/workflow';
+import type { IdMappingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
+import type { GatewayContext } from './context';
+import { validPage, validWorkflowName } from './inputs';
+import { readConnection } from './paging';
+
+type IdMappingWorkflowNode = IdMappingWorkflowRecord | WorkflowSummaryRecord;
+
+/** The workflow in full; a List summary costs one Get through the request's loader. */
+function detail(wf: IdMappingWorkflowNode, ctx: GatewayContext): Promise<IdMappingWorkflowRecord> {
+  return wf.detailed ? Promise.resolve(wf) : ctx.loaders.idMappingWorkflow.load(wf.workflowName);
+}
+
+@Resolver(() => IdMappingWorkflow)
+export class IdMappingWorkflowResolver {
+  @Query(() => IdMappingWorkflow, { nullable: true, description: 'One ID-mapping workflow, by name or ARN.' })
+  idMappingWorkflow(@Arg('workflowName') workflowName: string, @Ctx() ctx: GatewayContext): Promise<IdMappingWorkflowNode> {
+    return ctx.loaders.idMappingWorkflow.load(validWorkflowName(workflowName));
+  }
+
+  @Query(() => IdMappingWorkflowConnection, { nullable: true, description: 'The ID-mapping workflows of the account and region.' })
+  idMappingWorkflows(@Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
+    return readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingWorkflows(page));
+  }
+
+  @FieldResolver(() => IdMappingJobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
+  jobs(@Root() wf: IdMappingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
+    return readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(wf.workflowName, page));
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async description(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).description;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async roleArn(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).roleArn;
+  }
+
+  @FieldResolver(() => [InputSource], { nullable: true })
+  async inputSourceConfig(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).inputSourceConfig;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async idMappingType(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).idMappingType;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async incrementalRunType(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).incrementalRunType;
+  }
+}

@@ -1,0 +1,52 @@
+import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import { PageArgs } from '../schema/connection';
+import { InputSource, MatchingJobConnection, MatchingWorkflow, MatchingWorkflowConnection } from '../schema/workflow';
+import type { MatchingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
+import type { GatewayContext } from './context';
+import { validPage, validWorkflowName } from './inputs';
+import { readConnection } from './paging';
+
+/** A List summary already carries resolutionType; the other details need a Get. */
+type MatchingWorkflowNode = MatchingWorkflowRecord | WorkflowSummaryRecord;
+
+function detail(wf: MatchingWorkflowNode, ctx: GatewayContext): Promise<MatchingWorkflowRecord> {
+  return wf.detailed ? Promise.resolve(wf) : ctx.loaders.matchingWorkflow.load(wf.workflowName);
+}
+
+@Resolver(() => MatchingWorkflow)
+export class MatchingWorkflowResolver {
+  @Query(() => MatchingWorkflow, { nullable: true, description: 'One matching workflow, by name or ARN.' })
+  matchingWorkflow(@Arg('workflowName') workflowName: string, @Ctx() ctx: GatewayContext): Promise<MatchingWorkflowNode> {
+    return ctx.loaders.matchingWorkflow.load(validWorkflowName(workflowName));
+  }
+
+  @Query(() => MatchingWorkflowConnection, { nullable: true, description: 'The matching workflows of the account and region.' })
+  matchingWorkflows(@Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
+    return readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingWorkflows(page));
+  }
+
+  @FieldResolver(() => MatchingJobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
+  jobs(@Root() wf: MatchingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
+    return readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(wf.workflowName, page));
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async description(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).description;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async roleArn(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).roleArn;
+  }
+
+  @FieldResolver(() => [InputSource], { nullable: true })
+  async inputSourceConfig(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).inputSourceConfig;
+  }
+
+  @FieldResolver(() => String, { nullable: true })
+  async incrementalRunType(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).incrementalRunType;
+  }
+}

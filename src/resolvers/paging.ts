@@ -1,0 +1,37 @@
+import type { Connection, Edge } from '../schema/connection';
+import type { Page, PageRequest } from '../upstream/records';
+import { encodeCursor, type PageQuery } from './inputs';
+
+/** The service pages lists at most this many items at a time. */
+export const UPSTREAM_PAGE_SIZE = 25;
+/** A guard against a service that keeps answering empty pages with a token. */
+const MAX_UPSTREAM_PAGES = 8;
+
+/**
+ * A connection of `query.first` items starting at `query.position`, read from
+ * as many upstream pages as it takes. Each upstream request asks for no more
+ * than the connection still needs, so the page ends on the last item wanted
+ * and the end cursor is the service's own next token: the next page costs no
+ * item read twice.
+ */
+export async function readConnection<T>(query: PageQuery, fetch: (request: PageRequest) => Promise<Page<T>>): Promise<Connection<T>> {
+  const edges: Edge<T>[] = [];
+  let { nextToken, skip } = query.position;
+  let hasNextPage = true;
+  for (let pages = 0; edges.length < query.first && pages < MAX_UPSTREAM_PAGES; pages++) {
+    const maxResults = Math.min(UPSTREAM_PAGE_SIZE, skip + query.first - edges.length);
+    const page = await fetch({ maxResults, nextToken });
+    const items = page.items.slice(skip);
+    items.forEach((node, i) => {
+      const last = i === items.length - 1 && page.nextToken !== undefined;
+      edges.push({ node, cursor: encodeCursor(last ? { nextToken: page.nextToken, skip: 0 } : { nextToken, skip: skip + i + 1 }) });
+    });
+    if (page.nextToken === undefined) {
+      hasNextPage = false;
+      break;
+    }
+    nextToken = page.nextToken;
+    skip = 0;
+  }
+  return { edges, nodes: edges.map((edge) => edge.node), pageInfo: { hasNextPage, endCursor: edges.at(-1)?.cursor } };
+}

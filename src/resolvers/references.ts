@@ -1,0 +1,26 @@
+import type { GatewayContext } from './context';
+import { validJobKey, validWorkflowName } from './inputs';
+
+/**
+ * How a router fetches our entities by key (`_entities`): through the same
+ * per-request loaders as queries, so a batch of representations costs at most
+ * one Get per distinct job, and a bad or missing key fails only its own item.
+ */
+export const referenceResolvers = {
+  IdMappingJob: {
+    __resolveReference: (ref: { workflowName: string; jobId: string }, ctx: GatewayContext) =>
+      ctx.loaders.idMappingJob.load(validJobKey(ref.workflowName, ref.jobId)),
+  },
+  MatchingJob: {
+    __resolveReference: (ref: { workflowName: string; jobId: string }, ctx: GatewayContext) =>
+      ctx.loaders.matchingJob.load(validJobKey(ref.workflowName, ref.jobId)),
+  },
+  IdMappingWorkflow: {
+    __resolveReference: (ref: { workflowName: string }, ctx: GatewayContext) =>
+      ctx.loaders.idMappingWorkflow.load(validWorkflowName(ref.workflowName)),
+  },
+  MatchingWorkflow: {
+    __resolveReference: (ref: { workflowName: string }, ctx: GatewayContext) =>
+      ctx.loaders.matchingWorkflow.load(validWorkflowName(ref.workflowName)),
+  },
+};

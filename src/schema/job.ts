@@ -1,0 +1,146 @@
+import { GraphQLDateTime, GraphQLSafeInt } from 'graphql-scalars';
+import { Directive, Field, ID, ObjectType } from 'type-graphql';
+import { IdMappingJobType, JobStatus } from './enums';
+
+@ObjectType({ description: 'Where a job writes its output.' })
+export class OutputSource {
+  @Field({ description: 'The IAM role the service assumes to write the output.' })
+  roleArn!: string;
+
+  @Field({ description: 'The S3 path the output table is written to.' })
+  outputS3Path!: string;
+
+  @Field(() => String, { nullable: true, description: "The KMS key encrypting the output; unset, the service's own key." })
+  kmsArn?: string;
+}
+
+@ObjectType({ description: 'Why a job failed.' })
+export class ErrorDetails {
+  @Field(() => String, { nullable: true })
+  errorMessage?: string;
+}
+
+@ObjectType({ description: 'Record counts of an ID-mapping job; each may pass 2^31.' })
+export class IdMappingJobMetrics {
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records input for processing.' })
+  inputRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records processed.' })
+  totalRecordsProcessed?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records not processed.' })
+  recordsNotProcessed?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records processed that were marked for deletion.' })
+  deleteRecordsProcessed?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records mapped.' })
+  totalMappedRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Source records mapped.' })
+  totalMappedSourceRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Distinct target records mapped.' })
+  totalMappedTargetRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'De-duplicated records processed across all runs.' })
+  uniqueRecordsLoaded?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'New records mapped in this run.' })
+  newMappedRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'New source records mapped in this run.' })
+  newMappedSourceRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'New target records mapped in this run.' })
+  newMappedTargetRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'New unique records processed in this run.' })
+  newUniqueRecordsLoaded?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Mapped records removed.' })
+  mappedRecordsRemoved?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Source records removed.' })
+  mappedSourceRecordsRemoved?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Mapped target records removed.' })
+  mappedTargetRecordsRemoved?: number;
+}
+
+@ObjectType({ description: 'Record counts of a matching job; each may pass 2^31.' })
+export class MatchingJobMetrics {
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records input for processing.' })
+  inputRecords?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records processed.' })
+  totalRecordsProcessed?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records not processed.' })
+  recordsNotProcessed?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records processed that were marked for deletion.' })
+  deleteRecordsProcessed?: number;
+
+  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Match IDs generated.' })
+  matchIDs?: number;
+}
+
+@Directive('@key(fields: "workflowName jobId")')
+@ObjectType({ description: 'A run of an ID-mapping workflow.' })
+export class IdMappingJob {
+  @Field()
+  workflowName!: string;
+
+  @Field(() => ID)
+  jobId!: string;
+
+  @Field(() => JobStatus)
+  status!: JobStatus;
+
+  @Field(() => IdMappingJobType, { nullable: true })
+  jobType?: IdMappingJobType;
+
+  @Field(() => GraphQLDateTime)
+  startTime!: Date;
+
+  @Field(() => GraphQLDateTime, { nullable: true })
+  endTime?: Date;
+
+  @Field(() => IdMappingJobMetrics, { nullable: true })
+  metrics?: IdMappingJobMetrics;
+
+  @Field(() => ErrorDetails, { nullable: true })
+  errorDetails?: ErrorDetails;
+
+  @Field(() => [OutputSource], { nullable: true })
+  outputSourceConfig?: OutputSource[];
+}
+
+@Directive('@key(fields: "workflowName jobId")')
+@ObjectType({ description: 'A run of a matching workflow.' })
+export class MatchingJob {
+  @Field()
+  workflowName!: string;
+
+  @Field(() => ID)
+  jobId!: string;
+
+  @Field(() => JobStatus)
+  status!: JobStatus;
+
+  @Field(() => GraphQLDateTime)
+  startTime!: Date;
+
+  @Field(() => GraphQLDateTime, { nullable: true })
+  endTime?: Date;
+
+  @Field(() => MatchingJobMetrics, { nullable: true })
+  metrics?: MatchingJobMetrics;
+
+  @Field(() => ErrorDetails, { nullable: true })
+  errorDetails?: ErrorDetails;
+
+  @Field(() => [OutputSource], { nullable: true })
+  outputSourceConfig?: OutputSource[];
+}

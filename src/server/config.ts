@@ -1,0 +1,65 @@
+import { z } from 'zod';
+
+/** The gateway's settings, read and checked once at start-up. Nothing else reads process.env. */
+export interface Config {
+  nodeEnv: 'development' | 'production' | 'test';
+  /** @default 4000 */
+  port: number;
+  /** @default '127.0.0.1' */
+  host: string;
+  /** `emulator`: the local emulator in-process (the default outside production); `aws`: the real service. */
+  backend: 'emulator' | 'aws';
+  /** With `aws`: an endpoint override (a VPC endpoint, or an emulator run elsewhere). */
+  endpoint?: string;
+  /** With `aws`: unset, the SDK's default chain picks the region. */
+  region?: string;
+  /** How long an emulated job takes from QUEUED to SUCCEEDED. @default 20 */
+  emulatorJobSeconds: number;
+  /** @default 'info' */
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+}
+
+/** A setting that stops start-up; its message names the variable. */
+export class ConfigError extends Error {}
+
+const env = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  ER_BACKEND: z.enum(['emulator', 'aws']).optional(),
+  ER_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  AWS_REGION: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name such as us-east-1')
+    .optional(),
+  ER_EMULATOR_JOB_SECONDS: z.coerce.number().positive().max(86_400).default(20),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Reads the settings from `source` (process.env in production); throws ConfigError naming every bad variable. */
+export function loadConfig(source: Record<string, string | undefined>): Config {
+  // An empty variable counts as unset, as shells and compose files often leave them.
+  const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
+  const parsed = env.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('\n'));
+  }
+  const vars = parsed.data;
+  if (vars.NODE_ENV === 'production' && vars.ER_BACKEND === undefined) {
+    throw new ConfigError('ER_BACKEND: must be set to "aws" or "emulator" when NODE_ENV=production.');
+  }
+  const backend = vars.ER_BACKEND ?? 'emulator';
+  if (backend === 'emulator' && vars.ER_ENDPOINT !== undefined) {
+    throw new ConfigError('ER_ENDPOINT: applies to ER_BACKEND=aws only; the embedded emulator picks its own port.');
+  }
+  return {
+    nodeEnv: vars.NODE_ENV,
+    port: vars.PORT,
+    host: vars.HOST,
+    backend,
+    endpoint: vars.ER_ENDPOINT,
+    region: vars.AWS_REGION,
+    emulatorJobSeconds: vars.ER_EMULATOR_JOB_SECONDS,
+    logLevel: vars.LOG_LEVEL,
+  };
+}

@@ -1,0 +1,61 @@
+import { EntityResolutionServiceException } from '@aws-sdk/client-entityresolution';
+import { GraphQLError } from 'graphql';
+
+/** The `extensions.code` values the gateway answers with. */
+export type ErrorCode =
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'FORBIDDEN'
+  | 'UNAUTHENTICATED'
+  | 'THROTTLED'
+  | 'CONFLICT'
+  | 'LIMIT_EXCEEDED'
+  | 'UPSTREAM_UNAVAILABLE';
+
+/** How long a client should wait before retrying a throttled call. */
+export const THROTTLE_RETRY_AFTER_SECONDS = 1;
+
+export function gatewayError(code: ErrorCode, message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, { extensions: { ...extensions, code } });
+}
+
+/** A refusal of bad input, naming the argument or input field at fault. */
+export function badInput(field: string, message: string): GraphQLError {
+  return gatewayError('BAD_USER_INPUT', message, { field });
+}
+
+/**
+ * Turns anything the SDK threw into the one error a client sees. `subject`
+ * names what was asked for ("ID-mapping job … of workflow …") in words a UI
+ * can show. Service messages pass through only for input the service refused;
+ * nothing else of the SDK (classes, request IDs, stacks) leaves this function.
+ */
+export function mapUpstreamError(err: unknown, subject: string): GraphQLError {
+  if (err instanceof GraphQLError) return err;
+  if (!(err instanceof EntityResolutionServiceException)) {
+    return gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service could not be reached; try again shortly.');
+  }
+  switch (err.name) {
+    case 'ResourceNotFoundException':
+      return gatewayError('NOT_FOUND', `${subject} was not found.`);
+    case 'ValidationException':
+      return gatewayError('BAD_USER_INPUT', `The service refused the request for ${subject}: ${err.message}`);
+    case 'AccessDeniedException':
+      return gatewayError('FORBIDDEN', `The gateway is not allowed to read ${subject}.`);
+    case 'ConflictException':
+      return gatewayError('CONFLICT', `${subject} conflicts with the service's state: ${err.message}`);
+    case 'ExceedsLimitException': {
+      const { quotaName, quotaValue } = err as EntityResolutionServiceException & { quotaName?: string; quotaValue?: number };
+      return gatewayError('LIMIT_EXCEEDED', `A service quota was reached${quotaName ? ` (${quotaName}: ${quotaValue})` : ''}.`, {
+        quotaName,
+        quotaValue,
+      });
+    }
+    case 'ThrottlingException':
+      return gatewayError('THROTTLED', `The service is throttling requests for ${subject}; retry after ${THROTTLE_RETRY_AFTER_SECONDS} s.`, {
+        retryAfterSeconds: THROTTLE_RETRY_AFTER_SECONDS,
+      });
+    default:
+      return gatewayError('UPSTREAM_UNAVAILABLE', `The Entity Resolution service failed to answer for ${subject}; try again shortly.`);
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * What the rest of the gateway sees of the service: plain records in our own
+ * vocabulary. SDK types stop at upstream/; schema classes describe these
+ * records to GraphQL.
+ */
+
+export type JobStatus = 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+export type IdMappingJobType = 'BATCH' | 'INCREMENTAL' | 'DELETE_ONLY';
+export type ResolutionType = 'RULE_MATCHING' | 'ML_MATCHING' | 'PROVIDER';
+
+/** A job is named by its workflow and its ID; this is also its federation key. */
+export interface JobKey {
+  workflowName: string;
+  jobId: string;
+}
+
+/** What List returns for each job. */
+export interface JobSummaryRecord extends JobKey {
+  status: JobStatus;
+  startTime: Date;
+  endTime?: Date;
+  /** False: metrics, errorDetails, outputSourceConfig and jobType need a Get. */
+  detailed: false;
+}
+
+export interface OutputSourceRecord {
+  roleArn: string;
+  outputS3Path: string;
+  kmsArn?: string;
+}
+
+export interface ErrorDetailsRecord {
+  errorMessage?: string;
+}
+
+export interface IdMappingJobMetricsRecord {
+  inputRecords?: number;
+  totalRecordsProcessed?: number;
+  recordsNotProcessed?: number;
+  deleteRecordsProcessed?: number;
+  totalMappedRecords?: number;
+  totalMappedSourceRecords?: number;
+  totalMappedTargetRecords?: number;
+  uniqueRecordsLoaded?: number;
+  newMappedRecords?: number;
+  newMappedSourceRecords?: number;
+  newMappedTargetRecords?: number;
+  newUniqueRecordsLoaded?: number;
+  mappedRecordsRemoved?: number;
+  mappedSourceRecordsRemoved?: number;
+  mappedTargetRecordsRemoved?: number;
+}
+
+export interface MatchingJobMetricsRecord {
+  inputRecords?: number;
+  totalRecordsProcessed?: number;
+  recordsNotProcessed?: number;
+  deleteRecordsProcessed?: number;
+  matchIDs?: number;
+}
+
+interface JobDetail<Metrics> extends JobKey {
+  status: JobStatus;
+  startTime: Date;
+  endTime?: Date;
+  metrics?: Metrics;
+  errorDetails?: ErrorDetailsRecord;
+  outputSourceConfig?: OutputSourceRecord[];
+  detailed: true;
+}
+
+/** What GetIdMappingJob returns. */
+export interface IdMappingJobRecord extends JobDetail<IdMappingJobMetricsRecord> {
+  jobType?: IdMappingJobType;
+}
+
+/** What GetMatchingJob returns. */
+export type MatchingJobRecord = JobDetail<MatchingJobMetricsRecord>;
+
+export interface InputSourceRecord {
+  inputSourceArn: string;
+  schemaName?: string;
+}
+
+/** What List returns for each workflow. */
+export interface WorkflowSummaryRecord {
+  workflowName: string;
+  workflowArn: string;
+  createdAt: Date;
+  updatedAt: Date;
+  /** Matching workflows only. */
+  resolutionType?: ResolutionType;
+  detailed: false;
+}
+
+interface WorkflowDetail {
+  workflowName: string;
+  workflowArn: string;
+  description?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  roleArn?: string;
+  inputSourceConfig: InputSourceRecord[];
+  incrementalRunType?: string;
+  detailed: true;
+}
+
+export interface IdMappingWorkflowRecord extends WorkflowDetail {
+  idMappingType?: string;
+}
+
+export interface MatchingWorkflowRecord extends WorkflowDetail {
+  resolutionType?: ResolutionType;
+}
+
+/** One page of a List: the items and the token for the next page, if any. */
+export interface Page<T> {
+  items: T[];
+  nextToken?: string;
+}
+
+export interface PageRequest {
+  maxResults: number;
+  nextToken?: string;
+}
+
+/** SUCCEEDED and FAILED are final: such a job never changes again. */
+export function isFinal(status: JobStatus): boolean {
+  return status === 'SUCCEEDED' || status === 'FAILED';
+}
