@@ -1,0 +1,59 @@
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { print, type GraphQLFormattedError } from 'graphql';
+import type { Emulator, EmulatorOptions } from '../../src/emulator/http';
+import { startGateway, type Gateway } from '../../src/server/app';
+import { loadConfig } from '../../src/server/config';
+
+export interface GraphQLResponse<R> {
+  status: number;
+  data?: R | null;
+  errors?: GraphQLFormattedError[];
+}
+
+/** A gateway on an ephemeral port with its embedded emulator, and an HTTP client for it. */
+export interface TestGateway {
+  gateway: Gateway;
+  emulator: Emulator;
+  /** The GraphQL endpoint, e.g. http://127.0.0.1:PORT/graphql */
+  endpoint: string;
+  /** A typed operation from test/generated, posted as a frontend posts it. */
+  execute<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<GraphQLResponse<R>>;
+  /** A query written in the test itself (aliases, deliberately bad input). */
+  post<R = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<R>>;
+  close(): Promise<void>;
+}
+
+export interface TestGatewayOptions {
+  emulator?: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'>;
+  env?: Record<string, string>;
+}
+
+export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...options.env });
+  const gateway = await startGateway(config, { emulator: options.emulator, processMetrics: false });
+  const endpoint = `${gateway.url}/graphql`;
+  if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');
+
+  async function post<R>(query: string, variables?: unknown): Promise<GraphQLResponse<R>> {
+    const res = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query, variables }),
+    });
+    return { status: res.status, ...((await res.json()) as { data?: R; errors?: GraphQLFormattedError[] }) };
+  }
+
+  return {
+    gateway,
+    emulator: gateway.emulator,
+    endpoint,
+    execute: (document, variables) => post(print(document), variables),
+    post: (query, variables) => post(query, variables),
+    close: () => gateway.close(),
+  };
+}
+
+/** The codes of a response's errors, in order. */
+export function codes(response: GraphQLResponse<unknown>): unknown[] {
+  return (response.errors ?? []).map((error) => error.extensions?.code);
+}
