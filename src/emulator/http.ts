@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Job, JobView, OutputSource, Workflow, WorkflowKind } from './model';
 import { EmulatorState, ServiceError, type EmulatorStateOptions } from './state';
 
+export { ServiceError };
+
 /** Error statuses as the service sends them. */
 const STATUS: Record<ServiceError['type'], number> = {
   ValidationException: 400,
@@ -56,7 +58,7 @@ export interface Emulator {
   resetRequests(): void;
   setFaults(faults: Faults): void;
   /** Answer the next `count` requests for `operation` with `error` (deterministic fault injection). */
-  failNext(operation: Operation, error: ServiceError['type'], count?: number): void;
+  failNext(operation: Operation, error: ServiceError['type'] | ServiceError, count?: number): void;
   close(): Promise<void>;
 }
 
@@ -223,11 +225,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const random = options.random ?? Math.random;
   let faults: Faults = { ...options.faults };
   const counts = new Map<Operation, number>();
-  const scripted = new Map<Operation, ServiceError['type'][]>();
+  const scripted = new Map<Operation, ServiceError[]>();
 
   function injectedFault(operation: Operation): ServiceError | undefined {
     const next = scripted.get(operation)?.shift();
-    if (next) return new ServiceError(next, `Injected ${next} for ${operation}.`);
+    if (next) return next;
     if (random() < (faults.throttleRate ?? 0)) return new ServiceError('ThrottlingException', 'Rate exceeded.');
     if (random() < (faults.internalErrorRate ?? 0)) return new ServiceError('InternalServerException', 'An internal error occurred.');
     return undefined;
@@ -270,10 +272,12 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       faults = { ...next };
     },
     failNext: (operation, error, count = 1) => {
-      scripted.set(operation, [...(scripted.get(operation) ?? []), ...Array<ServiceError['type']>(count).fill(error)]);
+      const fault = typeof error === 'string' ? new ServiceError(error, `Injected ${error} for ${operation}.`) : error;
+      scripted.set(operation, [...(scripted.get(operation) ?? []), ...Array<ServiceError>(count).fill(fault)]);
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
+        if (!server.listening) return resolve();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

@@ -1,7 +1,7 @@
-import { buildSubgraphSchema, printSubgraphSchema } from '@apollo/subgraph';
+import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
-import { parse, type GraphQLSchema } from 'graphql';
+import { graphql, parse, type GraphQLSchema } from 'graphql';
 import { buildSchema, createResolversMap } from 'type-graphql';
 import { IdMappingJobResolver } from '../resolvers/id-mapping-job';
 import { IdMappingWorkflowResolver } from '../resolvers/id-mapping-workflow';
@@ -33,7 +33,10 @@ export async function buildGatewaySchema(): Promise<GraphQLSchema> {
   });
 }
 
-/** The subgraph SDL, as committed in schema.graphql and served as `_service { sdl }`. */
+/** The subgraph SDL exactly as served to a router as `_service { sdl }`; schema.graphql holds it. */
 export async function printGatewaySchema(): Promise<string> {
-  return `${printSubgraphSchema(await buildGatewaySchema())}\n`;
+  const result = await graphql({ schema: await buildGatewaySchema(), source: '{ _service { sdl } }' });
+  const sdl = (result.data as { _service?: { sdl?: string } } | null)?._service?.sdl;
+  if (!sdl) throw new Error(`the subgraph did not print its SDL: ${JSON.stringify(result.errors)}`);
+  return `${sdl.trimEnd()}\n`;
 }

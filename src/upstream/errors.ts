@@ -43,7 +43,7 @@ export function mapUpstreamError(err: unknown, subject: string): GraphQLError {
     case 'AccessDeniedException':
       return gatewayError('FORBIDDEN', `The gateway is not allowed to read ${subject}.`);
     case 'ConflictException':
-      return gatewayError('CONFLICT', `${subject} conflicts with the service's state: ${err.message}`);
+      return gatewayError('CONFLICT', `The service refused the request for ${subject}: another job is queued or running, and it runs one at a time.`);
     case 'ExceedsLimitException': {
       const { quotaName, quotaValue } = err as EntityResolutionServiceException & { quotaName?: string; quotaValue?: number };
       return gatewayError('LIMIT_EXCEEDED', `A service quota was reached${quotaName ? ` (${quotaName}: ${quotaValue})` : ''}.`, {

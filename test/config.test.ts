@@ -1,0 +1,55 @@
+import { ConfigError, loadConfig } from '../src/server/config';
+
+function refusal(env: Record<string, string>): string {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected the configuration to be refused');
+}
+
+test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
+  expect(loadConfig({})).toEqual({
+    nodeEnv: 'development',
+    port: 4000,
+    host: '127.0.0.1',
+    backend: 'emulator',
+    endpoint: undefined,
+    region: undefined,
+    emulatorJobSeconds: 20,
+    logLevel: 'info',
+  });
+});
+
+test('the AWS backend takes a region and an endpoint override', () => {
+  const config = loadConfig({ ER_BACKEND: 'aws', AWS_REGION: 'eu-west-1', ER_ENDPOINT: 'https://entityresolution.eu-west-1.amazonaws.com' });
+  expect(config).toMatchObject({ backend: 'aws', region: 'eu-west-1', endpoint: 'https://entityresolution.eu-west-1.amazonaws.com' });
+});
+
+test('production must name its backend', () => {
+  expect(refusal({ NODE_ENV: 'production' })).toMatch(/^ER_BACKEND: /);
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'aws' }).backend).toBe('aws');
+});
+
+test.each([
+  ['PORT', 'not-a-port'],
+  ['PORT', '70000'],
+  ['ER_BACKEND', 'dynamo'],
+  ['ER_ENDPOINT', 'ftp://example'],
+  ['AWS_REGION', 'mars'],
+  ['ER_EMULATOR_JOB_SECONDS', '-1'],
+  ['LOG_LEVEL', 'loud'],
+  ['NODE_ENV', 'staging'],
+])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
+  expect(refusal({ ER_BACKEND: 'aws', [name]: value })).toMatch(new RegExp(`^${name}: `, 'm'));
+});
+
+test('an endpoint with the embedded emulator is refused, naming ER_ENDPOINT', () => {
+  expect(refusal({ ER_ENDPOINT: 'http://127.0.0.1:4566' })).toMatch(/^ER_ENDPOINT: /);
+});
+
+test('an empty variable counts as unset', () => {
+  expect(loadConfig({ PORT: '', ER_BACKEND: '' })).toMatchObject({ port: 4000, backend: 'emulator' });
+});

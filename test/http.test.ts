@@ -1,0 +1,63 @@
+import { seededJobId } from '../src/emulator/seed';
+import { codes, startTestGateway, type TestGateway } from './utils/gateway';
+
+let t: TestGateway;
+
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+
+afterAll(() => t.close());
+
+const jobQuery = `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status } }`;
+
+describe('GraphQL over HTTP', () => {
+  test('a query by GET answers with a preflight header', async () => {
+    const res = await fetch(`${t.endpoint}?query=${encodeURIComponent(jobQuery)}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { idMappingJob: { status: 'SUCCEEDED' } } });
+  });
+
+  test('CSRF prevention refuses a simple GET and a text/plain POST', async () => {
+    const get = await fetch(`${t.endpoint}?query=${encodeURIComponent(jobQuery)}`);
+    expect(get.status).toBe(400);
+    const post = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: jobQuery }) });
+    expect(post.status).toBe(400);
+  });
+
+  test('the response is application/graphql-response+json when the client accepts it', async () => {
+    const res = await fetch(t.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      body: JSON.stringify({ query: jobQuery }),
+    });
+    expect(res.headers.get('content-type')).toMatch(/^application\/graphql-response\+json/);
+  });
+
+  test('unparsable, invalid and badly typed requests are 400 with their codes', async () => {
+    const parse = await t.post('{ idMappingJob(');
+    expect([parse.status, ...codes(parse)]).toEqual([400, 'GRAPHQL_PARSE_FAILED']);
+    const invalid = await t.post('{ idMappingJob(workflowName: "w", jobId: "j") { noSuchField } }');
+    expect([invalid.status, ...codes(invalid)]).toEqual([400, 'GRAPHQL_VALIDATION_FAILED']);
+    const coercion = await t.post('query ($n: Int) { matchingWorkflows(first: $n) { nodes { workflowName } } }', { n: 'ten' });
+    expect([coercion.status, ...codes(coercion)]).toEqual([400, 'BAD_USER_INPUT']);
+  });
+});
+
+describe('operations endpoints', () => {
+  test('/healthz answers ok with the backend in use', async () => {
+    const res = await fetch(`${t.gateway.url}/healthz`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ status: 'ok', backend: 'emulator' });
+  });
+
+  test('/metrics counts every upstream call by operation and outcome', async () => {
+    const before = await (await fetch(`${t.gateway.url}/metrics`)).text();
+    const count = (text: string, labels: string) => Number(new RegExp(`er_gateway_upstream_requests_total\\{${labels}\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    await t.post(jobQuery);
+    await t.post(`{ idMappingJob(workflowName: "customer-id-map", jobId: "${'0'.repeat(32)}") { status } }`);
+    const after = await (await fetch(`${t.gateway.url}/metrics`)).text();
+    expect(count(after, 'operation="GetIdMappingJob",outcome="ok"') - count(before, 'operation="GetIdMappingJob",outcome="ok"')).toBe(1);
+    expect(count(after, 'operation="GetIdMappingJob",outcome="ResourceNotFoundException"')).toBe(1);
+  });
+});
