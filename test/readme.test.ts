@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { codes, startTestGateway, type TestGateway } from './utils/gateway';
+
+/** The README's examples are the first thing a newcomer runs: each must work against the demo data. */
+
+const readme = readFileSync(resolve(__dirname, '../README.md'), 'utf8');
+const examples = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]);
+
+let t: TestGateway;
+
+beforeAll(async () => {
+  t = await startTestGateway();
+});
+
+afterAll(() => t.close());
+
+test('the README has example queries', () => {
+  expect(examples.length).toBeGreaterThanOrEqual(5);
+});
+
+test.each(examples.map((query, i) => [i + 1, query]))('README example %i answers as the README says', async (_i, query) => {
+  const expected = /^# expect: (\w+)/.exec(query)?.[1];
+  const res = await t.post(query);
+  expect(res.status).toBe(200);
+  if (expected) {
+    expect(codes(res)).toEqual([expected]);
+  } else {
+    expect(res.errors).toBeUndefined();
+    for (const value of Object.values(res.data!)) expect(value).not.toBeNull();
+  }
+});
+
+test('a GET with content-type application/json passes CSRF prevention, as the README says', async () => {
+  const res = await fetch(`${t.endpoint}?query=${encodeURIComponent('{ matchingWorkflows { nodes { workflowName } } }')}`, {
+    headers: { 'content-type': 'application/json' },
+  });
+  expect(res.status).toBe(200);
+});
