@@ -35,7 +35,7 @@ export class IdMappingWorkflowResolver {
     return (await detail(wf, ctx)).description;
   }
 
-  @FieldResolver(() => String, { nullable: true })
+  @FieldResolver(() => String, { nullable: true, description: 'The IAM role the service assumes to run the workflow.' })
   async roleArn(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
     return (await detail(wf, ctx)).roleArn;
   }

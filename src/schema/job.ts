@@ -20,8 +20,9 @@ export class ErrorDetails {
   errorMessage?: string;
 }
 
-@ObjectType({ description: 'Record counts of an ID-mapping job; each may pass 2^31.' })
-export class IdMappingJobMetrics {
+/** The counts both kinds of job report. */
+@ObjectType()
+abstract class JobMetrics {
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records input for processing.' })
   inputRecords?: number;
 
@@ -33,7 +34,10 @@ export class IdMappingJobMetrics {
 
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records processed that were marked for deletion.' })
   deleteRecordsProcessed?: number;
+}
 
+@ObjectType({ description: 'Record counts of an ID-mapping job; each may pass 2^31.' })
+export class IdMappingJobMetrics extends JobMetrics {
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records mapped.' })
   totalMappedRecords?: number;
 
@@ -69,26 +73,14 @@ export class IdMappingJobMetrics {
 }
 
 @ObjectType({ description: 'Record counts of a matching job; each may pass 2^31.' })
-export class MatchingJobMetrics {
-  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records input for processing.' })
-  inputRecords?: number;
-
-  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records processed.' })
-  totalRecordsProcessed?: number;
-
-  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records not processed.' })
-  recordsNotProcessed?: number;
-
-  @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records processed that were marked for deletion.' })
-  deleteRecordsProcessed?: number;
-
+export class MatchingJobMetrics extends JobMetrics {
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Match IDs generated.' })
   matchIDs?: number;
 }
 
-@Directive('@key(fields: "workflowName jobId")')
-@ObjectType({ description: 'A run of an ID-mapping workflow.' })
-export class IdMappingJob {
+/** What every job has, whatever its workflow's kind. */
+@ObjectType()
+abstract class Job {
   @Field()
   workflowName!: string;
 
@@ -98,17 +90,11 @@ export class IdMappingJob {
   @Field(() => JobStatus)
   status!: JobStatus;
 
-  @Field(() => IdMappingJobType, { nullable: true })
-  jobType?: IdMappingJobType;
-
   @Field(() => GraphQLDateTime)
   startTime!: Date;
 
   @Field(() => GraphQLDateTime, { nullable: true })
   endTime?: Date;
-
-  @Field(() => IdMappingJobMetrics, { nullable: true })
-  metrics?: IdMappingJobMetrics;
 
   @Field(() => ErrorDetails, { nullable: true })
   errorDetails?: ErrorDetails;
@@ -118,29 +104,18 @@ export class IdMappingJob {
 }
 
 @Directive('@key(fields: "workflowName jobId")')
+@ObjectType({ description: 'A run of an ID-mapping workflow.' })
+export class IdMappingJob extends Job {
+  @Field(() => IdMappingJobType, { nullable: true })
+  jobType?: IdMappingJobType;
+
+  @Field(() => IdMappingJobMetrics, { nullable: true })
+  metrics?: IdMappingJobMetrics;
+}
+
+@Directive('@key(fields: "workflowName jobId")')
 @ObjectType({ description: 'A run of a matching workflow.' })
-export class MatchingJob {
-  @Field()
-  workflowName!: string;
-
-  @Field(() => ID)
-  jobId!: string;
-
-  @Field(() => JobStatus)
-  status!: JobStatus;
-
-  @Field(() => GraphQLDateTime)
-  startTime!: Date;
-
-  @Field(() => GraphQLDateTime, { nullable: true })
-  endTime?: Date;
-
+export class MatchingJob extends Job {
   @Field(() => MatchingJobMetrics, { nullable: true })
   metrics?: MatchingJobMetrics;
-
-  @Field(() => ErrorDetails, { nullable: true })
-  errorDetails?: ErrorDetails;
-
-  @Field(() => [OutputSource], { nullable: true })
-  outputSourceConfig?: OutputSource[];
 }

@@ -16,9 +16,9 @@ export class InputSource {
 export const IdMappingJobConnection = connectionOf(IdMappingJob, 'IdMappingJob');
 export const MatchingJobConnection = connectionOf(MatchingJob, 'MatchingJob');
 
-@Directive('@key(fields: "workflowName")')
-@ObjectType({ description: 'An ID-mapping workflow; its jobs are its runs.' })
-export class IdMappingWorkflow {
+/** What every workflow has, whatever its kind. */
+@ObjectType()
+abstract class Workflow {
   @Field()
   workflowName!: string;
 
@@ -39,7 +39,11 @@ export class IdMappingWorkflow {
 
   @Field(() => [InputSource], { nullable: true })
   inputSourceConfig?: InputSource[];
+}
 
+@Directive('@key(fields: "workflowName")')
+@ObjectType({ description: 'An ID-mapping workflow; its jobs are its runs.' })
+export class IdMappingWorkflow extends Workflow {
   @Field(() => String, { nullable: true, description: 'PROVIDER or RULE_BASED.' })
   idMappingType?: string;
 
@@ -49,28 +53,7 @@ export class IdMappingWorkflow {
 
 @Directive('@key(fields: "workflowName")')
 @ObjectType({ description: 'A matching workflow; its jobs are its runs.' })
-export class MatchingWorkflow {
-  @Field()
-  workflowName!: string;
-
-  @Field()
-  workflowArn!: string;
-
-  @Field(() => String, { nullable: true })
-  description?: string;
-
-  @Field(() => GraphQLDateTime)
-  createdAt!: Date;
-
-  @Field(() => GraphQLDateTime)
-  updatedAt!: Date;
-
-  @Field(() => String, { nullable: true, description: 'The IAM role the service assumes to run the workflow.' })
-  roleArn?: string;
-
-  @Field(() => [InputSource], { nullable: true })
-  inputSourceConfig?: InputSource[];
-
+export class MatchingWorkflow extends Workflow {
   @Field(() => ResolutionType, { nullable: true })
   resolutionType?: ResolutionType;
 
