@@ -19,6 +19,8 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     endpoint: undefined,
     region: undefined,
     emulatorJobSeconds: 20,
+    upstreamTimeoutMs: 10_000,
+    idempotencyMaxKeys: 10_000,
     logLevel: 'info',
   });
 });
@@ -40,6 +42,8 @@ test.each([
   ['ER_ENDPOINT', 'ftp://example'],
   ['AWS_REGION', 'mars'],
   ['ER_EMULATOR_JOB_SECONDS', '-1'],
+  ['ER_UPSTREAM_TIMEOUT_MS', '5'],
+  ['ER_IDEMPOTENCY_MAX_KEYS', '0'],
   ['LOG_LEVEL', 'loud'],
   ['NODE_ENV', 'staging'],
 ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {

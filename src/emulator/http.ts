@@ -57,6 +57,11 @@ export interface Emulator {
   requests(operation?: Operation): number;
   resetRequests(): void;
   setFaults(faults: Faults): void;
+  /**
+   * Carry out the next `count` requests for `operation`, then drop the
+   * connection without answering: the caller cannot know what happened.
+   */
+  dropNextResponse(operation: Operation, count?: number): void;
   /** Answer the next `count` requests for `operation` with `error` (deterministic fault injection). */
   failNext(operation: Operation, error: ServiceError['type'] | ServiceError, count?: number): void;
   close(): Promise<void>;
@@ -226,6 +231,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   let faults: Faults = { ...options.faults };
   const counts = new Map<Operation, number>();
   const scripted = new Map<Operation, ServiceError[]>();
+  const drops = new Map<Operation, number>();
 
   function injectedFault(operation: Operation): ServiceError | undefined {
     const next = scripted.get(operation)?.shift();
@@ -248,7 +254,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     try {
       const fault = injectedFault(r.operation);
       if (fault) throw fault;
-      send(res, 200, answer(state, r, url.searchParams, body));
+      const payload = answer(state, r, url.searchParams, body);
+      const toDrop = drops.get(r.operation) ?? 0;
+      if (toDrop > 0) {
+        drops.set(r.operation, toDrop - 1);
+        res.socket?.destroy();
+        return;
+      }
+      send(res, 200, payload);
     } catch (err) {
       sendError(res, err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.'));
     }
@@ -270,6 +283,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     resetRequests: () => counts.clear(),
     setFaults: (next) => {
       faults = { ...next };
+    },
+    dropNextResponse: (operation, count = 1) => {
+      drops.set(operation, (drops.get(operation) ?? 0) + count);
     },
     failNext: (operation, error, count = 1) => {
       const fault = typeof error === 'string' ? new ServiceError(error, `Injected ${error} for ${operation}.`) : error;

@@ -1,6 +1,7 @@
-import { badInput } from '../upstream/errors';
-import type { JobKey } from '../upstream/records';
 import { MAX_PAGE_SIZE } from '../schema/connection';
+import type { OutputSourceInput } from '../schema/start';
+import { badInput } from '../upstream/errors';
+import type { JobKey, OutputSourceRecord } from '../upstream/records';
 
 /**
  * Checks of client input against the service's own patterns, made before any
@@ -13,11 +14,47 @@ const WORKFLOW_ARN = /^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-
 const MAX_CURSOR_LENGTH = 2048;
 const MAX_UPSTREAM_TOKEN_LENGTH = 1024;
 
-export function validWorkflowName(workflowName: string, field = 'workflowName'): string {
-  if (!WORKFLOW_NAME.test(workflowName) && !WORKFLOW_ARN.test(workflowName)) {
+const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
+const KMS_ARN = /^arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:(key|alias)\/[\w/+=,.@-]{1,256}$/;
+const S3_PATH = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/;
+const MAX_S3_PATH_LENGTH = 1024;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+/** `kind`: an ARN must name a workflow of this kind. */
+export function validWorkflowName(workflowName: string, kind?: 'idmappingworkflow' | 'matchingworkflow', field = 'workflowName'): string {
+  const arn = WORKFLOW_ARN.exec(workflowName);
+  if (!WORKFLOW_NAME.test(workflowName) && !arn) {
     throw badInput(field, `${field} must be 1 to 255 characters of letters, digits and _-=+/, or a workflow ARN.`);
   }
+  if (arn && kind && arn[2] !== kind) throw badInput(field, `${field} is the ARN of a ${arn[2]}, not of a ${kind}.`);
   return workflowName;
+}
+
+/** At most one output source, each part in the form the service takes. */
+export function validOutputSources(sources: OutputSourceInput[] | undefined | null): OutputSourceRecord[] | undefined {
+  if (sources === undefined || sources === null) return undefined;
+  if (sources.length !== 1) {
+    throw badInput('outputSourceConfig', 'outputSourceConfig takes exactly one output source; leave it out to use the workflow\'s own.');
+  }
+  const [{ roleArn, outputS3Path, kmsArn }] = sources;
+  if (!ROLE_ARN.test(roleArn)) {
+    throw badInput('outputSourceConfig.roleArn', 'roleArn must be an IAM role ARN such as arn:aws:iam::123456789012:role/Name.');
+  }
+  if (!S3_PATH.test(outputS3Path) || outputS3Path.length > MAX_S3_PATH_LENGTH) {
+    throw badInput('outputSourceConfig.outputS3Path', 'outputS3Path must be an s3://bucket/path URI with a valid bucket name.');
+  }
+  if (kmsArn !== undefined && kmsArn !== null && !KMS_ARN.test(kmsArn)) {
+    throw badInput('outputSourceConfig.kmsArn', 'kmsArn must be a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/ID.');
+  }
+  return [{ roleArn, outputS3Path, kmsArn: kmsArn ?? undefined }];
+}
+
+export function validIdempotencyKey(key: string | undefined | null): string | undefined {
+  if (key === undefined || key === null) return undefined;
+  if (!IDEMPOTENCY_KEY.test(key)) {
+    throw badInput('idempotencyKey', 'idempotencyKey must be 1 to 255 printable ASCII characters without spaces, e.g. a UUID.');
+  }
+  return key;
 }
 
 export function validJobKey(workflowName: string, jobId: string): JobKey {

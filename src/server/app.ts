@@ -10,7 +10,9 @@ import pino, { type Logger } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
-import { createUpstreamClient } from '../upstream/client';
+import { createUpstreamClients } from '../upstream/client';
+import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idempotency';
+import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
 import type { Config } from './config';
 import { createMetrics, type GatewayMetrics } from './metrics';
@@ -22,6 +24,8 @@ export interface GatewayOptions {
   emulator?: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'>;
   /** Node's process metrics (heap, event loop) on /metrics. @default true */
   processMetrics?: boolean;
+  /** Where idempotency keys live. @default a MemoryIdempotencyStore of `idempotencyMaxKeys` */
+  idempotencyStore?: IdempotencyStore;
 }
 
 /** A running gateway; whoever starts it closes it. */
@@ -70,16 +74,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const logger = options.logger ?? pino({ level: config.logLevel });
   const emulator =
     config.backend === 'emulator' ? await startEmulator({ ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
-  const client = createUpstreamClient(
-    emulator
+  const clients = createUpstreamClients({
+    ...(emulator
       ? { endpoint: emulator.url, region: emulator.state.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : { endpoint: config.endpoint, region: config.region },
-  );
+      : { endpoint: config.endpoint, region: config.region }),
+    requestTimeoutMs: config.upstreamTimeoutMs,
+  });
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
-  const jobs = new JobStore(client, (operation, outcome, error) => {
+  const jobs = new JobStore(clients, (operation, outcome, error) => {
     metrics.upstreamRequests.inc({ operation, outcome });
     if (error) logger.warn({ operation, outcome, err: error }, 'upstream call failed');
   });
+  const starter = new JobStarter(jobs, options.idempotencyStore ?? new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
 
   const app = express();
   const httpServer = createServer(app);
@@ -102,7 +108,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   app.use(
     '/graphql',
     express.json({ limit: '100kb' }),
-    expressMiddleware(apollo, { context: async () => ({ loaders: createLoaders(jobs), jobs }) }),
+    expressMiddleware(apollo, { context: async () => ({ loaders: createLoaders(jobs), jobs, starter }) }),
   );
 
   await new Promise<void>((resolve, reject) => {
@@ -119,7 +125,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     emulator,
     async close() {
       await apollo.stop();
-      client.destroy();
+      clients.destroy();
       await emulator?.close();
     },
   };

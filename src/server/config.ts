@@ -15,6 +15,10 @@ export interface Config {
   region?: string;
   /** How long an emulated job takes from QUEUED to SUCCEEDED. @default 20 */
   emulatorJobSeconds: number;
+  /** How long one upstream attempt may wait for an answer. @default 10000 */
+  upstreamTimeoutMs: number;
+  /** Idempotency keys kept in memory at most (each lives 24 hours). @default 10000 */
+  idempotencyMaxKeys: number;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -33,6 +37,8 @@ const env = z.object({
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name such as us-east-1')
     .optional(),
   ER_EMULATOR_JOB_SECONDS: z.coerce.number().positive().max(86_400).default(20),
+  ER_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  ER_IDEMPOTENCY_MAX_KEYS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -60,6 +66,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     endpoint: vars.ER_ENDPOINT,
     region: vars.AWS_REGION,
     emulatorJobSeconds: vars.ER_EMULATOR_JOB_SECONDS,
+    upstreamTimeoutMs: vars.ER_UPSTREAM_TIMEOUT_MS,
+    idempotencyMaxKeys: vars.ER_IDEMPOTENCY_MAX_KEYS,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -8,6 +8,7 @@ import { IdMappingWorkflowResolver } from '../resolvers/id-mapping-workflow';
 import { MatchingJobResolver } from '../resolvers/matching-job';
 import { MatchingWorkflowResolver } from '../resolvers/matching-workflow';
 import { referenceResolvers } from '../resolvers/references';
+import { StartIdMappingJobResolver, StartMatchingJobResolver } from '../resolvers/start-job';
 
 /** Federation 2.4 is the first the Apollo Router accepts subscriptions from. */
 const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.4", import: ["@key", "@shareable"])';
@@ -19,7 +20,14 @@ const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/fede
  */
 export async function buildGatewaySchema(): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [IdMappingJobResolver, MatchingJobResolver, IdMappingWorkflowResolver, MatchingWorkflowResolver],
+    resolvers: [
+      IdMappingJobResolver,
+      MatchingJobResolver,
+      IdMappingWorkflowResolver,
+      MatchingWorkflowResolver,
+      StartIdMappingJobResolver,
+      StartMatchingJobResolver,
+    ],
     validate: false,
   });
   const resolvers = createResolversMap(schema) as GraphQLResolverMap<unknown>;

@@ -24,13 +24,17 @@ export function badInput(field: string, message: string): GraphQLError {
   return gatewayError('BAD_USER_INPUT', message, { field });
 }
 
+/** What the gateway was doing: reading, or starting a job. */
+export type UpstreamAction = 'read' | 'start';
+
 /**
  * Turns anything the SDK threw into the one error a client sees. `subject`
  * names what was asked for ("ID-mapping job … of workflow …") in words a UI
  * can show. Service messages pass through only for input the service refused;
  * nothing else of the SDK (classes, request IDs, stacks) leaves this function.
  */
-export function mapUpstreamError(err: unknown, subject: string): GraphQLError {
+export function mapUpstreamError(err: unknown, subject: string, action: UpstreamAction = 'read'): GraphQLError {
+  const verb = action === 'read' ? 'read' : 'start a job of';
   if (err instanceof GraphQLError) return err;
   if (!(err instanceof EntityResolutionServiceException)) {
     return gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service could not be reached; try again shortly.');
@@ -41,9 +45,12 @@ export function mapUpstreamError(err: unknown, subject: string): GraphQLError {
     case 'ValidationException':
       return gatewayError('BAD_USER_INPUT', `The service refused the request for ${subject}: ${err.message}`);
     case 'AccessDeniedException':
-      return gatewayError('FORBIDDEN', `The gateway is not allowed to read ${subject}.`);
+      return gatewayError('FORBIDDEN', `The gateway is not allowed to ${verb} ${subject}.`);
     case 'ConflictException':
-      return gatewayError('CONFLICT', `The service refused the request for ${subject}: another job is queued or running, and it runs one at a time.`);
+      return gatewayError(
+        'CONFLICT',
+        `A job is already queued or running for ${subject}: the service runs one job at a time. Start again once it has finished.`,
+      );
     case 'ExceedsLimitException': {
       const { quotaName, quotaValue } = err as EntityResolutionServiceException & { quotaName?: string; quotaValue?: number };
       return gatewayError('LIMIT_EXCEEDED', `A service quota was reached${quotaName ? ` (${quotaName}: ${quotaValue})` : ''}.`, {

@@ -7,9 +7,11 @@ import {
   ListIdMappingWorkflowsCommand,
   ListMatchingJobsCommand,
   ListMatchingWorkflowsCommand,
-  type EntityResolutionClient,
+  StartIdMappingJobCommand,
+  StartMatchingJobCommand,
 } from '@aws-sdk/client-entityresolution';
-import { mapUpstreamError } from './errors';
+import type { UpstreamClients } from './client';
+import { mapUpstreamError, type UpstreamAction } from './errors';
 import * as map from './mapping';
 import type {
   IdMappingJobRecord,
@@ -20,6 +22,8 @@ import type {
   MatchingWorkflowRecord,
   Page,
   PageRequest,
+  StartIdMappingJobRequest,
+  StartedIdMappingJobRecord,
   WorkflowSummaryRecord,
 } from './records';
 
@@ -32,10 +36,14 @@ export type UpstreamObserver = (operation: string, outcome: string, error?: unkn
  * Resolvers reach it through per-request loaders; the watcher polls through it.
  */
 export class JobStore {
+  private readonly client: UpstreamClients['reads'];
+
   constructor(
-    private readonly client: EntityResolutionClient,
+    private readonly clients: Pick<UpstreamClients, 'reads' | 'starts'>,
     private readonly observe: UpstreamObserver = () => {},
-  ) {}
+  ) {
+    this.client = clients.reads;
+  }
 
   async getIdMappingJob(key: JobKey): Promise<IdMappingJobRecord> {
     const out = await this.call('GetIdMappingJob', `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`, () =>
@@ -93,14 +101,40 @@ export class JobStore {
     return { items: (out.workflowSummaries ?? []).map(map.workflowSummary), nextToken: out.nextToken };
   }
 
-  private async call<T>(operation: string, subject: string, send: () => Promise<T>): Promise<T> {
+  /**
+   * Starts a job. Sent once, retried only when throttled: a failure coded
+   * UPSTREAM_UNAVAILABLE means the outcome is unknown (the job may exist).
+   */
+  async startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest): Promise<StartedIdMappingJobRecord> {
+    const outputSourceConfig = request.outputSourceConfig?.map(({ roleArn, outputS3Path, kmsArn }) => ({ roleArn, outputS3Path, KMSArn: kmsArn }));
+    const out = await this.call(
+      'StartIdMappingJob',
+      `ID-mapping workflow ${workflowName}`,
+      () => this.clients.starts.send(new StartIdMappingJobCommand({ workflowName, outputSourceConfig, jobType: request.jobType })),
+      'start',
+    );
+    return map.startedIdMappingJob(workflowName, out);
+  }
+
+  /** Starts a matching job; as startIdMappingJob, UPSTREAM_UNAVAILABLE means the outcome is unknown. */
+  async startMatchingJob(workflowName: string): Promise<JobKey> {
+    const out = await this.call(
+      'StartMatchingJob',
+      `matching workflow ${workflowName}`,
+      () => this.clients.starts.send(new StartMatchingJobCommand({ workflowName })),
+      'start',
+    );
+    return { workflowName, jobId: map.required(out.jobId, 'jobId') };
+  }
+
+  private async call<T>(operation: string, subject: string, send: () => Promise<T>, action: UpstreamAction = 'read'): Promise<T> {
     try {
       const out = await send();
       this.observe(operation, 'ok');
       return out;
     } catch (err) {
       this.observe(operation, err instanceof Error ? err.name : 'Error', err);
-      throw mapUpstreamError(err, subject);
+      throw mapUpstreamError(err, subject, action);
     }
   }
 }

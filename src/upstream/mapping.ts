@@ -7,6 +7,7 @@ import type {
   JobSummary,
   MatchingWorkflowSummary,
   JobOutputSource,
+  StartIdMappingJobOutput,
 } from '@aws-sdk/client-entityresolution';
 import type {
   IdMappingJobRecord,
@@ -16,11 +17,12 @@ import type {
   MatchingJobRecord,
   MatchingWorkflowRecord,
   OutputSourceRecord,
+  StartedIdMappingJobRecord,
   WorkflowSummaryRecord,
 } from './records';
 
 /** The SDK marks every output field optional; the service always sends these. */
-function required<T>(value: T | undefined, field: string): T {
+export function required<T>(value: T | undefined, field: string): T {
   if (value === undefined) throw new Error(`The service's answer has no ${field}.`);
   return value;
 }
@@ -99,4 +101,8 @@ export function idMappingWorkflow(wf: GetIdMappingWorkflowOutput): IdMappingWork
 
 export function matchingWorkflow(wf: GetMatchingWorkflowOutput): MatchingWorkflowRecord {
   return { ...workflowDetail(wf), resolutionType: wf.resolutionTechniques?.resolutionType };
+}
+
+export function startedIdMappingJob(workflowName: string, out: StartIdMappingJobOutput): StartedIdMappingJobRecord {
+  return { workflowName, jobId: required(out.jobId, 'jobId'), jobType: out.jobType, outputSourceConfig: outputSources(out.outputSourceConfig) };
 }

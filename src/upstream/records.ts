@@ -113,6 +113,17 @@ export interface MatchingWorkflowRecord extends WorkflowDetail {
   resolutionType?: ResolutionType;
 }
 
+/** What StartIdMappingJob answers: the new job's ID and what it will run with. */
+export interface StartedIdMappingJobRecord extends JobKey {
+  jobType?: IdMappingJobType;
+  outputSourceConfig?: OutputSourceRecord[];
+}
+
+export interface StartIdMappingJobRequest {
+  outputSourceConfig?: OutputSourceRecord[];
+  jobType?: IdMappingJobType;
+}
+
 /** One page of a List: the items and the token for the next page, if any. */
 export interface Page<T> {
   items: T[];
