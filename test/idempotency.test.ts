@@ -1,0 +1,51 @@
+import { IDEMPOTENCY_TTL_MS, MemoryIdempotencyStore } from '../src/upstream/idempotency';
+import { ManualClock } from './utils/clock';
+
+const result = { workflowName: 'customer-id-map', jobId: 'a'.repeat(32) };
+
+test('of concurrent reservations of one key, exactly one is claimed', async () => {
+  const store = new MemoryIdempotencyStore();
+  const reservations = await Promise.all(Array.from({ length: 10 }, () => store.reserve('k', 'f')));
+  expect(reservations.filter((r) => r.claimed)).toHaveLength(1);
+});
+
+test('a done key answers with its result until 24 hours have passed, then counts as never used', async () => {
+  const clock = new ManualClock();
+  const store = new MemoryIdempotencyStore({ clock: clock.read });
+  const first = await store.reserve('k', 'f');
+  expect(first.claimed).toBe(true);
+  await store.settle('k', { state: 'done', fingerprint: 'f', reservedAt: clock.now, result });
+  clock.advance(IDEMPOTENCY_TTL_MS - 1);
+  expect(await store.reserve('k', 'f')).toEqual({ claimed: false, record: expect.objectContaining({ state: 'done', result }) });
+  clock.advance(1);
+  expect(await store.reserve('k', 'f')).toMatchObject({ claimed: true });
+});
+
+test('an unknown key is claimed again only with the same fingerprint, and says since when', async () => {
+  const clock = new ManualClock();
+  const store = new MemoryIdempotencyStore({ clock: clock.read });
+  const { reservedAt } = (await store.reserve('k', 'f')) as { reservedAt: number };
+  await store.settle('k', { state: 'unknown', fingerprint: 'f', reservedAt });
+  expect(await store.reserve('k', 'other')).toMatchObject({ claimed: false });
+  expect(await store.reserve('k', 'f')).toEqual({ claimed: true, reservedAt, previous: { state: 'unknown', fingerprint: 'f', reservedAt } });
+});
+
+test('waiters on a pending key wake when it settles or is released', async () => {
+  const store = new MemoryIdempotencyStore();
+  await store.reserve('a', 'f');
+  await store.reserve('b', 'f');
+  const woken: string[] = [];
+  const waits = [store.settled('a').then(() => woken.push('a')), store.settled('b').then(() => woken.push('b'))];
+  await store.settle('a', { state: 'done', fingerprint: 'f', reservedAt: 0, result });
+  await store.release('b');
+  await Promise.all(waits);
+  expect(woken.sort()).toEqual(['a', 'b']);
+  await expect(store.settled('nothing')).resolves.toBeUndefined();
+});
+
+test('the store keeps at most maxKeys keys, dropping the least recently used', async () => {
+  const store = new MemoryIdempotencyStore({ maxKeys: 2 });
+  for (const key of ['a', 'b', 'c']) await store.reserve(key, 'f');
+  expect(await store.reserve('a', 'f')).toMatchObject({ claimed: true });
+  expect(await store.reserve('c', 'f')).toMatchObject({ claimed: false });
+});

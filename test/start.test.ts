@@ -1,0 +1,229 @@
+import { ServiceError } from '../src/emulator/http';
+import { CUSTOMER_ID_MAP_JOBS, seededJobId } from '../src/emulator/seed';
+import { StartIdMappingJobDocument, StartMatchingJobDocument, type StartIdMappingJobMutationVariables } from './generated/graphql';
+import { ManualClock } from './utils/clock';
+import { codes, startTestGateway, type TestGateway } from './utils/gateway';
+
+/** The emulator's clock starts at the real time so that a lost start's job is found by its start time. */
+const clock = new ManualClock(Date.now());
+let t: TestGateway;
+let keyCounter = 0;
+
+const ROLE = 'arn:aws:iam::123456789012:role/ErOutput';
+const output = { roleArn: ROLE, outputS3Path: 's3://my-results/id-map/' };
+const newKey = () => `click-${++keyCounter}-${Date.now()}`;
+
+beforeAll(async () => {
+  t = await startTestGateway({ emulator: { clock: clock.read } });
+});
+
+afterAll(() => t.close());
+
+beforeEach(() => {
+  t.emulator.resetRequests();
+  t.emulator.setFaults({});
+});
+
+// Let every job a test started finish, so the next test's workflow is free.
+afterEach(() => clock.advance(20_000));
+
+const startIdMapping = (input: StartIdMappingJobMutationVariables['input']) => t.execute(StartIdMappingJobDocument, { input });
+
+describe('starting jobs', () => {
+  test('startIdMappingJob starts one job and returns it as the service now reports it', async () => {
+    const res = await startIdMapping({ workflowName: 'customer-id-map', outputSourceConfig: [output], jobType: 'BATCH' });
+    expect(res.errors).toBeUndefined();
+    const payload = res.data!.startIdMappingJob;
+    expect(payload.jobId).toMatch(/^[a-f0-9]{32}$/);
+    expect(payload).toMatchObject({ jobType: 'BATCH', outputSourceConfig: [{ ...output, kmsArn: null }] });
+    expect(payload.job).toMatchObject({ workflowName: 'customer-id-map', jobId: payload.jobId, status: 'QUEUED', jobType: 'BATCH' });
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+    expect(t.emulator.requests('GetIdMappingJob')).toBe(1);
+  });
+
+  test("without an output source the workflow's own is used; an incremental workflow defaults to INCREMENTAL", async () => {
+    const res = await startIdMapping({ workflowName: 'arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/customer-id-map' });
+    expect(res.data!.startIdMappingJob.outputSourceConfig).toEqual([expect.objectContaining({ outputS3Path: 's3://er-demo-output/customer-id-map/' })]);
+  });
+
+  test('startMatchingJob starts one job', async () => {
+    const res = await t.execute(StartMatchingJobDocument, { input: { workflowName: 'customer-matching' } });
+    expect(res.data!.startMatchingJob.job).toMatchObject({ jobId: res.data!.startMatchingJob.jobId, status: 'QUEUED' });
+    expect(t.emulator.requests('StartMatchingJob')).toBe(1);
+  });
+});
+
+describe("the service's refusals", () => {
+  test('a job already running is CONFLICT, said in words a UI can show, and the start is not repeated', async () => {
+    const res = await startIdMapping({ workflowName: 'loyalty-id-map' });
+    expect(res.data).toBeNull();
+    expect(codes(res)).toEqual(['CONFLICT']);
+    expect(res.errors![0].message).toMatch(/already queued or running.*one job at a time/);
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+  });
+
+  test('a missing workflow is NOT_FOUND', async () => {
+    const res = await t.execute(StartMatchingJobDocument, { input: { workflowName: 'no-such-workflow' } });
+    expect(codes(res)).toEqual(['NOT_FOUND']);
+  });
+
+  test('a quota is LIMIT_EXCEEDED with its name and value; a denied identity is FORBIDDEN', async () => {
+    t.emulator.failNext('StartIdMappingJob', new ServiceError('ExceedsLimitException', 'Limit.', { quotaName: 'Jobs per day', quotaValue: 100 }));
+    const limited = await startIdMapping({ workflowName: 'customer-id-map' });
+    expect(limited.errors![0].extensions).toEqual({ code: 'LIMIT_EXCEEDED', quotaName: 'Jobs per day', quotaValue: 100 });
+    t.emulator.failNext('StartIdMappingJob', 'AccessDeniedException');
+    const denied = await startIdMapping({ workflowName: 'customer-id-map' });
+    expect(codes(denied)).toEqual(['FORBIDDEN']);
+    expect(denied.errors![0].message).toMatch(/not allowed to start a job/);
+  });
+
+  test('throttling is retried (the service did nothing); past the retries it is THROTTLED with a hint', async () => {
+    t.emulator.failNext('StartIdMappingJob', 'ThrottlingException', 2);
+    const retried = await startIdMapping({ workflowName: 'customer-id-map' });
+    expect(retried.errors).toBeUndefined();
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(3);
+    clock.advance(20_000);
+    t.emulator.failNext('StartMatchingJob', 'ThrottlingException', 3);
+    const throttled = await t.execute(StartMatchingJobDocument, { input: { workflowName: 'customer-matching' } });
+    expect(throttled.errors![0].extensions).toEqual({ code: 'THROTTLED', retryAfterSeconds: expect.any(Number) });
+  });
+
+  test('a 5xx on a start is not retried: the service may have acted', async () => {
+    t.emulator.failNext('StartIdMappingJob', 'InternalServerException');
+    const res = await startIdMapping({ workflowName: 'customer-id-map' });
+    expect(codes(res)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+  });
+});
+
+describe('input is checked before anything is sent', () => {
+  const out = (patch: Partial<typeof output> & { kmsArn?: string }) => [{ ...output, ...patch }];
+  test.each([
+    ['a workflow name with a space', 'workflowName', { workflowName: 'customer id map' }],
+    ['a matching workflow ARN', 'workflowName', { workflowName: 'arn:aws:entityresolution:us-east-1:123456789012:matchingworkflow/customer-matching' }],
+    ['two output sources', 'outputSourceConfig', { workflowName: 'customer-id-map', outputSourceConfig: [output, output] }],
+    ['an empty output source list', 'outputSourceConfig', { workflowName: 'customer-id-map', outputSourceConfig: [] }],
+    ['an https output path', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 'https://bucket/x' }) }],
+    ['a bucket name with capitals', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://My_Bucket/x' }) }],
+    ['a user ARN as the role', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123456789012:user/alice' }) }],
+    ['a role ARN as the KMS key', 'outputSourceConfig.kmsArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: ROLE }) }],
+    ['an idempotency key with a space', 'idempotencyKey', { workflowName: 'customer-id-map', idempotencyKey: 'my key' }],
+    ['an idempotency key of 256 characters', 'idempotencyKey', { workflowName: 'customer-id-map', idempotencyKey: 'k'.repeat(256) }],
+  ])('%s is BAD_USER_INPUT naming %s, and nothing is sent', async (_name, field, input) => {
+    const res = await startIdMapping(input);
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.errors![0].extensions).toEqual({ code: 'BAD_USER_INPUT', field });
+    expect(t.emulator.requests()).toBe(0);
+  });
+
+  test('an ID-mapping workflow ARN is refused by startMatchingJob', async () => {
+    const res = await t.execute(StartMatchingJobDocument, {
+      input: { workflowName: 'arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/customer-id-map' },
+    });
+    expect(res.errors![0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'workflowName' });
+    expect(t.emulator.requests()).toBe(0);
+  });
+
+  test('a mutation over GET is refused', async () => {
+    const query = 'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }';
+    const res = await fetch(`${t.endpoint}?query=${encodeURIComponent(query)}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(res.status).toBe(405);
+    expect(t.emulator.requests()).toBe(0);
+  });
+});
+
+describe('idempotency keys', () => {
+  test('a repeat with the same key and input returns the first result and starts nothing', async () => {
+    const input = { workflowName: 'customer-id-map', outputSourceConfig: [output], idempotencyKey: newKey() };
+    const first = await startIdMapping(input);
+    clock.advance(5_000);
+    const again = await startIdMapping(input);
+    expect(again.data!.startIdMappingJob.jobId).toBe(first.data!.startIdMappingJob.jobId);
+    expect(again.data!.startIdMappingJob.job.status).toBe('RUNNING');
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+  });
+
+  test('the same key with another input is BAD_USER_INPUT and starts nothing', async () => {
+    const idempotencyKey = newKey();
+    await t.execute(StartMatchingJobDocument, { input: { workflowName: 'customer-matching', idempotencyKey } });
+    const reused = await startIdMapping({ workflowName: 'customer-id-map', idempotencyKey });
+    expect(reused.errors![0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'idempotencyKey' });
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(0);
+  });
+
+  test('concurrent requests with one key start one job', async () => {
+    t.emulator.setFaults({ latencyMs: 100 });
+    const input = { workflowName: 'customer-id-map', idempotencyKey: newKey() };
+    const results = await Promise.all(Array.from({ length: 8 }, () => startIdMapping(input)));
+    expect(results.map((res) => res.errors)).toEqual(Array(8).fill(undefined));
+    expect(new Set(results.map((res) => res.data!.startIdMappingJob.jobId)).size).toBe(1);
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+  });
+
+  test('a key whose start was refused is free again once the refusal has passed', async () => {
+    const input = { workflowName: 'customer-id-map', idempotencyKey: newKey() };
+    await startIdMapping({ workflowName: 'customer-id-map' });
+    const refused = await startIdMapping(input);
+    expect(codes(refused)).toEqual(['CONFLICT']);
+    clock.advance(20_000);
+    const started = await startIdMapping(input);
+    expect(started.errors).toBeUndefined();
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(3);
+  });
+});
+
+/**
+ * A lost answer is found again by its job's start time, which the service
+ * stamps with its own clock: here both clocks are the real one, as with AWS.
+ */
+describe('lost answers', () => {
+  let lt: TestGateway;
+
+  beforeEach(async () => {
+    lt = await startTestGateway();
+  });
+
+  afterEach(() => lt.close());
+
+  test('a start whose answer was lost, retried with its key, finds the job and starts no second one', async () => {
+    lt.emulator.dropNextResponse('StartIdMappingJob');
+    const input = { workflowName: 'customer-id-map', outputSourceConfig: [output], idempotencyKey: newKey() };
+    const lost = await lt.execute(StartIdMappingJobDocument, { input });
+    expect(codes(lost)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(lost.errors![0].message).toMatch(/may have started.*same idempotencyKey/);
+    const jobsNow = () => lt.emulator.state.listJobs('idMapping', 'customer-id-map', '25', undefined).items;
+    const launched = jobsNow()[0];
+    expect(launched.jobId).not.toBe(seededJobId('customer-id-map', CUSTOMER_ID_MAP_JOBS - 1));
+
+    const retried = await lt.execute(StartIdMappingJobDocument, { input });
+    expect(retried.errors).toBeUndefined();
+    expect(retried.data!.startIdMappingJob).toMatchObject({ jobId: launched.jobId, jobType: 'BATCH', outputSourceConfig: [expect.objectContaining(output)] });
+    expect(lt.emulator.requests('StartIdMappingJob')).toBe(1);
+
+    const third = await lt.execute(StartIdMappingJobDocument, { input });
+    expect(third.data!.startIdMappingJob.jobId).toBe(launched.jobId);
+    expect(lt.emulator.requests('StartIdMappingJob')).toBe(1);
+    expect(jobsNow()[1].jobId).toBe(seededJobId('customer-id-map', CUSTOMER_ID_MAP_JOBS - 1));
+  });
+
+  test('a start refused with a 5xx before acting, retried with its key, looks first and then starts once', async () => {
+    lt.emulator.failNext('StartMatchingJob', 'InternalServerException');
+    const input = { workflowName: 'customer-matching', idempotencyKey: newKey() };
+    const failed = await lt.execute(StartMatchingJobDocument, { input });
+    expect(codes(failed)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    const retried = await lt.execute(StartMatchingJobDocument, { input });
+    expect(retried.data!.startMatchingJob.job.status).toMatch(/^(QUEUED|RUNNING)$/);
+    expect(lt.emulator.requests('ListMatchingJobs')).toBe(1);
+    expect(lt.emulator.requests('StartMatchingJob')).toBe(2);
+    const jobs = lt.emulator.state.listJobs('matching', 'customer-matching', '25', undefined).items;
+    expect(jobs.filter((job) => job.status === 'QUEUED' || job.status === 'RUNNING')).toHaveLength(1);
+  });
+
+  test('a lost start without a key says how to check before starting again', async () => {
+    lt.emulator.dropNextResponse('StartMatchingJob');
+    const res = await lt.execute(StartMatchingJobDocument, { input: { workflowName: 'customer-matching' } });
+    expect(codes(res)).toEqual(['UPSTREAM_UNAVAILABLE']);
+    expect(res.errors![0].message).toMatch(/Check the workflow's jobs/);
+  });
+
+});
