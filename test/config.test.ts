@@ -21,6 +21,11 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     emulatorJobSeconds: 20,
     upstreamTimeoutMs: 10_000,
     idempotencyMaxKeys: 10_000,
+    pollIntervalMs: 1000,
+    pollBackoffCapMs: 60_000,
+    pollFailureLimitMs: 120_000,
+    wsKeepAliveMs: 12_000,
+    wsInitTimeoutMs: 3_000,
     logLevel: 'info',
   });
 });
@@ -28,6 +33,11 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
 test('the AWS backend takes a region and an endpoint override', () => {
   const config = loadConfig({ ER_BACKEND: 'aws', AWS_REGION: 'eu-west-1', ER_ENDPOINT: 'https://entityresolution.eu-west-1.amazonaws.com' });
   expect(config).toMatchObject({ backend: 'aws', region: 'eu-west-1', endpoint: 'https://entityresolution.eu-west-1.amazonaws.com' });
+});
+
+test('the poll interval defaults to 5 s against AWS and 1 s with the emulator', () => {
+  expect(loadConfig({ ER_BACKEND: 'aws' }).pollIntervalMs).toBe(5000);
+  expect(loadConfig({ ER_POLL_INTERVAL_MS: '250' }).pollIntervalMs).toBe(250);
 });
 
 test('production must name its backend', () => {
@@ -44,6 +54,9 @@ test.each([
   ['ER_EMULATOR_JOB_SECONDS', '-1'],
   ['ER_UPSTREAM_TIMEOUT_MS', '5'],
   ['ER_IDEMPOTENCY_MAX_KEYS', '0'],
+  ['ER_POLL_INTERVAL_MS', '10'],
+  ['ER_POLL_FAILURE_LIMIT_MS', 'soon'],
+  ['ER_WS_INIT_TIMEOUT_MS', '-3'],
   ['LOG_LEVEL', 'loud'],
   ['NODE_ENV', 'staging'],
 ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {

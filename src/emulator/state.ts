@@ -122,6 +122,12 @@ export class EmulatorState {
     return job;
   }
 
+  /** Ends a job as FAILED now with `errorMessage`, keeping the metrics it had reached (for demos and tests of failure). */
+  failJob(kind: WorkflowKind, workflowName: string, jobId: string, errorMessage: string): void {
+    const { job, view } = this.getJob(kind, workflowName, jobId);
+    job.run = { status: 'FAILED', endTime: this.clock(), metrics: view.metrics, errorMessage };
+  }
+
   /** The workflow's name, whether it was given by name or by ARN. */
   private resolveName(kind: WorkflowKind, workflowName: string): string {
     const arn = WORKFLOW_ARN.exec(workflowName);

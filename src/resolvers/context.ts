@@ -1,10 +1,12 @@
 import type { Loaders } from '../loaders';
 import type { JobStarter } from '../upstream/job-starter';
 import type { JobStore } from '../upstream/job-store';
+import type { JobWatcher } from '../watch/job-watcher';
 
-/** What every resolver receives: this request's loaders, the door to the service, and the retry-safe starter. */
+/** What every resolver receives: this request's loaders, the door to the service, the retry-safe starter and the watcher. */
 export interface GatewayContext {
   loaders: Loaders;
   jobs: JobStore;
   starter: JobStarter;
+  watcher: JobWatcher;
 }

@@ -1,9 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { unwrapResolverError } from '@apollo/server/errors';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
-import type { GraphQLFormattedError } from 'graphql';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -14,9 +12,13 @@ import { createUpstreamClients } from '../upstream/client';
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idempotency';
 import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
+import { JobWatcher } from '../watch/job-watcher';
+import type { Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
+import { clientErrorFormatter } from './errors';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { buildGatewaySchema } from './schema';
+import { serveWebSockets } from './websocket';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -26,6 +28,8 @@ export interface GatewayOptions {
   processMetrics?: boolean;
   /** Where idempotency keys live. @default a MemoryIdempotencyStore of `idempotencyMaxKeys` */
   idempotencyStore?: IdempotencyStore;
+  /** The watcher's time: tests drive polls by hand. @default Node's timers */
+  scheduler?: Scheduler;
 }
 
 /** A running gateway; whoever starts it closes it. */
@@ -36,38 +40,12 @@ export interface Gateway {
   readonly metrics: GatewayMetrics;
   /** The embedded emulator, when ER_BACKEND=emulator. */
   readonly emulator?: Emulator;
+  readonly watcher: JobWatcher;
+  /** Closes websockets (1001), drains HTTP requests, stops pollers, then the embedded emulator. */
   close(): Promise<void>;
 }
 
-/** Codes a client may see as they are; any other error is masked as an internal one. */
-const CLIENT_CODES = new Set([
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'FORBIDDEN',
-  'UNAUTHENTICATED',
-  'THROTTLED',
-  'CONFLICT',
-  'LIMIT_EXCEEDED',
-  'UPSTREAM_UNAVAILABLE',
-  'GRAPHQL_PARSE_FAILED',
-  'GRAPHQL_VALIDATION_FAILED',
-  'BAD_REQUEST',
-  'OPERATION_RESOLUTION_FAILURE',
-  'PERSISTED_QUERY_NOT_FOUND',
-  'PERSISTED_QUERY_NOT_SUPPORTED',
-]);
-
-function formatErrorFor(logger: Logger) {
-  return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
-    const code = formatted.extensions?.code;
-    if (typeof code === 'string' && CLIENT_CODES.has(code)) {
-      const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
-    }
-    logger.error({ err: unwrapResolverError(error), path: formatted.path }, 'unexpected error in a GraphQL operation');
-    return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
-  };
-}
+const CLIENT_REFUSALS = new Set(['ResourceNotFoundException', 'ValidationException', 'ConflictException']);
 
 /** Starts the gateway and, with ER_BACKEND=emulator, the emulator it talks to. */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
@@ -83,18 +61,44 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const jobs = new JobStore(clients, (operation, outcome, error) => {
     metrics.upstreamRequests.inc({ operation, outcome });
-    if (error) logger.warn({ operation, outcome, err: error }, 'upstream call failed');
+    // Refusals (a missing job, bad input) are the client's business; service trouble is the operator's.
+    if (error) logger[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
   });
   const starter = new JobStarter(jobs, options.idempotencyStore ?? new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
+  const watcher = new JobWatcher(jobs, {
+    intervalMs: config.pollIntervalMs,
+    backoffCapMs: config.pollBackoffCapMs,
+    failureLimitMs: config.pollFailureLimitMs,
+    scheduler: options.scheduler,
+    observer: {
+      subscriptions: (delta) => metrics.activeSubscriptions.inc(delta),
+      watchedJobs: (delta) => metrics.watchedJobs.inc(delta),
+      poll: (outcome) => metrics.polls.inc({ outcome }),
+    },
+  });
+  const context = (): GatewayContext => ({ loaders: createLoaders(jobs), jobs, starter, watcher });
 
   const app = express();
   const httpServer = createServer(app);
-  const apollo = new ApolloServer<GatewayContext>({
-    schema: await buildGatewaySchema(),
+  const schema = await buildGatewaySchema();
+  const webSockets = serveWebSockets({
+    httpServer,
+    schema,
+    context,
     logger,
-    formatError: formatErrorFor(logger),
+    keepAliveMs: config.wsKeepAliveMs,
+    initTimeoutMs: config.wsInitTimeoutMs,
+  });
+  const apollo = new ApolloServer<GatewayContext>({
+    schema,
+    logger,
+    formatError: clientErrorFormatter(logger),
     includeStacktraceInErrorResponses: false,
-    plugins: [ApolloServerPluginDrainHttpServer({ httpServer })],
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Websockets first: their subscriptions end (1001) before HTTP requests drain.
+      { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
+    ],
   });
   await apollo.start();
 
@@ -108,7 +112,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   app.use(
     '/graphql',
     express.json({ limit: '100kb' }),
-    expressMiddleware(apollo, { context: async () => ({ loaders: createLoaders(jobs), jobs, starter }) }),
+    expressMiddleware(apollo, { context: async () => context() }),
   );
 
   await new Promise<void>((resolve, reject) => {
@@ -123,8 +127,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     logger,
     metrics,
     emulator,
+    watcher,
     async close() {
       await apollo.stop();
+      watcher.close();
       clients.destroy();
       await emulator?.close();
     },

@@ -19,6 +19,16 @@ export interface Config {
   upstreamTimeoutMs: number;
   /** Idempotency keys kept in memory at most (each lives 24 hours). @default 10000 */
   idempotencyMaxKeys: number;
+  /** Time between polls of a watched job. @default 5000, or 1000 with the emulator */
+  pollIntervalMs: number;
+  /** The longest wait between polls while the service fails. @default 60000 */
+  pollBackoffCapMs: number;
+  /** How long polls of a job may fail before its subscribers get UPSTREAM_UNAVAILABLE. @default 120000 */
+  pollFailureLimitMs: number;
+  /** Websocket ping interval. @default 12000 */
+  wsKeepAliveMs: number;
+  /** A websocket that sends no connection_init within this time is closed. @default 3000 */
+  wsInitTimeoutMs: number;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -39,6 +49,11 @@ const env = z.object({
   ER_EMULATOR_JOB_SECONDS: z.coerce.number().positive().max(86_400).default(20),
   ER_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ER_IDEMPOTENCY_MAX_KEYS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  ER_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).optional(),
+  ER_POLL_BACKOFF_CAP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+  ER_POLL_FAILURE_LIMIT_MS: z.coerce.number().int().min(100).max(86_400_000).default(120_000),
+  ER_WS_KEEPALIVE_MS: z.coerce.number().int().min(0).max(600_000).default(12_000),
+  ER_WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -68,6 +83,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     emulatorJobSeconds: vars.ER_EMULATOR_JOB_SECONDS,
     upstreamTimeoutMs: vars.ER_UPSTREAM_TIMEOUT_MS,
     idempotencyMaxKeys: vars.ER_IDEMPOTENCY_MAX_KEYS,
+    pollIntervalMs: vars.ER_POLL_INTERVAL_MS ?? (backend === 'emulator' ? 1000 : 5000),
+    pollBackoffCapMs: vars.ER_POLL_BACKOFF_CAP_MS,
+    pollFailureLimitMs: vars.ER_POLL_FAILURE_LIMIT_MS,
+    wsKeepAliveMs: vars.ER_WS_KEEPALIVE_MS,
+    wsInitTimeoutMs: vars.ER_WS_INIT_TIMEOUT_MS,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -1,10 +1,12 @@
 import { buildSubgraphSchema } from '@apollo/subgraph';
+import { createPubSub } from '@graphql-yoga/subscription';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { graphql, parse, type GraphQLSchema } from 'graphql';
 import { buildSchema, createResolversMap } from 'type-graphql';
 import { IdMappingJobResolver } from '../resolvers/id-mapping-job';
 import { IdMappingWorkflowResolver } from '../resolvers/id-mapping-workflow';
+import { JobUpdatesResolver } from '../resolvers/job-updates';
 import { MatchingJobResolver } from '../resolvers/matching-job';
 import { MatchingWorkflowResolver } from '../resolvers/matching-workflow';
 import { referenceResolvers } from '../resolvers/references';
@@ -27,7 +29,10 @@ export async function buildGatewaySchema(): Promise<GraphQLSchema> {
       MatchingWorkflowResolver,
       StartIdMappingJobResolver,
       StartMatchingJobResolver,
+      JobUpdatesResolver,
     ],
+    // The subscriptions bring their own streams (the JobWatcher); type-graphql wants a PubSub all the same.
+    pubSub: createPubSub(),
     validate: false,
   });
   const resolvers = createResolversMap(schema) as GraphQLResolverMap<unknown>;

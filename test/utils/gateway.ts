@@ -3,6 +3,7 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
+import type { Scheduler } from '../../src/watch/scheduler';
 
 export interface GraphQLResponse<R> {
   status: number;
@@ -26,11 +27,12 @@ export interface TestGateway {
 export interface TestGatewayOptions {
   emulator?: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'>;
   env?: Record<string, string>;
+  scheduler?: Scheduler;
 }
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...options.env });
-  const gateway = await startGateway(config, { emulator: options.emulator, processMetrics: false });
+  const gateway = await startGateway(config, { emulator: options.emulator, scheduler: options.scheduler, processMetrics: false });
   const endpoint = `${gateway.url}/graphql`;
   if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');
 

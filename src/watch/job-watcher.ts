@@ -1,0 +1,217 @@
+import { Repeater, createPubSub, type PubSub } from '@graphql-yoga/subscription';
+import { GraphQLError } from 'graphql';
+import { setMaxListeners } from 'node:events';
+import { gatewayError } from '../upstream/errors';
+import type { JobStore } from '../upstream/job-store';
+import { isFinal, type IdMappingJobRecord, type JobKey, type MatchingJobRecord } from '../upstream/records';
+import { realScheduler, type Scheduler } from './scheduler';
+
+export type WatchedKind = 'idMapping' | 'matching';
+type JobRecord = IdMappingJobRecord | MatchingJobRecord;
+
+/** What the watcher publishes for a job: a changed snapshot, or the error that ends its watch. */
+export type JobEvent = { job: JobRecord } | { error: GraphQLError };
+
+/** Where job events travel from pollers to subscribers: in memory by default, a shared bus with replicas. */
+export type JobEvents = PubSub<Record<string, [JobEvent]>>;
+
+/** What the watcher reports for /metrics. */
+export interface WatcherObserver {
+  subscriptions(delta: number): void;
+  watchedJobs(delta: number): void;
+  poll(outcome: string): void;
+}
+
+export interface JobWatcherOptions {
+  /** Time between polls of one job. @default 5000 */
+  intervalMs?: number;
+  /** Share of the interval by which each wait varies at random, so pollers do not march in step. @default 0.1 */
+  jitter?: number;
+  /** The longest wait between polls while the service fails. @default 60000 */
+  backoffCapMs?: number;
+  /** How long polls may fail in a row before subscribers are told UPSTREAM_UNAVAILABLE. @default 120000 */
+  failureLimitMs?: number;
+  scheduler?: Scheduler;
+  events?: JobEvents;
+  observer?: WatcherObserver;
+  /** @default Math.random */
+  random?: () => number;
+}
+
+/** Every subscriber of a job listens on its topic: thousands of listeners are the point, not a leak. */
+function unboundedEventTarget(): EventTarget {
+  const target = new EventTarget();
+  setMaxListeners(0, target);
+  return target;
+}
+
+/** Refusals that polling again cannot change: the subscription ends with them at once. */
+const DEFINITE = new Set(['NOT_FOUND', 'BAD_USER_INPUT', 'FORBIDDEN']);
+
+/** What a client can see change; a poll that changes none of it publishes nothing. */
+function visible(job: JobRecord): string {
+  return JSON.stringify([job.status, job.endTime?.getTime() ?? null, job.metrics ?? null, job.errorDetails ?? null]);
+}
+
+interface Watch {
+  id: string;
+  subscribers: number;
+  latest?: JobRecord;
+  /** The first snapshot, shared by everyone who subscribes before it arrives. */
+  first: Promise<JobRecord>;
+  settleFirst: { resolve(job: JobRecord): void; reject(err: GraphQLError): void };
+  delayMs: number;
+  failingSince?: number;
+  cancelPoll?: () => void;
+  ended: boolean;
+}
+
+/**
+ * Polls each watched job once per interval, however many subscribe to it.
+ *
+ * Contract: `subscribe` resolves with a stream whose first item is the job's
+ * current state (the latest snapshot when the job is already watched, so a
+ * new subscriber costs no upstream call), then one item per visible change,
+ * never a repeat; it ends after a final state, or after an error item.
+ * It rejects with NOT_FOUND or BAD_USER_INPUT when the job cannot be watched.
+ * A job's poll loop starts with its first subscriber and stops with its last
+ * one, or at a final state; stopping a stream (`return()`) releases it at once.
+ */
+export class JobWatcher {
+  private readonly watches = new Map<string, Watch>();
+  private readonly intervalMs: number;
+  private readonly jitter: number;
+  private readonly backoffCapMs: number;
+  private readonly failureLimitMs: number;
+  private readonly scheduler: Scheduler;
+  private readonly events: JobEvents;
+  private readonly observer?: WatcherObserver;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly jobs: JobStore,
+    options: JobWatcherOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 5000;
+    this.jitter = options.jitter ?? 0.1;
+    this.backoffCapMs = options.backoffCapMs ?? 60_000;
+    this.failureLimitMs = options.failureLimitMs ?? 120_000;
+    this.scheduler = options.scheduler ?? realScheduler;
+    this.events = options.events ?? createPubSub({ eventTarget: unboundedEventTarget() });
+    this.observer = options.observer;
+    this.random = options.random ?? Math.random;
+  }
+
+  /** How many jobs are being polled. */
+  get watchedJobs(): number {
+    return this.watches.size;
+  }
+
+  subscribe(kind: 'idMapping', key: JobKey): Promise<AsyncIterableIterator<IdMappingJobRecord | GraphQLError>>;
+  subscribe(kind: 'matching', key: JobKey): Promise<AsyncIterableIterator<MatchingJobRecord | GraphQLError>>;
+  async subscribe(kind: WatchedKind, key: JobKey): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
+    const id = `${kind}:${key.workflowName}:${key.jobId}`;
+    const watch = this.watches.get(id) ?? this.begin(kind, key, id);
+    watch.subscribers++;
+    this.observer?.subscriptions(1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      watch.subscribers--;
+      this.observer?.subscriptions(-1);
+      if (watch.subscribers === 0) this.end(watch);
+    };
+    // Listen before reading the current state, so no change falls between the two.
+    const changes = this.events.subscribe(id);
+    let first: JobRecord;
+    try {
+      first = watch.latest ?? (await watch.first);
+    } catch (err) {
+      await changes.return();
+      release();
+      throw err;
+    }
+    return new Repeater<JobRecord | GraphQLError>(async (push, stop) => {
+      void stop.then(() => {
+        void changes.return();
+        release();
+      });
+      let last = visible(first);
+      await push(first);
+      if (isFinal(first.status)) return stop();
+      for await (const event of changes) {
+        if ('error' in event) {
+          await push(event.error);
+          return stop();
+        }
+        if (visible(event.job) === last) continue;
+        last = visible(event.job);
+        await push(event.job);
+        if (isFinal(event.job.status)) return stop();
+      }
+    });
+  }
+
+  /** Stops every poll loop (at shutdown, after the subscriptions are closed). */
+  close(): void {
+    for (const watch of [...this.watches.values()]) this.end(watch);
+  }
+
+  private begin(kind: WatchedKind, key: JobKey, id: string): Watch {
+    let settleFirst!: Watch['settleFirst'];
+    const first = new Promise<JobRecord>((resolve, reject) => (settleFirst = { resolve, reject }));
+    // Nobody may be waiting when the first poll fails: the rejection is handled where it is awaited.
+    first.catch(() => {});
+    const watch: Watch = { id, subscribers: 0, first, settleFirst, delayMs: this.intervalMs, ended: false };
+    this.watches.set(id, watch);
+    this.observer?.watchedJobs(1);
+    const fetch = () => (kind === 'idMapping' ? this.jobs.getIdMappingJob(key) : this.jobs.getMatchingJob(key));
+    void this.poll(watch, fetch);
+    return watch;
+  }
+
+  private async poll(watch: Watch, fetch: () => Promise<JobRecord>): Promise<void> {
+    watch.cancelPoll = undefined;
+    try {
+      const job = await fetch();
+      this.observer?.poll('ok');
+      if (watch.ended) return;
+      const changed = watch.latest !== undefined && visible(job) !== visible(watch.latest);
+      const isFirst = watch.latest === undefined;
+      watch.latest = job;
+      watch.failingSince = undefined;
+      watch.delayMs = this.intervalMs;
+      if (isFirst) watch.settleFirst.resolve(job);
+      if (changed) await this.events.publish(watch.id, { job });
+      if (isFinal(job.status)) return this.end(watch);
+    } catch (err) {
+      const error = err instanceof GraphQLError ? err : gatewayError('UPSTREAM_UNAVAILABLE', 'The job could not be read.');
+      const code = String(error.extensions.code);
+      this.observer?.poll(code);
+      if (watch.ended) return;
+      if (DEFINITE.has(code)) return this.fail(watch, error);
+      watch.failingSince ??= this.scheduler.now();
+      if (this.scheduler.now() - watch.failingSince >= this.failureLimitMs) {
+        return this.fail(watch, gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service has been failing; live updates of this job stopped. Subscribe again later.'));
+      }
+      watch.delayMs = Math.min(this.backoffCapMs, watch.delayMs * 2);
+    }
+    const wait = watch.delayMs * (1 + (this.random() * 2 - 1) * this.jitter);
+    watch.cancelPoll = this.scheduler.after(wait, () => this.poll(watch, fetch));
+  }
+
+  private fail(watch: Watch, error: GraphQLError): void {
+    if (watch.latest === undefined) watch.settleFirst.reject(error);
+    else void this.events.publish(watch.id, { error });
+    this.end(watch);
+  }
+
+  private end(watch: Watch): void {
+    if (watch.ended) return;
+    watch.ended = true;
+    watch.cancelPoll?.();
+    this.watches.delete(watch.id);
+    this.observer?.watchedJobs(-1);
+  }
+}
