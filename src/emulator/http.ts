@@ -46,6 +46,8 @@ export interface EmulatorOptions extends EmulatorStateOptions {
   faults?: Faults;
   /** The source of chance for fault rates. @default Math.random */
   random?: () => number;
+  /** Told as each successful answer is sent: benchmarks time delivery from it. */
+  onAnswer?: (operation: Operation, target: { workflowName?: string; jobId?: string }) => void;
 }
 
 /** A running emulator; whoever starts it closes it. */
@@ -262,6 +264,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return;
       }
       send(res, 200, payload);
+      options.onAnswer?.(r.operation, { workflowName: r.workflowName, jobId: r.jobId });
     } catch (err) {
       sendError(res, err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.'));
     }

@@ -1,0 +1,198 @@
+import 'reflect-metadata';
+import { fork, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { seededJobId } from '../../src/emulator/seed';
+import { startGateway, type Gateway } from '../../src/server/app';
+import { loadConfig } from '../../src/server/config';
+import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
+
+/**
+ * `npm run bench`: figures measured in one run on this machine. Each scenario
+ * starts its own gateway with the embedded emulator; subscribers live in a
+ * child process. Needs --expose-gc (the npm script passes it).
+ */
+
+const INTERVAL_MS = 1000;
+const WINDOW_MS = 6000;
+const now = () => performance.timeOrigin + performance.now();
+
+function gc(): void {
+  const collect = (globalThis as { gc?: () => void }).gc;
+  if (!collect) throw new Error('run with node --expose-gc');
+  collect();
+  collect();
+}
+
+const heapMb = () => process.memoryUsage().heapUsed / 2 ** 20;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+class Clients {
+  private readonly child: ChildProcess;
+  private readonly inbox: FromClients[] = [];
+  private waiting?: () => void;
+
+  constructor() {
+    this.child = fork(resolve(__dirname, 'fanout-clients.ts'), { execArgv: ['-r', 'ts-node/register/transpile-only'] });
+    this.child.on('message', (message: FromClients) => {
+      this.inbox.push(message);
+      this.waiting?.();
+    });
+  }
+
+  async ask<K extends string>(message: ToClients, key: K): Promise<Extract<FromClients, Record<K, unknown>>> {
+    this.child.send(message);
+    for (;;) {
+      const index = this.inbox.findIndex((m) => key in m);
+      if (index >= 0) return this.inbox.splice(index, 1)[0] as Extract<FromClients, Record<K, unknown>>;
+      await new Promise<void>((done) => (this.waiting = done));
+    }
+  }
+
+  kill(): void {
+    this.child.kill();
+  }
+}
+
+async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
+  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ER_EMULATOR_JOB_SECONDS: '90', ER_POLL_INTERVAL_MS: String(INTERVAL_MS) });
+  const gateway = await startGateway(config, {
+    processMetrics: false,
+    emulator: {
+      onAnswer: (operation, { jobId }) => {
+        if (jobId && operation.startsWith('Get')) answers.set(jobId, [...(answers.get(jobId) ?? []), now()]);
+      },
+    },
+  });
+  try {
+    return await run(gateway);
+  } finally {
+    await gateway.close();
+  }
+}
+
+async function startJobs(gateway: Gateway): Promise<WatchedJob[]> {
+  const post = async (query: string) => {
+    const res = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    return ((await res.json()) as { data: Record<string, { jobId: string }> }).data;
+  };
+  const idMapping = await post('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
+  const matching = await post('mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }');
+  // Started jobs queue for a tenth of their time; measure while they run and change.
+  const running = async () => {
+    const data = await post(
+      `{ a: idMappingJob(workflowName: "customer-id-map", jobId: "${idMapping.startIdMappingJob.jobId}") { status } b: matchingJob(workflowName: "customer-matching", jobId: "${matching.startMatchingJob.jobId}") { status } }`,
+    );
+    return Object.values(data).every((job) => (job as unknown as { status: string }).status === 'RUNNING');
+  };
+  while (!(await running())) await sleep(250);
+  return [
+    { kind: 'idMapping', workflowName: 'customer-id-map', jobId: idMapping.startIdMappingJob.jobId },
+    { kind: 'matching', workflowName: 'customer-matching', jobId: matching.startMatchingJob.jobId },
+    // A job that never changes: its subscribers cost polls but receive nothing after the first event.
+    { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) },
+  ];
+}
+
+interface FanoutResult {
+  subscribers: number;
+  jobs: number;
+  connectMs: number;
+  getsPerInterval: number;
+  deliveries: number;
+  p50: number;
+  p99: number;
+  kbPerSubscriber: number;
+  heapAfterCloseMb: number;
+  heapBeforeMb: number;
+}
+
+async function fanout(count: number): Promise<FanoutResult> {
+  const answers = new Map<string, number[]>();
+  return withGateway(answers, async (gateway) => {
+    const jobs = await startJobs(gateway);
+    const clients = new Clients();
+    try {
+      gc();
+      const heapBefore = heapMb();
+      const { ready } = await clients.ask({ subscribe: { url: gateway.url, jobs, count } }, 'ready');
+      gc();
+      const heapWith = heapMb();
+      gateway.emulator!.resetRequests();
+      const started = now();
+      await sleep(WINDOW_MS);
+      const gets = gateway.emulator!.requests('GetIdMappingJob') + gateway.emulator!.requests('GetMatchingJob');
+      const intervals = (now() - started) / INTERVAL_MS;
+      const { received } = await clients.ask({ report: true }, 'received');
+      // Delivery: from the emulator's answer that carried the change to the subscriber's receipt.
+      const latencies = received.map(([jobIndex, at]) => {
+        const times = answers.get(jobs[jobIndex].jobId) ?? [];
+        const answeredAt = times.filter((t) => t <= at).at(-1) ?? at;
+        return at - answeredAt;
+      });
+      await clients.ask({ close: true }, 'closed');
+      while (gateway.watcher.watchedJobs > 0) await sleep(10);
+      gc();
+      return {
+        subscribers: count,
+        jobs: jobs.length,
+        connectMs: ready.ms,
+        getsPerInterval: gets / intervals,
+        deliveries: latencies.length,
+        p50: percentile(latencies, 50),
+        p99: percentile(latencies, 99),
+        kbPerSubscriber: ((heapWith - heapBefore) * 1024) / count,
+        heapBeforeMb: heapBefore,
+        heapAfterCloseMb: heapMb(),
+      };
+    } finally {
+      clients.kill();
+    }
+  });
+}
+
+async function cycles(count: number) {
+  return withGateway(new Map(), async (gateway) => {
+    const clients = new Clients();
+    try {
+      const job: WatchedJob = { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) };
+      await clients.ask({ cycles: { url: gateway.url, job, count: 200 } }, 'cycled');
+      gc();
+      const heapBefore = heapMb();
+      const { cycled } = await clients.ask({ cycles: { url: gateway.url, job, count } }, 'cycled');
+      gc();
+      return { count, ms: cycled.ms, watchers: gateway.watcher.watchedJobs, heapBefore, heapAfter: heapMb() };
+    } finally {
+      clients.kill();
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,10000').split(',').map(Number);
+  console.log(`fan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`);
+  console.log('| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const size of sizes) {
+    const r = await fanout(size);
+    console.log(
+      `| ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.getsPerInterval.toFixed(2)} | ${(r.getsPerInterval / r.jobs).toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.kbPerSubscriber.toFixed(1)} | ${r.heapBeforeMb.toFixed(1)} → ${r.heapAfterCloseMb.toFixed(1)} |`,
+    );
+  }
+  const c = await cycles(Number(process.env.BENCH_CYCLES ?? 10_000));
+  console.log(
+    `\nsubscribe/unsubscribe cycles: ${c.count} in ${(c.ms / 1000).toFixed(1)} s; watchers left: ${c.watchers}; heap ${c.heapBefore.toFixed(1)} MB → ${c.heapAfter.toFixed(1)} MB (${(c.heapAfter - c.heapBefore).toFixed(2)} MB)`,
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
