@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
+import { Subscription, wsClient } from './utils/subscriptions';
 
 /** The README's examples are the first thing a newcomer runs: each must work against the demo data. */
 
@@ -20,6 +21,16 @@ test('the README has example queries', () => {
 });
 
 test.each(examples.map((query, i) => [i + 1, query]))('README example %i answers as the README says', async (_i, query) => {
+  if (/^\s*subscription\b/.test(query)) {
+    const client = wsClient(t.gateway.url);
+    const sub = new Subscription(client, query);
+    const first = await sub.event(1);
+    sub.unsubscribe();
+    await client.dispose();
+    expect(first.errors).toBeUndefined();
+    for (const value of Object.values(first.data!)) expect(value).not.toBeNull();
+    return;
+  }
   const expected = /^# expect: (\w+)/.exec(query)?.[1];
   const res = await t.post(query);
   expect(res.status).toBe(200);

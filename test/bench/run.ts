@@ -136,6 +136,8 @@ async function fanout(count: number): Promise<FanoutResult> {
       });
       await clients.ask({ close: true }, 'closed');
       while (gateway.watcher.watchedJobs > 0) await sleep(10);
+      // Server sides of the sockets finish their closing handshakes after the clients are gone.
+      await sleep(1000);
       gc();
       return {
         subscribers: count,
