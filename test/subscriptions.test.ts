@@ -214,6 +214,26 @@ test('failing past the limit ends the subscriptions with UPSTREAM_UNAVAILABLE', 
 });
 
 describe('the websocket protocol', () => {
+  test('the server pings every ER_WS_KEEPALIVE_MS', async () => {
+    const g = await startTestGateway({ env: { ER_WS_KEEPALIVE_MS: '50' } });
+    const socket = new WebSocket(`${g.gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    try {
+      await new Promise((resolve) => socket.on('open', resolve));
+      socket.send(JSON.stringify({ type: 'connection_init' }));
+      await new Promise((resolve) => socket.once('ping', resolve));
+    } finally {
+      socket.close();
+      await g.close();
+    }
+  });
+
+  test('an invalid subscription is refused with GRAPHQL_VALIDATION_FAILED, and nothing is polled', async () => {
+    const sub = new Subscription(client, 'subscription { idMappingJobUpdated(workflowName: "w", jobId: "j") { noSuchField } }');
+    await sub.ended();
+    expect((sub.failure as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+    expect(t.emulator.requests()).toBe(0);
+  });
+
   test('a socket that never sends connection_init is closed by the protocol timeout', async () => {
     const g = await startTestGateway({ env: { ER_WS_INIT_TIMEOUT_MS: '200' } });
     try {
