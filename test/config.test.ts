@@ -26,6 +26,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     pollFailureLimitMs: 120_000,
     wsKeepAliveMs: 12_000,
     wsInitTimeoutMs: 3_000,
+    inlineTracing: true,
     logLevel: 'info',
   });
 });
@@ -57,6 +58,7 @@ test.each([
   ['ER_POLL_INTERVAL_MS', '10'],
   ['ER_POLL_FAILURE_LIMIT_MS', 'soon'],
   ['ER_WS_INIT_TIMEOUT_MS', '-3'],
+  ['ER_INLINE_TRACING', 'yes'],
   ['LOG_LEVEL', 'loud'],
   ['NODE_ENV', 'staging'],
 ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {

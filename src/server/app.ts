@@ -1,5 +1,7 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { expressMiddleware } from '@as-integrations/express5';
 import express from 'express';
 import { createServer } from 'node:http';
@@ -96,6 +98,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     includeStacktraceInErrorResponses: false,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // Websockets first: their subscriptions end (1001) before HTTP requests drain.
       { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
     ],

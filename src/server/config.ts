@@ -29,6 +29,8 @@ export interface Config {
   wsKeepAliveMs: number;
   /** A websocket that sends no connection_init within this time is closed. @default 3000 */
   wsInitTimeoutMs: number;
+  /** Federated tracing (ftv1) in responses to a router that asks for it. @default true */
+  inlineTracing: boolean;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -54,6 +56,7 @@ const env = z.object({
   ER_POLL_FAILURE_LIMIT_MS: z.coerce.number().int().min(100).max(86_400_000).default(120_000),
   ER_WS_KEEPALIVE_MS: z.coerce.number().int().min(0).max(600_000).default(12_000),
   ER_WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
+  ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -88,6 +91,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     pollFailureLimitMs: vars.ER_POLL_FAILURE_LIMIT_MS,
     wsKeepAliveMs: vars.ER_WS_KEEPALIVE_MS,
     wsInitTimeoutMs: vars.ER_WS_INIT_TIMEOUT_MS,
+    inlineTracing: vars.ER_INLINE_TRACING === 'true',
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -1,0 +1,128 @@
+import { composeServices } from '@apollo/composition';
+import { ApolloGateway } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse, type GraphQLFormattedError } from 'graphql';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { seededJobId } from '../src/emulator/seed';
+import { startTestGateway, type TestGateway } from './utils/gateway';
+
+/**
+ * er-gateway in a supergraph beside a subgraph that knows jobs only by key:
+ * a dashboard that pins jobs and says who pinned them.
+ */
+
+const pinned = [
+  { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 1) },
+  { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 2) },
+  { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 1) },
+  { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) },
+  { workflowName: 'customer-id-map', jobId: 'f'.repeat(32) },
+];
+
+const dashboardTypeDefs = parse(`
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.4", import: ["@key"])
+
+  type Query {
+    pinnedJobs: [IdMappingJob]!
+  }
+
+  type IdMappingJob @key(fields: "workflowName jobId") {
+    workflowName: String!
+    jobId: ID!
+    pinnedBy: String!
+  }
+`);
+
+const dashboard = new ApolloServer({
+  plugins: [ApolloServerPluginInlineTraceDisabled()],
+  schema: buildSubgraphSchema({
+    typeDefs: dashboardTypeDefs,
+    resolvers: {
+      Query: { pinnedJobs: () => pinned },
+      IdMappingJob: {
+        __resolveReference: (ref: { workflowName: string; jobId: string }) => ref,
+        pinnedBy: (job: { jobId: string }) => `ops-${job.jobId.slice(0, 4)}`,
+      },
+    },
+  }),
+});
+
+let t: TestGateway;
+let router: ApolloServer;
+let routerUrl: string;
+
+beforeAll(async () => {
+  t = await startTestGateway();
+  const { url: dashboardUrl } = await startStandaloneServer(dashboard, { listen: { port: 0, host: '127.0.0.1' } });
+  const composed = composeServices([
+    { name: 'er-gateway', typeDefs: parse(readFileSync(resolve(__dirname, '../schema.graphql'), 'utf8')), url: t.endpoint },
+    { name: 'dashboard', typeDefs: dashboardTypeDefs, url: dashboardUrl },
+  ]);
+  if (composed.errors) throw new Error(composed.errors.map((e) => e.message).join('\n'));
+  router = new ApolloServer({ gateway: new ApolloGateway({ supergraphSdl: composed.supergraphSdl }) });
+  ({ url: routerUrl } = await startStandaloneServer(router, { listen: { port: 0, host: '127.0.0.1' } }));
+});
+
+afterAll(async () => {
+  await router.stop();
+  await dashboard.stop();
+  await t.close();
+});
+
+beforeEach(() => t.emulator.resetRequests());
+
+async function viaRouter<T>(query: string): Promise<{ data?: T; errors?: GraphQLFormattedError[] }> {
+  const res = await fetch(routerUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  return (await res.json()) as { data?: T; errors?: GraphQLFormattedError[] };
+}
+
+type Pinned = { pinnedJobs: ({ jobId: string; pinnedBy: string; status: string; metrics: { inputRecords: number } | null } | null)[] };
+
+test("one query reads fields of both subgraphs on the same jobs; each distinct job costs one Get, a missing one is null with NOT_FOUND", async () => {
+  const res = await viaRouter<Pinned>('{ pinnedJobs { jobId pinnedBy status metrics { inputRecords } } }');
+  const jobs = res.data!.pinnedJobs;
+  expect(jobs).toHaveLength(5);
+  expect(jobs[0]).toEqual({ jobId: pinned[0].jobId, pinnedBy: `ops-${pinned[0].jobId.slice(0, 4)}`, status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } });
+  expect(jobs[2]).toEqual(jobs[0]);
+  expect(jobs[3]).toMatchObject({ status: 'RUNNING' });
+  expect(jobs[4]).toBeNull();
+  expect(res.errors!.map((e) => e.extensions?.code)).toEqual(['NOT_FOUND']);
+  // Four distinct keys among five representations.
+  expect(t.emulator.requests('GetIdMappingJob')).toBe(4);
+  expect(t.emulator.requests()).toBe(4);
+});
+
+test("er-gateway's own queries pass through the router, with the other subgraph's fields on their jobs", async () => {
+  const res = await viaRouter<{ idMappingJobs: { nodes: { jobId: string; pinnedBy: string }[] } }>(
+    '{ idMappingJobs(workflowName: "customer-id-map", first: 3) { nodes { jobId pinnedBy } } }',
+  );
+  expect(res.errors).toBeUndefined();
+  expect(res.data!.idMappingJobs.nodes.map((job) => job.pinnedBy)).toEqual(res.data!.idMappingJobs.nodes.map((job) => `ops-${job.jobId.slice(0, 4)}`));
+  expect(t.emulator.requests()).toBe(1);
+});
+
+describe('inline tracing for the router (ftv1)', () => {
+  const ask = (endpoint: string) =>
+    fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'apollo-federation-include-trace': 'ftv1' },
+      body: JSON.stringify({ query: '{ matchingWorkflows { nodes { workflowName } } }' }),
+    }).then((res) => res.json() as Promise<{ extensions?: { ftv1?: string } }>);
+
+  test('is on by default', async () => {
+    expect((await ask(t.endpoint)).extensions?.ftv1).toEqual(expect.any(String));
+  });
+
+  test('ER_INLINE_TRACING=false turns it off', async () => {
+    const off = await startTestGateway({ env: { ER_INLINE_TRACING: 'false' } });
+    try {
+      expect((await ask(off.endpoint)).extensions?.ftv1).toBeUndefined();
+    } finally {
+      await off.close();
+    }
+  });
+});
