@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { seededJobId } from '../src/emulator/seed';
 import { startTestGateway, type TestGateway } from './utils/gateway';
+import { Subscription, wsClient } from './utils/subscriptions';
 
 /**
  * er-gateway in a supergraph beside a subgraph that knows jobs only by key:
@@ -54,10 +55,11 @@ const dashboard = new ApolloServer({
 let t: TestGateway;
 let router: ApolloServer;
 let routerUrl: string;
+let dashboardUrl: string;
 
 beforeAll(async () => {
   t = await startTestGateway();
-  const { url: dashboardUrl } = await startStandaloneServer(dashboard, { listen: { port: 0, host: '127.0.0.1' } });
+  ({ url: dashboardUrl } = await startStandaloneServer(dashboard, { listen: { port: 0, host: '127.0.0.1' } }));
   const composed = composeServices([
     { name: 'er-gateway', typeDefs: parse(readFileSync(resolve(__dirname, '../schema.graphql'), 'utf8')), url: t.endpoint },
     { name: 'dashboard', typeDefs: dashboardTypeDefs, url: dashboardUrl },
@@ -103,6 +105,33 @@ test("er-gateway's own queries pass through the router, with the other subgraph'
   expect(res.errors).toBeUndefined();
   expect(res.data!.idMappingJobs.nodes.map((job) => job.pinnedBy)).toEqual(res.data!.idMappingJobs.nodes.map((job) => `ops-${job.jobId.slice(0, 4)}`));
   expect(t.emulator.requests()).toBe(1);
+});
+
+test('a subscription as the router sends it (graphql-transport-ws, typename and keys) yields entities the router can extend', async () => {
+  const client = wsClient(t.gateway.url);
+  try {
+    const key = { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 2) };
+    const sub = new Subscription<{ idMappingJobUpdated: Record<string, string> }>(
+      client,
+      'subscription ($workflowName: String!, $jobId: ID!) { idMappingJobUpdated(workflowName: $workflowName, jobId: $jobId) { __typename workflowName jobId status } }',
+      key,
+    );
+    await sub.ended();
+    const entity = sub.events[0].data!.idMappingJobUpdated;
+    expect(entity).toEqual({ __typename: 'IdMappingJob', ...key, status: 'SUCCEEDED' });
+    // What the router does next with the event: hand it to the other subgraph's _entities for its fields.
+    const res = await fetch(dashboardUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'query ($r: [_Any!]!) { _entities(representations: $r) { ... on IdMappingJob { pinnedBy } } }',
+        variables: { r: [{ __typename: entity.__typename, workflowName: entity.workflowName, jobId: entity.jobId }] },
+      }),
+    });
+    expect(await res.json()).toEqual({ data: { _entities: [{ pinnedBy: `ops-${key.jobId.slice(0, 4)}` }] } });
+  } finally {
+    await client.dispose();
+  }
 });
 
 describe('inline tracing for the router (ftv1)', () => {
