@@ -27,6 +27,12 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     wsKeepAliveMs: 12_000,
     wsInitTimeoutMs: 3_000,
     inlineTracing: true,
+    finalJobCacheSize: 10_000,
+    freshnessMs: 1000,
+    ratePerSecond: 5,
+    rateBurst: 5,
+    rateMaxWaitMs: 5000,
+    finalMaxAgeSeconds: 3600,
     logLevel: 'info',
   });
 });
@@ -59,6 +65,9 @@ test.each([
   ['ER_POLL_FAILURE_LIMIT_MS', 'soon'],
   ['ER_WS_INIT_TIMEOUT_MS', '-3'],
   ['ER_INLINE_TRACING', 'yes'],
+  ['ER_FRESHNESS_MS', '-1'],
+  ['ER_RATE_PER_SECOND', 'fast'],
+  ['ER_RATE_BURST', '0'],
   ['LOG_LEVEL', 'loud'],
   ['NODE_ENV', 'staging'],
 ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {

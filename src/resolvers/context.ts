@@ -9,4 +9,6 @@ export interface GatewayContext {
   jobs: JobStore;
   starter: JobStarter;
   watcher: JobWatcher;
+  /** The `maxAge` of answers about finished jobs, in seconds. */
+  finalMaxAgeSeconds: number;
 }

@@ -1,9 +1,11 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Info, Query, Resolver, Root } from 'type-graphql';
 import { PageArgs } from '../schema/connection';
 import { IdMappingJobType } from '../schema/enums';
 import { ErrorDetails, IdMappingJob, IdMappingJobMetrics, OutputSource } from '../schema/job';
 import { IdMappingJobConnection } from '../schema/workflow';
 import type { IdMappingJobRecord, JobSummaryRecord } from '../upstream/records';
+import { hintJob } from './cache-hints';
 import type { GatewayContext } from './context';
 import { validJobKey, validPage, validWorkflowName } from './inputs';
 import { readConnection } from './paging';
@@ -19,12 +21,15 @@ function detail(job: IdMappingJobNode, ctx: GatewayContext): Promise<IdMappingJo
 @Resolver(() => IdMappingJob)
 export class IdMappingJobResolver {
   @Query(() => IdMappingJob, { nullable: true, description: 'One ID-mapping job; null with NOT_FOUND when it does not exist.' })
-  idMappingJob(
+  async idMappingJob(
     @Arg('workflowName') workflowName: string,
     @Arg('jobId', () => ID) jobId: string,
     @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<IdMappingJobNode> {
-    return ctx.loaders.idMappingJob.load(validJobKey(workflowName, jobId));
+    const job = await ctx.loaders.idMappingJob.load(validJobKey(workflowName, jobId));
+    hintJob(info, job, ctx);
+    return job;
   }
 
   @Query(() => IdMappingJobConnection, { nullable: true, description: "A workflow's ID-mapping jobs, newest first." })
@@ -34,18 +39,24 @@ export class IdMappingJobResolver {
   }
 
   @FieldResolver(() => IdMappingJobMetrics, { nullable: true })
-  async metrics(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext) {
-    return (await detail(job, ctx)).metrics;
+  async metrics(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    const full = await detail(job, ctx);
+    hintJob(info, full, ctx);
+    return full.metrics;
   }
 
   @FieldResolver(() => ErrorDetails, { nullable: true })
-  async errorDetails(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext) {
-    return (await detail(job, ctx)).errorDetails;
+  async errorDetails(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    const full = await detail(job, ctx);
+    hintJob(info, full, ctx);
+    return full.errorDetails;
   }
 
   @FieldResolver(() => [OutputSource], { nullable: true })
-  async outputSourceConfig(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext) {
-    return (await detail(job, ctx)).outputSourceConfig;
+  async outputSourceConfig(@Root() job: IdMappingJobNode, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    const full = await detail(job, ctx);
+    hintJob(info, full, ctx);
+    return full.outputSourceConfig;
   }
 
   @FieldResolver(() => IdMappingJobType, { nullable: true })

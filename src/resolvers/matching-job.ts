@@ -1,8 +1,10 @@
-import { Arg, Args, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, FieldResolver, ID, Info, Query, Resolver, Root } from 'type-graphql';
 import { PageArgs } from '../schema/connection';
 import { ErrorDetails, MatchingJob, MatchingJobMetrics, OutputSource } from '../schema/job';
 import { MatchingJobConnection } from '../schema/workflow';
 import type { JobSummaryRecord, MatchingJobRecord } from '../upstream/records';
+import { hintJob } from './cache-hints';
 import type { GatewayContext } from './context';
 import { validJobKey, validPage, validWorkflowName } from './inputs';
 import { readConnection } from './paging';
@@ -18,12 +20,15 @@ function detail(job: MatchingJobNode, ctx: GatewayContext): Promise<MatchingJobR
 @Resolver(() => MatchingJob)
 export class MatchingJobResolver {
   @Query(() => MatchingJob, { nullable: true, description: 'One matching job; null with NOT_FOUND when it does not exist.' })
-  matchingJob(
+  async matchingJob(
     @Arg('workflowName') workflowName: string,
     @Arg('jobId', () => ID) jobId: string,
     @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<MatchingJobNode> {
-    return ctx.loaders.matchingJob.load(validJobKey(workflowName, jobId));
+    const job = await ctx.loaders.matchingJob.load(validJobKey(workflowName, jobId));
+    hintJob(info, job, ctx);
+    return job;
   }
 
   @Query(() => MatchingJobConnection, { nullable: true, description: "A workflow's matching jobs, newest first." })
@@ -33,17 +38,23 @@ export class MatchingJobResolver {
   }
 
   @FieldResolver(() => MatchingJobMetrics, { nullable: true })
-  async metrics(@Root() job: MatchingJobNode, @Ctx() ctx: GatewayContext) {
-    return (await detail(job, ctx)).metrics;
+  async metrics(@Root() job: MatchingJobNode, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    const full = await detail(job, ctx);
+    hintJob(info, full, ctx);
+    return full.metrics;
   }
 
   @FieldResolver(() => ErrorDetails, { nullable: true })
-  async errorDetails(@Root() job: MatchingJobNode, @Ctx() ctx: GatewayContext) {
-    return (await detail(job, ctx)).errorDetails;
+  async errorDetails(@Root() job: MatchingJobNode, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    const full = await detail(job, ctx);
+    hintJob(info, full, ctx);
+    return full.errorDetails;
   }
 
   @FieldResolver(() => [OutputSource], { nullable: true })
-  async outputSourceConfig(@Root() job: MatchingJobNode, @Ctx() ctx: GatewayContext) {
-    return (await detail(job, ctx)).outputSourceConfig;
+  async outputSourceConfig(@Root() job: MatchingJobNode, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    const full = await detail(job, ctx);
+    hintJob(info, full, ctx);
+    return full.outputSourceConfig;
   }
 }

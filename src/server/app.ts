@@ -14,6 +14,7 @@ import { createUpstreamClients } from '../upstream/client';
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idempotency';
 import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
+import { RateGovernor } from '../upstream/rate-governor';
 import { JobWatcher } from '../watch/job-watcher';
 import type { Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
@@ -61,10 +62,28 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     requestTimeoutMs: config.upstreamTimeoutMs,
   });
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
-  const jobs = new JobStore(clients, (operation, outcome, error) => {
-    metrics.upstreamRequests.inc({ operation, outcome });
-    // Refusals (a missing job, bad input) are the client's business; service trouble is the operator's.
-    if (error) logger[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
+  const governor =
+    config.ratePerSecond > 0
+      ? new RateGovernor({
+          ratePerSecond: config.ratePerSecond,
+          burst: config.rateBurst,
+          maxWaitMs: config.rateMaxWaitMs,
+          observer: {
+            waited: (operation, ms) => metrics.rateWait.observe({ operation }, ms / 1000),
+            refused: (operation) => metrics.rateRefusals.inc({ operation }),
+          },
+        })
+      : undefined;
+  const jobs = new JobStore(clients, {
+    governor,
+    finalJobs: config.finalJobCacheSize,
+    freshnessMs: config.freshnessMs,
+    observeRead: (result) => metrics.jobReads.inc({ result }),
+    observe: (operation, outcome, error) => {
+      metrics.upstreamRequests.inc({ operation, outcome });
+      // Refusals (a missing job, bad input) are the client's business; service trouble is the operator's.
+      if (error) logger[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
+    },
   });
   const starter = new JobStarter(jobs, options.idempotencyStore ?? new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
   const watcher = new JobWatcher(jobs, {
@@ -78,7 +97,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       poll: (outcome) => metrics.polls.inc({ outcome }),
     },
   });
-  const context = (): GatewayContext => ({ loaders: createLoaders(jobs), jobs, starter, watcher });
+  const context = (): GatewayContext => ({
+    loaders: createLoaders(jobs),
+    jobs,
+    starter,
+    watcher,
+    finalMaxAgeSeconds: config.finalMaxAgeSeconds,
+  });
 
   const app = express();
   const httpServer = createServer(app);

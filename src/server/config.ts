@@ -29,6 +29,18 @@ export interface Config {
   wsKeepAliveMs: number;
   /** A websocket that sends no connection_init within this time is closed. @default 3000 */
   wsInitTimeoutMs: number;
+  /** Finished jobs kept in memory (they never change). @default 10000 */
+  finalJobCacheSize: number;
+  /** How long a running job's snapshot serves queries without a new call; 0 turns it off. @default 1000 */
+  freshnessMs: number;
+  /** Upstream calls per second per operation; 0 turns the governor off. @default 5 */
+  ratePerSecond: number;
+  /** Calls per operation that may go at once after a quiet spell. @default ratePerSecond */
+  rateBurst: number;
+  /** A query that would wait longer than this for its turn fails with THROTTLED. @default 5000 */
+  rateMaxWaitMs: number;
+  /** HTTP cache `maxAge` of answers about finished jobs, in seconds. @default 3600 */
+  finalMaxAgeSeconds: number;
   /** Federated tracing (ftv1) in responses to a router that asks for it. @default true */
   inlineTracing: boolean;
   /** @default 'info' */
@@ -57,6 +69,12 @@ const env = z.object({
   ER_WS_KEEPALIVE_MS: z.coerce.number().int().min(0).max(600_000).default(12_000),
   ER_WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
   ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
+  ER_FINAL_JOB_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
+  ER_FRESHNESS_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+  ER_RATE_PER_SECOND: z.coerce.number().min(0).max(10_000).default(5),
+  ER_RATE_BURST: z.coerce.number().int().min(1).max(10_000).optional(),
+  ER_RATE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
+  ER_FINAL_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -92,6 +110,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     wsKeepAliveMs: vars.ER_WS_KEEPALIVE_MS,
     wsInitTimeoutMs: vars.ER_WS_INIT_TIMEOUT_MS,
     inlineTracing: vars.ER_INLINE_TRACING === 'true',
+    finalJobCacheSize: vars.ER_FINAL_JOB_CACHE_SIZE,
+    freshnessMs: vars.ER_FRESHNESS_MS,
+    ratePerSecond: vars.ER_RATE_PER_SECOND,
+    rateBurst: vars.ER_RATE_BURST ?? Math.max(1, Math.ceil(vars.ER_RATE_PER_SECOND)),
+    rateMaxWaitMs: vars.ER_RATE_MAX_WAIT_MS,
+    finalMaxAgeSeconds: vars.ER_FINAL_MAX_AGE_SECONDS,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** The gateway's Prometheus metrics, in a registry of its own so that several gateways can share a process. */
 export interface GatewayMetrics {
@@ -11,6 +11,12 @@ export interface GatewayMetrics {
   watchedJobs: Gauge;
   /** Polls of watched jobs, by outcome (`ok` or the error code). */
   polls: Counter<'outcome'>;
+  /** Job reads by how they were served: `hit` (cache), `shared` (a call in flight), `miss` (a new call). */
+  jobReads: Counter<'result'>;
+  /** How long calls waited for their turn under the rate governor. */
+  rateWait: Histogram<'operation'>;
+  /** Queries refused by the governor (THROTTLED) because their turn was too far off. */
+  rateRefusals: Counter<'operation'>;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
@@ -30,6 +36,25 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
       name: 'er_gateway_polls_total',
       help: 'Polls of watched jobs, by outcome.',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    jobReads: new Counter({
+      name: 'er_gateway_job_reads_total',
+      help: 'Job reads by how they were served: hit (cache), shared (a call in flight), miss (a new upstream call).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    rateWait: new Histogram({
+      name: 'er_gateway_rate_wait_seconds',
+      help: 'Time calls waited for their turn under the rate governor.',
+      labelNames: ['operation'],
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    rateRefusals: new Counter({
+      name: 'er_gateway_rate_refusals_total',
+      help: 'Queries refused with THROTTLED because their turn under the rate governor was too far off.',
+      labelNames: ['operation'],
       registers: [registry],
     }),
   };

@@ -10,8 +10,10 @@ import {
   StartIdMappingJobCommand,
   StartMatchingJobCommand,
 } from '@aws-sdk/client-entityresolution';
+import { LRUCache } from 'lru-cache';
 import type { UpstreamClients } from './client';
 import { mapUpstreamError, type UpstreamAction } from './errors';
+import type { CallPriority, RateGovernor } from './rate-governor';
 import * as map from './mapping';
 import type {
   IdMappingJobRecord,
@@ -26,37 +28,118 @@ import type {
   StartedIdMappingJobRecord,
   WorkflowSummaryRecord,
 } from './records';
+import { isFinal } from './records';
 
 /** Told of every upstream call once it has ended: `outcome` is `ok` or the error's name. */
 export type UpstreamObserver = (operation: string, outcome: string, error?: unknown) => void;
+
+export interface JobStoreOptions {
+  observe?: UpstreamObserver;
+  /** Told how each job read was served: from the cache, by sharing a call in flight, or by a new call. */
+  observeRead?: (result: 'hit' | 'shared' | 'miss') => void;
+  /** Finished jobs kept, least recently used out first; 0 keeps none. @default 10000 */
+  finalJobs?: number;
+  /** How long a running job's snapshot serves reads without a new call; 0 turns it off. @default 1000 */
+  freshnessMs?: number;
+  /** Spends the service's rate limit; unset, calls go straight out. */
+  governor?: RateGovernor;
+  /** For the freshness window. @default performance.now */
+  now?: () => number;
+}
+
+type JobRecord = IdMappingJobRecord | MatchingJobRecord;
+
+/** Who reads a job: a query (fresh snapshots serve it) or the poller (it needs the service's answer). */
+export type ReadPurpose = 'query' | 'poll';
 
 /**
  * The one door to the service: every upstream call of the gateway goes
  * through here, is counted, and fails only with a mapped GraphQL error.
  * Resolvers reach it through per-request loaders; the watcher polls through it.
+ *
+ * Job reads are frugal across requests: a finished job (SUCCEEDED, FAILED)
+ * never changes, so it is kept and never read again; a running job's latest
+ * snapshot (a query's or the poller's) serves queries for `freshnessMs`; and
+ * concurrent reads of one job share one call.
  */
 export class JobStore {
   private readonly client: UpstreamClients['reads'];
+  private readonly observe: UpstreamObserver;
+  private readonly jobs: LRUCache<string, JobRecord>;
+  private readonly freshnessMs: number;
+  private readonly keepFinal: boolean;
+  private readonly inFlight = new Map<string, Promise<JobRecord>>();
 
   constructor(
     private readonly clients: Pick<UpstreamClients, 'reads' | 'starts'>,
-    private readonly observe: UpstreamObserver = () => {},
+    private readonly options: JobStoreOptions = {},
   ) {
     this.client = clients.reads;
+    this.observe = options.observe ?? (() => {});
+    this.freshnessMs = options.freshnessMs ?? 1000;
+    const finalJobs = options.finalJobs ?? 10_000;
+    this.keepFinal = finalJobs > 0;
+    const now = options.now;
+    this.jobs = new LRUCache<string, JobRecord>({ max: Math.max(1, finalJobs), ...(now ? { perf: { now }, ttlResolution: 0 } : {}) });
   }
 
-  async getIdMappingJob(key: JobKey): Promise<IdMappingJobRecord> {
-    const out = await this.call('GetIdMappingJob', `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`, () =>
-      this.client.send(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
-    );
-    return map.idMappingJob(key, out);
+  getIdMappingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<IdMappingJobRecord> {
+    return this.readJob('GetIdMappingJob', key, purpose, async (priority) => {
+      const out = await this.call(
+        'GetIdMappingJob',
+        `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`,
+        () => this.client.send(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
+        'read',
+        priority,
+      );
+      return map.idMappingJob(key, out);
+    });
   }
 
-  async getMatchingJob(key: JobKey): Promise<MatchingJobRecord> {
-    const out = await this.call('GetMatchingJob', `Matching job ${key.jobId} of workflow ${key.workflowName}`, () =>
-      this.client.send(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
-    );
-    return map.matchingJob(key, out);
+  getMatchingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<MatchingJobRecord> {
+    return this.readJob('GetMatchingJob', key, purpose, async (priority) => {
+      const out = await this.call(
+        'GetMatchingJob',
+        `Matching job ${key.jobId} of workflow ${key.workflowName}`,
+        () => this.client.send(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
+        'read',
+        priority,
+      );
+      return map.matchingJob(key, out);
+    });
+  }
+
+  private readJob<R extends JobRecord>(
+    operation: string,
+    key: JobKey,
+    purpose: ReadPurpose,
+    fetch: (priority: CallPriority) => Promise<R>,
+  ): Promise<R> {
+    const id = `${operation}:${key.workflowName}:${key.jobId}`;
+    const kept = this.jobs.get(id) as R | undefined;
+    // A finished job serves everyone; a fresh running snapshot serves queries, not the poller.
+    if (kept && (isFinal(kept.status) || purpose === 'query')) {
+      this.options.observeRead?.('hit');
+      return Promise.resolve(kept);
+    }
+    const pending = this.inFlight.get(id) as Promise<R> | undefined;
+    if (pending) {
+      this.options.observeRead?.('shared');
+      return pending;
+    }
+    this.options.observeRead?.('miss');
+    const read = fetch(purpose === 'poll' ? 'poll' : 'interactive')
+      .then((job) => {
+        if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
+          this.jobs.set(id, job, { ttl: isFinal(job.status) ? 0 : this.freshnessMs });
+        } else {
+          this.jobs.delete(id);
+        }
+        return job;
+      })
+      .finally(() => this.inFlight.delete(id));
+    this.inFlight.set(id, read);
+    return read;
   }
 
   async listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
@@ -127,7 +210,15 @@ export class JobStore {
     return { workflowName, jobId: map.required(out.jobId, 'jobId') };
   }
 
-  private async call<T>(operation: string, subject: string, send: () => Promise<T>, action: UpstreamAction = 'read'): Promise<T> {
+  private async call<T>(
+    operation: string,
+    subject: string,
+    send: () => Promise<T>,
+    action: UpstreamAction = 'read',
+    priority: CallPriority = 'interactive',
+  ): Promise<T> {
+    // A refusal by the governor is not a call: nothing reached the service.
+    await this.options.governor?.turn(operation, priority);
     try {
       const out = await send();
       this.observe(operation, 'ok');

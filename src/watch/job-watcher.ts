@@ -166,7 +166,7 @@ export class JobWatcher {
     const watch: Watch = { id, subscribers: 0, first, settleFirst, delayMs: this.intervalMs, ended: false };
     this.watches.set(id, watch);
     this.observer?.watchedJobs(1);
-    const fetch = () => (kind === 'idMapping' ? this.jobs.getIdMappingJob(key) : this.jobs.getMatchingJob(key));
+    const fetch = () => (kind === 'idMapping' ? this.jobs.getIdMappingJob(key, 'poll') : this.jobs.getMatchingJob(key, 'poll'));
     void this.poll(watch, fetch);
     return watch;
   }

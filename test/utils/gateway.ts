@@ -30,8 +30,15 @@ export interface TestGatewayOptions {
   scheduler?: Scheduler;
 }
 
+/**
+ * Caches and the rate governor are off unless a test turns them on: most
+ * tests count the upstream calls of one request exactly, on a gateway that
+ * other tests of the file share.
+ */
+const PER_REQUEST = { ER_RATE_PER_SECOND: '0', ER_FINAL_JOB_CACHE_SIZE: '0', ER_FRESHNESS_MS: '0' };
+
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...options.env });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...PER_REQUEST, ...options.env });
   const gateway = await startGateway(config, { emulator: options.emulator, scheduler: options.scheduler, processMetrics: false });
   const endpoint = `${gateway.url}/graphql`;
   if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');

@@ -1,0 +1,89 @@
+import { TokenBucket } from 'limiter';
+import { setTimeout as wait } from 'node:timers/promises';
+import { gatewayError } from './errors';
+
+/** Who is calling: a client waiting for an answer, or a poller that can wait its turn. */
+export type CallPriority = 'interactive' | 'poll';
+
+export interface RateGovernorOptions {
+  /** Calls per second per operation. */
+  ratePerSecond: number;
+  /** Calls that may go at once after a quiet spell. @default ratePerSecond */
+  burst?: number;
+  /** An interactive call that would wait longer fails at once with THROTTLED. */
+  maxWaitMs: number;
+  /** Told how long each call waited for its turn, and of each call refused. */
+  observer?: { waited(operation: string, ms: number): void; refused(operation: string): void };
+}
+
+interface Lane {
+  bucket: TokenBucket;
+  /** Interactive calls waiting for a token; polls let them go first. */
+  interactiveWaiting: number;
+}
+
+/**
+ * Spends the service's rate limit deliberately: a token bucket per upstream
+ * operation, so calls wait their turn instead of being throttled by the
+ * service. Interactive calls go before polls. An interactive call whose turn
+ * would come after `maxWaitMs` is refused at once with THROTTLED and a retry
+ * hint, rather than hanging.
+ */
+export class RateGovernor {
+  private readonly lanes = new Map<string, Lane>();
+  private readonly burst: number;
+
+  constructor(private readonly options: RateGovernorOptions) {
+    this.burst = options.burst ?? options.ratePerSecond;
+  }
+
+  /** Resolves when `operation` may be called; rejects with THROTTLED when an interactive caller would wait too long. */
+  async turn(operation: string, priority: CallPriority): Promise<void> {
+    const lane = this.lane(operation);
+    const started = performance.now();
+    if (priority === 'interactive') {
+      if (!lane.bucket.tryRemoveTokens(1)) {
+        // Queued behind the callers already waiting, each for a token of its own.
+        const expectedWaitMs = this.waitFor(lane, lane.interactiveWaiting + 1);
+        if (expectedWaitMs > this.options.maxWaitMs) {
+          this.options.observer?.refused(operation);
+          const retryAfterSeconds = Math.ceil(expectedWaitMs / 1000);
+          throw gatewayError('THROTTLED', `The gateway is holding ${operation} calls to the service's rate limit; retry after ${retryAfterSeconds} s.`, {
+            retryAfterSeconds,
+          });
+        }
+        lane.interactiveWaiting++;
+        try {
+          await lane.bucket.removeTokens(1);
+        } finally {
+          lane.interactiveWaiting--;
+        }
+      }
+    } else {
+      // A poll takes a token only when no client is waiting for one.
+      while (lane.interactiveWaiting > 0 || !lane.bucket.tryRemoveTokens(1)) {
+        await wait(Math.max(1, lane.bucket.getWaitTime(1)));
+      }
+    }
+    this.options.observer?.waited(operation, performance.now() - started);
+  }
+
+  /** How long until `tokens` more tokens are there for the taking. */
+  private waitFor(lane: Lane, tokens: number): number {
+    lane.bucket.drip();
+    const missing = tokens - lane.bucket.content;
+    return missing <= 0 ? 0 : (missing / this.options.ratePerSecond) * 1000;
+  }
+
+  private lane(operation: string): Lane {
+    let lane = this.lanes.get(operation);
+    if (!lane) {
+      const bucket = new TokenBucket({ bucketSize: this.burst, tokensPerInterval: this.options.ratePerSecond, interval: 'second' });
+      // A quiet operation has its whole burst to spend.
+      bucket.content = this.burst;
+      lane = { bucket, interactiveWaiting: 0 };
+      this.lanes.set(operation, lane);
+    }
+    return lane;
+  }
+}
