@@ -244,3 +244,22 @@ describe('fault injection', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(49);
   });
 });
+
+describe('rate limit', () => {
+  test('past its rate per operation the emulator throttles, as the service does', async () => {
+    emulator.setFaults({ rateLimitPerSecond: 3 });
+    const plain = new EntityResolutionClient({ endpoint: emulator.url, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' }, maxAttempts: 1 });
+    try {
+      const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => plain.send(new ListMatchingWorkflowsCommand({}))));
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);
+      expect(outcomes.filter((o) => o.status === 'rejected').map((o) => ((o as PromiseRejectedResult).reason as Error).name)).toEqual([
+        'ThrottlingException',
+        'ThrottlingException',
+      ]);
+      // Another operation has a budget of its own.
+      await expect(plain.send(new ListIdMappingWorkflowsCommand({}))).resolves.toBeDefined();
+    } finally {
+      plain.destroy();
+    }
+  });
+});

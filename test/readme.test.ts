@@ -11,7 +11,8 @@ const examples = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) 
 let t: TestGateway;
 
 beforeAll(async () => {
-  t = await startTestGateway();
+  // As a newcomer runs them: with the default caches and rate governor.
+  t = await startTestGateway({ env: { ER_RATE_PER_SECOND: '5', ER_FINAL_JOB_CACHE_SIZE: '10000', ER_FRESHNESS_MS: '1000' } });
 });
 
 afterAll(() => t.close());

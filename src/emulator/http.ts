@@ -36,6 +36,8 @@ export interface Faults {
   throttleRate?: number;
   /** Share of requests (0–1) answered with InternalServerException. @default 0 */
   internalErrorRate?: number;
+  /** Requests per second per operation past which the emulator throttles, as the service does; 0 for none. @default 0 */
+  rateLimitPerSecond?: number;
 }
 
 export interface EmulatorOptions extends EmulatorStateOptions {
@@ -234,10 +236,24 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const counts = new Map<Operation, number>();
   const scripted = new Map<Operation, ServiceError[]>();
   const drops = new Map<Operation, number>();
+  /** Recent request times per operation, for the rate limit. */
+  const recent = new Map<Operation, number[]>();
+
+  function overRate(operation: Operation): boolean {
+    const limit = faults.rateLimitPerSecond ?? 0;
+    if (limit <= 0) return false;
+    const now = performance.now();
+    const window = (recent.get(operation) ?? []).filter((t) => now - t < 1000);
+    const over = window.length >= limit;
+    if (!over) window.push(now);
+    recent.set(operation, window);
+    return over;
+  }
 
   function injectedFault(operation: Operation): ServiceError | undefined {
     const next = scripted.get(operation)?.shift();
     if (next) return next;
+    if (overRate(operation)) return new ServiceError('ThrottlingException', 'Rate exceeded.');
     if (random() < (faults.throttleRate ?? 0)) return new ServiceError('ThrottlingException', 'Rate exceeded.');
     if (random() < (faults.internalErrorRate ?? 0)) return new ServiceError('InternalServerException', 'An internal error occurred.');
     return undefined;

@@ -13,6 +13,7 @@ const settings = z
     ER_EMULATOR_LATENCY_MS: z.coerce.number().int().min(0).default(0),
     ER_EMULATOR_THROTTLE_RATE: z.coerce.number().min(0).max(1).default(0),
     ER_EMULATOR_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
+    ER_EMULATOR_RATE_LIMIT: z.coerce.number().int().min(0).default(0),
   })
   .safeParse(process.env);
 
@@ -26,7 +27,12 @@ startEmulator({
   port: env.ER_EMULATOR_PORT,
   host: env.ER_EMULATOR_HOST,
   jobSeconds: env.ER_EMULATOR_JOB_SECONDS,
-  faults: { latencyMs: env.ER_EMULATOR_LATENCY_MS, throttleRate: env.ER_EMULATOR_THROTTLE_RATE, internalErrorRate: env.ER_EMULATOR_ERROR_RATE },
+  faults: {
+    latencyMs: env.ER_EMULATOR_LATENCY_MS,
+    throttleRate: env.ER_EMULATOR_THROTTLE_RATE,
+    internalErrorRate: env.ER_EMULATOR_ERROR_RATE,
+    rateLimitPerSecond: env.ER_EMULATOR_RATE_LIMIT,
+  },
 }).then((emulator) => {
   console.log(`Entity Resolution emulator listening on ${emulator.url} (region ${emulator.state.region}, any credentials)`);
   const stop = () => void emulator.close().then(() => process.exit(0));
