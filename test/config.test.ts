@@ -30,7 +30,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     finalJobCacheSize: 10_000,
     freshnessMs: 1000,
     ratePerSecond: 5,
-    rateBurst: 5,
+    rateBurst: 1,
     rateMaxWaitMs: 5000,
     finalMaxAgeSeconds: 3600,
     logLevel: 'info',

@@ -36,7 +36,7 @@ export interface Faults {
   throttleRate?: number;
   /** Share of requests (0–1) answered with InternalServerException. @default 0 */
   internalErrorRate?: number;
-  /** Requests per second per operation past which the emulator throttles, as the service does; 0 for none. @default 0 */
+  /** Calls per second per operation (a token bucket of as many) past which the emulator throttles, as the service does; 0 for none. @default 0 */
   rateLimitPerSecond?: number;
 }
 
@@ -48,8 +48,8 @@ export interface EmulatorOptions extends EmulatorStateOptions {
   faults?: Faults;
   /** The source of chance for fault rates. @default Math.random */
   random?: () => number;
-  /** Told as each successful answer is sent: benchmarks time delivery from it. */
-  onAnswer?: (operation: Operation, target: { workflowName?: string; jobId?: string }) => void;
+  /** Told as each answer is sent, with its HTTP status: benchmarks time delivery and count throttling from it. */
+  onAnswer?: (operation: Operation, target: { workflowName?: string; jobId?: string }, status: number) => void;
 }
 
 /** A running emulator; whoever starts it closes it. */
@@ -236,18 +236,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const counts = new Map<Operation, number>();
   const scripted = new Map<Operation, ServiceError[]>();
   const drops = new Map<Operation, number>();
-  /** Recent request times per operation, for the rate limit. */
-  const recent = new Map<Operation, number[]>();
+  /** A token bucket per operation (rate per second, as many in a burst), as the service limits calls. */
+  const buckets = new Map<Operation, { tokens: number; at: number }>();
 
   function overRate(operation: Operation): boolean {
     const limit = faults.rateLimitPerSecond ?? 0;
     if (limit <= 0) return false;
     const now = performance.now();
-    const window = (recent.get(operation) ?? []).filter((t) => now - t < 1000);
-    const over = window.length >= limit;
-    if (!over) window.push(now);
-    recent.set(operation, window);
-    return over;
+    const bucket = buckets.get(operation) ?? { tokens: limit, at: now };
+    bucket.tokens = Math.min(limit, bucket.tokens + ((now - bucket.at) / 1000) * limit);
+    bucket.at = now;
+    buckets.set(operation, bucket);
+    if (bucket.tokens < 1) return true;
+    bucket.tokens -= 1;
+    return false;
   }
 
   function injectedFault(operation: Operation): ServiceError | undefined {
@@ -280,9 +282,11 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return;
       }
       send(res, 200, payload);
-      options.onAnswer?.(r.operation, { workflowName: r.workflowName, jobId: r.jobId });
+      options.onAnswer?.(r.operation, { workflowName: r.workflowName, jobId: r.jobId }, 200);
     } catch (err) {
-      sendError(res, err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.'));
+      const error = err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.');
+      sendError(res, error);
+      options.onAnswer?.(r.operation, { workflowName: r.workflowName, jobId: r.jobId }, STATUS[error.type]);
     }
   });
   // SDK clients keep connections alive; closing must not wait for them.

@@ -25,11 +25,24 @@ function eachKey<K, V>(load: (key: K) => Promise<V>) {
     Promise.all(keys.map((key) => load(key).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
 }
 
+/** Each loader is built when a request first uses it: most requests use one, many none. */
 export function createLoaders(store: JobStore): Loaders {
+  let idMappingJob: Loaders['idMappingJob'] | undefined;
+  let matchingJob: Loaders['matchingJob'] | undefined;
+  let idMappingWorkflow: Loaders['idMappingWorkflow'] | undefined;
+  let matchingWorkflow: Loaders['matchingWorkflow'] | undefined;
   return {
-    idMappingJob: new DataLoader(eachKey((key: JobKey) => store.getIdMappingJob(key)), { cacheKeyFn: jobCacheKey }),
-    matchingJob: new DataLoader(eachKey((key: JobKey) => store.getMatchingJob(key)), { cacheKeyFn: jobCacheKey }),
-    idMappingWorkflow: new DataLoader(eachKey((name: string) => store.getIdMappingWorkflow(name))),
-    matchingWorkflow: new DataLoader(eachKey((name: string) => store.getMatchingWorkflow(name))),
+    get idMappingJob() {
+      return (idMappingJob ??= new DataLoader(eachKey((key: JobKey) => store.getIdMappingJob(key)), { cacheKeyFn: jobCacheKey }));
+    },
+    get matchingJob() {
+      return (matchingJob ??= new DataLoader(eachKey((key: JobKey) => store.getMatchingJob(key)), { cacheKeyFn: jobCacheKey }));
+    },
+    get idMappingWorkflow() {
+      return (idMappingWorkflow ??= new DataLoader(eachKey((name: string) => store.getIdMappingWorkflow(name))));
+    },
+    get matchingWorkflow() {
+      return (matchingWorkflow ??= new DataLoader(eachKey((name: string) => store.getMatchingWorkflow(name))));
+    },
   };
 }

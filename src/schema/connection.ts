@@ -5,7 +5,7 @@ export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;
 
 @Directive('@shareable')
-@ObjectType({ description: 'Relay page information.' })
+@ObjectType({ description: 'Relay page information.', simpleResolvers: true })
 export class PageInfo {
   @Field()
   hasNextPage!: boolean;

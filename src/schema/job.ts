@@ -2,7 +2,7 @@ import { GraphQLDateTime, GraphQLSafeInt } from 'graphql-scalars';
 import { Directive, Field, ID, ObjectType } from 'type-graphql';
 import { IdMappingJobType, JobStatus } from './enums';
 
-@ObjectType({ description: 'Where a job writes its output.' })
+@ObjectType({ description: 'Where a job writes its output.', simpleResolvers: true })
 export class OutputSource {
   @Field({ description: 'The IAM role the service assumes to write the output.' })
   roleArn!: string;
@@ -14,14 +14,14 @@ export class OutputSource {
   kmsArn?: string;
 }
 
-@ObjectType({ description: 'Why a job failed.' })
+@ObjectType({ description: 'Why a job failed.', simpleResolvers: true })
 export class ErrorDetails {
   @Field(() => String, { nullable: true })
   errorMessage?: string;
 }
 
 /** The counts both kinds of job report. */
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 abstract class JobMetrics {
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records input for processing.' })
   inputRecords?: number;
@@ -36,7 +36,7 @@ abstract class JobMetrics {
   deleteRecordsProcessed?: number;
 }
 
-@ObjectType({ description: 'Record counts of an ID-mapping job; each may pass 2^31.' })
+@ObjectType({ description: 'Record counts of an ID-mapping job; each may pass 2^31.', simpleResolvers: true })
 export class IdMappingJobMetrics extends JobMetrics {
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Records mapped.' })
   totalMappedRecords?: number;
@@ -72,7 +72,7 @@ export class IdMappingJobMetrics extends JobMetrics {
   mappedTargetRecordsRemoved?: number;
 }
 
-@ObjectType({ description: 'Record counts of a matching job; each may pass 2^31.' })
+@ObjectType({ description: 'Record counts of a matching job; each may pass 2^31.', simpleResolvers: true })
 export class MatchingJobMetrics extends JobMetrics {
   @Field(() => GraphQLSafeInt, { nullable: true, description: 'Match IDs generated.' })
   matchIDs?: number;

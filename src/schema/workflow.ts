@@ -4,7 +4,7 @@ import { connectionOf } from './connection';
 import { ResolutionType } from './enums';
 import { IdMappingJob, MatchingJob } from './job';
 
-@ObjectType({ description: 'A data source a workflow reads.' })
+@ObjectType({ description: 'A data source a workflow reads.', simpleResolvers: true })
 export class InputSource {
   @Field({ description: 'The Glue table or ID namespace ARN.' })
   inputSourceArn!: string;

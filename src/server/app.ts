@@ -55,12 +55,6 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const logger = options.logger ?? pino({ level: config.logLevel });
   const emulator =
     config.backend === 'emulator' ? await startEmulator({ ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
-  const clients = createUpstreamClients({
-    ...(emulator
-      ? { endpoint: emulator.url, region: emulator.state.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
-      : { endpoint: config.endpoint, region: config.region }),
-    requestTimeoutMs: config.upstreamTimeoutMs,
-  });
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const governor =
     config.ratePerSecond > 0
@@ -74,8 +68,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           },
         })
       : undefined;
-  const jobs = new JobStore(clients, {
+  const clients = createUpstreamClients({
+    ...(emulator
+      ? { endpoint: emulator.url, region: emulator.state.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }
+      : { endpoint: config.endpoint, region: config.region }),
+    requestTimeoutMs: config.upstreamTimeoutMs,
     governor,
+  });
+  const jobs = new JobStore(clients, {
     finalJobs: config.finalJobCacheSize,
     freshnessMs: config.freshnessMs,
     observeRead: (result) => metrics.jobReads.inc({ result }),

@@ -35,7 +35,7 @@ export interface Config {
   freshnessMs: number;
   /** Upstream calls per second per operation; 0 turns the governor off. @default 5 */
   ratePerSecond: number;
-  /** Calls per operation that may go at once after a quiet spell. @default ratePerSecond */
+  /** Calls per operation that may go at once after a quiet spell; 1 paces calls evenly. @default 1 */
   rateBurst: number;
   /** A query that would wait longer than this for its turn fails with THROTTLED. @default 5000 */
   rateMaxWaitMs: number;
@@ -113,7 +113,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     finalJobCacheSize: vars.ER_FINAL_JOB_CACHE_SIZE,
     freshnessMs: vars.ER_FRESHNESS_MS,
     ratePerSecond: vars.ER_RATE_PER_SECOND,
-    rateBurst: vars.ER_RATE_BURST ?? Math.max(1, Math.ceil(vars.ER_RATE_PER_SECOND)),
+    rateBurst: vars.ER_RATE_BURST ?? 1,
     rateMaxWaitMs: vars.ER_RATE_MAX_WAIT_MS,
     finalMaxAgeSeconds: vars.ER_FINAL_MAX_AGE_SECONDS,
     logLevel: vars.LOG_LEVEL,

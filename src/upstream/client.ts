@@ -1,6 +1,7 @@
 import { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
 import { StandardRetryStrategy } from '@smithy/core/retry';
 import type { RetryErrorInfo, RetryStrategyV2, RetryToken, StandardRetryToken } from '@smithy/types';
+import type { RateGovernor } from './rate-governor';
 
 export interface UpstreamClientOptions {
   /** Override of the service endpoint, e.g. the emulator's URL. */
@@ -13,6 +14,8 @@ export interface UpstreamClientOptions {
   maxAttempts?: number;
   /** How long one attempt may wait for the service's answer. @default 10000 */
   requestTimeoutMs?: number;
+  /** Paces every attempt of every call; unset, calls go straight out. */
+  governor?: RateGovernor;
 }
 
 /**
@@ -65,6 +68,7 @@ export interface UpstreamClients {
 export function createUpstreamClients(options: UpstreamClientOptions): UpstreamClients {
   const reads = createClient(options);
   const starts = createClient(options, new ThrottlingOnlyRetryStrategy(options.maxAttempts ?? 3));
+  for (const client of [reads, starts]) options.governor?.govern(client);
   return {
     reads,
     starts,

@@ -13,7 +13,7 @@ import {
 import { LRUCache } from 'lru-cache';
 import type { UpstreamClients } from './client';
 import { mapUpstreamError, type UpstreamAction } from './errors';
-import type { CallPriority, RateGovernor } from './rate-governor';
+import { GovernorRefusal, withPriority, type CallPriority } from './rate-governor';
 import * as map from './mapping';
 import type {
   IdMappingJobRecord,
@@ -41,8 +41,6 @@ export interface JobStoreOptions {
   finalJobs?: number;
   /** How long a running job's snapshot serves reads without a new call; 0 turns it off. @default 1000 */
   freshnessMs?: number;
-  /** Spends the service's rate limit; unset, calls go straight out. */
-  governor?: RateGovernor;
   /** For the freshness window. @default performance.now */
   now?: () => number;
 }
@@ -217,13 +215,13 @@ export class JobStore {
     action: UpstreamAction = 'read',
     priority: CallPriority = 'interactive',
   ): Promise<T> {
-    // A refusal by the governor is not a call: nothing reached the service.
-    await this.options.governor?.turn(operation, priority);
     try {
-      const out = await send();
+      const out = await withPriority(priority, send);
       this.observe(operation, 'ok');
       return out;
     } catch (err) {
+      // The governor's refusal is not a call: nothing reached the service.
+      if (err instanceof GovernorRefusal) throw err;
       this.observe(operation, err instanceof Error ? err.name : 'Error', err);
       throw mapUpstreamError(err, subject, action);
     }

@@ -1,9 +1,29 @@
+import type { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
+import type { FinalizeHandler, FinalizeHandlerArguments, HandlerExecutionContext, MetadataBearer } from '@smithy/types';
+import { GraphQLError } from 'graphql';
 import { TokenBucket } from 'limiter';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as wait } from 'node:timers/promises';
-import { gatewayError } from './errors';
 
 /** Who is calling: a client waiting for an answer, or a poller that can wait its turn. */
 export type CallPriority = 'interactive' | 'poll';
+
+/** The governor's refusal: THROTTLED with a retry hint. Nothing was sent upstream. */
+export class GovernorRefusal extends GraphQLError {
+  constructor(operation: string, retryAfterSeconds: number) {
+    super(`The gateway is holding ${operation} calls to the service's rate limit; retry after ${retryAfterSeconds} s.`, {
+      extensions: { code: 'THROTTLED', retryAfterSeconds },
+    });
+  }
+}
+
+/** The priority of the upstream call being made; the SDK middleware reads it for every attempt. */
+const callPriority = new AsyncLocalStorage<CallPriority>();
+
+/** Runs `send` with `priority` for every attempt the SDK makes of it. */
+export function withPriority<T>(priority: CallPriority, send: () => Promise<T>): Promise<T> {
+  return callPriority.run(priority, send);
+}
 
 export interface RateGovernorOptions {
   /** Calls per second per operation. */
@@ -47,10 +67,7 @@ export class RateGovernor {
         const expectedWaitMs = this.waitFor(lane, lane.interactiveWaiting + 1);
         if (expectedWaitMs > this.options.maxWaitMs) {
           this.options.observer?.refused(operation);
-          const retryAfterSeconds = Math.ceil(expectedWaitMs / 1000);
-          throw gatewayError('THROTTLED', `The gateway is holding ${operation} calls to the service's rate limit; retry after ${retryAfterSeconds} s.`, {
-            retryAfterSeconds,
-          });
+          throw new GovernorRefusal(operation, Math.ceil(expectedWaitMs / 1000));
         }
         lane.interactiveWaiting++;
         try {
@@ -66,6 +83,20 @@ export class RateGovernor {
       }
     }
     this.options.observer?.waited(operation, performance.now() - started);
+  }
+
+  /**
+   * Governs every attempt `client` makes, its retries included: the turn is
+   * taken inside the SDK's retry loop, just before a request is signed and sent.
+   */
+  govern(client: EntityResolutionClient): void {
+    client.middlewareStack.addRelativeTo(
+      (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) => async (args: FinalizeHandlerArguments<object>) => {
+        await this.turn(context.commandName?.replace(/Command$/, '') ?? 'unknown', callPriority.getStore() ?? 'interactive');
+        return next(args);
+      },
+      { name: 'rateGovernor', relation: 'after', toMiddleware: 'retryMiddleware' },
+    );
   }
 
   /** How long until `tokens` more tokens are there for the taking. */

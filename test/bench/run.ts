@@ -6,6 +6,7 @@ import { seededJobId } from '../../src/emulator/seed';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
+import { frugality } from './frugality';
 
 /**
  * `npm run bench`: figures measured in one run on this machine. Each scenario
@@ -63,8 +64,8 @@ async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gat
   const gateway = await startGateway(config, {
     processMetrics: false,
     emulator: {
-      onAnswer: (operation, { jobId }) => {
-        if (jobId && operation.startsWith('Get')) answers.set(jobId, [...(answers.get(jobId) ?? []), now()]);
+      onAnswer: (operation, { jobId }, status) => {
+        if (status === 200 && jobId && operation.startsWith('Get')) answers.set(jobId, [...(answers.get(jobId) ?? []), now()]);
       },
     },
   });
@@ -175,8 +176,11 @@ async function cycles(count: number) {
 }
 
 async function main(): Promise<void> {
+  const only = process.env.BENCH_ONLY;
+  if (only !== 'fanout') await frugality(Number(process.env.BENCH_SECONDS ?? 10));
+  if (only === 'frugality') return;
   const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,10000').split(',').map(Number);
-  console.log(`fan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`);
+  console.log(`\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`);
   console.log('| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) |');
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const size of sizes) {
