@@ -157,6 +157,25 @@ describe('one poll per job, however many watch', () => {
     await Promise.all(clients.map((c) => c.dispose()));
   });
 
+  test('a client that leaves while its first event is being fetched leaves no watcher behind', async () => {
+    t.emulator.setFaults({ latencyMs: 200 });
+    const socket = new WebSocket(`${t.gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve) => socket.on('open', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init' }));
+    await new Promise((resolve) => socket.once('message', resolve));
+    socket.send(
+      JSON.stringify({
+        id: '1',
+        type: 'subscribe',
+        payload: { query: print(IdMappingJobUpdatedDocument), variables: { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) } },
+      }),
+    );
+    while (t.emulator.requests('GetIdMappingJob') === 0) await new Promise((resolve) => setImmediate(resolve));
+    socket.close();
+    await released();
+    expect(await (await fetch(`${t.gateway.url}/metrics`)).text()).toMatch(/^er_gateway_active_subscriptions 0$/m);
+  });
+
   test('500 subscribe and unsubscribe cycles leave no watcher, timer or subscription', async () => {
     for (let i = 0; i < 500; i++) {
       const sub = watchIdMapping('loyalty-id-map', seededJobId('loyalty-id-map', 3));

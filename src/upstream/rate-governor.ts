@@ -62,7 +62,8 @@ export class RateGovernor {
     const lane = this.lane(operation);
     const started = performance.now();
     if (priority === 'interactive') {
-      if (!lane.bucket.tryRemoveTokens(1)) {
+      // First come, first served: a free token goes straight out only when nobody is waiting for one.
+      if (lane.interactiveWaiting > 0 || !lane.bucket.tryRemoveTokens(1)) {
         // Queued behind the callers already waiting, each for a token of its own.
         const expectedWaitMs = this.waitFor(lane, lane.interactiveWaiting + 1);
         if (expectedWaitMs > this.options.maxWaitMs) {

@@ -132,11 +132,12 @@ export class JobWatcher {
       release();
       throw err;
     }
-    return new Repeater<JobRecord | GraphQLError>(async (push, stop) => {
-      void stop.then(() => {
-        void changes.return();
-        release();
-      });
+    const leave = () => {
+      void changes.return();
+      release();
+    };
+    const stream = new Repeater<JobRecord | GraphQLError>(async (push, stop) => {
+      void stop.then(leave);
       let last = visible(first);
       await push(first);
       if (isFinal(first.status)) return stop();
@@ -151,6 +152,13 @@ export class JobWatcher {
         if (isFinal(event.job.status)) return stop();
       }
     });
+    // A Repeater runs its executor on the first next(); a client gone before then only calls return().
+    const streamReturn = stream.return.bind(stream);
+    stream.return = (value?: unknown) => {
+      leave();
+      return streamReturn(value as never);
+    };
+    return stream;
   }
 
   /** Stops every poll loop (at shutdown, after the subscriptions are closed). */
