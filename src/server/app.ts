@@ -124,7 +124,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
-      // Websockets first: their subscriptions end (1001) before HTTP requests drain.
+      // Websockets close (1001) while HTTP requests drain: Apollo runs the drain hooks together.
       { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
     ],
   });
