@@ -100,6 +100,7 @@ describe('the emulator answers the real SDK', () => {
     expect(idMapping.workflowSummaries!.map((wf) => wf.workflowName)).toEqual(['customer-id-map', 'loyalty-id-map']);
     const matching = await sdk.send(new ListMatchingWorkflowsCommand({}));
     expect(matching.workflowSummaries!.map((wf) => [wf.workflowName, wf.resolutionType])).toEqual([
+      ['address-matching', 'RULE_MATCHING'],
       ['customer-matching', 'RULE_MATCHING'],
       ['household-matching', 'ML_MATCHING'],
     ]);

@@ -146,10 +146,10 @@ describe('workflows', () => {
     expect(idMapping.data!.idMappingWorkflows!.nodes.map((wf) => wf.workflowName)).toEqual(['customer-id-map', 'loyalty-id-map']);
     expect(idMapping.data!.idMappingWorkflows!.nodes[0].workflowArn).toMatch(/:idmappingworkflow\/customer-id-map$/);
     const matching = await t.execute(MatchingWorkflowsDocument, { first: 1 });
-    expect(matching.data!.matchingWorkflows!.nodes).toEqual([expect.objectContaining({ workflowName: 'customer-matching', resolutionType: 'RULE_MATCHING' })]);
+    expect(matching.data!.matchingWorkflows!.nodes).toEqual([expect.objectContaining({ workflowName: 'address-matching', resolutionType: 'RULE_MATCHING' })]);
     expect(matching.data!.matchingWorkflows!.pageInfo.hasNextPage).toBe(true);
-    const rest = await t.execute(MatchingWorkflowsDocument, { first: 1, after: matching.data!.matchingWorkflows!.pageInfo.endCursor });
-    expect(rest.data!.matchingWorkflows!.nodes.map((wf) => wf.workflowName)).toEqual(['household-matching']);
+    const rest = await t.execute(MatchingWorkflowsDocument, { first: 5, after: matching.data!.matchingWorkflows!.pageInfo.endCursor });
+    expect(rest.data!.matchingWorkflows!.nodes.map((wf) => wf.workflowName)).toEqual(['customer-matching', 'household-matching']);
   });
 
   test('a workflow by name has its details and its jobs', async () => {
@@ -169,6 +169,47 @@ describe('workflows', () => {
     expect(matching.data!.matchingWorkflow!.jobs!.nodes.map((job) => job.status)).toEqual(['QUEUED', 'SUCCEEDED']);
   });
 
+  test('an ID-mapping workflow has its rules or provider, input roles, output and tags', async () => {
+    const rules = (await t.execute(IdMappingWorkflowDocument, { workflowName: 'customer-id-map', first: 1 })).data!.idMappingWorkflow!;
+    expect(rules).toMatchObject({
+      inputSourceConfig: [expect.objectContaining({ type: 'SOURCE' }), expect.objectContaining({ type: 'TARGET' })],
+      outputSourceConfig: [{ outputS3Path: 's3://er-demo-output/customer-id-map/', kmsArn: null, applyNormalization: null, output: null }],
+      ruleBasedProperties: {
+        rules: [
+          { ruleName: 'email', matchingKeys: ['email'] },
+          { ruleName: 'phone-and-name', matchingKeys: ['phone', 'last_name'] },
+        ],
+        ruleDefinitionType: 'SOURCE',
+        attributeMatchingModel: 'ONE_TO_ONE',
+        recordMatchingModel: 'ONE_SOURCE_TO_ONE_TARGET',
+        matchPurpose: null,
+      },
+      providerProperties: null,
+      tags: [
+        { key: 'team', value: 'crm' },
+        { key: 'environment', value: 'demo' },
+      ],
+    });
+    const provider = (await t.execute(IdMappingWorkflowDocument, { workflowName: 'loyalty-id-map', first: 1 })).data!.idMappingWorkflow!;
+    expect(provider.providerProperties).toEqual({
+      providerServiceArn: expect.stringMatching(/:providerservice\//),
+      intermediateS3Path: 's3://er-demo-intermediate/loyalty-id-map/',
+      providerConfiguration: { clientId: 'demo-client', mappingType: 'RAMP_ID' },
+    });
+  });
+
+  test('a matching workflow has its rules or rule conditions, output attributes and normalization', async () => {
+    const rules = (await t.execute(MatchingWorkflowDocument, { workflowName: 'customer-matching', first: 1 })).data!.matchingWorkflow!;
+    expect(rules).toMatchObject({
+      inputSourceConfig: [expect.objectContaining({ applyNormalization: true })],
+      outputSourceConfig: [expect.objectContaining({ applyNormalization: true, output: [{ name: 'customer_id', hashed: null }, { name: 'email', hashed: true }] })],
+      ruleBasedProperties: { attributeMatchingModel: 'MANY_TO_MANY', matchPurpose: 'IDENTIFIER_GENERATION', rules: expect.arrayContaining([{ ruleName: 'email', matchingKeys: ['email'] }]) },
+      ruleConditions: null,
+    });
+    const conditions = (await t.execute(MatchingWorkflowDocument, { workflowName: 'address-matching', first: 1 })).data!.matchingWorkflow!;
+    expect(conditions).toMatchObject({ ruleBasedProperties: null, ruleConditions: [{ ruleName: 'same-street', condition: 'Exact(street) AND Exact(postal_code)' }], jobs: { nodes: [] } });
+  });
+
   test('a workflow by ARN is the same workflow', async () => {
     const arn = 'arn:aws:entityresolution:us-east-1:123456789012:matchingworkflow/customer-matching';
     const { data } = await t.execute(MatchingWorkflowDocument, { workflowName: arn, first: 1 });
@@ -180,7 +221,7 @@ describe('workflows', () => {
     expect(data!.idMappingWorkflows!.nodes.map((wf) => wf.idMappingType)).toEqual(['RULE_BASED', 'PROVIDER']);
     expect(data!.matchingWorkflows!.nodes.every((wf) => wf.description)).toBe(true);
     expect(t.emulator.requests('GetIdMappingWorkflow')).toBe(2);
-    expect(t.emulator.requests('GetMatchingWorkflow')).toBe(2);
+    expect(t.emulator.requests('GetMatchingWorkflow')).toBe(3);
   });
 
   test('a missing workflow is null with NOT_FOUND', async () => {

@@ -128,20 +128,21 @@ function workflowSummary(state: EmulatorState, wf: Workflow) {
 function workflowDetail(state: EmulatorState, wf: Workflow) {
   const { resolutionType, ...summary } = workflowSummary(state, wf);
   const incrementalRunConfig = wf.incrementalRunType ? { incrementalRunType: wf.incrementalRunType } : undefined;
-  const common = { ...summary, description: wf.description, roleArn: wf.roleArn, incrementalRunConfig, tags: {} };
+  const common = { ...summary, description: wf.description, roleArn: wf.roleArn, incrementalRunConfig, tags: wf.tags ?? {} };
+  const { ruleBasedProperties, providerProperties } = wf;
   if (wf.kind === 'idMapping') {
     return {
       ...common,
-      inputSourceConfig: wf.inputSourceConfig.map((source) => ({ ...source, type: 'SOURCE' })),
+      inputSourceConfig: wf.inputSourceConfig,
       outputSourceConfig: [{ outputS3Path: wf.outputS3Path, KMSArn: wf.KMSArn }],
-      idMappingTechniques: { idMappingType: wf.idMappingType },
+      idMappingTechniques: { idMappingType: wf.idMappingType, ruleBasedProperties, providerProperties },
     };
   }
   return {
     ...common,
     inputSourceConfig: wf.inputSourceConfig,
-    outputSourceConfig: [{ outputS3Path: wf.outputS3Path, KMSArn: wf.KMSArn, output: [{ name: 'customer_id' }] }],
-    resolutionTechniques: { resolutionType },
+    outputSourceConfig: [{ outputS3Path: wf.outputS3Path, KMSArn: wf.KMSArn, output: wf.output ?? [{ name: 'customer_id' }], applyNormalization: true }],
+    resolutionTechniques: { resolutionType, ruleBasedProperties, ruleConditionProperties: wf.ruleConditionProperties, providerProperties },
   };
 }
 

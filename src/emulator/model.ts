@@ -24,9 +24,16 @@ export interface Workflow {
   createdAt: number;
   updatedAt: number;
   roleArn: string;
-  inputSourceConfig: { inputSourceARN: string; schemaName?: string }[];
+  inputSourceConfig: { inputSourceARN: string; schemaName?: string; type?: 'SOURCE' | 'TARGET'; applyNormalization?: boolean }[];
   outputS3Path: string;
   KMSArn?: string;
+  /** Matching: the fields written to the output. */
+  output?: { name: string; hashed?: boolean }[];
+  tags?: Record<string, string>;
+  /** The technique's settings, in the service's own shape. */
+  ruleBasedProperties?: Record<string, unknown>;
+  ruleConditionProperties?: { rules: { ruleName: string; condition: string }[] };
+  providerProperties?: { providerServiceArn: string; intermediateSourceConfiguration?: { intermediateS3Path: string }; providerConfiguration?: unknown };
   /** ID mapping workflows: the technique; matching workflows: the resolution type. */
   idMappingType?: 'PROVIDER' | 'RULE_BASED';
   resolutionType?: ResolutionType;

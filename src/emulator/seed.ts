@@ -87,8 +87,21 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
     kind: 'idMapping',
     workflowName: 'customer-id-map',
     description: 'Maps CRM customer IDs to the loyalty programme, nightly in full.',
-    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer' }],
+    inputSourceConfig: [
+      { inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer', type: 'SOURCE' },
+      { inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/loyalty/members', schemaName: 'loyalty-member', type: 'TARGET' },
+    ],
     idMappingType: 'RULE_BASED',
+    ruleBasedProperties: {
+      rules: [
+        { ruleName: 'email', matchingKeys: ['email'] },
+        { ruleName: 'phone-and-name', matchingKeys: ['phone', 'last_name'] },
+      ],
+      ruleDefinitionType: 'SOURCE',
+      attributeMatchingModel: 'ONE_TO_ONE',
+      recordMatchingModel: 'ONE_SOURCE_TO_ONE_TARGET',
+    },
+    tags: { team: 'crm', environment: 'demo' },
   }),
   workflow({
     kind: 'idMapping',
@@ -98,13 +111,39 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
     idMappingType: 'PROVIDER',
     incrementalRunType: 'ON_DEMAND',
     KMSArn: KMS_KEY,
+    providerProperties: {
+      providerServiceArn: 'arn:aws:entityresolution:us-east-1::providerservice/LiveRamp/LiveRamp/Assignment',
+      intermediateSourceConfiguration: { intermediateS3Path: 's3://er-demo-intermediate/loyalty-id-map/' },
+      providerConfiguration: { clientId: 'demo-client', mappingType: 'RAMP_ID' },
+    },
+    tags: { team: 'loyalty' },
   }),
   workflow({
     kind: 'matching',
     workflowName: 'customer-matching',
     description: 'Rule-based matching of customers across CRM and e-commerce.',
-    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer' }],
+    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer', applyNormalization: true }],
     resolutionType: 'RULE_MATCHING',
+    ruleBasedProperties: {
+      rules: [
+        { ruleName: 'email', matchingKeys: ['email'] },
+        { ruleName: 'name-and-address', matchingKeys: ['full_name', 'address'] },
+      ],
+      attributeMatchingModel: 'MANY_TO_MANY',
+      matchPurpose: 'IDENTIFIER_GENERATION',
+    },
+    output: [{ name: 'customer_id' }, { name: 'email', hashed: true }],
+    tags: { team: 'crm' },
+  }),
+  workflow({
+    kind: 'matching',
+    workflowName: 'address-matching',
+    description: 'Rule-condition matching of postal addresses; no runs yet.',
+    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/addresses', schemaName: 'address' }],
+    resolutionType: 'RULE_MATCHING',
+    ruleConditionProperties: {
+      rules: [{ ruleName: 'same-street', condition: 'Exact(street) AND Exact(postal_code)' }],
+    },
   }),
   workflow({
     kind: 'matching',

@@ -1,6 +1,15 @@
 import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { PageArgs } from '../schema/connection';
-import { IdMappingJobConnection, IdMappingWorkflow, IdMappingWorkflowConnection, InputSource } from '../schema/workflow';
+import {
+  IdMappingJobConnection,
+  IdMappingWorkflow,
+  IdMappingWorkflowConnection,
+  InputSource,
+  ProviderProperties,
+  RuleBasedProperties,
+  Tag,
+  WorkflowOutputSource,
+} from '../schema/workflow';
 import type { IdMappingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
 import type { GatewayContext } from './context';
 import { validPage, validWorkflowName } from './inputs';
@@ -53,5 +62,25 @@ export class IdMappingWorkflowResolver {
   @FieldResolver(() => String, { nullable: true })
   async incrementalRunType(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
     return (await detail(wf, ctx)).incrementalRunType;
+  }
+
+  @FieldResolver(() => [WorkflowOutputSource], { nullable: true })
+  async outputSourceConfig(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).outputSourceConfig;
+  }
+
+  @FieldResolver(() => RuleBasedProperties, { nullable: true })
+  async ruleBasedProperties(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).ruleBasedProperties;
+  }
+
+  @FieldResolver(() => ProviderProperties, { nullable: true })
+  async providerProperties(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).providerProperties;
+  }
+
+  @FieldResolver(() => [Tag], { nullable: true })
+  async tags(@Root() wf: IdMappingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).tags;
   }
 }

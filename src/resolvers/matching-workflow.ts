@@ -1,6 +1,16 @@
 import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
 import { PageArgs } from '../schema/connection';
-import { InputSource, MatchingJobConnection, MatchingWorkflow, MatchingWorkflowConnection } from '../schema/workflow';
+import {
+  InputSource,
+  MatchingJobConnection,
+  MatchingWorkflow,
+  MatchingWorkflowConnection,
+  ProviderProperties,
+  RuleBasedProperties,
+  RuleCondition,
+  Tag,
+  WorkflowOutputSource,
+} from '../schema/workflow';
 import type { MatchingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
 import type { GatewayContext } from './context';
 import { validPage, validWorkflowName } from './inputs';
@@ -48,5 +58,30 @@ export class MatchingWorkflowResolver {
   @FieldResolver(() => String, { nullable: true })
   async incrementalRunType(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
     return (await detail(wf, ctx)).incrementalRunType;
+  }
+
+  @FieldResolver(() => [WorkflowOutputSource], { nullable: true })
+  async outputSourceConfig(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).outputSourceConfig;
+  }
+
+  @FieldResolver(() => RuleBasedProperties, { nullable: true })
+  async ruleBasedProperties(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).ruleBasedProperties;
+  }
+
+  @FieldResolver(() => ProviderProperties, { nullable: true })
+  async providerProperties(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).providerProperties;
+  }
+
+  @FieldResolver(() => [Tag], { nullable: true })
+  async tags(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).tags;
+  }
+
+  @FieldResolver(() => [RuleCondition], { nullable: true })
+  async ruleConditions(@Root() wf: MatchingWorkflowNode, @Ctx() ctx: GatewayContext) {
+    return (await detail(wf, ctx)).ruleConditions;
   }
 }

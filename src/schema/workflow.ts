@@ -1,4 +1,4 @@
-import { GraphQLDateTime } from 'graphql-scalars';
+import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import { Directive, Field, ObjectType } from 'type-graphql';
 import { connectionOf } from './connection';
 import { ResolutionType } from './enums';
@@ -11,6 +11,93 @@ export class InputSource {
 
   @Field(() => String, { nullable: true })
   schemaName?: string;
+
+  @Field(() => String, { nullable: true, description: 'ID mapping: SOURCE or TARGET.' })
+  type?: string;
+
+  @Field(() => Boolean, { nullable: true, description: 'Matching: whether the input is normalized.' })
+  applyNormalization?: boolean;
+}
+
+@ObjectType({ description: 'A field a matching workflow writes to its output.', simpleResolvers: true })
+export class OutputAttribute {
+  @Field()
+  name!: string;
+
+  @Field(() => Boolean, { nullable: true })
+  hashed?: boolean;
+}
+
+@ObjectType({ description: 'Where a workflow writes its output.', simpleResolvers: true })
+export class WorkflowOutputSource {
+  @Field(() => String, { nullable: true })
+  outputS3Path?: string;
+
+  @Field(() => String, { nullable: true })
+  kmsArn?: string;
+
+  @Field(() => Boolean, { nullable: true })
+  applyNormalization?: boolean;
+
+  @Field(() => [OutputAttribute], { nullable: true })
+  output?: OutputAttribute[];
+}
+
+@ObjectType({ description: 'A resource tag.', simpleResolvers: true })
+export class Tag {
+  @Field()
+  key!: string;
+
+  @Field()
+  value!: string;
+}
+
+@ObjectType({ description: 'A matching rule: records match when all its keys do.', simpleResolvers: true })
+export class MatchingRule {
+  @Field()
+  ruleName!: string;
+
+  @Field(() => [String])
+  matchingKeys!: string[];
+}
+
+@ObjectType({ description: 'A matching rule written as a condition.', simpleResolvers: true })
+export class RuleCondition {
+  @Field()
+  ruleName!: string;
+
+  @Field()
+  condition!: string;
+}
+
+@ObjectType({ description: 'How a rule-based workflow matches, as the service names its settings.', simpleResolvers: true })
+export class RuleBasedProperties {
+  @Field(() => [MatchingRule], { nullable: true })
+  rules?: MatchingRule[];
+
+  @Field(() => String, { nullable: true, description: 'ONE_TO_ONE or MANY_TO_MANY.' })
+  attributeMatchingModel?: string;
+
+  @Field(() => String, { nullable: true, description: 'ID mapping: ONE_SOURCE_TO_ONE_TARGET or MANY_SOURCE_TO_ONE_TARGET.' })
+  recordMatchingModel?: string;
+
+  @Field(() => String, { nullable: true, description: 'ID mapping: SOURCE or TARGET.' })
+  ruleDefinitionType?: string;
+
+  @Field(() => String, { nullable: true, description: 'Matching: IDENTIFIER_GENERATION or INDEXING.' })
+  matchPurpose?: string;
+}
+
+@ObjectType({ description: 'The provider service a provider workflow uses.', simpleResolvers: true })
+export class ProviderProperties {
+  @Field()
+  providerServiceArn!: string;
+
+  @Field(() => String, { nullable: true })
+  intermediateS3Path?: string;
+
+  @Field(() => GraphQLJSON, { nullable: true, description: "The provider's own configuration document." })
+  providerConfiguration?: unknown;
 }
 
 export const IdMappingJobConnection = connectionOf(IdMappingJob, 'IdMappingJob');
@@ -39,6 +126,18 @@ abstract class Workflow {
 
   @Field(() => [InputSource], { nullable: true })
   inputSourceConfig?: InputSource[];
+
+  @Field(() => [WorkflowOutputSource], { nullable: true })
+  outputSourceConfig?: WorkflowOutputSource[];
+
+  @Field(() => RuleBasedProperties, { nullable: true })
+  ruleBasedProperties?: RuleBasedProperties;
+
+  @Field(() => ProviderProperties, { nullable: true })
+  providerProperties?: ProviderProperties;
+
+  @Field(() => [Tag], { nullable: true })
+  tags?: Tag[];
 }
 
 @Directive('@key(fields: "workflowName")')
@@ -56,6 +155,9 @@ export class IdMappingWorkflow extends Workflow {
 export class MatchingWorkflow extends Workflow {
   @Field(() => ResolutionType, { nullable: true })
   resolutionType?: ResolutionType;
+
+  @Field(() => [RuleCondition], { nullable: true, description: 'Rule-condition matching: each rule as a condition.' })
+  ruleConditions?: RuleCondition[];
 
   @Field(() => String, { nullable: true, description: 'Set when the workflow runs incrementally, e.g. IMMEDIATE.' })
   incrementalRunType?: string;

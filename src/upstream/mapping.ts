@@ -17,6 +17,8 @@ import type {
   MatchingJobRecord,
   MatchingWorkflowRecord,
   OutputSourceRecord,
+  ProviderPropertiesRecord,
+  RuleBasedPropertiesRecord,
   StartedIdMappingJobRecord,
   WorkflowSummaryRecord,
 } from './records';
@@ -78,6 +80,28 @@ export function workflowSummary(summary: IdMappingWorkflowSummary | MatchingWork
   };
 }
 
+type Techniques = NonNullable<GetIdMappingWorkflowOutput['idMappingTechniques'] | GetMatchingWorkflowOutput['resolutionTechniques']>;
+
+function ruleBased(properties: NonNullable<Techniques['ruleBasedProperties']> | undefined): RuleBasedPropertiesRecord | undefined {
+  if (!properties) return undefined;
+  return {
+    rules: properties.rules?.map((rule) => ({ ruleName: required(rule.ruleName, 'ruleName'), matchingKeys: rule.matchingKeys ?? [] })),
+    attributeMatchingModel: properties.attributeMatchingModel,
+    recordMatchingModel: 'recordMatchingModel' in properties ? properties.recordMatchingModel : undefined,
+    ruleDefinitionType: 'ruleDefinitionType' in properties ? properties.ruleDefinitionType : undefined,
+    matchPurpose: 'matchPurpose' in properties ? properties.matchPurpose : undefined,
+  };
+}
+
+function provider(properties: Techniques['providerProperties']): ProviderPropertiesRecord | undefined {
+  if (!properties) return undefined;
+  return {
+    providerServiceArn: required(properties.providerServiceArn, 'providerServiceArn'),
+    intermediateS3Path: properties.intermediateSourceConfiguration?.intermediateS3Path,
+    providerConfiguration: properties.providerConfiguration,
+  };
+}
+
 function workflowDetail(wf: GetIdMappingWorkflowOutput | GetMatchingWorkflowOutput) {
   return {
     workflowName: required(wf.workflowName, 'workflowName'),
@@ -89,18 +113,43 @@ function workflowDetail(wf: GetIdMappingWorkflowOutput | GetMatchingWorkflowOutp
     inputSourceConfig: (wf.inputSourceConfig ?? []).map((source) => ({
       inputSourceArn: required(source.inputSourceARN, 'inputSourceARN'),
       schemaName: source.schemaName,
+      type: 'type' in source ? source.type : undefined,
+      applyNormalization: 'applyNormalization' in source ? source.applyNormalization : undefined,
+    })),
+    outputSourceConfig: wf.outputSourceConfig?.map((source) => ({
+      outputS3Path: source.outputS3Path,
+      kmsArn: source.KMSArn,
+      applyNormalization: 'applyNormalization' in source ? source.applyNormalization : undefined,
+      output: 'output' in source ? source.output?.map((attribute) => ({ name: required(attribute.name, 'output.name'), hashed: attribute.hashed })) : undefined,
     })),
     incrementalRunType: wf.incrementalRunConfig?.incrementalRunType,
+    tags: wf.tags && Object.entries(wf.tags).map(([key, value]) => ({ key, value })),
     detailed: true as const,
   };
 }
 
 export function idMappingWorkflow(wf: GetIdMappingWorkflowOutput): IdMappingWorkflowRecord {
-  return { ...workflowDetail(wf), idMappingType: wf.idMappingTechniques?.idMappingType };
+  const techniques = wf.idMappingTechniques;
+  return {
+    ...workflowDetail(wf),
+    idMappingType: techniques?.idMappingType,
+    ruleBasedProperties: ruleBased(techniques?.ruleBasedProperties),
+    providerProperties: provider(techniques?.providerProperties),
+  };
 }
 
 export function matchingWorkflow(wf: GetMatchingWorkflowOutput): MatchingWorkflowRecord {
-  return { ...workflowDetail(wf), resolutionType: wf.resolutionTechniques?.resolutionType };
+  const techniques = wf.resolutionTechniques;
+  return {
+    ...workflowDetail(wf),
+    resolutionType: techniques?.resolutionType,
+    ruleBasedProperties: ruleBased(techniques?.ruleBasedProperties),
+    providerProperties: provider(techniques?.providerProperties),
+    ruleConditions: techniques?.ruleConditionProperties?.rules?.map((rule) => ({
+      ruleName: required(rule.ruleName, 'ruleName'),
+      condition: required(rule.condition, 'condition'),
+    })),
+  };
 }
 
 export function startedIdMappingJob(workflowName: string, out: StartIdMappingJobOutput): StartedIdMappingJobRecord {

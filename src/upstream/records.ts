@@ -80,6 +80,31 @@ export type MatchingJobRecord = JobDetail<MatchingJobMetricsRecord>;
 export interface InputSourceRecord {
   inputSourceArn: string;
   schemaName?: string;
+  /** ID mapping: SOURCE or TARGET. */
+  type?: string;
+  /** Matching: whether input is normalized. */
+  applyNormalization?: boolean;
+}
+
+export interface WorkflowOutputSourceRecord {
+  outputS3Path?: string;
+  kmsArn?: string;
+  applyNormalization?: boolean;
+  output?: { name: string; hashed?: boolean }[];
+}
+
+export interface RuleBasedPropertiesRecord {
+  rules?: { ruleName: string; matchingKeys: string[] }[];
+  attributeMatchingModel?: string;
+  recordMatchingModel?: string;
+  ruleDefinitionType?: string;
+  matchPurpose?: string;
+}
+
+export interface ProviderPropertiesRecord {
+  providerServiceArn: string;
+  intermediateS3Path?: string;
+  providerConfiguration?: unknown;
 }
 
 /** What List returns for each workflow. */
@@ -101,7 +126,11 @@ interface WorkflowDetail {
   updatedAt: Date;
   roleArn?: string;
   inputSourceConfig: InputSourceRecord[];
+  outputSourceConfig?: WorkflowOutputSourceRecord[];
   incrementalRunType?: string;
+  ruleBasedProperties?: RuleBasedPropertiesRecord;
+  providerProperties?: ProviderPropertiesRecord;
+  tags?: { key: string; value: string }[];
   detailed: true;
 }
 
@@ -111,6 +140,8 @@ export interface IdMappingWorkflowRecord extends WorkflowDetail {
 
 export interface MatchingWorkflowRecord extends WorkflowDetail {
   resolutionType?: ResolutionType;
+  /** Rule-condition matching: each rule as a condition expression. */
+  ruleConditions?: { ruleName: string; condition: string }[];
 }
 
 /** What StartIdMappingJob answers: the new job's ID and what it will run with. */
