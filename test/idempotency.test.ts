@@ -43,9 +43,25 @@ test('waiters on a pending key wake when it settles or is released', async () =>
   await expect(store.settled('nothing')).resolves.toBeUndefined();
 });
 
-test('the store keeps at most maxKeys keys, dropping the least recently used', async () => {
+test('the store keeps at most maxKeys done keys, dropping the least recently used', async () => {
   const store = new MemoryIdempotencyStore({ maxKeys: 2 });
-  for (const key of ['a', 'b', 'c']) await store.reserve(key, 'f');
+  for (const key of ['a', 'b', 'c']) {
+    await store.reserve(key, 'f');
+    await store.settle(key, { state: 'done', fingerprint: 'f', reservedAt: 0, result });
+  }
   expect(await store.reserve('a', 'f')).toMatchObject({ claimed: true });
   expect(await store.reserve('c', 'f')).toMatchObject({ claimed: false });
+});
+
+test('a key whose start is under way or whose answer was lost is never evicted, however many keys follow', async () => {
+  const store = new MemoryIdempotencyStore({ maxKeys: 2 });
+  const pending = (await store.reserve('pending', 'f')) as { reservedAt: number };
+  const lost = (await store.reserve('lost', 'f')) as { reservedAt: number };
+  await store.settle('lost', { state: 'unknown', fingerprint: 'f', reservedAt: lost.reservedAt });
+  for (let i = 0; i < 10_000; i++) {
+    await store.reserve(`done-${i}`, 'f');
+    await store.settle(`done-${i}`, { state: 'done', fingerprint: 'f', reservedAt: pending.reservedAt, result });
+  }
+  expect(await store.reserve('pending', 'f')).toEqual({ claimed: false, record: expect.objectContaining({ state: 'pending' }) });
+  expect(await store.reserve('lost', 'f')).toMatchObject({ claimed: true, previous: { state: 'unknown' } });
 });

@@ -44,36 +44,42 @@ export interface MemoryIdempotencyStoreOptions {
   clock?: () => number;
 }
 
-/** Idempotency keys in this process's memory, bounded. */
+/**
+ * Idempotency keys in this process's memory. Done keys are bounded (the least
+ * recently used go first); keys whose start is under way or whose answer was
+ * lost are never evicted, since forgetting them could start a second job.
+ * They are few: starts in flight, and lost answers, which expire with the TTL.
+ */
 export class MemoryIdempotencyStore implements IdempotencyStore {
-  private readonly records: LRUCache<string, IdempotencyRecord>;
+  private readonly done: LRUCache<string, IdempotencyRecord>;
+  private readonly open = new Map<string, IdempotencyRecord>();
   private readonly clock: () => number;
   private readonly waiters = new Map<string, (() => void)[]>();
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
-    this.records = new LRUCache({ max: options.maxKeys ?? 10_000 });
+    this.done = new LRUCache({ max: options.maxKeys ?? 10_000 });
     this.clock = options.clock ?? Date.now;
   }
 
   async reserve(key: string, fingerprint: string): Promise<Reservation> {
     const record = this.live(key);
     if (record?.state === 'unknown' && record.fingerprint === fingerprint) {
-      this.records.set(key, { ...record, state: 'pending' });
+      this.put(key, { ...record, state: 'pending' });
       return { claimed: true, reservedAt: record.reservedAt, previous: record as IdempotencyRecord & { state: 'unknown' } };
     }
     if (record) return { claimed: false, record };
     const reservedAt = this.clock();
-    this.records.set(key, { state: 'pending', fingerprint, reservedAt });
+    this.put(key, { state: 'pending', fingerprint, reservedAt });
     return { claimed: true, reservedAt };
   }
 
   async settle(key: string, record: IdempotencyRecord): Promise<void> {
-    this.records.set(key, record);
+    this.put(key, record);
     this.wake(key);
   }
 
   async release(key: string): Promise<void> {
-    this.records.delete(key);
+    this.forget(key);
     this.wake(key);
   }
 
@@ -82,10 +88,21 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return new Promise((resolve) => this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]));
   }
 
+  private put(key: string, record: IdempotencyRecord): void {
+    this.forget(key);
+    if (record.state === 'done') this.done.set(key, record);
+    else this.open.set(key, record);
+  }
+
+  private forget(key: string): void {
+    this.done.delete(key);
+    this.open.delete(key);
+  }
+
   private live(key: string): IdempotencyRecord | undefined {
-    const record = this.records.get(key);
+    const record = this.open.get(key) ?? this.done.get(key);
     if (record && this.clock() - record.reservedAt >= IDEMPOTENCY_TTL_MS) {
-      this.records.delete(key);
+      this.forget(key);
       return undefined;
     }
     return record;
