@@ -46,8 +46,8 @@ test('waiters on a pending key wake when it settles or is released', async () =>
 test('the store keeps at most maxKeys done keys, dropping the least recently used', async () => {
   const store = new MemoryIdempotencyStore({ maxKeys: 2 });
   for (const key of ['a', 'b', 'c']) {
-    await store.reserve(key, 'f');
-    await store.settle(key, { state: 'done', fingerprint: 'f', reservedAt: 0, result });
+    const { reservedAt } = (await store.reserve(key, 'f')) as { reservedAt: number };
+    await store.settle(key, { state: 'done', fingerprint: 'f', reservedAt, result });
   }
   expect(await store.reserve('a', 'f')).toMatchObject({ claimed: true });
   expect(await store.reserve('c', 'f')).toMatchObject({ claimed: false });
