@@ -46,6 +46,18 @@ describe('starting jobs', () => {
     expect(res.data!.startIdMappingJob.outputSourceConfig).toEqual([expect.objectContaining({ outputS3Path: 's3://er-demo-output/customer-id-map/' })]);
   });
 
+  test('when reading the new job fails, the payload still carries it, as QUEUED since the start', async () => {
+    t.emulator.failNext('GetIdMappingJob', 'AccessDeniedException');
+    const before = Date.now();
+    const res = await startIdMapping({ workflowName: 'customer-id-map', outputSourceConfig: [output] });
+    expect(res.errors).toBeUndefined();
+    const payload = res.data!.startIdMappingJob;
+    expect(payload.job).toMatchObject({ workflowName: 'customer-id-map', jobId: payload.jobId, status: 'QUEUED', jobType: 'BATCH' });
+    expect(new Date(payload.job.startTime).getTime()).toBeGreaterThanOrEqual(before - 1000);
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+    expect(t.emulator.requests('GetIdMappingJob')).toBe(1);
+  });
+
   test('startMatchingJob starts one job', async () => {
     const res = await t.execute(StartMatchingJobDocument, { input: { workflowName: 'customer-matching' } });
     expect(res.data!.startMatchingJob.job).toMatchObject({ jobId: res.data!.startMatchingJob.jobId, status: 'QUEUED' });

@@ -1,9 +1,18 @@
 import { Arg, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql';
 import { IdMappingJob, MatchingJob } from '../schema/job';
 import { StartIdMappingJobInput, StartIdMappingJobPayload, StartMatchingJobInput, StartMatchingJobPayload } from '../schema/start';
-import type { JobKey, StartedIdMappingJobRecord } from '../upstream/records';
+import type { IdMappingJobRecord, MatchingJobRecord, StartedIdMappingJobRecord, StartedJobRecord } from '../upstream/records';
 import type { GatewayContext } from './context';
 import { validIdempotencyKey, validOutputSources, validWorkflowName } from './inputs';
+
+/**
+ * The new job as the service reported it at the start, for when reading it
+ * right after fails (a busy rate budget, a blip): the payload must still say
+ * which job started, or a client without an idempotency key would start again.
+ */
+function justStarted(started: StartedJobRecord) {
+  return { workflowName: started.workflowName, jobId: started.jobId, status: 'QUEUED' as const, startTime: started.acceptedAt, detailed: true as const };
+}
 
 @Resolver(() => StartIdMappingJobPayload)
 export class StartIdMappingJobResolver {
@@ -16,21 +25,29 @@ export class StartIdMappingJobResolver {
   }
 
   @FieldResolver(() => IdMappingJob)
-  job(@Root() started: StartedIdMappingJobRecord, @Ctx() ctx: GatewayContext) {
-    return ctx.loaders.idMappingJob.load(started);
+  async job(@Root() started: StartedIdMappingJobRecord, @Ctx() ctx: GatewayContext): Promise<IdMappingJobRecord> {
+    try {
+      return await ctx.loaders.idMappingJob.load(started);
+    } catch {
+      return { ...justStarted(started), jobType: started.jobType, outputSourceConfig: started.outputSourceConfig };
+    }
   }
 }
 
 @Resolver(() => StartMatchingJobPayload)
 export class StartMatchingJobResolver {
   @Mutation(() => StartMatchingJobPayload, { description: 'Starts a job of a matching workflow; the service runs one at a time.' })
-  startMatchingJob(@Arg('input') input: StartMatchingJobInput, @Ctx() ctx: GatewayContext): Promise<JobKey> {
+  startMatchingJob(@Arg('input') input: StartMatchingJobInput, @Ctx() ctx: GatewayContext): Promise<StartedJobRecord> {
     const workflowName = validWorkflowName(input.workflowName, 'matchingworkflow');
     return ctx.starter.startMatchingJob(workflowName, validIdempotencyKey(input.idempotencyKey));
   }
 
   @FieldResolver(() => MatchingJob)
-  job(@Root() started: JobKey, @Ctx() ctx: GatewayContext) {
-    return ctx.loaders.matchingJob.load(started);
+  async job(@Root() started: StartedJobRecord, @Ctx() ctx: GatewayContext): Promise<MatchingJobRecord> {
+    try {
+      return await ctx.loaders.matchingJob.load(started);
+    } catch {
+      return justStarted(started);
+    }
   }
 }

@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import { badInput, gatewayError } from './errors';
 import type { IdempotencyStore } from './idempotency';
 import type { JobStore } from './job-store';
-import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord } from './records';
+import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
 
 /**
  * How far a job's start time (the service's clock) may lie before the moment
@@ -57,19 +57,21 @@ export class JobStarter {
         const job = await this.jobs.getIdMappingJob(candidate);
         const sameType = request.jobType === undefined || job.jobType === request.jobType;
         const samePath = request.outputSourceConfig === undefined || job.outputSourceConfig?.[0]?.outputS3Path === request.outputSourceConfig[0]?.outputS3Path;
-        return sameType && samePath ? { workflowName, jobId: job.jobId, jobType: job.jobType, outputSourceConfig: job.outputSourceConfig } : undefined;
+        return sameType && samePath
+          ? { workflowName, jobId: job.jobId, jobType: job.jobType, outputSourceConfig: job.outputSourceConfig, acceptedAt: job.startTime }
+          : undefined;
       },
     );
   }
 
-  startMatchingJob(workflowName: string, idempotencyKey?: string): Promise<JobKey> {
+  startMatchingJob(workflowName: string, idempotencyKey?: string): Promise<StartedJobRecord> {
     return this.once(
       idempotencyKey,
       JSON.stringify(['startMatchingJob', workflowName]),
       () => this.jobs.startMatchingJob(workflowName),
       async (since) => {
         const candidate = await this.firstJobSince(since, (page) => this.jobs.listMatchingJobs(workflowName, page));
-        return candidate && { workflowName, jobId: candidate.jobId };
+        return candidate && { workflowName, jobId: candidate.jobId, acceptedAt: candidate.startTime };
       },
     );
   }

@@ -26,6 +26,7 @@ import type {
   PageRequest,
   StartIdMappingJobRequest,
   StartedIdMappingJobRecord,
+  StartedJobRecord,
   WorkflowSummaryRecord,
 } from './records';
 import { isFinal } from './records';
@@ -198,14 +199,14 @@ export class JobStore {
   }
 
   /** Starts a matching job; as startIdMappingJob, UPSTREAM_UNAVAILABLE means the outcome is unknown. */
-  async startMatchingJob(workflowName: string): Promise<JobKey> {
+  async startMatchingJob(workflowName: string): Promise<StartedJobRecord> {
     const out = await this.call(
       'StartMatchingJob',
       `matching workflow ${workflowName}`,
       () => this.clients.starts.send(new StartMatchingJobCommand({ workflowName })),
       'start',
     );
-    return { workflowName, jobId: map.required(out.jobId, 'jobId') };
+    return { workflowName, jobId: map.required(out.jobId, 'jobId'), acceptedAt: new Date() };
   }
 
   private async call<T>(

@@ -153,5 +153,11 @@ export function matchingWorkflow(wf: GetMatchingWorkflowOutput): MatchingWorkflo
 }
 
 export function startedIdMappingJob(workflowName: string, out: StartIdMappingJobOutput): StartedIdMappingJobRecord {
-  return { workflowName, jobId: required(out.jobId, 'jobId'), jobType: out.jobType, outputSourceConfig: outputSources(out.outputSourceConfig) };
+  return {
+    workflowName,
+    jobId: required(out.jobId, 'jobId'),
+    jobType: out.jobType,
+    outputSourceConfig: outputSources(out.outputSourceConfig),
+    acceptedAt: new Date(),
+  };
 }

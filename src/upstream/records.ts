@@ -144,8 +144,13 @@ export interface MatchingWorkflowRecord extends WorkflowDetail {
   ruleConditions?: { ruleName: string; condition: string }[];
 }
 
-/** What StartIdMappingJob answers: the new job's ID and what it will run with. */
-export interface StartedIdMappingJobRecord extends JobKey {
+/** What a Start answers: the new job's key, and when the service accepted it. */
+export interface StartedJobRecord extends JobKey {
+  acceptedAt: Date;
+}
+
+/** What StartIdMappingJob answers, with what the job will run with. */
+export interface StartedIdMappingJobRecord extends StartedJobRecord {
   jobType?: IdMappingJobType;
   outputSourceConfig?: OutputSourceRecord[];
 }
