@@ -44,6 +44,30 @@ describe('GraphQL over HTTP', () => {
   });
 });
 
+describe('operation limits', () => {
+  test('too many aliases, too deep a query or too costly a query is refused before anything runs', async () => {
+    const strict = await startTestGateway({ env: { ER_MAX_ALIASES: '3', ER_MAX_DEPTH: '4', ER_MAX_COST: '20' } });
+    try {
+      const job = `idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status }`;
+      const aliases = await strict.post(`{ a: ${job} b: ${job} c: ${job} d: ${job} }`);
+      expect([aliases.status, ...codes(aliases)]).toEqual([400, 'GRAPHQL_VALIDATION_FAILED']);
+      expect(aliases.errors![0].message).toMatch(/alias/i);
+      const deep = await strict.post('{ idMappingWorkflows { nodes { jobs { nodes { metrics { inputRecords } } } } } }');
+      expect(deep.status).toBe(400);
+      expect(new Set(codes(deep))).toEqual(new Set(['GRAPHQL_VALIDATION_FAILED']));
+      expect(deep.errors!.some((error) => /depth/i.test(error.message))).toBe(true);
+      const costly = await strict.post('{ matchingWorkflows { nodes { workflowName workflowArn description createdAt updatedAt roleArn resolutionType incrementalRunType } } }');
+      expect(codes(costly)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      expect(costly.errors![0].message).toMatch(/cost/i);
+      expect(strict.emulator.requests()).toBe(0);
+      const fine = await strict.post(`{ a: ${job} b: ${job} c: ${job} }`);
+      expect(fine.errors).toBeUndefined();
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 describe('operations endpoints', () => {
   test('/healthz answers ok with the backend in use', async () => {
     const res = await fetch(`${t.gateway.url}/healthz`);

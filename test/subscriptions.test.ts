@@ -246,6 +246,22 @@ describe('the websocket protocol', () => {
     }
   });
 
+  test('the operation limits apply over websockets too', async () => {
+    const g = await startTestGateway({ env: { ER_MAX_DEPTH: '2' } });
+    const c = wsClient(g.gateway.url);
+    try {
+      const sub = watchIdMapping('loyalty-id-map', seededJobId('loyalty-id-map', 3), c);
+      await sub.ended();
+      expect((sub.failure as { message: string; extensions?: { code?: string } }[]).map((e) => [e.extensions?.code, /depth/i.test(e.message)])).toEqual([
+        ['GRAPHQL_VALIDATION_FAILED', true],
+      ]);
+      expect(g.emulator.requests()).toBe(0);
+    } finally {
+      await c.dispose();
+      await g.close();
+    }
+  });
+
   test('an invalid subscription is refused with GRAPHQL_VALIDATION_FAILED, and nothing is polled', async () => {
     const sub = new Subscription(client, 'subscription { idMappingJobUpdated(workflowName: "w", jobId: "j") { noSuchField } }');
     await sub.ended();

@@ -19,6 +19,7 @@ import { JobWatcher } from '../watch/job-watcher';
 import type { Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
 import { clientErrorFormatter } from './errors';
+import { limitRules } from './limits';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { buildGatewaySchema } from './schema';
 import { serveWebSockets } from './websocket';
@@ -108,9 +109,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const app = express();
   const httpServer = createServer(app);
   const schema = await buildGatewaySchema();
+  const validationRules = limitRules(config);
   const webSockets = serveWebSockets({
     httpServer,
     schema,
+    validationRules,
     context,
     logger,
     keepAliveMs: config.wsKeepAliveMs,
@@ -118,6 +121,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   const apollo = new ApolloServer<GatewayContext>({
     schema,
+    validationRules,
     logger,
     formatError: clientErrorFormatter(logger),
     includeStacktraceInErrorResponses: false,

@@ -41,6 +41,12 @@ export interface Config {
   rateMaxWaitMs: number;
   /** HTTP cache `maxAge` of answers about finished jobs, in seconds. @default 3600 */
   finalMaxAgeSeconds: number;
+  /** Operations nested deeper than this are refused. @default 12 */
+  maxDepth: number;
+  /** Operations with more aliases than this are refused. @default 50 */
+  maxAliases: number;
+  /** Operations whose structural cost (graphql-armor's: fields weighted by depth) passes this are refused. @default 50000 */
+  maxCost: number;
   /** Federated tracing (ftv1) in responses to a router that asks for it. @default true */
   inlineTracing: boolean;
   /** @default 'info' */
@@ -75,6 +81,9 @@ const env = z.object({
   ER_RATE_BURST: z.coerce.number().int().min(1).max(10_000).optional(),
   ER_RATE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   ER_FINAL_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600),
+  ER_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
+  ER_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
+  ER_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -116,6 +125,9 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     rateBurst: vars.ER_RATE_BURST ?? 1,
     rateMaxWaitMs: vars.ER_RATE_MAX_WAIT_MS,
     finalMaxAgeSeconds: vars.ER_FINAL_MAX_AGE_SECONDS,
+    maxDepth: vars.ER_MAX_DEPTH,
+    maxAliases: vars.ER_MAX_ALIASES,
+    maxCost: vars.ER_MAX_COST,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -1,4 +1,4 @@
-import { parse, validate, type DocumentNode, type GraphQLSchema } from 'graphql';
+import { parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import type { Server } from 'node:http';
 import { LRUCache } from 'lru-cache';
@@ -10,6 +10,8 @@ import { clientErrorFormatter } from './errors';
 export interface WebSocketOptions {
   httpServer: Server;
   schema: GraphQLSchema;
+  /** Rules beyond GraphQL's own, as on HTTP. */
+  validationRules: ValidationRule[];
   context: () => GatewayContext;
   logger: Logger;
   /** Ping interval. @default 12000 */
@@ -45,7 +47,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): void | 
           } catch (err) {
             return [err as never];
           }
-          const errors = validate(schema, document);
+          const errors = validate(schema, document, [...specifiedRules, ...options.validationRules]);
           if (errors.length > 0) return errors;
           documents.set(payload.query, document);
         }
