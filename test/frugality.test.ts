@@ -160,6 +160,23 @@ describe('over HTTP with the default caches', () => {
     }
   });
 
+  test('re-subscribing to a running job within the freshness window costs no new call', async () => {
+    // A window long enough that the whole test falls in it, however slow the machine.
+    const t = await startTestGateway({ env: { ...defaults, ER_FRESHNESS_MS: '600000' } });
+    const client = wsClient(t.gateway.url);
+    try {
+      for (let i = 0; i < 20; i++) {
+        const sub = new Subscription(client, `subscription { idMappingJobUpdated(workflowName: "${running.workflowName}", jobId: "${running.jobId}") { status } }`);
+        await sub.event(1);
+        sub.unsubscribe();
+      }
+      expect(t.emulator.requests('GetIdMappingJob')).toBe(1);
+    } finally {
+      await client.dispose();
+      await t.close();
+    }
+  });
+
   test('a running job carries no cache hint', async () => {
     const t = await startTestGateway({ env: defaults });
     try {

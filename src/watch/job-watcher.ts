@@ -2,7 +2,7 @@ import { Repeater, createPubSub, type PubSub } from '@graphql-yoga/subscription'
 import { GraphQLError } from 'graphql';
 import { setMaxListeners } from 'node:events';
 import { gatewayError } from '../upstream/errors';
-import type { JobStore } from '../upstream/job-store';
+import type { JobStore, ReadPurpose } from '../upstream/job-store';
 import { isFinal, type IdMappingJobRecord, type JobKey, type MatchingJobRecord } from '../upstream/records';
 import { realScheduler, type Scheduler } from './scheduler';
 
@@ -174,7 +174,10 @@ export class JobWatcher {
     const watch: Watch = { id, subscribers: 0, first, settleFirst, delayMs: this.intervalMs, ended: false };
     this.watches.set(id, watch);
     this.observer?.watchedJobs(1);
-    const fetch = () => (kind === 'idMapping' ? this.jobs.getIdMappingJob(key, 'poll') : this.jobs.getMatchingJob(key, 'poll'));
+    // The first read answers a waiting client: a fresh snapshot serves it, at a query's priority.
+    // Later reads are polls: they ask the service, and yield to queries.
+    const read = (purpose: ReadPurpose) => (kind === 'idMapping' ? this.jobs.getIdMappingJob(key, purpose) : this.jobs.getMatchingJob(key, purpose));
+    const fetch = () => read(watch.latest === undefined ? 'query' : 'poll');
     void this.poll(watch, fetch);
     return watch;
   }
