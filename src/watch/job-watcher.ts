@@ -9,8 +9,17 @@ import { realScheduler, type Scheduler } from './scheduler';
 export type WatchedKind = 'idMapping' | 'matching';
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
 
+/**
+ * A job as one poll saw it, with `seen`: what a client can see of it, computed
+ * once by the poller so that subscribers compare strings instead of jobs.
+ */
+interface Snapshot {
+  job: JobRecord;
+  seen: string;
+}
+
 /** What the watcher publishes for a job: a changed snapshot, or the error that ends its watch. */
-export type JobEvent = { job: JobRecord } | { error: GraphQLError };
+export type JobEvent = Snapshot | { error: GraphQLError };
 
 /** Where job events travel from pollers to subscribers: in memory by default, a shared bus with replicas. */
 export type JobEvents = PubSub<Record<string, [JobEvent]>>;
@@ -56,10 +65,10 @@ function visible(job: JobRecord): string {
 interface Watch {
   id: string;
   subscribers: number;
-  latest?: JobRecord;
+  latest?: Snapshot;
   /** The first snapshot, shared by everyone who subscribes before it arrives. */
-  first: Promise<JobRecord>;
-  settleFirst: { resolve(job: JobRecord): void; reject(err: GraphQLError): void };
+  first: Promise<Snapshot>;
+  settleFirst: { resolve(snapshot: Snapshot): void; reject(err: GraphQLError): void };
   delayMs: number;
   failingSince?: number;
   cancelPoll?: () => void;
@@ -124,7 +133,7 @@ export class JobWatcher {
     };
     // Listen before reading the current state, so no change falls between the two.
     const changes = this.events.subscribe(id);
-    let first: JobRecord;
+    let first: Snapshot;
     try {
       first = watch.latest ?? (await watch.first);
     } catch (err) {
@@ -138,16 +147,16 @@ export class JobWatcher {
     };
     const stream = new Repeater<JobRecord | GraphQLError>(async (push, stop) => {
       void stop.then(leave);
-      let last = visible(first);
-      await push(first);
-      if (isFinal(first.status)) return stop();
+      let last = first.seen;
+      await push(first.job);
+      if (isFinal(first.job.status)) return stop();
       for await (const event of changes) {
         if ('error' in event) {
           await push(event.error);
           return stop();
         }
-        if (visible(event.job) === last) continue;
-        last = visible(event.job);
+        if (event.seen === last) continue;
+        last = event.seen;
         await push(event.job);
         if (isFinal(event.job.status)) return stop();
       }
@@ -168,7 +177,7 @@ export class JobWatcher {
 
   private begin(kind: WatchedKind, key: JobKey, id: string): Watch {
     let settleFirst!: Watch['settleFirst'];
-    const first = new Promise<JobRecord>((resolve, reject) => (settleFirst = { resolve, reject }));
+    const first = new Promise<Snapshot>((resolve, reject) => (settleFirst = { resolve, reject }));
     // Nobody may be waiting when the first poll fails: the rejection is handled where it is awaited.
     first.catch(() => {});
     const watch: Watch = { id, subscribers: 0, first, settleFirst, delayMs: this.intervalMs, ended: false };
@@ -188,13 +197,13 @@ export class JobWatcher {
       const job = await fetch();
       this.observer?.poll('ok');
       if (watch.ended) return;
-      const changed = watch.latest !== undefined && visible(job) !== visible(watch.latest);
-      const isFirst = watch.latest === undefined;
-      watch.latest = job;
+      const snapshot = { job, seen: visible(job) };
+      const previous = watch.latest;
+      watch.latest = snapshot;
       watch.failingSince = undefined;
       watch.delayMs = this.intervalMs;
-      if (isFirst) watch.settleFirst.resolve(job);
-      if (changed) await this.events.publish(watch.id, { job });
+      if (!previous) watch.settleFirst.resolve(snapshot);
+      else if (snapshot.seen !== previous.seen) await this.events.publish(watch.id, snapshot);
       if (isFinal(job.status)) return this.end(watch);
     } catch (err) {
       const error = err instanceof GraphQLError ? err : gatewayError('UPSTREAM_UNAVAILABLE', 'The job could not be read.');
