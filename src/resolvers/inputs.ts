@@ -12,6 +12,8 @@ const JOB_ID = /^[a-f0-9]{32}$/;
 const WORKFLOW_NAME = /^[a-zA-Z_0-9\-=+/]{1,255}$/;
 const WORKFLOW_ARN = /^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:(idmappingworkflow|matchingworkflow)\/[a-zA-Z_0-9-]{1,255}$/;
 const MAX_CURSOR_LENGTH = 2048;
+/** The service pages lists at most this many items at a time: a cursor skips at most a page. */
+export const UPSTREAM_PAGE_SIZE = 25;
 const MAX_UPSTREAM_TOKEN_LENGTH = 1024;
 
 const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
@@ -89,7 +91,7 @@ function decodeCursor(cursor: string): ListPosition {
   if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid;
   const [token, skip] = parsed as unknown[];
   const tokenOk = token === null || (typeof token === 'string' && token.length > 0 && token.length <= MAX_UPSTREAM_TOKEN_LENGTH);
-  if (!tokenOk || typeof skip !== 'number' || !Number.isInteger(skip) || skip < 0 || skip > 25) throw invalid;
+  if (!tokenOk || typeof skip !== 'number' || !Number.isInteger(skip) || skip < 0 || skip > UPSTREAM_PAGE_SIZE) throw invalid;
   return { nextToken: token ?? undefined, skip };
 }
 

@@ -1,9 +1,6 @@
 import type { Connection, Edge } from '../schema/connection';
 import type { Page, PageRequest } from '../upstream/records';
-import { encodeCursor, type PageQuery } from './inputs';
-
-/** The service pages lists at most this many items at a time. */
-export const UPSTREAM_PAGE_SIZE = 25;
+import { UPSTREAM_PAGE_SIZE, encodeCursor, type PageQuery } from './inputs';
 /** A guard against a service that keeps answering empty pages with a token. */
 const MAX_UPSTREAM_PAGES = 8;
 
