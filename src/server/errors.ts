@@ -1,17 +1,11 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { Logger } from 'pino';
+import { ERROR_CODES } from '../upstream/errors';
 
-/** Codes a client may see as they are; any other error is masked as an internal one. */
-const CLIENT_CODES = new Set([
-  'NOT_FOUND',
-  'BAD_USER_INPUT',
-  'FORBIDDEN',
-  'UNAUTHENTICATED',
-  'THROTTLED',
-  'CONFLICT',
-  'LIMIT_EXCEEDED',
-  'UPSTREAM_UNAVAILABLE',
+/** Codes a client may see as they are: ours and GraphQL's own. Any other error is masked as an internal one. */
+const CLIENT_CODES = new Set<string>([
+  ...ERROR_CODES,
   'GRAPHQL_PARSE_FAILED',
   'GRAPHQL_VALIDATION_FAILED',
   'BAD_REQUEST',

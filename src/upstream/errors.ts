@@ -2,15 +2,17 @@ import { EntityResolutionServiceException } from '@aws-sdk/client-entityresoluti
 import { GraphQLError } from 'graphql';
 
 /** The `extensions.code` values the gateway answers with. */
-export type ErrorCode =
-  | 'NOT_FOUND'
-  | 'BAD_USER_INPUT'
-  | 'FORBIDDEN'
-  | 'UNAUTHENTICATED'
-  | 'THROTTLED'
-  | 'CONFLICT'
-  | 'LIMIT_EXCEEDED'
-  | 'UPSTREAM_UNAVAILABLE';
+export const ERROR_CODES = [
+  'NOT_FOUND',
+  'BAD_USER_INPUT',
+  'FORBIDDEN',
+  'UNAUTHENTICATED',
+  'THROTTLED',
+  'CONFLICT',
+  'LIMIT_EXCEEDED',
+  'UPSTREAM_UNAVAILABLE',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** How long a client should wait before retrying a throttled call. */
 export const THROTTLE_RETRY_AFTER_SECONDS = 1;
