@@ -188,7 +188,7 @@ describe('one poll per job, however many watch', () => {
 });
 
 describe('upstream trouble', () => {
-  test('throttling backs the poller off, then it recovers and subscribers reach the final state', async () => {
+  test('throttling backs the poller off; after two failed polls subscribers get the last state marked stale, then the fresh one', async () => {
     const jobId = await startJob();
     const sub = watchIdMapping('customer-id-map', jobId);
     await sub.event(1);
@@ -201,12 +201,23 @@ describe('upstream trouble', () => {
     await scheduler.runNext();
     expect(scheduler.nextDelay).toBeGreaterThanOrEqual(INTERVAL * 4 * 0.9);
 
+    const [first, stale] = [(await sub.event(1)).data!.idMappingJobUpdated, (await sub.event(2)).data!.idMappingJobUpdated];
+    expect(stale).toEqual({ ...first, stale: true });
+    expect((await t.gateway.metrics.staleJobs.get()).values[0].value).toBe(1);
+
     clock.advance(20_000);
     await scheduler.runNext();
     await sub.ended();
-    expect(sub.events.map((e) => e.data?.idMappingJobUpdated.status)).toEqual(['QUEUED', 'SUCCEEDED']);
+    const events = sub.events.map((e) => e.data!.idMappingJobUpdated);
+    expect(events.map((job) => [job.status, job.stale])).toEqual([
+      ['QUEUED', false],
+      ['QUEUED', true],
+      ['SUCCEEDED', false],
+    ]);
+    expect(Date.parse(events[2].observedAt)).toBeGreaterThan(Date.parse(events[1].observedAt));
     expect(sub.completed).toBe(true);
     await released();
+    expect((await t.gateway.metrics.staleJobs.get()).values[0].value).toBe(0);
   });
 });
 

@@ -11,7 +11,7 @@ import { validIdempotencyKey, validOutputSources, validWorkflowName } from './in
  * which job started, or a client without an idempotency key would start again.
  */
 function justStarted(started: StartedJobRecord) {
-  return { workflowName: started.workflowName, jobId: started.jobId, status: 'QUEUED' as const, startTime: started.acceptedAt, detailed: true as const };
+  return { workflowName: started.workflowName, jobId: started.jobId, status: 'QUEUED' as const, startTime: started.acceptedAt, observedAt: started.acceptedAt, stale: false, detailed: true as const };
 }
 
 @Resolver(() => StartIdMappingJobPayload)

@@ -101,6 +101,17 @@ abstract class Job {
 
   @Field(() => [OutputSource], { nullable: true })
   outputSourceConfig?: OutputSource[];
+
+  @Field(() => GraphQLDateTime, {
+    description: 'When the gateway last heard from the service about this job: a client can show "as of 36 s ago".',
+  })
+  observedAt!: Date;
+
+  @Field({
+    description:
+      "True when the gateway cannot reach the service about this job and this is the last state it knows (as of observedAt). Subscriptions send such an event after two failed polls, and a fresh one with stale false once the service answers again. Queries fail rather than answer stale.",
+  })
+  stale!: boolean;
 }
 
 @Directive('@key(fields: "workflowName jobId")')

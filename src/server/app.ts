@@ -91,11 +91,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     intervalMs: config.pollIntervalMs,
     backoffCapMs: config.pollBackoffCapMs,
     failureLimitMs: config.pollFailureLimitMs,
+    subscriberQueue: config.subscriberQueue,
     scheduler: options.scheduler,
     observer: {
       subscriptions: (delta) => metrics.activeSubscriptions.inc(delta),
       watchedJobs: (delta) => metrics.watchedJobs.inc(delta),
       poll: (outcome) => metrics.polls.inc({ outcome }),
+      skipped: () => metrics.skippedEvents.inc(),
+      stale: (stale) => metrics.staleJobs.inc(stale ? 1 : -1),
     },
   });
   const context = (): GatewayContext => ({
@@ -118,6 +121,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     logger,
     keepAliveMs: config.wsKeepAliveMs,
     initTimeoutMs: config.wsInitTimeoutMs,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
   });
   const apollo = new ApolloServer<GatewayContext>({
     schema,

@@ -29,6 +29,16 @@ export interface Config {
   wsKeepAliveMs: number;
   /** A websocket that sends no connection_init within this time is closed. @default 3000 */
   wsInitTimeoutMs: number;
+  /** Undelivered events kept per subscription; a subscriber further behind skips to the latest state. @default 8 */
+  subscriberQueue: number;
+  /** A websocket whose unsent output passes this many bytes is closed (1013). @default 1048576 */
+  wsMaxBufferedBytes: number;
+  /** How long one GraphQL request may take, every retry and wait for the rate budget included. @default 10000 */
+  requestDeadlineMs: number;
+  /** At shutdown, how long in-flight requests may finish before they are answered with an error. @default 10000 */
+  shutdownDrainMs: number;
+  /** How far the service's clock may differ from ours when a lost start is looked for. @default 10000 */
+  startClockSkewMs: number;
   /** Finished jobs kept in memory (they never change). @default 10000 */
   finalJobCacheSize: number;
   /** How long a running job's snapshot serves queries without a new call; 0 turns it off. @default 1000 */
@@ -74,6 +84,11 @@ const env = z.object({
   ER_POLL_FAILURE_LIMIT_MS: z.coerce.number().int().min(100).max(86_400_000).default(120_000),
   ER_WS_KEEPALIVE_MS: z.coerce.number().int().min(0).max(600_000).default(12_000),
   ER_WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(3_000),
+  ER_SUBSCRIBER_QUEUE: z.coerce.number().int().min(1).max(10_000).default(8),
+  ER_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_048_576),
+  ER_REQUEST_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  ER_SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  ER_START_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
   ER_FINAL_JOB_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   ER_FRESHNESS_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
@@ -118,6 +133,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     pollFailureLimitMs: vars.ER_POLL_FAILURE_LIMIT_MS,
     wsKeepAliveMs: vars.ER_WS_KEEPALIVE_MS,
     wsInitTimeoutMs: vars.ER_WS_INIT_TIMEOUT_MS,
+    subscriberQueue: vars.ER_SUBSCRIBER_QUEUE,
+    wsMaxBufferedBytes: vars.ER_WS_MAX_BUFFERED_BYTES,
+    requestDeadlineMs: vars.ER_REQUEST_DEADLINE_MS,
+    shutdownDrainMs: vars.ER_SHUTDOWN_DRAIN_MS,
+    startClockSkewMs: vars.ER_START_CLOCK_SKEW_MS,
     inlineTracing: vars.ER_INLINE_TRACING === 'true',
     finalJobCacheSize: vars.ER_FINAL_JOB_CACHE_SIZE,
     freshnessMs: vars.ER_FRESHNESS_MS,

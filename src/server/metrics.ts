@@ -9,8 +9,14 @@ export interface GatewayMetrics {
   activeSubscriptions: Gauge;
   /** Jobs this process polls for its subscribers. */
   watchedJobs: Gauge;
-  /** Polls of watched jobs, by outcome (`ok` or the error code). */
+  /** Polls of watched jobs that reached the service, by outcome (`ok` or the error code). */
   polls: Counter<'outcome'>;
+  /** Job events a subscriber skipped because it had fallen behind (it got the newer state instead). */
+  skippedEvents: Counter;
+  /** Watched jobs whose polls are failing, so subscribers hold a stale state. */
+  staleJobs: Gauge;
+  /** Websocket clients the gateway closed, by why (`keepalive`, `slow_consumer`). */
+  droppedSockets: Counter<'reason'>;
   /** Job reads by how they were served: `hit` (cache), `shared` (a call in flight), `miss` (a new call). */
   jobReads: Counter<'result'>;
   /** How long calls waited for their turn under the rate governor. */
@@ -34,8 +40,20 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
     watchedJobs: new Gauge({ name: 'er_gateway_watched_jobs', help: 'Jobs polled for subscribers.', registers: [registry] }),
     polls: new Counter({
       name: 'er_gateway_polls_total',
-      help: 'Polls of watched jobs, by outcome.',
+      help: 'Polls of watched jobs that reached the service, by outcome.',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    skippedEvents: new Counter({
+      name: 'er_gateway_subscription_events_skipped_total',
+      help: 'Job events skipped by subscribers that had fallen behind; they got the newer state instead.',
+      registers: [registry],
+    }),
+    staleJobs: new Gauge({ name: 'er_gateway_stale_jobs', help: 'Watched jobs whose polls are failing.', registers: [registry] }),
+    droppedSockets: new Counter({
+      name: 'er_gateway_websockets_dropped_total',
+      help: 'Websocket clients closed by the gateway, by reason.',
+      labelNames: ['reason'],
       registers: [registry],
     }),
     jobReads: new Counter({

@@ -1,11 +1,13 @@
 import { parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
-import { useServer } from 'graphql-ws/use/ws';
+import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import { LRUCache } from 'lru-cache';
-import { WebSocketServer } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { GatewayContext } from '../resolvers/context';
 import { clientErrorFormatter } from './errors';
+import { guardSockets, type DropReason } from './socket-guard';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -18,23 +20,45 @@ export interface WebSocketOptions {
   keepAliveMs: number;
   /** A socket that sends no connection_init within this time is closed (4408). @default 3000 */
   initTimeoutMs: number;
+  /** A socket whose unsent output passes this many bytes is closed (1013). @default 1048576 */
+  maxBufferedBytes: number;
+  /** Told of each client the gateway drops. */
+  onDrop?: (reason: DropReason) => void;
 }
 
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
 const DOCUMENT_CACHE_SIZE = 500;
 
+/** What graphql-ws hands our hooks beside the message: the socket and its upgrade request. */
+interface SocketExtra {
+  socket: WebSocket;
+  request: IncomingMessage;
+}
+
 /**
  * GraphQL over websockets (the graphql-transport-ws protocol) at /graphql on
  * the HTTP server's port. Returns the means to close every socket (code 1001)
  * and wait for their subscriptions to be released.
+ *
+ * The adapter between graphql-ws and `ws` is ours rather than
+ * `graphql-ws/use/ws`, for two reasons: a send to a client that has just gone
+ * resolves quietly (its close releases everything) instead of failing every
+ * open operation with a console error, and pings belong to the socket guard,
+ * which says why it drops a client.
  */
-export function serveWebSockets(options: WebSocketOptions): { dispose(): void | Promise<void> } {
+export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise<void> } {
   const { schema, logger } = options;
   const format = clientErrorFormatter(logger);
   const documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
   const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  const guard = guardSockets(wsServer, {
+    keepAliveMs: options.keepAliveMs,
+    maxBufferedBytes: options.maxBufferedBytes,
+    logger,
+    onDrop: options.onDrop,
+  });
 
-  return useServer<Record<string, unknown> | undefined, { ctx?: GatewayContext }>(
+  const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>(
     {
       schema,
       connectionInitWaitTimeout: options.initTimeoutMs,
@@ -54,10 +78,51 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): void | 
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => format(error.toJSON(), error)),
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) } : result,
-    },
-    wsServer,
-    options.keepAliveMs,
+      onNext: (ctx, _id, _payload, _args, result) => {
+        // Past the limit the socket is closed, and graphql-ws sends nothing more on it.
+        guard.check(ctx.extra.socket);
+        return result.errors ? { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) } : result;
+      },
+    } satisfies ServerOptions<Record<string, unknown> | undefined, SocketExtra>,
   );
+
+  wsServer.options.handleProtocols = handleProtocols;
+  wsServer.on('error', (err) => logger.error({ err }, 'websocket server error'));
+  wsServer.on('connection', (socket, request) => {
+    socket.once('error', (err) => {
+      logger.info({ err }, 'websocket client dropped after a socket error');
+      socket.terminate();
+    });
+    const closed = protocol.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) =>
+          new Promise<void>((resolve) => {
+            if (socket.readyState !== socket.OPEN) return resolve();
+            // A write that fails means the client is gone: its close event releases its operations.
+            socket.send(data, () => resolve());
+          }),
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (handle) =>
+          socket.on('message', async (data) => {
+            try {
+              await handle(String(data));
+            } catch (err) {
+              logger.error({ err }, 'websocket message handling failed');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            }
+          }),
+      },
+      { socket, request },
+    );
+    socket.once('close', (code, reason) => void closed(code, String(reason)));
+  });
+
+  return {
+    dispose: async () => {
+      guard.dispose();
+      for (const socket of wsServer.clients) socket.close(1001, 'Going away');
+      await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
+    },
+  };
 }

@@ -48,6 +48,34 @@ export interface JobStoreOptions {
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
 
+/** The two kinds of job: the same reads, told apart by these few names. */
+export type JobKind = 'idMapping' | 'matching';
+export interface JobOfKind {
+  idMapping: IdMappingJobRecord;
+  matching: MatchingJobRecord;
+}
+
+/** A job read and how it was served: from the cache, by a call in flight, or by a new call. */
+export interface JobRead<R extends JobRecord = JobRecord> {
+  job: R;
+  served: 'hit' | 'shared' | 'miss';
+}
+
+const JOB_KINDS = {
+  idMapping: {
+    operation: 'GetIdMappingJob',
+    subject: (key: JobKey) => `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`,
+    send: (client: UpstreamClients['reads'], key: JobKey) => client.send(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
+    map: map.idMappingJob,
+  },
+  matching: {
+    operation: 'GetMatchingJob',
+    subject: (key: JobKey) => `Matching job ${key.jobId} of workflow ${key.workflowName}`,
+    send: (client: UpstreamClients['reads'], key: JobKey) => client.send(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
+    map: map.matchingJob,
+  },
+} as const;
+
 /** Who reads a job: a query (fresh snapshots serve it) or the poller (it needs the service's answer). */
 export type ReadPurpose = 'query' | 'poll';
 
@@ -83,52 +111,35 @@ export class JobStore {
   }
 
   getIdMappingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<IdMappingJobRecord> {
-    return this.readJob('GetIdMappingJob', key, purpose, async (priority) => {
-      const out = await this.call(
-        'GetIdMappingJob',
-        `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`,
-        () => this.client.send(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
-        'read',
-        priority,
-      );
-      return map.idMappingJob(key, out);
-    });
+    return this.readJob('idMapping', key, purpose).then((read) => read.job);
   }
 
   getMatchingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<MatchingJobRecord> {
-    return this.readJob('GetMatchingJob', key, purpose, async (priority) => {
-      const out = await this.call(
-        'GetMatchingJob',
-        `Matching job ${key.jobId} of workflow ${key.workflowName}`,
-        () => this.client.send(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
-        'read',
-        priority,
-      );
-      return map.matchingJob(key, out);
-    });
+    return this.readJob('matching', key, purpose).then((read) => read.job);
   }
 
-  private readJob<R extends JobRecord>(
-    operation: string,
-    key: JobKey,
-    purpose: ReadPurpose,
-    fetch: (priority: CallPriority) => Promise<R>,
-  ): Promise<R> {
+  /**
+   * Reads a job of either kind and says how it was served: `hit` from the
+   * cache, `shared` by joining a call in flight, `miss` by a new call.
+   */
+  readJob<K extends JobKind>(kind: K, key: JobKey, purpose: ReadPurpose): Promise<JobRead<JobOfKind[K]>> {
+    const { operation, subject, send, map: toRecord } = JOB_KINDS[kind];
     const id = `${operation}:${key.workflowName}:${key.jobId}`;
-    const kept = this.jobs.get(id) as R | undefined;
+    const kept = this.jobs.get(id) as JobOfKind[K] | undefined;
     // A finished job serves everyone; a fresh running snapshot serves queries, not the poller.
     if (kept && (isFinal(kept.status) || purpose === 'query')) {
       this.options.observeRead?.('hit');
-      return Promise.resolve(kept);
+      return Promise.resolve({ job: kept, served: 'hit' });
     }
-    const pending = this.inFlight.get(id) as Promise<R> | undefined;
+    const pending = this.inFlight.get(id) as Promise<JobOfKind[K]> | undefined;
     if (pending) {
       this.options.observeRead?.('shared');
-      return pending;
+      return pending.then((job) => ({ job, served: 'shared' }));
     }
     this.options.observeRead?.('miss');
-    const read = fetch(purpose === 'poll' ? 'poll' : 'interactive')
-      .then((job) => {
+    const read = this.call(operation, subject(key), () => send(this.client, key), 'read', purpose === 'poll' ? 'poll' : 'interactive')
+      .then((out) => {
+        const job = toRecord(key, out as never) as JobOfKind[K];
         if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
           this.jobs.set(id, job, { ttl: isFinal(job.status) ? 0 : this.freshnessMs });
         } else {
@@ -138,7 +149,7 @@ export class JobStore {
       })
       .finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, read);
-    return read;
+    return read.then((job) => ({ job, served: 'miss' }));
   }
 
   async listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {

@@ -44,6 +44,8 @@ export function jobSummary(workflowName: string, job: JobSummary): JobSummaryRec
     status: required(job.status, 'status'),
     startTime: required(job.startTime, 'startTime'),
     endTime: job.endTime,
+    observedAt: new Date(),
+    stale: false,
     detailed: false,
   };
 }
@@ -57,6 +59,8 @@ function jobDetail(key: JobKey, job: GetIdMappingJobOutput | GetMatchingJobOutpu
     endTime: job.endTime,
     errorDetails: job.errorDetails && { errorMessage: job.errorDetails.errorMessage },
     outputSourceConfig: outputSources(job.outputSourceConfig),
+    observedAt: new Date(),
+    stale: false,
     detailed: true as const,
   };
 }

@@ -19,6 +19,10 @@ export interface JobSummaryRecord extends JobKey {
   status: JobStatus;
   startTime: Date;
   endTime?: Date;
+  /** When the gateway heard this from the service. */
+  observedAt: Date;
+  /** A summary is what List just answered: never stale. */
+  stale: false;
   /** False: metrics, errorDetails, outputSourceConfig and jobType need a Get. */
   detailed: false;
 }
@@ -66,6 +70,10 @@ interface JobDetail<Metrics> extends JobKey {
   metrics?: Metrics;
   errorDetails?: ErrorDetailsRecord;
   outputSourceConfig?: OutputSourceRecord[];
+  /** When the gateway heard this from the service. */
+  observedAt: Date;
+  /** True on a watched job's last known state while polls of it fail. */
+  stale: boolean;
   detailed: true;
 }
 

@@ -1,12 +1,12 @@
-import { Repeater, createPubSub, type PubSub } from '@graphql-yoga/subscription';
+import { Repeater } from '@graphql-yoga/subscription';
 import { GraphQLError } from 'graphql';
 import { setMaxListeners } from 'node:events';
 import { gatewayError } from '../upstream/errors';
-import type { JobStore, ReadPurpose } from '../upstream/job-store';
+import type { JobKind, JobOfKind, JobRead, JobStore } from '../upstream/job-store';
 import { isFinal, type IdMappingJobRecord, type JobKey, type MatchingJobRecord } from '../upstream/records';
+import { Mailbox } from './mailbox';
 import { realScheduler, type Scheduler } from './scheduler';
 
-export type WatchedKind = 'idMapping' | 'matching';
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
 
 /**
@@ -21,14 +21,23 @@ interface Snapshot {
 /** What the watcher publishes for a job: a changed snapshot, or the error that ends its watch. */
 export type JobEvent = Snapshot | { error: GraphQLError };
 
-/** Where job events travel from pollers to subscribers: in memory by default, a shared bus with replicas. */
-export type JobEvents = PubSub<Record<string, [JobEvent]>>;
+/**
+ * Where job events travel from pollers to subscribers: an EventTarget whose
+ * event types are watch ids and whose events are CustomEvents carrying a
+ * JobEvent. In memory by default; a shared bus (Redis) with replicas.
+ */
+export type JobEvents = EventTarget;
 
 /** What the watcher reports for /metrics. */
 export interface WatcherObserver {
   subscriptions(delta: number): void;
   watchedJobs(delta: number): void;
+  /** A poll that reached the service: `ok`, or the error code it ended with. */
   poll(outcome: string): void;
+  /** An event a subscriber skipped because it had fallen behind. */
+  skipped(): void;
+  /** A watched job went stale (its polls fail) or recovered. */
+  stale(stale: boolean): void;
 }
 
 export interface JobWatcherOptions {
@@ -40,6 +49,8 @@ export interface JobWatcherOptions {
   backoffCapMs?: number;
   /** How long polls may fail in a row before subscribers are told UPSTREAM_UNAVAILABLE. @default 120000 */
   failureLimitMs?: number;
+  /** Events kept for a subscriber that is behind; past it, it skips to the latest state. @default 8 */
+  subscriberQueue?: number;
   scheduler?: Scheduler;
   events?: JobEvents;
   observer?: WatcherObserver;
@@ -54,12 +65,15 @@ function unboundedEventTarget(): EventTarget {
   return target;
 }
 
+/** Failed polls in a row after which subscribers are told the state they hold is stale. */
+const STALE_AFTER_FAILURES = 2;
+
 /** Refusals that polling again cannot change: the subscription ends with them at once. */
 const DEFINITE = new Set(['NOT_FOUND', 'BAD_USER_INPUT', 'FORBIDDEN']);
 
 /** What a client can see change; a poll that changes none of it publishes nothing. */
 function visible(job: JobRecord): string {
-  return JSON.stringify([job.status, job.endTime?.getTime() ?? null, job.metrics ?? null, job.errorDetails ?? null]);
+  return JSON.stringify([job.status, job.endTime?.getTime() ?? null, job.metrics ?? null, job.errorDetails ?? null, job.stale]);
 }
 
 interface Watch {
@@ -71,6 +85,8 @@ interface Watch {
   settleFirst: { resolve(snapshot: Snapshot): void; reject(err: GraphQLError): void };
   delayMs: number;
   failingSince?: number;
+  /** Failed polls in a row. */
+  failures: number;
   cancelPoll?: () => void;
   ended: boolean;
 }
@@ -82,6 +98,11 @@ interface Watch {
  * current state (the latest snapshot when the job is already watched, so a
  * new subscriber costs no upstream call), then one item per visible change,
  * never a repeat; it ends after a final state, or after an error item.
+ * A subscriber that falls behind skips to the latest state: it never holds
+ * more than `subscriberQueue` undelivered events, and nothing it does (or
+ * fails to do) can make publishing throw. After two failed polls in a row,
+ * subscribers get the last known state with `stale: true`, and the fresh
+ * state once a poll succeeds again.
  * It rejects with NOT_FOUND or BAD_USER_INPUT when the job cannot be watched.
  * A job's poll loop starts with its first subscriber and stops with its last
  * one, or at a final state; stopping a stream (`return()`) releases it at once.
@@ -92,6 +113,7 @@ export class JobWatcher {
   private readonly jitter: number;
   private readonly backoffCapMs: number;
   private readonly failureLimitMs: number;
+  private readonly subscriberQueue: number;
   private readonly scheduler: Scheduler;
   private readonly events: JobEvents;
   private readonly observer?: WatcherObserver;
@@ -105,8 +127,9 @@ export class JobWatcher {
     this.jitter = options.jitter ?? 0.1;
     this.backoffCapMs = options.backoffCapMs ?? 60_000;
     this.failureLimitMs = options.failureLimitMs ?? 120_000;
+    this.subscriberQueue = Math.max(1, options.subscriberQueue ?? 8);
     this.scheduler = options.scheduler ?? realScheduler;
-    this.events = options.events ?? createPubSub({ eventTarget: unboundedEventTarget() });
+    this.events = options.events ?? unboundedEventTarget();
     this.observer = options.observer;
     this.random = options.random ?? Math.random;
   }
@@ -116,41 +139,39 @@ export class JobWatcher {
     return this.watches.size;
   }
 
-  subscribe(kind: 'idMapping', key: JobKey): Promise<AsyncIterableIterator<IdMappingJobRecord | GraphQLError>>;
-  subscribe(kind: 'matching', key: JobKey): Promise<AsyncIterableIterator<MatchingJobRecord | GraphQLError>>;
-  async subscribe(kind: WatchedKind, key: JobKey): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
+  subscribe<K extends JobKind>(kind: K, key: JobKey): Promise<AsyncIterableIterator<JobOfKind[K] | GraphQLError>>;
+  async subscribe(kind: JobKind, key: JobKey): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
     const id = `${kind}:${key.workflowName}:${key.jobId}`;
     const watch = this.watches.get(id) ?? this.begin(kind, key, id);
     watch.subscribers++;
     this.observer?.subscriptions(1);
-    let released = false;
-    const release = () => {
-      if (released) return;
-      released = true;
+    // Listen before reading the current state, so no change falls between the two.
+    const mailbox = new Mailbox<JobEvent>(this.subscriberQueue, () => this.observer?.skipped());
+    const listener = (event: Event) => mailbox.offer((event as CustomEvent<JobEvent>).detail);
+    this.events.addEventListener(id, listener);
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      this.events.removeEventListener(id, listener);
+      mailbox.close();
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
     };
-    // Listen before reading the current state, so no change falls between the two.
-    const changes = this.events.subscribe(id);
     let first: Snapshot;
     try {
       first = watch.latest ?? (await watch.first);
     } catch (err) {
-      await changes.return();
-      release();
+      leave();
       throw err;
     }
-    const leave = () => {
-      void changes.return();
-      release();
-    };
     const stream = new Repeater<JobRecord | GraphQLError>(async (push, stop) => {
       void stop.then(leave);
       let last = first.seen;
       await push(first.job);
       if (isFinal(first.job.status)) return stop();
-      for await (const event of changes) {
+      for (let event = await mailbox.take(); event; event = await mailbox.take()) {
         if ('error' in event) {
           await push(event.error);
           return stop();
@@ -175,35 +196,36 @@ export class JobWatcher {
     for (const watch of [...this.watches.values()]) this.end(watch);
   }
 
-  private begin(kind: WatchedKind, key: JobKey, id: string): Watch {
+  private begin(kind: JobKind, key: JobKey, id: string): Watch {
     let settleFirst!: Watch['settleFirst'];
     const first = new Promise<Snapshot>((resolve, reject) => (settleFirst = { resolve, reject }));
     // Nobody may be waiting when the first poll fails: the rejection is handled where it is awaited.
     first.catch(() => {});
-    const watch: Watch = { id, subscribers: 0, first, settleFirst, delayMs: this.intervalMs, ended: false };
+    const watch: Watch = { id, subscribers: 0, first, settleFirst, delayMs: this.intervalMs, failures: 0, ended: false };
     this.watches.set(id, watch);
     this.observer?.watchedJobs(1);
     // The first read answers a waiting client: a fresh snapshot serves it, at a query's priority.
     // Later reads are polls: they ask the service, and yield to queries.
-    const read = (purpose: ReadPurpose) => (kind === 'idMapping' ? this.jobs.getIdMappingJob(key, purpose) : this.jobs.getMatchingJob(key, purpose));
-    const fetch = () => read(watch.latest === undefined ? 'query' : 'poll');
+    const fetch = () => this.jobs.readJob(kind, key, watch.latest === undefined ? 'query' : 'poll');
     void this.poll(watch, fetch);
     return watch;
   }
 
-  private async poll(watch: Watch, fetch: () => Promise<JobRecord>): Promise<void> {
+  private async poll(watch: Watch, fetch: () => Promise<JobRead>): Promise<void> {
     watch.cancelPoll = undefined;
     try {
-      const job = await fetch();
-      this.observer?.poll('ok');
+      const { job, served } = await fetch();
+      if (served === 'miss') this.observer?.poll('ok');
       if (watch.ended) return;
       const snapshot = { job, seen: visible(job) };
       const previous = watch.latest;
       watch.latest = snapshot;
+      if (previous?.job.stale) this.observer?.stale(false);
       watch.failingSince = undefined;
+      watch.failures = 0;
       watch.delayMs = this.intervalMs;
       if (!previous) watch.settleFirst.resolve(snapshot);
-      else if (snapshot.seen !== previous.seen) await this.events.publish(watch.id, snapshot);
+      else if (snapshot.seen !== previous.seen) this.publish(watch, snapshot);
       if (isFinal(job.status)) return this.end(watch);
     } catch (err) {
       const error = err instanceof GraphQLError ? err : gatewayError('UPSTREAM_UNAVAILABLE', 'The job could not be read.');
@@ -212,6 +234,14 @@ export class JobWatcher {
       if (watch.ended) return;
       if (DEFINITE.has(code)) return this.fail(watch, error);
       watch.failingSince ??= this.scheduler.now();
+      watch.failures++;
+      const latest = watch.latest;
+      if (latest && !latest.job.stale && watch.failures >= STALE_AFTER_FAILURES) {
+        const job = { ...latest.job, stale: true };
+        watch.latest = { job, seen: visible(job) };
+        this.observer?.stale(true);
+        this.publish(watch, watch.latest);
+      }
       if (this.scheduler.now() - watch.failingSince >= this.failureLimitMs) {
         return this.fail(watch, gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service has been failing; live updates of this job stopped. Subscribe again later.'));
       }
@@ -223,13 +253,18 @@ export class JobWatcher {
 
   private fail(watch: Watch, error: GraphQLError): void {
     if (watch.latest === undefined) watch.settleFirst.reject(error);
-    else void this.events.publish(watch.id, { error });
+    else this.publish(watch, { error });
     this.end(watch);
+  }
+
+  private publish(watch: Watch, event: JobEvent): void {
+    this.events.dispatchEvent(new CustomEvent(watch.id, { detail: event }));
   }
 
   private end(watch: Watch): void {
     if (watch.ended) return;
     watch.ended = true;
+    if (watch.latest?.job.stale) this.observer?.stale(false);
     watch.cancelPoll?.();
     this.watches.delete(watch.id);
     this.observer?.watchedJobs(-1);

@@ -1,5 +1,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
+import { Writable } from 'node:stream';
+import pino, { type Logger } from 'pino';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
@@ -28,6 +30,32 @@ export interface TestGatewayOptions {
   emulator?: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'>;
   env?: Record<string, string>;
   scheduler?: Scheduler;
+  logger?: Logger;
+}
+
+type LogLine = Record<string, unknown>;
+
+/** A logger whose lines the test reads: `lines` holds each one parsed; `line` waits for one that matches. */
+export function capturedLogger(level = 'info'): { logger: Logger; lines: LogLine[]; line(match: (line: LogLine) => boolean): Promise<LogLine> } {
+  const lines: LogLine[] = [];
+  let waiters: (() => void)[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as LogLine);
+      const waiting = waiters;
+      waiters = [];
+      for (const wake of waiting) wake();
+      done();
+    },
+  });
+  const line = async (match: (line: LogLine) => boolean): Promise<LogLine> => {
+    for (;;) {
+      const found = lines.find(match);
+      if (found) return found;
+      await new Promise<void>((resolve) => waiters.push(resolve));
+    }
+  };
+  return { logger: pino({ level }, sink), lines, line };
 }
 
 /**
@@ -39,7 +67,7 @@ const PER_REQUEST = { ER_RATE_PER_SECOND: '0', ER_FINAL_JOB_CACHE_SIZE: '0', ER_
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...PER_REQUEST, ...options.env });
-  const gateway = await startGateway(config, { emulator: options.emulator, scheduler: options.scheduler, processMetrics: false });
+  const gateway = await startGateway(config, { emulator: options.emulator, scheduler: options.scheduler, logger: options.logger, processMetrics: false });
   const endpoint = `${gateway.url}/graphql`;
   if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');
 

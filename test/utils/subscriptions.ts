@@ -58,3 +58,58 @@ export function wsClient(httpUrl: string, options: { retryAttempts?: number } = 
     lazy: true,
   });
 }
+
+/**
+ * A websocket speaking graphql-transport-ws by hand, for clients that
+ * misbehave: it can stop reading (`pause`) so the server's output backs up,
+ * as a stalled browser tab or a slow network does.
+ */
+export class RawSocket {
+  readonly messages: { id?: string; type: string; payload?: unknown }[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private readonly socket: WebSocket;
+
+  private constructor(socket: WebSocket) {
+    this.socket = socket;
+    this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+    socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as RawSocket['messages'][number]));
+  }
+
+  /** Opens a socket to the gateway at `httpUrl` and completes connection_init. */
+  static async open(httpUrl: string): Promise<RawSocket> {
+    const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const raw = new RawSocket(socket);
+    const acked = new Promise((resolve) => socket.once('message', resolve));
+    socket.send(JSON.stringify({ type: 'connection_init' }));
+    await acked;
+    return raw;
+  }
+
+  subscribe(id: string, query: string, variables?: Record<string, unknown>): void {
+    this.socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
+  }
+
+  /** The `next` payloads received for operation `id`. */
+  results(id: string): { data?: Record<string, unknown>; errors?: unknown[] }[] {
+    return this.messages.filter((m) => m.id === id && m.type === 'next').map((m) => m.payload as { data?: Record<string, unknown> });
+  }
+
+  /** Stops reading from the network: nothing more is taken in, pongs included. */
+  pause(): void {
+    (this.socket as unknown as { _socket: { pause(): void } })._socket.pause();
+  }
+
+  resume(): void {
+    (this.socket as unknown as { _socket: { resume(): void } })._socket.resume();
+  }
+
+  /** Waits until `condition` holds over the messages received. */
+  async until(condition: () => boolean): Promise<void> {
+    while (!condition()) await new Promise((resolve) => this.socket.once('message', resolve));
+  }
+
+  close(): void {
+    this.socket.terminate();
+  }
+}
