@@ -21,13 +21,18 @@ test('a done key answers with its result until 24 hours have passed, then counts
   expect(await store.reserve('k', 'f')).toMatchObject({ claimed: true });
 });
 
-test('an unknown key is claimed again only with the same fingerprint, and says since when', async () => {
+test('an unknown key is claimed again only with the same fingerprint, and says since when and when the answer was lost', async () => {
   const clock = new ManualClock();
   const store = new MemoryIdempotencyStore({ clock: clock.read });
   const { reservedAt } = (await store.reserve('k', 'f')) as { reservedAt: number };
+  clock.advance(1500);
   await store.settle('k', { state: 'unknown', fingerprint: 'f', reservedAt });
   expect(await store.reserve('k', 'other')).toMatchObject({ claimed: false });
-  expect(await store.reserve('k', 'f')).toEqual({ claimed: true, reservedAt, previous: { state: 'unknown', fingerprint: 'f', reservedAt } });
+  expect(await store.reserve('k', 'f')).toEqual({
+    claimed: true,
+    reservedAt,
+    previous: { state: 'unknown', fingerprint: 'f', reservedAt, lostAt: reservedAt + 1500 },
+  });
 });
 
 test('waiters on a pending key wake when it settles or is released', async () => {

@@ -1,6 +1,7 @@
 import { ServiceError } from '../src/emulator/http';
 import { CUSTOMER_ID_MAP_JOBS, seededJobId } from '../src/emulator/seed';
 import { StartIdMappingJobDocument, StartMatchingJobDocument, type StartIdMappingJobMutationVariables } from './generated/graphql';
+import { MemoryIdempotencyStore } from '../src/upstream/idempotency';
 import { ManualClock } from './utils/clock';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
 
@@ -238,4 +239,68 @@ describe('lost answers', () => {
     expect(res.errors![0].message).toMatch(/Check the workflow's jobs/);
   });
 
+});
+
+/**
+ * Which job a lost start launched, when the workflow's previous job started
+ * shortly before: one clock serves the emulator and the idempotency keys, so
+ * the window is exact. The allowance for clock skew is ER_START_CLOCK_SKEW_MS.
+ */
+describe('lost answers next to a previous job', () => {
+  async function lostStartAfterPrevious(env: Record<string, string>, previousAgoMs: number) {
+    const own = new ManualClock();
+    const g = await startTestGateway({ emulator: { clock: own.read }, idempotencyStore: new MemoryIdempotencyStore({ clock: own.read }), env });
+    const previous = (await g.execute(StartIdMappingJobDocument, { input: { workflowName: 'customer-id-map' } })).data!.startIdMappingJob.jobId;
+    own.advance(previousAgoMs);
+    g.emulator.dropNextResponse('StartIdMappingJob');
+    const input = { workflowName: 'customer-id-map', idempotencyKey: newKey() };
+    expect(codes(await g.execute(StartIdMappingJobDocument, { input }))).toEqual(['UPSTREAM_UNAVAILABLE']);
+    const launched = g.emulator.state.listJobs('idMapping', 'customer-id-map', '25', undefined).items[0].jobId;
+    own.advance(1000);
+    g.emulator.resetRequests();
+    return { g, previous, launched, retry: () => g.execute(StartIdMappingJobDocument, { input }) };
+  }
+
+  test('the previous job, finished before the key was reserved, is never adopted: the retry finds the job the lost start launched', async () => {
+    // The previous job started 25 s before the key and succeeded 5 s before it (the old lookup took any job from 60 s before).
+    const { g, previous, launched, retry } = await lostStartAfterPrevious({}, 25_000);
+    try {
+      const res = await retry();
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.startIdMappingJob.jobId).toBe(launched);
+      expect(launched).not.toBe(previous);
+      expect(g.emulator.requests('StartIdMappingJob')).toBe(0);
+      expect(g.emulator.requests('GetIdMappingJob')).toBeLessThanOrEqual(2);
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('a previous job that finished seconds before is told apart when it started outside the skew allowance', async () => {
+    const { g, launched, retry } = await lostStartAfterPrevious({ ER_EMULATOR_JOB_SECONDS: '3', ER_START_CLOCK_SKEW_MS: '2000' }, 5000);
+    try {
+      const res = await retry();
+      expect(res.data!.startIdMappingJob.jobId).toBe(launched);
+      expect(g.emulator.requests('StartIdMappingJob')).toBe(0);
+    } finally {
+      await g.close();
+    }
+  });
+
+  test('when two jobs with the same input started within the allowance, the answer is START_OUTCOME_UNKNOWN with both, never a guess', async () => {
+    const { g, previous, launched, retry } = await lostStartAfterPrevious({ ER_EMULATOR_JOB_SECONDS: '3' }, 5000);
+    try {
+      const res = await retry();
+      expect(res.data).toBeNull();
+      expect(codes(res)).toEqual(['START_OUTCOME_UNKNOWN']);
+      expect(res.errors![0].message).toMatch(/cannot tell which job.*new idempotencyKey/);
+      const candidates = (res.errors![0].extensions!.candidates as { jobId: string }[]).map((c) => c.jobId);
+      expect(candidates.sort()).toEqual([previous, launched].sort());
+      // The key keeps its answer; nothing is started on a guess.
+      expect(codes(await retry())).toEqual(['START_OUTCOME_UNKNOWN']);
+      expect(g.emulator.requests('StartIdMappingJob')).toBe(0);
+    } finally {
+      await g.close();
+    }
+  });
 });

@@ -86,7 +86,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       if (error) logger[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
     },
   });
-  const starter = new JobStarter(jobs, options.idempotencyStore ?? new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
+  const starter = new JobStarter(jobs, options.idempotencyStore ?? new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }), {
+    clockSkewMs: config.startClockSkewMs,
+  });
   const watcher = new JobWatcher(jobs, {
     intervalMs: config.pollIntervalMs,
     backoffCapMs: config.pollBackoffCapMs,

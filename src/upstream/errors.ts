@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'CONFLICT',
   'LIMIT_EXCEEDED',
   'UPSTREAM_UNAVAILABLE',
+  'START_OUTCOME_UNKNOWN',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

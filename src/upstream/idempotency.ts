@@ -11,7 +11,9 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  * - `done`: the job was started; `result` is what the service answered.
  */
 export type IdempotencyRecord<R extends JobKey = JobKey> =
-  | { state: 'pending' | 'unknown'; fingerprint: string; reservedAt: number }
+  | { state: 'pending'; fingerprint: string; reservedAt: number }
+  /** `lostAt`: when the store recorded the lost answer, on its clock. */
+  | { state: 'unknown'; fingerprint: string; reservedAt: number; lostAt?: number }
   | { state: 'done'; fingerprint: string; reservedAt: number; result: R };
 
 export type Reservation<R extends JobKey = JobKey> =
@@ -29,7 +31,7 @@ export type Reservation<R extends JobKey = JobKey> =
 export interface IdempotencyStore {
   /** Claims `key` when it is free, or when it is `unknown` with the same fingerprint; else returns its record. */
   reserve(key: string, fingerprint: string): Promise<Reservation>;
-  /** Records the outcome of the caller's start: `done` with its result, or `unknown`. */
+  /** Records the outcome of the caller's start: `done` with its result, or `unknown` (stamped `lostAt` on the store's clock unless given). */
   settle(key: string, record: IdempotencyRecord): Promise<void>;
   /** Frees the key: the start definitely did not happen, so a retry may start. */
   release(key: string): Promise<void>;
@@ -64,8 +66,8 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async reserve(key: string, fingerprint: string): Promise<Reservation> {
     const record = this.live(key);
     if (record?.state === 'unknown' && record.fingerprint === fingerprint) {
-      this.put(key, { ...record, state: 'pending' });
-      return { claimed: true, reservedAt: record.reservedAt, previous: record as IdempotencyRecord & { state: 'unknown' } };
+      this.put(key, { state: 'pending', fingerprint, reservedAt: record.reservedAt });
+      return { claimed: true, reservedAt: record.reservedAt, previous: record };
     }
     if (record) return { claimed: false, record };
     const reservedAt = this.clock();
@@ -74,7 +76,7 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   }
 
   async settle(key: string, record: IdempotencyRecord): Promise<void> {
-    this.put(key, record);
+    this.put(key, record.state === 'unknown' ? { lostAt: this.clock(), ...record } : record);
     this.wake(key);
   }
 

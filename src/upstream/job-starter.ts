@@ -1,15 +1,9 @@
 import { GraphQLError } from 'graphql';
 import { badInput, gatewayError } from './errors';
-import type { IdempotencyStore } from './idempotency';
+import type { IdempotencyRecord, IdempotencyStore } from './idempotency';
 import type { JobStore } from './job-store';
 import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
 
-/**
- * How far a job's start time (the service's clock) may lie before the moment
- * the gateway reserved the key (its own clock) and still be the job that start
- * launched.
- */
-const CLOCK_SKEW_MS = 60_000;
 /** Rounds of waiting on a concurrent holder of the same key before giving up. */
 const MAX_ROUNDS = 5;
 
@@ -26,19 +20,51 @@ function outcomeUnknown(withKey: boolean): GraphQLError {
   );
 }
 
+/** What a lost start's window holds: the lost job, if it can only be that one, or every job that might be it. */
+type LostStart<R> = { found: R } | { candidates: JobSummaryRecord[] };
+
+function outcomeUndecided(candidates: JobSummaryRecord[]): GraphQLError {
+  return gatewayError(
+    'START_OUTCOME_UNKNOWN',
+    `The answer to this start was lost, and the gateway cannot tell which job, if any, it launched: ${candidates.length} job(s) started around then (see candidates). Check them; to start another job, send a new idempotencyKey.`,
+    { candidates: candidates.map((job) => ({ jobId: job.jobId, status: job.status, startTime: job.startTime.toISOString() })) },
+  );
+}
+
+export interface JobStarterOptions {
+  /**
+   * How far the service's clock may differ from the idempotency store's.
+   * A lost start's job must have started within [reserved − skew, lost + skew].
+   * @default 10000
+   */
+  clockSkewMs?: number;
+}
+
 /**
  * Starts jobs so that a retried click starts one job. With an idempotency
  * key, a start runs at most once per key and input: a repeat returns the
- * first result; concurrent repeats wait for the first; when the first start's
- * answer was lost, a repeat looks for the job it launched before it starts
- * anything. The service's own rule of one running job at a time backs this
- * up: a start that did happen shows in the workflow's job list.
+ * first result; concurrent repeats wait for the first.
+ *
+ * When the first start's answer was lost, a repeat looks for the job it may
+ * have launched before it starts anything, and adopts only a job that can
+ * only be that one: of the workflow's jobs that started between the key's
+ * reservation and the loss (each widened by the clock-skew allowance), the
+ * one that ran with the same input. If no job started in that window, the
+ * start never happened and runs now; if the window holds jobs but not
+ * exactly one with the same input, the answer is START_OUTCOME_UNKNOWN with
+ * those jobs as candidates, and the key keeps saying so: the gateway never
+ * guesses.
  */
 export class JobStarter {
+  private readonly clockSkewMs: number;
+
   constructor(
     private readonly jobs: JobStore,
     private readonly keys: IdempotencyStore,
-  ) {}
+    options: JobStarterOptions = {},
+  ) {
+    this.clockSkewMs = options.clockSkewMs ?? 10_000;
+  }
 
   startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest, idempotencyKey?: string): Promise<StartedIdMappingJobRecord> {
     const fingerprint = JSON.stringify([
@@ -51,16 +77,20 @@ export class JobStarter {
       idempotencyKey,
       fingerprint,
       () => this.jobs.startIdMappingJob(workflowName, request),
-      async (since) => {
-        const candidate = await this.firstJobSince(since, (page) => this.jobs.listIdMappingJobs(workflowName, page));
-        if (!candidate) return undefined;
-        const job = await this.jobs.getIdMappingJob(candidate);
-        const sameType = request.jobType === undefined || job.jobType === request.jobType;
-        const samePath = request.outputSourceConfig === undefined || job.outputSourceConfig?.[0]?.outputS3Path === request.outputSourceConfig[0]?.outputS3Path;
-        return sameType && samePath
-          ? { workflowName, jobId: job.jobId, jobType: job.jobType, outputSourceConfig: job.outputSourceConfig, acceptedAt: job.startTime }
-          : undefined;
-      },
+      (lost) =>
+        this.findLostStart(
+          lost,
+          (page) => this.jobs.listIdMappingJobs(workflowName, page),
+          async (summary) => {
+            const job = await this.jobs.getIdMappingJob(summary);
+            const sameType = request.jobType === undefined || job.jobType === request.jobType;
+            const samePath =
+              request.outputSourceConfig === undefined || job.outputSourceConfig?.[0]?.outputS3Path === request.outputSourceConfig[0]?.outputS3Path;
+            return sameType && samePath
+              ? { workflowName, jobId: job.jobId, jobType: job.jobType, outputSourceConfig: job.outputSourceConfig, acceptedAt: job.startTime }
+              : undefined;
+          },
+        ),
     );
   }
 
@@ -69,10 +99,13 @@ export class JobStarter {
       idempotencyKey,
       JSON.stringify(['startMatchingJob', workflowName]),
       () => this.jobs.startMatchingJob(workflowName),
-      async (since) => {
-        const candidate = await this.firstJobSince(since, (page) => this.jobs.listMatchingJobs(workflowName, page));
-        return candidate && { workflowName, jobId: candidate.jobId, acceptedAt: candidate.startTime };
-      },
+      (lost) =>
+        this.findLostStart(
+          lost,
+          (page) => this.jobs.listMatchingJobs(workflowName, page),
+          // A matching start takes no input beyond its workflow.
+          async (job) => ({ workflowName, jobId: job.jobId, acceptedAt: job.startTime }),
+        ),
     );
   }
 
@@ -80,7 +113,7 @@ export class JobStarter {
     key: string | undefined,
     fingerprint: string,
     start: () => Promise<R>,
-    findLostStart: (since: number) => Promise<R | undefined>,
+    findLostStart: (lost: IdempotencyRecord & { state: 'unknown' }) => Promise<LostStart<R>>,
   ): Promise<R> {
     if (key === undefined) {
       try {
@@ -102,11 +135,16 @@ export class JobStarter {
       }
       const { reservedAt, previous } = reservation;
       try {
-        const found = previous && (await findLostStart(reservedAt));
-        const result = found ?? (await start());
+        const lookup = previous && (await findLostStart(previous));
+        if (lookup && 'candidates' in lookup && lookup.candidates.length > 0) {
+          await this.keys.settle(key, previous);
+          throw outcomeUndecided(lookup.candidates);
+        }
+        const result = lookup && 'found' in lookup ? lookup.found : await start();
         await this.keys.settle(key, { state: 'done', fingerprint, reservedAt, result });
         return result;
       } catch (err) {
+        if (err instanceof GraphQLError && err.extensions.code === 'START_OUTCOME_UNKNOWN') throw err;
         if (isUnknownOutcome(err)) {
           await this.keys.settle(key, { state: 'unknown', fingerprint, reservedAt });
           throw outcomeUnknown(true);
@@ -119,12 +157,22 @@ export class JobStarter {
     throw gatewayError('UPSTREAM_UNAVAILABLE', 'Another request with this idempotencyKey is still starting the job; retry shortly.');
   }
 
-  /** The oldest job on the first page of a workflow's jobs that started at or after `since`. */
-  private async firstJobSince(
-    since: number,
+  /**
+   * The jobs that started within the lost start's window: none means it never
+   * happened; exactly one with the same input is the one it launched.
+   */
+  private async findLostStart<R>(
+    lost: IdempotencyRecord & { state: 'unknown' },
     list: (page: { maxResults: number }) => Promise<{ items: JobSummaryRecord[] }>,
-  ): Promise<JobSummaryRecord | undefined> {
+    /** The start's result if `job` ran with the same input, else undefined. */
+    ifSameInput: (job: JobSummaryRecord) => Promise<R | undefined>,
+  ): Promise<LostStart<R>> {
+    const from = lost.reservedAt - this.clockSkewMs;
+    const to = (lost.lostAt ?? lost.reservedAt) + this.clockSkewMs;
+    // Newest first: a window a few seconds wide sits on the first page.
     const { items } = await list({ maxResults: 25 });
-    return items.filter((job) => job.startTime.getTime() >= since - CLOCK_SKEW_MS).at(-1);
+    const inWindow = items.filter((job) => job.startTime.getTime() >= from && job.startTime.getTime() <= to);
+    const same = (await Promise.all(inWindow.map(ifSameInput))).filter((found) => found !== undefined);
+    return same.length === 1 ? { found: same[0] } : { candidates: inWindow };
   }
 }

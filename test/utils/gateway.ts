@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
+import type { IdempotencyStore } from '../../src/upstream/idempotency';
 import type { Scheduler } from '../../src/watch/scheduler';
 
 export interface GraphQLResponse<R> {
@@ -31,6 +32,7 @@ export interface TestGatewayOptions {
   env?: Record<string, string>;
   scheduler?: Scheduler;
   logger?: Logger;
+  idempotencyStore?: IdempotencyStore;
 }
 
 type LogLine = Record<string, unknown>;
@@ -67,7 +69,13 @@ const PER_REQUEST = { ER_RATE_PER_SECOND: '0', ER_FINAL_JOB_CACHE_SIZE: '0', ER_
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...PER_REQUEST, ...options.env });
-  const gateway = await startGateway(config, { emulator: options.emulator, scheduler: options.scheduler, logger: options.logger, processMetrics: false });
+  const gateway = await startGateway(config, {
+    emulator: options.emulator,
+    scheduler: options.scheduler,
+    logger: options.logger,
+    idempotencyStore: options.idempotencyStore,
+    processMetrics: false,
+  });
   const endpoint = `${gateway.url}/graphql`;
   if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');
 
