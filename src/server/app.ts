@@ -11,6 +11,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
 import { createUpstreamClients } from '../upstream/client';
+import { Deadlines } from '../upstream/deadline';
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idempotency';
 import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
@@ -45,9 +46,17 @@ export interface Gateway {
   /** The embedded emulator, when ER_BACKEND=emulator. */
   readonly emulator?: Emulator;
   readonly watcher: JobWatcher;
-  /** Closes websockets (1001), drains HTTP requests, stops pollers, then the embedded emulator. */
+  /**
+   * Stops taking connections, closes websockets (1001) and lets HTTP requests
+   * finish for `shutdownDrainMs`; then whatever still waits for the service is
+   * answered with UPSTREAM_UNAVAILABLE (reason `shutdown`) instead of being
+   * cut. Then it stops pollers, the SDK clients and the embedded emulator.
+   */
   close(): Promise<void>;
 }
+
+/** After the drain deadline, how long the answers of cut-short requests have to be written before connections are closed. */
+const ANSWER_GRACE_MS = 2000;
 
 const CLIENT_REFUSALS = new Set(['ResourceNotFoundException', 'ValidationException', 'ConflictException']);
 
@@ -57,6 +66,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const emulator =
     config.backend === 'emulator' ? await startEmulator({ ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const deadlines = new Deadlines(config.requestDeadlineMs);
   const governor =
     config.ratePerSecond > 0
       ? new RateGovernor({
@@ -67,6 +77,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
             waited: (operation, ms) => metrics.rateWait.observe({ operation }, ms / 1000),
             refused: (operation) => metrics.rateRefusals.inc({ operation }),
           },
+          remainingMs: () => deadlines.current()?.remainingMs,
         })
       : undefined;
   const clients = createUpstreamClients({
@@ -79,6 +90,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const jobs = new JobStore(clients, {
     finalJobs: config.finalJobCacheSize,
     freshnessMs: config.freshnessMs,
+    currentDeadline: () => deadlines.current(),
     observeRead: (result) => metrics.jobReads.inc({ result }),
     observe: (operation, outcome, error) => {
       metrics.upstreamRequests.inc({ operation, outcome });
@@ -124,6 +136,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     keepAliveMs: config.wsKeepAliveMs,
     initTimeoutMs: config.wsInitTimeoutMs,
     maxBufferedBytes: config.wsMaxBufferedBytes,
+    deadlines,
     onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
   });
   const apollo = new ApolloServer<GatewayContext>({
@@ -132,8 +145,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     logger,
     formatError: clientErrorFormatter(logger),
     includeStacktraceInErrorResponses: false,
+    // Signals are main.ts's: Apollo's own handler would stop the server and re-raise the signal before our cleanup ran.
+    stopOnTerminationSignals: false,
     plugins: [
-      ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
+      ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // Websockets close (1001) while HTTP requests drain: Apollo runs the drain hooks together.
       { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
@@ -151,6 +167,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   app.use(
     '/graphql',
     express.json({ limit: '100kb' }),
+    // Everything the request asks of the service shares one deadline, which ends with its response.
+    (_req, res, next) => {
+      const deadline = deadlines.enter(next);
+      res.once('close', deadline.done);
+    },
     expressMiddleware(apollo, { context: async () => context() }),
   );
 
@@ -168,7 +189,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     emulator,
     watcher,
     async close() {
-      await apollo.stop();
+      const cut = setTimeout(() => {
+        logger.info({ drainMs: config.shutdownDrainMs }, 'drain deadline reached: answering requests still waiting for the service');
+        deadlines.abortAll('shutdown');
+      }, config.shutdownDrainMs);
+      try {
+        await apollo.stop();
+      } finally {
+        clearTimeout(cut);
+      }
       watcher.close();
       clients.destroy();
       await emulator?.close();

@@ -20,18 +20,27 @@ async function main(): Promise<void> {
   }
   logger.info(`er-gateway ready at ${gateway.url}/graphql`);
 
-  const stop = (signal: string) => {
-    logger.info({ signal }, 'shutting down');
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down: draining requests and closing websockets');
     gateway.close().then(
-      () => process.exit(0),
+      () => {
+        logger.info('shut down cleanly');
+        process.exit(0);
+      },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
         process.exit(1);
       },
     );
   };
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }
 
 main().catch((err: unknown) => {

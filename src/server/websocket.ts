@@ -1,4 +1,4 @@
-import { parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { execute, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import { LRUCache } from 'lru-cache';
@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { GatewayContext } from '../resolvers/context';
+import type { Deadlines } from '../upstream/deadline';
 import { clientErrorFormatter } from './errors';
 import { guardSockets, type DropReason } from './socket-guard';
 
@@ -24,6 +25,8 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
   /** Told of each client the gateway drops. */
   onDrop?: (reason: DropReason) => void;
+  /** Queries and mutations over the socket each run under a request deadline, as on HTTP. */
+  deadlines: Deadlines;
 }
 
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
@@ -62,6 +65,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     {
       schema,
       connectionInitWaitTimeout: options.initTimeoutMs,
+      execute: (args) => options.deadlines.run(() => execute(args)),
       context: () => options.context(),
       onSubscribe: (_ctx, _id, payload) => {
         let document = documents.get(payload.query);

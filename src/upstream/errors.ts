@@ -27,6 +27,19 @@ export function badInput(field: string, message: string): GraphQLError {
   return gatewayError('BAD_USER_INPUT', message, { field });
 }
 
+/**
+ * The name of a failed call for metrics and logs: the service's error name
+ * (ThrottlingException…), the network's code (ECONNREFUSED, ECONNRESET…),
+ * or `timeout` when an attempt got no answer in time.
+ */
+export function failureName(err: unknown): string {
+  if (err instanceof EntityResolutionServiceException) return err.name;
+  if (!(err instanceof Error)) return 'Error';
+  if (err.name === 'TimeoutError' || (err as { code?: string }).code === 'ETIMEDOUT') return 'timeout';
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' ? code : err.name;
+}
+
 /** What the gateway was doing: reading, or starting a job. */
 export type UpstreamAction = 'read' | 'start';
 

@@ -10,9 +10,11 @@ import {
   StartIdMappingJobCommand,
   StartMatchingJobCommand,
 } from '@aws-sdk/client-entityresolution';
+import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { UpstreamClients } from './client';
-import { mapUpstreamError, type UpstreamAction } from './errors';
+import { failureName, mapUpstreamError, type UpstreamAction } from './errors';
+import { withinDeadline, type RequestDeadline } from './deadline';
 import { GovernorRefusal, withPriority, type CallPriority } from './rate-governor';
 import * as map from './mapping';
 import type {
@@ -44,6 +46,8 @@ export interface JobStoreOptions {
   freshnessMs?: number;
   /** For the freshness window. @default performance.now */
   now?: () => number;
+  /** The deadline of the request being served, if any: every call waits for the service no longer. */
+  currentDeadline?: () => RequestDeadline | undefined;
 }
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
@@ -61,17 +65,24 @@ export interface JobRead<R extends JobRecord = JobRecord> {
   served: 'hit' | 'shared' | 'miss';
 }
 
+/** What each SDK call is sent with: the request's abort signal, where it may be cut. */
+interface SendOptions {
+  abortSignal?: AbortSignal;
+}
+
 const JOB_KINDS = {
   idMapping: {
     operation: 'GetIdMappingJob',
     subject: (key: JobKey) => `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`,
-    send: (client: UpstreamClients['reads'], key: JobKey) => client.send(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
+    send: (client: UpstreamClients['reads'], key: JobKey, options: SendOptions) =>
+      client.send(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options),
     map: map.idMappingJob,
   },
   matching: {
     operation: 'GetMatchingJob',
     subject: (key: JobKey) => `Matching job ${key.jobId} of workflow ${key.workflowName}`,
-    send: (client: UpstreamClients['reads'], key: JobKey) => client.send(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId })),
+    send: (client: UpstreamClients['reads'], key: JobKey, options: SendOptions) =>
+      client.send(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options),
     map: map.matchingJob,
   },
 } as const;
@@ -131,13 +142,15 @@ export class JobStore {
       this.options.observeRead?.('hit');
       return Promise.resolve({ job: kept, served: 'hit' });
     }
+    // Each reader waits until its own deadline; the shared call is not cut by the first one's.
+    const deadline = this.options.currentDeadline?.();
     const pending = this.inFlight.get(id) as Promise<JobOfKind[K]> | undefined;
     if (pending) {
       this.options.observeRead?.('shared');
-      return pending.then((job) => ({ job, served: 'shared' }));
+      return withinDeadline(pending, deadline, subject(key)).then((job) => ({ job, served: 'shared' }));
     }
     this.options.observeRead?.('miss');
-    const read = this.call(operation, subject(key), () => send(this.client, key), 'read', purpose === 'poll' ? 'poll' : 'interactive')
+    const read = this.call(operation, subject(key), (options) => send(this.client, key, options), 'read', purpose === 'poll' ? 'poll' : 'interactive', true)
       .then((out) => {
         const job = toRecord(key, out as never) as JobOfKind[K];
         if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
@@ -149,47 +162,47 @@ export class JobStore {
       })
       .finally(() => this.inFlight.delete(id));
     this.inFlight.set(id, read);
-    return read.then((job) => ({ job, served: 'miss' }));
+    return withinDeadline(read, deadline, subject(key)).then((job) => ({ job, served: 'miss' }));
   }
 
   async listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    const out = await this.call('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, () =>
-      this.client.send(new ListIdMappingJobsCommand({ workflowName, ...page })),
+    const out = await this.call('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, (options) =>
+      this.client.send(new ListIdMappingJobsCommand({ workflowName, ...page }), options),
     );
     return { items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)), nextToken: out.nextToken };
   }
 
   async listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    const out = await this.call('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, () =>
-      this.client.send(new ListMatchingJobsCommand({ workflowName, ...page })),
+    const out = await this.call('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, (options) =>
+      this.client.send(new ListMatchingJobsCommand({ workflowName, ...page }), options),
     );
     return { items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)), nextToken: out.nextToken };
   }
 
   async getIdMappingWorkflow(workflowName: string): Promise<IdMappingWorkflowRecord> {
-    const out = await this.call('GetIdMappingWorkflow', `ID-mapping workflow ${workflowName}`, () =>
-      this.client.send(new GetIdMappingWorkflowCommand({ workflowName })),
+    const out = await this.call('GetIdMappingWorkflow', `ID-mapping workflow ${workflowName}`, (options) =>
+      this.client.send(new GetIdMappingWorkflowCommand({ workflowName }), options),
     );
     return map.idMappingWorkflow(out);
   }
 
   async getMatchingWorkflow(workflowName: string): Promise<MatchingWorkflowRecord> {
-    const out = await this.call('GetMatchingWorkflow', `Matching workflow ${workflowName}`, () =>
-      this.client.send(new GetMatchingWorkflowCommand({ workflowName })),
+    const out = await this.call('GetMatchingWorkflow', `Matching workflow ${workflowName}`, (options) =>
+      this.client.send(new GetMatchingWorkflowCommand({ workflowName }), options),
     );
     return map.matchingWorkflow(out);
   }
 
   async listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
-    const out = await this.call('ListIdMappingWorkflows', 'The list of ID-mapping workflows', () =>
-      this.client.send(new ListIdMappingWorkflowsCommand(page)),
+    const out = await this.call('ListIdMappingWorkflows', 'The list of ID-mapping workflows', (options) =>
+      this.client.send(new ListIdMappingWorkflowsCommand(page), options),
     );
     return { items: (out.workflowSummaries ?? []).map(map.workflowSummary), nextToken: out.nextToken };
   }
 
   async listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
-    const out = await this.call('ListMatchingWorkflows', 'The list of matching workflows', () =>
-      this.client.send(new ListMatchingWorkflowsCommand(page)),
+    const out = await this.call('ListMatchingWorkflows', 'The list of matching workflows', (options) =>
+      this.client.send(new ListMatchingWorkflowsCommand(page), options),
     );
     return { items: (out.workflowSummaries ?? []).map(map.workflowSummary), nextToken: out.nextToken };
   }
@@ -203,7 +216,7 @@ export class JobStore {
     const out = await this.call(
       'StartIdMappingJob',
       `ID-mapping workflow ${workflowName}`,
-      () => this.clients.starts.send(new StartIdMappingJobCommand({ workflowName, outputSourceConfig, jobType: request.jobType })),
+      (options) => this.clients.starts.send(new StartIdMappingJobCommand({ workflowName, outputSourceConfig, jobType: request.jobType }), options),
       'start',
     );
     return map.startedIdMappingJob(workflowName, out);
@@ -214,27 +227,44 @@ export class JobStore {
     const out = await this.call(
       'StartMatchingJob',
       `matching workflow ${workflowName}`,
-      () => this.clients.starts.send(new StartMatchingJobCommand({ workflowName })),
+      (options) => this.clients.starts.send(new StartMatchingJobCommand({ workflowName }), options),
       'start',
     );
     return { workflowName, jobId: map.required(out.jobId, 'jobId'), acceptedAt: new Date() };
   }
 
+  /**
+   * One upstream call under the current request's deadline: the caller waits
+   * no longer than it allows. The SDK gets the deadline's abort signal too,
+   * except for calls others share (they finish for the cache) and for starts
+   * (cutting one short would only make its outcome unknown).
+   */
   private async call<T>(
     operation: string,
     subject: string,
-    send: () => Promise<T>,
+    send: (options: SendOptions) => Promise<T>,
     action: UpstreamAction = 'read',
     priority: CallPriority = 'interactive',
+    shared = false,
   ): Promise<T> {
+    const deadline = this.options.currentDeadline?.();
+    const abortSignal = shared || action === 'start' ? undefined : deadline?.signal;
     try {
-      const out = await withPriority(priority, send);
+      const out = await withinDeadline(
+        withPriority(priority, () => send({ abortSignal })),
+        shared ? undefined : deadline,
+        subject,
+      );
       this.observe(operation, 'ok');
       return out;
     } catch (err) {
       // The governor's refusal is not a call: nothing reached the service.
       if (err instanceof GovernorRefusal) throw err;
-      this.observe(operation, err instanceof Error ? err.name : 'Error', err);
+      if (err instanceof GraphQLError && err.extensions.reason !== undefined) {
+        this.observe(operation, String(err.extensions.reason));
+        throw err;
+      }
+      this.observe(operation, failureName(err), err);
       throw mapUpstreamError(err, subject, action);
     }
   }

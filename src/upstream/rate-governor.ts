@@ -34,6 +34,8 @@ export interface RateGovernorOptions {
   maxWaitMs: number;
   /** Told how long each call waited for its turn, and of each call refused. */
   observer?: { waited(operation: string, ms: number): void; refused(operation: string): void };
+  /** The time left to the request being served, in ms: an interactive call never waits past it. */
+  remainingMs?: () => number | undefined;
 }
 
 interface Lane {
@@ -46,8 +48,8 @@ interface Lane {
  * Spends the service's rate limit deliberately: a token bucket per upstream
  * operation, so calls wait their turn instead of being throttled by the
  * service. Interactive calls go before polls. An interactive call whose turn
- * would come after `maxWaitMs` is refused at once with THROTTLED and a retry
- * hint, rather than hanging.
+ * would come after `maxWaitMs`, or after its request's deadline, is refused
+ * at once with THROTTLED and a retry hint, rather than hanging.
  */
 export class RateGovernor {
   private readonly lanes = new Map<string, Lane>();
@@ -66,7 +68,7 @@ export class RateGovernor {
       if (lane.interactiveWaiting > 0 || !lane.bucket.tryRemoveTokens(1)) {
         // Queued behind the callers already waiting, each for a token of its own.
         const expectedWaitMs = this.waitFor(lane, lane.interactiveWaiting + 1);
-        if (expectedWaitMs > this.options.maxWaitMs) {
+        if (expectedWaitMs > Math.min(this.options.maxWaitMs, this.options.remainingMs?.() ?? Infinity)) {
           this.options.observer?.refused(operation);
           throw new GovernorRefusal(operation, Math.ceil(expectedWaitMs / 1000));
         }

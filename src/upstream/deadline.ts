@@ -1,0 +1,118 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { GraphQLError } from 'graphql';
+import { gatewayError } from './errors';
+
+/** Why a request stopped waiting for the service. */
+export type DeadlineReason = 'deadline' | 'shutdown';
+
+/**
+ * The time one GraphQL request has left for everything it asks of the
+ * service: every retry, every wait for the rate budget. Its `signal` aborts
+ * when the time is up, or earlier when the gateway shuts down; it is made
+ * on first use, so a request answered from caches costs no timer.
+ */
+export class RequestDeadline {
+  /** `performance.now()` when the time is up. */
+  readonly at: number;
+  private controller?: AbortController;
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    readonly ms: number,
+    private readonly open: Set<RequestDeadline>,
+  ) {
+    this.at = performance.now() + ms;
+  }
+
+  get remainingMs(): number {
+    return this.at - performance.now();
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      this.open.add(this);
+      this.timer = setTimeout(() => this.abort('deadline'), Math.max(0, this.remainingMs));
+      this.timer.unref();
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: DeadlineReason): void {
+    if (this.controller && !this.controller.signal.aborted) this.controller.abort(reason);
+    this.close();
+  }
+
+  /** The request is answered: nothing more waits on it. */
+  close(): void {
+    clearTimeout(this.timer);
+    this.open.delete(this);
+  }
+
+  /** The error a field gets when the wait for `subject` was cut short. */
+  error(subject: string): GraphQLError {
+    return this.signal.reason === 'shutdown'
+      ? gatewayError('UPSTREAM_UNAVAILABLE', `The gateway is shutting down, so ${subject} was not read; retry.`, { reason: 'shutdown' })
+      : gatewayError('UPSTREAM_UNAVAILABLE', `The service did not answer for ${subject} within the request's deadline of ${this.ms / 1000} s; retry.`, {
+          reason: 'deadline',
+        });
+  }
+}
+
+/**
+ * Where requests get their deadlines. Contract: `run` makes a deadline of
+ * `ms` current for everything `work` does (the JobStore and the rate
+ * governor read it with `currentDeadline`) and closes it when `work`
+ * settles; `abortAll` cuts every open deadline short, for a shutdown's drain.
+ */
+export class Deadlines {
+  private readonly open = new Set<RequestDeadline>();
+  private readonly scope = new AsyncLocalStorage<RequestDeadline>();
+
+  constructor(private readonly ms: number) {}
+
+  /** Runs `work` under a new deadline; for HTTP, where the end is the response's, use `enter`. */
+  run<T>(work: () => T): T {
+    const deadline = new RequestDeadline(this.ms, this.open);
+    const result = this.scope.run(deadline, work);
+    if (result instanceof Promise) return result.finally(() => deadline.close()) as T;
+    deadline.close();
+    return result;
+  }
+
+  /** Runs `work` (which continues beyond its return) under a new deadline, closed by calling `done`. */
+  enter(work: () => void): { done(): void } {
+    const deadline = new RequestDeadline(this.ms, this.open);
+    this.scope.run(deadline, work);
+    return { done: () => deadline.close() };
+  }
+
+  current(): RequestDeadline | undefined {
+    return this.scope.getStore();
+  }
+
+  abortAll(reason: DeadlineReason): void {
+    for (const deadline of [...this.open]) deadline.abort(reason);
+  }
+}
+
+/** Resolves as `work` does, or rejects with the deadline's error once its signal aborts first. */
+export function withinDeadline<T>(work: Promise<T>, deadline: RequestDeadline | undefined, subject: string): Promise<T> {
+  if (!deadline) return work;
+  const { signal } = deadline;
+  if (signal.aborted) return Promise.reject(deadline.error(subject));
+  return new Promise<T>((resolve, reject) => {
+    const cut = () => reject(deadline.error(subject));
+    signal.addEventListener('abort', cut, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', cut);
+        resolve(value);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', cut);
+        reject(err);
+      },
+    );
+  });
+}

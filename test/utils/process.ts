@@ -1,0 +1,42 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+
+/** A gateway run as `npm start` runs it (src/server/main.ts), in a process of its own. */
+export interface GatewayProcess {
+  child: ChildProcess;
+  /** e.g. http://127.0.0.1:PORT */
+  url: string;
+  /** Its log lines so far, parsed. */
+  lines: Record<string, unknown>[];
+  /** Resolves with the exit code (or the signal's name) when it exits. */
+  exited: Promise<number | string>;
+}
+
+/** Starts src/server/main.ts with `env` (plus a free port) and waits until it is ready. */
+export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+  const root = resolve(__dirname, '../..');
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/server/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, PORT: '0', NODE_NO_WARNINGS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: Record<string, unknown>[] = [];
+  const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown')));
+  let stderr = '';
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const ready = new Promise<string>((done, fail) => {
+    createInterface({ input: child.stdout! }).on('line', (text) => {
+      try {
+        const line = JSON.parse(text) as Record<string, unknown>;
+        lines.push(line);
+        const match = /ready at (\S+)\/graphql/.exec(String(line.msg));
+        if (match) done(match[1]);
+      } catch {
+        lines.push({ msg: text });
+      }
+    });
+    void exited.then((code) => fail(new Error(`the gateway exited (${code}) before it was ready: ${stderr}`)));
+  });
+  return { child, url: await ready, lines, exited };
+}
