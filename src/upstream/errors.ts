@@ -37,7 +37,9 @@ export function failureName(err: unknown): string {
   if (!(err instanceof Error)) return 'Error';
   if (err.name === 'TimeoutError' || (err as { code?: string }).code === 'ETIMEDOUT') return 'timeout';
   const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' ? code : err.name;
+  if (typeof code === 'string') return code;
+  // The SDK wraps what is not an Error of its own realm, keeping only the message ("…connect ECONNREFUSED 127.0.0.1:1").
+  return /\b(E[A-Z]{4,})\b/.exec(err.message)?.[1] ?? err.name;
 }
 
 /** What the gateway was doing: reading, or starting a job. */
