@@ -7,6 +7,7 @@ import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
 import { frugality } from './frugality';
+import { soak } from './soak';
 
 /**
  * `npm run bench`: figures measured in one run on this machine. Each scenario
@@ -177,6 +178,7 @@ async function cycles(count: number) {
 
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
+  if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
   if (only !== 'fanout') await frugality(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'frugality') return;
   const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,10000').split(',').map(Number);
@@ -193,6 +195,7 @@ async function main(): Promise<void> {
   console.log(
     `\nsubscribe/unsubscribe cycles: ${c.count} in ${(c.ms / 1000).toFixed(1)} s; watchers left: ${c.watchers}; heap ${c.heapBefore.toFixed(1)} MB → ${c.heapAfter.toFixed(1)} MB (${(c.heapAfter - c.heapBefore).toFixed(2)} MB)`,
   );
+  if (only !== 'fanout') await soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
 }
 
 main().then(
