@@ -276,6 +276,20 @@ describe('lost answers next to a previous job', () => {
     }
   });
 
+  test('a lookup that fails (here throttled) keeps the key unknown: the next retry still finds the lost job and starts none', async () => {
+    const { g, launched, retry } = await lostStartAfterPrevious({}, 25_000);
+    try {
+      g.emulator.failNext('ListIdMappingJobs', 'ThrottlingException', 3);
+      expect(codes(await retry())).toEqual(['THROTTLED']);
+      const res = await retry();
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.startIdMappingJob.jobId).toBe(launched);
+      expect(g.emulator.requests('StartIdMappingJob')).toBe(0);
+    } finally {
+      await g.close();
+    }
+  });
+
   test('a previous job that finished seconds before is told apart when it started outside the skew allowance', async () => {
     const { g, launched, retry } = await lostStartAfterPrevious({ ER_EMULATOR_JOB_SECONDS: '3', ER_START_CLOCK_SKEW_MS: '2000' }, 5000);
     try {

@@ -16,9 +16,12 @@ export type IdempotencyRecord<R extends JobKey = JobKey> =
   | { state: 'unknown'; fingerprint: string; reservedAt: number; lostAt?: number }
   | { state: 'done'; fingerprint: string; reservedAt: number; result: R };
 
+/** A key whose start's answer was lost. */
+export type UnknownRecord = Extract<IdempotencyRecord, { state: 'unknown' }>;
+
 export type Reservation<R extends JobKey = JobKey> =
   /** The caller now holds the key (pending) since `reservedAt`; `previous` is the lost start it must look for first. */
-  | { claimed: true; reservedAt: number; previous?: IdempotencyRecord<R> & { state: 'unknown' } }
+  | { claimed: true; reservedAt: number; previous?: UnknownRecord }
   /** Someone else holds it, or it is done: the record as it stands. */
   | { claimed: false; record: IdempotencyRecord<R> };
 

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { badInput, gatewayError } from './errors';
-import type { IdempotencyRecord, IdempotencyStore } from './idempotency';
+import type { IdempotencyStore, UnknownRecord } from './idempotency';
 import type { JobStore } from './job-store';
 import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
 
@@ -113,7 +113,7 @@ export class JobStarter {
     key: string | undefined,
     fingerprint: string,
     start: () => Promise<R>,
-    findLostStart: (lost: IdempotencyRecord & { state: 'unknown' }) => Promise<LostStart<R>>,
+    findLostStart: (lost: UnknownRecord) => Promise<LostStart<R>>,
   ): Promise<R> {
     if (key === undefined) {
       try {
@@ -134,17 +134,12 @@ export class JobStarter {
         continue;
       }
       const { reservedAt, previous } = reservation;
+      const found = previous && (await this.adoptLostStart(key, previous, findLostStart));
       try {
-        const lookup = previous && (await findLostStart(previous));
-        if (lookup && 'candidates' in lookup && lookup.candidates.length > 0) {
-          await this.keys.settle(key, previous);
-          throw outcomeUndecided(lookup.candidates);
-        }
-        const result = lookup && 'found' in lookup ? lookup.found : await start();
+        const result = found || (await start());
         await this.keys.settle(key, { state: 'done', fingerprint, reservedAt, result });
         return result;
       } catch (err) {
-        if (err instanceof GraphQLError && err.extensions.code === 'START_OUTCOME_UNKNOWN') throw err;
         if (isUnknownOutcome(err)) {
           await this.keys.settle(key, { state: 'unknown', fingerprint, reservedAt });
           throw outcomeUnknown(true);
@@ -158,11 +153,31 @@ export class JobStarter {
   }
 
   /**
+   * The job a lost start launched, or undefined when it launched none (so the
+   * caller may start now). Whatever stops the lookup, and an undecided one,
+   * leaves the key `unknown`: the lost start may still have happened, so no
+   * failure here may free the key for a fresh start.
+   */
+  private async adoptLostStart<R>(key: string, lost: UnknownRecord, findLostStart: (lost: UnknownRecord) => Promise<LostStart<R>>): Promise<R | undefined> {
+    let lookup: LostStart<R>;
+    try {
+      lookup = await findLostStart(lost);
+    } catch (err) {
+      await this.keys.settle(key, lost);
+      throw isUnknownOutcome(err) ? outcomeUnknown(true) : err;
+    }
+    if ('found' in lookup) return lookup.found;
+    if (lookup.candidates.length === 0) return undefined;
+    await this.keys.settle(key, lost);
+    throw outcomeUndecided(lookup.candidates);
+  }
+
+  /**
    * The jobs that started within the lost start's window: none means it never
    * happened; exactly one with the same input is the one it launched.
    */
   private async findLostStart<R>(
-    lost: IdempotencyRecord & { state: 'unknown' },
+    lost: UnknownRecord,
     list: (page: { maxResults: number }) => Promise<{ items: JobSummaryRecord[] }>,
     /** The start's result if `job` ran with the same input, else undefined. */
     ifSameInput: (job: JobSummaryRecord) => Promise<R | undefined>,
