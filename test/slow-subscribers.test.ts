@@ -31,6 +31,25 @@ async function poll(scheduler: ManualScheduler, clock: ManualClock, polls: numbe
   }
 }
 
+/**
+ * The gateway dropped `socket`, which had stopped reading: once it reads
+ * again it sees the connection cut (1006), and the gateway logged one info
+ * line for it with `detail` and counted it under `reason`.
+ */
+async function expectDroppedOnce(
+  t: TestGateway,
+  socket: RawSocket,
+  log: ReturnType<typeof capturedLogger>,
+  reason: string,
+  detail: Record<string, unknown>,
+): Promise<void> {
+  await log.line((l) => l.msg === 'websocket client dropped');
+  socket.resume();
+  expect((await socket.closed).code).toBe(1006);
+  expect(log.lines.filter((l) => l.msg === 'websocket client dropped')).toEqual([expect.objectContaining({ level: 30, reason, ...detail })]);
+  expect((await t.gateway.metrics.droppedSockets.get()).values).toEqual([expect.objectContaining({ labels: { reason }, value: 1 })]);
+}
+
 test('a subscriber that stops taking events holds at most ER_SUBSCRIBER_QUEUE of them, then skips to the latest state', async () => {
   const clock = new ManualClock();
   const scheduler = new ManualScheduler();
@@ -109,8 +128,8 @@ test('clients that never read or read slowly cannot bring the gateway down, and 
 });
 
 test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed with 1013 and one info line', async () => {
-  const { logger, lines, line } = capturedLogger();
-  const t = await startTestGateway({ logger, env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100' } });
+  const log = capturedLogger();
+  const t = await startTestGateway({ logger: log.logger, env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100' } });
   const socket = await RawSocket.open(t.gateway.url);
   const consoleError = jest.spyOn(console, 'error');
   try {
@@ -120,14 +139,9 @@ test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed wit
     socket.pause();
     // Each answer is about 20 kB; a client that reads none of them backs up the kernel's buffers, then the gateway's.
     for (let i = 0; i < 2000; i++) socket.subscribe(`q${i}`, `{ ${aliases.join(' ')} }`);
-    await line((l) => l.msg === 'websocket client dropped');
-    socket.resume();
     // The close frame queued behind all that output; the gateway cut the connection a second later.
-    expect((await socket.closed).code).toBe(1006);
-    const drops = lines.filter((line) => line.msg === 'websocket client dropped');
-    expect(drops).toEqual([expect.objectContaining({ level: 30, reason: 'slow_consumer', limitBytes: 64 * 1024 })]);
-    expect((await t.gateway.metrics.droppedSockets.get()).values).toEqual([expect.objectContaining({ labels: { reason: 'slow_consumer' }, value: 1 })]);
-    expect(lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
+    await expectDroppedOnce(t, socket, log, 'slow_consumer', { limitBytes: 64 * 1024 });
+    expect(log.lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
     expect(consoleError).not.toHaveBeenCalled();
   } finally {
     consoleError.mockRestore();
@@ -138,8 +152,8 @@ test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed wit
 
 test('a client that stops answering pings is dropped with one info line, and its open subscriptions log no errors', async () => {
   const clock = new ManualClock();
-  const { logger, lines, line } = capturedLogger();
-  const t = await startTestGateway({ logger, emulator: { clock: clock.read }, env: { ER_WS_KEEPALIVE_MS: '100' } });
+  const log = capturedLogger();
+  const t = await startTestGateway({ logger: log.logger, emulator: { clock: clock.read }, env: { ER_WS_KEEPALIVE_MS: '100' } });
   const socket = await RawSocket.open(t.gateway.url);
   const consoleError = jest.spyOn(console, 'error');
   try {
@@ -147,13 +161,9 @@ test('a client that stops answering pings is dropped with one info line, and its
     for (let i = 0; i < 20; i++) socket.subscribe(`s${i}`, UPDATES, key);
     await socket.until(() => socket.results('s19').length > 0);
     socket.pause();
-    await line((l) => l.msg === 'websocket client dropped');
-    socket.resume();
-    expect((await socket.closed).code).toBe(1006);
-    const drops = lines.filter((l) => l.msg === 'websocket client dropped');
-    expect(drops).toEqual([expect.objectContaining({ level: 30, reason: 'keepalive', keepAliveMs: 100 })]);
+    await expectDroppedOnce(t, socket, log, 'keepalive', { keepAliveMs: 100 });
     while (t.gateway.watcher.watchedJobs > 0) await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
+    expect(log.lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
     expect(consoleError).not.toHaveBeenCalled();
   } finally {
     consoleError.mockRestore();
