@@ -85,3 +85,36 @@ describe('operations endpoints', () => {
     expect(count(after, 'operation="GetIdMappingJob",outcome="ResourceNotFoundException"')).toBe(1);
   });
 });
+
+describe('what the HTTP layer answers on its own', () => {
+  /** An answer of the HTTP layer: JSON in GraphQL's error shape, with nothing of the server's insides. */
+  async function refusal(res: Response): Promise<{ status: number; code: unknown; message: string }> {
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    const text = await res.text();
+    expect(text).not.toMatch(/<html|\bat .+:\d+:\d+|\/work\/|node_modules|src\//i);
+    const body = JSON.parse(text) as { errors: { message: string; extensions: { code: unknown } }[] };
+    return { status: res.status, code: body.errors[0].extensions.code, message: body.errors[0].message };
+  }
+
+  test('a body over 100 KiB is 413 PAYLOAD_TOO_LARGE as JSON, and nothing runs', async () => {
+    const before = t.emulator.requests();
+    const query = `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status } } #${'x'.repeat(101 * 1024)}`;
+    const res = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    expect(await refusal(res)).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than 100 KiB.' });
+    expect(t.emulator.requests()).toBe(before);
+  });
+
+  test('malformed JSON is 400 BAD_REQUEST as JSON', async () => {
+    const res = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": "{ __typename }"' });
+    expect(await refusal(res)).toEqual({ status: 400, code: 'BAD_REQUEST', message: 'The request body is not valid JSON.' });
+  });
+
+  test('an unknown route is 404 and a wrong method is 405 with Allow, both as JSON', async () => {
+    expect(await refusal(await fetch(`${t.gateway.url}/no-such-page`))).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+    const put = await fetch(t.endpoint, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(put.headers.get('allow')).toBe('GET, POST, OPTIONS');
+    expect(await refusal(put)).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+    const post = await fetch(`${t.gateway.url}/healthz`, { method: 'POST' });
+    expect(await refusal(post)).toMatchObject({ status: 405, code: 'METHOD_NOT_ALLOWED' });
+  });
+});

@@ -2,9 +2,6 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
-import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
@@ -21,6 +18,7 @@ import type { Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
 import { clientErrorFormatter } from './errors';
 import { limitRules } from './limits';
+import { createHttpLayer } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { buildGatewaySchema } from './schema';
 import { serveWebSockets } from './websocket';
@@ -123,10 +121,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     finalMaxAgeSeconds: config.finalMaxAgeSeconds,
   });
 
-  const app = express();
-  const httpServer = createServer(app);
   const schema = await buildGatewaySchema();
   const validationRules = limitRules(config);
+  const http = createHttpLayer({ context, deadlines, metrics, logger, backend: config.backend });
+  const httpServer = http.app.server;
   const webSockets = serveWebSockets({
     httpServer,
     schema,
@@ -156,29 +154,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     ],
   });
   await apollo.start();
-
-  app.disable('x-powered-by');
-  app.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok', backend: config.backend });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(metrics.registry.contentType).send(await metrics.registry.metrics());
-  });
-  app.use(
-    '/graphql',
-    express.json({ limit: '100kb' }),
-    // Everything the request asks of the service shares one deadline, which ends with its response.
-    (_req, res, next) => {
-      const deadline = deadlines.enter(next);
-      res.once('close', deadline.done);
-    },
-    expressMiddleware(apollo, { context: async () => context() }),
-  );
-
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(config.port, config.host, resolve);
-  });
+  http.serveGraphQL(apollo);
+  await http.app.listen({ port: config.port, host: config.host });
   const { address, port } = httpServer.address() as AddressInfo;
   const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 

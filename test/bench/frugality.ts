@@ -1,14 +1,7 @@
-import { ApolloServer } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
-import express from 'express';
-import { execFile } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { seededJobId } from '../../src/emulator/seed';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
+import { load } from './throughput';
 
 /**
  * The rate-limit scenarios of `npm run bench`: what queries cost upstream,
@@ -23,26 +16,9 @@ const running = { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id
 const jobQuery = (job: typeof finished) =>
   JSON.stringify({ query: `{ idMappingJob(workflowName: "${job.workflowName}", jobId: "${job.jobId}") { status metrics { inputRecords totalRecordsProcessed } } }` });
 
-interface Load {
-  rps: number;
-  p50: number;
-  p99: number;
-  total: number;
-  non2xx: number;
-}
-
-/** A short unmeasured run first, so that both servers are measured warm. */
+/** A short unmeasured run first, so that the gateway is measured warm. */
 async function warm(url: string, body: string): Promise<void> {
   await load(url, body, 2, 10);
-}
-
-/** autocannon's CLI, so the load generator does not share the gateway's event loop. */
-async function load(url: string, body: string, seconds: number, connections = 50): Promise<Load> {
-  const cli = resolve(__dirname, '../../node_modules/autocannon/autocannon.js');
-  const args = ['--json', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, url];
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args], { maxBuffer: 16 * 2 ** 20 });
-  const r = JSON.parse(stdout) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number };
-  return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, non2xx: r.non2xx };
 }
 
 /** Times of the emulator's answers to Gets, and which of them throttled. */
@@ -99,33 +75,10 @@ async function hundredJobs(): Promise<string[]> {
   return rows;
 }
 
-/** A bare Apollo Server on express answering the same query with a constant: the ceiling. */
-async function bareServer(): Promise<{ url: string; close: () => Promise<void> }> {
-  const apollo = new ApolloServer({
-    typeDefs: `type Query { idMappingJob(workflowName: String!, jobId: ID!): Job }
-      type Job { status: String! metrics: Metrics }
-      type Metrics { inputRecords: Float totalRecordsProcessed: Float }`,
-    resolvers: { Query: { idMappingJob: () => ({ status: 'SUCCEEDED', metrics: { inputRecords: 1_000_000, totalRecordsProcessed: 999_000 } }) } },
-  });
-  await apollo.start();
-  const app = express();
-  app.use('/graphql', express.json(), expressMiddleware(apollo));
-  const server: Server = createServer(app);
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/graphql`,
-    close: async () => {
-      await apollo.stop();
-      await new Promise((done) => server.close(done));
-    },
-  };
-}
-
-/** Scenarios 2 and 3: 50 clients repeating one job query, against the gateway and the bare server. */
+/** Scenarios 2 and 3: 50 clients repeating one job query: what it costs upstream (speed against a bare server is `throughput`). */
 async function repeatedQuery(seconds: number): Promise<string[]> {
   const rows: string[] = [];
   const g = await gateway({});
-  let finishedRps = 0;
   try {
     for (const [label, job] of [
       ['finished job', finished],
@@ -134,20 +87,10 @@ async function repeatedQuery(seconds: number): Promise<string[]> {
       await warm(`${g.url}/graphql`, jobQuery(job));
       g.emulator!.resetRequests();
       const r = await load(`${g.url}/graphql`, jobQuery(job), seconds);
-      if (job === finished) finishedRps = r.rps;
       rows.push(`| gateway, ${label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${(gets(g) / seconds).toFixed(2)} |`);
     }
   } finally {
     await g.close();
-  }
-  const bare = await bareServer();
-  try {
-    await warm(bare.url, jobQuery(finished));
-    const r = await load(bare.url, jobQuery(finished), seconds);
-    rows.push(`| bare Apollo Server, constant | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | — |`);
-    rows.push(`\nratio gateway/bare for a finished job: **${(finishedRps / r.rps).toFixed(2)}** (target ≥ 0.8)`);
-  } finally {
-    await bare.close();
   }
   return rows;
 }

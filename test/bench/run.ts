@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
 import { frugality } from './frugality';
 import { soak } from './soak';
+import { throughput } from './throughput';
 
 /**
  * `npm run bench`: figures measured in one run on this machine. Each scenario
@@ -179,6 +180,8 @@ async function cycles(count: number) {
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
+  if (only === 'throughput' || !only) await throughput(Number(process.env.BENCH_SECONDS ?? 10));
+  if (only === 'throughput') return;
   if (only !== 'fanout') await frugality(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'frugality') return;
   const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,10000').split(',').map(Number);
