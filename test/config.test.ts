@@ -38,6 +38,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     rateBurst: 1,
     rateMaxWaitMs: 5000,
     finalMaxAgeSeconds: 3600,
+    responseCacheMb: 32,
     maxDepth: 12,
     maxAliases: 50,
     maxCost: 50_000,

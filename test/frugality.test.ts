@@ -43,6 +43,16 @@ describe('the JobStore, across requests', () => {
     expect(reads).toEqual(['miss', ...Array(9).fill('shared')]);
   });
 
+  test('concurrent requests for one page of jobs share one List call', async () => {
+    const jobs = store();
+    const pages = await Promise.all(Array.from({ length: 10 }, () => jobs.listIdMappingJobs(finished.workflowName, { maxResults: 25 })));
+    expect(new Set(pages).size).toBe(1);
+    expect(pages[0].items).toHaveLength(25);
+    expect(emulator.requests('ListIdMappingJobs')).toBe(1);
+    await jobs.listIdMappingJobs(finished.workflowName, { maxResults: 25 });
+    expect(emulator.requests('ListIdMappingJobs')).toBe(2);
+  });
+
   test('a finished job is read once and served from then on, to queries and polls alike', async () => {
     const jobs = store();
     await jobs.getIdMappingJob(finished);

@@ -11,4 +11,6 @@ export interface GatewayContext {
   watcher: JobWatcher;
   /** The `maxAge` of answers about finished jobs, in seconds. */
   finalMaxAgeSeconds: number;
+  /** The `maxAge` of a page of finished jobs, in seconds: the freshness window, as new jobs join. */
+  listMaxAgeSeconds: number;
 }

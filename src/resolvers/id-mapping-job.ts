@@ -5,7 +5,7 @@ import { IdMappingJobType } from '../schema/enums';
 import { ErrorDetails, IdMappingJob, IdMappingJobMetrics, OutputSource } from '../schema/job';
 import { IdMappingJobConnection } from '../schema/workflow';
 import type { IdMappingJobRecord, JobSummaryRecord } from '../upstream/records';
-import { hintJob } from './cache-hints';
+import { hintJob, hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
 import { validJobKey, validPage, validWorkflowName } from './inputs';
 import { readConnection } from './paging';
@@ -33,9 +33,14 @@ export class IdMappingJobResolver {
   }
 
   @Query(() => IdMappingJobConnection, { nullable: true, description: "A workflow's ID-mapping jobs, newest first." })
-  idMappingJobs(@Arg('workflowName') workflowName: string, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
+  async idMappingJobs(
+    @Arg('workflowName') workflowName: string,
+    @Args() { first, after }: PageArgs,
+    @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
+  ) {
     const name = validWorkflowName(workflowName);
-    return readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(name, page));
+    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(name, page)), ctx);
   }
 
   @FieldResolver(() => IdMappingJobMetrics, { nullable: true })

@@ -1,4 +1,5 @@
-import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { PageArgs } from '../schema/connection';
 import {
   IdMappingJobConnection,
@@ -11,6 +12,7 @@ import {
   WorkflowOutputSource,
 } from '../schema/workflow';
 import type { IdMappingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
+import { hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
 import { validPage, validWorkflowName } from './inputs';
 import { readConnection } from './paging';
@@ -35,8 +37,8 @@ export class IdMappingWorkflowResolver {
   }
 
   @FieldResolver(() => IdMappingJobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
-  jobs(@Root() wf: IdMappingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
-    return readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(wf.workflowName, page));
+  async jobs(@Root() wf: IdMappingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(wf.workflowName, page)), ctx);
   }
 
   @FieldResolver(() => String, { nullable: true })

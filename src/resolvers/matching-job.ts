@@ -4,7 +4,7 @@ import { PageArgs } from '../schema/connection';
 import { ErrorDetails, MatchingJob, MatchingJobMetrics, OutputSource } from '../schema/job';
 import { MatchingJobConnection } from '../schema/workflow';
 import type { JobSummaryRecord, MatchingJobRecord } from '../upstream/records';
-import { hintJob } from './cache-hints';
+import { hintJob, hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
 import { validJobKey, validPage, validWorkflowName } from './inputs';
 import { readConnection } from './paging';
@@ -32,9 +32,14 @@ export class MatchingJobResolver {
   }
 
   @Query(() => MatchingJobConnection, { nullable: true, description: "A workflow's matching jobs, newest first." })
-  matchingJobs(@Arg('workflowName') workflowName: string, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
+  async matchingJobs(
+    @Arg('workflowName') workflowName: string,
+    @Args() { first, after }: PageArgs,
+    @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
+  ) {
     const name = validWorkflowName(workflowName);
-    return readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(name, page));
+    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(name, page)), ctx);
   }
 
   @FieldResolver(() => MatchingJobMetrics, { nullable: true })

@@ -1,4 +1,5 @@
-import { Arg, Args, Ctx, FieldResolver, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { PageArgs } from '../schema/connection';
 import {
   InputSource,
@@ -12,6 +13,7 @@ import {
   WorkflowOutputSource,
 } from '../schema/workflow';
 import type { MatchingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
+import { hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
 import { validPage, validWorkflowName } from './inputs';
 import { readConnection } from './paging';
@@ -36,8 +38,8 @@ export class MatchingWorkflowResolver {
   }
 
   @FieldResolver(() => MatchingJobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
-  jobs(@Root() wf: MatchingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
-    return readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(wf.workflowName, page));
+  async jobs(@Root() wf: MatchingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(wf.workflowName, page)), ctx);
   }
 
   @FieldResolver(() => String, { nullable: true })

@@ -1,10 +1,12 @@
 import { ArgsType, Directive, Field, Int, ObjectType, type ClassType } from 'type-graphql';
+import { INHERIT_MAX_AGE } from './cache-control';
 
 /** The page size when a client names none, and the most a client may ask for. */
 export const DEFAULT_PAGE_SIZE = 25;
 export const MAX_PAGE_SIZE = 100;
 
 @Directive('@shareable')
+@Directive(INHERIT_MAX_AGE)
 @ObjectType({ description: 'Relay page information.', simpleResolvers: true })
 export class PageInfo {
   @Field()
@@ -36,6 +38,7 @@ export interface Connection<T> {
 
 /** A `<Name>Connection` type and its `<Name>Edge`, over `node`. */
 export function connectionOf<T extends object>(node: ClassType<T>, name: string): ClassType<Connection<T>> {
+  @Directive(INHERIT_MAX_AGE)
   @ObjectType(`${name}Edge`)
   class EdgeType {
     @Field()
@@ -45,6 +48,7 @@ export function connectionOf<T extends object>(node: ClassType<T>, name: string)
     node!: T;
   }
 
+  @Directive(INHERIT_MAX_AGE)
   @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
   class ConnectionType {
     @Field(() => [EdgeType])

@@ -1,6 +1,7 @@
 import { GraphQLDateTime, GraphQLSafeInt } from 'graphql-scalars';
 import { Directive, Field, ID, ObjectType } from 'type-graphql';
 import { IdMappingJobType, JobStatus } from './enums';
+import { INHERIT_MAX_AGE } from './cache-control';
 
 @ObjectType({ description: 'Where a job writes its output.', simpleResolvers: true })
 export class OutputSource {
@@ -115,6 +116,7 @@ abstract class Job {
 }
 
 @Directive('@key(fields: "workflowName jobId")')
+@Directive(INHERIT_MAX_AGE)
 @ObjectType({ description: 'A run of an ID-mapping workflow.' })
 export class IdMappingJob extends Job {
   @Field(() => IdMappingJobType, { nullable: true })
@@ -125,6 +127,7 @@ export class IdMappingJob extends Job {
 }
 
 @Directive('@key(fields: "workflowName jobId")')
+@Directive(INHERIT_MAX_AGE)
 @ObjectType({ description: 'A run of a matching workflow.' })
 export class MatchingJob extends Job {
   @Field(() => MatchingJobMetrics, { nullable: true })

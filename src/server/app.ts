@@ -20,6 +20,7 @@ import { clientErrorFormatter } from './errors';
 import { limitRules } from './limits';
 import { createHttpLayer } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
+import { responseCache } from './response-cache';
 import { buildGatewaySchema } from './schema';
 import { serveWebSockets } from './websocket';
 
@@ -33,6 +34,8 @@ export interface GatewayOptions {
   idempotencyStore?: IdempotencyStore;
   /** The watcher's time: tests drive polls by hand. @default Node's timers */
   scheduler?: Scheduler;
+  /** The clock of the caches' windows (the freshness window, the response cache's maxAge), in ms: tests move it by hand. @default performance.now */
+  now?: () => number;
 }
 
 /** A running gateway; whoever starts it closes it. */
@@ -88,6 +91,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const jobs = new JobStore(clients, {
     finalJobs: config.finalJobCacheSize,
     freshnessMs: config.freshnessMs,
+    now: options.now,
     currentDeadline: () => deadlines.current(),
     observeRead: (result) => metrics.jobReads.inc({ result }),
     observe: (operation, outcome, error) => {
@@ -119,6 +123,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     starter,
     watcher,
     finalMaxAgeSeconds: config.finalMaxAgeSeconds,
+    listMaxAgeSeconds: Math.floor(config.freshnessMs / 1000),
   });
 
   const schema = await buildGatewaySchema();
@@ -149,6 +154,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
+      ...(config.responseCacheMb > 0 ? [responseCache({ megabytes: config.responseCacheMb, now: options.now })] : []),
       // Websockets close (1001) while HTTP requests drain: Apollo runs the drain hooks together.
       { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
     ],

@@ -51,6 +51,8 @@ export interface Config {
   rateMaxWaitMs: number;
   /** HTTP cache `maxAge` of answers about finished jobs, in seconds. @default 3600 */
   finalMaxAgeSeconds: number;
+  /** Memory for whole answers to queries whose every field may be reused (finished jobs, pages of them); 0 turns it off. @default 32 */
+  responseCacheMb: number;
   /** Operations nested deeper than this are refused. @default 12 */
   maxDepth: number;
   /** Operations with more aliases than this are refused. @default 50 */
@@ -96,6 +98,7 @@ const env = z.object({
   ER_RATE_BURST: z.coerce.number().int().min(1).max(10_000).optional(),
   ER_RATE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   ER_FINAL_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600),
+  ER_RESPONSE_CACHE_MB: z.coerce.number().min(0).max(65_536).default(32),
   ER_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
   ER_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
   ER_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
@@ -145,6 +148,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     rateBurst: vars.ER_RATE_BURST ?? 1,
     rateMaxWaitMs: vars.ER_RATE_MAX_WAIT_MS,
     finalMaxAgeSeconds: vars.ER_FINAL_MAX_AGE_SECONDS,
+    responseCacheMb: vars.ER_RESPONSE_CACHE_MB,
     maxDepth: vars.ER_MAX_DEPTH,
     maxAliases: vars.ER_MAX_ALIASES,
     maxCost: vars.ER_MAX_COST,

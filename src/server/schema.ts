@@ -11,6 +11,7 @@ import { MatchingJobResolver } from '../resolvers/matching-job';
 import { MatchingWorkflowResolver } from '../resolvers/matching-workflow';
 import { referenceResolvers } from '../resolvers/references';
 import { StartIdMappingJobResolver, StartMatchingJobResolver } from '../resolvers/start-job';
+import { cacheControlDirective } from '../schema/cache-control';
 
 /** Federation 2.4 is the first the Apollo Router accepts subscriptions from. */
 const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/federation/v2.4", import: ["@key", "@shareable"])';
@@ -34,6 +35,7 @@ export async function buildGatewaySchema(): Promise<GraphQLSchema> {
     // The subscriptions bring their own streams (the JobWatcher); type-graphql wants a PubSub all the same.
     pubSub: createPubSub(),
     validate: false,
+    directives: [cacheControlDirective],
   });
   const resolvers = createResolversMap(schema) as GraphQLResolverMap<unknown>;
   for (const [typeName, reference] of Object.entries(referenceResolvers)) {

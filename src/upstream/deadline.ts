@@ -1,4 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { setMaxListeners } from 'node:events';
 import type { GraphQLError } from 'graphql';
 import { gatewayError } from './errors';
 
@@ -31,6 +32,8 @@ export class RequestDeadline {
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
+      // Every read of a request listens while it waits (a list of 100 jobs, 100 reads); each listener goes when its read ends.
+      setMaxListeners(0, this.controller.signal);
       this.open.add(this);
       this.timer = setTimeout(() => this.abort('deadline'), Math.max(0, this.remainingMs));
       this.timer.unref();

@@ -106,7 +106,8 @@ export class JobStore {
   private readonly jobs: LRUCache<string, JobRecord>;
   private readonly freshnessMs: number;
   private readonly keepFinal: boolean;
-  private readonly inFlight = new Map<string, Promise<JobRecord>>();
+  /** Calls in flight that others may join: job reads and pages of job lists. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly clients: Pick<UpstreamClients, 'reads' | 'starts'>,
@@ -165,18 +166,35 @@ export class JobStore {
     return withinDeadline(read, deadline, subject(key)).then((job) => ({ job, served: 'miss' }));
   }
 
-  async listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    const out = await this.call('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, (options) =>
+  listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
+    return this.listJobs('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, workflowName, page, (options) =>
       this.client.send(new ListIdMappingJobsCommand({ workflowName, ...page }), options),
     );
-    return { items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)), nextToken: out.nextToken };
   }
 
-  async listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    const out = await this.call('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, (options) =>
+  listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
+    return this.listJobs('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, workflowName, page, (options) =>
       this.client.send(new ListMatchingJobsCommand({ workflowName, ...page }), options),
     );
-    return { items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)), nextToken: out.nextToken };
+  }
+
+  /** Concurrent requests for the same page of a workflow's jobs share one call; each waits until its own deadline. */
+  private listJobs(
+    operation: string,
+    subject: string,
+    workflowName: string,
+    page: PageRequest,
+    send: (options: SendOptions) => Promise<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>,
+  ): Promise<Page<JobSummaryRecord>> {
+    const id = `${operation}:${workflowName}:${page.maxResults}:${page.nextToken ?? ''}`;
+    let pending = this.inFlight.get(id) as Promise<Page<JobSummaryRecord>> | undefined;
+    if (!pending) {
+      pending = this.call(operation, subject, send, 'read', 'interactive', true)
+        .then((out) => ({ items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)), nextToken: out.nextToken }))
+        .finally(() => this.inFlight.delete(id));
+      this.inFlight.set(id, pending);
+    }
+    return withinDeadline(pending, this.options.currentDeadline?.(), subject);
   }
 
   async getIdMappingWorkflow(workflowName: string): Promise<IdMappingWorkflowRecord> {

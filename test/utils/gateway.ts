@@ -33,6 +33,8 @@ export interface TestGatewayOptions {
   scheduler?: Scheduler;
   logger?: Logger;
   idempotencyStore?: IdempotencyStore;
+  /** The caches' clock, in ms. */
+  now?: () => number;
 }
 
 type LogLine = Record<string, unknown>;
@@ -65,7 +67,7 @@ export function capturedLogger(level = 'info'): { logger: Logger; lines: LogLine
  * tests count the upstream calls of one request exactly, on a gateway that
  * other tests of the file share.
  */
-const PER_REQUEST = { ER_RATE_PER_SECOND: '0', ER_FINAL_JOB_CACHE_SIZE: '0', ER_FRESHNESS_MS: '0' };
+const PER_REQUEST = { ER_RATE_PER_SECOND: '0', ER_FINAL_JOB_CACHE_SIZE: '0', ER_FRESHNESS_MS: '0', ER_RESPONSE_CACHE_MB: '0' };
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
   const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...PER_REQUEST, ...options.env });
@@ -74,6 +76,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     scheduler: options.scheduler,
     logger: options.logger,
     idempotencyStore: options.idempotencyStore,
+    now: options.now,
     processMetrics: false,
   });
   const endpoint = `${gateway.url}/graphql`;
