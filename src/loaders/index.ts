@@ -25,24 +25,32 @@ function eachKey<K, V>(load: (key: K) => Promise<V>) {
     Promise.all(keys.map((key) => load(key).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))));
 }
 
-/** Each loader is built when a request first uses it: most requests use one, many none. */
+/** Each loader is built when a request first uses it: most requests use one, many none (a class, so a request's set costs one small object). */
+class RequestLoaders implements Loaders {
+  private idMappingJobLoader?: Loaders['idMappingJob'];
+  private matchingJobLoader?: Loaders['matchingJob'];
+  private idMappingWorkflowLoader?: Loaders['idMappingWorkflow'];
+  private matchingWorkflowLoader?: Loaders['matchingWorkflow'];
+
+  constructor(private readonly store: JobStore) {}
+
+  get idMappingJob(): Loaders['idMappingJob'] {
+    return (this.idMappingJobLoader ??= new DataLoader(eachKey((key: JobKey) => this.store.getIdMappingJob(key)), { cacheKeyFn: jobCacheKey }));
+  }
+
+  get matchingJob(): Loaders['matchingJob'] {
+    return (this.matchingJobLoader ??= new DataLoader(eachKey((key: JobKey) => this.store.getMatchingJob(key)), { cacheKeyFn: jobCacheKey }));
+  }
+
+  get idMappingWorkflow(): Loaders['idMappingWorkflow'] {
+    return (this.idMappingWorkflowLoader ??= new DataLoader(eachKey((name: string) => this.store.getIdMappingWorkflow(name))));
+  }
+
+  get matchingWorkflow(): Loaders['matchingWorkflow'] {
+    return (this.matchingWorkflowLoader ??= new DataLoader(eachKey((name: string) => this.store.getMatchingWorkflow(name))));
+  }
+}
+
 export function createLoaders(store: JobStore): Loaders {
-  let idMappingJob: Loaders['idMappingJob'] | undefined;
-  let matchingJob: Loaders['matchingJob'] | undefined;
-  let idMappingWorkflow: Loaders['idMappingWorkflow'] | undefined;
-  let matchingWorkflow: Loaders['matchingWorkflow'] | undefined;
-  return {
-    get idMappingJob() {
-      return (idMappingJob ??= new DataLoader(eachKey((key: JobKey) => store.getIdMappingJob(key)), { cacheKeyFn: jobCacheKey }));
-    },
-    get matchingJob() {
-      return (matchingJob ??= new DataLoader(eachKey((key: JobKey) => store.getMatchingJob(key)), { cacheKeyFn: jobCacheKey }));
-    },
-    get idMappingWorkflow() {
-      return (idMappingWorkflow ??= new DataLoader(eachKey((name: string) => store.getIdMappingWorkflow(name))));
-    },
-    get matchingWorkflow() {
-      return (matchingWorkflow ??= new DataLoader(eachKey((name: string) => store.getMatchingWorkflow(name))));
-    },
-  };
+  return new RequestLoaders(store);
 }

@@ -1,10 +1,13 @@
 import type { Loaders } from '../loaders';
+import type { RequestDeadline } from '../upstream/deadline';
 import type { JobStarter } from '../upstream/job-starter';
 import type { JobStore } from '../upstream/job-store';
 import type { JobWatcher } from '../watch/job-watcher';
 
 /** What every resolver receives: this request's loaders, the door to the service, the retry-safe starter and the watcher. */
 export interface GatewayContext {
+  /** How long this request (or websocket operation) may wait for the service; `jobs`, `loaders` and `starter` hold to it. */
+  deadline: RequestDeadline;
   loaders: Loaders;
   jobs: JobStore;
   starter: JobStarter;

@@ -8,7 +8,7 @@ import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
 import { createUpstreamClients } from '../upstream/client';
-import { Deadlines } from '../upstream/deadline';
+import { Deadlines, type RequestDeadline } from '../upstream/deadline';
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idempotency';
 import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
@@ -78,7 +78,6 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
             waited: (operation, ms) => metrics.rateWait.observe({ operation }, ms / 1000),
             refused: (operation) => metrics.rateRefusals.inc({ operation }),
           },
-          remainingMs: () => deadlines.current()?.remainingMs,
         })
       : undefined;
   const clients = createUpstreamClients({
@@ -92,7 +91,6 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     finalJobs: config.finalJobCacheSize,
     freshnessMs: config.freshnessMs,
     now: options.now,
-    currentDeadline: () => deadlines.current(),
     observeRead: (result) => metrics.jobReads.inc({ result }),
     observe: (operation, outcome, error) => {
       metrics.upstreamRequests.inc({ operation, outcome });
@@ -117,14 +115,19 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       stale: (stale) => metrics.staleJobs.inc(stale ? 1 : -1),
     },
   });
-  const context = (): GatewayContext => ({
-    loaders: createLoaders(jobs),
-    jobs,
-    starter,
-    watcher,
-    finalMaxAgeSeconds: config.finalMaxAgeSeconds,
-    listMaxAgeSeconds: Math.floor(config.freshnessMs / 1000),
-  });
+  const listMaxAgeSeconds = Math.floor(config.freshnessMs / 1000);
+  const context = (deadline: RequestDeadline): GatewayContext => {
+    const scoped = jobs.forRequest(deadline);
+    return {
+      deadline,
+      jobs: scoped,
+      loaders: createLoaders(scoped),
+      starter: starter.forRequest(scoped),
+      watcher,
+      finalMaxAgeSeconds: config.finalMaxAgeSeconds,
+      listMaxAgeSeconds,
+    };
+  };
 
   const schema = await buildGatewaySchema();
   const validationRules = limitRules(config);

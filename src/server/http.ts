@@ -2,12 +2,12 @@ import type { ApolloServer, BaseContext } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import type { Deadlines } from '../upstream/deadline';
+import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import type { GatewayMetrics } from './metrics';
 
 export interface HttpLayerOptions<C extends BaseContext> {
-  /** The context of one GraphQL request. */
-  context: () => C;
+  /** The context of one GraphQL request, whose calls wait for the service no longer than `deadline`. */
+  context: (deadline: RequestDeadline) => C;
   deadlines: Deadlines;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -44,6 +44,8 @@ export interface HttpLayer<C extends BaseContext> {
  */
 export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions<C>): HttpLayer<C> {
   const { deadlines, metrics, logger } = options;
+  /** Each GraphQL request's deadline, opened with its context, closed with its answer. */
+  const requestDeadlines = new WeakMap<object, RequestDeadline>();
   const bodyLimit = options.bodyLimit ?? 100 * 1024;
   const app = fastify({ bodyLimit, logger: false, return503OnClosing: false });
 
@@ -80,12 +82,24 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   return {
     app,
     serveGraphQL(apollo) {
-      const graphql = fastifyApolloHandler(apollo, { context: async () => options.context() });
+      // Everything a request asks of the service shares one deadline, which ends with the answer.
+      const graphql = fastifyApolloHandler(apollo, {
+        context: async (request) => {
+          const deadline = deadlines.start();
+          requestDeadlines.set(request, deadline);
+          return options.context(deadline);
+        },
+      });
       app.route<{ Reply: string }>({
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
-        // Everything the request asks of the service shares one deadline, which ends with the answer.
-        handler: (request, reply) => deadlines.run(() => graphql.call(app, request, reply)),
+        handler: async function (request, reply) {
+          try {
+            return await graphql.call(this, request, reply);
+          } finally {
+            requestDeadlines.get(request)?.close();
+          }
+        },
       });
     },
   };

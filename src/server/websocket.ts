@@ -1,4 +1,4 @@
-import { execute, parse, specifiedRules, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { execute, parse, specifiedRules, subscribe, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import { LRUCache } from 'lru-cache';
@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import type { GatewayContext } from '../resolvers/context';
-import type { Deadlines } from '../upstream/deadline';
+import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { clientErrorFormatter } from './errors';
 import { guardSockets, type DropReason } from './socket-guard';
 
@@ -15,7 +15,8 @@ export interface WebSocketOptions {
   schema: GraphQLSchema;
   /** Rules beyond GraphQL's own, as on HTTP. */
   validationRules: ValidationRule[];
-  context: () => GatewayContext;
+  /** The context of one operation, whose calls wait for the service no longer than `deadline`. */
+  context: (deadline: RequestDeadline) => GatewayContext;
   logger: Logger;
   /** Ping interval. @default 12000 */
   keepAliveMs: number;
@@ -25,7 +26,7 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
   /** Told of each client the gateway drops. */
   onDrop?: (reason: DropReason) => void;
-  /** Queries and mutations over the socket each run under a request deadline, as on HTTP. */
+  /** Queries and mutations over the socket each run under a request deadline, as on HTTP; a subscription's setup too. */
   deadlines: Deadlines;
 }
 
@@ -65,8 +66,10 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     {
       schema,
       connectionInitWaitTimeout: options.initTimeoutMs,
-      execute: (args) => options.deadlines.run(() => execute(args)),
-      context: () => options.context(),
+      context: () => options.context(options.deadlines.start()),
+      // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
+      execute: (args) => settle(execute(args), args.contextValue),
+      subscribe: (args) => settle(subscribe(args), args.contextValue),
       onSubscribe: (_ctx, _id, payload) => {
         let document = documents.get(payload.query);
         if (!document) {
@@ -129,4 +132,13 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/** Closes the operation's deadline once `work` has settled. */
+async function settle<T>(work: T | Promise<T>, context: unknown): Promise<T> {
+  try {
+    return await work;
+  } finally {
+    (context as GatewayContext).deadline.close();
+  }
 }

@@ -66,6 +66,11 @@ export class JobStarter {
     this.clockSkewMs = options.clockSkewMs ?? 10_000;
   }
 
+  /** This starter for one request: its reads and starts go through `jobs`, the request's view of the store; the keys are shared. */
+  forRequest(jobs: JobStore): JobStarter {
+    return new JobStarter(jobs, this.keys, { clockSkewMs: this.clockSkewMs });
+  }
+
   startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest, idempotencyKey?: string): Promise<StartedIdMappingJobRecord> {
     const fingerprint = JSON.stringify([
       'startIdMappingJob',

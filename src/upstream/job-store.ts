@@ -15,7 +15,7 @@ import { LRUCache } from 'lru-cache';
 import type { UpstreamClients } from './client';
 import { failureName, mapUpstreamError, type UpstreamAction } from './errors';
 import { withinDeadline, type RequestDeadline } from './deadline';
-import { GovernorRefusal, withPriority, type CallPriority } from './rate-governor';
+import { GovernorRefusal, withTerms, type CallPriority, type CallTerms } from './rate-governor';
 import * as map from './mapping';
 import type {
   IdMappingJobRecord,
@@ -46,8 +46,6 @@ export interface JobStoreOptions {
   freshnessMs?: number;
   /** For the freshness window. @default performance.now */
   now?: () => number;
-  /** The deadline of the request being served, if any: every call waits for the service no longer. */
-  currentDeadline?: () => RequestDeadline | undefined;
 }
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
@@ -65,8 +63,9 @@ export interface JobRead<R extends JobRecord = JobRecord> {
   served: 'hit' | 'shared' | 'miss';
 }
 
-/** What each SDK call is sent with: the request's abort signal, where it may be cut. */
+/** What each SDK call is sent with: the governor's terms, and the request's abort signal where it may be cut. */
 interface SendOptions {
+  terms: CallTerms;
   abortSignal?: AbortSignal;
 }
 
@@ -75,14 +74,14 @@ const JOB_KINDS = {
     operation: 'GetIdMappingJob',
     subject: (key: JobKey) => `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`,
     send: (client: UpstreamClients['reads'], key: JobKey, options: SendOptions) =>
-      client.send(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options),
+      client.send(withTerms(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options.terms), options),
     map: map.idMappingJob,
   },
   matching: {
     operation: 'GetMatchingJob',
     subject: (key: JobKey) => `Matching job ${key.jobId} of workflow ${key.workflowName}`,
     send: (client: UpstreamClients['reads'], key: JobKey, options: SendOptions) =>
-      client.send(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options),
+      client.send(withTerms(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options.terms), options),
     map: map.matchingJob,
   },
 } as const;
@@ -108,6 +107,8 @@ export class JobStore {
   private readonly keepFinal: boolean;
   /** Calls in flight that others may join: job reads and pages of job lists. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
+  /** The deadline this store's calls wait no longer than: none on the store itself, the request's on a view from `forRequest`. */
+  readonly deadline?: RequestDeadline;
 
   constructor(
     private readonly clients: Pick<UpstreamClients, 'reads' | 'starts'>,
@@ -120,6 +121,15 @@ export class JobStore {
     this.keepFinal = finalJobs > 0;
     const now = options.now;
     this.jobs = new LRUCache<string, JobRecord>({ max: Math.max(1, finalJobs), ...(now ? { perf: { now }, ttlResolution: 0 } : {}) });
+  }
+
+  /**
+   * A view of this store for one request: every call it makes waits no longer
+   * than `deadline` (and the rate governor holds it to it); caches, calls in
+   * flight and counters are this store's. Costs one small object.
+   */
+  forRequest(deadline: RequestDeadline): JobStore {
+    return Object.create(this, { deadline: { value: deadline } }) as JobStore;
   }
 
   getIdMappingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<IdMappingJobRecord> {
@@ -144,7 +154,7 @@ export class JobStore {
       return Promise.resolve({ job: kept, served: 'hit' });
     }
     // Each reader waits until its own deadline; the shared call is not cut by the first one's.
-    const deadline = this.options.currentDeadline?.();
+    const deadline = this.deadline;
     const pending = this.inFlight.get(id) as Promise<JobOfKind[K]> | undefined;
     if (pending) {
       this.options.observeRead?.('shared');
@@ -168,13 +178,13 @@ export class JobStore {
 
   listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
     return this.listJobs('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, workflowName, page, (options) =>
-      this.client.send(new ListIdMappingJobsCommand({ workflowName, ...page }), options),
+      this.client.send(withTerms(new ListIdMappingJobsCommand({ workflowName, ...page }), options.terms), options),
     );
   }
 
   listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
     return this.listJobs('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, workflowName, page, (options) =>
-      this.client.send(new ListMatchingJobsCommand({ workflowName, ...page }), options),
+      this.client.send(withTerms(new ListMatchingJobsCommand({ workflowName, ...page }), options.terms), options),
     );
   }
 
@@ -194,33 +204,33 @@ export class JobStore {
         .finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, pending);
     }
-    return withinDeadline(pending, this.options.currentDeadline?.(), subject);
+    return withinDeadline(pending, this.deadline, subject);
   }
 
   async getIdMappingWorkflow(workflowName: string): Promise<IdMappingWorkflowRecord> {
     const out = await this.call('GetIdMappingWorkflow', `ID-mapping workflow ${workflowName}`, (options) =>
-      this.client.send(new GetIdMappingWorkflowCommand({ workflowName }), options),
+      this.client.send(withTerms(new GetIdMappingWorkflowCommand({ workflowName }), options.terms), options),
     );
     return map.idMappingWorkflow(out);
   }
 
   async getMatchingWorkflow(workflowName: string): Promise<MatchingWorkflowRecord> {
     const out = await this.call('GetMatchingWorkflow', `Matching workflow ${workflowName}`, (options) =>
-      this.client.send(new GetMatchingWorkflowCommand({ workflowName }), options),
+      this.client.send(withTerms(new GetMatchingWorkflowCommand({ workflowName }), options.terms), options),
     );
     return map.matchingWorkflow(out);
   }
 
   async listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
     const out = await this.call('ListIdMappingWorkflows', 'The list of ID-mapping workflows', (options) =>
-      this.client.send(new ListIdMappingWorkflowsCommand(page), options),
+      this.client.send(withTerms(new ListIdMappingWorkflowsCommand(page), options.terms), options),
     );
     return { items: (out.workflowSummaries ?? []).map(map.workflowSummary), nextToken: out.nextToken };
   }
 
   async listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
     const out = await this.call('ListMatchingWorkflows', 'The list of matching workflows', (options) =>
-      this.client.send(new ListMatchingWorkflowsCommand(page), options),
+      this.client.send(withTerms(new ListMatchingWorkflowsCommand(page), options.terms), options),
     );
     return { items: (out.workflowSummaries ?? []).map(map.workflowSummary), nextToken: out.nextToken };
   }
@@ -234,7 +244,7 @@ export class JobStore {
     const out = await this.call(
       'StartIdMappingJob',
       `ID-mapping workflow ${workflowName}`,
-      (options) => this.clients.starts.send(new StartIdMappingJobCommand({ workflowName, outputSourceConfig, jobType: request.jobType }), options),
+      (options) => this.clients.starts.send(withTerms(new StartIdMappingJobCommand({ workflowName, outputSourceConfig, jobType: request.jobType }), options.terms), options),
       'start',
     );
     return map.startedIdMappingJob(workflowName, out);
@@ -245,7 +255,7 @@ export class JobStore {
     const out = await this.call(
       'StartMatchingJob',
       `matching workflow ${workflowName}`,
-      (options) => this.clients.starts.send(new StartMatchingJobCommand({ workflowName }), options),
+      (options) => this.clients.starts.send(withTerms(new StartMatchingJobCommand({ workflowName }), options.terms), options),
       'start',
     );
     return { workflowName, jobId: map.required(out.jobId, 'jobId'), acceptedAt: new Date() };
@@ -265,11 +275,12 @@ export class JobStore {
     priority: CallPriority = 'interactive',
     shared = false,
   ): Promise<T> {
-    const deadline = this.options.currentDeadline?.();
+    const deadline = this.deadline;
     const abortSignal = shared || action === 'start' ? undefined : deadline?.signal;
+    const terms: CallTerms = { priority, remainingMs: deadline && (() => deadline.remainingMs) };
     try {
       const out = await withinDeadline(
-        withPriority(priority, () => send({ abortSignal })),
+        send({ terms, abortSignal }),
         shared ? undefined : deadline,
         subject,
       );

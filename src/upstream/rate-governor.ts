@@ -1,8 +1,7 @@
 import type { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
-import type { FinalizeHandler, FinalizeHandlerArguments, HandlerExecutionContext, MetadataBearer } from '@smithy/types';
+import { SMITHY_CONTEXT_KEY, type FinalizeHandler, type FinalizeHandlerArguments, type HandlerExecutionContext, type MetadataBearer } from '@smithy/types';
 import { GraphQLError } from 'graphql';
 import { TokenBucket } from 'limiter';
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { setTimeout as wait } from 'node:timers/promises';
 
 /** Who is calling: a client waiting for an answer, or a poller that can wait its turn. */
@@ -17,12 +16,20 @@ export class GovernorRefusal extends GraphQLError {
   }
 }
 
-/** The priority of the upstream call being made; the SDK middleware reads it for every attempt. */
-const callPriority = new AsyncLocalStorage<CallPriority>();
+/** What the governor needs to know of one upstream call: who waits for it and for how long at most. */
+export interface CallTerms {
+  priority: CallPriority;
+  /** The time left to the request being served, in ms: an interactive call never waits past it. */
+  remainingMs?: () => number;
+}
 
-/** Runs `send` with `priority` for every attempt the SDK makes of it. */
-export function withPriority<T>(priority: CallPriority, send: () => Promise<T>): Promise<T> {
-  return callPriority.run(priority, send);
+/** Terms by SDK command: the middleware finds them on the command it governs, for every attempt the SDK makes of it. */
+const callTerms = new WeakMap<object, CallTerms>();
+
+/** Sets the terms of `command` before it is sent; a command sent without terms is an interactive call with no deadline. */
+export function withTerms<C extends object>(command: C, terms: CallTerms): C {
+  callTerms.set(command, terms);
+  return command;
 }
 
 export interface RateGovernorOptions {
@@ -34,8 +41,6 @@ export interface RateGovernorOptions {
   maxWaitMs: number;
   /** Told how long each call waited for its turn, and of each call refused. */
   observer?: { waited(operation: string, ms: number): void; refused(operation: string): void };
-  /** The time left to the request being served, in ms: an interactive call never waits past it. */
-  remainingMs?: () => number | undefined;
 }
 
 interface Lane {
@@ -60,7 +65,7 @@ export class RateGovernor {
   }
 
   /** Resolves when `operation` may be called; rejects with THROTTLED when an interactive caller would wait too long. */
-  async turn(operation: string, priority: CallPriority): Promise<void> {
+  async turn(operation: string, priority: CallPriority, remainingMs = Infinity): Promise<void> {
     const lane = this.lane(operation);
     const started = performance.now();
     if (priority === 'interactive') {
@@ -68,7 +73,7 @@ export class RateGovernor {
       if (lane.interactiveWaiting > 0 || !lane.bucket.tryRemoveTokens(1)) {
         // Queued behind the callers already waiting, each for a token of its own.
         const expectedWaitMs = this.waitFor(lane, lane.interactiveWaiting + 1);
-        if (expectedWaitMs > Math.min(this.options.maxWaitMs, this.options.remainingMs?.() ?? Infinity)) {
+        if (expectedWaitMs > Math.min(this.options.maxWaitMs, remainingMs)) {
           this.options.observer?.refused(operation);
           throw new GovernorRefusal(operation, Math.ceil(expectedWaitMs / 1000));
         }
@@ -95,7 +100,8 @@ export class RateGovernor {
   govern(client: EntityResolutionClient): void {
     client.middlewareStack.addRelativeTo(
       (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) => async (args: FinalizeHandlerArguments<object>) => {
-        await this.turn(context.commandName?.replace(/Command$/, '') ?? 'unknown', callPriority.getStore() ?? 'interactive');
+        const terms = callTerms.get((context as { [SMITHY_CONTEXT_KEY]?: { commandInstance?: object } })[SMITHY_CONTEXT_KEY]?.commandInstance ?? {});
+        await this.turn(context.commandName?.replace(/Command$/, '') ?? 'unknown', terms?.priority ?? 'interactive', terms?.remainingMs?.());
         return next(args);
       },
       { name: 'rateGovernor', relation: 'after', toMiddleware: 'retryMiddleware' },

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
 import { frugality } from './frugality';
 import { soak } from './soak';
-import { throughput } from './throughput';
+import { startup, throughput } from './throughput';
 
 /**
  * `npm run bench`: figures measured in one run on this machine. Each scenario
@@ -180,7 +180,10 @@ async function cycles(count: number) {
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
-  if (only === 'throughput' || !only) await throughput(Number(process.env.BENCH_SECONDS ?? 10));
+  if (only === 'throughput' || !only) {
+    await throughput(Number(process.env.BENCH_SECONDS ?? 10));
+    await startup();
+  }
   if (only === 'throughput') return;
   if (only !== 'fanout') await frugality(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'frugality') return;

@@ -1,7 +1,8 @@
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { seededJobId } from '../../src/emulator/seed';
@@ -69,31 +70,53 @@ async function bareServer(): Promise<{ url: string; stop: () => Promise<void> }>
 const row = (label: string, r: Load, ratio?: string) =>
   `| ${label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors} | ${ratio ?? '—'} |`;
 
-/** Prints each scenario's requests/s, p50/p99 and its ratio to the bare server, measured before and after the gateway. */
+/**
+ * Prints each scenario's requests/s and p50/p99 beside the bare server's,
+ * measured just before it (this machine's speed drifts within a run), and
+ * their ratio. Each scenario's answer is checked first: an error would make
+ * a fast figure meaningless.
+ */
 export async function throughput(seconds: number): Promise<void> {
-  console.log(`\nthroughput: ${CONNECTIONS} connections, ${seconds} s each after ${WARM_SECONDS} s warm-up; bare = Apollo Server startStandaloneServer answering { hello }\n`);
+  console.log(`\nthroughput: ${CONNECTIONS} connections, ${seconds} s each after ${WARM_SECONDS} s warm-up; bare = Apollo Server startStandaloneServer answering { hello }, measured just before each scenario\n`);
   console.log('| server, query | requests/s | p50 (ms) | p99 (ms) | non-2xx or errors | ratio to bare (target) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   const hello = query('{ hello }');
   const bare = await bareServer();
-  const bareBefore = await measure(bare.url, hello, seconds).finally(() => bare.stop());
-  console.log(row('bare Apollo Server, `{ hello }`, before', bareBefore));
-
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'info' });
-  const gateway = await startGateway(config, { logger: pino({ level: 'info' }, pino.destination('/dev/null')) });
-  const results: Load[] = [];
+  const gateway = await startGateway(loadConfig({ PORT: '0', LOG_LEVEL: 'info' }), { logger: pino({ level: 'info' }, pino.destination('/dev/null')) });
   try {
-    for (const scenario of SCENARIOS) results.push(await measure(`${gateway.url}/graphql`, scenario.body, seconds));
+    for (const scenario of SCENARIOS) {
+      const answer = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: scenario.body });
+      const checked = (await answer.json()) as { errors?: unknown };
+      if (!answer.ok || checked.errors) throw new Error(`${scenario.label}: ${JSON.stringify(checked)}`);
+      const base = await measure(bare.url, hello, seconds);
+      const r = await measure(`${gateway.url}/graphql`, scenario.body, seconds);
+      const ratio = r.rps / base.rps;
+      console.log(row('bare Apollo Server, `{ hello }`', base));
+      console.log(row(`er-gateway, ${scenario.label}`, r, `**${ratio.toFixed(2)}** (≥ ${scenario.target})${ratio >= scenario.target ? '' : ' MISSED'}`));
+    }
   } finally {
     await gateway.close();
+    await bare.stop();
   }
+}
 
-  const again = await bareServer();
-  const bareAfter = await measure(again.url, hello, seconds).finally(() => again.stop());
-  console.log(row('bare Apollo Server, `{ hello }`, after', bareAfter));
-  const bareRps = (bareBefore.rps + bareAfter.rps) / 2;
-  SCENARIOS.forEach((scenario, i) => {
-    const ratio = results[i].rps / bareRps;
-    console.log(row(`er-gateway, ${scenario.label}`, results[i], `**${ratio.toFixed(2)}** (≥ ${scenario.target})${ratio >= scenario.target ? '' : ' MISSED'}`));
-  });
+/** Seconds from `npm start` to the gateway's "ready" line, with nothing changed since the last build. */
+export async function startup(runs = 3): Promise<void> {
+  const root = resolve(__dirname, '../..');
+  await promisify(execFile)('npm', ['run', 'build'], { cwd: root });
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    // Its own process group, so that the stop reaches node under npm.
+    const child = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    await new Promise<void>((done, fail) => {
+      createInterface({ input: child.stdout! }).on('line', (line) => line.includes('er-gateway ready at') && done());
+      child.once('exit', (code) => fail(new Error(`npm start exited (${code}) before it was ready`)));
+    });
+    times.push((performance.now() - started) / 1000);
+    const exited = new Promise((done) => child.once('exit', done));
+    process.kill(-child.pid!, 'SIGTERM');
+    await exited;
+  }
+  console.log(`\nstartup: npm start to ready with nothing to rebuild, ${runs} runs: ${times.map((s) => `${s.toFixed(2)} s`).join(', ')}`);
 }
