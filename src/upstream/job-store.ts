@@ -129,7 +129,10 @@ export class JobStore {
    * flight and counters are this store's. Costs one small object.
    */
   forRequest(deadline: RequestDeadline): JobStore {
-    return Object.create(this, { deadline: { value: deadline } }) as JobStore;
+    // Assigned, not defined by descriptor: views then share one shape, and making one stays cheap.
+    const view = Object.create(this) as { deadline?: RequestDeadline };
+    view.deadline = deadline;
+    return view as JobStore;
   }
 
   getIdMappingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<IdMappingJobRecord> {
