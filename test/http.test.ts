@@ -19,10 +19,14 @@ describe('GraphQL over HTTP', () => {
   });
 
   test('CSRF prevention refuses a simple GET and a text/plain POST', async () => {
+    const before = t.emulator.requests();
     const get = await fetch(`${t.endpoint}?query=${encodeURIComponent(jobQuery)}`);
     expect(get.status).toBe(400);
     const post = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: jobQuery }) });
     expect(post.status).toBe(400);
+    expect(post.headers.get('content-type')).toMatch(/json/);
+    expect(((await post.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect(t.emulator.requests()).toBe(before);
   });
 
   test('the response is application/graphql-response+json when the client accepts it', async () => {

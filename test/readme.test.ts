@@ -12,7 +12,7 @@ let t: TestGateway;
 
 beforeAll(async () => {
   // As a newcomer runs them: with the default caches and rate governor.
-  t = await startTestGateway({ env: { ER_RATE_PER_SECOND: '5', ER_FINAL_JOB_CACHE_SIZE: '10000', ER_FRESHNESS_MS: '1000' } });
+  t = await startTestGateway({ env: { ER_RATE_PER_SECOND: '5', ER_FINAL_JOB_CACHE_SIZE: '10000', ER_FRESHNESS_MS: '1000', ER_RESPONSE_CACHE_MB: '32' } });
 });
 
 afterAll(() => t.close());
