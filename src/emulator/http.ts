@@ -271,7 +271,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       return;
     }
     counts.set(r.operation, (counts.get(r.operation) ?? 0) + 1);
-    if (faults.latencyMs) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs));
+    // Unref'd: a slow answer still pending when the emulator closes does not keep the process alive.
+    if (faults.latencyMs) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs).unref());
     try {
       const fault = injectedFault(r.operation);
       if (fault) throw fault;
