@@ -156,27 +156,22 @@ export class JobStore {
       this.options.observeRead?.('hit');
       return Promise.resolve({ job: kept, served: 'hit' });
     }
-    // Each reader waits until its own deadline; the shared call is not cut by the first one's.
-    const deadline = this.deadline;
-    const pending = this.inFlight.get(id) as Promise<JobOfKind[K]> | undefined;
-    if (pending) {
-      this.options.observeRead?.('shared');
-      return withinDeadline(pending, deadline, subject(key)).then((job) => ({ job, served: 'shared' }));
-    }
-    this.options.observeRead?.('miss');
-    const read = this.call(operation, subject(key), (options) => send(this.client, key, options), 'read', purpose === 'poll' ? 'poll' : 'interactive', true)
-      .then((out) => {
-        const job = toRecord(key, out as never) as JobOfKind[K];
-        if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
-          this.jobs.set(id, job, { ttl: isFinal(job.status) ? 0 : this.freshnessMs });
-        } else {
-          this.jobs.delete(id);
-        }
-        return job;
-      })
-      .finally(() => this.inFlight.delete(id));
-    this.inFlight.set(id, read);
-    return withinDeadline(read, deadline, subject(key)).then((job) => ({ job, served: 'miss' }));
+    const { result, joined } = this.joinOrStart(id, subject(key), () =>
+      this.call(operation, subject(key), (options) => send(this.client, key, options), 'read', purpose === 'poll' ? 'poll' : 'interactive', true).then(
+        (out) => {
+          const job = toRecord(key, out as never) as JobOfKind[K];
+          if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
+            this.jobs.set(id, job, { ttl: isFinal(job.status) ? 0 : this.freshnessMs });
+          } else {
+            this.jobs.delete(id);
+          }
+          return job;
+        },
+      ),
+    );
+    const served = joined ? 'shared' : 'miss';
+    this.options.observeRead?.(served);
+    return result.then((job) => ({ job, served }));
   }
 
   listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
@@ -191,7 +186,7 @@ export class JobStore {
     );
   }
 
-  /** Concurrent requests for the same page of a workflow's jobs share one call; each waits until its own deadline. */
+  /** Concurrent requests for the same page of a workflow's jobs share one call. */
   private listJobs(
     operation: string,
     subject: string,
@@ -200,14 +195,27 @@ export class JobStore {
     send: (options: SendOptions) => Promise<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>,
   ): Promise<Page<JobSummaryRecord>> {
     const id = `${operation}:${workflowName}:${page.maxResults}:${page.nextToken ?? ''}`;
-    let pending = this.inFlight.get(id) as Promise<Page<JobSummaryRecord>> | undefined;
+    return this.joinOrStart(id, subject, () =>
+      this.call(operation, subject, send, 'read', 'interactive', true).then((out) => ({
+        items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)),
+        nextToken: out.nextToken,
+      })),
+    ).result;
+  }
+
+  /**
+   * Joins the call in flight under `id`, or starts it with `start`. Each
+   * caller waits until its own deadline; the call itself is not cut by the
+   * first caller's, and finishes for the others and for the cache.
+   */
+  private joinOrStart<T>(id: string, subject: string, start: () => Promise<T>): { result: Promise<T>; joined: boolean } {
+    let pending = this.inFlight.get(id) as Promise<T> | undefined;
+    const joined = pending !== undefined;
     if (!pending) {
-      pending = this.call(operation, subject, send, 'read', 'interactive', true)
-        .then((out) => ({ items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)), nextToken: out.nextToken }))
-        .finally(() => this.inFlight.delete(id));
+      pending = start().finally(() => this.inFlight.delete(id));
       this.inFlight.set(id, pending);
     }
-    return withinDeadline(pending, this.deadline, subject);
+    return { result: withinDeadline(pending, this.deadline, subject), joined };
   }
 
   async getIdMappingWorkflow(workflowName: string): Promise<IdMappingWorkflowRecord> {
