@@ -42,23 +42,55 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     maxDepth: 12,
     maxAliases: 50,
     maxCost: 50_000,
+    auth: {
+      modes: [],
+      explicit: false,
+      jwt: { algorithms: ['RS256', 'ES256'], clockSkewSeconds: 30, groupsClaim: 'groups' },
+      apiKeysFile: undefined,
+      apiKeys: undefined,
+      policyFile: undefined,
+    },
+    allowedOrigins: undefined,
+    allowedHosts: ['localhost', '127.0.0.1', '::1'],
+    accountId: undefined,
     logLevel: 'info',
   });
 });
 
 test('the AWS backend takes a region and an endpoint override', () => {
-  const config = loadConfig({ ER_BACKEND: 'aws', AWS_REGION: 'eu-west-1', ER_ENDPOINT: 'https://entityresolution.eu-west-1.amazonaws.com' });
+  const config = loadConfig({ ER_BACKEND: 'aws', ER_AUTH: 'none', AWS_REGION: 'eu-west-1', ER_ENDPOINT: 'https://entityresolution.eu-west-1.amazonaws.com' });
   expect(config).toMatchObject({ backend: 'aws', region: 'eu-west-1', endpoint: 'https://entityresolution.eu-west-1.amazonaws.com' });
 });
 
 test('the poll interval defaults to 5 s against AWS and 1 s with the emulator', () => {
-  expect(loadConfig({ ER_BACKEND: 'aws' }).pollIntervalMs).toBe(5000);
+  expect(loadConfig({ ER_BACKEND: 'aws', ER_AUTH: 'none' }).pollIntervalMs).toBe(5000);
   expect(loadConfig({ ER_POLL_INTERVAL_MS: '250' }).pollIntervalMs).toBe(250);
 });
 
 test('production must name its backend', () => {
   expect(refusal({ NODE_ENV: 'production' })).toMatch(/^ER_BACKEND: /);
-  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'aws' }).backend).toBe('aws');
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'aws', ER_AUTH: 'none' }).backend).toBe('aws');
+});
+
+test('AWS mode refuses to start without ER_AUTH; none must be said on purpose', () => {
+  expect(refusal({ ER_BACKEND: 'aws' })).toMatch(/^ER_AUTH: must be set with ER_BACKEND=aws/);
+  expect(loadConfig({ ER_BACKEND: 'aws', ER_AUTH: 'none' }).auth).toMatchObject({ modes: [], explicit: true });
+});
+
+test('each auth mode needs what it checks credentials against, and a policy', () => {
+  const policy = { ER_POLICY_FILE: 'policy.yaml' };
+  expect(refusal({ ER_AUTH: 'jwt', ...policy })).toMatch(/^ER_JWT_JWKS_URL, ER_JWT_PUBLIC_KEY_FILE: /);
+  expect(refusal({ ER_AUTH: 'jwt', ER_JWT_JWKS_URL: 'https://idp.example/jwks', ER_JWT_PUBLIC_KEY_FILE: 'key.pem', ...policy })).toMatch(/^ER_JWT_JWKS_URL/);
+  expect(refusal({ ER_AUTH: 'apikey', ...policy })).toMatch(/^ER_API_KEYS_FILE, ER_API_KEYS: /);
+  expect(refusal({ ER_AUTH: 'apikey', ER_API_KEYS: 'ci:' + 'a'.repeat(64) })).toMatch(/^ER_POLICY_FILE: required/);
+  const both = loadConfig({ ER_AUTH: 'jwt,apikey', ER_JWT_JWKS_URL: 'https://idp.example/jwks', ER_API_KEYS: 'ci:' + 'a'.repeat(64), ...policy });
+  expect(both.auth).toMatchObject({ modes: ['jwt', 'apikey'], jwt: { jwksUrl: 'https://idp.example/jwks' }, policyFile: 'policy.yaml' });
+});
+
+test('a HOST of one address is added to the Host allow-list; ER_ALLOWED_HOSTS replaces it', () => {
+  expect(loadConfig({ HOST: '10.0.0.5' }).allowedHosts).toEqual(['localhost', '127.0.0.1', '::1', '10.0.0.5']);
+  expect(loadConfig({ HOST: '0.0.0.0' }).allowedHosts).toEqual(['localhost', '127.0.0.1', '::1']);
+  expect(loadConfig({ ER_ALLOWED_HOSTS: 'er.example.com, localhost' }).allowedHosts).toEqual(['er.example.com', 'localhost']);
 });
 
 test.each([
@@ -79,6 +111,14 @@ test.each([
   ['ER_RATE_BURST', '0'],
   ['LOG_LEVEL', 'loud'],
   ['NODE_ENV', 'staging'],
+  ['ER_AUTH', 'oauth'],
+  ['ER_AUTH', 'none,jwt'],
+  ['ER_AUTH', 'jwt,jwt'],
+  ['ER_JWT_ALGORITHMS', 'HS256'],
+  ['ER_ALLOWED_ORIGINS', 'https://app.example.com/'],
+  ['ER_ALLOWED_ORIGINS', 'app.example.com'],
+  ['ER_ALLOWED_HOSTS', 'er.example.com:443'],
+  ['ER_ACCOUNT_ID', '1234'],
 ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
   expect(refusal({ ER_BACKEND: 'aws', [name]: value })).toMatch(new RegExp(`^${name}: `, 'm'));
 });

@@ -1,4 +1,5 @@
 import { seededJobId } from '../src/emulator/seed';
+import { newApiKey, writeTempFile } from './utils/auth';
 import { ManualClock } from './utils/clock';
 import { startTestGateway, type TestGateway } from './utils/gateway';
 
@@ -79,13 +80,33 @@ test('a page with a running job on it is not reused', async () => {
   expect(t.emulator.requests('ListIdMappingJobs')).toBe(2);
 });
 
-test('an answer is reused only for the same credentials', async () => {
-  await ask(jobQuery(finished), { authorization: 'Bearer alice' });
-  await ask(jobQuery(finished), { authorization: 'Bearer bob' });
-  await ask(jobQuery(finished), { 'x-api-key': 'carol' });
-  expect(t.emulator.requests('GetIdMappingJob')).toBe(3);
-  expect((await ask(jobQuery(finished), { authorization: 'Bearer alice' })).age).not.toBeNull();
-  expect(t.emulator.requests('GetIdMappingJob')).toBe(3);
+test('with auth on, answers are private, vary by credentials, and are reused only for the same principal', async () => {
+  const [alice, bob] = [newApiKey(), newApiKey()];
+  const authed = await startTestGateway({
+    env: {
+      ER_RESPONSE_CACHE_MB: '8',
+      ER_AUTH: 'apikey',
+      // Both keys have the same grants: only who they are keeps their answers apart.
+      ER_API_KEYS: `alice:${alice.sha256},bob:${bob.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['alice', 'bob'] }, workflows: ['*'], actions: ['read'] }] }),
+    },
+    now: clock.read,
+  });
+  try {
+    const askAs = async (key: string) => {
+      const res = await fetch(authed.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ query: jobQuery(finished) }) });
+      await res.json();
+      return { age: res.headers.get('age'), cacheControl: res.headers.get('cache-control'), vary: res.headers.get('vary') };
+    };
+    const first = await askAs(alice.key);
+    expect(first).toEqual({ age: null, cacheControl: 'max-age=3600, private', vary: 'Origin, Authorization, X-API-Key' });
+    expect((await askAs(bob.key)).age).toBeNull();
+    expect(authed.emulator.requests('GetIdMappingJob')).toBe(2);
+    expect((await askAs(alice.key)).age).not.toBeNull();
+    expect(authed.emulator.requests('GetIdMappingJob')).toBe(2);
+  } finally {
+    await authed.close();
+  }
 });
 
 test('an answer with an error is not stored', async () => {

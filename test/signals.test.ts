@@ -22,6 +22,7 @@ test('a service that cannot be reached is counted as ECONNREFUSED, not as a gene
     NODE_ENV: 'test',
     PORT: '0',
     ER_BACKEND: 'aws',
+    ER_AUTH: 'none',
     ER_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
     AWS_REGION: 'us-east-1',
     ER_RATE_PER_SECOND: '0',

@@ -2,6 +2,7 @@ import { ServiceError } from '../src/emulator/http';
 import { CUSTOMER_ID_MAP_JOBS, seededJobId } from '../src/emulator/seed';
 import { StartIdMappingJobDocument, StartMatchingJobDocument, type StartIdMappingJobMutationVariables } from './generated/graphql';
 import { MemoryIdempotencyStore } from '../src/upstream/idempotency';
+import { openPolicyEnv } from './utils/auth';
 import { ManualClock } from './utils/clock';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
 
@@ -13,9 +14,14 @@ let keyCounter = 0;
 const ROLE = 'arn:aws:iam::123456789012:role/ErOutput';
 const output = { roleArn: ROLE, outputS3Path: 's3://my-results/id-map/' };
 const newKey = () => `click-${++keyCounter}-${Date.now()}`;
+/** Anyone may do anything, and starts may write with ROLE under s3://my-results/ (see auth.test.ts for the policy itself). */
+const env = openPolicyEnv({
+  grants: [{ to: { anyone: true }, workflows: ['*'], actions: ['read', 'start', 'subscribe'] }],
+  outputs: [{ workflows: ['customer-id-map'], roles: [ROLE], s3Prefixes: ['s3://my-results/'] }],
+});
 
 beforeAll(async () => {
-  t = await startTestGateway({ emulator: { clock: clock.read } });
+  t = await startTestGateway({ emulator: { clock: clock.read }, env });
 });
 
 afterAll(() => t.close());
@@ -118,6 +124,12 @@ describe('input is checked before anything is sent', () => {
     ['an empty output source list', 'outputSourceConfig', { workflowName: 'customer-id-map', outputSourceConfig: [] }],
     ['an https output path', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 'https://bucket/x' }) }],
     ['a bucket name with capitals', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://My_Bucket/x' }) }],
+    ['an output path with .. segments', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/../../other-prefix/' }) }],
+    ['an output path with a query and a fragment', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/id-map/?x=1#y' }) }],
+    ['an output path with an empty segment', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results//id-map/' }) }],
+    ['an output path with percent-escapes', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/%2e%2e/x/' }) }],
+    ['a workflow ARN of another account', 'workflowName', { workflowName: 'arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/customer-id-map' }],
+    ['a workflow ARN of another region', 'workflowName', { workflowName: 'arn:aws:entityresolution:eu-west-1:123456789012:idmappingworkflow/customer-id-map' }],
     ['a user ARN as the role', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123456789012:user/alice' }) }],
     ['a role ARN as the KMS key', 'outputSourceConfig.kmsArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: ROLE }) }],
     ['an idempotency key with a space', 'idempotencyKey', { workflowName: 'customer-id-map', idempotencyKey: 'my key' }],
@@ -193,7 +205,7 @@ describe('lost answers', () => {
   let lt: TestGateway;
 
   beforeEach(async () => {
-    lt = await startTestGateway();
+    lt = await startTestGateway({ env });
   });
 
   afterEach(() => lt.close());

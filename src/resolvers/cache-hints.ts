@@ -11,7 +11,7 @@ import type { GatewayContext } from './context';
  * it). Over websockets there is no cache to tell.
  */
 export function hintJob(info: GraphQLResolveInfo, job: { status: JobStatus }, ctx: GatewayContext): void {
-  maybeCacheControlFromInfo(info)?.setCacheHint({ maxAge: isFinal(job.status) ? ctx.finalMaxAgeSeconds : 0, scope: 'PUBLIC' });
+  maybeCacheControlFromInfo(info)?.setCacheHint({ maxAge: isFinal(job.status) ? ctx.finalMaxAgeSeconds : 0, scope: ctx.cacheScope });
 }
 
 /**
@@ -22,6 +22,6 @@ export function hintJob(info: GraphQLResolveInfo, job: { status: JobStatus }, ct
  */
 export function hintJobPage<T extends { status: JobStatus }>(info: GraphQLResolveInfo, page: Connection<T>, ctx: GatewayContext): Connection<T> {
   const maxAge = page.nodes.every((job) => isFinal(job.status)) ? ctx.listMaxAgeSeconds : 0;
-  maybeCacheControlFromInfo(info)?.setCacheHint({ maxAge, scope: 'PUBLIC' });
+  maybeCacheControlFromInfo(info)?.setCacheHint({ maxAge, scope: ctx.cacheScope });
   return page;
 }

@@ -1,13 +1,19 @@
+import type { Access } from '../auth/access';
 import type { Loaders } from '../loaders';
 import type { RequestDeadline } from '../upstream/deadline';
 import type { JobStarter } from '../upstream/job-starter';
 import type { JobStore } from '../upstream/job-store';
 import type { JobWatcher } from '../watch/job-watcher';
+import type { WorkflowHome } from './inputs';
 
 /** What every resolver receives: this request's loaders, the door to the service, the retry-safe starter and the watcher. */
 export interface GatewayContext {
   /** How long this request (or websocket operation) may wait for the service; `jobs`, `loaders` and `starter` hold to it. */
   deadline: RequestDeadline;
+  /** Who asks, and what the policy lets them do: `jobs`, `starter` and the watcher's subscriptions hold to it. */
+  access: Access;
+  /** The account and region whose workflow ARNs this gateway takes. */
+  home: WorkflowHome;
   loaders: Loaders;
   jobs: JobStore;
   starter: JobStarter;
@@ -16,4 +22,6 @@ export interface GatewayContext {
   finalMaxAgeSeconds: number;
   /** The `maxAge` of a page of finished jobs, in seconds: the freshness window, as new jobs join. */
   listMaxAgeSeconds: number;
+  /** `PRIVATE` once answers depend on who asks (auth on); `PUBLIC` when everyone gets the same. */
+  cacheScope: 'PUBLIC' | 'PRIVATE';
 }

@@ -27,7 +27,7 @@ export class IdMappingJobResolver {
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<IdMappingJobNode> {
-    const job = await ctx.loaders.idMappingJob.load(validJobKey(workflowName, jobId));
+    const job = await ctx.loaders.idMappingJob.load(validJobKey(workflowName, jobId, 'idmappingworkflow', ctx.home));
     hintJob(info, job, ctx);
     return job;
   }
@@ -39,7 +39,7 @@ export class IdMappingJobResolver {
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
   ) {
-    const name = validWorkflowName(workflowName);
+    const name = validWorkflowName(workflowName, 'idmappingworkflow', ctx.home);
     return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(name, page)), ctx);
   }
 

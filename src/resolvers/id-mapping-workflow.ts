@@ -28,7 +28,7 @@ function detail(wf: IdMappingWorkflowNode, ctx: GatewayContext): Promise<IdMappi
 export class IdMappingWorkflowResolver {
   @Query(() => IdMappingWorkflow, { nullable: true, description: 'One ID-mapping workflow, by name or ARN.' })
   idMappingWorkflow(@Arg('workflowName') workflowName: string, @Ctx() ctx: GatewayContext): Promise<IdMappingWorkflowNode> {
-    return ctx.loaders.idMappingWorkflow.load(validWorkflowName(workflowName));
+    return ctx.loaders.idMappingWorkflow.load(validWorkflowName(workflowName, 'idmappingworkflow', ctx.home));
   }
 
   @Query(() => IdMappingWorkflowConnection, { nullable: true, description: 'The ID-mapping workflows of the account and region.' })

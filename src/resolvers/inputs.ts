@@ -1,6 +1,7 @@
 import { MAX_PAGE_SIZE } from '../schema/connection';
 import type { OutputSourceInput } from '../schema/start';
 import { badInput } from '../upstream/errors';
+import { JOB_ID, KMS_ARN, ROLE_ARN, WORKFLOW_ARN, WORKFLOW_NAME, canonicalS3Path } from '../upstream/patterns';
 import type { JobKey, OutputSourceRecord } from '../upstream/records';
 
 /**
@@ -8,28 +9,39 @@ import type { JobKey, OutputSourceRecord } from '../upstream/records';
  * upstream call: a refusal here costs nothing of the service's rate limit.
  */
 
-const JOB_ID = /^[a-f0-9]{32}$/;
-const WORKFLOW_NAME = /^[a-zA-Z_0-9\-=+/]{1,255}$/;
-const WORKFLOW_ARN = /^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:(idmappingworkflow|matchingworkflow)\/[a-zA-Z_0-9-]{1,255}$/;
-const MAX_CURSOR_LENGTH = 2048;
 /** The service pages lists at most this many items at a time: a cursor skips at most a page. */
 export const UPSTREAM_PAGE_SIZE = 25;
+const MAX_CURSOR_LENGTH = 2048;
 const MAX_UPSTREAM_TOKEN_LENGTH = 1024;
-
-const ROLE_ARN = /^arn:aws(-[a-z]+)*:iam::[0-9]{12}:role\/[\w+=,.@/-]{1,512}$/;
-const KMS_ARN = /^arn:aws(-[a-z]+)*:kms:[a-z]{2}(-[a-z]+)+-[0-9]:[0-9]{12}:(key|alias)\/[\w/+=,.@-]{1,256}$/;
-const S3_PATH = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/;
-const MAX_S3_PATH_LENGTH = 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
-/** `kind`: an ARN must name a workflow of this kind. */
-export function validWorkflowName(workflowName: string, kind?: 'idmappingworkflow' | 'matchingworkflow', field = 'workflowName'): string {
+/** The two kinds of workflow, as their ARNs name them. */
+export type WorkflowKind = 'idmappingworkflow' | 'matchingworkflow';
+
+/** This gateway's account and region: a workflow ARN must name both. */
+export interface WorkflowHome {
+  region: string;
+  /** Unknown (AWS mode without ER_ACCOUNT_ID): only names are taken, not ARNs. */
+  accountId?: string;
+}
+
+/**
+ * The workflow's name, given its name or its ARN. An ARN must be of `kind`
+ * and of this gateway's account and region: nothing else is sent upstream.
+ */
+export function validWorkflowName(workflowName: string, kind: WorkflowKind, home: WorkflowHome, field = 'workflowName'): string {
   const arn = WORKFLOW_ARN.exec(workflowName);
-  if (!WORKFLOW_NAME.test(workflowName) && !arn) {
-    throw badInput(field, `${field} must be 1 to 255 characters of letters, digits and _-=+/, or a workflow ARN.`);
+  if (!arn) {
+    if (!WORKFLOW_NAME.test(workflowName)) throw badInput(field, `${field} must be 1 to 255 characters of letters, digits and _-=+/, or a workflow ARN.`);
+    return workflowName;
   }
-  if (arn && kind && arn[2] !== kind) throw badInput(field, `${field} is the ARN of a ${arn[2]}, not of a ${kind}.`);
-  return workflowName;
+  const [, , region, accountId, arnKind, name] = arn;
+  if (arnKind !== kind) throw badInput(field, `${field} is the ARN of a ${arnKind}, not of a ${kind}.`);
+  if (home.accountId === undefined) throw badInput(field, `${field} must be a workflow name: this gateway does not know its account, so it takes no ARNs.`);
+  if (accountId !== home.accountId || region !== home.region) {
+    throw badInput(field, `${field} is the ARN of a workflow of another account or region than this gateway's.`);
+  }
+  return name;
 }
 
 /** At most one output source, each part in the form the service takes. */
@@ -42,8 +54,11 @@ export function validOutputSources(sources: OutputSourceInput[] | undefined | nu
   if (!ROLE_ARN.test(roleArn)) {
     throw badInput('outputSourceConfig.roleArn', 'roleArn must be an IAM role ARN such as arn:aws:iam::123456789012:role/Name.');
   }
-  if (!S3_PATH.test(outputS3Path) || outputS3Path.length > MAX_S3_PATH_LENGTH) {
-    throw badInput('outputSourceConfig.outputS3Path', 'outputS3Path must be an s3://bucket/path URI with a valid bucket name.');
+  if (canonicalS3Path(outputS3Path) === undefined) {
+    throw badInput(
+      'outputSourceConfig.outputS3Path',
+      'outputS3Path must be an s3://bucket/path URI with a valid bucket name, and no . or .. segments, empty segments, ?, #, % or \\.',
+    );
   }
   if (kmsArn !== undefined && kmsArn !== null && !KMS_ARN.test(kmsArn)) {
     throw badInput('outputSourceConfig.kmsArn', 'kmsArn must be a KMS key ARN such as arn:aws:kms:us-east-1:123456789012:key/ID.');
@@ -59,9 +74,9 @@ export function validIdempotencyKey(key: string | undefined | null): string | un
   return key;
 }
 
-export function validJobKey(workflowName: string, jobId: string): JobKey {
+export function validJobKey(workflowName: string, jobId: string, kind: WorkflowKind, home: WorkflowHome): JobKey {
   if (!JOB_ID.test(jobId)) throw badInput('jobId', 'jobId must be 32 lowercase hexadecimal digits.');
-  return { workflowName: validWorkflowName(workflowName), jobId };
+  return { workflowName: validWorkflowName(workflowName, kind, home), jobId };
 }
 
 /** Where a page starts upstream: the page token, and how many of its items were already seen. */

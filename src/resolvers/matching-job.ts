@@ -26,7 +26,7 @@ export class MatchingJobResolver {
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<MatchingJobNode> {
-    const job = await ctx.loaders.matchingJob.load(validJobKey(workflowName, jobId));
+    const job = await ctx.loaders.matchingJob.load(validJobKey(workflowName, jobId, 'matchingworkflow', ctx.home));
     hintJob(info, job, ctx);
     return job;
   }
@@ -38,7 +38,7 @@ export class MatchingJobResolver {
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
   ) {
-    const name = validWorkflowName(workflowName);
+    const name = validWorkflowName(workflowName, 'matchingworkflow', ctx.home);
     return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(name, page)), ctx);
   }
 

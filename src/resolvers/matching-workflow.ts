@@ -29,7 +29,7 @@ function detail(wf: MatchingWorkflowNode, ctx: GatewayContext): Promise<Matching
 export class MatchingWorkflowResolver {
   @Query(() => MatchingWorkflow, { nullable: true, description: 'One matching workflow, by name or ARN.' })
   matchingWorkflow(@Arg('workflowName') workflowName: string, @Ctx() ctx: GatewayContext): Promise<MatchingWorkflowNode> {
-    return ctx.loaders.matchingWorkflow.load(validWorkflowName(workflowName));
+    return ctx.loaders.matchingWorkflow.load(validWorkflowName(workflowName, 'matchingworkflow', ctx.home));
   }
 
   @Query(() => MatchingWorkflowConnection, { nullable: true, description: 'The matching workflows of the account and region.' })

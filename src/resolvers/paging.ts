@@ -18,10 +18,11 @@ export async function readConnection<T>(query: PageQuery, fetch: (request: PageR
   for (let pages = 0; edges.length < query.first && pages < MAX_UPSTREAM_PAGES; pages++) {
     const maxResults = Math.min(UPSTREAM_PAGE_SIZE, skip + query.first - edges.length);
     const page = await fetch({ maxResults, nextToken });
-    const items = page.items.slice(skip);
-    items.forEach((node, i) => {
+    // A cursor counts places in the service's page, including those of items left out.
+    const items = page.items.map((node, i) => ({ node, at: page.at?.[i] ?? i })).filter((item) => item.at >= skip);
+    items.forEach(({ node, at }, i) => {
       const last = i === items.length - 1 && page.nextToken !== undefined;
-      edges.push({ node, cursor: encodeCursor(last ? { nextToken: page.nextToken, skip: 0 } : { nextToken, skip: skip + i + 1 }) });
+      edges.push({ node, cursor: encodeCursor(last ? { nextToken: page.nextToken, skip: 0 } : { nextToken, skip: at + 1 }) });
     });
     if (page.nextToken === undefined) {
       hasNextPage = false;

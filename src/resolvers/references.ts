@@ -11,18 +11,18 @@ import { validJobKey, validWorkflowName } from './inputs';
 export const referenceResolvers = {
   IdMappingJob: {
     __resolveReference: async (ref: { workflowName: string; jobId: string }, ctx: GatewayContext) =>
-      ctx.loaders.idMappingJob.load(validJobKey(ref.workflowName, ref.jobId)),
+      ctx.loaders.idMappingJob.load(validJobKey(ref.workflowName, ref.jobId, 'idmappingworkflow', ctx.home)),
   },
   MatchingJob: {
     __resolveReference: async (ref: { workflowName: string; jobId: string }, ctx: GatewayContext) =>
-      ctx.loaders.matchingJob.load(validJobKey(ref.workflowName, ref.jobId)),
+      ctx.loaders.matchingJob.load(validJobKey(ref.workflowName, ref.jobId, 'matchingworkflow', ctx.home)),
   },
   IdMappingWorkflow: {
     __resolveReference: async (ref: { workflowName: string }, ctx: GatewayContext) =>
-      ctx.loaders.idMappingWorkflow.load(validWorkflowName(ref.workflowName)),
+      ctx.loaders.idMappingWorkflow.load(validWorkflowName(ref.workflowName, 'idmappingworkflow', ctx.home)),
   },
   MatchingWorkflow: {
     __resolveReference: async (ref: { workflowName: string }, ctx: GatewayContext) =>
-      ctx.loaders.matchingWorkflow.load(validWorkflowName(ref.workflowName)),
+      ctx.loaders.matchingWorkflow.load(validWorkflowName(ref.workflowName, 'matchingworkflow', ctx.home)),
   },
 };

@@ -4,6 +4,10 @@ import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/dis
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
+import { Access, type AuditEntry } from '../auth/access';
+import type { Authenticator } from '../auth/authenticator';
+import { grantsKey, type Principal } from '../auth/principal';
+import { loadAuth } from '../auth/setup';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
@@ -14,12 +18,13 @@ import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
 import { RateGovernor } from '../upstream/rate-governor';
 import { JobWatcher } from '../watch/job-watcher';
-import type { Scheduler } from '../watch/scheduler';
+import { realScheduler, type Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
 import { clientErrorFormatter } from './errors';
 import { limitRules } from './limits';
 import { createHttpLayer } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
+import { OriginGuard } from './origins';
 import { responseCache } from './response-cache';
 import { buildGatewaySchema } from './schema';
 import { serveWebSockets } from './websocket';
@@ -32,7 +37,7 @@ export interface GatewayOptions {
   processMetrics?: boolean;
   /** Where idempotency keys live. @default a MemoryIdempotencyStore of `idempotencyMaxKeys` */
   idempotencyStore?: IdempotencyStore;
-  /** The watcher's time: tests drive polls by hand. @default Node's timers */
+  /** The watcher's time, and the clock of token expiry: tests drive both by hand. @default Node's timers */
   scheduler?: Scheduler;
   /** The clock of the caches' windows (the freshness window, the response cache's maxAge), in ms: tests move it by hand. @default performance.now */
   now?: () => number;
@@ -47,6 +52,8 @@ export interface Gateway {
   /** The embedded emulator, when ER_BACKEND=emulator. */
   readonly emulator?: Emulator;
   readonly watcher: JobWatcher;
+  /** Who may call: `required` is false with ER_AUTH=none. */
+  readonly authenticator: Authenticator;
   /**
    * Stops taking connections, closes websockets (1001) and lets HTTP requests
    * finish for `shutdownDrainMs`; then whatever still waits for the service is
@@ -64,6 +71,9 @@ const CLIENT_REFUSALS = new Set(['ResourceNotFoundException', 'ValidationExcepti
 /** Starts the gateway and, with ER_BACKEND=emulator, the emulator it talks to. */
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: config.logLevel });
+  const scheduler = options.scheduler ?? realScheduler;
+  const { authenticator, policy } = await loadAuth(config.auth, scheduler.now);
+  const audit = (entry: AuditEntry) => logger.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const emulator =
     config.backend === 'emulator' ? await startEmulator({ ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
@@ -106,7 +116,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     backoffCapMs: config.pollBackoffCapMs,
     failureLimitMs: config.pollFailureLimitMs,
     subscriberQueue: config.subscriberQueue,
-    scheduler: options.scheduler,
+    scheduler,
     observer: {
       subscriptions: (delta) => metrics.activeSubscriptions.inc(delta),
       watchedJobs: (delta) => metrics.watchedJobs.inc(delta),
@@ -116,28 +126,41 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     },
   });
   const listMaxAgeSeconds = Math.floor(config.freshnessMs / 1000);
-  const context = (deadline: RequestDeadline): GatewayContext => {
-    const scoped = jobs.forRequest(deadline);
+  const home = emulator
+    ? { region: emulator.state.region, accountId: emulator.state.accountId }
+    : { region: config.region ?? (await clients.reads.config.region()), accountId: config.accountId };
+  // Once answers depend on who asks, no shared cache may hand one principal's answer to another.
+  const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
+  const context = (deadline: RequestDeadline, principal: Principal): GatewayContext => {
+    const access = new Access(principal, policy, audit);
+    const scoped = jobs.forRequest(deadline, access);
     return {
       deadline,
+      access,
+      home,
       jobs: scoped,
       loaders: createLoaders(scoped),
-      starter: starter.forRequest(scoped),
+      starter: starter.forRequest(scoped, principal.id),
       watcher,
       finalMaxAgeSeconds: config.finalMaxAgeSeconds,
       listMaxAgeSeconds,
+      cacheScope,
     };
   };
+  const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
   const schema = await buildGatewaySchema();
   const validationRules = limitRules(config);
-  const http = createHttpLayer({ context, deadlines, metrics, logger, backend: config.backend });
+  const http = createHttpLayer({ context, authenticator, origins, deadlines, metrics, logger, backend: config.backend });
   const httpServer = http.app.server;
   const webSockets = serveWebSockets({
     httpServer,
     schema,
     validationRules,
     context,
+    authenticator,
+    origins,
+    scheduler,
     logger,
     keepAliveMs: config.wsKeepAliveMs,
     initTimeoutMs: config.wsInitTimeoutMs,
@@ -157,7 +180,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
-      ...(config.responseCacheMb > 0 ? [responseCache({ megabytes: config.responseCacheMb, now: options.now })] : []),
+      ...(config.responseCacheMb > 0 ? [responseCache<GatewayContext>({
+              megabytes: config.responseCacheMb,
+              now: options.now,
+              sessionId: authenticator.required ? (ctx) => grantsKey(ctx.access.principal) : undefined,
+            })] : []),
       // Websockets close (1001) while HTTP requests drain: Apollo runs the drain hooks together.
       { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
     ],
@@ -174,6 +201,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     metrics,
     emulator,
     watcher,
+    authenticator,
     async close() {
       const cut = setTimeout(() => {
         logger.info({ drainMs: config.shutdownDrainMs }, 'drain deadline reached: answering requests still waiting for the service');

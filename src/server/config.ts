@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import type { AuthMode } from '../auth/authenticator';
+import type { AuthSettings } from '../auth/setup';
+import { OriginGuard } from './origins';
 
 /** The gateway's settings, read and checked once at start-up. Nothing else reads process.env. */
 export interface Config {
@@ -61,6 +64,14 @@ export interface Config {
   maxCost: number;
   /** Federated tracing (ftv1) in responses to a router that asks for it. @default true */
   inlineTracing: boolean;
+  /** Who may call the gateway (ER_AUTH and the ER_JWT_*, ER_API_KEYS* and ER_POLICY_FILE settings). */
+  auth: AuthSettings;
+  /** Origins whose pages may call the gateway beside its own (ER_ALLOWED_ORIGINS); unset: pages on localhost. */
+  allowedOrigins?: string[];
+  /** Host names the gateway answers to (ER_ALLOWED_HOSTS). @default loopback names and HOST when it is a specific address */
+  allowedHosts: string[];
+  /** The AWS account whose workflow ARNs are taken (ER_ACCOUNT_ID); with the emulator, the emulator's. Unset with AWS: names only. */
+  accountId?: string;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -102,6 +113,41 @@ const env = z.object({
   ER_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
   ER_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
   ER_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
+  ER_AUTH: z
+    .string()
+    .transform((value) => value.split(',').map((mode) => mode.trim()).filter(Boolean))
+    .pipe(
+      z.union([
+        z.tuple([z.literal('none')]),
+        z.array(z.enum(['jwt', 'apikey'])).min(1).refine((modes) => new Set(modes).size === modes.length, 'names a mode twice'),
+      ]),
+    )
+    .optional(),
+  ER_JWT_JWKS_URL: z.url({ protocol: /^https?$/ }).optional(),
+  ER_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  ER_JWT_ISSUER: z.string().min(1).optional(),
+  ER_JWT_AUDIENCE: z.string().min(1).optional(),
+  ER_JWT_ALGORITHMS: z
+    .string()
+    .transform((value) => value.split(',').map((alg) => alg.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
+    .default(['RS256', 'ES256']),
+  ER_JWT_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(600).default(30),
+  ER_JWT_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  ER_API_KEYS_FILE: z.string().min(1).optional(),
+  ER_API_KEYS: z.string().min(1).optional(),
+  ER_POLICY_FILE: z.string().min(1).optional(),
+  ER_ALLOWED_ORIGINS: z
+    .string()
+    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+    .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ }).refine((origin) => URL.canParse(origin) && new URL(origin).origin === origin, 'must be an origin: scheme://host[:port], no path or trailing slash')])))
+    .optional(),
+  ER_ALLOWED_HOSTS: z
+    .string()
+    .transform((value) => value.split(',').map((host) => host.trim()).filter(Boolean))
+    .pipe(z.array(z.string().regex(/^(\*|[a-zA-Z0-9.-]+|\[?[0-9a-fA-F:]+\]?)$/, 'must be host names without ports, or *')).min(1))
+    .optional(),
+  ER_ACCOUNT_ID: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -111,7 +157,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = env.safeParse(present);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('\n'));
+    throw new ConfigError(parsed.error.issues.map((issue) => `${String(issue.path[0])}: ${issue.message}`).join('\n'));
   }
   const vars = parsed.data;
   if (vars.NODE_ENV === 'production' && vars.ER_BACKEND === undefined) {
@@ -120,6 +166,21 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   const backend = vars.ER_BACKEND ?? 'emulator';
   if (backend === 'emulator' && vars.ER_ENDPOINT !== undefined) {
     throw new ConfigError('ER_ENDPOINT: applies to ER_BACKEND=aws only; the embedded emulator picks its own port.');
+  }
+  if (backend === 'aws' && vars.ER_AUTH === undefined) {
+    throw new ConfigError(
+      'ER_AUTH: must be set with ER_BACKEND=aws: "jwt", "apikey" or "jwt,apikey" (with ER_POLICY_FILE), or "none" to expose the AWS account to anyone who reaches the gateway.',
+    );
+  }
+  const modes = vars.ER_AUTH?.[0] === 'none' ? [] : ((vars.ER_AUTH ?? []) as AuthMode[]);
+  if (modes.includes('jwt') && (vars.ER_JWT_JWKS_URL === undefined) === (vars.ER_JWT_PUBLIC_KEY_FILE === undefined)) {
+    throw new ConfigError('ER_JWT_JWKS_URL, ER_JWT_PUBLIC_KEY_FILE: ER_AUTH=jwt needs exactly one of them.');
+  }
+  if (modes.includes('apikey') && vars.ER_API_KEYS_FILE === undefined && vars.ER_API_KEYS === undefined) {
+    throw new ConfigError('ER_API_KEYS_FILE, ER_API_KEYS: ER_AUTH=apikey needs one of them.');
+  }
+  if (modes.length > 0 && vars.ER_POLICY_FILE === undefined) {
+    throw new ConfigError(`ER_POLICY_FILE: required with ER_AUTH=${modes.join(',')}; without a policy no one may do anything.`);
   }
   return {
     nodeEnv: vars.NODE_ENV,
@@ -152,6 +213,25 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     maxDepth: vars.ER_MAX_DEPTH,
     maxAliases: vars.ER_MAX_ALIASES,
     maxCost: vars.ER_MAX_COST,
+    auth: {
+      modes,
+      explicit: vars.ER_AUTH !== undefined,
+      jwt: {
+        jwksUrl: vars.ER_JWT_JWKS_URL,
+        publicKeyFile: vars.ER_JWT_PUBLIC_KEY_FILE,
+        issuer: vars.ER_JWT_ISSUER,
+        audience: vars.ER_JWT_AUDIENCE,
+        algorithms: vars.ER_JWT_ALGORITHMS,
+        clockSkewSeconds: vars.ER_JWT_CLOCK_SKEW_S,
+        groupsClaim: vars.ER_JWT_GROUPS_CLAIM,
+      },
+      apiKeysFile: vars.ER_API_KEYS_FILE,
+      apiKeys: vars.ER_API_KEYS,
+      policyFile: vars.ER_POLICY_FILE,
+    },
+    allowedOrigins: vars.ER_ALLOWED_ORIGINS,
+    allowedHosts: vars.ER_ALLOWED_HOSTS ?? OriginGuard.defaultHosts(vars.HOST),
+    accountId: vars.ER_ACCOUNT_ID,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -1,13 +1,21 @@
 import type { ApolloServer, BaseContext } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
-import fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import cors from '@fastify/cors';
+import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
+import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
+import type { Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import type { GatewayMetrics } from './metrics';
+import type { OriginGuard } from './origins';
 
 export interface HttpLayerOptions<C extends BaseContext> {
-  /** The context of one GraphQL request, whose calls wait for the service no longer than `deadline`. */
-  context: (deadline: RequestDeadline) => C;
+  /** The context of one GraphQL request by `principal`, whose calls wait for the service no longer than `deadline`. */
+  context: (deadline: RequestDeadline, principal: Principal) => C;
+  /** Who is asking: a GraphQL request that names no principal is answered 401 before Apollo sees it. */
+  authenticator: Authenticator;
+  /** Which Host names and page origins are served, on every route but /healthz; CORS follows it. */
+  origins: OriginGuard;
   deadlines: Deadlines;
   metrics: GatewayMetrics;
   logger: Logger;
@@ -18,6 +26,12 @@ export interface HttpLayerOptions<C extends BaseContext> {
 }
 
 export const GRAPHQL_PATH = '/graphql';
+
+/** Headers a browser app may send across origins (CORS). */
+const CORS_HEADERS = ['content-type', 'authorization', 'x-api-key', 'apollo-require-preflight', 'x-apollo-operation-name', 'graphql-client-name', 'graphql-client-version'];
+/** Request headers that decide an answer once auth is on: caches must keep answers apart by them. */
+const CREDENTIAL_HEADERS = 'Authorization, X-API-Key';
+const REALM = 'er-gateway';
 
 /** The methods each route answers; any other method on these paths is 405 with `Allow`. */
 const ROUTES: Record<string, string[]> = {
@@ -41,16 +55,37 @@ export interface HttpLayer<C extends BaseContext> {
  * stack and no file path. CSRF prevention is Apollo's: a body that is not
  * JSON reaches it unparsed and is refused there with 400. The caller listens
  * on `.server` (graphql-ws shares it) and drains it through Apollo.
+ *
+ * Before GraphQL: a Host or Origin the guard refuses is 403 (on every route
+ * but /healthz, which probes reach by IP), a cross-origin preflight is
+ * answered by CORS for allowed origins, and a request without a principal is
+ * 401 with `WWW-Authenticate` (503 when the signing keys cannot be fetched).
  */
 export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions<C>): HttpLayer<C> {
-  const { deadlines, metrics, logger } = options;
+  const { deadlines, metrics, logger, authenticator, origins } = options;
   /** Each GraphQL request's deadline, opened with its context, closed with its answer. */
   const requestDeadlines = new WeakMap<object, RequestDeadline>();
+  /** Each GraphQL request's principal, from its credentials. */
+  const principals = new WeakMap<object, Principal>();
   const bodyLimit = options.bodyLimit ?? 100 * 1024;
   const app = fastify({ bodyLimit, logger: false, return503OnClosing: false });
 
   // Apollo answers every other content type (with its CSRF refusal, or 400): the body is read, within the limit, and dropped.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url === '/healthz') return;
+    const refused = origins.refusal(request.headers.host, request.headers.origin);
+    if (refused) return refuse(reply, 403, 'FORBIDDEN', refused);
+  });
+  void app.register(cors, {
+    // Only origins the guard allowed get this far; same-origin requests need no CORS headers but get them harmlessly.
+    origin: (origin, done) => done(null, origin !== undefined),
+    methods: ROUTES[GRAPHQL_PATH],
+    allowedHeaders: CORS_HEADERS,
+    maxAge: 600,
+    strictPreflight: false,
+  });
 
   app.get('/healthz', async () => ({ status: 'ok', backend: options.backend }));
   app.get('/metrics', async (_request, reply) => {
@@ -79,6 +114,18 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
     return refuse(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   });
 
+  /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */
+  function unauthenticated(request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): FastifyReply {
+    if (err.reason === 'unavailable') {
+      logger.warn({ path: request.url.split('?', 1)[0] }, 'a token could not be checked: the JWT signing keys could not be fetched');
+      return refuse(reply.header('retry-after', '5'), 503, 'UPSTREAM_UNAVAILABLE', err.message);
+    }
+    logger.info({ reason: err.reason, path: request.url.split('?', 1)[0] }, 'request not authenticated');
+    const scheme = authenticator.acceptsTokens ? 'Bearer' : 'ApiKey';
+    const detail = err.ofToken ? `, error="invalid_token", error_description="${err.message}"` : '';
+    return refuse(reply.header('www-authenticate', `${scheme} realm="${REALM}"${detail}`), 401, 'UNAUTHENTICATED', err.message);
+  }
+
   return {
     app,
     serveGraphQL(apollo) {
@@ -87,13 +134,22 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         context: async (request) => {
           const deadline = deadlines.start();
           requestDeadlines.set(request, deadline);
-          return options.context(deadline);
+          return options.context(deadline, principals.get(request)!);
         },
       });
       app.route<{ Reply: string }>({
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
         handler: async function (request, reply) {
+          let principal: Principal;
+          try {
+            principal = await authenticator.authenticate(credentialsFrom((name) => request.headers[name]));
+          } catch (err) {
+            if (err instanceof AuthenticationError) return unauthenticated(request, reply, err);
+            throw err;
+          }
+          principals.set(request, principal);
+          if (authenticator.required) void reply.header('vary', [reply.getHeader('vary'), CREDENTIAL_HEADERS].filter(Boolean).join(', '));
           try {
             return await graphql.call(this, request, reply);
           } finally {

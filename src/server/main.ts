@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { AuthConfigError } from '../auth/policy';
 import { startGateway } from './app';
 import { ConfigError, loadConfig } from './config';
 
@@ -17,6 +18,16 @@ async function main(): Promise<void> {
       { backend: 'aws', region: config.region ?? '(SDK default chain)', endpoint: config.endpoint ?? '(AWS default)' },
       'BACKEND: AWS Entity Resolution',
     );
+  }
+  if (config.auth.modes.length > 0) {
+    logger.info({ auth: config.auth.modes.join(','), policy: config.auth.policyFile }, `AUTH: ${config.auth.modes.join(' or ')}, with the policy in ${config.auth.policyFile}`);
+  } else if (config.backend === 'aws') {
+    logger.error(
+      { auth: 'none' },
+      'AUTH: NONE (ER_AUTH=none). Anyone who reaches this gateway reads every workflow and job of the AWS account and starts jobs with its identity.',
+    );
+  } else {
+    logger.warn({ auth: 'none' }, 'AUTH: none. Every caller may do everything: fine for the embedded emulator, never for AWS (see README, "Securing it").');
   }
   logger.info(`er-gateway ready at ${gateway.url}/graphql`);
 
@@ -44,7 +55,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError) {
+  if (err instanceof ConfigError || err instanceof AuthConfigError) {
     console.error(`er-gateway: bad configuration\n${err.message}`);
   } else {
     console.error('er-gateway: failed to start', err);

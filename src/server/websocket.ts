@@ -5,9 +5,13 @@ import { LRUCache } from 'lru-cache';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
+import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
+import type { Principal } from '../auth/principal';
 import type { GatewayContext } from '../resolvers/context';
+import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { clientErrorFormatter } from './errors';
+import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
 
 export interface WebSocketOptions {
@@ -15,8 +19,14 @@ export interface WebSocketOptions {
   schema: GraphQLSchema;
   /** Rules beyond GraphQL's own, as on HTTP. */
   validationRules: ValidationRule[];
-  /** The context of one operation, whose calls wait for the service no longer than `deadline`. */
-  context: (deadline: RequestDeadline) => GatewayContext;
+  /** The context of one operation by `principal`, whose calls wait for the service no longer than `deadline`. */
+  context: (deadline: RequestDeadline, principal: Principal) => GatewayContext;
+  /** Who is asking, from `connection_init`'s payload. */
+  authenticator: Authenticator;
+  /** Upgrades from a Host or Origin it refuses are answered 403. */
+  origins: OriginGuard;
+  /** Closes a socket when its token expires. @default Node's timers */
+  scheduler: Scheduler;
   logger: Logger;
   /** Ping interval. @default 12000 */
   keepAliveMs: number;
@@ -33,11 +43,15 @@ export interface WebSocketOptions {
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
 const DOCUMENT_CACHE_SIZE = 500;
 
-/** What graphql-ws hands our hooks beside the message: the socket and its upgrade request. */
+/** What graphql-ws hands our hooks beside the message: the socket, its upgrade request, and who it is once `connection_init` said so. */
 interface SocketExtra {
   socket: WebSocket;
   request: IncomingMessage;
+  principal?: Principal;
 }
+
+/** Close codes of a socket whose credentials fail: graphql-ws's Unauthorized. */
+const UNAUTHORIZED = 4401;
 
 /**
  * GraphQL over websockets (the graphql-transport-ws protocol) at /graphql on
@@ -49,12 +63,29 @@ interface SocketExtra {
  * resolves quietly (its close releases everything) instead of failing every
  * open operation with a console error, and pings belong to the socket guard,
  * which says why it drops a client.
+ *
+ * Browsers cannot set headers on a websocket, so credentials travel in
+ * `connection_init`'s payload, as headers would (`{ "Authorization": "Bearer
+ * …" }` or `{ "X-API-Key": "…" }`, names in any case). Missing or bad ones
+ * close the socket with 4401; a token closes its socket when it expires.
+ * Upgrades from a Host or Origin the guard refuses get 403 and no socket:
+ * Apollo's CSRF prevention does not cover websockets.
  */
 export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise<void> } {
   const { schema, logger } = options;
   const format = clientErrorFormatter(logger);
   const documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
-  const wsServer = new WebSocketServer({ server: options.httpServer, path: '/graphql' });
+  const wsServer = new WebSocketServer({
+    server: options.httpServer,
+    path: '/graphql',
+    verifyClient: ({ req }, allow) => {
+      const refused = options.origins.refusal(req.headers.host, req.headers.origin);
+      if (refused) logger.info({ host: req.headers.host, origin: req.headers.origin }, 'websocket upgrade refused: host or origin not allowed');
+      return refused ? allow(false, 403, 'Forbidden') : allow(true);
+    },
+  });
+  /** Each socket's expiry timer, cancelled when it closes. */
+  const expiries = new WeakMap<WebSocket, () => void>();
   const guard = guardSockets(wsServer, {
     keepAliveMs: options.keepAliveMs,
     maxBufferedBytes: options.maxBufferedBytes,
@@ -66,7 +97,25 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     {
       schema,
       connectionInitWaitTimeout: options.initTimeoutMs,
-      context: () => options.context(options.deadlines.start()),
+      onConnect: async (ctx) => {
+        const payload = ctx.connectionParams ?? {};
+        const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
+        const { socket } = ctx.extra;
+        try {
+          ctx.extra.principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
+        } catch (err) {
+          if (!(err instanceof AuthenticationError)) throw err;
+          logger.info({ reason: err.reason }, 'websocket not authenticated');
+          socket.close(UNAUTHORIZED, err.message);
+          return false;
+        }
+        const { expiresAt } = ctx.extra.principal;
+        if (expiresAt !== undefined) {
+          expiries.set(socket, options.scheduler.after(Math.max(0, expiresAt - options.scheduler.now()), () => socket.close(UNAUTHORIZED, 'The token has expired.')));
+        }
+        return true;
+      },
+      context: (ctx) => options.context(options.deadlines.start(), ctx.extra.principal!),
       // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
       execute: (args) => settle(execute(args), args.contextValue),
       subscribe: (args) => settle(subscribe(args), args.contextValue),
@@ -122,7 +171,10 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       },
       { socket, request },
     );
-    socket.once('close', (code, reason) => void closed(code, String(reason)));
+    socket.once('close', (code, reason) => {
+      expiries.get(socket)?.();
+      void closed(code, String(reason));
+    });
   });
 
   return {

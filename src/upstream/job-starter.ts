@@ -62,13 +62,19 @@ export class JobStarter {
     private readonly jobs: JobStore,
     private readonly keys: IdempotencyStore,
     options: JobStarterOptions = {},
+    /** Whose keys these are: a key means something only to the principal that sent it. */
+    private readonly keyScope = '',
   ) {
     this.clockSkewMs = options.clockSkewMs ?? 10_000;
   }
 
-  /** This starter for one request: its reads and starts go through `jobs`, the request's view of the store; the keys are shared. */
-  forRequest(jobs: JobStore): JobStarter {
-    return new JobStarter(jobs, this.keys, { clockSkewMs: this.clockSkewMs });
+  /**
+   * This starter for one request: its reads and starts go through `jobs`, the
+   * request's view of the store; its idempotency keys are `keyScope`'s (the
+   * principal's), so another principal's key of the same text is another key.
+   */
+  forRequest(jobs: JobStore, keyScope: string): JobStarter {
+    return new JobStarter(jobs, this.keys, { clockSkewMs: this.clockSkewMs }, keyScope);
   }
 
   startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest, idempotencyKey?: string): Promise<StartedIdMappingJobRecord> {
@@ -115,18 +121,19 @@ export class JobStarter {
   }
 
   private async once<R extends JobKey>(
-    key: string | undefined,
+    clientKey: string | undefined,
     fingerprint: string,
     start: () => Promise<R>,
     findLostStart: (lost: UnknownRecord) => Promise<LostStart<R>>,
   ): Promise<R> {
-    if (key === undefined) {
+    if (clientKey === undefined) {
       try {
         return await start();
       } catch (err) {
         throw isUnknownOutcome(err) ? outcomeUnknown(false) : err;
       }
     }
+    const key = `${this.keyScope}\u0000${clientKey}`;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const reservation = await this.keys.reserve(key, fingerprint);
       if (!reservation.claimed) {

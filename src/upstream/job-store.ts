@@ -12,6 +12,7 @@ import {
 } from '@aws-sdk/client-entityresolution';
 import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import type { Access } from '../auth/access';
 import type { UpstreamClients } from './client';
 import { failureName, mapUpstreamError, type UpstreamAction } from './errors';
 import { withinDeadline, type RequestDeadline } from './deadline';
@@ -24,6 +25,7 @@ import type {
   JobSummaryRecord,
   MatchingJobRecord,
   MatchingWorkflowRecord,
+  OutputSourceRecord,
   Page,
   PageRequest,
   StartIdMappingJobRequest,
@@ -109,6 +111,8 @@ export class JobStore {
   private readonly inFlight = new Map<string, Promise<unknown>>();
   /** The deadline this store's calls wait no longer than: none on the store itself, the request's on a view from `forRequest`. */
   readonly deadline?: RequestDeadline;
+  /** Whose request this view serves: every read, list and start asks it first. None on the store itself (the watcher's polls). */
+  readonly access?: Access;
 
   constructor(
     private readonly clients: Pick<UpstreamClients, 'reads' | 'starts'>,
@@ -125,13 +129,16 @@ export class JobStore {
 
   /**
    * A view of this store for one request: every call it makes waits no longer
-   * than `deadline` (and the rate governor holds it to it); caches, calls in
-   * flight and counters are this store's. Costs one small object.
+   * than `deadline` (and the rate governor holds it to it), and is made only
+   * when `access` allows it; a workflow list shows only the workflows it may
+   * read. Caches, calls in flight and counters are this store's. Costs one
+   * small object.
    */
-  forRequest(deadline: RequestDeadline): JobStore {
+  forRequest(deadline: RequestDeadline, access: Access): JobStore {
     // Assigned, not defined by descriptor: views then share one shape, and making one stays cheap.
-    const view = Object.create(this) as { deadline?: RequestDeadline };
+    const view = Object.create(this) as { deadline?: RequestDeadline; access?: Access };
     view.deadline = deadline;
+    view.access = access;
     return view as JobStore;
   }
 
@@ -148,6 +155,8 @@ export class JobStore {
    * cache, `shared` by joining a call in flight, `miss` by a new call.
    */
   readJob<K extends JobKind>(kind: K, key: JobKey, purpose: ReadPurpose): Promise<JobRead<JobOfKind[K]>> {
+    const refused = this.access?.refusal('read', key.workflowName);
+    if (refused) return Promise.reject(refused);
     const { operation, subject, send, map: toRecord } = JOB_KINDS[kind];
     const id = `${operation}:${key.workflowName}:${key.jobId}`;
     const kept = this.jobs.get(id) as JobOfKind[K] | undefined;
@@ -194,6 +203,8 @@ export class JobStore {
     page: PageRequest,
     send: (options: SendOptions) => Promise<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>,
   ): Promise<Page<JobSummaryRecord>> {
+    const refused = this.access?.refusal('read', workflowName);
+    if (refused) return Promise.reject(refused);
     const id = `${operation}:${workflowName}:${page.maxResults}:${page.nextToken ?? ''}`;
     return this.joinOrStart(id, subject, () =>
       this.call(operation, subject, send, 'read', 'interactive', true).then((out) => ({
@@ -219,6 +230,7 @@ export class JobStore {
   }
 
   async getIdMappingWorkflow(workflowName: string): Promise<IdMappingWorkflowRecord> {
+    this.require('read', workflowName);
     const out = await this.call('GetIdMappingWorkflow', `ID-mapping workflow ${workflowName}`, (options) =>
       this.client.send(withTerms(new GetIdMappingWorkflowCommand({ workflowName }), options.terms), options),
     );
@@ -226,6 +238,7 @@ export class JobStore {
   }
 
   async getMatchingWorkflow(workflowName: string): Promise<MatchingWorkflowRecord> {
+    this.require('read', workflowName);
     const out = await this.call('GetMatchingWorkflow', `Matching workflow ${workflowName}`, (options) =>
       this.client.send(withTerms(new GetMatchingWorkflowCommand({ workflowName }), options.terms), options),
     );
@@ -236,14 +249,40 @@ export class JobStore {
     const out = await this.call('ListIdMappingWorkflows', 'The list of ID-mapping workflows', (options) =>
       this.client.send(withTerms(new ListIdMappingWorkflowsCommand(page), options.terms), options),
     );
-    return { items: (out.workflowSummaries ?? []).map(map.workflowSummary), nextToken: out.nextToken };
+    return this.readable((out.workflowSummaries ?? []).map(map.workflowSummary), out.nextToken);
   }
 
   async listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
     const out = await this.call('ListMatchingWorkflows', 'The list of matching workflows', (options) =>
       this.client.send(withTerms(new ListMatchingWorkflowsCommand(page), options.terms), options),
     );
-    return { items: (out.workflowSummaries ?? []).map(map.workflowSummary), nextToken: out.nextToken };
+    return this.readable((out.workflowSummaries ?? []).map(map.workflowSummary), out.nextToken);
+  }
+
+  /** A page of workflows as this view's principal may see it: the others are left out, and each item keeps its place in the service's page. */
+  private readable(workflows: WorkflowSummaryRecord[], nextToken: string | undefined): Page<WorkflowSummaryRecord> {
+    const access = this.access;
+    if (!access) return { items: workflows, nextToken };
+    const at = workflows.flatMap((wf, i) => (access.can('read', wf.workflowName) ? [i] : []));
+    return { items: at.map((i) => workflows[i]), at, nextToken };
+  }
+
+  /** Throws the access's refusal, if any. */
+  private require(action: 'read' | 'start', workflowName: string, output?: OutputSourceRecord): void {
+    const refused = action === 'start' ? this.access?.startRefusal(workflowName, output) : this.access?.refusal(action, workflowName);
+    if (refused) throw refused;
+  }
+
+  /** Runs a start and writes its outcome to the audit log. */
+  private async audited<T extends { jobId: string }>(workflowName: string, start: Promise<T>): Promise<T> {
+    try {
+      const started = await start;
+      this.access?.recordStart(workflowName, { jobId: started.jobId });
+      return started;
+    } catch (err) {
+      this.access?.recordStart(workflowName, { failed: String((err as GraphQLError).extensions?.code ?? 'INTERNAL_SERVER_ERROR') });
+      throw err;
+    }
   }
 
   /**
@@ -251,25 +290,27 @@ export class JobStore {
    * UPSTREAM_UNAVAILABLE means the outcome is unknown (the job may exist).
    */
   async startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest): Promise<StartedIdMappingJobRecord> {
+    this.require('start', workflowName, request.outputSourceConfig?.[0]);
     const outputSourceConfig = request.outputSourceConfig?.map(({ roleArn, outputS3Path, kmsArn }) => ({ roleArn, outputS3Path, KMSArn: kmsArn }));
-    const out = await this.call(
+    const out = this.call(
       'StartIdMappingJob',
       `ID-mapping workflow ${workflowName}`,
       (options) => this.clients.starts.send(withTerms(new StartIdMappingJobCommand({ workflowName, outputSourceConfig, jobType: request.jobType }), options.terms), options),
       'start',
     );
-    return map.startedIdMappingJob(workflowName, out);
+    return this.audited(workflowName, out.then((started) => map.startedIdMappingJob(workflowName, started)));
   }
 
   /** Starts a matching job; as startIdMappingJob, UPSTREAM_UNAVAILABLE means the outcome is unknown. */
   async startMatchingJob(workflowName: string): Promise<StartedJobRecord> {
-    const out = await this.call(
+    this.require('start', workflowName);
+    const out = this.call(
       'StartMatchingJob',
       `matching workflow ${workflowName}`,
       (options) => this.clients.starts.send(withTerms(new StartMatchingJobCommand({ workflowName }), options.terms), options),
       'start',
     );
-    return { workflowName, jobId: map.required(out.jobId, 'jobId'), acceptedAt: new Date() };
+    return this.audited(workflowName, out.then((started) => ({ workflowName, jobId: map.required(started.jobId, 'jobId'), acceptedAt: new Date() })));
   }
 
   /**

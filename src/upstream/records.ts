@@ -171,6 +171,8 @@ export interface StartIdMappingJobRequest {
 /** One page of a List: the items and the token for the next page, if any. */
 export interface Page<T> {
   items: T[];
+  /** Where each item sat in the service's page, when some were left out (those the principal may not read). @default each item's own index */
+  at?: number[];
   nextToken?: string;
 }
 

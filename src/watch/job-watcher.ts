@@ -1,6 +1,7 @@
 import { Repeater } from '@graphql-yoga/subscription';
 import { GraphQLError } from 'graphql';
 import { setMaxListeners } from 'node:events';
+import type { Access } from '../auth/access';
 import { gatewayError } from '../upstream/errors';
 import type { JobKind, JobOfKind, JobRead, JobStore } from '../upstream/job-store';
 import { isFinal, type IdMappingJobRecord, type JobKey, type MatchingJobRecord } from '../upstream/records';
@@ -103,7 +104,8 @@ interface Watch {
  * fails to do) can make publishing throw. After two failed polls in a row,
  * subscribers get the last known state with `stale: true`, and the fresh
  * state once a poll succeeds again.
- * It rejects with NOT_FOUND or BAD_USER_INPUT when the job cannot be watched.
+ * It rejects with NOT_FOUND or BAD_USER_INPUT when the job cannot be watched,
+ * and with FORBIDDEN, before anything is read, when `access` does not allow it.
  * A job's poll loop starts with its first subscriber and stops with its last
  * one, or at a final state; stopping a stream (`return()`) releases it at once.
  */
@@ -139,8 +141,10 @@ export class JobWatcher {
     return this.watches.size;
   }
 
-  subscribe<K extends JobKind>(kind: K, key: JobKey): Promise<AsyncIterableIterator<JobOfKind[K] | GraphQLError>>;
-  async subscribe(kind: JobKind, key: JobKey): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
+  subscribe<K extends JobKind>(kind: K, key: JobKey, access?: Access): Promise<AsyncIterableIterator<JobOfKind[K] | GraphQLError>>;
+  async subscribe(kind: JobKind, key: JobKey, access?: Access): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
+    const refused = access?.refusal('subscribe', key.workflowName);
+    if (refused) throw refused;
     const id = `${kind}:${key.workflowName}:${key.jobId}`;
     const watch = this.watches.get(id) ?? this.begin(kind, key, id);
     watch.subscribers++;

@@ -10,6 +10,7 @@ import type { Scheduler } from '../../src/watch/scheduler';
 
 export interface GraphQLResponse<R> {
   status: number;
+  headers: Headers;
   data?: R | null;
   errors?: GraphQLFormattedError[];
 }
@@ -22,8 +23,8 @@ export interface TestGateway {
   endpoint: string;
   /** A typed operation from test/generated, posted as a frontend posts it. */
   execute<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<GraphQLResponse<R>>;
-  /** A query written in the test itself (aliases, deliberately bad input). */
-  post<R = Record<string, unknown>>(query: string, variables?: Record<string, unknown>): Promise<GraphQLResponse<R>>;
+  /** A query written in the test itself (aliases, deliberately bad input), with the request headers a test adds (credentials). */
+  post<R = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<R>>;
   close(): Promise<void>;
 }
 
@@ -82,13 +83,13 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const endpoint = `${gateway.url}/graphql`;
   if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');
 
-  async function post<R>(query: string, variables?: unknown): Promise<GraphQLResponse<R>> {
+  async function post<R>(query: string, variables?: unknown, headers: Record<string, string> = {}): Promise<GraphQLResponse<R>> {
     const res = await fetch(endpoint, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json' },
+      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
       body: JSON.stringify({ query, variables }),
     });
-    return { status: res.status, ...((await res.json()) as { data?: R; errors?: GraphQLFormattedError[] }) };
+    return { status: res.status, headers: res.headers, ...((await res.json()) as { data?: R; errors?: GraphQLFormattedError[] }) };
   }
 
   return {
@@ -96,7 +97,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     emulator: gateway.emulator,
     endpoint,
     execute: (document, variables) => post(print(document), variables),
-    post: (query, variables) => post(query, variables),
+    post: (query, variables, headers) => post(query, variables, headers),
     close: () => gateway.close(),
   };
 }

@@ -50,12 +50,17 @@ export class Subscription<T = Record<string, unknown>> {
 }
 
 /** A graphql-ws client over a real websocket, as frontends use it. */
-export function wsClient(httpUrl: string, options: { retryAttempts?: number } = {}): Client {
+export function wsClient(
+  httpUrl: string,
+  options: { retryAttempts?: number; connectionParams?: Record<string, unknown>; onClosed?: (event: { code: number; reason: string }) => void } = {},
+): Client {
   return createClient({
     url: `${httpUrl.replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
     retryAttempts: options.retryAttempts ?? 0,
     lazy: true,
+    connectionParams: options.connectionParams,
+    on: options.onClosed && { closed: (event) => options.onClosed!(event as { code: number; reason: string }) },
   });
 }
 

@@ -1,0 +1,229 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { AuthConfigError } from './policy';
+import { ANONYMOUS, type Principal } from './principal';
+
+/** What a request presents: a bearer token, an API key, or neither. */
+export interface Credentials {
+  bearer?: string;
+  apiKey?: string;
+}
+
+export type AuthMode = 'jwt' | 'apikey';
+
+/**
+ * The credentials among a request's headers, or a websocket's
+ * `connection_init` payload read as headers: `Authorization: Bearer <token>`
+ * and `X-API-Key: <key>`. An Authorization of another scheme counts as a bad token.
+ */
+export function credentialsFrom(header: (name: string) => unknown): Credentials {
+  const authorization = header('authorization');
+  const apiKey = header('x-api-key');
+  return {
+    bearer: typeof authorization === 'string' ? (/^Bearer +(\S+) *$/i.exec(authorization)?.[1] ?? '') : undefined,
+    apiKey: typeof apiKey === 'string' ? apiKey : undefined,
+  };
+}
+
+/** Why a request is not authenticated: `unavailable` is ours (the key set could not be fetched), the rest the client's. */
+export type AuthFailure = 'missing' | 'invalid' | 'expired' | 'unavailable';
+
+/** A request whose credentials do not name a principal: HTTP 401 (503 when `unavailable`), websocket close 4401. */
+export class AuthenticationError extends Error {
+  constructor(
+    readonly reason: AuthFailure,
+    message: string,
+    /** Whether the credential at fault was a bearer token (its challenge then says `invalid_token`). */
+    readonly ofToken = false,
+  ) {
+    super(message);
+  }
+}
+
+export interface JwtSettings {
+  /** A JWKS URL, fetched when a token names a key not yet seen (rotation), cached for ten minutes. */
+  jwksUrl?: string;
+  /** Or one public key (SPKI PEM). */
+  publicKeyPem?: string;
+  issuer?: string;
+  audience?: string;
+  /** Allowed signature algorithms. @default ['RS256', 'ES256'] */
+  algorithms: string[];
+  /** How far the issuer's clock may differ from ours, in seconds. @default 30 */
+  clockSkewSeconds: number;
+  /** The claim holding the user's groups (a list, or a space-separated string). @default 'groups' */
+  groupsClaim: string;
+  /** After a fetch of the JWKS, how long a token naming an unknown key waits before it may cause another. @default 30000 */
+  jwksCooldownMs?: number;
+}
+
+/** One API key: its name (what the policy and the audit log use), the SHA-256 of the key, and groups the policy may grant to. */
+export interface ApiKeyEntry {
+  name: string;
+  sha256: string;
+  groups?: string[];
+}
+
+export interface AuthenticatorOptions {
+  /** Empty: ER_AUTH=none, everyone is anonymous. */
+  modes: readonly AuthMode[];
+  jwt?: JwtSettings;
+  apiKeys?: readonly ApiKeyEntry[];
+  /** Epoch ms, for token expiry. @default Date.now */
+  now?: () => number;
+}
+
+const JWKS_CACHE_MS = 10 * 60_000;
+
+/**
+ * Turns credentials into a principal. Contract: with no mode (ER_AUTH=none)
+ * everyone is ANONYMOUS whatever they send; otherwise a request must present
+ * a credential of an enabled mode, and anything missing, malformed, expired,
+ * badly signed or unknown is an AuthenticationError, never another error.
+ * API keys are stored as SHA-256 hashes and compared in constant time.
+ */
+export class Authenticator {
+  private readonly modes: ReadonlySet<AuthMode>;
+  private readonly now: () => number;
+  private readonly keyHashes: { entry: ApiKeyEntry; hash: Buffer }[];
+  private readonly jwt?: JwtSettings;
+
+  private constructor(
+    options: AuthenticatorOptions,
+    private readonly jwtKey: KeyLike | JWTVerifyGetKey | undefined,
+  ) {
+    this.modes = new Set(options.modes);
+    this.now = options.now ?? Date.now;
+    this.jwt = options.jwt;
+    this.keyHashes = (options.apiKeys ?? []).map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') }));
+  }
+
+  static async create(options: AuthenticatorOptions): Promise<Authenticator> {
+    let key: KeyLike | JWTVerifyGetKey | undefined;
+    if (options.modes.includes('jwt')) {
+      const jwt = options.jwt;
+      if (jwt?.jwksUrl) {
+        key = createRemoteJWKSet(new URL(jwt.jwksUrl), { cacheMaxAge: JWKS_CACHE_MS, cooldownDuration: jwt.jwksCooldownMs });
+      } else if (jwt?.publicKeyPem) {
+        try {
+          key = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
+        } catch (err) {
+          throw new AuthConfigError(`ER_JWT_PUBLIC_KEY_FILE: not a public key (SPKI PEM) for ${jwt.algorithms[0]}: ${(err as Error).message}`);
+        }
+      } else {
+        throw new AuthConfigError('ER_AUTH=jwt needs ER_JWT_JWKS_URL or ER_JWT_PUBLIC_KEY_FILE.');
+      }
+    }
+    if (options.modes.includes('apikey') && (options.apiKeys ?? []).length === 0) {
+      throw new AuthConfigError('ER_AUTH=apikey needs keys: set ER_API_KEYS_FILE or ER_API_KEYS.');
+    }
+    return new Authenticator(options, key);
+  }
+
+  /** False with ER_AUTH=none. */
+  get required(): boolean {
+    return this.modes.size > 0;
+  }
+
+  /** Whether bearer tokens are accepted: `WWW-Authenticate` then names the Bearer scheme. */
+  get acceptsTokens(): boolean {
+    return this.modes.has('jwt');
+  }
+
+  async authenticate(credentials: Credentials): Promise<Principal> {
+    if (!this.required) return ANONYMOUS;
+    if (credentials.bearer !== undefined && this.modes.has('jwt')) return this.verifyToken(credentials.bearer);
+    if (credentials.apiKey !== undefined && this.modes.has('apikey')) return this.checkKey(credentials.apiKey);
+    const accepted = [this.modes.has('jwt') ? 'a bearer token (Authorization: Bearer …)' : '', this.modes.has('apikey') ? 'an API key (X-API-Key)' : '']
+      .filter(Boolean)
+      .join(' or ');
+    throw new AuthenticationError('missing', `Authentication required: send ${accepted}.`);
+  }
+
+  private async verifyToken(token: string): Promise<Principal> {
+    const jwt = this.jwt!;
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwtKey as JWTVerifyGetKey, {
+        issuer: jwt.issuer,
+        audience: jwt.audience,
+        algorithms: jwt.algorithms,
+        clockTolerance: jwt.clockSkewSeconds,
+        currentDate: new Date(this.now()),
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) throw new AuthenticationError('expired', 'The token has expired.', true);
+      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+        throw new AuthenticationError('unavailable', 'The token could not be checked: the signing keys could not be fetched. Try again shortly.');
+      }
+      throw new AuthenticationError('invalid', 'The token is not valid for this gateway.', true);
+    }
+    return {
+      id: `token:${payload.sub}`,
+      kind: 'token',
+      subject: payload.sub,
+      groups: listClaim(payload[jwt.groupsClaim]),
+      scopes: listClaim(payload.scope ?? payload.scp),
+      expiresAt: (payload.exp as number) * 1000 + jwt.clockSkewSeconds * 1000,
+    };
+  }
+
+  private checkKey(key: string): Principal {
+    const presented = createHash('sha256').update(key).digest();
+    let found: ApiKeyEntry | undefined;
+    // Every entry is compared, so the time taken says nothing of which one matched.
+    for (const { entry, hash } of this.keyHashes) {
+      if (timingSafeEqual(presented, hash) && !found) found = entry;
+    }
+    if (!found) throw new AuthenticationError('invalid', 'The API key is not valid for this gateway.');
+    return { id: `apiKey:${found.name}`, kind: 'apiKey', apiKey: found.name, groups: found.groups ?? [], scopes: [] };
+  }
+}
+
+function listClaim(value: unknown): string[] {
+  if (typeof value === 'string') return value.split(' ').filter(Boolean);
+  if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
+  return [];
+}
+
+const keyEntry = z
+  .object({
+    name: z.string().regex(/^[\w.@-]{1,128}$/, 'must be 1 to 128 letters, digits and _.@-'),
+    sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be the SHA-256 of the key in lowercase hex'),
+    groups: z.array(z.string().min(1)).optional(),
+  })
+  .strict();
+const keyFile = z.object({ keys: z.array(keyEntry).min(1) }).strict();
+
+/** The API keys of `ER_API_KEYS_FILE` (YAML or JSON: `keys: [{ name, sha256, groups }]`) and `ER_API_KEYS` (`name:sha256,…`). */
+export async function loadApiKeys(file: string | undefined, inline: string | undefined): Promise<ApiKeyEntry[]> {
+  const entries: ApiKeyEntry[] = [];
+  if (file !== undefined) {
+    let document: unknown;
+    try {
+      document = parseYaml(await readFile(file, 'utf8'));
+    } catch (err) {
+      throw new AuthConfigError(`ER_API_KEYS_FILE: cannot read ${file}: ${(err as Error).message.split('\n', 1)[0]}`);
+    }
+    const parsed = keyFile.safeParse(document);
+    if (!parsed.success) {
+      const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
+      throw new AuthConfigError(`ER_API_KEYS_FILE: ${file} is not a valid key file:\n${problems.join('\n')}`);
+    }
+    entries.push(...parsed.data.keys);
+  }
+  for (const item of (inline ?? '').split(',').filter(Boolean)) {
+    const [name, sha256] = item.trim().split(':');
+    const parsed = keyEntry.safeParse({ name, sha256 });
+    if (!parsed.success) throw new AuthConfigError(`ER_API_KEYS: "${name}" must be name:sha256-hex (${parsed.error.issues[0].message}).`);
+    entries.push(parsed.data);
+  }
+  const names = entries.map((entry) => entry.name);
+  const repeated = names.find((name, i) => names.indexOf(name) !== i);
+  if (repeated) throw new AuthConfigError(`API key name "${repeated}" is given twice: each key needs its own name.`);
+  return entries;
+}

@@ -1,0 +1,339 @@
+import { request as httpRequest } from 'node:http';
+import WebSocket from 'ws';
+import { seededJobId } from '../src/emulator/seed';
+import { newApiKey, startIssuer, writeTempFile, type TestIssuer } from './utils/auth';
+import { ManualClock } from './utils/clock';
+import { capturedLogger, codes, startTestGateway, type TestGateway } from './utils/gateway';
+import { Subscription, wsClient } from './utils/subscriptions';
+
+/**
+ * Every path (query, list, _entities, mutation, subscription) for every kind
+ * of caller: anonymous, an expired or forged token, a token whose groups do
+ * not reach the workflow, one whose groups do, and an API key. Tokens are
+ * signed here with a key pair made here, and the gateway fetches their JWKS
+ * over real HTTP. The emulator's request count shows that a refusal costs
+ * nothing upstream.
+ */
+
+const ROLE = 'arn:aws:iam::123456789012:role/ErOutput';
+const POLICY = {
+  grants: [
+    { to: { groups: ['analysts'] }, workflows: ['customer-*'], actions: ['read', 'subscribe'] },
+    { to: { groups: ['operators'] }, workflows: ['customer-*'], actions: ['read', 'start', 'subscribe'] },
+    { to: { apiKeys: ['pipeline'] }, workflows: ['customer-matching'], actions: ['read', 'start'] },
+  ],
+  outputs: [{ workflows: ['customer-id-map'], roles: [ROLE], s3Prefixes: ['s3://er-output/customers/'] }],
+} as const;
+
+const clock = new ManualClock(Date.now());
+const pipeline = newApiKey();
+const audit = capturedLogger();
+let issuer: TestIssuer;
+let t: TestGateway;
+const as: Record<'analyst' | 'operator' | 'otherOperator' | 'outsider' | 'expired' | 'forged', Record<string, string>> = {} as never;
+const anonymous = {};
+const withKey = { 'x-api-key': pipeline.key };
+
+const job = (workflowName: string, index: number) => ({ workflowName, jobId: seededJobId(workflowName, index) });
+const vars = (key: { workflowName: string; jobId: string }) => ({ w: key.workflowName, j: key.jobId });
+const JOB = `query ($w: String!, $j: ID!) { idMappingJob(workflowName: $w, jobId: $j) { jobId status } }`;
+const MATCHING_JOB = `query ($w: String!, $j: ID!) { matchingJob(workflowName: $w, jobId: $j) { jobId status } }`;
+const START = `mutation ($input: StartIdMappingJobInput!) { startIdMappingJob(input: $input) { jobId outputSourceConfig { roleArn outputS3Path } } }`;
+
+beforeAll(async () => {
+  issuer = await startIssuer();
+  const bearer = async (sub: string, groups: string[], exp?: number) => ({ authorization: `Bearer ${await issuer.sign(sub, { groups, ...(exp ? { exp } : {}) })}` });
+  Object.assign(as, {
+    analyst: await bearer('ana', ['analysts']),
+    operator: await bearer('oscar', ['operators']),
+    otherOperator: await bearer('olga', ['operators']),
+    outsider: await bearer('eve', ['marketing']),
+    expired: await bearer('ana', ['analysts'], Math.floor(Date.now() / 1000) - 3600),
+    forged: { authorization: `Bearer ${await issuer.forge('mallory', { groups: ['operators'] })}` },
+  });
+  t = await startTestGateway({
+    emulator: { clock: clock.read },
+    logger: audit.logger,
+    env: {
+      ER_AUTH: 'jwt,apikey',
+      ER_JWT_JWKS_URL: issuer.jwksUrl,
+      ER_JWT_ISSUER: issuer.issuer,
+      ER_JWT_AUDIENCE: issuer.audience,
+      ER_API_KEYS: `pipeline:${pipeline.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never),
+    },
+  });
+});
+
+afterAll(async () => {
+  await t.close();
+  await issuer.close();
+});
+
+beforeEach(() => t.emulator.resetRequests());
+// Let every job a test started finish: the service runs one job of a workflow at a time.
+afterEach(() => clock.advance(60_000));
+
+describe('authentication', () => {
+  test.each([
+    ['no credentials', anonymous, 'Bearer realm="er-gateway"'],
+    ['an expired token', 'expired', 'Bearer realm="er-gateway", error="invalid_token", error_description="The token has expired."'],
+    ['a token signed with an unpublished key', 'forged', 'Bearer realm="er-gateway", error="invalid_token", error_description="The token is not valid for this gateway."'],
+    ['a malformed token', { authorization: 'Bearer not.a.token' }, expect.stringContaining('error="invalid_token"')],
+    ['another scheme', { authorization: 'Basic YWxpY2U6c2VjcmV0' }, expect.stringContaining('error="invalid_token"')],
+    ['an unknown API key', { 'x-api-key': 'guess' }, 'Bearer realm="er-gateway"'],
+  ])('%s is 401 UNAUTHENTICATED with WWW-Authenticate, and costs nothing upstream', async (_name, who, challenge) => {
+    const headers = typeof who === 'string' ? as[who as keyof typeof as] : who;
+    const res = await t.post(JOB, vars(job('customer-id-map', 1)), headers as Record<string, string>);
+    expect(res.status).toBe(401);
+    expect(res.headers.get('www-authenticate')).toEqual(challenge);
+    expect(res.data).toBeUndefined();
+    expect(res.errors).toEqual([{ message: expect.any(String), extensions: { code: 'UNAUTHENTICATED' } }]);
+    expect(t.emulator.requests()).toBe(0);
+  });
+
+  test('a token whose groups are granted the workflow reads it; an API key reads what its name is granted', async () => {
+    const byToken = await t.post(JOB, vars(job('customer-id-map', 1)), as.analyst);
+    expect(byToken.errors).toBeUndefined();
+    expect(byToken.data).toEqual({ idMappingJob: { jobId: job('customer-id-map', 1).jobId, status: 'SUCCEEDED' } });
+    const byKey = await t.post(MATCHING_JOB, vars(job('customer-matching', 1)), withKey);
+    expect(byKey.data).toEqual({ matchingJob: { jobId: job('customer-matching', 1).jobId, status: expect.any(String) } });
+    expect(t.emulator.requests()).toBe(2);
+  });
+});
+
+describe('authorization on every path', () => {
+  test.each([
+    ['a token without the workflow', 'outsider', job('customer-id-map', 1)],
+    ['an analyst, on a workflow outside customer-*', 'analyst', job('loyalty-id-map', 1)],
+    ['an API key, on a workflow not granted to it', 'pipeline', job('customer-id-map', 1)],
+  ])('a query by %s is FORBIDDEN before any call', async (_name, who, key) => {
+    const res = await t.post(JOB, vars(key), who === 'pipeline' ? withKey : as[who as keyof typeof as]);
+    expect(res.status).toBe(200);
+    expect(res.data).toEqual({ idMappingJob: null });
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    expect(res.errors![0].message).toBe(`You are not allowed to read workflow ${key.workflowName}.`);
+    expect(t.emulator.requests()).toBe(0);
+  });
+
+  test('a list of workflows shows only the readable ones; the jobs of an unreadable one are FORBIDDEN', async () => {
+    const res = await t.post<{ idMappingWorkflows: { nodes: { workflowName: string }[] }; matchingWorkflows: { nodes: { workflowName: string }[] } }>(
+      '{ idMappingWorkflows { nodes { workflowName } } matchingWorkflows { nodes { workflowName } } }',
+      undefined,
+      as.analyst,
+    );
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.idMappingWorkflows.nodes.map((wf) => wf.workflowName)).toEqual(['customer-id-map']);
+    expect(res.data!.matchingWorkflows.nodes.map((wf) => wf.workflowName)).toEqual(['customer-matching']);
+    const jobs = await t.post('{ idMappingJobs(workflowName: "loyalty-id-map") { nodes { jobId } } }', undefined, as.analyst);
+    expect(codes(jobs)).toEqual(['FORBIDDEN']);
+    expect(t.emulator.requests('ListIdMappingJobs')).toBe(0);
+  });
+
+  test('a list of workflows pages past those left out: cursors count the service\'s places', async () => {
+    const seen: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 5; page++) {
+      const res: { data?: { matchingWorkflows: { nodes: { workflowName: string }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null } =
+        await t.post('query ($after: String) { matchingWorkflows(first: 1, after: $after) { nodes { workflowName } pageInfo { hasNextPage endCursor } } }', { after }, as.operator);
+      seen.push(...res.data!.matchingWorkflows.nodes.map((wf) => wf.workflowName));
+      if (!res.data!.matchingWorkflows.pageInfo.hasNextPage) break;
+      after = res.data!.matchingWorkflows.pageInfo.endCursor;
+    }
+    expect(seen).toEqual(['customer-matching']);
+  });
+
+  test('_entities: a denied item fails alone with FORBIDDEN, the others resolve, and only they are read', async () => {
+    const res = await t.post<{ _entities: unknown[] }>(
+      'query ($r: [_Any!]!) { _entities(representations: $r) { ... on IdMappingJob { jobId } ... on MatchingWorkflow { workflowName } } }',
+      {
+        r: [
+          { __typename: 'IdMappingJob', ...job('customer-id-map', 2) },
+          { __typename: 'IdMappingJob', ...job('loyalty-id-map', 2) },
+          { __typename: 'MatchingWorkflow', workflowName: 'customer-matching' },
+          { __typename: 'MatchingWorkflow', workflowName: 'address-matching' },
+        ],
+      },
+      as.analyst,
+    );
+    expect(res.data!._entities).toEqual([{ jobId: job('customer-id-map', 2).jobId }, null, { workflowName: 'customer-matching' }, null]);
+    expect(res.errors!.map((error) => [error.path, error.extensions?.code])).toEqual([
+      [['_entities', 1], 'FORBIDDEN'],
+      [['_entities', 3], 'FORBIDDEN'],
+    ]);
+    expect(t.emulator.requests()).toBe(2);
+  });
+
+  test('_entities without credentials is 401, as a router that does not forward them would see', async () => {
+    const res = await t.post('query { _entities(representations: []) { __typename } }', undefined, anonymous);
+    expect(res.status).toBe(401);
+  });
+});
+
+describe('starts', () => {
+  const startAs = (who: Record<string, string>, input: Record<string, unknown>) => t.post<{ startIdMappingJob: { jobId: string } }>(START, { input }, who);
+
+  test('an analyst may not start; the refusal costs nothing and is audited', async () => {
+    const res = await startAs(as.analyst, { workflowName: 'customer-id-map' });
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    expect(t.emulator.requests()).toBe(0);
+    expect(await audit.line((line) => line.audit === true && line.principal === 'token:ana' && line.action === 'start')).toMatchObject({
+      workflow: 'customer-id-map',
+      outcome: 'refused',
+    });
+  });
+
+  test("an operator starts with the workflow's own output; the start is audited with its job id", async () => {
+    const res = await startAs(as.operator, { workflowName: 'customer-id-map' });
+    expect(res.errors).toBeUndefined();
+    const { jobId } = res.data!.startIdMappingJob;
+    expect(await audit.line((line) => line.audit === true && line.jobId === jobId)).toMatchObject({
+      principal: 'token:oscar',
+      action: 'start',
+      workflow: 'customer-id-map',
+      outcome: 'started',
+    });
+  });
+
+  test.each([
+    ["a role of another account", { roleArn: 'arn:aws:iam::999988887777:role/AttackerRole', outputS3Path: 's3://er-output/customers/x/' }, 'The role'],
+    ['a bucket outside the allowed folders', { roleArn: ROLE, outputS3Path: 's3://attacker-bucket/loot/' }, 'The output path'],
+    ['a folder that only starts like an allowed one', { roleArn: ROLE, outputS3Path: 's3://er-output/customers-evil/' }, 'The output path'],
+    ['a KMS key not on the list', { roleArn: ROLE, outputS3Path: 's3://er-output/customers/x/', kmsArn: 'arn:aws:kms:us-east-1:999988887777:key/abc' }, 'The KMS key'],
+  ])('an operator naming %s is FORBIDDEN before any call', async (_name, output, message) => {
+    const res = await startAs(as.operator, { workflowName: 'customer-id-map', outputSourceConfig: [output] });
+    expect(codes(res)).toEqual(['FORBIDDEN']);
+    expect(res.errors![0].message).toMatch(new RegExp(`^${message}`));
+    expect(t.emulator.requests()).toBe(0);
+  });
+
+  test('an operator may choose an output among those allowed', async () => {
+    const output = { roleArn: ROLE, outputS3Path: 's3://er-output/customers/run-7/' };
+    const res = await startAs(as.operator, { workflowName: 'customer-id-map', outputSourceConfig: [output] });
+    expect(res.errors).toBeUndefined();
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+  });
+
+  test('an API key starts what its name is granted, and nothing else', async () => {
+    const granted = await t.post('mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }', undefined, withKey);
+    expect(granted.errors).toBeUndefined();
+    const refused = await t.post('mutation { startMatchingJob(input: { workflowName: "address-matching" }) { jobId } }', undefined, withKey);
+    expect(codes(refused)).toEqual(['FORBIDDEN']);
+    expect(t.emulator.requests('StartMatchingJob')).toBe(1);
+  });
+
+  test("idempotency keys are the sender's: another principal's same key starts its own job, and learns nothing of the first", async () => {
+    const key = `shared-${Date.now()}`;
+    const first = await startAs(as.operator, { workflowName: 'customer-id-map', idempotencyKey: key });
+    expect(first.errors).toBeUndefined();
+    expect((await startAs(as.operator, { workflowName: 'customer-id-map', idempotencyKey: key })).data).toEqual(first.data);
+    clock.advance(60_000);
+    const same = await startAs(as.otherOperator, { workflowName: 'customer-id-map', idempotencyKey: key });
+    expect(same.errors).toBeUndefined();
+    expect(same.data!.startIdMappingJob.jobId).not.toBe(first.data!.startIdMappingJob.jobId);
+    clock.advance(60_000);
+    const output = { roleArn: ROLE, outputS3Path: 's3://er-output/customers/other/' };
+    const different = await startAs(as.otherOperator, { workflowName: 'customer-id-map', idempotencyKey: `${key}-b`, outputSourceConfig: [output] });
+    expect(different.errors).toBeUndefined();
+    expect(t.emulator.requests('StartIdMappingJob')).toBe(3);
+  });
+});
+
+describe('subscriptions', () => {
+  const UPDATES = 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { jobId status } }';
+
+  async function closeCode(connectionParams: Record<string, unknown> | undefined): Promise<{ code: number; reason: string }> {
+    let closed!: (event: { code: number; reason: string }) => void;
+    const whenClosed = new Promise<{ code: number; reason: string }>((resolve) => (closed = resolve));
+    const client = wsClient(t.gateway.url, { connectionParams, onClosed: closed });
+    const sub = new Subscription(client, UPDATES, { w: 'customer-id-map', j: job('customer-id-map', 1).jobId });
+    await sub.ended();
+    await client.dispose();
+    return whenClosed;
+  }
+
+  test.each([
+    ['no credentials', undefined],
+    ['an expired token', 'expired'],
+    ['an unknown API key', { 'X-API-Key': 'guess' }],
+  ])('a socket with %s is closed with 4401 before anything is read', async (_name, params) => {
+    const connectionParams = typeof params === 'string' ? { Authorization: as[params as keyof typeof as].authorization } : params;
+    expect(await closeCode(connectionParams)).toMatchObject({ code: 4401 });
+    expect(t.emulator.requests()).toBe(0);
+  });
+
+  test('credentials in connection_init: a granted workflow streams, another is FORBIDDEN before any call', async () => {
+    const client = wsClient(t.gateway.url, { connectionParams: { Authorization: as.analyst.authorization } });
+    const granted = new Subscription(client, UPDATES, { w: 'customer-id-map', j: job('customer-id-map', 1).jobId });
+    expect((await granted.event(1)).data).toEqual({ idMappingJobUpdated: { jobId: job('customer-id-map', 1).jobId, status: 'SUCCEEDED' } });
+    const reads = t.emulator.requests();
+    const denied = new Subscription(client, UPDATES, { w: 'loyalty-id-map', j: job('loyalty-id-map', 1).jobId });
+    await denied.ended();
+    expect(denied.failure ?? denied.events[0]?.errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
+    expect(t.emulator.requests()).toBe(reads);
+    await client.dispose();
+  });
+
+  test('an API key without the subscribe grant may not subscribe', async () => {
+    const client = wsClient(t.gateway.url, { connectionParams: { 'x-api-key': pipeline.key } });
+    const sub = new Subscription(client, 'subscription ($w: String!, $j: ID!) { matchingJobUpdated(workflowName: $w, jobId: $j) { status } }', {
+      w: 'customer-matching',
+      j: job('customer-matching', 1).jobId,
+    });
+    await sub.ended();
+    expect(sub.failure ?? sub.events[0]?.errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
+    await client.dispose();
+  });
+});
+
+describe('origins and hosts', () => {
+  function upgrade(headers: Record<string, string>): Promise<number> {
+    return new Promise((resolve) => {
+      const socket = new WebSocket(`${t.gateway.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      socket.on('open', () => {
+        socket.close();
+        resolve(101);
+      });
+    });
+  }
+
+  function rawPost(headers: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const url = new URL(t.endpoint);
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+        let body = '';
+        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify({ query: '{ __typename }' }));
+    });
+  }
+
+  test('a websocket from a foreign Origin is refused at the upgrade; one from the same origin or localhost opens', async () => {
+    expect(await upgrade({ origin: 'https://evil.example' })).toBe(403);
+    expect(await upgrade({ origin: 'null' })).toBe(403);
+    expect(await upgrade({ origin: t.gateway.url })).toBe(101);
+    expect(await upgrade({ origin: 'http://localhost:5173' })).toBe(101);
+  });
+
+  test('a foreign Host is refused on HTTP and websockets (DNS rebinding)', async () => {
+    const http = await rawPost({ host: 'rebind.evil.example', ...as.analyst });
+    expect(http.status).toBe(403);
+    expect(JSON.parse(http.body)).toEqual({ errors: [{ message: expect.any(String), extensions: { code: 'FORBIDDEN' } }] });
+    expect(await upgrade({ host: 'rebind.evil.example' })).toBe(403);
+  });
+
+  test('an HTTP request from a foreign Origin is 403; a CORS preflight from an allowed one is answered', async () => {
+    const foreign = await rawPost({ origin: 'https://evil.example', ...as.analyst });
+    expect(foreign.status).toBe(403);
+    const preflight = await fetch(t.endpoint, {
+      method: 'OPTIONS',
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
+    expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+  });
+});
