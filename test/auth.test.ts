@@ -1,9 +1,13 @@
 import { request as httpRequest } from 'node:http';
+import { resolve } from 'node:path';
 import WebSocket from 'ws';
+import { Authenticator } from '../src/auth/authenticator';
+import { AuthConfigError, Policy } from '../src/auth/policy';
 import { seededJobId } from '../src/emulator/seed';
 import { newApiKey, startIssuer, writeTempFile, type TestIssuer } from './utils/auth';
 import { ManualClock } from './utils/clock';
 import { capturedLogger, codes, startTestGateway, type TestGateway } from './utils/gateway';
+import { ManualScheduler } from './utils/scheduler';
 import { Subscription, wsClient } from './utils/subscriptions';
 
 /**
@@ -335,5 +339,127 @@ describe('origins and hosts', () => {
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
     expect(preflight.headers.get('access-control-allow-headers')).toContain('authorization');
+  });
+});
+
+describe('a token that expires', () => {
+  test('closes its socket with 4401 when it does, on the gateway clock', async () => {
+    const scheduler = new ManualScheduler();
+    const own = await startIssuer();
+    const g = await startTestGateway({
+      scheduler,
+      env: {
+        ER_AUTH: 'jwt',
+        ER_JWT_JWKS_URL: own.jwksUrl,
+        ER_JWT_CLOCK_SKEW_S: '0',
+        ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never),
+      },
+    });
+    try {
+      // The scheduler's clock starts at 0: this token is valid for its first 90 seconds.
+      const token = await own.sign('ana', { groups: ['analysts'], exp: 90 });
+      let closed!: (event: { code: number; reason: string }) => void;
+      const whenClosed = new Promise<{ code: number; reason: string }>((resolve) => (closed = resolve));
+      const client = wsClient(g.gateway.url, { connectionParams: { authorization: `Bearer ${token}` }, onClosed: closed });
+      const sub = new Subscription(client, 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }', {
+        w: 'customer-id-map',
+        j: job('customer-id-map', 1).jobId,
+      });
+      await sub.event(1);
+      expect(scheduler.pending).toBe(1);
+      expect(scheduler.nextDelay).toBe(90_000);
+      await scheduler.runNext();
+      expect(await whenClosed).toMatchObject({ code: 4401, reason: 'The token has expired.' });
+      await client.dispose();
+    } finally {
+      await g.close();
+      await own.close();
+    }
+  });
+});
+
+describe('signing keys', () => {
+  const settings = (issuer: TestIssuer) => ({
+    modes: ['jwt'] as const,
+    jwt: { jwksUrl: issuer.jwksUrl, algorithms: ['ES256'], clockSkewSeconds: 0, groupsClaim: 'groups', jwksCooldownMs: 0 },
+  });
+
+  test('a rotated key is fetched when a token first names it; the key set is not fetched per request', async () => {
+    const own = await startIssuer();
+    try {
+      const authenticator = await Authenticator.create(settings(own));
+      for (let i = 0; i < 3; i++) await authenticator.authenticate({ bearer: await own.sign('ana') });
+      expect(own.fetches).toBe(1);
+      await own.rotate();
+      expect(await authenticator.authenticate({ bearer: await own.sign('ana', { groups: ['analysts'] }) })).toMatchObject({ id: 'token:ana', groups: ['analysts'] });
+      expect(own.fetches).toBe(2);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('a key set that cannot be fetched is 503 UPSTREAM_UNAVAILABLE with Retry-After, not 401 and not 500', async () => {
+    const own = await startIssuer();
+    const token = await own.sign('ana', { groups: ['analysts'] });
+    const g = await startTestGateway({ env: { ER_AUTH: 'jwt', ER_JWT_JWKS_URL: own.jwksUrl, ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never) } });
+    try {
+      await own.close();
+      const res = await g.post(JOB, vars(job('customer-id-map', 1)), { authorization: `Bearer ${token}` });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(codes(res)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      expect(g.emulator.requests()).toBe(0);
+    } finally {
+      await g.close();
+    }
+  });
+});
+
+describe('the policy file', () => {
+  test('is checked at start-up: the gateway does not start, and the error names each entry at fault', async () => {
+    const bad = writeTempFile('policy.yaml', {
+      grants: [
+        { to: {}, workflows: ['customer-*'], actions: ['read'] },
+        { to: { groups: ['ops'] }, workflows: ['customer-*'], actions: ['delete'] },
+      ],
+      outputs: [{ workflows: ['*'], roles: ['arn:aws:iam::123456789012:user/alice'], s3Prefixes: ['s3://bucket/no-slash'] }],
+    });
+    const started = startTestGateway({ env: { ER_AUTH: 'apikey', ER_API_KEYS: `ci:${pipeline.sha256}`, ER_POLICY_FILE: bad } });
+    await expect(started).rejects.toBeInstanceOf(AuthConfigError);
+    const message = await started.catch((err: Error) => err.message);
+    expect(message).toContain(`ER_POLICY_FILE: ${bad} is not a valid policy:`);
+    expect(message).toMatch(/grants\.0\.to: names nobody/);
+    expect(message).toMatch(/grants\.1\.actions\.0: /);
+    expect(message).toMatch(/outputs\.0\.roles\.0: must be an IAM role ARN/);
+    expect(message).toMatch(/outputs\.0\.s3Prefixes\.0: must be an s3:\/\/bucket\/prefix\/ folder/);
+  });
+
+  test('a missing file names the setting', async () => {
+    await expect(startTestGateway({ env: { ER_AUTH: 'apikey', ER_API_KEYS: `ci:${pipeline.sha256}`, ER_POLICY_FILE: '/nonexistent/policy.yaml' } })).rejects.toThrow(
+      /^ER_POLICY_FILE: cannot read \/nonexistent\/policy.yaml \(ENOENT\)/,
+    );
+  });
+
+  test('deploy/policy.example.yaml, the README\'s example, is a valid policy', async () => {
+    await expect(Policy.load(resolve(__dirname, '../deploy/policy.example.yaml'))).resolves.toBeInstanceOf(Policy);
+  });
+});
+
+describe('workflow identity', () => {
+  test.each([
+    ['of another account', 'arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/customer-id-map'],
+    ['of another region', 'arn:aws:entityresolution:eu-west-1:123456789012:idmappingworkflow/customer-id-map'],
+    ['of the other kind', 'arn:aws:entityresolution:us-east-1:123456789012:matchingworkflow/customer-matching'],
+  ])('a job read by a workflow ARN %s is BAD_USER_INPUT before any call', async (_name, arn) => {
+    const res = await t.post(JOB, { w: arn, j: job('customer-id-map', 1).jobId }, as.operator);
+    expect(res.errors![0].extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'workflowName' });
+    expect(t.emulator.requests()).toBe(0);
+  });
+
+  test("an ARN of this account and region is read as the workflow's name, and the policy applies to that name", async () => {
+    const arn = 'arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/loyalty-id-map';
+    expect(codes(await t.post(JOB, { w: arn, j: job('loyalty-id-map', 1).jobId }, as.analyst))).toEqual(['FORBIDDEN']);
+    const own = 'arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/customer-id-map';
+    expect((await t.post(JOB, { w: own, j: job('customer-id-map', 1).jobId }, as.analyst)).errors).toBeUndefined();
   });
 });
