@@ -1,5 +1,5 @@
 import { composeServices } from '@apollo/composition';
-import { ApolloGateway } from '@apollo/gateway';
+import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
@@ -8,6 +8,7 @@ import { parse, type GraphQLFormattedError } from 'graphql';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { seededJobId } from '../src/emulator/seed';
+import { newApiKey, writeTempFile } from './utils/auth';
 import { startTestGateway, type TestGateway } from './utils/gateway';
 import { Subscription, wsClient } from './utils/subscriptions';
 
@@ -153,5 +154,73 @@ describe('inline tracing for the router (ftv1)', () => {
     } finally {
       await off.close();
     }
+  });
+});
+
+describe('behind a router that forwards credentials', () => {
+  const pipeline = newApiKey();
+  let authed: TestGateway;
+  let authedRouter: ApolloServer<{ apiKey?: string }>;
+  let authedRouterUrl: string;
+
+  beforeAll(async () => {
+    authed = await startTestGateway({
+      env: {
+        ER_AUTH: 'apikey',
+        ER_API_KEYS: `pipeline:${pipeline.sha256}`,
+        ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['pipeline'] }, workflows: ['customer-*'], actions: ['read'] }] }),
+      },
+    });
+    const composed = composeServices([
+      { name: 'er-gateway', typeDefs: parse(readFileSync(resolve(__dirname, '../schema.graphql'), 'utf8')), url: authed.endpoint },
+      { name: 'dashboard', typeDefs: dashboardTypeDefs, url: dashboardUrl },
+    ]);
+    const gateway = new ApolloGateway({
+      supergraphSdl: composed.supergraphSdl!,
+      // What the README asks of a router: the client's credentials go on to er-gateway.
+      buildService: ({ url }) =>
+        new RemoteGraphQLDataSource<{ apiKey?: string }>({
+          url,
+          willSendRequest: ({ request, context }) => void (context.apiKey && request.http!.headers.set('x-api-key', context.apiKey)),
+        }),
+    });
+    authedRouter = new ApolloServer<{ apiKey?: string }>({ gateway });
+    ({ url: authedRouterUrl } = await startStandaloneServer(authedRouter, {
+      listen: { port: 0, host: '127.0.0.1' },
+      context: async ({ req }) => ({ apiKey: req.headers['x-api-key'] as string | undefined }),
+    }));
+  });
+
+  afterAll(async () => {
+    await authedRouter.stop();
+    await authed.close();
+  });
+
+  const pinnedVia = async (headers: Record<string, string>) => {
+    const res = await fetch(authedRouterUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ query: '{ pinnedJobs { jobId status } }' }),
+    });
+    return (await res.json()) as { data?: { pinnedJobs: ({ status: string } | null)[] }; errors?: GraphQLFormattedError[] };
+  };
+
+  test("_entities through the router obey the client's grants: a job of a workflow it may not read fails alone with FORBIDDEN", async () => {
+    authed.emulator.resetRequests();
+    const res = await pinnedVia({ 'x-api-key': pipeline.key });
+    const jobs = res.data!.pinnedJobs;
+    expect(jobs[0]).toMatchObject({ status: 'SUCCEEDED' });
+    expect(jobs[3]).toBeNull();
+    expect(res.errors!.map((e) => e.extensions?.code).sort()).toEqual(['FORBIDDEN', 'NOT_FOUND']);
+    // The loyalty-id-map job was refused before any call: three Gets for the three customer-id-map keys.
+    expect(authed.emulator.requests()).toBe(3);
+  });
+
+  test('without credentials er-gateway answers the router 401, and nothing is read', async () => {
+    authed.emulator.resetRequests();
+    const res = await pinnedVia({});
+    expect(res.data?.pinnedJobs ?? []).not.toContainEqual(expect.objectContaining({ status: expect.any(String) }));
+    expect(res.errors).toBeDefined();
+    expect(authed.emulator.requests()).toBe(0);
   });
 });

@@ -49,3 +49,8 @@ test('a GET with content-type application/json passes CSRF prevention, as the RE
   });
   expect(res.status).toBe(200);
 });
+
+test("the README's policy example is deploy/policy.example.yaml, word for word", () => {
+  const shown = /This is `deploy\/policy\.example\.yaml`:\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
+  expect(shown).toBe(readFileSync(resolve(__dirname, '../deploy/policy.example.yaml'), 'utf8'));
+});
