@@ -79,6 +79,9 @@ export interface Config {
 /** A setting that stops start-up; its message names the variable. */
 export class ConfigError extends Error {}
 
+/** A comma-separated list, items trimmed, empty ones dropped. */
+const commaList = z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+
 const env = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
@@ -113,9 +116,7 @@ const env = z.object({
   ER_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
   ER_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
   ER_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
-  ER_AUTH: z
-    .string()
-    .transform((value) => value.split(',').map((mode) => mode.trim()).filter(Boolean))
+  ER_AUTH: commaList
     .pipe(
       z.union([
         z.tuple([z.literal('none')]),
@@ -127,9 +128,7 @@ const env = z.object({
   ER_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
   ER_JWT_ISSUER: z.string().min(1).optional(),
   ER_JWT_AUDIENCE: z.string().min(1).optional(),
-  ER_JWT_ALGORITHMS: z
-    .string()
-    .transform((value) => value.split(',').map((alg) => alg.trim()).filter(Boolean))
+  ER_JWT_ALGORITHMS: commaList
     .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
     .default(['RS256', 'ES256']),
   ER_JWT_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(600).default(30),
@@ -137,14 +136,10 @@ const env = z.object({
   ER_API_KEYS_FILE: z.string().min(1).optional(),
   ER_API_KEYS: z.string().min(1).optional(),
   ER_POLICY_FILE: z.string().min(1).optional(),
-  ER_ALLOWED_ORIGINS: z
-    .string()
-    .transform((value) => value.split(',').map((origin) => origin.trim()).filter(Boolean))
+  ER_ALLOWED_ORIGINS: commaList
     .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ }).refine((origin) => URL.canParse(origin) && new URL(origin).origin === origin, 'must be an origin: scheme://host[:port], no path or trailing slash')])))
     .optional(),
-  ER_ALLOWED_HOSTS: z
-    .string()
-    .transform((value) => value.split(',').map((host) => host.trim()).filter(Boolean))
+  ER_ALLOWED_HOSTS: commaList
     .pipe(z.array(z.string().regex(/^(\*|[a-zA-Z0-9.-]+|\[?[0-9a-fA-F:]+\]?)$/, 'must be host names without ports, or *')).min(1))
     .optional(),
   ER_ACCOUNT_ID: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
