@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
-import type { Principal } from '../auth/principal';
+import { ANONYMOUS, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import type { GatewayMetrics } from './metrics';
 import type { OriginGuard } from './origins';
@@ -73,10 +73,11 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   // Apollo answers every other content type (with its CSRF refusal, or 400): the body is read, within the limit, and dropped.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
 
-  app.addHook('onRequest', async (request, reply) => {
-    if (request.url === '/healthz') return;
-    const refused = origins.refusal(request.headers.host, request.headers.origin);
-    if (refused) return refuse(reply, 403, 'FORBIDDEN', refused);
+  // A callback hook, not an async one: it runs on every request, and a promise there shows in throughput.
+  app.addHook('onRequest', (request, reply, done) => {
+    const refused = request.url === '/healthz' ? undefined : origins.refusal(request.headers.host, request.headers.origin);
+    if (refused) return void refuse(reply, 403, 'FORBIDDEN', refused);
+    done();
   });
   void app.register(cors, {
     // Only origins the guard allowed get this far; same-origin requests need no CORS headers but get them harmlessly.
@@ -141,15 +142,18 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
         handler: async function (request, reply) {
-          let principal: Principal;
-          try {
-            principal = await authenticator.authenticate(credentialsFrom((name) => request.headers[name]));
-          } catch (err) {
-            if (err instanceof AuthenticationError) return unauthenticated(request, reply, err);
-            throw err;
+          let principal = ANONYMOUS;
+          // With ER_AUTH=none there is nothing to wait for: no promise on the way of every request.
+          if (authenticator.required) {
+            try {
+              principal = await authenticator.authenticate(credentialsFrom((name) => request.headers[name]));
+            } catch (err) {
+              if (err instanceof AuthenticationError) return unauthenticated(request, reply, err);
+              throw err;
+            }
+            void reply.header('vary', [reply.getHeader('vary'), CREDENTIAL_HEADERS].filter(Boolean).join(', '));
           }
           principals.set(request, principal);
-          if (authenticator.required) void reply.header('vary', [reply.getHeader('vary'), CREDENTIAL_HEADERS].filter(Boolean).join(', '));
           try {
             return await graphql.call(this, request, reply);
           } finally {

@@ -1,5 +1,6 @@
 /** Hosts a browser may reach the gateway by when ER_ALLOWED_HOSTS is unset: this machine only. */
 const LOOPBACK = ['localhost', '127.0.0.1', '::1'];
+const MAX_SEEN_HOSTS = 256;
 
 export interface OriginRules {
   /** Origins whose pages may call the gateway beside its own; `*` any. Unset: pages on localhost. */
@@ -21,6 +22,8 @@ export class OriginGuard {
   private readonly anyHost: boolean;
   private readonly origins?: ReadonlySet<string>;
   private readonly anyOrigin: boolean;
+  /** Host headers seen, and whether each is allowed: clients use a few names, and parsing one on every request shows. */
+  private readonly seenHosts = new Map<string, boolean>();
 
   constructor(rules: OriginRules) {
     this.anyHost = rules.allowedHosts.includes('*');
@@ -59,6 +62,16 @@ export class OriginGuard {
   private hostAllowed(host: string | undefined): boolean {
     if (this.anyHost) return true;
     if (!host) return false;
+    let allowed = this.seenHosts.get(host);
+    if (allowed === undefined) {
+      allowed = this.parseHost(host);
+      // Bounded: a client sending endless made-up names only stops being remembered.
+      if (this.seenHosts.size < MAX_SEEN_HOSTS) this.seenHosts.set(host, allowed);
+    }
+    return allowed;
+  }
+
+  private parseHost(host: string): boolean {
     let hostname: string;
     try {
       hostname = new URL(`http://${host}`).hostname;
