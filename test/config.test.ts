@@ -44,7 +44,6 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     maxCost: 50_000,
     auth: {
       modes: [],
-      explicit: false,
       jwt: { algorithms: ['RS256', 'ES256'], clockSkewSeconds: 30, groupsClaim: 'groups' },
       apiKeysFile: undefined,
       apiKeys: undefined,
@@ -74,7 +73,7 @@ test('production must name its backend', () => {
 
 test('AWS mode refuses to start without ER_AUTH; none must be said on purpose', () => {
   expect(refusal({ ER_BACKEND: 'aws' })).toMatch(/^ER_AUTH: must be set with ER_BACKEND=aws/);
-  expect(loadConfig({ ER_BACKEND: 'aws', ER_AUTH: 'none' }).auth).toMatchObject({ modes: [], explicit: true });
+  expect(loadConfig({ ER_BACKEND: 'aws', ER_AUTH: 'none' }).auth).toMatchObject({ modes: [] });
 });
 
 test('each auth mode needs what it checks credentials against, and a policy', () => {

@@ -1,9 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { AuthConfigError } from './policy';
+import { AuthConfigError, readSettingDocument } from './files';
 import { ANONYMOUS, type Principal } from './principal';
 
 /** What a request presents: a bearer token, an API key, or neither. */
@@ -203,18 +201,7 @@ const keyFile = z.object({ keys: z.array(keyEntry).min(1) }).strict();
 export async function loadApiKeys(file: string | undefined, inline: string | undefined): Promise<ApiKeyEntry[]> {
   const entries: ApiKeyEntry[] = [];
   if (file !== undefined) {
-    let document: unknown;
-    try {
-      document = parseYaml(await readFile(file, 'utf8'));
-    } catch (err) {
-      throw new AuthConfigError(`ER_API_KEYS_FILE: cannot read ${file}: ${(err as Error).message.split('\n', 1)[0]}`);
-    }
-    const parsed = keyFile.safeParse(document);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-      throw new AuthConfigError(`ER_API_KEYS_FILE: ${file} is not a valid key file:\n${problems.join('\n')}`);
-    }
-    entries.push(...parsed.data.keys);
+    entries.push(...(await readSettingDocument('ER_API_KEYS_FILE', file, keyFile, 'key file')).keys);
   }
   for (const item of (inline ?? '').split(',').filter(Boolean)) {
     const [name, sha256] = item.trim().split(':');

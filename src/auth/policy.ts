@@ -1,16 +1,12 @@
-import { readFile } from 'node:fs/promises';
 import picomatch from 'picomatch';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { KMS_ARN, ROLE_ARN, WORKFLOW_NAME, canonicalS3Path, isUnderS3Prefix } from '../upstream/patterns';
+import { KMS_ARN, ROLE_ARN, WORKFLOW_NAME, isCanonicalS3Path, isUnderS3Prefix } from '../upstream/patterns';
+import { readSettingDocument } from './files';
 import type { Principal } from './principal';
 
 /** What a principal may do to a workflow. */
 export const ACTIONS = ['read', 'start', 'subscribe'] as const;
 export type Action = (typeof ACTIONS)[number];
-
-/** A policy file, a setting or a key file that stops start-up; its message names the file and the entry at fault. */
-export class AuthConfigError extends Error {}
 
 const names = z.array(z.string().min(1)).min(1);
 const patterns = z.array(
@@ -47,7 +43,7 @@ const outputsSchema = z
     roles: z.array(z.string().regex(ROLE_ARN, 'must be an IAM role ARN')).default([]),
     /** Folders a start may write under: `s3://bucket/prefix/`. */
     s3Prefixes: z
-      .array(z.string().refine((path) => canonicalS3Path(path) !== undefined && path.endsWith('/'), 'must be an s3://bucket/prefix/ folder ending in /'))
+      .array(z.string().refine((path) => isCanonicalS3Path(path) && path.endsWith('/'), 'must be an s3://bucket/prefix/ folder ending in /'))
       .default([]),
     /** KMS keys a start may encrypt its output with. */
     kmsKeys: z.array(z.string().regex(KMS_ARN, 'must be a KMS key ARN')).default([]),
@@ -107,24 +103,7 @@ export class Policy {
 
   /** Reads and checks a policy file (YAML or JSON); an error names the file and each entry at fault. */
   static async load(path: string): Promise<Policy> {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      throw new AuthConfigError(`ER_POLICY_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
-    }
-    let document: unknown;
-    try {
-      document = parseYaml(text);
-    } catch (err) {
-      throw new AuthConfigError(`ER_POLICY_FILE: ${path} is not YAML or JSON: ${(err as Error).message.split('\n', 1)[0]}`);
-    }
-    const parsed = policySchema.safeParse(document);
-    if (!parsed.success) {
-      const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-      throw new AuthConfigError(`ER_POLICY_FILE: ${path} is not a valid policy:\n${problems.join('\n')}`);
-    }
-    return new Policy(parsed.data);
+    return new Policy(await readSettingDocument('ER_POLICY_FILE', path, policySchema, 'policy'));
   }
 
   /** With ER_AUTH=none and no policy file: anyone may do anything, and starts write only to each workflow's own output. */
@@ -137,7 +116,7 @@ export class Policy {
   }
 
   /** Where starts of `workflowName` may write: every outputs entry that names it, together. */
-  outputsFor(workflowName: string): AllowedOutputs {
+  private outputsFor(workflowName: string): AllowedOutputs {
     const entries = this.outputs.filter((entry) => entry.matches(workflowName)).map((entry) => entry.allowed);
     return {
       roles: new Set(entries.flatMap((entry) => [...entry.roles])),
@@ -153,8 +132,8 @@ export class Policy {
       return `Jobs of ${workflowName} write to the workflow's own output only: leave outputSourceConfig out.`;
     }
     if (!allowed.roles.has(output.roleArn)) return `The role ${output.roleArn} is not allowed for jobs of ${workflowName}.`;
-    const path = canonicalS3Path(output.outputS3Path);
-    if (!path || !allowed.s3Prefixes.some((prefix) => isUnderS3Prefix(path, prefix))) {
+    const path = output.outputS3Path;
+    if (!isCanonicalS3Path(path) || !allowed.s3Prefixes.some((prefix) => isUnderS3Prefix(path, prefix))) {
       return `The output path ${output.outputS3Path} is not under a folder allowed for jobs of ${workflowName}.`;
     }
     if (output.kmsArn !== undefined && !allowed.kmsKeys.has(output.kmsArn)) {

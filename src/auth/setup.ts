@@ -1,13 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { Authenticator, loadApiKeys, type AuthMode, type JwtSettings } from './authenticator';
-import { AuthConfigError, Policy } from './policy';
+import { readSettingFile } from './files';
+import { Policy } from './policy';
 
 /** Who may call the gateway and what they may do: the auth part of the configuration. */
 export interface AuthSettings {
   /** Empty: ER_AUTH=none. */
   modes: AuthMode[];
-  /** Whether ER_AUTH was set at all (`none` on purpose, or left to the default). */
-  explicit: boolean;
   jwt: Omit<JwtSettings, 'publicKeyPem'> & { publicKeyFile?: string };
   apiKeysFile?: string;
   /** `name:sha256,…` */
@@ -23,17 +21,9 @@ export interface Auth {
 
 /** Reads the keys and the policy (the configuration has checked that the modes have what they need); any problem is an AuthConfigError naming the setting. */
 export async function loadAuth(settings: AuthSettings, now?: () => number): Promise<Auth> {
-  const publicKeyPem = settings.jwt.publicKeyFile === undefined ? undefined : await readText('ER_JWT_PUBLIC_KEY_FILE', settings.jwt.publicKeyFile);
+  const publicKeyPem = settings.jwt.publicKeyFile === undefined ? undefined : await readSettingFile('ER_JWT_PUBLIC_KEY_FILE', settings.jwt.publicKeyFile);
   const apiKeys = settings.modes.includes('apikey') ? await loadApiKeys(settings.apiKeysFile, settings.apiKeys) : [];
   const authenticator = await Authenticator.create({ modes: settings.modes, jwt: { ...settings.jwt, publicKeyPem }, apiKeys, now });
   const policy = settings.policyFile === undefined ? Policy.openToAnyone() : await Policy.load(settings.policyFile);
   return { authenticator, policy };
-}
-
-async function readText(setting: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new AuthConfigError(`${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
-  }
 }

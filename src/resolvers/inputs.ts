@@ -1,7 +1,7 @@
 import { MAX_PAGE_SIZE } from '../schema/connection';
 import type { OutputSourceInput } from '../schema/start';
 import { badInput } from '../upstream/errors';
-import { JOB_ID, KMS_ARN, ROLE_ARN, WORKFLOW_ARN, WORKFLOW_NAME, canonicalS3Path } from '../upstream/patterns';
+import { JOB_ID, KMS_ARN, ROLE_ARN, WORKFLOW_ARN, WORKFLOW_NAME, isCanonicalS3Path } from '../upstream/patterns';
 import type { JobKey, OutputSourceRecord } from '../upstream/records';
 
 /**
@@ -54,7 +54,7 @@ export function validOutputSources(sources: OutputSourceInput[] | undefined | nu
   if (!ROLE_ARN.test(roleArn)) {
     throw badInput('outputSourceConfig.roleArn', 'roleArn must be an IAM role ARN such as arn:aws:iam::123456789012:role/Name.');
   }
-  if (canonicalS3Path(outputS3Path) === undefined) {
+  if (!isCanonicalS3Path(outputS3Path)) {
     throw badInput(
       'outputSourceConfig.outputS3Path',
       'outputS3Path must be an s3://bucket/path URI with a valid bucket name, and no . or .. segments, empty segments, ?, #, % or \\.',

@@ -5,7 +5,6 @@ import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
-import type { Authenticator } from '../auth/authenticator';
 import { grantsKey, type Principal } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
@@ -52,8 +51,6 @@ export interface Gateway {
   /** The embedded emulator, when ER_BACKEND=emulator. */
   readonly emulator?: Emulator;
   readonly watcher: JobWatcher;
-  /** Who may call: `required` is false with ER_AUTH=none. */
-  readonly authenticator: Authenticator;
   /**
    * Stops taking connections, closes websockets (1001) and lets HTTP requests
    * finish for `shutdownDrainMs`; then whatever still waits for the service is
@@ -180,11 +177,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
-      ...(config.responseCacheMb > 0 ? [responseCache<GatewayContext>({
+      ...(config.responseCacheMb > 0
+        ? [
+            responseCache<GatewayContext>({
               megabytes: config.responseCacheMb,
               now: options.now,
               sessionId: authenticator.required ? (ctx) => grantsKey(ctx.access.principal) : undefined,
-            })] : []),
+            }),
+          ]
+        : []),
       // Websockets close (1001) while HTTP requests drain: Apollo runs the drain hooks together.
       { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
     ],
@@ -201,7 +202,6 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     metrics,
     emulator,
     watcher,
-    authenticator,
     async close() {
       const cut = setTimeout(() => {
         logger.info({ drainMs: config.shutdownDrainMs }, 'drain deadline reached: answering requests still waiting for the service');

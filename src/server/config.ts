@@ -210,7 +210,6 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     maxCost: vars.ER_MAX_COST,
     auth: {
       modes,
-      explicit: vars.ER_AUTH !== undefined,
       jwt: {
         jwksUrl: vars.ER_JWT_JWKS_URL,
         publicKeyFile: vars.ER_JWT_PUBLIC_KEY_FILE,

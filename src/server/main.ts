@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { AuthConfigError } from '../auth/policy';
+import { AuthConfigError } from '../auth/files';
 import { startGateway } from './app';
 import { ConfigError, loadConfig } from './config';
 

@@ -14,19 +14,18 @@ const S3_PATH = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?$/;
 const MAX_S3_PATH_LENGTH = 1024;
 
 /**
- * `path` when it is an `s3://bucket/key/prefix` the service takes and that
- * means one thing only; undefined otherwise. Refused beyond the service's
+ * Whether `path` is an `s3://bucket/key/prefix` the service takes and that
+ * means one thing only. Refused beyond the service's
  * pattern: `.` and `..` segments, empty segments, query strings, fragments,
  * backslashes and percent-escapes, each of which some reader of the path
  * (a console, a script, a proxy) would take to mean another place.
  */
-export function canonicalS3Path(path: string): string | undefined {
-  if (path.length > MAX_S3_PATH_LENGTH || !S3_PATH.test(path) || /[?#\\%]/.test(path)) return undefined;
+export function isCanonicalS3Path(path: string): boolean {
+  if (path.length > MAX_S3_PATH_LENGTH || !S3_PATH.test(path) || /[?#\\%]/.test(path)) return false;
   const segments = path.slice('s3://'.length).split('/').slice(1);
   // A trailing slash leaves one empty segment at the end, and only there.
   const inner = segments.at(-1) === '' ? segments.slice(0, -1) : segments;
-  if (inner.some((segment) => segment === '' || segment === '.' || segment === '..')) return undefined;
-  return path;
+  return !inner.some((segment) => segment === '' || segment === '.' || segment === '..');
 }
 
 /** True when `path` is `prefix` (a folder, ending in `/`) or lies under it. */
