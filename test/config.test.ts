@@ -32,6 +32,22 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     shutdownDrainMs: 10_000,
     startClockSkewMs: 10_000,
     inlineTracing: true,
+    introspection: true,
+    routerSecret: undefined,
+    metricsPort: 9464,
+    metricsHost: '127.0.0.1',
+    maxUpstreamCalls: 200,
+    maxEntities: 100,
+    bodyLimitBytes: 102_400,
+    httpHeadersTimeoutMs: 10_000,
+    httpRequestTimeoutMs: 30_000,
+    httpKeepAliveTimeoutMs: 5_000,
+    maxConnections: 1000,
+    wsSocketsPerClient: 20,
+    wsSubscriptionsPerSocket: 100,
+    watchedJobsPerClient: 50,
+    wsMessagesPerSecond: 100,
+    trustProxy: undefined,
     finalJobCacheSize: 10_000,
     freshnessMs: 1000,
     ratePerSecond: 5,
@@ -54,6 +70,16 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     accountId: undefined,
     logLevel: 'info',
   });
+});
+
+test('introspection is off by default in production; ER_TRUST_PROXY takes a hop count or addresses', () => {
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'emulator' }).introspection).toBe(false);
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_INTROSPECTION: 'true' }).introspection).toBe(true);
+  expect(loadConfig({ ER_TRUST_PROXY: '2' }).trustProxy).toBe(2);
+  expect(loadConfig({ ER_TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
+  expect(() => loadConfig({ ER_TRUST_PROXY: 'everyone' })).toThrow(/^ER_TRUST_PROXY: must be a hop count/);
+  expect(() => loadConfig({ ER_HTTP_HEADERS_TIMEOUT_MS: '20000', ER_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/^ER_HTTP_REQUEST_TIMEOUT_MS/);
+  expect(() => loadConfig({ ER_ROUTER_SECRET: 'short' })).toThrow(/^ER_ROUTER_SECRET: must be at least 16/);
 });
 
 test('the AWS backend takes a region and an endpoint override', () => {

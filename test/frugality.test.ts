@@ -210,7 +210,7 @@ describe('over HTTP with the default caches', () => {
       expect(new Set(codes(res))).toEqual(new Set(['THROTTLED']));
       expect(res.errors!.every((e) => (e.extensions?.retryAfterSeconds as number) >= 1)).toBe(true);
       expect(t.emulator.requests('GetIdMappingJob')).toBe(3);
-      expect(await (await fetch(`${t.gateway.url}/metrics`)).text()).toMatch(/^er_gateway_rate_refusals_total\{operation="GetIdMappingJob"\} 3$/m);
+      expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_rate_refusals_total\{operation="GetIdMappingJob"\} 3$/m);
     } finally {
       await t.close();
     }

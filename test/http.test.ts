@@ -80,11 +80,11 @@ describe('operations endpoints', () => {
   });
 
   test('/metrics counts every upstream call by operation and outcome', async () => {
-    const before = await (await fetch(`${t.gateway.url}/metrics`)).text();
+    const before = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
     const count = (text: string, labels: string) => Number(new RegExp(`er_gateway_upstream_requests_total\\{${labels}\\} (\\d+)`).exec(text)?.[1] ?? 0);
     await t.post(jobQuery);
     await t.post(`{ idMappingJob(workflowName: "customer-id-map", jobId: "${'0'.repeat(32)}") { status } }`);
-    const after = await (await fetch(`${t.gateway.url}/metrics`)).text();
+    const after = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
     expect(count(after, 'operation="GetIdMappingJob",outcome="ok"') - count(before, 'operation="GetIdMappingJob",outcome="ok"')).toBe(1);
     expect(count(after, 'operation="GetIdMappingJob",outcome="ResourceNotFoundException"')).toBe(1);
   });

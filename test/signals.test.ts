@@ -21,6 +21,7 @@ test('a service that cannot be reached is counted as ECONNREFUSED, not as a gene
   const config = loadConfig({
     NODE_ENV: 'test',
     PORT: '0',
+    ER_METRICS_PORT: '0',
     ER_BACKEND: 'aws',
     ER_AUTH: 'none',
     ER_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,

@@ -129,7 +129,7 @@ test('clients that never read or read slowly cannot bring the gateway down, and 
 
 test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed with 1013 and one info line', async () => {
   const log = capturedLogger();
-  const t = await startTestGateway({ logger: log.logger, env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100' } });
+  const t = await startTestGateway({ logger: log.logger, env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100', ER_WS_MESSAGES_PER_SECOND: '100000' } });
   const socket = await RawSocket.open(t.gateway.url);
   const consoleError = jest.spyOn(console, 'error');
   try {

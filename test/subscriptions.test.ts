@@ -21,7 +21,7 @@ let t: TestGateway;
 let client: Client;
 
 beforeAll(async () => {
-  t = await startTestGateway({ emulator: { clock: clock.read }, scheduler, env: { ER_POLL_INTERVAL_MS: String(INTERVAL) } });
+  t = await startTestGateway({ emulator: { clock: clock.read }, scheduler, env: { ER_POLL_INTERVAL_MS: String(INTERVAL), ER_WS_MESSAGES_PER_SECOND: '10000' } });
 });
 
 afterAll(() => t.close());
@@ -151,7 +151,7 @@ describe('one poll per job, however many watch', () => {
     // The job never changes: unsubscribing must release it all the same.
     for (const sub of [...subs, late]) sub.unsubscribe();
     await released();
-    const metrics = await (await fetch(`${t.gateway.url}/metrics`)).text();
+    const metrics = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^er_gateway_active_subscriptions 0$/m);
     expect(metrics).toMatch(/^er_gateway_watched_jobs 0$/m);
     await Promise.all(clients.map((c) => c.dispose()));
@@ -173,7 +173,7 @@ describe('one poll per job, however many watch', () => {
     while (t.emulator.requests('GetIdMappingJob') === 0) await new Promise((resolve) => setImmediate(resolve));
     socket.close();
     await released();
-    expect(await (await fetch(`${t.gateway.url}/metrics`)).text()).toMatch(/^er_gateway_active_subscriptions 0$/m);
+    expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_active_subscriptions 0$/m);
   });
 
   test('500 subscribe and unsubscribe cycles leave no watcher, timer or subscription', async () => {
@@ -183,7 +183,7 @@ describe('one poll per job, however many watch', () => {
       sub.unsubscribe();
     }
     await released();
-    expect(await (await fetch(`${t.gateway.url}/metrics`)).text()).toMatch(/^er_gateway_active_subscriptions 0$/m);
+    expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_active_subscriptions 0$/m);
   });
 });
 

@@ -3,7 +3,7 @@ import type { Loaders } from '../loaders';
 import type { RequestDeadline } from '../upstream/deadline';
 import type { JobStarter } from '../upstream/job-starter';
 import type { JobStore } from '../upstream/job-store';
-import type { JobWatcher } from '../watch/job-watcher';
+import type { JobWatcher, WatchQuota } from '../watch/job-watcher';
 import type { WorkflowHome } from './inputs';
 
 /** What every resolver receives: this request's loaders, the door to the service, the retry-safe starter and the watcher. */
@@ -22,6 +22,10 @@ export interface GatewayContext {
   finalMaxAgeSeconds: number;
   /** The `maxAge` of a page of finished jobs, in seconds: the freshness window, as new jobs join. */
   listMaxAgeSeconds: number;
+  /** Who the gateway is serving, for fair shares and limits: the principal's id, or `ip:<address>` for anonymous callers. */
+  client: string;
+  /** Over a websocket: the end of this operation's interest (it completed, or its socket closed) and the socket's quota of watches. */
+  subscriber?: { signal: AbortSignal; quota: WatchQuota };
   /** `PRIVATE` once answers depend on who asks (auth on); `PUBLIC` when everyone gets the same. */
   cacheScope: 'PUBLIC' | 'PRIVATE';
 }

@@ -5,7 +5,7 @@ import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
-import { grantsKey, type Principal } from '../auth/principal';
+import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
@@ -20,8 +20,10 @@ import { JobWatcher } from '../watch/job-watcher';
 import { realScheduler, type Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
 import { clientErrorFormatter } from './errors';
+import proxyAddr from '@fastify/proxy-addr';
+import { ClientLimits, type Caller } from './client-limits';
 import { limitRules } from './limits';
-import { createHttpLayer } from './http';
+import { createHttpLayer, createMetricsListener } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OriginGuard } from './origins';
 import { responseCache } from './response-cache';
@@ -46,6 +48,8 @@ export interface GatewayOptions {
 export interface Gateway {
   /** e.g. `http://127.0.0.1:4000` */
   readonly url: string;
+  /** Where `/metrics` is served, e.g. `http://127.0.0.1:9464` */
+  readonly metricsUrl: string;
   readonly logger: Logger;
   readonly metrics: GatewayMetrics;
   /** The embedded emulator, when ER_BACKEND=emulator. */
@@ -128,7 +132,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     : { region: config.region ?? (await clients.reads.config.region()), accountId: config.accountId };
   // Once answers depend on who asks, no shared cache may hand one principal's answer to another.
   const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
-  const context = (deadline: RequestDeadline, principal: Principal): GatewayContext => {
+  const context = (deadline: RequestDeadline, { principal, client }: Caller, subscriber?: GatewayContext['subscriber']): GatewayContext => {
     const access = new Access(principal, policy, audit);
     const scoped = jobs.forRequest(deadline, access);
     return {
@@ -142,13 +146,27 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       finalMaxAgeSeconds: config.finalMaxAgeSeconds,
       listMaxAgeSeconds,
       cacheScope,
+      client,
+      subscriber,
     };
   };
+  const trustProxy = trustedProxies(config.trustProxy);
   const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
   const schema = await buildGatewaySchema();
   const validationRules = limitRules(config);
-  const http = createHttpLayer({ context, authenticator, origins, deadlines, metrics, logger, backend: config.backend });
+  const http = createHttpLayer({
+    context,
+    authenticator,
+    origins,
+    deadlines,
+    logger,
+    backend: config.backend,
+    trustProxy,
+    bodyLimit: config.bodyLimitBytes,
+    timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
+    maxConnections: config.maxConnections,
+  });
   const httpServer = http.app.server;
   const webSockets = serveWebSockets({
     httpServer,
@@ -164,6 +182,14 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxBufferedBytes: config.wsMaxBufferedBytes,
     deadlines,
     onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
+    limits: new ClientLimits({
+      socketsPerClient: config.wsSocketsPerClient,
+      subscriptionsPerSocket: config.wsSubscriptionsPerSocket,
+      jobsPerClient: config.watchedJobsPerClient,
+    }),
+    addressOf: (request) => (trustProxy ? proxyAddr(request, trustProxy) : (request.socket.remoteAddress ?? 'unknown')),
+    maxPayloadBytes: config.bodyLimitBytes,
+    messagesPerSecond: config.wsMessagesPerSecond,
   });
   const apollo = new ApolloServer<GatewayContext>({
     schema,
@@ -193,11 +219,17 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   await apollo.start();
   http.serveGraphQL(apollo);
   await http.app.listen({ port: config.port, host: config.host });
-  const { address, port } = httpServer.address() as AddressInfo;
-  const url = `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+  const metricsListener = createMetricsListener(metrics, logger);
+  try {
+    await metricsListener.listen({ port: config.metricsPort, host: config.metricsHost });
+  } catch (err) {
+    await apollo.stop();
+    throw err;
+  }
 
   return {
-    url,
+    url: urlOf(httpServer.address() as AddressInfo),
+    metricsUrl: urlOf(metricsListener.server.address() as AddressInfo),
     logger,
     metrics,
     emulator,
@@ -212,9 +244,21 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       } finally {
         clearTimeout(cut);
       }
+      await metricsListener.close();
       watcher.close();
       clients.destroy();
       await emulator?.close();
     },
   };
+}
+
+function urlOf({ address, port }: AddressInfo): string {
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+}
+
+/** The proxies whose X-Forwarded-For is believed: the nearest `hops`, or those at the listed addresses. */
+function trustedProxies(setting: number | string[] | undefined): ((address: string, hop: number) => boolean) | undefined {
+  if (setting === undefined) return undefined;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return proxyAddr.compile(setting);
 }

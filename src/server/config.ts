@@ -62,8 +62,39 @@ export interface Config {
   maxAliases: number;
   /** Operations whose structural cost (graphql-armor's: fields weighted by depth) passes this are refused. @default 50000 */
   maxCost: number;
-  /** Federated tracing (ftv1) in responses to a router that asks for it. @default true */
+  /** Federated tracing (ftv1) in responses to a router that asks for it (with ER_ROUTER_SECRET set, only to the router). @default true */
   inlineTracing: boolean;
+  /** Schema introspection over HTTP and websockets alike; off, field suggestions in errors are off too. @default false with NODE_ENV=production, else true */
+  introspection: boolean;
+  /** A secret only the router knows, sent as `X-Router-Secret`: with it, `_service` and ftv1 traces are answered whatever `introspection` says. */
+  routerSecret?: string;
+  /** The port of `/metrics`, apart from the service port; 0 picks a free one. @default 9464 */
+  metricsPort: number;
+  /** @default '127.0.0.1' */
+  metricsHost: string;
+  /** An operation whose estimated upstream calls pass this is refused before it runs. @default 200 */
+  maxUpstreamCalls: number;
+  /** Representations one `_entities` request may name. @default 100 */
+  maxEntities: number;
+  /** The largest request body and websocket message, in bytes. @default 102400 */
+  bodyLimitBytes: number;
+  /** How long a client may take to send a request's headers, and its whole request. @default 10000, 30000 */
+  httpHeadersTimeoutMs: number;
+  httpRequestTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open. @default 5000 */
+  httpKeepAliveTimeoutMs: number;
+  /** Connections (HTTP and websocket) the server holds at once; keep it under the process's file descriptor limit. @default 1000 */
+  maxConnections: number;
+  /** Websockets one client (principal, else address) may hold. @default 20 */
+  wsSocketsPerClient: number;
+  /** Subscriptions one websocket may hold. @default 100 */
+  wsSubscriptionsPerSocket: number;
+  /** Distinct jobs one client may watch over all its sockets. @default 50 */
+  watchedJobsPerClient: number;
+  /** Messages a websocket may send per second (bursts of twice as many). @default 100 */
+  wsMessagesPerSecond: number;
+  /** Which proxies' X-Forwarded-For is believed for the client address: a hop count, or addresses and CIDRs. Unset: none. */
+  trustProxy?: number | string[];
   /** Who may call the gateway (ER_AUTH and the ER_JWT_*, ER_API_KEYS* and ER_POLICY_FILE settings). */
   auth: AuthSettings;
   /** Origins whose pages may call the gateway beside its own (ER_ALLOWED_ORIGINS); unset: pages on localhost. */
@@ -106,6 +137,24 @@ const env = z.object({
   ER_SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   ER_START_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
+  ER_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  ER_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  ER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  ER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  ER_MAX_UPSTREAM_CALLS: z.coerce.number().int().min(1).max(100_000).default(200),
+  ER_MAX_ENTITIES: z.coerce.number().int().min(1).max(100_000).default(100),
+  ER_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(104_857_600).default(102_400),
+  ER_HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  ER_HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  ER_HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  ER_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  ER_WS_SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(20),
+  ER_WS_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(100),
+  ER_WATCHED_JOBS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(50),
+  ER_WS_MESSAGES_PER_SECOND: z.coerce.number().min(1).max(100_000).default(100),
+  ER_TRUST_PROXY: z
+    .union([z.string().regex(/^\d+$/).transform(Number), commaList.pipe(z.array(z.string().regex(/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d+)?)$/, 'must be a hop count, or addresses and CIDRs (or loopback, linklocal, uniquelocal)')).min(1))])
+    .optional(),
   ER_FINAL_JOB_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   ER_FRESHNESS_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
   ER_RATE_PER_SECOND: z.coerce.number().min(0).max(10_000).default(5),
@@ -174,6 +223,9 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (modes.includes('apikey') && vars.ER_API_KEYS_FILE === undefined && vars.ER_API_KEYS === undefined) {
     throw new ConfigError('ER_API_KEYS_FILE, ER_API_KEYS: ER_AUTH=apikey needs one of them.');
   }
+  if (vars.ER_HTTP_REQUEST_TIMEOUT_MS < vars.ER_HTTP_HEADERS_TIMEOUT_MS) {
+    throw new ConfigError('ER_HTTP_REQUEST_TIMEOUT_MS: must be at least ER_HTTP_HEADERS_TIMEOUT_MS, as a request includes its headers.');
+  }
   if (modes.length > 0 && vars.ER_POLICY_FILE === undefined) {
     throw new ConfigError(`ER_POLICY_FILE: required with ER_AUTH=${modes.join(',')}; without a policy no one may do anything.`);
   }
@@ -198,6 +250,22 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     shutdownDrainMs: vars.ER_SHUTDOWN_DRAIN_MS,
     startClockSkewMs: vars.ER_START_CLOCK_SKEW_MS,
     inlineTracing: vars.ER_INLINE_TRACING === 'true',
+    introspection: (vars.ER_INTROSPECTION ?? (vars.NODE_ENV === 'production' ? 'false' : 'true')) === 'true',
+    routerSecret: vars.ER_ROUTER_SECRET,
+    metricsPort: vars.ER_METRICS_PORT,
+    metricsHost: vars.ER_METRICS_HOST,
+    maxUpstreamCalls: vars.ER_MAX_UPSTREAM_CALLS,
+    maxEntities: vars.ER_MAX_ENTITIES,
+    bodyLimitBytes: vars.ER_BODY_LIMIT_BYTES,
+    httpHeadersTimeoutMs: vars.ER_HTTP_HEADERS_TIMEOUT_MS,
+    httpRequestTimeoutMs: vars.ER_HTTP_REQUEST_TIMEOUT_MS,
+    httpKeepAliveTimeoutMs: vars.ER_HTTP_KEEPALIVE_TIMEOUT_MS,
+    maxConnections: vars.ER_MAX_CONNECTIONS,
+    wsSocketsPerClient: vars.ER_WS_SOCKETS_PER_CLIENT,
+    wsSubscriptionsPerSocket: vars.ER_WS_SUBSCRIPTIONS_PER_SOCKET,
+    watchedJobsPerClient: vars.ER_WATCHED_JOBS_PER_CLIENT,
+    wsMessagesPerSecond: vars.ER_WS_MESSAGES_PER_SECOND,
+    trustProxy: vars.ER_TRUST_PROXY,
     finalJobCacheSize: vars.ER_FINAL_JOB_CACHE_SIZE,
     freshnessMs: vars.ER_FRESHNESS_MS,
     ratePerSecond: vars.ER_RATE_PER_SECOND,

@@ -4,25 +4,30 @@ import cors from '@fastify/cors';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
-import { ANONYMOUS, type Principal } from '../auth/principal';
+import { ANONYMOUS } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
+import { callerOf, type Caller } from './client-limits';
 import type { GatewayMetrics } from './metrics';
 import type { OriginGuard } from './origins';
 
 export interface HttpLayerOptions<C extends BaseContext> {
-  /** The context of one GraphQL request by `principal`, whose calls wait for the service no longer than `deadline`. */
-  context: (deadline: RequestDeadline, principal: Principal) => C;
+  /** The context of one GraphQL request by `caller`, whose calls wait for the service no longer than `deadline`. */
+  context: (deadline: RequestDeadline, caller: Caller) => C;
   /** Who is asking: a GraphQL request that names no principal is answered 401 before Apollo sees it. */
   authenticator: Authenticator;
   /** Which Host names and page origins are served, on every route but /healthz; CORS follows it. */
   origins: OriginGuard;
   deadlines: Deadlines;
-  metrics: GatewayMetrics;
   logger: Logger;
   /** What `/healthz` names as the backend. */
   backend: string;
-  /** The largest request body, in bytes. @default 100 KiB */
-  bodyLimit?: number;
+  /** Which proxies' X-Forwarded-For names the client's address (fastify's `trustProxy`). @default none */
+  trustProxy?: (address: string, hop: number) => boolean;
+  /** Slow clients: headers, whole request, idle keep-alive, and connections held at once. */
+  timeouts: { headersMs: number; requestMs: number; keepAliveMs: number };
+  maxConnections: number;
+  /** The largest request body, in bytes. */
+  bodyLimit: number;
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -37,7 +42,6 @@ const REALM = 'er-gateway';
 const ROUTES: Record<string, string[]> = {
   [GRAPHQL_PATH]: ['GET', 'POST', 'OPTIONS'],
   '/healthz': ['GET', 'HEAD'],
-  '/metrics': ['GET', 'HEAD'],
 };
 
 /** The HTTP layer; Apollo, which drains its server, is started before GraphQL is served. */
@@ -48,8 +52,8 @@ export interface HttpLayer<C extends BaseContext> {
 }
 
 /**
- * The HTTP layer: fastify, with GraphQL on `/graphql`, `/healthz` and
- * `/metrics`. What it answers on its own (a body too large, malformed JSON,
+ * The HTTP layer: fastify, with GraphQL on `/graphql` and `/healthz`
+ * (`/metrics` has a listener of its own). What it answers on its own (a body too large, malformed JSON,
  * an unknown route, a wrong method, a fault of its own) is JSON in GraphQL's
  * error shape, `{ errors: [{ message, extensions: { code } }] }`, with no
  * stack and no file path. CSRF prevention is Apollo's: a body that is not
@@ -62,13 +66,23 @@ export interface HttpLayer<C extends BaseContext> {
  * 401 with `WWW-Authenticate` (503 when the signing keys cannot be fetched).
  */
 export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions<C>): HttpLayer<C> {
-  const { deadlines, metrics, logger, authenticator, origins } = options;
+  const { deadlines, logger, authenticator, origins } = options;
   /** Each GraphQL request's deadline, opened with its context, closed with its answer. */
   const requestDeadlines = new WeakMap<object, RequestDeadline>();
-  /** Each GraphQL request's principal, from its credentials. */
-  const principals = new WeakMap<object, Principal>();
-  const bodyLimit = options.bodyLimit ?? 100 * 1024;
-  const app = fastify({ bodyLimit, logger: false, return503OnClosing: false });
+  /** Each GraphQL request's caller, from its credentials and address. */
+  const callers = new WeakMap<object, Caller>();
+  const { bodyLimit, timeouts } = options;
+  const app = fastify({
+    bodyLimit,
+    logger: false,
+    return503OnClosing: false,
+    trustProxy: options.trustProxy ?? false,
+    requestTimeout: timeouts.requestMs,
+    keepAliveTimeout: timeouts.keepAliveMs,
+    // Node checks both timeouts on this interval: often enough that a slow client is cut near its limit.
+    http: { headersTimeout: timeouts.headersMs, connectionsCheckingInterval: Math.min(1000, Math.ceil(timeouts.headersMs / 4)) },
+  });
+  app.server.maxConnections = options.maxConnections;
 
   // Apollo answers every other content type (with its CSRF refusal, or 400): the body is read, within the limit, and dropped.
   app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => done(null, undefined));
@@ -89,31 +103,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   });
 
   app.get('/healthz', async () => ({ status: 'ok', backend: options.backend }));
-  app.get('/metrics', async (_request, reply) => {
-    void reply.type(metrics.registry.contentType);
-    return metrics.registry.metrics();
-  });
-
-  app.setNotFoundHandler((request, reply) => {
-    const path = request.url.split('?', 1)[0];
-    const allowed = ROUTES[path];
-    if (allowed) {
-      void reply.header('allow', allowed.join(', '));
-      return refuse(reply, 405, 'METHOD_NOT_ALLOWED', `${path} answers ${allowed.join(', ')}, not ${request.method}.`);
-    }
-    return refuse(reply, 404, 'NOT_FOUND', `Nothing is served at ${path}; GraphQL is at ${GRAPHQL_PATH}.`);
-  });
-
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const status = error.statusCode ?? 500;
-    if (status === 413) return refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${Math.floor(bodyLimit / 1024)} KiB.`);
-    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
-      return refuse(reply, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
-    }
-    if (status >= 400 && status < 500) return refuse(reply, status, 'BAD_REQUEST', clientMessage(error));
-    logger.error({ err: error, method: request.method, path: request.url.split('?', 1)[0] }, 'unexpected error in the HTTP layer');
-    return refuse(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
-  });
+  answerInJson(app, ROUTES, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
 
   /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */
   function unauthenticated(request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): FastifyReply {
@@ -135,7 +125,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         context: async (request) => {
           const deadline = deadlines.start();
           requestDeadlines.set(request, deadline);
-          return options.context(deadline, principals.get(request)!);
+          return options.context(deadline, callers.get(request)!);
         },
       });
       app.route<{ Reply: string }>({
@@ -153,7 +143,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
             }
             void reply.header('vary', [reply.getHeader('vary'), CREDENTIAL_HEADERS].filter(Boolean).join(', '));
           }
-          principals.set(request, principal);
+          callers.set(request, callerOf(principal, request.ip));
           try {
             return await graphql.call(this, request, reply);
           } finally {
@@ -163,6 +153,48 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
       });
     },
   };
+}
+
+/**
+ * `/metrics` on a listener of its own (ER_METRICS_PORT, loopback by
+ * default): the process's figures are the operator's, not every client's.
+ */
+export function createMetricsListener(metrics: GatewayMetrics, logger: Logger): FastifyInstance {
+  const app = fastify({ logger: false, bodyLimit: 1024 });
+  app.get('/metrics', async (_request, reply) => {
+    void reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+  answerInJson(app, { '/metrics': ['GET', 'HEAD'] }, 1024, logger, 'metrics are at /metrics');
+  return app;
+}
+
+/**
+ * What `app` answers on its own is JSON in GraphQL's error shape: an unknown
+ * route (404), a wrong method on a known one (405 with `Allow`), a body too
+ * large, malformed JSON or a bad encoding (4xx), a fault of its own (500,
+ * logged, with no stack or path).
+ */
+function answerInJson(app: FastifyInstance, routes: Record<string, string[]>, bodyLimit: number, logger: Logger, hint: string): void {
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?', 1)[0];
+    const allowed = routes[path];
+    if (allowed) {
+      void reply.header('allow', allowed.join(', '));
+      return refuse(reply, 405, 'METHOD_NOT_ALLOWED', `${path} answers ${allowed.join(', ')}, not ${request.method}.`);
+    }
+    return refuse(reply, 404, 'NOT_FOUND', `Nothing is served at ${path}; ${hint}.`);
+  });
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    if (status === 413) return refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${Math.floor(bodyLimit / 1024)} KiB.`);
+    if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
+      return refuse(reply, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
+    }
+    if (status >= 400 && status < 500) return refuse(reply, status, 'BAD_REQUEST', clientMessage(error));
+    logger.error({ err: error, method: request.method, path: request.url.split('?', 1)[0] }, 'unexpected error in the HTTP layer');
+    return refuse(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
+  });
 }
 
 /** fastify's messages for request faults are about the request (e.g. a bad content length), never about the server; a first line only. */

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
   } else {
     logger.warn({ auth: 'none' }, 'AUTH: none. Every caller may do everything: fine for the embedded emulator, never for AWS (see README, "Securing it").');
   }
-  logger.info(`er-gateway ready at ${gateway.url}/graphql`);
+  logger.info(`er-gateway ready at ${gateway.url}/graphql (metrics at ${gateway.metricsUrl}/metrics)`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
 
 /** Why the gateway closed a client's socket. */
-export type DropReason = 'keepalive' | 'slow_consumer';
+export type DropReason = 'keepalive' | 'slow_consumer' | 'message_rate';
 
 /** The close code for a client whose unsent output passed the limit: "try again later"; graphql-ws clients reconnect. */
 export const SLOW_CONSUMER_CLOSE_CODE = 1013;

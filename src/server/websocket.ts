@@ -3,6 +3,7 @@ import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'grap
 import type { Server } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import type { IncomingMessage } from 'node:http';
+import { TokenBucket } from 'limiter';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
@@ -10,6 +11,7 @@ import type { Principal } from '../auth/principal';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
+import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter } from './errors';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
@@ -19,8 +21,16 @@ export interface WebSocketOptions {
   schema: GraphQLSchema;
   /** Rules beyond GraphQL's own, as on HTTP. */
   validationRules: ValidationRule[];
-  /** The context of one operation by `principal`, whose calls wait for the service no longer than `deadline`. */
-  context: (deadline: RequestDeadline, principal: Principal) => GatewayContext;
+  /** The context of one operation by `caller`, whose calls wait for the service no longer than `deadline`, and which ends with `subscriber.signal`. */
+  context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
+  /** What each client may hold: sockets, subscriptions per socket, distinct jobs. */
+  limits: ClientLimits;
+  /** The address a socket's client calls from (behind trusted proxies, the forwarded one). */
+  addressOf: (request: IncomingMessage) => string;
+  /** The largest message a client may send, in bytes; a larger one closes the socket with 1009. */
+  maxPayloadBytes: number;
+  /** Messages (pings included) a socket may send per second, with bursts of twice as many; past it the socket is closed with 1008. */
+  messagesPerSecond: number;
   /** Who is asking, from `connection_init`'s payload. */
   authenticator: Authenticator;
   /** Upgrades from a Host or Origin it refuses are answered 403. */
@@ -47,11 +57,16 @@ const DOCUMENT_CACHE_SIZE = 500;
 interface SocketExtra {
   socket: WebSocket;
   request: IncomingMessage;
-  principal?: Principal;
+  caller?: Caller;
+  /** The ends of the socket's operations, by id: aborted when the client completes one or the socket closes. */
+  operations: Map<string, AbortController>;
+  quota?: NonNullable<GatewayContext['subscriber']>['quota'];
 }
 
 /** Close codes of a socket whose credentials fail: graphql-ws's Unauthorized. */
 const UNAUTHORIZED = 4401;
+/** A client past a limit of its own (too many sockets, too many messages): policy violation. */
+const POLICY_VIOLATION = 1008;
 
 /**
  * GraphQL over websockets (the graphql-transport-ws protocol) at /graphql on
@@ -78,6 +93,9 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   const wsServer = new WebSocketServer({
     server: options.httpServer,
     path: '/graphql',
+    maxPayload: options.maxPayloadBytes,
+    // Pings are messages too: they count against the message rate before they are answered.
+    autoPong: false,
     verifyClient: ({ req }, allow) => {
       const refused = options.origins.refusal(req.headers.host, req.headers.origin);
       if (refused) logger.info({ host: req.headers.host, origin: req.headers.origin }, 'websocket upgrade refused: host or origin not allowed');
@@ -100,22 +118,39 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       onConnect: async (ctx) => {
         const payload = ctx.connectionParams ?? {};
         const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
-        const { socket } = ctx.extra;
+        const { socket, request } = ctx.extra;
+        let principal: Principal;
         try {
-          ctx.extra.principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
+          principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
         } catch (err) {
           if (!(err instanceof AuthenticationError)) throw err;
           logger.info({ reason: err.reason }, 'websocket not authenticated');
           socket.close(UNAUTHORIZED, err.message);
           return false;
         }
-        const { expiresAt } = ctx.extra.principal;
+        const caller = callerOf(principal, options.addressOf(request));
+        const release = options.limits.openSocket(caller.client);
+        if (!release) {
+          logger.info({ client: caller.client }, 'websocket refused: the client holds its share of sockets');
+          socket.close(POLICY_VIOLATION, 'Too many connections from this client');
+          return false;
+        }
+        socket.once('close', release);
+        ctx.extra.caller = caller;
+        ctx.extra.quota = options.limits.socketQuota(caller.client);
+        const { expiresAt } = principal;
         if (expiresAt !== undefined) {
           expiries.set(socket, options.scheduler.after(Math.max(0, expiresAt - options.scheduler.now()), () => socket.close(UNAUTHORIZED, 'The token has expired.')));
         }
         return true;
       },
-      context: (ctx) => options.context(options.deadlines.start(), ctx.extra.principal!),
+      context: (ctx, id) => {
+        const end = new AbortController();
+        ctx.extra.operations.set(id, end);
+        return options.context(options.deadlines.start(), ctx.extra.caller!, { signal: end.signal, quota: ctx.extra.quota! });
+      },
+      // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
+      onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
       // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
       execute: (args) => settle(execute(args), args.contextValue),
       subscribe: (args) => settle(subscribe(args), args.contextValue),
@@ -147,7 +182,24 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   wsServer.on('connection', (socket, request) => {
     socket.once('error', (err) => {
       logger.info({ err }, 'websocket client dropped after a socket error');
-      socket.terminate();
+      // ws has sent the close frame (1009 for a message too large); a client that never answers it is cut.
+      setTimeout(() => socket.terminate(), 1000).unref();
+    });
+    const operations = new Map<string, AbortController>();
+    const messages = new TokenBucket({ bucketSize: options.messagesPerSecond * 2, tokensPerInterval: options.messagesPerSecond, interval: 'second' });
+    messages.content = messages.bucketSize;
+    /** A message within the socket's rate; past it, the socket is closed and false returned. */
+    const withinRate = (): boolean => {
+      if (messages.tryRemoveTokens(1)) return true;
+      if (socket.readyState === socket.OPEN) {
+        logger.info({ limit: options.messagesPerSecond }, 'websocket client dropped: too many messages');
+        options.onDrop?.('message_rate');
+        socket.close(POLICY_VIOLATION, 'Too many messages');
+      }
+      return false;
+    };
+    socket.on('ping', (data) => {
+      if (withinRate()) socket.pong(data);
     });
     const closed = protocol.opened(
       {
@@ -161,18 +213,24 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
           socket.on('message', async (data) => {
+            if (!withinRate()) return;
+            const text = String(data);
+            // graphql-ws forgets a subscription completed before its setup resolved; its end must still reach the watcher.
+            if (text.includes('"complete"')) completed(text, operations);
             try {
-              await handle(String(data));
+              await handle(text);
             } catch (err) {
               logger.error({ err }, 'websocket message handling failed');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             }
           }),
       },
-      { socket, request },
+      { socket, request, operations },
     );
     socket.once('close', (code, reason) => {
       expiries.get(socket)?.();
+      for (const end of operations.values()) end.abort();
+      operations.clear();
       void closed(code, String(reason));
     });
   });
@@ -184,6 +242,20 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/** Aborts the operation a client's `complete` message names. */
+function completed(text: string, operations: Map<string, AbortController>): void {
+  let message: unknown;
+  try {
+    message = JSON.parse(text);
+  } catch {
+    return; // graphql-ws answers a malformed message itself
+  }
+  const { type, id } = (message ?? {}) as { type?: unknown; id?: unknown };
+  if (type !== 'complete' || typeof id !== 'string') return;
+  operations.get(id)?.abort();
+  operations.delete(id);
 }
 
 /** Closes the operation's deadline once `work` has settled. */

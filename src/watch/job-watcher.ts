@@ -59,11 +59,34 @@ export interface JobWatcherOptions {
   random?: () => number;
 }
 
+/** Limits one subscriber's holdings (per socket, per client): `claim` throws LIMIT_EXCEEDED past them, else returns the release. */
+export interface WatchQuota {
+  claim(watchId: string): () => void;
+}
+
+/** Who subscribes and for how long: the policy, the end of its interest (its socket closed or it unsubscribed), its quota. */
+export interface WatchTerms {
+  access?: Access;
+  /** Aborted when the subscriber leaves, even while the job's first read is pending: everything it held is released at once. */
+  signal?: AbortSignal;
+  quota?: WatchQuota;
+}
+
 /** Every subscriber of a job listens on its topic: thousands of listeners are the point, not a leak. */
 function unboundedEventTarget(): EventTarget {
   const target = new EventTarget();
   setMaxListeners(0, target);
   return target;
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
 }
 
 /** Failed polls in a row after which subscribers are told the state they hold is stale. */
@@ -105,9 +128,13 @@ interface Watch {
  * subscribers get the last known state with `stale: true`, and the fresh
  * state once a poll succeeds again.
  * It rejects with NOT_FOUND or BAD_USER_INPUT when the job cannot be watched,
- * and with FORBIDDEN, before anything is read, when `access` does not allow it.
- * A job's poll loop starts with its first subscriber and stops with its last
- * one, or at a final state; stopping a stream (`return()`) releases it at once.
+ * with the read's error when the first read fails (THROTTLED included: the
+ * client retries, no poller stays behind for it), with FORBIDDEN, before
+ * anything is read, when `access` does not allow it, and with LIMIT_EXCEEDED
+ * when the quota is spent. A job's poll loop starts with its first
+ * subscriber and stops with its last one, or at a final state; stopping a
+ * stream (`return()`) or aborting `signal` releases it at once, even before
+ * the first read has answered.
  */
 export class JobWatcher {
   private readonly watches = new Map<string, Watch>();
@@ -141,11 +168,14 @@ export class JobWatcher {
     return this.watches.size;
   }
 
-  subscribe<K extends JobKind>(kind: K, key: JobKey, access?: Access): Promise<AsyncIterableIterator<JobOfKind[K] | GraphQLError>>;
-  async subscribe(kind: JobKind, key: JobKey, access?: Access): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
+  subscribe<K extends JobKind>(kind: K, key: JobKey, terms?: WatchTerms): Promise<AsyncIterableIterator<JobOfKind[K] | GraphQLError>>;
+  async subscribe(kind: JobKind, key: JobKey, terms: WatchTerms = {}): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
+    const { access, signal, quota } = terms;
     const refused = access?.refusal('subscribe', key.workflowName);
     if (refused) throw refused;
+    signal?.throwIfAborted();
     const id = `${kind}:${key.workflowName}:${key.jobId}`;
+    const release = quota?.claim(id);
     const watch = this.watches.get(id) ?? this.begin(kind, key, id);
     watch.subscribers++;
     this.observer?.subscriptions(1);
@@ -157,15 +187,18 @@ export class JobWatcher {
     const leave = () => {
       if (left) return;
       left = true;
+      signal?.removeEventListener('abort', leave);
+      release?.();
       this.events.removeEventListener(id, listener);
       mailbox.close();
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
     };
+    signal?.addEventListener('abort', leave, { once: true });
     let first: Snapshot;
     try {
-      first = watch.latest ?? (await watch.first);
+      first = watch.latest ?? (await untilAborted(watch.first, signal));
     } catch (err) {
       leave();
       throw err;
@@ -236,7 +269,8 @@ export class JobWatcher {
       const code = String(error.extensions.code);
       this.observer?.poll(code);
       if (watch.ended) return;
-      if (DEFINITE.has(code)) return this.fail(watch, error);
+      // A first read that failed answers its waiting clients at once: they retry, and no poller stays for a job nobody saw.
+      if (DEFINITE.has(code) || watch.latest === undefined) return this.fail(watch, error);
       watch.failingSince ??= this.scheduler.now();
       watch.failures++;
       const latest = watch.latest;

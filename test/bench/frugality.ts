@@ -28,7 +28,7 @@ interface Answers {
 }
 
 async function gateway(env: Record<string, string>, answers?: Answers): Promise<Gateway> {
-  return startGateway(loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env }), {
+  return startGateway(loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'silent', ...env }), {
     processMetrics: false,
     emulator: {
       faults: { latencyMs: LATENCY_MS, rateLimitPerSecond: Number(env.EMULATOR_RATE_LIMIT ?? 0) },
@@ -117,7 +117,7 @@ async function burst(seconds: number): Promise<string[]> {
         const second = Math.floor((t - started) / 1000);
         perSecond.set(second, (perSecond.get(second) ?? 0) + 1);
       }
-      const text = await (await fetch(`${g.url}/metrics`)).text();
+      const text = await (await fetch(`${g.metricsUrl}/metrics`)).text();
       const sum = (pattern: RegExp) => [...text.matchAll(pattern)].reduce((total, m) => total + Number(m[1]), 0);
       const refusals = sum(/^er_gateway_rate_refusals_total\{[^}]*\} (\d+)$/gm);
       const throttledAfterRetries = sum(/^er_gateway_upstream_requests_total\{[^}]*outcome="ThrottlingException"\} (\d+)$/gm);

@@ -62,7 +62,7 @@ class Clients {
 }
 
 async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
-  const config = loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ER_EMULATOR_JOB_SECONDS: '90', ER_POLL_INTERVAL_MS: String(INTERVAL_MS) });
+  const config = loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'silent', ER_EMULATOR_JOB_SECONDS: '90', ER_POLL_INTERVAL_MS: String(INTERVAL_MS) });
   const gateway = await startGateway(config, {
     processMetrics: false,
     emulator: {

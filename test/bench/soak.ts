@@ -27,7 +27,7 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 export async function soak(seconds: number): Promise<void> {
   // The started job outlasts the soak and moves its counts at every poll.
   const jobSeconds = String(Math.max(600, seconds * 2));
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'error', ER_POLL_INTERVAL_MS: '50', ER_RATE_PER_SECOND: '0', ER_EMULATOR_JOB_SECONDS: jobSeconds });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'error', ER_POLL_INTERVAL_MS: '50', ER_RATE_PER_SECOND: '0', ER_EMULATOR_JOB_SECONDS: jobSeconds });
   // The emulator's clock jumps past the job's QUEUED phase once it has started.
   let skipQueuedMs = 0;
   const gateway = await startGateway(config, { processMetrics: false, emulator: { clock: () => Date.now() + skipQueuedMs } });

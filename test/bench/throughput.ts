@@ -92,7 +92,7 @@ export async function throughput(seconds: number): Promise<void> {
   const bare = await bareServer();
   try {
     for (const scenario of SCENARIOS) {
-      const gateway = await startGateway(loadConfig({ PORT: '0', LOG_LEVEL: 'info', ...scenario.env }), {
+      const gateway = await startGateway(loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'info', ...scenario.env }), {
         logger: pino({ level: 'info' }, pino.destination('/dev/null')),
       });
       try {

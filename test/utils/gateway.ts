@@ -71,7 +71,7 @@ export function capturedLogger(level = 'info'): { logger: Logger; lines: LogLine
 const PER_REQUEST = { ER_RATE_PER_SECOND: '0', ER_FINAL_JOB_CACHE_SIZE: '0', ER_FRESHNESS_MS: '0', ER_RESPONSE_CACHE_MB: '0' };
 
 export async function startTestGateway(options: TestGatewayOptions = {}): Promise<TestGateway> {
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', LOG_LEVEL: 'silent', ...PER_REQUEST, ...options.env });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'silent', ...PER_REQUEST, ...options.env });
   const gateway = await startGateway(config, {
     emulator: options.emulator,
     scheduler: options.scheduler,

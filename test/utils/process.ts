@@ -18,7 +18,7 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
   const root = resolve(__dirname, '../..');
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/server/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH, PORT: '0', NODE_NO_WARNINGS: '1', ...env },
+    env: { PATH: process.env.PATH, PORT: '0', ER_METRICS_PORT: '0', NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];

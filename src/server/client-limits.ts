@@ -1,0 +1,105 @@
+import type { GraphQLError } from 'graphql';
+import type { Principal } from '../auth/principal';
+import { gatewayError } from '../upstream/errors';
+import type { WatchQuota } from '../watch/job-watcher';
+
+export interface ClientLimitSettings {
+  /** Websockets one client may hold open at once. */
+  socketsPerClient: number;
+  /** Subscriptions one websocket may hold at once. */
+  subscriptionsPerSocket: number;
+  /** Distinct jobs one client may watch at once, over all its sockets: each is a poller spending the service's budget. */
+  jobsPerClient: number;
+}
+
+interface ClientHoldings {
+  sockets: number;
+  /** Watch ids with how many of the client's subscriptions hold each. */
+  jobs: Map<string, number>;
+}
+
+/** Who is calling: the principal, and the client its fair shares and limits are counted for. */
+export interface Caller {
+  principal: Principal;
+  /** The principal's id; for anonymous callers `ip:<address>`, as they have nothing else to tell them apart. */
+  client: string;
+}
+
+export function callerOf(principal: Principal, address: string): Caller {
+  return { principal, client: principal.kind === 'anonymous' ? `ip:${address}` : principal.id };
+}
+
+/** A refusal past one of these limits: what was reached, and its value. */
+export function limitExceeded(limit: string, value: number, message: string): GraphQLError {
+  return gatewayError('LIMIT_EXCEEDED', message, { limit, limitValue: value });
+}
+
+/**
+ * What each client holds of the gateway's shared resources: its sockets,
+ * each socket's subscriptions, and the distinct jobs it watches. A client is
+ * the principal when there is one, else its address, so that one caller
+ * cannot take what every caller shares by opening more sockets.
+ */
+export class ClientLimits {
+  private readonly clients = new Map<string, ClientHoldings>();
+
+  constructor(private readonly settings: ClientLimitSettings) {}
+
+  /** Counts a socket of `client`: its release, or undefined when the client holds its share already. */
+  openSocket(client: string): (() => void) | undefined {
+    const holdings = this.holdings(client);
+    if (holdings.sockets >= this.settings.socketsPerClient) return undefined;
+    holdings.sockets++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      holdings.sockets--;
+      this.forget(client, holdings);
+    };
+  }
+
+  /** The quota of one socket of `client`: its subscriptions, and the client's distinct jobs. */
+  socketQuota(client: string): WatchQuota {
+    let subscriptions = 0;
+    return {
+      claim: (watchId) => {
+        const { subscriptionsPerSocket, jobsPerClient } = this.settings;
+        if (subscriptions >= subscriptionsPerSocket) {
+          throw limitExceeded('subscriptionsPerSocket', subscriptionsPerSocket, `A connection may hold ${subscriptionsPerSocket} subscriptions at once; complete one first.`);
+        }
+        const holdings = this.holdings(client);
+        const holders = holdings.jobs.get(watchId) ?? 0;
+        if (holders === 0 && holdings.jobs.size >= jobsPerClient) {
+          throw limitExceeded('jobsPerClient', jobsPerClient, `A client may watch ${jobsPerClient} distinct jobs at once; complete a subscription first.`);
+        }
+        subscriptions++;
+        holdings.jobs.set(watchId, holders + 1);
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          subscriptions--;
+          const left = holdings.jobs.get(watchId)! - 1;
+          if (left === 0) holdings.jobs.delete(watchId);
+          else holdings.jobs.set(watchId, left);
+          this.forget(client, holdings);
+        };
+      },
+    };
+  }
+
+  private holdings(client: string): ClientHoldings {
+    let holdings = this.clients.get(client);
+    if (!holdings) {
+      holdings = { sockets: 0, jobs: new Map() };
+      this.clients.set(client, holdings);
+    }
+    return holdings;
+  }
+
+  /** A client holding nothing takes no memory. */
+  private forget(client: string, holdings: ClientHoldings): void {
+    if (holdings.sockets === 0 && holdings.jobs.size === 0 && this.clients.get(client) === holdings) this.clients.delete(client);
+  }
+}
