@@ -91,6 +91,8 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   app.addHook('onRequest', (request, reply, done) => {
     const refused = request.url === '/healthz' ? undefined : origins.refusal(request.headers.host, request.headers.origin);
     if (refused) return void refuse(reply, 403, 'FORBIDDEN', refused);
+    const unreadable = unreadableBody(request.headers['content-type'], request.headers['content-encoding']);
+    if (unreadable) return void refuse(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', unreadable);
     done();
   });
   void app.register(cors, {
@@ -195,6 +197,16 @@ function answerInJson(app: FastifyInstance, routes: Record<string, string[]>, bo
     logger.error({ err: error, method: request.method, path: request.url.split('?', 1)[0] }, 'unexpected error in the HTTP layer');
     return refuse(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   });
+}
+
+/** Why a body cannot be read as sent (a charset other than UTF-8, a compressed body), or undefined when it can. */
+function unreadableBody(contentType: string | undefined, contentEncoding: string | undefined): string | undefined {
+  if (contentEncoding !== undefined && contentEncoding.trim().toLowerCase() !== 'identity') {
+    return `Request bodies are read as sent; content-encoding ${contentEncoding} is not accepted.`;
+  }
+  const charset = contentType === undefined ? undefined : /;\s*charset="?([^";\s]+)/i.exec(contentType)?.[1].toLowerCase();
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return `Request bodies are read as UTF-8; charset ${charset} is not accepted.`;
+  return undefined;
 }
 
 /** fastify's messages for request faults are about the request (e.g. a bad content length), never about the server; a first line only. */

@@ -80,15 +80,26 @@ export class RawSocket {
     socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as RawSocket['messages'][number]));
   }
 
-  /** Opens a socket to the gateway at `httpUrl` and completes connection_init. */
-  static async open(httpUrl: string): Promise<RawSocket> {
+  /** Opens a socket to the gateway at `httpUrl` and completes connection_init (unless `init` is false). */
+  static async open(httpUrl: string, { init = true }: { init?: boolean } = {}): Promise<RawSocket> {
     const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     const raw = new RawSocket(socket);
+    if (!init) return raw;
     const acked = new Promise((resolve) => socket.once('message', resolve));
     socket.send(JSON.stringify({ type: 'connection_init' }));
     await acked;
     return raw;
+  }
+
+  /** Sends `data` as it is: a frame of any size or content. */
+  send(data: string | Buffer): void {
+    this.socket.send(data);
+  }
+
+  /** A websocket ping frame. */
+  ping(): void {
+    this.socket.ping();
   }
 
   subscribe(id: string, query: string, variables?: Record<string, unknown>): void {
