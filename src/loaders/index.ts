@@ -1,6 +1,16 @@
 import DataLoader from 'dataloader';
 import type { JobStore } from '../upstream/job-store';
-import type { IdMappingJobRecord, IdMappingWorkflowRecord, JobKey, MatchingJobRecord, MatchingWorkflowRecord } from '../upstream/records';
+import type {
+  IdMappingJobRecord,
+  IdMappingWorkflowRecord,
+  JobKey,
+  JobSummaryRecord,
+  MatchingJobRecord,
+  MatchingWorkflowRecord,
+  Page,
+  PageRequest,
+  WorkflowSummaryRecord,
+} from '../upstream/records';
 
 /**
  * The loaders of one GraphQL request. Contract: within a request, each
@@ -15,6 +25,11 @@ export interface Loaders {
   matchingJob: DataLoader<JobKey, MatchingJobRecord, string>;
   idMappingWorkflow: DataLoader<string, IdMappingWorkflowRecord>;
   matchingWorkflow: DataLoader<string, MatchingWorkflowRecord>;
+  /** Pages of lists, each read once per request however many fields name it (aliases of one list cost one call). */
+  listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>>;
+  listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>>;
+  listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>>;
+  listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>>;
 }
 
 const jobCacheKey = ({ workflowName, jobId }: JobKey) => `${workflowName}\u0000${jobId}`;
@@ -31,8 +46,36 @@ class RequestLoaders implements Loaders {
   private matchingJobLoader?: Loaders['matchingJob'];
   private idMappingWorkflowLoader?: Loaders['idMappingWorkflow'];
   private matchingWorkflowLoader?: Loaders['matchingWorkflow'];
+  private pages?: Map<string, Promise<unknown>>;
 
   constructor(private readonly store: JobStore) {}
+
+  listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
+    return this.page(`ListIdMappingJobs\u0000${workflowName}`, page, () => this.store.listIdMappingJobs(workflowName, page));
+  }
+
+  listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
+    return this.page(`ListMatchingJobs\u0000${workflowName}`, page, () => this.store.listMatchingJobs(workflowName, page));
+  }
+
+  listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
+    return this.page('ListIdMappingWorkflows', page, () => this.store.listIdMappingWorkflows(page));
+  }
+
+  listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
+    return this.page('ListMatchingWorkflows', page, () => this.store.listMatchingWorkflows(page));
+  }
+
+  private page<T>(list: string, { maxResults, nextToken }: PageRequest, read: () => Promise<T>): Promise<T> {
+    const key = `${list}\u0000${maxResults ?? ''}\u0000${nextToken ?? ''}`;
+    this.pages ??= new Map();
+    let pending = this.pages.get(key) as Promise<T> | undefined;
+    if (!pending) {
+      pending = read();
+      this.pages.set(key, pending);
+    }
+    return pending;
+  }
 
   get idMappingJob(): Loaders['idMappingJob'] {
     return (this.idMappingJobLoader ??= new DataLoader(eachKey((key: JobKey) => this.store.getIdMappingJob(key)), { cacheKeyFn: jobCacheKey }));

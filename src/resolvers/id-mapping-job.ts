@@ -40,7 +40,7 @@ export class IdMappingJobResolver {
     @Info() info: GraphQLResolveInfo,
   ) {
     const name = validWorkflowName(workflowName, 'idmappingworkflow', ctx.home);
-    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listIdMappingJobs(name, page)), ctx);
+    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.loaders.listIdMappingJobs(name, page)), ctx);
   }
 
   @FieldResolver(() => IdMappingJobMetrics, { nullable: true })

@@ -39,7 +39,7 @@ export class MatchingJobResolver {
     @Info() info: GraphQLResolveInfo,
   ) {
     const name = validWorkflowName(workflowName, 'matchingworkflow', ctx.home);
-    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(name, page)), ctx);
+    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.loaders.listMatchingJobs(name, page)), ctx);
   }
 
   @FieldResolver(() => MatchingJobMetrics, { nullable: true })

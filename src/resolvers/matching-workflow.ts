@@ -34,12 +34,12 @@ export class MatchingWorkflowResolver {
 
   @Query(() => MatchingWorkflowConnection, { nullable: true, description: 'The matching workflows of the account and region.' })
   matchingWorkflows(@Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
-    return readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingWorkflows(page));
+    return readConnection(validPage(first, after), (page) => ctx.loaders.listMatchingWorkflows(page));
   }
 
   @FieldResolver(() => MatchingJobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
   async jobs(@Root() wf: MatchingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
-    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.jobs.listMatchingJobs(wf.workflowName, page)), ctx);
+    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.loaders.listMatchingJobs(wf.workflowName, page)), ctx);
   }
 
   @FieldResolver(() => String, { nullable: true })

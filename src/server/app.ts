@@ -22,7 +22,8 @@ import type { Config } from './config';
 import { clientErrorFormatter } from './errors';
 import proxyAddr from '@fastify/proxy-addr';
 import { ClientLimits, type Caller } from './client-limits';
-import { limitRules } from './limits';
+import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
+import { UpstreamCost } from './upstream-cost';
 import { createHttpLayer, createMetricsListener } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OriginGuard } from './origins';
@@ -154,7 +155,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
   const schema = await buildGatewaySchema();
-  const validationRules = limitRules(config);
+  const posture: SchemaPosture = { introspection: config.introspection, routerSecret: config.routerSecret, inlineTracing: config.inlineTracing };
+  const validationRules = limitRules(config, posture);
+  const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities });
   const http = createHttpLayer({
     context,
     authenticator,
@@ -172,6 +175,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     httpServer,
     schema,
     validationRules,
+    cost,
+    posture,
     context,
     authenticator,
     origins,
@@ -195,13 +200,16 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     schema,
     validationRules,
     logger,
-    formatError: clientErrorFormatter(logger),
+    formatError: clientErrorFormatter(logger, { hideSuggestions: !config.introspection }),
     includeStacktraceInErrorResponses: false,
+    // Introspection is refused by the validation rules, on HTTP and websockets alike.
+    introspection: true,
     // Signals are main.ts's: Apollo's own handler would stop the server and re-raise the signal before our cleanup ran.
     stopOnTerminationSignals: false,
     plugins: [
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
+      limitsPlugin<GatewayContext>(cost, posture),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       ...(config.responseCacheMb > 0
         ? [

@@ -14,21 +14,26 @@ const CLIENT_CODES = new Set<string>([
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
+/** graphql-js's suggestions, at the end of a validation message. */
+const SUGGESTION = / ?Did you mean .+\?$/;
+
 /**
  * What a client sees of an error, over HTTP and websockets alike: our codes
  * and GraphQL's own pass; anything else is logged and masked, so no stack,
  * SDK class or internal message leaves the server.
  */
-export function clientErrorFormatter(logger: Logger) {
+export function clientErrorFormatter(logger: Logger, { hideSuggestions = false }: { hideSuggestions?: boolean } = {}) {
+  // With introspection off, "Did you mean …?" would tell the schema field by field.
+  const shown = (message: string) => (hideSuggestions ? message.replace(SUGGESTION, '') : message);
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const code = formatted.extensions?.code;
     if (typeof code === 'string' && CLIENT_CODES.has(code)) {
       const { stacktrace: _, ...extensions } = formatted.extensions ?? {};
-      return { ...formatted, extensions };
+      return { ...formatted, message: shown(formatted.message), extensions };
     }
     // Validation and parse errors from graphql-ws come without a code.
     if (code === undefined && isGraphQLError(error) && error.originalError === undefined && !error.path) {
-      return { message: formatted.message, locations: formatted.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
+      return { message: shown(formatted.message), locations: formatted.locations, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } };
     }
     logger.error({ err: unwrapResolverError(error), path: formatted.path }, 'unexpected error in a GraphQL operation');
     return { message: 'Internal server error', locations: formatted.locations, path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };

@@ -1,7 +1,19 @@
+import type { ApolloServerPlugin, BaseContext, GraphQLRequest } from '@apollo/server';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
-import type { GraphQLError, ValidationContext, ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  getOperationAST,
+  Kind,
+  NoSchemaIntrospectionCustomRule,
+  type DocumentNode,
+  type ValidationContext,
+  type ValidationRule,
+} from 'graphql';
+import { timingSafeEqual } from 'node:crypto';
+import { gatewayError } from '../upstream/errors';
+import type { UpstreamCost } from './upstream-cost';
 
 export interface OperationLimits {
   maxDepth: number;
@@ -9,12 +21,25 @@ export interface OperationLimits {
   maxCost: number;
 }
 
+/** What the schema shows and to whom: introspection for everyone or no one; `_service` and ftv1 traces for the router. */
+export interface SchemaPosture {
+  introspection: boolean;
+  /** The router's secret (`X-Router-Secret`); unset, the router is told apart from no one. */
+  routerSecret?: string;
+  /** ftv1 traces at all (ER_INLINE_TRACING). */
+  inlineTracing: boolean;
+}
+
+export const ROUTER_SECRET_HEADER = 'x-router-secret';
+
 /**
  * Validation rules that refuse an operation too big to be a client's honest
  * question before it runs: every list and alias can turn into upstream calls.
- * The same rules serve HTTP and websockets.
+ * `__typename` aliases count like any other. With introspection off,
+ * `__schema` and `__type` are refused too. The same rules serve HTTP and
+ * websockets.
  */
-export function limitRules(limits: OperationLimits): ValidationRule[] {
+export function limitRules(limits: OperationLimits, posture: SchemaPosture): ValidationRule[] {
   // Report as a validation error (400, GRAPHQL_VALIDATION_FAILED) rather than throw, which would be a 500.
   const asValidationError = {
     exposeLimits: true,
@@ -23,7 +48,69 @@ export function limitRules(limits: OperationLimits): ValidationRule[] {
   };
   return [
     maxDepthRule({ n: limits.maxDepth, ...asValidationError }),
-    maxAliasesRule({ n: limits.maxAliases, ...asValidationError }),
+    maxAliasesRule({ n: limits.maxAliases, allowList: [], ...asValidationError }),
     costLimitRule({ maxCost: limits.maxCost, ...asValidationError }),
+    ...(posture.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ] as unknown as ValidationRule[];
+}
+
+/** Whether the request carries the router's secret. */
+export function fromRouter(posture: SchemaPosture, secret: string | undefined): boolean {
+  if (posture.routerSecret === undefined || secret === undefined) return false;
+  const expected = Buffer.from(posture.routerSecret);
+  const given = Buffer.from(secret);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+/**
+ * Why a valid operation may not run, before it does: its upstream calls
+ * (see UpstreamCost), or `_service` asked by anyone but the router while
+ * introspection is off.
+ */
+export function operationRefusal(
+  cost: UpstreamCost,
+  posture: SchemaPosture,
+  request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null; router: boolean },
+): GraphQLError | undefined {
+  if (!posture.introspection && !request.router && asksForService(request.document, request.operationName)) {
+    return gatewayError('FORBIDDEN', '_service is answered to the router only.');
+  }
+  return cost.refusal(request.document, request.operationName, request.variables);
+}
+
+function asksForService(document: DocumentNode, operationName: string | null | undefined): boolean {
+  const operation = getOperationAST(document, operationName);
+  // Fragments at the root are rare enough to count as asking: `_service` in any fragment counts.
+  return (
+    operation?.operation === 'query' &&
+    (operation.selectionSet.selections.some((selection) => selection.kind === Kind.FIELD && selection.name.value === '_service') ||
+      document.definitions.some(
+        (definition) => definition.kind === Kind.FRAGMENT_DEFINITION && definition.selectionSet.selections.some((s) => s.kind === Kind.FIELD && s.name.value === '_service'),
+      ))
+  );
+}
+
+/**
+ * Apollo's side of the limits: the operation's refusal (after variables are
+ * known, before anything runs or any cache answers), and ftv1 traces only
+ * for the router. Goes before the inline trace plugin.
+ */
+export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture): ApolloServerPlugin<C> {
+  const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
+  return {
+    async requestDidStart({ request }) {
+      const headers = request.http?.headers;
+      // Traces say how the gateway works inside: the router's to ask for, or a development server's.
+      if (headers?.has('apollo-federation-include-trace') && !(posture.inlineTracing && (posture.routerSecret === undefined ? posture.introspection : routerOf(request)))) {
+        headers.delete('apollo-federation-include-trace');
+      }
+      return {
+        async didResolveOperation({ document, operationName, request }) {
+          const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
+          // A 400, as for the other limits: the client must change the operation.
+          if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
+        },
+      };
+    },
+  };
 }

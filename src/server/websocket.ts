@@ -13,6 +13,8 @@ import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter } from './errors';
+import { operationRefusal, type SchemaPosture } from './limits';
+import type { UpstreamCost } from './upstream-cost';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
 
@@ -21,6 +23,10 @@ export interface WebSocketOptions {
   schema: GraphQLSchema;
   /** Rules beyond GraphQL's own, as on HTTP. */
   validationRules: ValidationRule[];
+  /** What an operation would ask of the service, refused past the limits as on HTTP. */
+  cost: UpstreamCost;
+  /** Introspection and `_service` as on HTTP; a socket is never the router's. */
+  posture: SchemaPosture;
   /** The context of one operation by `caller`, whose calls wait for the service no longer than `deadline`, and which ends with `subscriber.signal`. */
   context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
   /** What each client may hold: sockets, subscriptions per socket, distinct jobs. */
@@ -88,7 +94,7 @@ const POLICY_VIOLATION = 1008;
  */
 export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise<void> } {
   const { schema, logger } = options;
-  const format = clientErrorFormatter(logger);
+  const format = clientErrorFormatter(logger, { hideSuggestions: !options.posture.introspection });
   const documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
   const wsServer = new WebSocketServer({
     server: options.httpServer,
@@ -166,6 +172,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
           if (errors.length > 0) return errors;
           documents.set(payload.query, document);
         }
+        const refusal = operationRefusal(options.cost, options.posture, { document, operationName: payload.operationName, variables: payload.variables, router: false });
+        if (refusal) return [refusal];
         return { schema, document, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => format(error.toJSON(), error)),

@@ -1,0 +1,252 @@
+import {
+  getArgumentValues,
+  getNamedType,
+  getOperationAST,
+  getVariableValues,
+  isAbstractType,
+  isCompositeType,
+  isObjectType,
+  Kind,
+  type DocumentNode,
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLCompositeType,
+  type GraphQLError,
+  type GraphQLField,
+  type GraphQLObjectType,
+  type GraphQLSchema,
+  type SelectionSetNode,
+} from 'graphql';
+import { LRUCache } from 'lru-cache';
+import { DEFAULT_PAGE_SIZE } from '../schema/connection';
+import { UPSTREAM_PAGE_SIZE } from '../resolvers/inputs';
+import { limitExceeded } from './client-limits';
+
+export interface UpstreamCostLimits {
+  /** An operation whose estimated calls pass this is refused. */
+  maxUpstreamCalls: number;
+  /** Representations one `_entities` field may name. */
+  maxEntities: number;
+}
+
+/** Fields that fetch one thing by name: one Get each, whose answer has every detail. */
+const SINGLE_READS = new Set(['Query.idMappingJob', 'Query.matchingJob', 'Query.idMappingWorkflow', 'Query.matchingWorkflow']);
+/** Fields that read pages of a list: one List per page; their items are summaries. */
+const LIST_READS = new Set([
+  'Query.idMappingJobs',
+  'Query.matchingJobs',
+  'Query.idMappingWorkflows',
+  'Query.matchingWorkflows',
+  'IdMappingWorkflow.jobs',
+  'MatchingWorkflow.jobs',
+]);
+/** What a list's summary of each type already holds; any other field of a listed item costs one Get per item. */
+const SUMMARY_FIELDS: Record<string, Set<string>> = {
+  IdMappingJob: new Set(['__typename', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
+  MatchingJob: new Set(['__typename', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
+  IdMappingWorkflow: new Set(['__typename', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'jobs']),
+  MatchingWorkflow: new Set(['__typename', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'resolutionType', 'jobs']),
+};
+
+/** Whether the objects at hand came whole (a Get) or as list summaries. */
+type Source = 'whole' | 'summary';
+
+/** Fields of one selection that read the same thing: the same field with the same arguments, under any alias. */
+interface FieldGroup {
+  field: GraphQLField<unknown, unknown>;
+  args: Record<string, unknown>;
+  nodes: FieldNode[];
+}
+
+interface Walk {
+  schema: GraphQLSchema;
+  fragments: Record<string, FragmentDefinitionNode>;
+  variables: Record<string, unknown>;
+  limits: UpstreamCostLimits;
+  /** `__schema` selections so far: each answers the whole schema. */
+  schemaReads: number;
+  refusal?: GraphQLError;
+}
+
+/**
+ * What an operation will ask of the service at worst (nothing cached),
+ * counted from its arguments after variables are applied: a Get per single
+ * read, per `_entities` representation, and per listed item asked for a
+ * detail its summary lacks; a List per page (25 items) of each list, under
+ * each parent that has one. Fields that read the same thing with the same
+ * arguments count once, as the request's loaders read them once. A refusal
+ * when the estimate passes `maxUpstreamCalls`, `_entities` names more than
+ * `maxEntities` representations, or the schema is asked for twice; undefined
+ * when the operation may run (bad variables are execution's to report).
+ */
+export class UpstreamCost {
+  /** Verdicts by document, then by variables: clients send the same few operations. */
+  private readonly verdicts = new WeakMap<DocumentNode, LRUCache<string, { refusal?: GraphQLError; calls: number }>>();
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly limits: UpstreamCostLimits,
+  ) {}
+
+  refusal(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): GraphQLError | undefined {
+    return this.verdict(document, operationName, variables).refusal;
+  }
+
+  /** The estimated calls of an operation (for tests and the bench). */
+  estimate(document: DocumentNode, operationName?: string | null, variables?: Record<string, unknown> | null): number {
+    return this.verdict(document, operationName, variables).calls;
+  }
+
+  private verdict(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) {
+    let byVariables = this.verdicts.get(document);
+    if (!byVariables) {
+      byVariables = new LRUCache({ max: 64 });
+      this.verdicts.set(document, byVariables);
+    }
+    const key = `${operationName ?? ''}\u0000${variables ? JSON.stringify(variables) : ''}`;
+    let verdict = byVariables.get(key);
+    if (!verdict) {
+      verdict = this.judge(document, operationName, variables ?? {});
+      byVariables.set(key, verdict);
+    }
+    return verdict;
+  }
+
+  private judge(document: DocumentNode, operationName: string | null | undefined, inputs: Record<string, unknown>): { refusal?: GraphQLError; calls: number } {
+    const operation = getOperationAST(document, operationName);
+    if (!operation) return { calls: 0 };
+    const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], inputs);
+    if (coerced.errors) return { calls: 0 };
+    const root = this.schema.getRootType(operation.operation);
+    if (!root) return { calls: 0 };
+    const fragments: Record<string, FragmentDefinitionNode> = {};
+    for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+    const walk: Walk = { schema: this.schema, fragments, variables: coerced.coerced, limits: this.limits, schemaReads: 0 };
+    const calls = cost(walk, root, [operation.selectionSet], 1, 'whole');
+    if (walk.refusal) return { refusal: walk.refusal, calls };
+    if (calls > this.limits.maxUpstreamCalls) {
+      return {
+        calls,
+        refusal: limitExceeded(
+          'upstreamCalls',
+          this.limits.maxUpstreamCalls,
+          `This operation could make up to ${calls} calls to the Entity Resolution service; the limit is ${this.limits.maxUpstreamCalls}. Ask for fewer items (first), fewer lists or fewer details of listed items.`,
+        ),
+      };
+    }
+    return { calls };
+  }
+}
+
+/** The calls of `selections` made on `count` objects of `type`, which came `source`. */
+function cost(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetNode[], count: number, source: Source): number {
+  if (walk.refusal || count === 0) return 0;
+  if (isAbstractType(type)) {
+    // Each possible type gets the selections that apply to it; the count is shared, so the dearest one is what it costs.
+    return Math.max(0, ...walk.schema.getPossibleTypes(type).map((possible) => cost(walk, possible, selections, count, source)));
+  }
+  const groups = collect(walk, type as GraphQLObjectType, selections);
+  const summary = SUMMARY_FIELDS[type.name];
+  let calls = source === 'summary' && summary && [...groups.values()].some((group) => !summary.has(group.field.name)) ? count : 0;
+  for (const group of groups.values()) {
+    const name = group.field.name;
+    const named = getNamedType(group.field.type);
+    const children = group.nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+    const coordinate = `${type.name}.${name}`;
+    if (name === '_entities') {
+      calls += entitiesCost(walk, group, children, count);
+    } else if (SINGLE_READS.has(coordinate)) {
+      calls += count + (isCompositeType(named) ? cost(walk, named, children, count, 'whole') : 0);
+    } else if (LIST_READS.has(coordinate) && isObjectType(named)) {
+      const first = typeof group.args.first === 'number' ? group.args.first : DEFAULT_PAGE_SIZE;
+      calls += count * Math.ceil(first / UPSTREAM_PAGE_SIZE) + connectionCost(walk, named, children, count * first);
+    } else if (isCompositeType(named) && !name.startsWith('__')) {
+      // Nested data of an object already read (metrics, output sources) costs nothing more.
+      calls += cost(walk, named, children, count, 'whole');
+    }
+  }
+  return calls;
+}
+
+/** A connection's items, asked for through `nodes` and `edges { node }` alike: one set of objects, read once. */
+function connectionCost(walk: Walk, connection: GraphQLObjectType, selections: SelectionSetNode[], items: number): number {
+  const groups = collect(walk, connection, selections);
+  const itemSelections: SelectionSetNode[] = [];
+  let itemType: GraphQLCompositeType | undefined;
+  for (const group of groups.values()) {
+    const nodes = group.field.name === 'nodes' ? group.nodes : group.field.name === 'edges' ? edgeNodes(walk, group) : [];
+    for (const node of nodes) if (node.selectionSet) itemSelections.push(node.selectionSet);
+    if (nodes.length > 0) itemType ??= (group.field.name === 'nodes' ? getNamedType(group.field.type) : edgeNodeType(group)) as GraphQLCompositeType;
+  }
+  return itemType ? cost(walk, itemType, itemSelections, items, 'summary') : 0;
+}
+
+function edgeNodes(walk: Walk, edges: FieldGroup): FieldNode[] {
+  const edge = getNamedType(edges.field.type) as GraphQLObjectType;
+  const selections = edges.nodes.flatMap((node) => (node.selectionSet ? [node.selectionSet] : []));
+  return [...collect(walk, edge, selections).values()].filter((group) => group.field.name === 'node').flatMap((group) => group.nodes);
+}
+
+function edgeNodeType(edges: FieldGroup): GraphQLCompositeType {
+  const edge = getNamedType(edges.field.type) as GraphQLObjectType;
+  return getNamedType(edge.getFields().node.type) as GraphQLCompositeType;
+}
+
+/** One Get per representation, each answering the whole entity; past `maxEntities`, refused. */
+function entitiesCost(walk: Walk, group: FieldGroup, selections: SelectionSetNode[], count: number): number {
+  const representations = Array.isArray(group.args.representations) ? (group.args.representations as { __typename?: unknown }[]) : [];
+  if (representations.length > walk.limits.maxEntities) {
+    walk.refusal = limitExceeded('entities', walk.limits.maxEntities, `_entities may name ${walk.limits.maxEntities} representations at once; this one names ${representations.length}.`);
+    return 0;
+  }
+  const byType = new Map<string, number>();
+  for (const representation of representations) {
+    const typename = String(representation?.__typename);
+    byType.set(typename, (byType.get(typename) ?? 0) + 1);
+  }
+  let calls = count * representations.length;
+  for (const [typename, n] of byType) {
+    const type = walk.schema.getType(typename);
+    if (type && isObjectType(type)) calls += cost(walk, type, selections, count * n, 'whole');
+  }
+  return calls;
+}
+
+/** The fields `selections` ask of an object of `type`, fragments applied, grouped by what they read. */
+function collect(walk: Walk, type: GraphQLObjectType, selections: SelectionSetNode[]): Map<string, FieldGroup> {
+  const groups = new Map<string, FieldGroup>();
+  const fields = type.getFields();
+  const visit = (selectionSet: SelectionSetNode, seen: Set<string>) => {
+    for (const selection of selectionSet.selections) {
+      if (selection.kind === Kind.FIELD) {
+        // Introspection reads nothing of the service, but each `__schema` answers the whole schema: once is enough.
+        if (selection.name.value === '__schema' && ++walk.schemaReads > 1) {
+          walk.refusal ??= limitExceeded('schemaReads', 1, 'An operation may ask for the schema (__schema) once.');
+        }
+        const field = fields[selection.name.value];
+        if (!field) continue;
+        const args = getArgumentValues(field, selection, walk.variables);
+        const key = `${field.name}\u0000${JSON.stringify(args)}`;
+        const group = groups.get(key);
+        if (group) group.nodes.push(selection);
+        else groups.set(key, { field, args, nodes: [selection] });
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        if (applies(walk, type, selection.typeCondition?.name.value)) visit(selection.selectionSet, seen);
+      } else {
+        const fragment = walk.fragments[selection.name.value];
+        if (fragment && !seen.has(fragment.name.value) && applies(walk, type, fragment.typeCondition.name.value)) {
+          visit(fragment.selectionSet, new Set(seen).add(fragment.name.value));
+        }
+      }
+    }
+  };
+  for (const selectionSet of selections) visit(selectionSet, new Set());
+  return groups;
+}
+
+/** Whether a fragment on `condition` applies to an object of `type`. */
+function applies(walk: Walk, type: GraphQLObjectType, condition: string | undefined): boolean {
+  if (condition === undefined || condition === type.name) return true;
+  const conditionType = walk.schema.getType(condition);
+  return conditionType !== undefined && isAbstractType(conditionType) && walk.schema.isSubType(conditionType, type);
+}
