@@ -27,7 +27,7 @@ function payloadOf<T>(event: T | GraphQLError): T {
 export class JobUpdatesResolver {
   @Subscription(() => IdMappingJob, {
     description: 'An ID-mapping job now and each time it changes, until it succeeds or fails.',
-    subscribe: ({ args, context }: SubscribeData) => context.watcher.subscribe('idMapping', validJobKey(args.workflowName, args.jobId, 'idmappingworkflow', context.home), { access: context.access, ...context.subscriber }),
+    subscribe: ({ args, context }: SubscribeData) => context.watcher.subscribe('idMapping', validJobKey(args.workflowName, args.jobId, 'idmappingworkflow', context.home), { access: context.access, client: context.client, ...context.subscriber }),
   })
   idMappingJobUpdated(
     @Root() event: IdMappingJobRecord | GraphQLError,
@@ -39,7 +39,7 @@ export class JobUpdatesResolver {
 
   @Subscription(() => MatchingJob, {
     description: 'A matching job now and each time it changes, until it succeeds or fails.',
-    subscribe: ({ args, context }: SubscribeData) => context.watcher.subscribe('matching', validJobKey(args.workflowName, args.jobId, 'matchingworkflow', context.home), { access: context.access, ...context.subscriber }),
+    subscribe: ({ args, context }: SubscribeData) => context.watcher.subscribe('matching', validJobKey(args.workflowName, args.jobId, 'matchingworkflow', context.home), { access: context.access, client: context.client, ...context.subscriber }),
   })
   matchingJobUpdated(
     @Root() event: MatchingJobRecord | GraphQLError,

@@ -135,7 +135,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
   const context = (deadline: RequestDeadline, { principal, client }: Caller, subscriber?: GatewayContext['subscriber']): GatewayContext => {
     const access = new Access(principal, policy, audit);
-    const scoped = jobs.forRequest(deadline, access);
+    const scoped = jobs.forRequest(deadline, access, client);
     return {
       deadline,
       access,

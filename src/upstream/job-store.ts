@@ -113,6 +113,8 @@ export class JobStore {
   readonly deadline?: RequestDeadline;
   /** Whose request this view serves: every read, list and start asks it first. None on the store itself (the watcher's polls). */
   readonly access?: Access;
+  /** Who the calls are for (a client of the gateway), so that the rate governor gives each its turn. */
+  readonly clientId?: string;
 
   constructor(
     private readonly clients: Pick<UpstreamClients, 'reads' | 'starts'>,
@@ -134,11 +136,19 @@ export class JobStore {
    * read. Caches, calls in flight and counters are this store's. Costs one
    * small object.
    */
-  forRequest(deadline: RequestDeadline, access: Access): JobStore {
+  forRequest(deadline: RequestDeadline, access: Access, clientId: string): JobStore {
     // Assigned, not defined by descriptor: views then share one shape, and making one stays cheap.
-    const view = Object.create(this) as { deadline?: RequestDeadline; access?: Access };
+    const view = Object.create(this) as { deadline?: RequestDeadline; access?: Access; clientId?: string };
     view.deadline = deadline;
     view.access = access;
+    view.clientId = clientId;
+    return view as JobStore;
+  }
+
+  /** A view whose calls are `client`'s turns at the rate governor, with no deadline or policy of a request (a subscription's first read). */
+  forClient(clientId: string): JobStore {
+    const view = Object.create(this) as { clientId?: string };
+    view.clientId = clientId;
     return view as JobStore;
   }
 
@@ -329,7 +339,7 @@ export class JobStore {
   ): Promise<T> {
     const deadline = this.deadline;
     const abortSignal = shared || action === 'start' ? undefined : deadline?.signal;
-    const terms: CallTerms = { priority, remainingMs: deadline && (() => deadline.remainingMs) };
+    const terms: CallTerms = { priority, remainingMs: deadline && (() => deadline.remainingMs), client: this.clientId, signal: abortSignal };
     try {
       const out = await withinDeadline(
         send({ terms, abortSignal }),

@@ -21,6 +21,10 @@ export interface CallTerms {
   priority: CallPriority;
   /** The time left to the request being served, in ms: an interactive call never waits past it. */
   remainingMs?: () => number;
+  /** Whose call it is: waiting clients take turns, so one client's burst cannot hold everyone else's calls. @default 'anonymous' */
+  client?: string;
+  /** Aborted when the request no longer waits (its deadline passed): the call leaves the queue without spending a token. */
+  signal?: AbortSignal;
 }
 
 /** Terms by SDK command: the middleware finds them on the command it governs, for every attempt the SDK makes of it. */
@@ -43,18 +47,29 @@ export interface RateGovernorOptions {
   observer?: { waited(operation: string, ms: number): void; refused(operation: string): void };
 }
 
+interface Waiter {
+  go(): void;
+}
+
 interface Lane {
   bucket: TokenBucket;
-  /** Interactive calls waiting for a token; polls let them go first. */
+  /** Interactive calls waiting for a token, by client, each client's in arrival order; the first client is served next. */
+  queues: Map<string, Waiter[]>;
+  /** Interactive calls waiting in all queues; polls let them go first. */
   interactiveWaiting: number;
+  /** The next hand-out of tokens, while calls wait. */
+  timer?: NodeJS.Timeout;
 }
 
 /**
  * Spends the service's rate limit deliberately: a token bucket per upstream
  * operation, so calls wait their turn instead of being throttled by the
- * service. Interactive calls go before polls. An interactive call whose turn
- * would come after `maxWaitMs`, or after its request's deadline, is refused
- * at once with THROTTLED and a retry hint, rather than hanging.
+ * service. Interactive calls go before polls. Waiting clients take turns
+ * (round robin, one call each): a client with a hundred calls queued holds
+ * another's single call back by one token, not a hundred. An interactive
+ * call whose turn would come after `maxWaitMs`, or after its request's
+ * deadline, is refused at once with THROTTLED and a retry hint, rather than
+ * hanging; so a client's burst is refused past its share, not everyone's.
  */
 export class RateGovernor {
   private readonly lanes = new Map<string, Lane>();
@@ -65,24 +80,40 @@ export class RateGovernor {
   }
 
   /** Resolves when `operation` may be called; rejects with THROTTLED when an interactive caller would wait too long. */
-  async turn(operation: string, priority: CallPriority, remainingMs = Infinity): Promise<void> {
+  async turn(operation: string, priority: CallPriority, remainingMs = Infinity, client = 'anonymous', signal?: AbortSignal): Promise<void> {
     const lane = this.lane(operation);
     const started = performance.now();
     if (priority === 'interactive') {
-      // First come, first served: a free token goes straight out only when nobody is waiting for one.
+      // A free token goes straight out only when nobody is waiting for one.
       if (lane.interactiveWaiting > 0 || !lane.bucket.tryRemoveTokens(1)) {
-        // Queued behind the callers already waiting, each for a token of its own.
-        const expectedWaitMs = this.waitFor(lane, lane.interactiveWaiting + 1);
+        const expectedWaitMs = this.waitFor(lane, this.turnsUntil(lane, client));
         if (expectedWaitMs > Math.min(this.options.maxWaitMs, remainingMs)) {
           this.options.observer?.refused(operation);
-          throw new GovernorRefusal(operation, Math.ceil(expectedWaitMs / 1000));
+          throw new GovernorRefusal(operation, Math.max(1, Math.ceil(expectedWaitMs / 1000)));
         }
-        lane.interactiveWaiting++;
-        try {
-          await lane.bucket.removeTokens(1);
-        } finally {
-          lane.interactiveWaiting--;
-        }
+        await new Promise<void>((resolve, reject) => {
+          const leave = () => {
+            const queue = lane.queues.get(client);
+            const at = queue?.indexOf(waiter) ?? -1;
+            if (at < 0) return;
+            queue!.splice(at, 1);
+            if (queue!.length === 0) lane.queues.delete(client);
+            lane.interactiveWaiting--;
+            reject(signal!.reason);
+          };
+          const waiter: Waiter = {
+            go: () => {
+              signal?.removeEventListener('abort', leave);
+              resolve();
+            },
+          };
+          signal?.addEventListener('abort', leave, { once: true });
+          const queue = lane.queues.get(client);
+          if (queue) queue.push(waiter);
+          else lane.queues.set(client, [waiter]);
+          lane.interactiveWaiting++;
+          this.handOut(lane);
+        });
       }
     } else {
       // A poll takes a token only when no client is waiting for one.
@@ -101,11 +132,47 @@ export class RateGovernor {
     client.middlewareStack.addRelativeTo(
       (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) => async (args: FinalizeHandlerArguments<object>) => {
         const terms = callTerms.get((context as { [SMITHY_CONTEXT_KEY]?: { commandInstance?: object } })[SMITHY_CONTEXT_KEY]?.commandInstance ?? {});
-        await this.turn(context.commandName?.replace(/Command$/, '') ?? 'unknown', terms?.priority ?? 'interactive', terms?.remainingMs?.());
+        await this.turn(context.commandName?.replace(/Command$/, '') ?? 'unknown', terms?.priority ?? 'interactive', terms?.remainingMs?.(), terms?.client, terms?.signal);
         return next(args);
       },
       { name: 'rateGovernor', relation: 'after', toMiddleware: 'retryMiddleware' },
     );
+  }
+
+  /**
+   * Hands the tokens there are to waiting clients in turn, one call each,
+   * then sets a timer for the next token while calls still wait.
+   */
+  private handOut(lane: Lane): void {
+    if (lane.timer) return;
+    while (lane.interactiveWaiting > 0 && lane.bucket.tryRemoveTokens(1)) {
+      const [client, queue] = lane.queues.entries().next().value!;
+      const waiter = queue.shift()!;
+      // The client goes to the back of the line, if it still waits.
+      lane.queues.delete(client);
+      if (queue.length > 0) lane.queues.set(client, queue);
+      lane.interactiveWaiting--;
+      waiter.go();
+    }
+    if (lane.interactiveWaiting > 0) {
+      lane.timer = setTimeout(() => {
+        lane.timer = undefined;
+        this.handOut(lane);
+      }, Math.max(1, lane.bucket.getWaitTime(1)));
+      lane.timer.unref();
+    }
+  }
+
+  /**
+   * Tokens handed out before a new call of `client` would get its own, in
+   * turns: each other waiting client gets at most one more turn than
+   * `client` has calls waiting.
+   */
+  private turnsUntil(lane: Lane, client: string): number {
+    const own = lane.queues.get(client)?.length ?? 0;
+    let turns = own + 1;
+    for (const [other, queue] of lane.queues) if (other !== client) turns += Math.min(queue.length, own + 1);
+    return turns;
   }
 
   /** How long until `tokens` more tokens are there for the taking. */
@@ -121,7 +188,7 @@ export class RateGovernor {
       const bucket = new TokenBucket({ bucketSize: this.burst, tokensPerInterval: this.options.ratePerSecond, interval: 'second' });
       // A quiet operation has its whole burst to spend.
       bucket.content = this.burst;
-      lane = { bucket, interactiveWaiting: 0 };
+      lane = { bucket, queues: new Map(), interactiveWaiting: 0 };
       this.lanes.set(operation, lane);
     }
     return lane;

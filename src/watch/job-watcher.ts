@@ -70,6 +70,8 @@ export interface WatchTerms {
   /** Aborted when the subscriber leaves, even while the job's first read is pending: everything it held is released at once. */
   signal?: AbortSignal;
   quota?: WatchQuota;
+  /** Who subscribes: a job's first read is this client's turn at the rate governor. */
+  client?: string;
 }
 
 /** Every subscriber of a job listens on its topic: thousands of listeners are the point, not a leak. */
@@ -170,13 +172,13 @@ export class JobWatcher {
 
   subscribe<K extends JobKind>(kind: K, key: JobKey, terms?: WatchTerms): Promise<AsyncIterableIterator<JobOfKind[K] | GraphQLError>>;
   async subscribe(kind: JobKind, key: JobKey, terms: WatchTerms = {}): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
-    const { access, signal, quota } = terms;
+    const { access, signal, quota, client } = terms;
     const refused = access?.refusal('subscribe', key.workflowName);
     if (refused) throw refused;
     signal?.throwIfAborted();
     const id = `${kind}:${key.workflowName}:${key.jobId}`;
     const release = quota?.claim(id);
-    const watch = this.watches.get(id) ?? this.begin(kind, key, id);
+    const watch = this.watches.get(id) ?? this.begin(kind, key, id, client);
     watch.subscribers++;
     this.observer?.subscriptions(1);
     // Listen before reading the current state, so no change falls between the two.
@@ -233,7 +235,7 @@ export class JobWatcher {
     for (const watch of [...this.watches.values()]) this.end(watch);
   }
 
-  private begin(kind: JobKind, key: JobKey, id: string): Watch {
+  private begin(kind: JobKind, key: JobKey, id: string, client: string | undefined): Watch {
     let settleFirst!: Watch['settleFirst'];
     const first = new Promise<Snapshot>((resolve, reject) => (settleFirst = { resolve, reject }));
     // Nobody may be waiting when the first poll fails: the rejection is handled where it is awaited.
@@ -243,7 +245,8 @@ export class JobWatcher {
     this.observer?.watchedJobs(1);
     // The first read answers a waiting client: a fresh snapshot serves it, at a query's priority.
     // Later reads are polls: they ask the service, and yield to queries.
-    const fetch = () => this.jobs.readJob(kind, key, watch.latest === undefined ? 'query' : 'poll');
+    const firstReader = client === undefined ? this.jobs : this.jobs.forClient(client);
+    const fetch = () => (watch.latest === undefined ? firstReader.readJob(kind, key, 'query') : this.jobs.readJob(kind, key, 'poll'));
     void this.poll(watch, fetch);
     return watch;
   }
