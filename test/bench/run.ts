@@ -6,6 +6,7 @@ import { seededJobId } from '../../src/emulator/seed';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
+import { abuse } from './abuse';
 import { frugality } from './frugality';
 import { soak } from './soak';
 import { startup, throughput } from './throughput';
@@ -180,6 +181,7 @@ async function cycles(count: number) {
 async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
+  if (only === 'abuse') return abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
   if (only === 'throughput' || !only) {
     await throughput(Number(process.env.BENCH_SECONDS ?? 10));
     await startup();
@@ -187,6 +189,7 @@ async function main(): Promise<void> {
   if (only === 'throughput') return;
   if (only !== 'fanout') await frugality(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'frugality') return;
+  if (only !== 'fanout') await abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
   const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,10000').split(',').map(Number);
   console.log(`\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`);
   console.log('| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) |');
