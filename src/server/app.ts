@@ -231,7 +231,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   try {
     await metricsListener.listen({ port: config.metricsPort, host: config.metricsHost });
   } catch (err) {
+    // The service port is up already: close everything started, so the caller's error is the only thing left.
     await apollo.stop();
+    watcher.close();
+    clients.destroy();
+    await emulator?.close();
     throw err;
   }
 
