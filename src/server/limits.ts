@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin, BaseContext, GraphQLRequest } from '@apollo/server';
+import type { ApolloServerPlugin, BaseContext, GraphQLRequest, GraphQLRequestListener } from '@apollo/server';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
@@ -97,6 +97,14 @@ function asksForService(document: DocumentNode, operationName: string | null | u
  */
 export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture): ApolloServerPlugin<C> {
   const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
+  // One listener for every request: it runs on the throughput path, and a closure per request shows there.
+  const listener: GraphQLRequestListener<C> = {
+    async didResolveOperation({ document, operationName, request }) {
+      const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
+      // A 400, as for the other limits: the client must change the operation.
+      if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
+    },
+  };
   return {
     async requestDidStart({ request }) {
       const headers = request.http?.headers;
@@ -104,13 +112,7 @@ export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture:
       if (headers?.has('apollo-federation-include-trace') && !(posture.inlineTracing && (posture.routerSecret === undefined ? posture.introspection : routerOf(request)))) {
         headers.delete('apollo-federation-include-trace');
       }
-      return {
-        async didResolveOperation({ document, operationName, request }) {
-          const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
-          // A 400, as for the other limits: the client must change the operation.
-          if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
-        },
-      };
+      return listener;
     },
   };
 }
