@@ -157,7 +157,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const schema = await buildGatewaySchema();
   const posture: SchemaPosture = { introspection: config.introspection, routerSecret: config.routerSecret, inlineTracing: config.inlineTracing };
   const validationRules = limitRules(config, posture);
-  const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities });
+  const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
+  const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
   const http = createHttpLayer({
     context,
     authenticator,
@@ -191,7 +192,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       socketsPerClient: config.wsSocketsPerClient,
       subscriptionsPerSocket: config.wsSubscriptionsPerSocket,
       jobsPerClient: config.watchedJobsPerClient,
-    }),
+    }, refused),
     addressOf: (request) => (trustProxy ? proxyAddr(request, trustProxy) : (request.socket.remoteAddress ?? 'unknown')),
     maxPayloadBytes: config.bodyLimitBytes,
     messagesPerSecond: config.wsMessagesPerSecond,

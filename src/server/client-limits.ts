@@ -43,12 +43,19 @@ export function limitExceeded(limit: string, value: number, message: string): Gr
 export class ClientLimits {
   private readonly clients = new Map<string, ClientHoldings>();
 
-  constructor(private readonly settings: ClientLimitSettings) {}
+  /** @param refused told of each refusal, by the limit reached */
+  constructor(
+    private readonly settings: ClientLimitSettings,
+    private readonly refused: (limit: keyof ClientLimitSettings) => void = () => {},
+  ) {}
 
   /** Counts a socket of `client`: its release, or undefined when the client holds its share already. */
   openSocket(client: string): (() => void) | undefined {
     const holdings = this.holdings(client);
-    if (holdings.sockets >= this.settings.socketsPerClient) return undefined;
+    if (holdings.sockets >= this.settings.socketsPerClient) {
+      this.refused('socketsPerClient');
+      return undefined;
+    }
     holdings.sockets++;
     let released = false;
     return () => {
@@ -66,11 +73,13 @@ export class ClientLimits {
       claim: (watchId) => {
         const { subscriptionsPerSocket, jobsPerClient } = this.settings;
         if (subscriptions >= subscriptionsPerSocket) {
+          this.refused('subscriptionsPerSocket');
           throw limitExceeded('subscriptionsPerSocket', subscriptionsPerSocket, `A connection may hold ${subscriptionsPerSocket} subscriptions at once; complete one first.`);
         }
         const holdings = this.holdings(client);
         const holders = holdings.jobs.get(watchId) ?? 0;
         if (holders === 0 && holdings.jobs.size >= jobsPerClient) {
+          this.refused('jobsPerClient');
           throw limitExceeded('jobsPerClient', jobsPerClient, `A client may watch ${jobsPerClient} distinct jobs at once; complete a subscription first.`);
         }
         subscriptions++;

@@ -23,6 +23,7 @@ export interface GatewayMetrics {
   rateWait: Histogram<'operation'>;
   /** Queries refused by the governor (THROTTLED) because their turn was too far off. */
   rateRefusals: Counter<'operation'>;
+  limitRefusals: Counter<'limit'>;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
@@ -73,6 +74,12 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
       name: 'er_gateway_rate_refusals_total',
       help: 'Queries refused with THROTTLED because their turn under the rate governor was too far off.',
       labelNames: ['operation'],
+      registers: [registry],
+    }),
+    limitRefusals: new Counter({
+      name: 'er_gateway_limit_refusals_total',
+      help: "Operations, subscriptions and sockets refused at one of the gateway's limits, by limit.",
+      labelNames: ['limit'],
       registers: [registry],
     }),
   };

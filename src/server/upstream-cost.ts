@@ -83,13 +83,17 @@ export class UpstreamCost {
   /** Verdicts by document, then by variables: clients send the same few operations. */
   private readonly verdicts = new WeakMap<DocumentNode, LRUCache<string, { refusal?: GraphQLError; calls: number }>>();
 
+  /** @param refused told of each refusal, by the limit reached */
   constructor(
     private readonly schema: GraphQLSchema,
     private readonly limits: UpstreamCostLimits,
+    private readonly refused: (limit: string) => void = () => {},
   ) {}
 
   refusal(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): GraphQLError | undefined {
-    return this.verdict(document, operationName, variables).refusal;
+    const { refusal } = this.verdict(document, operationName, variables);
+    if (refusal) this.refused(String(refusal.extensions.limit));
+    return refusal;
   }
 
   /** The estimated calls of an operation (for tests and the bench). */

@@ -33,6 +33,7 @@ test('the cost counts variables: a nested list sized by a variable is refused wi
     },
   ]);
   expect(t.emulator.requests()).toBe(before);
+  expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_limit_refusals_total\{limit="upstreamCalls"\} 1$/m);
   // The same operation, asking for little, runs.
   expect((await t.post(NESTED, { f: 2 })).errors).toBeUndefined();
 });

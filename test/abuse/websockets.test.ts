@@ -120,6 +120,7 @@ test('a client watches ER_WATCHED_JOBS_PER_CLIENT distinct jobs over all its soc
     await b.until(() => b.results('2').length > 0);
     expect(b.results('2')[0].errors).toEqual([expect.objectContaining({ extensions: { code: 'LIMIT_EXCEEDED', limit: 'jobsPerClient', limitValue: 2 } })]);
     expect(t.gateway.watcher.watchedJobs).toBe(2);
+    expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_limit_refusals_total\{limit="jobsPerClient"\} 1$/m);
   } finally {
     a.close();
     b.close();
