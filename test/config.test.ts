@@ -42,7 +42,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     httpHeadersTimeoutMs: 10_000,
     httpRequestTimeoutMs: 30_000,
     httpKeepAliveTimeoutMs: 5_000,
-    maxConnections: 1000,
+    maxConnections: undefined,
     wsSocketsPerClient: 20,
     wsSubscriptionsPerSocket: 100,
     watchedJobsPerClient: 50,

@@ -2,6 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
@@ -169,7 +170,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     trustProxy,
     bodyLimit: config.bodyLimitBytes,
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
-    maxConnections: config.maxConnections,
+    maxConnections: config.maxConnections ?? defaultMaxConnections(),
   });
   const httpServer = http.app.server;
   const webSockets = serveWebSockets({
@@ -263,6 +264,25 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await emulator?.close();
     },
   };
+}
+
+/** Files the process keeps beside its connections: its own, the SDK's sockets to the service, the emulator's. */
+const RESERVED_DESCRIPTORS = 128;
+
+/**
+ * 10000 connections, or fewer when the process's file descriptor limit is
+ * lower (read from /proc on Linux): past the limit, accept() fails and
+ * everything stops, /healthz included.
+ */
+function defaultMaxConnections(): number {
+  let limit = Infinity;
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    if (soft) limit = Number(soft) - RESERVED_DESCRIPTORS;
+  } catch {
+    // Not Linux: the operator sets ER_MAX_CONNECTIONS.
+  }
+  return Math.max(1, Math.min(10_000, limit));
 }
 
 function urlOf({ address, port }: AddressInfo): string {

@@ -42,6 +42,8 @@ export function limitExceeded(limit: string, value: number, message: string): Gr
  */
 export class ClientLimits {
   private readonly clients = new Map<string, ClientHoldings>();
+  /** Sockets not yet past `connection_init`, by address: who they are is not known yet. */
+  private readonly unnamed = new Map<string, number>();
 
   /** @param refused told of each refusal, by the limit reached */
   constructor(
@@ -63,6 +65,30 @@ export class ClientLimits {
       released = true;
       holdings.sockets--;
       this.forget(client, holdings);
+    };
+  }
+
+  /**
+   * Counts a socket from `address` that has not said who it is yet: its
+   * release (once it has, or has closed), or undefined when the address holds
+   * `socketsPerClient` such sockets already. Sockets that never send
+   * `connection_init` are closed after the init timeout; this keeps one
+   * address from filling the connection cap with them meanwhile.
+   */
+  openUnnamed(address: string): (() => void) | undefined {
+    const held = this.unnamed.get(address) ?? 0;
+    if (held >= this.settings.socketsPerClient) {
+      this.refused('socketsPerClient');
+      return undefined;
+    }
+    this.unnamed.set(address, held + 1);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const left = this.unnamed.get(address)! - 1;
+      if (left === 0) this.unnamed.delete(address);
+      else this.unnamed.set(address, left);
     };
   }
 

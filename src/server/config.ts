@@ -83,8 +83,8 @@ export interface Config {
   httpRequestTimeoutMs: number;
   /** How long an idle keep-alive connection stays open. @default 5000 */
   httpKeepAliveTimeoutMs: number;
-  /** Connections (HTTP and websocket) the server holds at once; keep it under the process's file descriptor limit. @default 1000 */
-  maxConnections: number;
+  /** Connections (HTTP and websocket) the server holds at once. Unset: 10000, or less to stay under the process's file descriptor limit. */
+  maxConnections?: number;
   /** Websockets one client (principal, else address) may hold. @default 20 */
   wsSocketsPerClient: number;
   /** Subscriptions one websocket may hold. @default 100 */
@@ -147,7 +147,7 @@ const env = z.object({
   ER_HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   ER_HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   ER_HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
-  ER_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  ER_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).optional(),
   ER_WS_SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(20),
   ER_WS_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(100),
   ER_WATCHED_JOBS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(50),

@@ -104,10 +104,23 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     autoPong: false,
     verifyClient: ({ req }, allow) => {
       const refused = options.origins.refusal(req.headers.host, req.headers.origin);
-      if (refused) logger.info({ host: req.headers.host, origin: req.headers.origin }, 'websocket upgrade refused: host or origin not allowed');
-      return refused ? allow(false, 403, 'Forbidden') : allow(true);
+      if (refused) {
+        logger.info({ host: req.headers.host, origin: req.headers.origin }, 'websocket upgrade refused: host or origin not allowed');
+        return allow(false, 403, 'Forbidden');
+      }
+      const address = options.addressOf(req);
+      const release = options.limits.openUnnamed(address);
+      if (!release) {
+        logger.info({ address }, 'websocket upgrade refused: too many sockets from this address not yet initialised');
+        return allow(false, 429, 'Too Many Requests');
+      }
+      unnamed.set(req, release);
+      req.socket.once('close', release);
+      return allow(true);
     },
   });
+  /** Each upgrade's count among its address's sockets not yet initialised, released at `connection_init` or close. */
+  const unnamed = new WeakMap<IncomingMessage, () => void>();
   /** Each socket's expiry timer, cancelled when it closes. */
   const expiries = new WeakMap<WebSocket, () => void>();
   const guard = guardSockets(wsServer, {
@@ -125,6 +138,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         const payload = ctx.connectionParams ?? {};
         const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
         const { socket, request } = ctx.extra;
+        unnamed.get(request)?.();
         let principal: Principal;
         try {
           principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));

@@ -147,6 +147,21 @@ test('a client holds ER_WS_SOCKETS_PER_CLIENT sockets; one more is closed with 1
   }
 });
 
+test('an address holds ER_WS_SOCKETS_PER_CLIENT sockets that have not said who they are; one more upgrade is 429', async () => {
+  const t = await startTestGateway({ env: { ER_WS_SOCKETS_PER_CLIENT: '2' } });
+  try {
+    const silent = await Promise.all([RawSocket.open(t.gateway.url, { init: false }), RawSocket.open(t.gateway.url, { init: false })]);
+    await expect(RawSocket.open(t.gateway.url, { init: false })).rejects.toThrow('Unexpected server response: 429');
+    // Once one has said who it is, the address may open another.
+    silent[0].send(JSON.stringify({ type: 'connection_init' }));
+    await silent[0].until(() => silent[0].messages.length > 0);
+    const next = await RawSocket.open(t.gateway.url, { init: false });
+    for (const socket of [...silent, next]) socket.close();
+  } finally {
+    await t.close();
+  }
+});
+
 test('a socket that floods messages (pings count) is closed with 1008', async () => {
   const t = await startTestGateway({ env: { ER_WS_MESSAGES_PER_SECOND: '5' } });
   try {

@@ -8,7 +8,7 @@ import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
 import { abuse } from './abuse';
 import { frugality } from './frugality';
-import { soak } from './soak';
+import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
 import { startup, throughput } from './throughput';
 
 /**
@@ -63,7 +63,7 @@ class Clients {
 }
 
 async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
-  const config = loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'silent', ER_EMULATOR_JOB_SECONDS: '90', ER_POLL_INTERVAL_MS: String(INTERVAL_MS) });
+  const config = loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'silent', ER_EMULATOR_JOB_SECONDS: '90', ER_POLL_INTERVAL_MS: String(INTERVAL_MS), ...MANY_USERS_ONE_ADDRESS });
   const gateway = await startGateway(config, {
     processMetrics: false,
     emulator: {

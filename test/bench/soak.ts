@@ -18,6 +18,12 @@ function percentile(values: number[], p: number): number {
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 
 /**
+ * The scenarios that stand for many users open all their sockets from this
+ * one process, which the per-client limits would take for one abusive client.
+ */
+export const MANY_USERS_ONE_ADDRESS = { ER_WS_SOCKETS_PER_CLIENT: '100000', ER_WATCHED_JOBS_PER_CLIENT: '100000', ER_MAX_CONNECTIONS: '15000' };
+
+/**
  * The soak: for `seconds`, honest subscribers, subscribers that never read
  * and ones that read slowly, and a steady stream of queries, while the
  * emulator's faults (500s and latency) go on and off every five seconds.
@@ -27,7 +33,7 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
 export async function soak(seconds: number): Promise<void> {
   // The started job outlasts the soak and moves its counts at every poll.
   const jobSeconds = String(Math.max(600, seconds * 2));
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'error', ER_POLL_INTERVAL_MS: '50', ER_RATE_PER_SECOND: '0', ER_EMULATOR_JOB_SECONDS: jobSeconds });
+  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'error', ER_POLL_INTERVAL_MS: '50', ER_RATE_PER_SECOND: '0', ER_EMULATOR_JOB_SECONDS: jobSeconds, ...MANY_USERS_ONE_ADDRESS });
   // The emulator's clock jumps past the job's QUEUED phase once it has started.
   let skipQueuedMs = 0;
   const gateway = await startGateway(config, { processMetrics: false, emulator: { clock: () => Date.now() + skipQueuedMs } });
