@@ -8,6 +8,9 @@ import pino, { type Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
 import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
+import { RedisFinalJobStore } from '../cluster/final-jobs';
+import { RedisIdempotencyStore } from '../cluster/idempotency';
+import { connectRedis } from '../cluster/redis';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
@@ -80,6 +83,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const emulator =
     config.backend === 'emulator' ? await startEmulator({ ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  // Several replicas share Redis; without it everything stays in this process.
+  const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, prefix: config.redisPrefix, logger }) : undefined;
   const deadlines = new Deadlines(config.requestDeadlineMs);
   const governor =
     config.ratePerSecond > 0
@@ -105,13 +110,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     freshnessMs: config.freshnessMs,
     now: options.now,
     observeRead: (result) => metrics.jobReads.inc({ result }),
+    finalStore: redis && config.finalJobCacheSize > 0 ? new RedisFinalJobStore(redis, config.finalJobTtlSeconds) : undefined,
     observe: (operation, outcome, error) => {
       metrics.upstreamRequests.inc({ operation, outcome });
       // Refusals (a missing job, bad input) are the client's business; service trouble is the operator's.
       if (error) logger[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
     },
   });
-  const starter = new JobStarter(jobs, options.idempotencyStore ?? new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }), {
+  const idempotency = options.idempotencyStore ?? (redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
+  const starter = new JobStarter(jobs, idempotency, {
     clockSkewMs: config.startClockSkewMs,
   });
   const watcher = new JobWatcher(jobs, {
@@ -167,6 +174,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     deadlines,
     logger,
     backend: config.backend,
+    readiness: (): Record<string, boolean> => (redis ? { redis: redis.ready() } : {}),
     trustProxy,
     bodyLimit: config.bodyLimitBytes,
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
@@ -238,6 +246,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     watcher.close();
     clients.destroy();
     await emulator?.close();
+    await redis?.close();
     throw err;
   }
 
@@ -261,6 +270,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await metricsListener.close();
       watcher.close();
       clients.destroy();
+      await redis?.close();
       await emulator?.close();
     },
   };

@@ -103,6 +103,12 @@ export interface Config {
   allowedHosts: string[];
   /** The AWS account whose workflow ARNs are taken (ER_ACCOUNT_ID); with the emulator, the emulator's. Unset with AWS: names only. */
   accountId?: string;
+  /** Redis for running several replicas (ER_REDIS_URL); unset, the gateway runs alone, all in memory. */
+  redisUrl?: string;
+  /** The prefix of every key and channel the gateway writes in Redis. @default 'er-gateway:' */
+  redisPrefix: string;
+  /** How long a finished job is kept in Redis, in seconds. @default 604800 (7 days) */
+  finalJobTtlSeconds: number;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -192,6 +198,9 @@ const env = z.object({
     .pipe(z.array(z.string().regex(/^(\*|[a-zA-Z0-9.-]+|\[?[0-9a-fA-F:]+\]?)$/, 'must be host names without ports, or *')).min(1))
     .optional(),
   ER_ACCOUNT_ID: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
+  ER_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
+  ER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits or _ . : -').default('er-gateway:'),
+  ER_FINAL_JOB_TTL_S: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -294,6 +303,9 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     allowedOrigins: vars.ER_ALLOWED_ORIGINS,
     allowedHosts: vars.ER_ALLOWED_HOSTS ?? OriginGuard.defaultHosts(vars.HOST),
     accountId: vars.ER_ACCOUNT_ID,
+    redisUrl: vars.ER_REDIS_URL,
+    redisPrefix: vars.ER_REDIS_PREFIX,
+    finalJobTtlSeconds: vars.ER_FINAL_JOB_TTL_S,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -21,6 +21,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
   logger: Logger;
   /** What `/healthz` names as the backend. */
   backend: string;
+  /** Whether the gateway may take traffic (`/readyz`): each dependency it needs, up or not. */
+  readiness: () => Record<string, boolean>;
   /** Which proxies' X-Forwarded-For names the client's address (fastify's `trustProxy`). @default none */
   trustProxy?: (address: string, hop: number) => boolean;
   /** Slow clients: headers, whole request, idle keep-alive, and connections held at once. */
@@ -42,6 +44,7 @@ const REALM = 'er-gateway';
 const ROUTES: Record<string, string[]> = {
   [GRAPHQL_PATH]: ['GET', 'POST', 'OPTIONS'],
   '/healthz': ['GET', 'HEAD'],
+  '/readyz': ['GET', 'HEAD'],
 };
 
 /** The HTTP layer; Apollo, which drains its server, is started before GraphQL is served. */
@@ -89,7 +92,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
 
   // A callback hook, not an async one: it runs on every request, and a promise there shows in throughput.
   app.addHook('onRequest', (request, reply, done) => {
-    const refused = request.url === '/healthz' ? undefined : origins.refusal(request.headers.host, request.headers.origin);
+    const refused = request.url === '/healthz' || request.url === '/readyz' ? undefined : origins.refusal(request.headers.host, request.headers.origin);
     if (refused) return void refuse(reply, 403, 'FORBIDDEN', refused);
     const unreadable = unreadableBody(request.headers['content-type'], request.headers['content-encoding']);
     if (unreadable) return void refuse(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', unreadable);
@@ -105,6 +108,12 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   });
 
   app.get('/healthz', async () => ({ status: 'ok', backend: options.backend }));
+  // Ready when every dependency is: a load balancer sends no traffic to a replica that cannot reach Redis.
+  app.get('/readyz', async (_request, reply) => {
+    const checks = options.readiness();
+    const ready = Object.values(checks).every(Boolean);
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
+  });
   answerInJson(app, ROUTES, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
 
   /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */

@@ -48,6 +48,19 @@ export interface JobStoreOptions {
   freshnessMs?: number;
   /** For the freshness window. @default performance.now */
   now?: () => number;
+  /** Finished jobs shared beyond this process (Redis, with replicas): asked after the in-process cache, before the service. */
+  finalStore?: FinalJobStore;
+}
+
+/**
+ * Finished jobs kept where every replica, and the next process, finds them.
+ * Contract: `get` resolves with the job stored under `id`, or undefined when
+ * there is none or the store cannot be reached (the service is asked
+ * instead); `put` never throws and never waits.
+ */
+export interface FinalJobStore {
+  get(id: string): Promise<IdMappingJobRecord | MatchingJobRecord | undefined>;
+  put(id: string, job: IdMappingJobRecord | MatchingJobRecord): void;
 }
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
@@ -175,7 +188,8 @@ export class JobStore {
       this.options.observeRead?.('hit');
       return Promise.resolve({ job: kept, served: 'hit' });
     }
-    const { result, joined } = this.joinOrStart(id, subject(key), () =>
+    const finalStore = this.options.finalStore;
+    const read = () =>
       this.call(operation, subject(key), (options) => send(this.client, key, options), 'read', purpose === 'poll' ? 'poll' : 'interactive', true).then(
         (out) => {
           const job = toRecord(key, out as never) as JobOfKind[K];
@@ -184,13 +198,31 @@ export class JobStore {
           } else {
             this.jobs.delete(id);
           }
-          return job;
+          if (isFinal(job.status)) finalStore?.put(id, job);
+          return { job, stored: false };
         },
-      ),
+      );
+    const { result, joined } = this.joinOrStart(id, subject(key), () =>
+      finalStore
+        ? finalStore.get(id).then((stored) => {
+            if (!stored) return read();
+            if (this.keepFinal) this.jobs.set(id, stored, { ttl: 0 });
+            return { job: stored as JobOfKind[K], stored: true };
+          })
+        : read(),
     );
-    const served = joined ? 'shared' : 'miss';
-    this.options.observeRead?.(served);
-    return result.then((job) => ({ job, served }));
+    return result.then(
+      ({ job, stored }) => {
+        // A job another replica (or an earlier process) finished and stored is a hit: no call was made for it.
+        const served = stored ? 'hit' : joined ? 'shared' : 'miss';
+        this.options.observeRead?.(served);
+        return { job, served };
+      },
+      (err: unknown) => {
+        this.options.observeRead?.(joined ? 'shared' : 'miss');
+        throw err;
+      },
+    );
   }
 
   listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import { print } from 'graphql';
+import { seededJobId } from '../src/emulator/seed';
+import { startEmulator, type Emulator } from '../src/emulator/http';
+import { startGateway, type Gateway } from '../src/server/app';
+import { loadConfig } from '../src/server/config';
+import { StartMatchingJobDocument } from './generated/graphql';
+import { capturedLogger } from './utils/gateway';
+
+/**
+ * Replicas on one Redis (127.0.0.1:6379) and one emulator, each gateway on
+ * its own loopback port, as a deployment behind a load balancer runs them.
+ * Each test writes under a prefix of its own and removes it after.
+ */
+
+const REDIS_URL = 'redis://127.0.0.1:6379/0';
+let emulator: Emulator;
+let prefix: string;
+const running: Gateway[] = [];
+
+beforeAll(async () => {
+  emulator = await startEmulator({ jobSeconds: 60 });
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+});
+
+afterAll(async () => {
+  await emulator.close();
+});
+
+beforeEach(() => {
+  prefix = `er-gateway-test:${randomUUID()}:`;
+});
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((g) => g.close()));
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length > 0) await redis.del(...keys);
+  redis.disconnect();
+});
+
+async function replica(env: Record<string, string> = {}): Promise<Gateway> {
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    ER_METRICS_PORT: '0',
+    ER_BACKEND: 'aws',
+    ER_AUTH: 'none',
+    ER_ENDPOINT: emulator.url,
+    AWS_REGION: emulator.state.region,
+    ER_ACCOUNT_ID: emulator.state.accountId,
+    ER_RATE_PER_SECOND: '0',
+    ER_REDIS_URL: REDIS_URL,
+    ER_REDIS_PREFIX: prefix,
+    ...env,
+  });
+  const gateway = await startGateway(config, { logger: capturedLogger('silent').logger, processMetrics: false });
+  running.push(gateway);
+  return gateway;
+}
+
+async function post(g: Gateway, query: string, variables?: Record<string, unknown>) {
+  const res = await fetch(`${g.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  return (await res.json()) as { data?: Record<string, unknown>; errors?: { message: string; extensions: Record<string, unknown> }[] };
+}
+
+const finished = `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 7)}") { status metrics { inputRecords } } }`;
+
+test('a finished job read on one replica is served by another, and by a restarted one, with no upstream call', async () => {
+  const a = await replica();
+  const b = await replica();
+  const before = emulator.requests('GetIdMappingJob');
+  const first = await post(a, finished);
+  expect(first.data).toEqual({ idMappingJob: { status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } } });
+  expect(emulator.requests('GetIdMappingJob') - before).toBe(1);
+  // The write to Redis does not hold the answer up: wait until it is there.
+  const redis = new Redis(REDIS_URL);
+  while ((await redis.keys(`${prefix}final:*`)).length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  redis.disconnect();
+  expect(await post(b, finished)).toEqual(first);
+  await a.close();
+  running.splice(running.indexOf(a), 1);
+  const restarted = await replica();
+  expect(await post(restarted, finished)).toEqual(first);
+  expect(emulator.requests('GetIdMappingJob') - before).toBe(1);
+});
+
+test('the same idempotency key sent to two replicas at once starts one job', async () => {
+  const replicas = [await replica(), await replica()];
+  const before = emulator.requests('StartMatchingJob');
+  const input = { workflowName: 'customer-matching', idempotencyKey: `key-${randomUUID()}` };
+  const answers = await Promise.all(replicas.map((g) => post(g, print(StartMatchingJobDocument), { input })));
+  expect(answers.map((answer) => answer.errors)).toEqual([undefined, undefined]);
+  const jobIds = answers.map((answer) => (answer.data!.startMatchingJob as { jobId: string }).jobId);
+  expect(jobIds[0]).toBe(jobIds[1]);
+  expect(emulator.requests('StartMatchingJob') - before).toBe(1);
+});
+
+test('with Redis unreachable: /readyz says not ready, queries go on from the service, a keyed start is refused before it is sent', async () => {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  const g = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0` });
+  const ready = await fetch(`${g.url}/readyz`);
+  expect([ready.status, await ready.json()]).toEqual([503, { status: 'not ready', checks: { redis: false } }]);
+  expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
+  expect((await post(g, finished)).data).toEqual({ idMappingJob: { status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } } });
+  const before = emulator.requests('StartMatchingJob');
+  const start = await post(g, print(StartMatchingJobDocument), { input: { workflowName: 'customer-matching', idempotencyKey: `key-${randomUUID()}` } });
+  expect(start.errors![0].extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', reason: 'store' });
+  expect(emulator.requests('StartMatchingJob')).toBe(before);
+});
+
+test('with Redis up, /readyz says ready', async () => {
+  const g = await replica();
+  const ready = await fetch(`${g.url}/readyz`);
+  expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { redis: true } }]);
+});
