@@ -7,8 +7,9 @@ import { seededJobId } from '../src/emulator/seed';
 import { startEmulator, type Emulator } from '../src/emulator/http';
 import { startGateway, type Gateway } from '../src/server/app';
 import { loadConfig } from '../src/server/config';
-import { StartMatchingJobDocument } from './generated/graphql';
+import { IdMappingJobUpdatedDocument, StartIdMappingJobDocument, StartMatchingJobDocument, type IdMappingJobUpdatedSubscription } from './generated/graphql';
 import { capturedLogger } from './utils/gateway';
+import { Subscription, wsClient } from './utils/subscriptions';
 
 /**
  * Replicas on one Redis (127.0.0.1:6379) and one emulator, each gateway on
@@ -22,7 +23,7 @@ let prefix: string;
 const running: Gateway[] = [];
 
 beforeAll(async () => {
-  emulator = await startEmulator({ jobSeconds: 60 });
+  emulator = await startEmulator({ jobSeconds: 20 });
   process.env.AWS_ACCESS_KEY_ID ??= 'local';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
 });
@@ -120,4 +121,35 @@ test('with Redis up, /readyz says ready', async () => {
   const g = await replica();
   const ready = await fetch(`${g.url}/readyz`);
   expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { redis: true } }]);
+});
+
+test('subscribers of one job on three replicas: one replica polls it, one Get per interval in all', async () => {
+  const INTERVAL = 300;
+  const replicas = await Promise.all([0, 1, 2].map(() => replica({ ER_POLL_INTERVAL_MS: String(INTERVAL) })));
+  const started = await post(replicas[0], print(StartIdMappingJobDocument), { input: { workflowName: 'customer-id-map' } });
+  expect(started.errors).toBeUndefined();
+  const jobId = (started.data!.startIdMappingJob as { jobId: string }).jobId;
+  const clients = replicas.map((g) => wsClient(g.url));
+  try {
+    const subs = clients.flatMap((client) =>
+      [0, 1].map(() => new Subscription<IdMappingJobUpdatedSubscription>(client, print(IdMappingJobUpdatedDocument), { workflowName: 'customer-id-map', jobId })),
+    );
+    await Promise.all(subs.map((sub) => sub.event(1)));
+    const before = emulator.requests('GetIdMappingJob');
+    const from = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, INTERVAL * 10));
+    const intervals = (performance.now() - from) / INTERVAL;
+    const gets = emulator.requests('GetIdMappingJob') - before;
+    expect(gets).toBeGreaterThanOrEqual(Math.floor(intervals) - 1);
+    expect(gets).toBeLessThanOrEqual(Math.ceil(intervals) + 1);
+    const polls = await Promise.all(replicas.map(async (g) => (await g.metrics.polls.get()).values.reduce((sum, v) => sum + v.value, 0)));
+    expect(polls.filter((n) => n > 0)).toHaveLength(1);
+    // Every subscriber, on every replica, got the same events.
+    const seen = subs.map((sub) => sub.events.map((e) => JSON.stringify(e.data)));
+    const shortest = Math.min(...seen.map((events) => events.length));
+    expect(shortest).toBeGreaterThan(1);
+    for (const events of seen) expect(events.slice(0, shortest)).toEqual(seen[0].slice(0, shortest));
+  } finally {
+    await Promise.all(clients.map((client) => client.dispose()));
+  }
 });

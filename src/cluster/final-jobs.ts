@@ -1,11 +1,9 @@
 import type { FinalJobStore } from '../upstream/job-store';
 import type { IdMappingJobRecord, MatchingJobRecord } from '../upstream/records';
 import type { SharedRedis } from './redis';
+import { parseJobJson } from './watch';
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
-
-/** Record fields that are dates: JSON carries them as strings. */
-const DATE_FIELDS = new Set(['startTime', 'endTime', 'observedAt']);
 
 /**
  * Finished jobs in Redis (`<prefix>final:<operation>:<workflow>:<job>`), kept
@@ -23,7 +21,7 @@ export class RedisFinalJobStore implements FinalJobStore {
     if (!this.redis.ready()) return undefined;
     try {
       const stored = await this.redis.client.get(`final:${id}`);
-      return stored === null ? undefined : (JSON.parse(stored, (name, value: unknown) => (DATE_FIELDS.has(name) && typeof value === 'string' ? new Date(value) : value)) as JobRecord);
+      return stored === null ? undefined : parseJobJson<JobRecord>(stored);
     } catch {
       return undefined;
     }

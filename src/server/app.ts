@@ -11,6 +11,8 @@ import { loadAuth } from '../auth/setup';
 import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
 import { connectRedis } from '../cluster/redis';
+import { ClusterJobEvents, RedisWatchCoordinator } from '../cluster/watch';
+import { randomUUID } from 'node:crypto';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
@@ -121,7 +123,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const starter = new JobStarter(jobs, idempotency, {
     clockSkewMs: config.startClockSkewMs,
   });
+  // With replicas, job events travel on Redis and one replica polls each job.
+  const jobEvents = redis ? new ClusterJobEvents(redis) : undefined;
   const watcher = new JobWatcher(jobs, {
+    events: jobEvents,
+    coordinator: redis ? new RedisWatchCoordinator(redis, randomUUID(), Math.ceil(config.pollIntervalMs * 1.5)) : undefined,
     intervalMs: config.pollIntervalMs,
     backoffCapMs: config.pollBackoffCapMs,
     failureLimitMs: config.pollFailureLimitMs,
@@ -246,6 +252,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     watcher.close();
     clients.destroy();
     await emulator?.close();
+    jobEvents?.close();
     await redis?.close();
     throw err;
   }
@@ -270,6 +277,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       await metricsListener.close();
       watcher.close();
       clients.destroy();
+      jobEvents?.close();
       await redis?.close();
       await emulator?.close();
     },

@@ -57,6 +57,23 @@ export interface JobWatcherOptions {
   observer?: WatcherObserver;
   /** @default Math.random */
   random?: () => number;
+  /** With replicas: which replica polls each job, and the latest snapshot any of them saw. Unset: this process polls every job it watches. */
+  coordinator?: WatchCoordinator;
+}
+
+/**
+ * Who polls a job when several replicas watch it. Contract: `acquire` takes
+ * or renews this replica's lease on a watch id and says whether it holds it;
+ * the lease lapses `leaseMs` after the last renewal; `release` gives it up.
+ * `latest` is the last snapshot the holder stored; `store` never throws.
+ * `acquire` and `latest` reject when the coordinator cannot be reached.
+ */
+export interface WatchCoordinator {
+  readonly leaseMs: number;
+  acquire(id: string): Promise<boolean>;
+  release(id: string): Promise<void>;
+  latest(id: string): Promise<JobRecord | undefined>;
+  store(id: string, job: JobRecord): void;
 }
 
 /** Limits one subscriber's holdings (per socket, per client): `claim` throws LIMIT_EXCEEDED past them, else returns the release. */
@@ -115,6 +132,10 @@ interface Watch {
   failures: number;
   cancelPoll?: () => void;
   ended: boolean;
+  /** With a coordinator: whether this replica holds the job's lease and polls it; the lease loop; what follows the holder's events. */
+  holder?: boolean;
+  cancelLead?: () => void;
+  follow?: (event: Event) => void;
 }
 
 /**
@@ -149,6 +170,7 @@ export class JobWatcher {
   private readonly events: JobEvents;
   private readonly observer?: WatcherObserver;
   private readonly random: () => number;
+  private readonly coordinator?: WatchCoordinator;
 
   constructor(
     private readonly jobs: JobStore,
@@ -163,6 +185,7 @@ export class JobWatcher {
     this.events = options.events ?? unboundedEventTarget();
     this.observer = options.observer;
     this.random = options.random ?? Math.random;
+    this.coordinator = options.coordinator;
   }
 
   /** How many jobs are being polled. */
@@ -247,8 +270,63 @@ export class JobWatcher {
     // Later reads are polls: they ask the service, and yield to queries.
     const firstReader = client === undefined ? this.jobs : this.jobs.forClient(client);
     const fetch = () => (watch.latest === undefined ? firstReader.readJob(kind, key, 'query') : this.jobs.readJob(kind, key, 'poll'));
-    void this.poll(watch, fetch);
+    if (this.coordinator) this.coordinate(watch, fetch, this.coordinator);
+    else void this.poll(watch, fetch);
     return watch;
+  }
+
+  /**
+   * With replicas: the watch follows the holder's events (every event, the
+   * holder's own included, arrives through the shared bus), and a lease loop
+   * every half interval takes the lease when it is free and renews it while
+   * held. The holder polls; the others only listen, and take over within two
+   * intervals of the holder's last renewal. Without the coordinator (Redis
+   * unreachable) the watch ends with UPSTREAM_UNAVAILABLE.
+   */
+  private coordinate(watch: Watch, fetch: () => Promise<JobRead>, coordinator: WatchCoordinator): void {
+    watch.follow = (event: Event) => {
+      const detail = (event as CustomEvent<JobEvent>).detail;
+      if ('error' in detail) {
+        if (watch.latest === undefined) watch.settleFirst.reject(detail.error);
+        return this.end(watch);
+      }
+      // The holder's own snapshots come back through the bus, perhaps after a newer poll: it keeps its own.
+      if (watch.holder) return;
+      const previous = watch.latest;
+      watch.latest = detail;
+      if (!previous) watch.settleFirst.resolve(detail);
+      if (isFinal(detail.job.status)) this.end(watch);
+    };
+    this.events.addEventListener(watch.id, watch.follow);
+    const lead = async (): Promise<void> => {
+      watch.cancelLead = undefined;
+      if (watch.ended) return;
+      let holds: boolean;
+      try {
+        holds = await coordinator.acquire(watch.id);
+        if (!holds && watch.latest === undefined) {
+          const job = await coordinator.latest(watch.id);
+          if (job && !watch.ended && watch.latest === undefined) {
+            watch.latest = { job, seen: visible(job) };
+            watch.settleFirst.resolve(watch.latest);
+            if (isFinal(job.status)) return this.end(watch);
+          }
+        }
+      } catch {
+        return this.fail(watch, gatewayError('UPSTREAM_UNAVAILABLE', "Live updates need the gateway's shared store (Redis), which cannot be reached; subscribe again later."));
+      }
+      if (watch.ended) return;
+      if (holds && !watch.holder) {
+        watch.holder = true;
+        void this.poll(watch, fetch);
+      } else if (!holds && watch.holder) {
+        watch.holder = false;
+        watch.cancelPoll?.();
+        watch.cancelPoll = undefined;
+      }
+      watch.cancelLead = this.scheduler.after(this.intervalMs / 2, lead);
+    };
+    void lead();
   }
 
   private async poll(watch: Watch, fetch: () => Promise<JobRead>): Promise<void> {
@@ -264,7 +342,12 @@ export class JobWatcher {
       watch.failingSince = undefined;
       watch.failures = 0;
       watch.delayMs = this.intervalMs;
-      if (!previous) watch.settleFirst.resolve(snapshot);
+      if (this.coordinator) {
+        // Other replicas' subscribers learn everything from the holder, its first read included.
+        this.coordinator.store(watch.id, job);
+        if (!previous) watch.settleFirst.resolve(snapshot);
+        if (snapshot.seen !== previous?.seen) this.publish(watch, snapshot);
+      } else if (!previous) watch.settleFirst.resolve(snapshot);
       else if (snapshot.seen !== previous.seen) this.publish(watch, snapshot);
       if (isFinal(job.status)) return this.end(watch);
     } catch (err) {
@@ -294,7 +377,8 @@ export class JobWatcher {
 
   private fail(watch: Watch, error: GraphQLError): void {
     if (watch.latest === undefined) watch.settleFirst.reject(error);
-    else this.publish(watch, { error });
+    // Other replicas' subscribers wait for this job too: they hear of its end from the holder.
+    if (watch.latest !== undefined || this.coordinator) this.publish(watch, { error });
     this.end(watch);
   }
 
@@ -307,6 +391,9 @@ export class JobWatcher {
     watch.ended = true;
     if (watch.latest?.job.stale) this.observer?.stale(false);
     watch.cancelPoll?.();
+    watch.cancelLead?.();
+    if (watch.follow) this.events.removeEventListener(watch.id, watch.follow);
+    if (watch.holder) void this.coordinator?.release(watch.id);
     this.watches.delete(watch.id);
     this.observer?.watchedJobs(-1);
   }
