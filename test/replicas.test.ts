@@ -9,6 +9,7 @@ import { startGateway, type Gateway } from '../src/server/app';
 import { loadConfig } from '../src/server/config';
 import { IdMappingJobUpdatedDocument, StartIdMappingJobDocument, StartMatchingJobDocument, type IdMappingJobUpdatedSubscription } from './generated/graphql';
 import { capturedLogger } from './utils/gateway';
+import { startGatewayProcess } from './utils/process';
 import { Subscription, wsClient } from './utils/subscriptions';
 
 /**
@@ -153,3 +154,59 @@ test('subscribers of one job on three replicas: one replica polls it, one Get pe
     await Promise.all(clients.map((client) => client.dispose()));
   }
 });
+
+test('the replica polling a job is killed: another takes over, and every subscriber left reaches SUCCEEDED with no repeat', async () => {
+  const own = await startEmulator({ jobSeconds: 8 });
+  const env = {
+    ER_BACKEND: 'aws',
+    ER_AUTH: 'none',
+    ER_ENDPOINT: own.url,
+    AWS_REGION: own.state.region,
+    ER_ACCOUNT_ID: own.state.accountId,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    ER_RATE_PER_SECOND: '0',
+    ER_POLL_INTERVAL_MS: '300',
+    ER_REDIS_URL: REDIS_URL,
+    ER_REDIS_PREFIX: prefix,
+  };
+  const procs = await Promise.all([0, 1, 2].map(() => startGatewayProcess(env)));
+  const clients = procs.map((p) => wsClient(p.url));
+  try {
+    const started = await fetch(`${procs[0].url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: print(StartIdMappingJobDocument), variables: { input: { workflowName: 'customer-id-map' } } }),
+    }).then((res) => res.json() as Promise<{ data: { startIdMappingJob: { jobId: string } } }>);
+    const jobId = started.data.startIdMappingJob.jobId;
+    const subs = clients.map((client) => new Subscription<IdMappingJobUpdatedSubscription>(client, print(IdMappingJobUpdatedDocument), { workflowName: 'customer-id-map', jobId }));
+    const running = (sub: Subscription<IdMappingJobUpdatedSubscription>) => sub.events.some((e) => e.data?.idMappingJobUpdated.status === 'RUNNING');
+    while (!subs.every(running)) await new Promise((resolve) => setTimeout(resolve, 20));
+    const polls = await Promise.all(
+      procs.map(async (p) => Number(/^er_gateway_polls_total\{outcome="ok"\} (\d+)$/m.exec(await (await fetch(`${p.metricsUrl}/metrics`)).text())?.[1] ?? 0)),
+    );
+    expect(polls.filter((n) => n > 0)).toHaveLength(1);
+    const holder = polls.findIndex((n) => n > 0);
+    procs[holder].child.kill('SIGKILL');
+    await procs[holder].exited;
+    const survivors = subs.filter((_, i) => i !== holder);
+    await Promise.all(survivors.map((sub) => sub.ended()));
+    for (const sub of survivors) {
+      const events = sub.events.map((e) => e.data!.idMappingJobUpdated);
+      expect(sub.completed).toBe(true);
+      expect(events.at(-1)!.status).toBe('SUCCEEDED');
+      // No event twice in a row, and the statuses in their order with none left out.
+      events.slice(1).forEach((event, i) => expect(JSON.stringify(event)).not.toBe(JSON.stringify(events[i])));
+      const statuses = events.map((e) => e.status).filter((status, i, all) => status !== all[i - 1]);
+      expect(['QUEUED,RUNNING,SUCCEEDED', 'RUNNING,SUCCEEDED']).toContain(statuses.join(','));
+      // Progress went on after the holder died: RUNNING events with counts that only grow.
+      const processed = events.filter((e) => e.status === 'RUNNING').map((e) => e.metrics?.totalRecordsProcessed ?? 0);
+      expect([...processed].sort((a, b) => a - b)).toEqual(processed);
+    }
+  } finally {
+    await Promise.all(clients.map((client) => client.dispose()));
+    for (const p of procs) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+    await own.close();
+  }
+}, 60_000);

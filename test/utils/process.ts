@@ -7,6 +7,8 @@ export interface GatewayProcess {
   child: ChildProcess;
   /** e.g. http://127.0.0.1:PORT */
   url: string;
+  /** Where its /metrics listener is, e.g. http://127.0.0.1:PORT */
+  metricsUrl: string;
   /** Its log lines so far, parsed. */
   lines: Record<string, unknown>[];
   /** Resolves with the exit code (or the signal's name) when it exits. */
@@ -25,18 +27,19 @@ export async function startGatewayProcess(env: Record<string, string>): Promise<
   const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown')));
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const ready = new Promise<string>((done, fail) => {
+  const ready = new Promise<[string, string]>((done, fail) => {
     createInterface({ input: child.stdout! }).on('line', (text) => {
       try {
         const line = JSON.parse(text) as Record<string, unknown>;
         lines.push(line);
-        const match = /ready at (\S+)\/graphql/.exec(String(line.msg));
-        if (match) done(match[1]);
+        const match = /ready at (\S+)\/graphql \(metrics at (\S+)\/metrics\)/.exec(String(line.msg));
+        if (match) done([match[1], match[2]]);
       } catch {
         lines.push({ msg: text });
       }
     });
     void exited.then((code) => fail(new Error(`the gateway exited (${code}) before it was ready: ${stderr}`)));
   });
-  return { child, url: await ready, lines, exited };
+  const [url, metricsUrl] = await ready;
+  return { child, url, metricsUrl, lines, exited };
 }
