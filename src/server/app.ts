@@ -10,6 +10,7 @@ import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
 import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
+import { sharedBudgets } from '../cluster/rate-budget';
 import { connectRedis } from '../cluster/redis';
 import { ClusterJobEvents, RedisWatchCoordinator } from '../cluster/watch';
 import { randomUUID } from 'node:crypto';
@@ -94,6 +95,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           ratePerSecond: config.ratePerSecond,
           burst: config.rateBurst,
           maxWaitMs: config.rateMaxWaitMs,
+          // With replicas the budget is the account's, in Redis: N replicas together keep to the rate.
+          sharedBudget: redis ? sharedBudgets(redis, config.ratePerSecond, config.rateBurst) : undefined,
           observer: {
             waited: (operation, ms) => metrics.rateWait.observe({ operation }, ms / 1000),
             refused: (operation) => metrics.rateRefusals.inc({ operation }),

@@ -45,6 +45,34 @@ export interface RateGovernorOptions {
   maxWaitMs: number;
   /** Told how long each call waited for its turn, and of each call refused. */
   observer?: { waited(operation: string, ms: number): void; refused(operation: string): void };
+  /** With replicas: each operation's tokens come from a budget they all share (Redis) instead of this process's bucket. */
+  sharedBudget?: (operation: string) => LaneBudget;
+}
+
+/**
+ * One operation's tokens. `take` takes one and answers 0, or answers how many
+ * ms until one is there (taking nothing); `waitFor(n)` estimates how long
+ * until `n` more are there. A budget shared by replicas answers `take` with a
+ * promise.
+ */
+export interface LaneBudget {
+  take(): number | Promise<number>;
+  waitFor(tokens: number): number;
+}
+
+/** This process's token bucket: synchronous, so a call with a token free takes no promise. */
+export function localBudget(ratePerSecond: number, burst: number): LaneBudget {
+  const bucket = new TokenBucket({ bucketSize: burst, tokensPerInterval: ratePerSecond, interval: 'second' });
+  // A quiet operation has its whole burst to spend.
+  bucket.content = burst;
+  return {
+    take: () => (bucket.tryRemoveTokens(1) ? 0 : Math.max(1, bucket.getWaitTime(1))),
+    waitFor: (tokens) => {
+      bucket.drip();
+      const missing = tokens - bucket.content;
+      return missing <= 0 ? 0 : (missing / ratePerSecond) * 1000;
+    },
+  };
 }
 
 interface Waiter {
@@ -52,7 +80,9 @@ interface Waiter {
 }
 
 interface Lane {
-  bucket: TokenBucket;
+  budget: LaneBudget;
+  /** A shared budget's answer is awaited: no second hand-out starts meanwhile. */
+  handing?: boolean;
   /** Interactive calls waiting for a token, by client, each client's in arrival order; the first client is served next. */
   queues: Map<string, Waiter[]>;
   /** Interactive calls waiting in all queues; polls let them go first. */
@@ -85,8 +115,10 @@ export class RateGovernor {
     const started = performance.now();
     if (priority === 'interactive') {
       // A free token goes straight out only when nobody is waiting for one.
-      if (lane.interactiveWaiting > 0 || !lane.bucket.tryRemoveTokens(1)) {
-        const expectedWaitMs = this.waitFor(lane, this.turnsUntil(lane, client));
+      let free = lane.interactiveWaiting > 0 ? undefined : lane.budget.take();
+      if (typeof free === 'object') free = await free;
+      if (free !== 0) {
+        const expectedWaitMs = lane.budget.waitFor(this.turnsUntil(lane, client));
         if (expectedWaitMs > Math.min(this.options.maxWaitMs, remainingMs)) {
           this.options.observer?.refused(operation);
           throw new GovernorRefusal(operation, Math.max(1, Math.ceil(expectedWaitMs / 1000)));
@@ -117,8 +149,14 @@ export class RateGovernor {
       }
     } else {
       // A poll takes a token only when no client is waiting for one.
-      while (lane.interactiveWaiting > 0 || !lane.bucket.tryRemoveTokens(1)) {
-        await wait(Math.max(1, lane.bucket.getWaitTime(1)));
+      for (;;) {
+        if (lane.interactiveWaiting > 0) {
+          await wait(Math.max(1, lane.budget.waitFor(1)));
+          continue;
+        }
+        const until = await lane.budget.take();
+        if (until === 0) break;
+        await wait(until);
       }
     }
     this.options.observer?.waited(operation, performance.now() - started);
@@ -144,23 +182,45 @@ export class RateGovernor {
    * then sets a timer for the next token while calls still wait.
    */
   private handOut(lane: Lane): void {
-    if (lane.timer) return;
-    while (lane.interactiveWaiting > 0 && lane.bucket.tryRemoveTokens(1)) {
-      const [client, queue] = lane.queues.entries().next().value!;
-      const waiter = queue.shift()!;
-      // The client goes to the back of the line, if it still waits.
-      lane.queues.delete(client);
-      if (queue.length > 0) lane.queues.set(client, queue);
-      lane.interactiveWaiting--;
-      waiter.go();
+    if (lane.timer || lane.handing) return;
+    while (lane.interactiveWaiting > 0) {
+      const taken = lane.budget.take();
+      if (typeof taken === 'object') {
+        lane.handing = true;
+        void taken.then((until) => {
+          lane.handing = false;
+          if (until === 0) this.giveTurn(lane);
+          this.handOutAfter(lane, until);
+        });
+        return;
+      }
+      if (taken > 0) return this.handOutAfter(lane, taken);
+      this.giveTurn(lane);
     }
-    if (lane.interactiveWaiting > 0) {
-      lane.timer = setTimeout(() => {
-        lane.timer = undefined;
-        this.handOut(lane);
-      }, Math.max(1, lane.bucket.getWaitTime(1)));
-      lane.timer.unref();
-    }
+  }
+
+  /** The next waiting client's first call gets the token just taken; the client goes to the back of the line if it still waits. */
+  private giveTurn(lane: Lane): void {
+    const next = lane.queues.entries().next().value;
+    // A waiter that gave up meanwhile leaves the token unspent here; a shared budget has lost it.
+    if (!next) return;
+    const [client, queue] = next;
+    const waiter = queue.shift()!;
+    lane.queues.delete(client);
+    if (queue.length > 0) lane.queues.set(client, queue);
+    lane.interactiveWaiting--;
+    waiter.go();
+  }
+
+  /** Hands out again in `ms` (at once for 0) while calls still wait. */
+  private handOutAfter(lane: Lane, ms: number): void {
+    if (lane.interactiveWaiting === 0) return;
+    if (ms === 0) return this.handOut(lane);
+    lane.timer = setTimeout(() => {
+      lane.timer = undefined;
+      this.handOut(lane);
+    }, ms);
+    lane.timer.unref();
   }
 
   /**
@@ -175,20 +235,11 @@ export class RateGovernor {
     return turns;
   }
 
-  /** How long until `tokens` more tokens are there for the taking. */
-  private waitFor(lane: Lane, tokens: number): number {
-    lane.bucket.drip();
-    const missing = tokens - lane.bucket.content;
-    return missing <= 0 ? 0 : (missing / this.options.ratePerSecond) * 1000;
-  }
-
   private lane(operation: string): Lane {
     let lane = this.lanes.get(operation);
     if (!lane) {
-      const bucket = new TokenBucket({ bucketSize: this.burst, tokensPerInterval: this.options.ratePerSecond, interval: 'second' });
-      // A quiet operation has its whole burst to spend.
-      bucket.content = this.burst;
-      lane = { bucket, queues: new Map(), interactiveWaiting: 0 };
+      const budget = this.options.sharedBudget?.(operation) ?? localBudget(this.options.ratePerSecond, this.burst);
+      lane = { budget, queues: new Map(), interactiveWaiting: 0 };
       this.lanes.set(operation, lane);
     }
     return lane;
