@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { print } from 'graphql';
 import { seededJobId } from '../src/emulator/seed';
@@ -8,7 +6,7 @@ import { startEmulator, type Emulator } from '../src/emulator/http';
 import { startGateway, type Gateway } from '../src/server/app';
 import { loadConfig } from '../src/server/config';
 import { IdMappingJobUpdatedDocument, StartIdMappingJobDocument, StartMatchingJobDocument, type IdMappingJobUpdatedSubscription } from './generated/graphql';
-import { capturedLogger } from './utils/gateway';
+import { awsBackendEnv, capturedLogger, closedPort, localCredentials } from './utils/gateway';
 import { startGatewayProcess } from './utils/process';
 import { Subscription, wsClient } from './utils/subscriptions';
 
@@ -25,8 +23,7 @@ const running: Gateway[] = [];
 
 beforeAll(async () => {
   emulator = await startEmulator({ jobSeconds: 20 });
-  process.env.AWS_ACCESS_KEY_ID ??= 'local';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  localCredentials();
 });
 
 afterAll(async () => {
@@ -45,21 +42,13 @@ afterEach(async () => {
   redis.disconnect();
 });
 
+/** A replica's settings: the emulator as its service, the test's Redis prefix. */
+function sharing(service: Emulator): Record<string, string> {
+  return { ...awsBackendEnv(service.url, service.state.region), ER_ACCOUNT_ID: service.state.accountId, ER_REDIS_URL: REDIS_URL, ER_REDIS_PREFIX: prefix };
+}
+
 async function replica(env: Record<string, string> = {}): Promise<Gateway> {
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    PORT: '0',
-    ER_METRICS_PORT: '0',
-    ER_BACKEND: 'aws',
-    ER_AUTH: 'none',
-    ER_ENDPOINT: emulator.url,
-    AWS_REGION: emulator.state.region,
-    ER_ACCOUNT_ID: emulator.state.accountId,
-    ER_RATE_PER_SECOND: '0',
-    ER_REDIS_URL: REDIS_URL,
-    ER_REDIS_PREFIX: prefix,
-    ...env,
-  });
+  const config = loadConfig({ ...sharing(emulator), ...env });
   const gateway = await startGateway(config, { logger: capturedLogger('silent').logger, processMetrics: false });
   running.push(gateway);
   return gateway;
@@ -103,11 +92,7 @@ test('the same idempotency key sent to two replicas at once starts one job', asy
 });
 
 test('with Redis unreachable: /readyz says not ready, queries go on from the service, a keyed start is refused before it is sent', async () => {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  const g = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0` });
+  const g = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${await closedPort()}/0` });
   const ready = await fetch(`${g.url}/readyz`);
   expect([ready.status, await ready.json()]).toEqual([503, { status: 'not ready', checks: { redis: false } }]);
   expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
@@ -157,19 +142,7 @@ test('subscribers of one job on three replicas: one replica polls it, one Get pe
 
 test('the replica polling a job is killed: another takes over, and every subscriber left reaches SUCCEEDED with no repeat', async () => {
   const own = await startEmulator({ jobSeconds: 8 });
-  const env = {
-    ER_BACKEND: 'aws',
-    ER_AUTH: 'none',
-    ER_ENDPOINT: own.url,
-    AWS_REGION: own.state.region,
-    ER_ACCOUNT_ID: own.state.accountId,
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
-    ER_RATE_PER_SECOND: '0',
-    ER_POLL_INTERVAL_MS: '300',
-    ER_REDIS_URL: REDIS_URL,
-    ER_REDIS_PREFIX: prefix,
-  };
+  const env = { ...sharing(own), ER_POLL_INTERVAL_MS: '300' };
   const procs = await Promise.all([0, 1, 2].map(() => startGatewayProcess(env)));
   const clients = procs.map((p) => wsClient(p.url));
   try {
@@ -215,7 +188,7 @@ test('a burst of queries across three replicas with the governor at 5/s: at most
   const answered: number[] = [];
   const own = await startEmulator({ onAnswer: (operation) => operation === 'GetIdMappingJob' && answered.push(performance.now()) });
   const env = {
-    ER_ENDPOINT: own.url,
+    ...sharing(own),
     ER_RATE_PER_SECOND: '5',
     ER_RATE_MAX_WAIT_MS: '3000',
     ER_FINAL_JOB_CACHE_SIZE: '0',

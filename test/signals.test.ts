@@ -1,36 +1,15 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { print } from 'graphql';
 import { seededJobId } from '../src/emulator/seed';
 import { startGateway } from '../src/server/app';
 import { loadConfig } from '../src/server/config';
 import { IdMappingJobUpdatedDocument } from './generated/graphql';
-import { capturedLogger, startTestGateway } from './utils/gateway';
+import { awsBackendEnv, capturedLogger, closedPort, localCredentials, startTestGateway } from './utils/gateway';
 import { Subscription, wsClient } from './utils/subscriptions';
 
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 test('a service that cannot be reached is counted as ECONNREFUSED, not as a generic Error', async () => {
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    PORT: '0',
-    ER_METRICS_PORT: '0',
-    ER_BACKEND: 'aws',
-    ER_AUTH: 'none',
-    ER_ENDPOINT: `http://127.0.0.1:${await closedPort()}`,
-    AWS_REGION: 'us-east-1',
-    ER_RATE_PER_SECOND: '0',
-  });
+  const config = loadConfig(awsBackendEnv(`http://127.0.0.1:${await closedPort()}`, 'us-east-1'));
   const { logger } = capturedLogger('silent');
-  process.env.AWS_ACCESS_KEY_ID ??= 'local';
-  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  localCredentials();
   const gateway = await startGateway(config, { logger, processMetrics: false });
   try {
     const res = await fetch(`${gateway.url}/graphql`, {

@@ -1,5 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type GraphQLFormattedError } from 'graphql';
+import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
 import type { Emulator, EmulatorOptions } from '../../src/emulator/http';
@@ -105,4 +106,40 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
 /** The codes of a response's errors, in order. */
 export function codes(response: GraphQLResponse<unknown>): unknown[] {
   return (response.errors ?? []).map((error) => error.extensions?.code);
+}
+
+/**
+ * The settings of a gateway that reaches the service at `endpoint` as it
+ * reaches AWS (ER_BACKEND=aws, no auth, no governor), on free ports. The
+ * SDK's credentials come from the environment: a process gets them here, and
+ * an in-process gateway from `process.env` (see `localCredentials`).
+ */
+export function awsBackendEnv(endpoint: string, region: string): Record<string, string> {
+  return {
+    NODE_ENV: 'test',
+    PORT: '0',
+    ER_METRICS_PORT: '0',
+    ER_BACKEND: 'aws',
+    ER_AUTH: 'none',
+    ER_ENDPOINT: endpoint,
+    AWS_REGION: region,
+    ER_RATE_PER_SECOND: '0',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  };
+}
+
+/** Credentials for the SDK of a gateway run in this process against the emulator. */
+export function localCredentials(): void {
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+}
+
+/** A loopback port nothing listens on. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }
