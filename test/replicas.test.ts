@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { print } from 'graphql';
@@ -212,5 +213,45 @@ test('a burst of queries across three replicas with the governor at 5/s: at most
     expect(answered.length).toBe(outcomes.filter((o) => o === 'ok').length);
   } finally {
     await own.close();
+  }
+});
+
+/** A Redis of the test's own on `port`, with nothing saved to disk. */
+async function ownRedis(port: number): Promise<ChildProcess> {
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => server.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready to accept connections') && resolve()));
+  return server;
+}
+
+test('Redis stopped and started during a run: not ready and subscriptions ended while it is down, all back without a restart', async () => {
+  const port = await closedPort();
+  let redis = await ownRedis(port);
+  try {
+    const g = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0`, ER_POLL_INTERVAL_MS: '200' });
+    expect((await fetch(`${g.url}/readyz`)).status).toBe(200);
+    const started = await post(g, print(StartMatchingJobDocument), { input: { workflowName: 'address-matching' } });
+    const jobId = (started.data!.startMatchingJob as { jobId: string }).jobId;
+    const client = wsClient(g.url);
+    const watch = () => new Subscription(client, 'subscription ($j: ID!) { matchingJobUpdated(workflowName: "address-matching", jobId: $j) { status } }', { j: jobId });
+    const before = watch();
+    await before.event(1);
+
+    redis.kill('SIGKILL');
+    await new Promise((resolve) => redis.once('exit', resolve));
+    await before.ended();
+    expect(before.events.at(-1)!.errors![0].extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE' });
+    const down = await fetch(`${g.url}/readyz`);
+    expect([down.status, await down.json()]).toEqual([503, { status: 'not ready', checks: { redis: false } }]);
+    // Queries go on from the service.
+    expect((await post(g, finished)).data).toEqual({ idMappingJob: { status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } } });
+
+    redis = await ownRedis(port);
+    while ((await fetch(`${g.url}/readyz`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = watch();
+    expect((await after.event(1)).data).toEqual({ matchingJobUpdated: { status: expect.stringMatching(/^(QUEUED|RUNNING)$/) } });
+    after.unsubscribe();
+    await client.dispose();
+  } finally {
+    redis.kill('SIGKILL');
   }
 });
