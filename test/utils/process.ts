@@ -15,10 +15,15 @@ export interface GatewayProcess {
   exited: Promise<number | string>;
 }
 
-/** Starts src/server/main.ts with `env` (plus a free port) and waits until it is ready. */
-export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
+/**
+ * Starts src/server/main.ts with `env` (plus free ports) and waits until it is
+ * ready; `command` runs something else from the repository's root instead
+ * (e.g. the image's `node dist/server/main.js`).
+ */
+export async function startGatewayProcess(env: Record<string, string>, command = [process.execPath, '-r', 'ts-node/register/transpile-only', 'src/server/main.ts']): Promise<GatewayProcess> {
   const root = resolve(__dirname, '../..');
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/server/main.ts'], {
+  const [program, ...args] = command;
+  const child = spawn(program === 'node' ? process.execPath : program, args, {
     cwd: root,
     env: { PATH: process.env.PATH, PORT: '0', ER_METRICS_PORT: '0', NODE_NO_WARNINGS: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
