@@ -16,7 +16,8 @@ export interface WatchedJob {
 }
 
 export type ToClients =
-  | { subscribe: { url: string; jobs: WatchedJob[]; count: number } }
+  /** `url`: one gateway, or replicas that subscribers are spread over in turn. */
+  | { subscribe: { url: string | string[]; jobs: WatchedJob[]; count: number } }
   | { report: true }
   | { close: true }
   | { cycles: { url: string; job: WatchedJob; count: number } };
@@ -41,14 +42,15 @@ function client(url: string): Client {
   return createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0, keepAlive: 0 });
 }
 
-async function subscribeAll(url: string, jobs: WatchedJob[], count: number): Promise<void> {
+async function subscribeAll(url: string | string[], jobs: WatchedJob[], count: number): Promise<void> {
+  const urls = Array.isArray(url) ? url : [url];
   for (let start = 0; start < count; start += CONNECT_BATCH) {
     const batch = Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, i) => start + i);
     await Promise.all(
       batch.map(
         (n) =>
           new Promise<void>((resolve, reject) => {
-            const c = client(url);
+            const c = client(urls[n % urls.length]);
             clients.push(c);
             const jobIndex = n % jobs.length;
             const job = jobs[jobIndex];

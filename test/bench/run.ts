@@ -3,6 +3,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { seededJobId } from '../../src/emulator/seed';
+import { Redis } from 'ioredis';
+import { startEmulator } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
@@ -161,6 +163,76 @@ async function fanout(count: number): Promise<FanoutResult> {
   });
 }
 
+/**
+ * The shared mode: replicas on one Redis and one emulator (as AWS), the
+ * subscribers spread over them in turn. Prints polls per job per interval
+ * across all replicas (target 1.00), delivery from the emulator's answer to
+ * the subscriber, and Redis commands per published event.
+ */
+async function sharedFanout(count: number, replicas: number) {
+  const answers = new Map<string, number[]>();
+  const emulator = await startEmulator({
+    jobSeconds: 90,
+    onAnswer: (operation, { jobId }, status) => {
+      if (status === 200 && jobId && operation.startsWith('Get')) answers.set(jobId, [...(answers.get(jobId) ?? []), now()]);
+    },
+  });
+  process.env.AWS_ACCESS_KEY_ID ??= 'local';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'local';
+  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+  const prefix = `er-gateway-bench:${Date.now()}:`;
+  const config = loadConfig({
+    PORT: '0',
+    ER_METRICS_PORT: '0',
+    LOG_LEVEL: 'silent',
+    ER_BACKEND: 'aws',
+    ER_AUTH: 'none',
+    ER_ENDPOINT: emulator.url,
+    AWS_REGION: emulator.state.region,
+    ER_ACCOUNT_ID: emulator.state.accountId,
+    ER_POLL_INTERVAL_MS: String(INTERVAL_MS),
+    ER_REDIS_URL: redisUrl,
+    ER_REDIS_PREFIX: prefix,
+    ...MANY_USERS_ONE_ADDRESS,
+  });
+  const gateways = await Promise.all(Array.from({ length: replicas }, () => startGateway(config, { processMetrics: false })));
+  const redis = new Redis(redisUrl);
+  const stats = async () => {
+    const info = await redis.info('commandstats');
+    const calls = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)];
+    return { total: calls.reduce((sum, [, , n]) => sum + Number(n), 0), publish: Number(calls.find(([, name]) => name === 'publish')?.[2] ?? 0) };
+  };
+  const clients = new Clients();
+  try {
+    const jobs = await startJobs(gateways[0]);
+    const { ready } = await clients.ask({ subscribe: { url: gateways.map((g) => g.url), jobs, count } }, 'ready');
+    emulator.resetRequests();
+    const before = await stats();
+    const started = now();
+    await sleep(WINDOW_MS);
+    const intervals = (now() - started) / INTERVAL_MS;
+    const gets = emulator.requests('GetIdMappingJob') + emulator.requests('GetMatchingJob');
+    const after = await stats();
+    const { received } = await clients.ask({ report: true }, 'received');
+    const latencies = received.map(([jobIndex, at]) => {
+      const times = answers.get(jobs[jobIndex].jobId) ?? [];
+      return at - (times.filter((t) => t <= at).at(-1) ?? at);
+    });
+    await clients.ask({ close: true }, 'closed');
+    // The stats' own INFO calls are not the gateway's.
+    const commands = after.total - before.total - 1;
+    const events = after.publish - before.publish;
+    return { replicas, subscribers: count, jobs: jobs.length, connectMs: ready.ms, pollsPerJob: gets / intervals / jobs.length, deliveries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), commandsPerEvent: events > 0 ? commands / events : NaN, events };
+  } finally {
+    clients.kill();
+    await Promise.all(gateways.map((g) => g.close()));
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    await emulator.close();
+  }
+}
+
 async function cycles(count: number) {
   return withGateway(new Map(), async (gateway) => {
     const clients = new Clients();
@@ -182,6 +254,14 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
   if (only === 'abuse') return abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
+  if (only === 'shared' || !only) {
+    const r = await sharedFanout(Number(process.env.BENCH_SHARED_SUBSCRIBERS ?? 3000), 3);
+    console.log(`\nshared mode: ${r.replicas} replicas on one Redis, ${r.subscribers} subscribers spread over them, ${r.jobs} jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`);
+    console.log('| replicas | subscribers | connect all (s) | polls per job per interval (target 1.00) | deliveries | delivery p50 (ms) | delivery p99 (ms) | Redis commands per event |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+    console.log(`| ${r.replicas} | ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.pollsPerJob.toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.commandsPerEvent.toFixed(1)} (${r.events} events) |`);
+    if (only === 'shared') return;
+  }
   if (only === 'throughput' || !only) {
     await throughput(Number(process.env.BENCH_SECONDS ?? 10));
     await startup();
