@@ -48,9 +48,9 @@ function sharing(service: Emulator): Record<string, string> {
   return { ...awsBackendEnv(service.url, service.state.region), ER_ACCOUNT_ID: service.state.accountId, ER_REDIS_URL: REDIS_URL, ER_REDIS_PREFIX: prefix };
 }
 
-async function replica(env: Record<string, string> = {}): Promise<Gateway> {
+async function replica(env: Record<string, string> = {}, logger = capturedLogger('silent').logger): Promise<Gateway> {
   const config = loadConfig({ ...sharing(emulator), ...env });
-  const gateway = await startGateway(config, { logger: capturedLogger('silent').logger, processMetrics: false });
+  const gateway = await startGateway(config, { logger, processMetrics: false });
   running.push(gateway);
   return gateway;
 }
@@ -226,8 +226,9 @@ async function ownRedis(port: number): Promise<ChildProcess> {
 test('Redis stopped and started during a run: not ready and subscriptions ended while it is down, all back without a restart', async () => {
   const port = await closedPort();
   let redis = await ownRedis(port);
+  const log = capturedLogger('info');
   try {
-    const g = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0`, ER_POLL_INTERVAL_MS: '200' });
+    const g = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0`, ER_POLL_INTERVAL_MS: '200' }, log.logger);
     expect((await fetch(`${g.url}/readyz`)).status).toBe(200);
     const started = await post(g, print(StartMatchingJobDocument), { input: { workflowName: 'address-matching' } });
     const jobId = (started.data!.startMatchingJob as { jobId: string }).jobId;
@@ -251,6 +252,8 @@ test('Redis stopped and started during a run: not ready and subscriptions ended 
     expect((await after.event(1)).data).toEqual({ matchingJobUpdated: { status: expect.stringMatching(/^(QUEUED|RUNNING)$/) } });
     after.unsubscribe();
     await client.dispose();
+    // One line when the outage began and one when it ended, however many requests and reconnects came between.
+    expect(log.lines.filter((line) => /^redis /.test(String(line.msg))).map((line) => line.msg)).toEqual(['redis unreachable: shared features fall back until it is back', 'redis reachable again']);
   } finally {
     redis.kill('SIGKILL');
   }

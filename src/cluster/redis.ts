@@ -37,11 +37,15 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
   });
   let down = false;
-  client.on('error', (err) => {
-    if (down) return;
+  let closing = false;
+  const lost = (err?: Error) => {
+    if (down || closing) return;
     down = true;
-    logger.warn({ err: { message: err.message, code: (err as { code?: string }).code } }, 'redis unreachable: shared features fall back until it is back');
-  });
+    logger.warn({ err: err && { message: err.message, code: (err as { code?: string }).code } }, 'redis unreachable: shared features fall back until it is back');
+  };
+  // A connection that fails to open says so with an error; one that was open and closed, only with a close.
+  client.on('error', lost);
+  client.on('close', () => lost());
   client.on('ready', () => {
     if (!down) return;
     down = false;
@@ -63,6 +67,7 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
     prefix: options.prefix,
     ready: () => client.status === 'ready',
     close: async () => {
+      closing = true;
       client.disconnect();
     },
   };
