@@ -11,8 +11,8 @@ test('schema.graphql is the SDL the code generates (run `npm run schema` when th
 
 test('jobs are Federation entities keyed by workflowName and jobId, on Federation 2.4 or later', () => {
   expect(committed).toMatch(/@link\(url: "https:\/\/specs\.apollo\.dev\/federation\/v2\.([4-9]|1\d)"/);
-  expect(committed).toMatch(/type IdMappingJob\s+@key\(fields: "workflowName jobId"\)/);
-  expect(committed).toMatch(/type MatchingJob\s+@key\(fields: "workflowName jobId"\)/);
+  expect(committed).toMatch(/type IdMappingJob implements Node\s+@key\(fields: "workflowName jobId"\)/);
+  expect(committed).toMatch(/type MatchingJob implements Node\s+@key\(fields: "workflowName jobId"\)/);
 });
 
 test('the SDL served to a router over HTTP (_service) is schema.graphql', async () => {

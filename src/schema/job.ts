@@ -1,5 +1,6 @@
 import { GraphQLDateTime, GraphQLSafeInt } from 'graphql-scalars';
 import { Directive, Field, ID, ObjectType } from 'type-graphql';
+import { Node } from './node';
 import { IdMappingJobType, JobStatus } from './enums';
 import { INHERIT_MAX_AGE } from './cache-control';
 
@@ -117,7 +118,7 @@ abstract class Job {
 
 @Directive('@key(fields: "workflowName jobId")')
 @Directive(INHERIT_MAX_AGE)
-@ObjectType({ description: 'A run of an ID-mapping workflow.' })
+@ObjectType({ description: 'A run of an ID-mapping workflow.', implements: Node })
 export class IdMappingJob extends Job {
   @Field(() => IdMappingJobType, { nullable: true })
   jobType?: IdMappingJobType;
@@ -128,7 +129,7 @@ export class IdMappingJob extends Job {
 
 @Directive('@key(fields: "workflowName jobId")')
 @Directive(INHERIT_MAX_AGE)
-@ObjectType({ description: 'A run of a matching workflow.' })
+@ObjectType({ description: 'A run of a matching workflow.', implements: Node })
 export class MatchingJob extends Job {
   @Field(() => MatchingJobMetrics, { nullable: true })
   metrics?: MatchingJobMetrics;

@@ -1,5 +1,6 @@
 import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
 import { Directive, Field, ObjectType } from 'type-graphql';
+import { Node } from './node';
 import { connectionOf } from './connection';
 import { ResolutionType } from './enums';
 import { IdMappingJob, MatchingJob } from './job';
@@ -141,7 +142,7 @@ abstract class Workflow {
 }
 
 @Directive('@key(fields: "workflowName")')
-@ObjectType({ description: 'An ID-mapping workflow; its jobs are its runs.' })
+@ObjectType({ description: 'An ID-mapping workflow; its jobs are its runs.', implements: Node })
 export class IdMappingWorkflow extends Workflow {
   @Field(() => String, { nullable: true, description: 'PROVIDER or RULE_BASED.' })
   idMappingType?: string;
@@ -151,7 +152,7 @@ export class IdMappingWorkflow extends Workflow {
 }
 
 @Directive('@key(fields: "workflowName")')
-@ObjectType({ description: 'A matching workflow; its jobs are its runs.' })
+@ObjectType({ description: 'A matching workflow; its jobs are its runs.', implements: Node })
 export class MatchingWorkflow extends Workflow {
   @Field(() => ResolutionType, { nullable: true })
   resolutionType?: ResolutionType;

@@ -9,6 +9,7 @@ import { IdMappingWorkflowResolver } from '../resolvers/id-mapping-workflow';
 import { JobUpdatesResolver } from '../resolvers/job-updates';
 import { MatchingJobResolver } from '../resolvers/matching-job';
 import { MatchingWorkflowResolver } from '../resolvers/matching-workflow';
+import { NodeResolver } from '../resolvers/node';
 import { referenceResolvers } from '../resolvers/references';
 import { StartIdMappingJobResolver, StartMatchingJobResolver } from '../resolvers/start-job';
 import { cacheControlDirective } from '../schema/cache-control';
@@ -31,6 +32,7 @@ export async function buildGatewaySchema(): Promise<GraphQLSchema> {
       StartIdMappingJobResolver,
       StartMatchingJobResolver,
       JobUpdatesResolver,
+      NodeResolver,
     ],
     // The subscriptions bring their own streams (the JobWatcher); type-graphql wants a PubSub all the same.
     pubSub: createPubSub(),

@@ -30,7 +30,7 @@ export interface UpstreamCostLimits {
 }
 
 /** Fields that fetch one thing by name: one Get each, whose answer has every detail. */
-const SINGLE_READS = new Set(['Query.idMappingJob', 'Query.matchingJob', 'Query.idMappingWorkflow', 'Query.matchingWorkflow']);
+const SINGLE_READS = new Set(['Query.idMappingJob', 'Query.matchingJob', 'Query.idMappingWorkflow', 'Query.matchingWorkflow', 'Query.node']);
 /** Fields that read pages of a list: one List per page; their items are summaries. */
 const LIST_READS = new Set([
   'Query.idMappingJobs',
@@ -42,10 +42,10 @@ const LIST_READS = new Set([
 ]);
 /** What a list's summary of each type already holds; any other field of a listed item costs one Get per item. */
 const SUMMARY_FIELDS: Record<string, Set<string>> = {
-  IdMappingJob: new Set(['__typename', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
-  MatchingJob: new Set(['__typename', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
-  IdMappingWorkflow: new Set(['__typename', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'jobs']),
-  MatchingWorkflow: new Set(['__typename', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'resolutionType', 'jobs']),
+  IdMappingJob: new Set(['__typename', 'id', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
+  MatchingJob: new Set(['__typename', 'id', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
+  IdMappingWorkflow: new Set(['__typename', 'id', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'jobs']),
+  MatchingWorkflow: new Set(['__typename', 'id', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'resolutionType', 'jobs']),
 };
 
 /** Whether the objects at hand came whole (a Get) or as list summaries. */
@@ -159,6 +159,8 @@ function cost(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetNo
     const coordinate = `${type.name}.${name}`;
     if (name === '_entities') {
       calls += entitiesCost(walk, group, children, count);
+    } else if (coordinate === 'Query.nodes' && isCompositeType(named)) {
+      calls += nodesCost(walk, group, named, children, count);
     } else if (SINGLE_READS.has(coordinate)) {
       calls += count + (isCompositeType(named) ? cost(walk, named, children, count, 'whole') : 0);
     } else if (LIST_READS.has(coordinate) && isObjectType(named)) {
@@ -214,6 +216,16 @@ function entitiesCost(walk: Walk, group: FieldGroup, selections: SelectionSetNod
     if (type && isObjectType(type)) calls += cost(walk, type, selections, count * n, 'whole');
   }
   return calls;
+}
+
+/** One Get per id, each answering the whole job or workflow; past `maxEntities` ids, refused as `_entities` is. */
+function nodesCost(walk: Walk, group: FieldGroup, type: GraphQLCompositeType, selections: SelectionSetNode[], count: number): number {
+  const ids = Array.isArray(group.args.ids) ? group.args.ids.length : 0;
+  if (ids > walk.limits.maxEntities) {
+    walk.refusal = limitExceeded('entities', walk.limits.maxEntities, `nodes may name ${walk.limits.maxEntities} ids at once; this one names ${ids}.`);
+    return 0;
+  }
+  return count * ids + cost(walk, type, selections, count * ids, 'whole');
 }
 
 /** The fields `selections` ask of an object of `type`, fragments applied, grouped by what they read. */
