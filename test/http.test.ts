@@ -73,6 +73,16 @@ describe('operation limits', () => {
 });
 
 describe('operations endpoints', () => {
+  test('a subscription sent over HTTP is 400 BAD_REQUEST saying where subscriptions are served, not a masked 500', async () => {
+    const before = t.emulator.requests();
+    const res = await t.post(`subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status } }`);
+    expect(res.status).toBe(400);
+    expect(res.errors).toEqual([
+      { message: 'Subscriptions are served over websockets (graphql-transport-ws) at /graphql, not over an HTTP request.', extensions: { code: 'BAD_REQUEST' } },
+    ]);
+    expect(t.emulator.requests()).toBe(before);
+  });
+
   test('/healthz answers ok with the backend in use', async () => {
     const res = await fetch(`${t.gateway.url}/healthz`);
     expect(res.status).toBe(200);

@@ -99,7 +99,13 @@ export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture:
   const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
   // One listener for every request: it runs on the throughput path, and a closure per request shows there.
   const listener: GraphQLRequestListener<C> = {
-    async didResolveOperation({ document, operationName, request }) {
+    async didResolveOperation({ document, operationName, request, operation }) {
+      // Over HTTP a subscription would run as a query and fail inside; say where subscriptions are served instead.
+      if (operation?.operation === 'subscription') {
+        throw new GraphQLError('Subscriptions are served over websockets (graphql-transport-ws) at /graphql, not over an HTTP request.', {
+          extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+        });
+      }
       const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
       // A 400, as for the other limits: the client must change the operation.
       if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
