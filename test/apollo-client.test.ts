@@ -1,0 +1,67 @@
+import { ApolloClient, HttpLink, InMemoryCache, split, gql } from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { getMainDefinition } from '@apollo/client/utilities';
+import { createClient } from 'graphql-ws';
+import WebSocket from 'ws';
+import { startTestGateway, type TestGateway } from './utils/gateway';
+
+/**
+ * What a frontend team does first: Apollo Client 4 with its default cache,
+ * queries over HTTP and subscriptions over graphql-ws. With global ids, a
+ * subscription event lands on the cached job, and every query holding it
+ * moves along without being fetched again.
+ */
+
+let t: TestGateway;
+
+beforeAll(async () => {
+  // A job that goes from QUEUED to SUCCEEDED in two seconds, polled every 200 ms.
+  t = await startTestGateway({ env: { ER_EMULATOR_JOB_SECONDS: '2', ER_POLL_INTERVAL_MS: '200' } });
+});
+
+afterAll(async () => {
+  await t.close();
+});
+
+test('a watched job query reaches SUCCEEDED from subscription events alone, with the default cache', async () => {
+  let queries = 0;
+  const http = new HttpLink({
+    uri: t.endpoint,
+    fetch: (input, init) => {
+      queries++;
+      return fetch(input, init);
+    },
+  });
+  const ws = createClient({ url: `${t.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+  const client = new ApolloClient({
+    cache: new InMemoryCache(),
+    link: split(({ query }) => getMainDefinition(query).kind === 'OperationDefinition' && (getMainDefinition(query) as { operation?: string }).operation === 'subscription', new GraphQLWsLink(ws), http),
+  });
+  try {
+    const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
+    const jobId = started.data!.startIdMappingJob.jobId;
+
+    // The badge: a query for the job's status, watched as a component watches it.
+    const statuses: string[] = [];
+    const badge = client
+      .watchQuery({ query: gql`query Badge($jobId: ID!) { idMappingJob(workflowName: "customer-id-map", jobId: $jobId) { id status } }`, variables: { jobId } })
+      .subscribe({ next: ({ data }) => data && statuses.push((data as { idMappingJob: { status: string } }).idMappingJob.status) });
+    while (statuses.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(statuses[0]).toBe('QUEUED');
+
+    // The live feed, elsewhere on the page: its events name the same job by id.
+    const live = client
+      .subscribe({ query: gql`subscription Live($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }`, variables: { jobId } })
+      .subscribe({});
+    while (statuses.at(-1) !== 'SUCCEEDED') await new Promise((resolve) => setTimeout(resolve, 20));
+    live.unsubscribe();
+    badge.unsubscribe();
+
+    expect(statuses).toContain('RUNNING');
+    // The badge's query went over HTTP once: every later status came from the cache, fed by the subscription.
+    expect(queries).toBe(1);
+  } finally {
+    client.stop();
+    await ws.dispose();
+  }
+});
