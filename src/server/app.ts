@@ -30,6 +30,7 @@ import { clientErrorFormatter } from './errors';
 import proxyAddr from '@fastify/proxy-addr';
 import { ClientLimits, type Caller } from './client-limits';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
+import { OperationGate } from './operations';
 import { UpstreamCost } from './upstream-cost';
 import { createHttpLayer, createMetricsListener } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
@@ -193,8 +194,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const webSockets = serveWebSockets({
     httpServer,
     schema,
-    validationRules,
-    cost,
+    gate: new OperationGate(schema, validationRules, cost, posture),
     posture,
     context,
     authenticator,

@@ -1,7 +1,6 @@
-import { execute, parse, specifiedRules, subscribe, validate, type DocumentNode, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { execute, subscribe, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
-import { LRUCache } from 'lru-cache';
 import type { IncomingMessage } from 'node:http';
 import { TokenBucket } from 'limiter';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -13,19 +12,17 @@ import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter } from './errors';
-import { operationRefusal, type SchemaPosture } from './limits';
-import type { UpstreamCost } from './upstream-cost';
+import type { SchemaPosture } from './limits';
+import type { OperationGate } from './operations';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
 
 export interface WebSocketOptions {
   httpServer: Server;
   schema: GraphQLSchema;
-  /** Rules beyond GraphQL's own, as on HTTP. */
-  validationRules: ValidationRule[];
-  /** What an operation would ask of the service, refused past the limits as on HTTP. */
-  cost: UpstreamCost;
-  /** Introspection and `_service` as on HTTP; a socket is never the router's. */
+  /** Parses, validates and limits each operation as HTTP does. */
+  gate: OperationGate;
+  /** Introspection as on HTTP: off, error messages suggest no field names. */
   posture: SchemaPosture;
   /** The context of one operation by `caller`, whose calls wait for the service no longer than `deadline`, and which ends with `subscriber.signal`. */
   context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
@@ -55,9 +52,6 @@ export interface WebSocketOptions {
   /** Queries and mutations over the socket each run under a request deadline, as on HTTP; a subscription's setup too. */
   deadlines: Deadlines;
 }
-
-/** Parsed and validated operations, by their text: many clients subscribe with the same few. */
-const DOCUMENT_CACHE_SIZE = 500;
 
 /** What graphql-ws hands our hooks beside the message: the socket, its upgrade request, and who it is once `connection_init` said so. */
 interface SocketExtra {
@@ -95,7 +89,6 @@ const POLICY_VIOLATION = 1008;
 export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise<void> } {
   const { schema, logger } = options;
   const format = clientErrorFormatter(logger, { hideSuggestions: !options.posture.introspection });
-  const documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
   const wsServer = new WebSocketServer({
     server: options.httpServer,
     path: '/graphql',
@@ -175,20 +168,9 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       execute: (args) => settle(execute(args), args.contextValue),
       subscribe: (args) => settle(subscribe(args), args.contextValue),
       onSubscribe: (_ctx, _id, payload) => {
-        let document = documents.get(payload.query);
-        if (!document) {
-          try {
-            document = parse(payload.query);
-          } catch (err) {
-            return [err as never];
-          }
-          const errors = validate(schema, document, [...specifiedRules, ...options.validationRules]);
-          if (errors.length > 0) return errors;
-          documents.set(payload.query, document);
-        }
-        const refusal = operationRefusal(options.cost, options.posture, { document, operationName: payload.operationName, variables: payload.variables, router: false });
-        if (refusal) return [refusal];
-        return { schema, document, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
+        const admitted = options.gate.admit(payload.query, payload.operationName, payload.variables);
+        if (Array.isArray(admitted)) return admitted as GraphQLError[];
+        return { schema, document: admitted as DocumentNode, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
       },
       onError: (_ctx, _id, _payload, errors) => errors.map((error) => format(error.toJSON(), error)),
       onNext: (ctx, _id, _payload, _args, result) => {

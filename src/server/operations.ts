@@ -1,0 +1,41 @@
+import { parse, specifiedRules, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { LRUCache } from 'lru-cache';
+import { operationRefusal, type SchemaPosture } from './limits';
+import type { UpstreamCost } from './upstream-cost';
+
+/** Parsed and validated operations, by their text: many clients subscribe with the same few. */
+const DOCUMENT_CACHE_SIZE = 500;
+
+/**
+ * The door streaming transports (websockets, SSE) share for each operation a
+ * client sends: parsed and validated once per distinct text, against the
+ * same rules as HTTP, then held to the same limits with its variables (a
+ * stream is never the router's).
+ */
+export class OperationGate {
+  private readonly documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
+
+  constructor(
+    private readonly schema: GraphQLSchema,
+    private readonly rules: ValidationRule[],
+    private readonly cost: UpstreamCost,
+    private readonly posture: SchemaPosture,
+  ) {}
+
+  /** The operation's document, or the errors that refuse it: a parse error, validation errors, or a limit. */
+  admit(query: string, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): DocumentNode | readonly GraphQLError[] {
+    let document = this.documents.get(query);
+    if (!document) {
+      try {
+        document = parse(query);
+      } catch (err) {
+        return [err as GraphQLError];
+      }
+      const errors = validate(this.schema, document, [...specifiedRules, ...this.rules]);
+      if (errors.length > 0) return errors;
+      this.documents.set(query, document);
+    }
+    const refusal = operationRefusal(this.cost, this.posture, { document, operationName, variables, router: false });
+    return refusal ? [refusal] : document;
+  }
+}
