@@ -78,7 +78,10 @@ describe('operations endpoints', () => {
     const res = await t.post(`subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status } }`);
     expect(res.status).toBe(400);
     expect(res.errors).toEqual([
-      { message: 'Subscriptions are served over websockets (graphql-transport-ws) at /graphql, not over an HTTP request.', extensions: { code: 'BAD_REQUEST' } },
+      {
+        message: 'Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.',
+        extensions: { code: 'BAD_REQUEST' },
+      },
     ]);
     expect(t.emulator.requests()).toBe(before);
   });

@@ -31,6 +31,7 @@ import proxyAddr from '@fastify/proxy-addr';
 import { ClientLimits, type Caller } from './client-limits';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
 import { OperationGate } from './operations';
+import { createSseHandler } from './sse';
 import { UpstreamCost } from './upstream-cost';
 import { createHttpLayer, createMetricsListener } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
@@ -177,6 +178,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const validationRules = limitRules(config, posture);
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
   const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
+  const gate = new OperationGate(schema, validationRules, cost, posture);
+  // Sockets and event streams draw from one set of per-client limits.
+  const limits = new ClientLimits(
+    { socketsPerClient: config.wsSocketsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
+    refused,
+  );
   const http = createHttpLayer({
     context,
     authenticator,
@@ -194,7 +201,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const webSockets = serveWebSockets({
     httpServer,
     schema,
-    gate: new OperationGate(schema, validationRules, cost, posture),
+    gate,
     posture,
     context,
     authenticator,
@@ -206,11 +213,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxBufferedBytes: config.wsMaxBufferedBytes,
     deadlines,
     onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
-    limits: new ClientLimits({
-      socketsPerClient: config.wsSocketsPerClient,
-      subscriptionsPerSocket: config.wsSubscriptionsPerSocket,
-      jobsPerClient: config.watchedJobsPerClient,
-    }, refused),
+    limits,
     addressOf: (request) => (trustProxy ? proxyAddr(request, trustProxy) : (request.socket.remoteAddress ?? 'unknown')),
     maxPayloadBytes: config.bodyLimitBytes,
     messagesPerSecond: config.wsMessagesPerSecond,
@@ -244,7 +247,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     ],
   });
   await apollo.start();
-  http.serveGraphQL(apollo);
+  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, deadlines, logger }));
   await http.app.listen({ port: config.port, host: config.host });
   const metricsListener = createMetricsListener(metrics, logger);
   try {

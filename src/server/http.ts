@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
-import { ANONYMOUS } from '../auth/principal';
+import { ANONYMOUS, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
 import type { GatewayMetrics } from './metrics';
@@ -33,6 +33,11 @@ export interface HttpLayerOptions<C extends BaseContext> {
 }
 
 export const GRAPHQL_PATH = '/graphql';
+/** GraphQL over Server-Sent Events. */
+export const SSE_PATH = '/graphql/stream';
+
+/** Serves one request of GraphQL over SSE for `caller`, writing the response itself. */
+export type SseHandler = (request: FastifyRequest, reply: FastifyReply, caller: Caller) => Promise<void>;
 
 /** Headers a browser app may send across origins (CORS). */
 const CORS_HEADERS = ['content-type', 'authorization', 'x-api-key', 'apollo-require-preflight', 'x-apollo-operation-name', 'graphql-client-name', 'graphql-client-version'];
@@ -43,6 +48,7 @@ const REALM = 'er-gateway';
 /** The methods each route answers; any other method on these paths is 405 with `Allow`. */
 const ROUTES: Record<string, string[]> = {
   [GRAPHQL_PATH]: ['GET', 'POST', 'OPTIONS'],
+  [SSE_PATH]: ['GET', 'POST', 'OPTIONS'],
   '/healthz': ['GET', 'HEAD'],
   '/readyz': ['GET', 'HEAD'],
 };
@@ -51,7 +57,7 @@ const ROUTES: Record<string, string[]> = {
 export interface HttpLayer<C extends BaseContext> {
   app: FastifyInstance;
   /** Mounts GraphQL on `/graphql`: call once Apollo has started, before listening. */
-  serveGraphQL(apollo: ApolloServer<C>): void;
+  serveGraphQL(apollo: ApolloServer<C>, sse: SseHandler): void;
 }
 
 /**
@@ -116,6 +122,19 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   });
   answerInJson(app, ROUTES, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
 
+  /** The caller a request's credentials name, or undefined once it has been answered 401 (or 503). */
+  async function authenticated(request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
+    let principal: Principal;
+    try {
+      principal = await authenticator.authenticate(credentialsFrom((name) => request.headers[name]));
+    } catch (err) {
+      if (err instanceof AuthenticationError) return void unauthenticated(request, reply, err);
+      throw err;
+    }
+    void reply.header('vary', [reply.getHeader('vary'), CREDENTIAL_HEADERS].filter(Boolean).join(', '));
+    return callerOf(principal, request.ip);
+  }
+
   /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */
   function unauthenticated(request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): FastifyReply {
     if (err.reason === 'unavailable') {
@@ -130,7 +149,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
 
   return {
     app,
-    serveGraphQL(apollo) {
+    serveGraphQL(apollo, sse) {
       // Everything a request asks of the service shares one deadline, which ends with the answer.
       const graphql = fastifyApolloHandler(apollo, {
         context: async (request) => {
@@ -143,23 +162,28 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
         handler: async function (request, reply) {
-          let principal = ANONYMOUS;
           // With ER_AUTH=none there is nothing to wait for: no promise on the way of every request.
-          if (authenticator.required) {
-            try {
-              principal = await authenticator.authenticate(credentialsFrom((name) => request.headers[name]));
-            } catch (err) {
-              if (err instanceof AuthenticationError) return unauthenticated(request, reply, err);
-              throw err;
-            }
-            void reply.header('vary', [reply.getHeader('vary'), CREDENTIAL_HEADERS].filter(Boolean).join(', '));
-          }
-          callers.set(request, callerOf(principal, request.ip));
+          const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          if (!caller) return reply;
+          callers.set(request, caller);
           try {
             return await graphql.call(this, request, reply);
           } finally {
             requestDeadlines.get(request)?.close();
           }
+        },
+      });
+      app.route({
+        method: ['GET', 'POST'],
+        url: SSE_PATH,
+        handler: async (request, reply) => {
+          // graphql-sse answers a request that is not an event stream with a bare 404: say what it needs instead.
+          if (!String(request.headers.accept ?? '').includes('text/event-stream')) {
+            return refuse(reply, 406, 'NOT_ACCEPTABLE', `${SSE_PATH} streams GraphQL over Server-Sent Events: send Accept: text/event-stream. Queries and mutations go to ${GRAPHQL_PATH}.`);
+          }
+          const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          if (!caller) return reply;
+          await sse(request, reply, caller);
         },
       });
     },

@@ -102,7 +102,7 @@ export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture:
     async didResolveOperation({ document, operationName, request, operation }) {
       // Over HTTP a subscription would run as a query and fail inside; say where subscriptions are served instead.
       if (operation?.operation === 'subscription') {
-        throw new GraphQLError('Subscriptions are served over websockets (graphql-transport-ws) at /graphql, not over an HTTP request.', {
+        throw new GraphQLError('Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.', {
           extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
         });
       }

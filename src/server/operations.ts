@@ -1,5 +1,6 @@
 import { parse, specifiedRules, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { LRUCache } from 'lru-cache';
+import type { GatewayContext } from '../resolvers/context';
 import { operationRefusal, type SchemaPosture } from './limits';
 import type { UpstreamCost } from './upstream-cost';
 
@@ -37,5 +38,14 @@ export class OperationGate {
     }
     const refusal = operationRefusal(this.cost, this.posture, { document, operationName, variables, router: false });
     return refusal ? [refusal] : document;
+  }
+}
+
+/** Closes the operation's deadline once `work` has settled: a subscription's with its setup, as its events read nothing more of the service. */
+export async function settleDeadline<T>(work: T | Promise<T>, context: unknown): Promise<T> {
+  try {
+    return await work;
+  } finally {
+    (context as GatewayContext).deadline.close();
   }
 }

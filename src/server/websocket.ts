@@ -13,7 +13,7 @@ import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter } from './errors';
 import type { SchemaPosture } from './limits';
-import type { OperationGate } from './operations';
+import { settleDeadline, type OperationGate } from './operations';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
 
@@ -165,8 +165,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
       onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
       // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
-      execute: (args) => settle(execute(args), args.contextValue),
-      subscribe: (args) => settle(subscribe(args), args.contextValue),
+      execute: (args) => settleDeadline(execute(args), args.contextValue),
+      subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
       onSubscribe: (_ctx, _id, payload) => {
         const admitted = options.gate.admit(payload.query, payload.operationName, payload.variables);
         if (Array.isArray(admitted)) return admitted as GraphQLError[];
@@ -260,13 +260,4 @@ function completed(text: string, operations: Map<string, AbortController>): void
   if (type !== 'complete' || typeof id !== 'string') return;
   operations.get(id)?.abort();
   operations.delete(id);
-}
-
-/** Closes the operation's deadline once `work` has settled. */
-async function settle<T>(work: T | Promise<T>, context: unknown): Promise<T> {
-  try {
-    return await work;
-  } finally {
-    (context as GatewayContext).deadline.close();
-  }
 }

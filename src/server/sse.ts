@@ -1,0 +1,69 @@
+import type { FastifyRequest } from 'fastify';
+import { execute, subscribe, type DocumentNode } from 'graphql';
+import { createHandler } from 'graphql-sse/lib/use/fastify';
+import type { Logger } from 'pino';
+import type { GatewayContext } from '../resolvers/context';
+import type { Deadlines, RequestDeadline } from '../upstream/deadline';
+import type { Caller, ClientLimits } from './client-limits';
+import { clientErrorFormatter } from './errors';
+import type { SseHandler } from './http';
+import type { SchemaPosture } from './limits';
+import { settleDeadline, type OperationGate } from './operations';
+import type { GraphQLSchema } from 'graphql';
+
+export interface SseOptions {
+  schema: GraphQLSchema;
+  gate: OperationGate;
+  posture: SchemaPosture;
+  context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
+  limits: ClientLimits;
+  deadlines: Deadlines;
+  logger: Logger;
+}
+
+/** graphql-sse wants a context it can index. */
+type SseContext = GatewayContext & Record<PropertyKey, unknown>;
+
+/**
+ * GraphQL over Server-Sent Events (the graphql-sse protocol, distinct
+ * connections mode) at /graphql/stream, for networks and proxies that block
+ * websockets: the same schema, parsing, validation and limits as websockets
+ * (one OperationGate), the same masking, the same watcher. Each request is
+ * one operation; it ends when its client disconnects, and everything the
+ * operation held is released then, as for a websocket.
+ *
+ * The caller (principal and client) is the HTTP layer's, which authenticates
+ * the request before this handler sees it.
+ */
+export function createSseHandler(options: SseOptions): SseHandler {
+  const format = clientErrorFormatter(options.logger, { hideSuggestions: !options.posture.introspection });
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  const handler = createHandler<SseContext>({
+    schema: options.schema,
+    // Distinct connections only: a stream per operation, no reservation tokens to keep.
+    authenticate: () => null as unknown as string,
+    onSubscribe: (req, params) => {
+      const admitted = options.gate.admit(params.query, params.operationName, params.variables);
+      if (Array.isArray(admitted)) {
+        const errors = admitted.map((error) => format(error.toJSON(), error));
+        return [JSON.stringify({ errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
+      }
+      const caller = callers.get(req.raw)!;
+      const end = new AbortController();
+      // The client's leaving (the response closing) ends the operation: its subscription releases what it held.
+      req.context.reply.raw.once('close', () => end.abort());
+      const contextValue = options.context(options.deadlines.start(), caller, { signal: end.signal, quota: options.limits.socketQuota(caller.client) }) as SseContext;
+      return { schema: options.schema, document: admitted as DocumentNode, variableValues: params.variables, operationName: params.operationName, contextValue };
+    },
+    execute: (args) => settleDeadline(execute(args), args.contextValue),
+    subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
+    onNext: (_ctx, _req, result) => ('errors' in result && result.errors ? { ...result, errors: result.errors.map((error) => format(error.toJSON(), error) as never) } : result),
+  });
+  return async (request, reply, caller) => {
+    callers.set(request, caller);
+    // The handler writes the response itself, an event stream or its own refusal.
+    reply.hijack();
+    await handler(request, reply);
+  };
+}
+
