@@ -1,5 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { execFile } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
 import { Subscription, wsClient } from './utils/subscriptions';
 
@@ -54,3 +57,20 @@ test("the README's policy example is deploy/policy.example.yaml, word for word",
   const shown = /This is `deploy\/policy\.example\.yaml`:\n\n```yaml\n([\s\S]*?)```/.exec(readme)?.[1];
   expect(shown).toBe(readFileSync(resolve(__dirname, '../deploy/policy.example.yaml'), 'utf8'));
 });
+
+test("the README's codegen config, copied into a frontend's project, types DateTime as string and SafeInt as number", async () => {
+  const config = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1].replace(/^ {2}/gm, '')).find((block) => block.includes("preset: 'client'"));
+  expect(config).toBeDefined();
+  // A frontend's project: the config, the gateway's schema, and its operations under src/.
+  const project = mkdtempSync(join(tmpdir(), 'er-gateway-frontend-'));
+  writeFileSync(join(project, 'codegen.ts'), config!);
+  copyFileSync(resolve(__dirname, '../schema.graphql'), join(project, 'schema.graphql'));
+  mkdirSync(join(project, 'src'));
+  copyFileSync(resolve(__dirname, 'operations/jobs.graphql'), join(project, 'src/jobs.graphql'));
+  const cli = resolve(__dirname, '../node_modules/@graphql-codegen/cli/cjs/bin.js');
+  await promisify(execFile)(process.execPath, [cli, '--config', 'codegen.ts', '--silent'], { cwd: project, env: { ...process.env, NODE_PATH: resolve(__dirname, '../node_modules') } });
+  const types = readFileSync(join(project, 'src/gql/graphql.ts'), 'utf8');
+  // The operations' fields of those scalars come out typed, where an unmapped scalar would be `unknown` (or `any`).
+  expect(types).toMatch(/startTime: string, endTime: string \| null/);
+  expect(types).toMatch(/inputRecords: number \| null/);
+}, 60_000);
