@@ -68,6 +68,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     allowedOrigins: undefined,
     allowedHosts: ['localhost', '127.0.0.1', '::1'],
     accountId: undefined,
+    trustedDocuments: undefined,
     redisUrl: undefined,
     redisPrefix: 'er-gateway:',
     finalJobTtlSeconds: 604_800,

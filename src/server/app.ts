@@ -32,6 +32,7 @@ import { ClientLimits, type Caller } from './client-limits';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
 import { OperationGate } from './operations';
 import { createSseHandler } from './sse';
+import { TrustedDocuments } from './trusted-documents';
 import { UpstreamCost } from './upstream-cost';
 import { createHttpLayer, createMetricsListener } from './http';
 import { createMetrics, type GatewayMetrics } from './metrics';
@@ -84,6 +85,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const logger = options.logger ?? pino({ level: config.logLevel });
   const scheduler = options.scheduler ?? realScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now);
+  // Files a setting names are read before anything starts: a bad one stops start-up with nothing to clean up.
+  const trusted = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
   const audit = (entry: AuditEntry) => logger.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const emulator =
     config.backend === 'emulator' ? await startEmulator({ ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
@@ -178,7 +181,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const validationRules = limitRules(config, posture);
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
   const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
-  const gate = new OperationGate(schema, validationRules, cost, posture);
+  const gate = new OperationGate(schema, validationRules, cost, posture, trusted);
   // Sockets and event streams draw from one set of per-client limits.
   const limits = new ClientLimits(
     { socketsPerClient: config.wsSocketsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
@@ -196,6 +199,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     bodyLimit: config.bodyLimitBytes,
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
     maxConnections: config.maxConnections ?? defaultMaxConnections(),
+    trusted,
   });
   const httpServer = http.app.server;
   const webSockets = serveWebSockets({

@@ -103,6 +103,8 @@ export interface Config {
   allowedHosts: string[];
   /** The AWS account whose workflow ARNs are taken (ER_ACCOUNT_ID); with the emulator, the emulator's. Unset with AWS: names only. */
   accountId?: string;
+  /** A manifest of trusted documents (ER_TRUSTED_DOCUMENTS): only they run, on every transport. Unset: any operation. */
+  trustedDocuments?: string;
   /** Redis for running several replicas (ER_REDIS_URL); unset, the gateway runs alone, all in memory. */
   redisUrl?: string;
   /** The prefix of every key and channel the gateway writes in Redis. @default 'er-gateway:' */
@@ -198,6 +200,7 @@ const env = z.object({
     .pipe(z.array(z.string().regex(/^(\*|[a-zA-Z0-9.-]+|\[?[0-9a-fA-F:]+\]?)$/, 'must be host names without ports, or *')).min(1))
     .optional(),
   ER_ACCOUNT_ID: z.string().regex(/^\d{12}$/, 'must be a 12-digit AWS account id').optional(),
+  ER_TRUSTED_DOCUMENTS: z.string().min(1).optional(),
   ER_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   ER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits or _ . : -').default('er-gateway:'),
   ER_FINAL_JOB_TTL_S: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
@@ -303,6 +306,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     allowedOrigins: vars.ER_ALLOWED_ORIGINS,
     allowedHosts: vars.ER_ALLOWED_HOSTS ?? OriginGuard.defaultHosts(vars.HOST),
     accountId: vars.ER_ACCOUNT_ID,
+    trustedDocuments: vars.ER_TRUSTED_DOCUMENTS,
     redisUrl: vars.ER_REDIS_URL,
     redisPrefix: vars.ER_REDIS_PREFIX,
     finalJobTtlSeconds: vars.ER_FINAL_JOB_TTL_S,

@@ -1,6 +1,7 @@
 import type { ApolloServer, BaseContext } from '@apollo/server';
 import { fastifyApolloHandler } from '@as-integrations/fastify';
 import cors from '@fastify/cors';
+import type { GraphQLError } from 'graphql';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
@@ -9,6 +10,7 @@ import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
 import type { GatewayMetrics } from './metrics';
 import type { OriginGuard } from './origins';
+import type { TrustedDocuments } from './trusted-documents';
 
 export interface HttpLayerOptions<C extends BaseContext> {
   /** The context of one GraphQL request by `caller`, whose calls wait for the service no longer than `deadline`. */
@@ -30,6 +32,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
   maxConnections: number;
   /** The largest request body, in bytes. */
   bodyLimit: number;
+  /** With ER_TRUSTED_DOCUMENTS: only these operations run. */
+  trusted?: TrustedDocuments;
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -165,6 +169,13 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
           // With ER_AUTH=none there is nothing to wait for: no promise on the way of every request.
           const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
           if (!caller) return reply;
+          if (options.trusted) {
+            const untrusted = trustedOperation(request, options.trusted);
+            if (untrusted) {
+              const code = String(untrusted.extensions.code);
+              return refuse(reply, code === 'FORBIDDEN' ? 403 : 400, code, untrusted.message);
+            }
+          }
           callers.set(request, caller);
           try {
             return await graphql.call(this, request, reply);
@@ -230,6 +241,42 @@ function answerInJson(app: FastifyInstance, routes: Record<string, string[]>, bo
     logger.error({ err: error, method: request.method, path: request.url.split('?', 1)[0] }, 'unexpected error in the HTTP layer');
     return refuse(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   });
+}
+
+/**
+ * Puts the text of the trusted document a request names in its `query`
+ * (dropping the hash it was named by, so Apollo runs the text), or returns
+ * why it may not run. Requests Apollo will refuse anyway (no body, a batch)
+ * are left to it.
+ */
+function trustedOperation(request: FastifyRequest, trusted: TrustedDocuments): GraphQLError | undefined {
+  if (request.method === 'OPTIONS') return undefined;
+  const source = (request.method === 'GET' ? request.query : request.body) as Record<string, unknown> | undefined;
+  if (!source || typeof source !== 'object' || Array.isArray(source)) return undefined;
+  let extensions = source.extensions as Record<string, unknown> | string | undefined;
+  if (typeof extensions === 'string') {
+    try {
+      extensions = JSON.parse(extensions) as Record<string, unknown>;
+    } catch {
+      return undefined; // Apollo answers malformed extensions itself
+    }
+  }
+  const resolved = trusted.resolve({ query: source.query || undefined, documentId: source.documentId, extensions });
+  if (typeof resolved !== 'string') return resolved;
+  const rest = extensions && typeof extensions === 'object' ? Object.fromEntries(Object.entries(extensions).filter(([name]) => name !== 'persistedQuery')) : undefined;
+  if (request.method === 'GET') {
+    // Apollo reads a GET's operation from the URL itself.
+    const url = new URL(request.raw.url ?? '/', 'http://localhost');
+    url.searchParams.set('query', resolved);
+    url.searchParams.delete('documentId');
+    if (rest) url.searchParams.set('extensions', JSON.stringify(rest));
+    request.raw.url = `${url.pathname}${url.search}`;
+    return undefined;
+  }
+  source.query = resolved;
+  delete source.documentId;
+  if (rest) source.extensions = rest;
+  return undefined;
 }
 
 /** Why a body cannot be read as sent (a charset other than UTF-8, a compressed body), or undefined when it can. */

@@ -2,6 +2,7 @@ import { parse, specifiedRules, validate, type DocumentNode, type GraphQLError, 
 import { LRUCache } from 'lru-cache';
 import type { GatewayContext } from '../resolvers/context';
 import { operationRefusal, type SchemaPosture } from './limits';
+import type { OperationRequest, TrustedDocuments } from './trusted-documents';
 import type { UpstreamCost } from './upstream-cost';
 
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
@@ -21,10 +22,20 @@ export class OperationGate {
     private readonly rules: ValidationRule[],
     private readonly cost: UpstreamCost,
     private readonly posture: SchemaPosture,
+    /** With ER_TRUSTED_DOCUMENTS: only these operations run, named by hash or identical text. */
+    private readonly trusted?: TrustedDocuments,
   ) {}
 
-  /** The operation's document, or the errors that refuse it: a parse error, validation errors, or a limit. */
-  admit(query: string, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): DocumentNode | readonly GraphQLError[] {
+  /** The operation's document, or the errors that refuse it: an untrusted document, a parse error, validation errors, or a limit. */
+  admit(
+    request: OperationRequest & { query?: string },
+    operationName: string | null | undefined,
+    variables: Record<string, unknown> | null | undefined,
+  ): DocumentNode | readonly GraphQLError[] {
+    // A transport's empty query stands for none: the client named a trusted document by hash.
+    const named = this.trusted?.resolve({ ...request, query: request.query || undefined }) ?? request.query ?? '';
+    if (typeof named !== 'string') return [named];
+    const query = named;
     let document = this.documents.get(query);
     if (!document) {
       try {

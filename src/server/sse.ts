@@ -43,7 +43,7 @@ export function createSseHandler(options: SseOptions): SseHandler {
     // Distinct connections only: a stream per operation, no reservation tokens to keep.
     authenticate: () => null as unknown as string,
     onSubscribe: (req, params) => {
-      const admitted = options.gate.admit(params.query, params.operationName, params.variables);
+      const admitted = options.gate.admit(params as Parameters<OperationGate['admit']>[0], params.operationName, params.variables);
       if (Array.isArray(admitted)) {
         const errors = admitted.map((error) => format(error.toJSON(), error));
         return [JSON.stringify({ errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];

@@ -168,7 +168,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       execute: (args) => settleDeadline(execute(args), args.contextValue),
       subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
       onSubscribe: (_ctx, _id, payload) => {
-        const admitted = options.gate.admit(payload.query, payload.operationName, payload.variables);
+        const admitted = options.gate.admit(payload as Parameters<OperationGate['admit']>[0], payload.operationName, payload.variables);
         if (Array.isArray(admitted)) return admitted as GraphQLError[];
         return { schema, document: admitted as DocumentNode, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
       },
