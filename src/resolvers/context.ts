@@ -4,6 +4,7 @@ import type { RequestDeadline } from '../upstream/deadline';
 import type { JobStarter } from '../upstream/job-starter';
 import type { JobStore } from '../upstream/job-store';
 import type { JobWatcher, WatchQuota } from '../watch/job-watcher';
+import type { ListWatcher } from '../watch/list-watcher';
 import type { WorkflowHome } from './inputs';
 
 /** What every resolver receives: this request's loaders, the door to the service, the retry-safe starter and the watcher. */
@@ -18,6 +19,8 @@ export interface GatewayContext {
   jobs: JobStore;
   starter: JobStarter;
   watcher: JobWatcher;
+  /** Live lists of a workflow's newest jobs. */
+  lists: ListWatcher;
   /** The `maxAge` of answers about finished jobs, in seconds. */
   finalMaxAgeSeconds: number;
   /** The `maxAge` of a page of finished jobs, in seconds: the freshness window, as new jobs join. */

@@ -1,16 +1,37 @@
 import { GraphQLError } from 'graphql';
-import { Arg, ID, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { Arg, Ctx, ID, Int, Resolver, Root, Subscription, type SubscribeResolverData } from 'type-graphql';
+import { createLoaders } from '../loaders';
 import { IdMappingJob, MatchingJob } from '../schema/job';
-import type { IdMappingJobRecord, MatchingJobRecord } from '../upstream/records';
+import { badInput } from '../upstream/errors';
+import type { IdMappingJobRecord, JobSummaryRecord, MatchingJobRecord } from '../upstream/records';
 import type { GatewayContext } from './context';
-import { validJobKey } from './inputs';
+import { UPSTREAM_PAGE_SIZE, validJobKey, validWorkflowName } from './inputs';
 
 interface JobArgs {
   workflowName: string;
   jobId: string;
 }
 
+interface ListArgs {
+  workflowName: string;
+  first: number;
+}
+
 type SubscribeData = SubscribeResolverData<unknown, JobArgs, GatewayContext>;
+type ListSubscribeData = SubscribeResolverData<unknown, ListArgs, GatewayContext>;
+
+/** A live list is one upstream page: 1 to 25 of a workflow's newest jobs. */
+function validListSize(first: number): number {
+  if (!Number.isInteger(first) || first < 1 || first > UPSTREAM_PAGE_SIZE) throw badInput('first', `first must be between 1 and ${UPSTREAM_PAGE_SIZE}.`);
+  return first;
+}
+
+/** A live list's event: the jobs now; details asked of them are read as of this event, by loaders of its own. */
+function listEvent(event: JobSummaryRecord[] | GraphQLError, ctx: GatewayContext): JobSummaryRecord[] {
+  // The subscription's context lives as long as it does: its first loaders would answer every later event from their cache.
+  ctx.loaders = createLoaders(ctx.jobs);
+  return payloadOf(event);
+}
 
 /** An error item of the watcher's stream becomes this event's errors; the stream ends after it. */
 function payloadOf<T>(event: T | GraphQLError): T {
@@ -47,5 +68,34 @@ export class JobUpdatesResolver {
     @Arg('jobId', () => ID) _jobId: string,
   ): MatchingJobRecord {
     return payloadOf(event);
+  }
+
+  @Subscription(() => [IdMappingJob], {
+    description:
+      "A workflow's newest ID-mapping jobs now, then again whenever a job appears or changes status: a dashboard sees jobs started elsewhere. One List poll per workflow per interval, however many subscribe.",
+    subscribe: ({ args, context }: ListSubscribeData) =>
+      context.lists.subscribe('idMapping', validWorkflowName(args.workflowName, 'idmappingworkflow', context.home), validListSize(args.first), { access: context.access, client: context.client, ...context.subscriber }),
+  })
+  idMappingJobsChanged(
+    @Root() event: JobSummaryRecord[] | GraphQLError,
+    @Arg('workflowName') _workflowName: string,
+    @Arg('first', () => Int, { defaultValue: 10, description: 'How many of the newest jobs, 1 to 25.' }) _first: number,
+    @Ctx() ctx: GatewayContext,
+  ): JobSummaryRecord[] {
+    return listEvent(event, ctx);
+  }
+
+  @Subscription(() => [MatchingJob], {
+    description: "A workflow's newest matching jobs now, then again whenever a job appears or changes status.",
+    subscribe: ({ args, context }: ListSubscribeData) =>
+      context.lists.subscribe('matching', validWorkflowName(args.workflowName, 'matchingworkflow', context.home), validListSize(args.first), { access: context.access, client: context.client, ...context.subscriber }),
+  })
+  matchingJobsChanged(
+    @Root() event: JobSummaryRecord[] | GraphQLError,
+    @Arg('workflowName') _workflowName: string,
+    @Arg('first', () => Int, { defaultValue: 10, description: 'How many of the newest jobs, 1 to 25.' }) _first: number,
+    @Ctx() ctx: GatewayContext,
+  ): JobSummaryRecord[] {
+    return listEvent(event, ctx);
   }
 }

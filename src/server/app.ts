@@ -24,6 +24,7 @@ import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
 import { RateGovernor } from '../upstream/rate-governor';
 import { JobWatcher } from '../watch/job-watcher';
+import { ListWatcher } from '../watch/list-watcher';
 import { realScheduler, type Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
 import { clientErrorFormatter } from './errors';
@@ -149,6 +150,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       stale: (stale) => metrics.staleJobs.inc(stale ? 1 : -1),
     },
   });
+  const lists = new ListWatcher(jobs, {
+    intervalMs: config.pollIntervalMs,
+    subscriberQueue: config.subscriberQueue,
+    scheduler,
+    onPoll: (outcome) => metrics.listPolls.inc({ outcome }),
+  });
   const listMaxAgeSeconds = Math.floor(config.freshnessMs / 1000);
   const home = emulator
     ? { region: emulator.state.region, accountId: emulator.state.accountId }
@@ -166,6 +173,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       loaders: createLoaders(scoped),
       starter: starter.forRequest(scoped, principal.id),
       watcher,
+      lists,
       finalMaxAgeSeconds: config.finalMaxAgeSeconds,
       listMaxAgeSeconds,
       cacheScope,
@@ -286,6 +294,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       }
       await metricsListener.close();
       watcher.close();
+      lists.close();
       clients.destroy();
       jobEvents?.close();
       await redis?.close();

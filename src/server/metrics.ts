@@ -24,6 +24,7 @@ export interface GatewayMetrics {
   /** Queries refused by the governor (THROTTLED) because their turn was too far off. */
   rateRefusals: Counter<'operation'>;
   limitRefusals: Counter<'limit'>;
+  listPolls: Counter<'outcome'>;
 }
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
@@ -74,6 +75,12 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
       name: 'er_gateway_rate_refusals_total',
       help: 'Queries refused with THROTTLED because their turn under the rate governor was too far off.',
       labelNames: ['operation'],
+      registers: [registry],
+    }),
+    listPolls: new Counter({
+      name: 'er_gateway_list_polls_total',
+      help: 'Polls of live job lists that reached the service, by outcome.',
+      labelNames: ['outcome'],
       registers: [registry],
     }),
     limitRefusals: new Counter({

@@ -40,6 +40,8 @@ const LIST_READS = new Set([
   'IdMappingWorkflow.jobs',
   'MatchingWorkflow.jobs',
 ]);
+/** Live lists: one List of `first` jobs per event, each listed job a summary. */
+const LIVE_LISTS = new Set(['Subscription.idMappingJobsChanged', 'Subscription.matchingJobsChanged']);
 /** What a list's summary of each type already holds; any other field of a listed item costs one Get per item. */
 const SUMMARY_FIELDS: Record<string, Set<string>> = {
   IdMappingJob: new Set(['__typename', 'id', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
@@ -159,6 +161,9 @@ function cost(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetNo
     const coordinate = `${type.name}.${name}`;
     if (name === '_entities') {
       calls += entitiesCost(walk, group, children, count);
+    } else if (LIVE_LISTS.has(coordinate) && isCompositeType(named)) {
+      const first = typeof group.args.first === 'number' ? group.args.first : 10;
+      calls += count * Math.ceil(first / UPSTREAM_PAGE_SIZE) + cost(walk, named, children, count * first, 'summary');
     } else if (coordinate === 'Query.nodes' && isCompositeType(named)) {
       calls += nodesCost(walk, group, named, children, count);
     } else if (SINGLE_READS.has(coordinate)) {

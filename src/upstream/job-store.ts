@@ -225,14 +225,15 @@ export class JobStore {
     );
   }
 
-  listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    return this.listJobs('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, workflowName, page, (options) =>
+  /** A page of a workflow's jobs; a live list's poll reads at `poll` priority, yielding to queries. */
+  listIdMappingJobs(workflowName: string, page: PageRequest, priority: CallPriority = 'interactive'): Promise<Page<JobSummaryRecord>> {
+    return this.listJobs('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, workflowName, page, priority, (options) =>
       this.client.send(withTerms(new ListIdMappingJobsCommand({ workflowName, ...page }), options.terms), options),
     );
   }
 
-  listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    return this.listJobs('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, workflowName, page, (options) =>
+  listMatchingJobs(workflowName: string, page: PageRequest, priority: CallPriority = 'interactive'): Promise<Page<JobSummaryRecord>> {
+    return this.listJobs('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, workflowName, page, priority, (options) =>
       this.client.send(withTerms(new ListMatchingJobsCommand({ workflowName, ...page }), options.terms), options),
     );
   }
@@ -243,13 +244,14 @@ export class JobStore {
     subject: string,
     workflowName: string,
     page: PageRequest,
+    priority: CallPriority,
     send: (options: SendOptions) => Promise<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>,
   ): Promise<Page<JobSummaryRecord>> {
     const refused = this.access?.refusal('read', workflowName);
     if (refused) return Promise.reject(refused);
     const id = `${operation}:${workflowName}:${page.maxResults}:${page.nextToken ?? ''}`;
     return this.joinOrStart(id, subject, () =>
-      this.call(operation, subject, send, 'read', 'interactive', true).then((out) => ({
+      this.call(operation, subject, send, 'read', priority, true).then((out) => ({
         items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)),
         nextToken: out.nextToken,
       })),

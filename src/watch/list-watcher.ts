@@ -1,0 +1,175 @@
+import { Repeater } from '@graphql-yoga/subscription';
+import { GraphQLError } from 'graphql';
+import { gatewayError } from '../upstream/errors';
+import type { JobKind, JobStore } from '../upstream/job-store';
+import type { JobSummaryRecord, Page, PageRequest } from '../upstream/records';
+import type { CallPriority } from '../upstream/rate-governor';
+import type { WatchTerms } from './job-watcher';
+import { Mailbox } from './mailbox';
+import { realScheduler, type Scheduler } from './scheduler';
+
+/** A workflow's newest jobs as one poll saw them, with what a client can see of them. */
+interface ListSnapshot {
+  jobs: JobSummaryRecord[];
+  seen: string;
+}
+
+interface ListWatch {
+  id: string;
+  subscribers: Set<Mailbox<ListSnapshot | GraphQLError>>;
+  latest?: ListSnapshot;
+  first: Promise<ListSnapshot>;
+  settleFirst: { resolve(snapshot: ListSnapshot): void; reject(err: GraphQLError): void };
+  cancelPoll?: () => void;
+  ended: boolean;
+}
+
+export interface ListWatcherOptions {
+  /** Time between polls of one list. @default 5000 */
+  intervalMs?: number;
+  /** Events kept for a subscriber that is behind. @default 8 */
+  subscriberQueue?: number;
+  scheduler?: Scheduler;
+  /** Told of each poll that reached the service, by outcome. */
+  onPoll?: (outcome: string) => void;
+}
+
+/** What a client sees change in a list: which jobs, in which order, in which state. */
+function visible(jobs: JobSummaryRecord[]): string {
+  return JSON.stringify(jobs.map((job) => [job.jobId, job.status, job.endTime?.getTime() ?? null]));
+}
+
+/** Refusals that polling again cannot change: the subscriptions end with them. */
+const DEFINITE = new Set(['NOT_FOUND', 'BAD_USER_INPUT', 'FORBIDDEN']);
+
+/**
+ * Live lists: a workflow's newest jobs now, then again whenever a job appears
+ * or changes status, so a dashboard sees a job started elsewhere. One List
+ * poll per workflow and size per interval, whatever the number of
+ * subscribers, through the rate governor at a poll's priority (it yields to
+ * queries); it starts with the first subscriber and stops with the last.
+ * A failed poll is retried at the next interval; a definite refusal
+ * (NOT_FOUND, FORBIDDEN) ends the subscriptions. In this process only: with
+ * replicas each polls the lists its own subscribers watch.
+ */
+export class ListWatcher {
+  private readonly watches = new Map<string, ListWatch>();
+  private readonly intervalMs: number;
+  private readonly subscriberQueue: number;
+  private readonly scheduler: Scheduler;
+
+  constructor(
+    private readonly jobs: JobStore,
+    private readonly options: ListWatcherOptions = {},
+  ) {
+    this.intervalMs = options.intervalMs ?? 5000;
+    this.subscriberQueue = Math.max(1, options.subscriberQueue ?? 8);
+    this.scheduler = options.scheduler ?? realScheduler;
+  }
+
+  /** How many lists are being polled. */
+  get watchedLists(): number {
+    return this.watches.size;
+  }
+
+  async subscribe(kind: JobKind, workflowName: string, first: number, terms: WatchTerms = {}): Promise<AsyncIterableIterator<JobSummaryRecord[] | GraphQLError>> {
+    const refused = terms.access?.refusal('subscribe', workflowName);
+    if (refused) throw refused;
+    terms.signal?.throwIfAborted();
+    const id = `${kind}:${workflowName}:${first}`;
+    const release = terms.quota?.claim(`list:${id}`);
+    const watch = this.watches.get(id) ?? this.begin(kind, workflowName, first, id);
+    const mailbox = new Mailbox<ListSnapshot | GraphQLError>(this.subscriberQueue);
+    watch.subscribers.add(mailbox);
+    let left = false;
+    const leave = () => {
+      if (left) return;
+      left = true;
+      terms.signal?.removeEventListener('abort', leave);
+      release?.();
+      mailbox.close();
+      watch.subscribers.delete(mailbox);
+      if (watch.subscribers.size === 0) this.end(watch);
+    };
+    terms.signal?.addEventListener('abort', leave, { once: true });
+    let current: ListSnapshot;
+    try {
+      current = watch.latest ?? (await watch.first);
+    } catch (err) {
+      leave();
+      throw err;
+    }
+    const stream = new Repeater<JobSummaryRecord[] | GraphQLError>(async (push, stop) => {
+      void stop.then(leave);
+      let last = current.seen;
+      await push(current.jobs);
+      for (let event = await mailbox.take(); event; event = await mailbox.take()) {
+        if (event instanceof GraphQLError) {
+          await push(event);
+          return stop();
+        }
+        if (event.seen === last) continue;
+        last = event.seen;
+        await push(event.jobs);
+      }
+    });
+    const streamReturn = stream.return.bind(stream);
+    stream.return = (value?: unknown) => {
+      leave();
+      return streamReturn(value as never);
+    };
+    return stream;
+  }
+
+  /** Stops every poll loop (at shutdown). */
+  close(): void {
+    for (const watch of [...this.watches.values()]) this.end(watch);
+  }
+
+  private begin(kind: JobKind, workflowName: string, first: number, id: string): ListWatch {
+    let settleFirst!: ListWatch['settleFirst'];
+    const firstRead = new Promise<ListSnapshot>((resolve, reject) => (settleFirst = { resolve, reject }));
+    firstRead.catch(() => {});
+    const watch: ListWatch = { id, subscribers: new Set(), first: firstRead, settleFirst, ended: false };
+    this.watches.set(id, watch);
+    const list = (page: PageRequest, priority: CallPriority): Promise<Page<JobSummaryRecord>> =>
+      kind === 'idMapping' ? this.jobs.listIdMappingJobs(workflowName, page, priority) : this.jobs.listMatchingJobs(workflowName, page, priority);
+    void this.poll(watch, () => list({ maxResults: first }, watch.latest === undefined ? 'interactive' : 'poll'));
+    return watch;
+  }
+
+  private async poll(watch: ListWatch, read: () => Promise<Page<JobSummaryRecord>>): Promise<void> {
+    watch.cancelPoll = undefined;
+    try {
+      const { items } = await read();
+      this.options.onPoll?.('ok');
+      if (watch.ended) return;
+      const snapshot = { jobs: items, seen: visible(items) };
+      const previous = watch.latest;
+      watch.latest = snapshot;
+      if (!previous) watch.settleFirst.resolve(snapshot);
+      else if (snapshot.seen !== previous.seen) for (const mailbox of watch.subscribers) mailbox.offer(snapshot);
+    } catch (err) {
+      const error = err instanceof GraphQLError ? err : gatewayError('UPSTREAM_UNAVAILABLE', 'The list of jobs could not be read.');
+      this.options.onPoll?.(String(error.extensions.code));
+      if (watch.ended) return;
+      // A first read that failed answers its waiters at once; a later failure waits for the next poll, unless it is definite.
+      if (watch.latest === undefined) {
+        watch.settleFirst.reject(error);
+        return this.end(watch);
+      }
+      if (DEFINITE.has(String(error.extensions.code))) {
+        for (const mailbox of watch.subscribers) mailbox.offer(error);
+        return this.end(watch);
+      }
+    }
+    watch.cancelPoll = this.scheduler.after(this.intervalMs, () => this.poll(watch, read));
+  }
+
+  private end(watch: ListWatch): void {
+    if (watch.ended) return;
+    watch.ended = true;
+    watch.cancelPoll?.();
+    this.watches.delete(watch.id);
+  }
+}
