@@ -3,6 +3,7 @@ import { Arg, Ctx, ID, Int, Resolver, Root, Subscription, type SubscribeResolver
 import { createLoaders } from '../loaders';
 import { IdMappingJob, MatchingJob } from '../schema/job';
 import { badInput } from '../upstream/errors';
+import type { JobKind } from '../upstream/job-store';
 import type { IdMappingJobRecord, JobSummaryRecord, MatchingJobRecord } from '../upstream/records';
 import type { GatewayContext } from './context';
 import { UPSTREAM_PAGE_SIZE, validJobKey, validWorkflowName } from './inputs';
@@ -24,6 +25,16 @@ type ListSubscribeData = SubscribeResolverData<unknown, ListArgs, GatewayContext
 function validListSize(first: number): number {
   if (!Number.isInteger(first) || first < 1 || first > UPSTREAM_PAGE_SIZE) throw badInput('first', `first must be between 1 and ${UPSTREAM_PAGE_SIZE}.`);
   return first;
+}
+
+/** The subscribe function of a live list of `kind`: its inputs checked, then the list watcher's stream for this subscriber. */
+function subscribeToList(kind: JobKind, arnKind: 'idmappingworkflow' | 'matchingworkflow') {
+  return ({ args, context }: ListSubscribeData) =>
+    context.lists.subscribe(kind, validWorkflowName(args.workflowName, arnKind, context.home), validListSize(args.first), {
+      access: context.access,
+      client: context.client,
+      ...context.subscriber,
+    });
 }
 
 /** A live list's event: the jobs now; details asked of them are read as of this event, by loaders of its own. */
@@ -73,8 +84,7 @@ export class JobUpdatesResolver {
   @Subscription(() => [IdMappingJob], {
     description:
       "A workflow's newest ID-mapping jobs now, then again whenever a job appears or changes status: a dashboard sees jobs started elsewhere. One List poll per workflow per interval, however many subscribe.",
-    subscribe: ({ args, context }: ListSubscribeData) =>
-      context.lists.subscribe('idMapping', validWorkflowName(args.workflowName, 'idmappingworkflow', context.home), validListSize(args.first), { access: context.access, client: context.client, ...context.subscriber }),
+    subscribe: subscribeToList('idMapping', 'idmappingworkflow'),
   })
   idMappingJobsChanged(
     @Root() event: JobSummaryRecord[] | GraphQLError,
@@ -87,8 +97,7 @@ export class JobUpdatesResolver {
 
   @Subscription(() => [MatchingJob], {
     description: "A workflow's newest matching jobs now, then again whenever a job appears or changes status.",
-    subscribe: ({ args, context }: ListSubscribeData) =>
-      context.lists.subscribe('matching', validWorkflowName(args.workflowName, 'matchingworkflow', context.home), validListSize(args.first), { access: context.access, client: context.client, ...context.subscriber }),
+    subscribe: subscribeToList('matching', 'matchingworkflow'),
   })
   matchingJobsChanged(
     @Root() event: JobSummaryRecord[] | GraphQLError,

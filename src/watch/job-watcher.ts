@@ -1,4 +1,3 @@
-import { Repeater } from '@graphql-yoga/subscription';
 import { GraphQLError } from 'graphql';
 import { setMaxListeners } from 'node:events';
 import type { Access } from '../auth/access';
@@ -6,6 +5,7 @@ import { gatewayError } from '../upstream/errors';
 import type { JobKind, JobOfKind, JobRead, JobStore } from '../upstream/job-store';
 import { isFinal, type IdMappingJobRecord, type JobKey, type MatchingJobRecord } from '../upstream/records';
 import { Mailbox } from './mailbox';
+import { subscriberStream } from './stream';
 import { realScheduler, type Scheduler } from './scheduler';
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
@@ -228,8 +228,7 @@ export class JobWatcher {
       leave();
       throw err;
     }
-    const stream = new Repeater<JobRecord | GraphQLError>(async (push, stop) => {
-      void stop.then(leave);
+    return subscriberStream<JobRecord | GraphQLError>(leave, async (push, stop) => {
       let last = first.seen;
       await push(first.job);
       if (isFinal(first.job.status)) return stop();
@@ -244,13 +243,6 @@ export class JobWatcher {
         if (isFinal(event.job.status)) return stop();
       }
     });
-    // A Repeater runs its executor on the first next(); a client gone before then only calls return().
-    const streamReturn = stream.return.bind(stream);
-    stream.return = (value?: unknown) => {
-      leave();
-      return streamReturn(value as never);
-    };
-    return stream;
   }
 
   /** Stops every poll loop (at shutdown, after the subscriptions are closed). */

@@ -1,4 +1,3 @@
-import { Repeater } from '@graphql-yoga/subscription';
 import { GraphQLError } from 'graphql';
 import { gatewayError } from '../upstream/errors';
 import type { JobKind, JobStore } from '../upstream/job-store';
@@ -6,6 +5,7 @@ import type { JobSummaryRecord, Page, PageRequest } from '../upstream/records';
 import type { CallPriority } from '../upstream/rate-governor';
 import type { WatchTerms } from './job-watcher';
 import { Mailbox } from './mailbox';
+import { subscriberStream } from './stream';
 import { realScheduler, type Scheduler } from './scheduler';
 
 /** A workflow's newest jobs as one poll saw them, with what a client can see of them. */
@@ -99,8 +99,7 @@ export class ListWatcher {
       leave();
       throw err;
     }
-    const stream = new Repeater<JobSummaryRecord[] | GraphQLError>(async (push, stop) => {
-      void stop.then(leave);
+    return subscriberStream<JobSummaryRecord[] | GraphQLError>(leave, async (push, stop) => {
       let last = current.seen;
       await push(current.jobs);
       for (let event = await mailbox.take(); event; event = await mailbox.take()) {
@@ -113,12 +112,6 @@ export class ListWatcher {
         await push(event.jobs);
       }
     });
-    const streamReturn = stream.return.bind(stream);
-    stream.return = (value?: unknown) => {
-      leave();
-      return streamReturn(value as never);
-    };
-    return stream;
   }
 
   /** Stops every poll loop (at shutdown). */
