@@ -1,7 +1,10 @@
-import { ApolloClient, HttpLink, InMemoryCache, split, gql } from '@apollo/client';
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, split, gql } from '@apollo/client';
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
+import { print } from 'graphql';
+import { createClient as createSseClient } from 'graphql-sse';
 import { createClient } from 'graphql-ws';
+import { Observable } from 'rxjs';
 import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from './utils/gateway';
 
@@ -23,7 +26,22 @@ afterAll(async () => {
   await t.close();
 });
 
-test('a watched job query reaches SUCCEEDED from subscription events alone, with the default cache', async () => {
+/** Subscriptions over Server-Sent Events as an Apollo link, for networks without websockets (graphql-sse's client). */
+function sseLink(url: string): { link: ApolloLink; dispose(): void } {
+  const client = createSseClient({ url, retryAttempts: 0 });
+  const link = new ApolloLink(
+    (operation) =>
+      new Observable((observer) =>
+        client.subscribe(
+          { query: print(operation.query), variables: operation.variables, operationName: operation.operationName },
+          { next: (result) => observer.next(result as never), error: (err) => observer.error(err), complete: () => observer.complete() },
+        ),
+      ),
+  );
+  return { link, dispose: () => client.dispose() };
+}
+
+test.each(['websockets', 'SSE'])('over %s: a watched job query reaches SUCCEEDED from subscription events alone, with the default cache', async (transport) => {
   let queries = 0;
   const http = new HttpLink({
     uri: t.endpoint,
@@ -33,9 +51,11 @@ test('a watched job query reaches SUCCEEDED from subscription events alone, with
     },
   });
   const ws = createClient({ url: `${t.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
+  const sse = sseLink(`${t.gateway.url}/graphql/stream`);
+  const subscriptions = transport === 'SSE' ? sse.link : new GraphQLWsLink(ws);
   const client = new ApolloClient({
     cache: new InMemoryCache(),
-    link: split(({ query }) => getMainDefinition(query).kind === 'OperationDefinition' && (getMainDefinition(query) as { operation?: string }).operation === 'subscription', new GraphQLWsLink(ws), http),
+    link: split(({ query }) => getMainDefinition(query).kind === 'OperationDefinition' && (getMainDefinition(query) as { operation?: string }).operation === 'subscription', subscriptions, http),
   });
   try {
     const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
@@ -63,5 +83,6 @@ test('a watched job query reaches SUCCEEDED from subscription events alone, with
   } finally {
     client.stop();
     await ws.dispose();
+    sse.dispose();
   }
 });
