@@ -5,7 +5,7 @@ import { gatewayError } from '../upstream/errors';
 import type { JobKind, JobOfKind, JobRead, JobStore } from '../upstream/job-store';
 import { isFinal, type IdMappingJobRecord, type JobKey, type MatchingJobRecord } from '../upstream/records';
 import { Mailbox } from './mailbox';
-import { subscriberStream } from './stream';
+import { subscriberStream, untilAborted } from './stream';
 import { realScheduler, type Scheduler } from './scheduler';
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
@@ -96,16 +96,6 @@ function unboundedEventTarget(): EventTarget {
   const target = new EventTarget();
   setMaxListeners(0, target);
   return target;
-}
-
-/** `promise`, or a rejection as soon as `signal` aborts. */
-function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(signal.reason);
-    signal.addEventListener('abort', abort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
-  });
 }
 
 /** Failed polls in a row after which subscribers are told the state they hold is stale. */
@@ -283,11 +273,7 @@ export class JobWatcher {
         return this.end(watch);
       }
       // The holder's own snapshots come back through the bus, perhaps after a newer poll: it keeps its own.
-      if (watch.holder) return;
-      const previous = watch.latest;
-      watch.latest = detail;
-      if (!previous) watch.settleFirst.resolve(detail);
-      if (isFinal(detail.job.status)) this.end(watch);
+      if (!watch.holder) this.adopt(watch, detail);
     };
     this.events.addEventListener(watch.id, watch.follow);
     const lead = async (): Promise<void> => {
@@ -298,11 +284,7 @@ export class JobWatcher {
         holds = await coordinator.acquire(watch.id);
         if (!holds && watch.latest === undefined) {
           const job = await coordinator.latest(watch.id);
-          if (job && !watch.ended && watch.latest === undefined) {
-            watch.latest = { job, seen: visible(job) };
-            watch.settleFirst.resolve(watch.latest);
-            if (isFinal(job.status)) return this.end(watch);
-          }
+          if (job && !watch.ended && watch.latest === undefined) this.adopt(watch, { job, seen: visible(job) });
         }
       } catch {
         return this.fail(watch, gatewayError('UPSTREAM_UNAVAILABLE', "Live updates need the gateway's shared store (Redis), which cannot be reached; subscribe again later."));
@@ -321,6 +303,14 @@ export class JobWatcher {
     void lead();
   }
 
+  /** A snapshot the holder saw (another replica), taken as this watch's latest: the first one answers the subscribers waiting for it. */
+  private adopt(watch: Watch, snapshot: Snapshot): void {
+    const previous = watch.latest;
+    watch.latest = snapshot;
+    if (!previous) watch.settleFirst.resolve(snapshot);
+    if (isFinal(snapshot.job.status)) this.end(watch);
+  }
+
   private async poll(watch: Watch, fetch: () => Promise<JobRead>): Promise<void> {
     watch.cancelPoll = undefined;
     try {
@@ -334,13 +324,10 @@ export class JobWatcher {
       watch.failingSince = undefined;
       watch.failures = 0;
       watch.delayMs = this.intervalMs;
-      if (this.coordinator) {
-        // Other replicas' subscribers learn everything from the holder, its first read included.
-        this.coordinator.store(watch.id, job);
-        if (!previous) watch.settleFirst.resolve(snapshot);
-        if (snapshot.seen !== previous?.seen) this.publish(watch, snapshot);
-      } else if (!previous) watch.settleFirst.resolve(snapshot);
-      else if (snapshot.seen !== previous.seen) this.publish(watch, snapshot);
+      this.coordinator?.store(watch.id, job);
+      if (!previous) watch.settleFirst.resolve(snapshot);
+      // With replicas the first read is published too: other replicas' subscribers learn everything from the holder.
+      if (previous ? snapshot.seen !== previous.seen : this.coordinator) this.publish(watch, snapshot);
       if (isFinal(job.status)) return this.end(watch);
     } catch (err) {
       const error = err instanceof GraphQLError ? err : gatewayError('UPSTREAM_UNAVAILABLE', 'The job could not be read.');

@@ -5,7 +5,7 @@ import type { JobSummaryRecord, Page, PageRequest } from '../upstream/records';
 import type { CallPriority } from '../upstream/rate-governor';
 import type { WatchTerms } from './job-watcher';
 import { Mailbox } from './mailbox';
-import { subscriberStream } from './stream';
+import { subscriberStream, untilAborted } from './stream';
 import { realScheduler, type Scheduler } from './scheduler';
 
 /** A workflow's newest jobs as one poll saw them, with what a client can see of them. */
@@ -67,11 +67,6 @@ export class ListWatcher {
     this.scheduler = options.scheduler ?? realScheduler;
   }
 
-  /** How many lists are being polled. */
-  get watchedLists(): number {
-    return this.watches.size;
-  }
-
   async subscribe(kind: JobKind, workflowName: string, first: number, terms: WatchTerms = {}): Promise<AsyncIterableIterator<JobSummaryRecord[] | GraphQLError>> {
     const refused = terms.access?.refusal('subscribe', workflowName);
     if (refused) throw refused;
@@ -94,7 +89,7 @@ export class ListWatcher {
     terms.signal?.addEventListener('abort', leave, { once: true });
     let current: ListSnapshot;
     try {
-      current = watch.latest ?? (await watch.first);
+      current = watch.latest ?? (await untilAborted(watch.first, terms.signal));
     } catch (err) {
       leave();
       throw err;

@@ -22,3 +22,13 @@ export function subscriberStream<T>(leave: () => void, executor: Executor<T>): A
   };
   return stream;
 }
+
+/** `promise`, or a rejection as soon as `signal` aborts: a subscriber waiting for a first read stops waiting when it leaves. */
+export function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
