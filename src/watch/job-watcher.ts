@@ -124,6 +124,8 @@ interface Watch {
   ended: boolean;
   /** With a coordinator: whether this replica holds the job's lease and polls it; the lease loop; what follows the holder's events. */
   holder?: boolean;
+  /** A poll's read is in flight. */
+  reading?: boolean;
   cancelLead?: () => void;
   follow?: (event: Event) => void;
 }
@@ -292,7 +294,8 @@ export class JobWatcher {
       if (watch.ended) return;
       if (holds && !watch.holder) {
         watch.holder = true;
-        void this.poll(watch, fetch);
+        // A poll still in flight from an earlier hold goes on as the loop: starting another would poll twice.
+        if (!watch.reading) void this.poll(watch, fetch);
       } else if (!holds && watch.holder) {
         watch.holder = false;
         watch.cancelPoll?.();
@@ -313,8 +316,9 @@ export class JobWatcher {
 
   private async poll(watch: Watch, fetch: () => Promise<JobRead>): Promise<void> {
     watch.cancelPoll = undefined;
+    watch.reading = true;
     try {
-      const { job, served } = await fetch();
+      const { job, served } = await fetch().finally(() => (watch.reading = false));
       if (served === 'miss') this.observer?.poll('ok');
       if (watch.ended) return;
       const snapshot = { job, seen: visible(job) };
@@ -350,6 +354,8 @@ export class JobWatcher {
       }
       watch.delayMs = Math.min(this.backoffCapMs, watch.delayMs * 2);
     }
+    // A replica that lost the job's lease while this poll was in flight stops here: the new holder polls.
+    if (this.coordinator && !watch.holder) return;
     const wait = watch.delayMs * (1 + (this.random() * 2 - 1) * this.jitter);
     watch.cancelPoll = this.scheduler.after(wait, () => this.poll(watch, fetch));
   }
