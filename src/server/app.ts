@@ -258,6 +258,15 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       { serverWillStart: async () => ({ drainServer: async () => void (await webSockets.dispose()) }) },
     ],
   });
+  /** Stops what runs beside the servers: pollers, SDK clients, the shared store, the embedded emulator. */
+  async function stopParts(): Promise<void> {
+    watcher.close();
+    lists.close();
+    clients.destroy();
+    jobEvents?.close();
+    await redis?.close();
+    await emulator?.close();
+  }
   await apollo.start();
   http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, deadlines, logger }));
   await http.app.listen({ port: config.port, host: config.host });
@@ -267,11 +276,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   } catch (err) {
     // The service port is up already: close everything started, so the caller's error is the only thing left.
     await apollo.stop();
-    watcher.close();
-    clients.destroy();
-    await emulator?.close();
-    jobEvents?.close();
-    await redis?.close();
+    await stopParts();
     throw err;
   }
 
@@ -293,12 +298,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         clearTimeout(cut);
       }
       await metricsListener.close();
-      watcher.close();
-      lists.close();
-      clients.destroy();
-      jobEvents?.close();
-      await redis?.close();
-      await emulator?.close();
+      await stopParts();
     },
   };
 }

@@ -12,10 +12,43 @@ export interface ClientLimitSettings {
   jobsPerClient: number;
 }
 
+/** How many of each key are held; a key no one holds takes no memory. */
+class Counts<K> {
+  private readonly counts = new Map<K, number>();
+
+  get size(): number {
+    return this.counts.size;
+  }
+
+  of(key: K): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  add(key: K): void {
+    this.counts.set(key, this.of(key) + 1);
+  }
+
+  remove(key: K): void {
+    const left = this.of(key) - 1;
+    if (left > 0) this.counts.set(key, left);
+    else this.counts.delete(key);
+  }
+}
+
+/** `release`, run at most once however often it is called (a socket's close and an early release both call it). */
+function once(release: () => void): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    release();
+  };
+}
+
 interface ClientHoldings {
   sockets: number;
   /** Watch ids with how many of the client's subscriptions hold each. */
-  jobs: Map<string, number>;
+  jobs: Counts<string>;
 }
 
 /** Who is calling: the principal, and the client its fair shares and limits are counted for. */
@@ -43,7 +76,7 @@ export function limitExceeded(limit: string, value: number, message: string): Gr
 export class ClientLimits {
   private readonly clients = new Map<string, ClientHoldings>();
   /** Sockets not yet past `connection_init`, by address: who they are is not known yet. */
-  private readonly unnamed = new Map<string, number>();
+  private readonly unnamed = new Counts<string>();
 
   /** @param refused told of each refusal, by the limit reached */
   constructor(
@@ -59,13 +92,10 @@ export class ClientLimits {
       return undefined;
     }
     holdings.sockets++;
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
+    return once(() => {
       holdings.sockets--;
       this.forget(client, holdings);
-    };
+    });
   }
 
   /**
@@ -76,20 +106,12 @@ export class ClientLimits {
    * address from filling the connection cap with them meanwhile.
    */
   openUnnamed(address: string): (() => void) | undefined {
-    const held = this.unnamed.get(address) ?? 0;
-    if (held >= this.settings.socketsPerClient) {
+    if (this.unnamed.of(address) >= this.settings.socketsPerClient) {
       this.refused('socketsPerClient');
       return undefined;
     }
-    this.unnamed.set(address, held + 1);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const left = this.unnamed.get(address)! - 1;
-      if (left === 0) this.unnamed.delete(address);
-      else this.unnamed.set(address, left);
-    };
+    this.unnamed.add(address);
+    return once(() => this.unnamed.remove(address));
   }
 
   /** The quota of one socket of `client`: its subscriptions, and the client's distinct jobs. */
@@ -103,23 +125,17 @@ export class ClientLimits {
           throw limitExceeded('subscriptionsPerSocket', subscriptionsPerSocket, `A connection may hold ${subscriptionsPerSocket} subscriptions at once; complete one first.`);
         }
         const holdings = this.holdings(client);
-        const holders = holdings.jobs.get(watchId) ?? 0;
-        if (holders === 0 && holdings.jobs.size >= jobsPerClient) {
+        if (holdings.jobs.of(watchId) === 0 && holdings.jobs.size >= jobsPerClient) {
           this.refused('jobsPerClient');
           throw limitExceeded('jobsPerClient', jobsPerClient, `A client may watch ${jobsPerClient} distinct jobs at once; complete a subscription first.`);
         }
         subscriptions++;
-        holdings.jobs.set(watchId, holders + 1);
-        let released = false;
-        return () => {
-          if (released) return;
-          released = true;
+        holdings.jobs.add(watchId);
+        return once(() => {
           subscriptions--;
-          const left = holdings.jobs.get(watchId)! - 1;
-          if (left === 0) holdings.jobs.delete(watchId);
-          else holdings.jobs.set(watchId, left);
+          holdings.jobs.remove(watchId);
           this.forget(client, holdings);
-        };
+        });
       },
     };
   }
@@ -127,7 +143,7 @@ export class ClientLimits {
   private holdings(client: string): ClientHoldings {
     let holdings = this.clients.get(client);
     if (!holdings) {
-      holdings = { sockets: 0, jobs: new Map() };
+      holdings = { sockets: 0, jobs: new Counts() };
       this.clients.set(client, holdings);
     }
     return holdings;

@@ -43,3 +43,8 @@ export function clientErrorFormatter(logger: Logger, { hideSuggestions = false }
 function isGraphQLError(error: unknown): error is GraphQLError {
   return typeof error === 'object' && error !== null && 'toJSON' in error && 'locations' in error;
 }
+
+/** `format` over a list of errors, as the streaming transports send them. */
+export function formatAll(format: ReturnType<typeof clientErrorFormatter>, errors: readonly GraphQLError[]): GraphQLFormattedError[] {
+  return errors.map((error) => format(error.toJSON(), error));
+}

@@ -8,6 +8,13 @@ import type { UpstreamCost } from './upstream-cost';
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
 const DOCUMENT_CACHE_SIZE = 500;
 
+/** An operation as a streaming transport receives it (graphql-ws's subscribe payload, graphql-sse's request). */
+export interface StreamedOperation extends OperationRequest {
+  query?: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
 /**
  * The door streaming transports (websockets, SSE) share for each operation a
  * client sends: parsed and validated once per distinct text, against the
@@ -16,26 +23,24 @@ const DOCUMENT_CACHE_SIZE = 500;
  */
 export class OperationGate {
   private readonly documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
+  private readonly rules: readonly ValidationRule[];
 
   constructor(
     private readonly schema: GraphQLSchema,
-    private readonly rules: ValidationRule[],
+    rules: ValidationRule[],
     private readonly cost: UpstreamCost,
     private readonly posture: SchemaPosture,
     /** With ER_TRUSTED_DOCUMENTS: only these operations run, named by hash or identical text. */
     private readonly trusted?: TrustedDocuments,
-  ) {}
+  ) {
+    this.rules = [...specifiedRules, ...rules];
+  }
 
-  /** The operation's document, or the errors that refuse it: an untrusted document, a parse error, validation errors, or a limit. */
-  admit(
-    request: OperationRequest & { query?: string },
-    operationName: string | null | undefined,
-    variables: Record<string, unknown> | null | undefined,
-  ): DocumentNode | readonly GraphQLError[] {
+  /** The document of the operation a client sent, or the errors that refuse it: an untrusted document, a parse error, validation errors, or a limit. */
+  admit(request: StreamedOperation): DocumentNode | readonly GraphQLError[] {
     // A transport's empty query stands for none: the client named a trusted document by hash.
-    const named = this.trusted?.resolve({ ...request, query: request.query || undefined }) ?? request.query ?? '';
-    if (typeof named !== 'string') return [named];
-    const query = named;
+    const query = this.trusted?.resolve({ ...request, query: request.query || undefined }) ?? request.query ?? '';
+    if (typeof query !== 'string') return [query];
     let document = this.documents.get(query);
     if (!document) {
       try {
@@ -43,11 +48,11 @@ export class OperationGate {
       } catch (err) {
         return [err as GraphQLError];
       }
-      const errors = validate(this.schema, document, [...specifiedRules, ...this.rules]);
+      const errors = validate(this.schema, document, this.rules);
       if (errors.length > 0) return errors;
       this.documents.set(query, document);
     }
-    const refusal = operationRefusal(this.cost, this.posture, { document, operationName, variables, router: false });
+    const refusal = operationRefusal(this.cost, this.posture, { document, operationName: request.operationName, variables: request.variables, router: false });
     return refusal ? [refusal] : document;
   }
 }

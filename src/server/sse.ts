@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { GatewayContext } from '../resolvers/context';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import type { Caller, ClientLimits } from './client-limits';
-import { clientErrorFormatter } from './errors';
+import { clientErrorFormatter, formatAll } from './errors';
 import type { SseHandler } from './http';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
@@ -43,9 +43,9 @@ export function createSseHandler(options: SseOptions): SseHandler {
     // Distinct connections only: a stream per operation, no reservation tokens to keep.
     authenticate: () => null as unknown as string,
     onSubscribe: (req, params) => {
-      const admitted = options.gate.admit(params as Parameters<OperationGate['admit']>[0], params.operationName, params.variables);
+      const admitted = options.gate.admit(params);
       if (Array.isArray(admitted)) {
-        const errors = admitted.map((error) => format(error.toJSON(), error));
+        const errors = formatAll(format, admitted);
         return [JSON.stringify({ errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
       }
       const caller = callers.get(req.raw)!;
@@ -57,7 +57,7 @@ export function createSseHandler(options: SseOptions): SseHandler {
     },
     execute: (args) => settleDeadline(execute(args), args.contextValue),
     subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
-    onNext: (_ctx, _req, result) => ('errors' in result && result.errors ? { ...result, errors: result.errors.map((error) => format(error.toJSON(), error) as never) } : result),
+    onNext: (_ctx, _req, result) => ('errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result),
   });
   return async (request, reply, caller) => {
     callers.set(request, caller);

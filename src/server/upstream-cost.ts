@@ -83,7 +83,7 @@ interface Walk {
  */
 export class UpstreamCost {
   /** Verdicts by document, then by variables: clients send the same few operations. */
-  private readonly verdicts = new WeakMap<DocumentNode, LRUCache<string, { refusal?: GraphQLError; calls: number }>>();
+  private readonly verdicts = new WeakMap<DocumentNode, LRUCache<string, { refusal?: GraphQLError }>>();
 
   /** @param refused told of each refusal, by the limit reached */
   constructor(
@@ -96,11 +96,6 @@ export class UpstreamCost {
     const { refusal } = this.verdict(document, operationName, variables);
     if (refusal) this.refused(String(refusal.extensions.limit));
     return refusal;
-  }
-
-  /** The estimated calls of an operation (for tests and the bench). */
-  estimate(document: DocumentNode, operationName?: string | null, variables?: Record<string, unknown> | null): number {
-    return this.verdict(document, operationName, variables).calls;
   }
 
   private verdict(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined) {
@@ -118,21 +113,20 @@ export class UpstreamCost {
     return verdict;
   }
 
-  private judge(document: DocumentNode, operationName: string | null | undefined, inputs: Record<string, unknown>): { refusal?: GraphQLError; calls: number } {
+  private judge(document: DocumentNode, operationName: string | null | undefined, inputs: Record<string, unknown>): { refusal?: GraphQLError } {
     const operation = getOperationAST(document, operationName);
-    if (!operation) return { calls: 0 };
+    if (!operation) return {};
     const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], inputs);
-    if (coerced.errors) return { calls: 0 };
+    if (coerced.errors) return {};
     const root = this.schema.getRootType(operation.operation);
-    if (!root) return { calls: 0 };
+    if (!root) return {};
     const fragments: Record<string, FragmentDefinitionNode> = {};
     for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
     const walk: Walk = { schema: this.schema, fragments, variables: coerced.coerced, limits: this.limits, schemaReads: 0 };
     const calls = cost(walk, root, [operation.selectionSet], 1, 'whole');
-    if (walk.refusal) return { refusal: walk.refusal, calls };
+    if (walk.refusal) return { refusal: walk.refusal };
     if (calls > this.limits.maxUpstreamCalls) {
       return {
-        calls,
         refusal: limitExceeded(
           'upstreamCalls',
           this.limits.maxUpstreamCalls,
@@ -140,7 +134,7 @@ export class UpstreamCost {
         ),
       };
     }
-    return { calls };
+    return {};
   }
 }
 

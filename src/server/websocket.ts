@@ -2,7 +2,6 @@ import { execute, subscribe, type DocumentNode, type GraphQLError, type GraphQLS
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { TokenBucket } from 'limiter';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
@@ -10,8 +9,9 @@ import type { Principal } from '../auth/principal';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
+import { localBudget } from '../upstream/rate-governor';
 import { callerOf, type Caller, type ClientLimits } from './client-limits';
-import { clientErrorFormatter } from './errors';
+import { clientErrorFormatter, formatAll } from './errors';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { OriginGuard } from './origins';
@@ -168,15 +168,15 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       execute: (args) => settleDeadline(execute(args), args.contextValue),
       subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
       onSubscribe: (_ctx, _id, payload) => {
-        const admitted = options.gate.admit(payload as Parameters<OperationGate['admit']>[0], payload.operationName, payload.variables);
+        const admitted = options.gate.admit(payload);
         if (Array.isArray(admitted)) return admitted as GraphQLError[];
         return { schema, document: admitted as DocumentNode, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => format(error.toJSON(), error)),
+      onError: (_ctx, _id, _payload, errors) => formatAll(format, errors),
       onNext: (ctx, _id, _payload, _args, result) => {
         // Past the limit the socket is closed, and graphql-ws sends nothing more on it.
         guard.check(ctx.extra.socket);
-        return result.errors ? { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) } : result;
+        return result.errors ? { ...result, errors: formatAll(format, result.errors) } : result;
       },
     } satisfies ServerOptions<Record<string, unknown> | undefined, SocketExtra>,
   );
@@ -190,11 +190,10 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       setTimeout(() => socket.terminate(), 1000).unref();
     });
     const operations = new Map<string, AbortController>();
-    const messages = new TokenBucket({ bucketSize: options.messagesPerSecond * 2, tokensPerInterval: options.messagesPerSecond, interval: 'second' });
-    messages.content = messages.bucketSize;
+    const messages = localBudget(options.messagesPerSecond, options.messagesPerSecond * 2);
     /** A message within the socket's rate; past it, the socket is closed and false returned. */
     const withinRate = (): boolean => {
-      if (messages.tryRemoveTokens(1)) return true;
+      if (messages.take() === 0) return true;
       if (socket.readyState === socket.OPEN) {
         logger.info({ limit: options.messagesPerSecond }, 'websocket client dropped: too many messages');
         options.onDrop?.('message_rate');

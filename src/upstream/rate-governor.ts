@@ -61,7 +61,7 @@ export interface LaneBudget {
 }
 
 /** This process's token bucket: synchronous, so a call with a token free takes no promise. */
-export function localBudget(ratePerSecond: number, burst: number): LaneBudget {
+export function localBudget(ratePerSecond: number, burst: number): LaneBudget & { take(): number } {
   const bucket = new TokenBucket({ bucketSize: burst, tokensPerInterval: ratePerSecond, interval: 'second' });
   // A quiet operation has its whole burst to spend.
   bucket.content = burst;
