@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayError } from '../upstream/errors';
 import { IDEMPOTENCY_TTL_MS, type IdempotencyRecord, type IdempotencyStore, type Reservation, type UnknownRecord } from '../upstream/idempotency';
-import type { SharedRedis } from './redis';
+import { redisScript, type SharedRedis } from './redis';
 
 /**
  * Claims a key in one step: free → pending (with the TTL), unknown with the
@@ -47,8 +47,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     private readonly clock: () => number = Date.now,
   ) {
     this.client = redis.client;
-    if (!('erReserve' in this.client)) this.client.defineCommand('erReserve', { numberOfKeys: 1, lua: RESERVE });
-    this.reserveScript = (this.client as unknown as { erReserve: ReserveCommand }).erReserve.bind(this.client);
+    this.reserveScript = redisScript<ReserveCommand>(redis, 'erReserve', RESERVE);
   }
 
   async reserve(key: string, fingerprint: string): Promise<Reservation> {

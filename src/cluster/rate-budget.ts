@@ -1,6 +1,5 @@
-import type { Redis } from 'ioredis';
 import { localBudget, type LaneBudget } from '../upstream/rate-governor';
-import type { SharedRedis } from './redis';
+import { redisScript, type SharedRedis } from './redis';
 
 /**
  * A token bucket in one Redis hash (`tokens`, `at`), refilled by Redis's own
@@ -39,9 +38,7 @@ type TakeCommand = (key: string, rate: number, burst: number) => Promise<number>
  * working; the account may see up to N times the rate until Redis is back).
  */
 export function sharedBudgets(redis: SharedRedis, ratePerSecond: number, burst: number): (operation: string) => LaneBudget {
-  const client = redis.client as Redis & { erTake?: TakeCommand };
-  if (!client.erTake) client.defineCommand('erTake', { numberOfKeys: 1, lua: TAKE });
-  const take = client.erTake!.bind(client);
+  const take = redisScript<TakeCommand>(redis, 'erTake', TAKE);
   return (operation) => {
     const fallback = localBudget(ratePerSecond, burst);
     /** The last wait Redis answered: the estimate of the next. */

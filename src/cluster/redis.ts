@@ -72,3 +72,13 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
     },
   };
 }
+
+/**
+ * A Lua script of one key as a command of the shared connection (ioredis's
+ * `defineCommand`: EVALSHA, the key prefixed), defined once per connection.
+ */
+export function redisScript<F extends (key: string, ...args: never[]) => Promise<unknown>>(redis: SharedRedis, name: string, lua: string): F {
+  const client = redis.client as unknown as Record<string, F | undefined> & Redis;
+  if (!client[name]) client.defineCommand(name, { numberOfKeys: 1, lua });
+  return client[name]!.bind(client) as F;
+}

@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { Redis } from 'ioredis';
 import type { IdMappingJobRecord, MatchingJobRecord } from '../upstream/records';
 import type { JobEvents, WatchCoordinator } from '../watch/job-watcher';
-import type { SharedRedis } from './redis';
+import { redisScript, type SharedRedis } from './redis';
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
 type Listener = Parameters<EventTarget['addEventListener']>[1];
@@ -107,11 +107,8 @@ export class RedisWatchCoordinator implements WatchCoordinator {
     private readonly replicaId: string,
     readonly leaseMs: number,
   ) {
-    const client = redis.client as Redis & { erAcquire?: LeaseCommand; erRelease?: LeaseCommand };
-    if (!client.erAcquire) client.defineCommand('erAcquire', { numberOfKeys: 1, lua: ACQUIRE });
-    if (!client.erRelease) client.defineCommand('erRelease', { numberOfKeys: 1, lua: RELEASE });
-    this.acquireScript = client.erAcquire!.bind(client);
-    this.releaseScript = client.erRelease!.bind(client);
+    this.acquireScript = redisScript<LeaseCommand>(redis, 'erAcquire', ACQUIRE);
+    this.releaseScript = redisScript<LeaseCommand>(redis, 'erRelease', RELEASE);
   }
 
   async acquire(id: string): Promise<boolean> {
