@@ -33,6 +33,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     startClockSkewMs: 10_000,
     inlineTracing: true,
     introspection: true,
+    dashboard: true,
     routerSecret: undefined,
     metricsPort: 9464,
     metricsHost: '127.0.0.1',

@@ -45,9 +45,9 @@ test('the Dockerfile: multi-stage, production dependencies only, a non-root user
   expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
   expect(runtime).toMatch(/^USER node$/m);
   expect(imageCommand()).toEqual(['node', 'dist/server/main.js']);
-  // What the build stage compiles is what `npm run build` compiles.
-  expect(stages[0]).toMatch(/^RUN npx tsc -b src$/m);
-  expect(JSON.parse(read('package.json')).scripts.build).toBe('tsc -b src');
+  // The build stage builds as a developer does: the TypeScript and the dashboard's bundle.
+  expect(stages[0]).toMatch(/^RUN npm run build$/m);
+  expect(stages[0]).toMatch(/^COPY src \.\/src$/m);
 });
 
 test('the compose file: Redis, the emulator, two replicas whose settings pass the gateway check and whose health is /readyz', () => {
@@ -76,7 +76,7 @@ test('the Kubernetes manifests: probes on /healthz and /readyz, settings that pa
 });
 
 test("the image's command, built as the image builds it, serves with the compose settings and drains on SIGTERM", async () => {
-  await promisify(execFile)(process.execPath, [resolve(root, 'node_modules/typescript/bin/tsc'), '-b', 'src'], { cwd: root });
+  await promisify(execFile)('npm', ['run', 'build'], { cwd: root });
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
   // The emulator service, on a free loopback port instead of the compose network.
   const emulatorPort = await closedPort();
@@ -109,6 +109,9 @@ test("the image's command, built as the image builds it, serves with the compose
       body: JSON.stringify({ query: '{ idMappingWorkflows(first: 1) { nodes { workflowName } } }' }),
     });
     expect(((await res.json()) as { data: unknown }).data).toEqual({ idMappingWorkflows: { nodes: [{ workflowName: expect.any(String) }] } });
+    // The dashboard's bundle is in dist/, served as built.
+    const dashboard = await fetch(`${gateway.url}/dashboard/main.js`);
+    expect([dashboard.status, dashboard.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);
     gateway.child.kill('SIGTERM');
     expect(await gateway.exited).toBe(0);
     expect(gateway.lines.map((line) => line.msg)).toContain('shut down cleanly');

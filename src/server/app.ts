@@ -208,6 +208,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
     maxConnections: config.maxConnections ?? defaultMaxConnections(),
     trusted,
+    dashboard: config.dashboard,
   });
   const httpServer = http.app.server;
   const webSockets = serveWebSockets({

@@ -66,6 +66,8 @@ export interface Config {
   inlineTracing: boolean;
   /** Schema introspection over HTTP and websockets alike; off, field suggestions in errors are off too. @default false with NODE_ENV=production, else true */
   introspection: boolean;
+  /** The live dashboard page at `/dashboard/` (and `/` leads there); it calls the public API with the visitor's own credentials. @default true */
+  dashboard: boolean;
   /** A secret only the router knows, sent as `X-Router-Secret`: with it, `_service` and ftv1 traces are answered whatever `introspection` says. */
   routerSecret?: string;
   /** The port of `/metrics`, apart from the service port; 0 picks a free one. @default 9464 */
@@ -146,6 +148,7 @@ const env = z.object({
   ER_START_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
   ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
   ER_INTROSPECTION: z.enum(['true', 'false']).optional(),
+  ER_DASHBOARD: z.enum(['true', 'false']).default('true'),
   ER_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   ER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   ER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -263,6 +266,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     startClockSkewMs: vars.ER_START_CLOCK_SKEW_MS,
     inlineTracing: vars.ER_INLINE_TRACING === 'true',
     introspection: (vars.ER_INTROSPECTION ?? (vars.NODE_ENV === 'production' ? 'false' : 'true')) === 'true',
+    dashboard: vars.ER_DASHBOARD === 'true',
     routerSecret: vars.ER_ROUTER_SECRET,
     metricsPort: vars.ER_METRICS_PORT,
     metricsHost: vars.ER_METRICS_HOST,

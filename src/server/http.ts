@@ -8,6 +8,7 @@ import { AuthenticationError, credentialsFrom, type Authenticator } from '../aut
 import { ANONYMOUS, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
+import { DASHBOARD_ROUTES, serveDashboard } from './dashboard';
 import type { GatewayMetrics } from './metrics';
 import type { OriginGuard } from './origins';
 import type { TrustedDocuments } from './trusted-documents';
@@ -34,6 +35,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
   bodyLimit: number;
   /** With ER_TRUSTED_DOCUMENTS: only these operations run. */
   trusted?: TrustedDocuments;
+  /** Serve the dashboard page at /dashboard/ (ER_DASHBOARD). */
+  dashboard: boolean;
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -124,7 +127,8 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
-  answerInJson(app, ROUTES, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
+  if (options.dashboard) serveDashboard(app, logger);
+  answerInJson(app, options.dashboard ? { ...ROUTES, ...DASHBOARD_ROUTES } : ROUTES, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
 
   /** The caller a request's credentials name, or undefined once it has been answered 401 (or 503). */
   async function authenticated(request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {

@@ -1,0 +1,220 @@
+import { credential, GraphQLFailure, rememberCredential, request, subscribe } from './graphql';
+import './style.css';
+
+/**
+ * The live dashboard: every workflow with its newest jobs. Each workflow's
+ * list is a live list subscription (a job started anywhere appears by
+ * itself); each active job is watched for its progress until it ends; a
+ * finished job's metrics and error are read once, by global id. It is the
+ * reference client for frontend teams, so it uses only the public API.
+ */
+
+/** The two kinds of workflow differ only in these names. */
+const KINDS = {
+  idMapping: { label: 'ID mapping', workflows: 'idMappingWorkflows', list: 'idMappingJobsChanged', updated: 'idMappingJobUpdated', start: 'startIdMappingJob', type: 'IdMappingJob' },
+  matching: { label: 'Matching', workflows: 'matchingWorkflows', list: 'matchingJobsChanged', updated: 'matchingJobUpdated', start: 'startMatchingJob', type: 'MatchingJob' },
+} as const;
+type Kind = keyof typeof KINDS;
+
+const NEWEST = 5;
+const SUMMARY = 'id jobId status startTime endTime';
+const DETAIL = `${SUMMARY} errorDetails { errorMessage } metrics { inputRecords totalRecordsProcessed }`;
+
+interface Job {
+  id: string;
+  jobId: string;
+  status: 'QUEUED' | 'RUNNING' | 'SUCCEEDED' | 'FAILED';
+  startTime: string;
+  endTime?: string | null;
+  errorDetails?: { errorMessage?: string | null } | null;
+  metrics?: { inputRecords?: number | null; totalRecordsProcessed?: number | null } | null;
+}
+
+interface Workflow {
+  kind: Kind;
+  name: string;
+  jobs: Job[];
+  element: HTMLElement;
+}
+
+const main = document.querySelector('main')!;
+const banner = document.querySelector<HTMLElement>('#banner')!;
+/** What is known of each job beyond its summary, by global id. */
+const details = new Map<string, Job>();
+/** Jobs whose progress is being watched, by global id. */
+const watching = new Set<string>();
+
+const isActive = (job: Job) => job.status === 'QUEUED' || job.status === 'RUNNING';
+
+/** A job as best known: its watched or read detail, unless the list has since seen it end. */
+function current(summary: Job): Job {
+  const known = details.get(summary.id);
+  return !known || (isActive(known) && !isActive(summary)) ? { ...known, ...summary } : { ...summary, ...known };
+}
+
+function say(text: string | undefined): void {
+  banner.textContent = text ?? '';
+  banner.hidden = !text;
+}
+
+function onLink(up: boolean): void {
+  say(up ? undefined : 'Live updates are reconnecting…');
+}
+
+function time(iso: string | null | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : '—';
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className: string, text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function jobRow(summary: Job): HTMLElement {
+  const job = current(summary);
+  const row = element('li', 'job');
+  row.dataset.jobId = job.jobId;
+  row.append(element('span', `badge ${job.status.toLowerCase()}`, job.status), element('code', 'job-id', job.jobId));
+  const times = element('span', 'times', `${time(job.startTime)} → ${time(job.endTime)}`);
+  row.append(times);
+  const input = job.metrics?.inputRecords;
+  const bar = element('progress', 'progress');
+  if (input) {
+    bar.max = input;
+    bar.value = job.metrics?.totalRecordsProcessed ?? 0;
+    bar.title = `${bar.value.toLocaleString()} of ${input.toLocaleString()} records processed`;
+    if (job.status === 'RUNNING') times.append(element('span', 'count', ` · ${bar.title}`));
+  } else if (job.status !== 'QUEUED') {
+    bar.value = 0; // no counts; a QUEUED job's bar stays indeterminate
+  }
+  row.append(bar);
+  if (job.status === 'FAILED') row.append(element('p', 'error', job.errorDetails?.errorMessage ?? 'The job failed.'));
+  return row;
+}
+
+function render(workflow: Workflow): void {
+  const list = workflow.element.querySelector('ol')!;
+  list.replaceChildren(...workflow.jobs.map(jobRow));
+  if (workflow.jobs.length === 0) list.append(element('li', 'empty', 'No jobs yet.'));
+  const idle = !workflow.jobs.some((job) => isActive(current(job)));
+  workflow.element.querySelector<HTMLButtonElement>('button.start')!.disabled = !idle;
+}
+
+/** Follows an active job until it ends: its status and progress, from the shared poller. */
+function watchJob(workflow: Workflow, job: Job): void {
+  if (watching.has(job.id)) return;
+  watching.add(job.id);
+  const kind = KINDS[workflow.kind];
+  subscribe<Record<string, Job>>(
+    `subscription Progress($workflowName: String!, $jobId: ID!) { job: ${kind.updated}(workflowName: $workflowName, jobId: $jobId) { ${DETAIL} } }`,
+    { workflowName: workflow.name, jobId: job.jobId },
+    {
+      next: ({ job: now }) => {
+        details.set(now.id, now);
+        render(workflow);
+      },
+      failed: (err) => say(`${workflow.name} ${job.jobId}: ${err.message}`),
+    },
+    onLink,
+  );
+}
+
+/** Metrics and error messages of finished jobs not seen before, in one query by global id. */
+async function readFinished(workflow: Workflow): Promise<void> {
+  const unread = workflow.jobs.filter((job) => {
+    const known = details.get(job.id);
+    return !isActive(job) && (!known || isActive(known)); // never read, or read while it ran
+  });
+  if (unread.length === 0) return;
+  const type = KINDS[workflow.kind].type;
+  const { nodes } = await request<{ nodes: (Job | null)[] }>(`query Finished($ids: [ID!]!) { nodes(ids: $ids) { ... on ${type} { ${DETAIL} } } }`, { ids: unread.map((job) => job.id) });
+  for (const job of nodes) if (job) details.set(job.id, job);
+  render(workflow);
+}
+
+function follow(workflow: Workflow): void {
+  subscribe<Record<string, Job[]>>(
+    `subscription Newest($workflowName: String!, $first: Int!) { jobs: ${KINDS[workflow.kind].list}(workflowName: $workflowName, first: $first) { ${SUMMARY} } }`,
+    { workflowName: workflow.name, first: NEWEST },
+    {
+      next: ({ jobs }) => {
+        workflow.jobs = jobs;
+        render(workflow);
+        for (const job of jobs) if (isActive(job)) watchJob(workflow, job);
+        readFinished(workflow).catch((err: Error) => say(err.message));
+      },
+      failed: (err) => say(`${workflow.name}: ${err.message}`),
+    },
+    onLink,
+  );
+}
+
+async function start(workflow: Workflow, button: HTMLButtonElement): Promise<void> {
+  button.disabled = true;
+  const kind = KINDS[workflow.kind];
+  try {
+    // A key per click: if the answer is lost and the click is sent again, no second job starts.
+    const { started } = await request<{ started: { job: Job } }>(
+      `mutation Start($workflowName: String!, $key: String!) { started: ${kind.start}(input: { workflowName: $workflowName, idempotencyKey: $key }) { job { ${DETAIL} } } }`,
+      { workflowName: workflow.name, key: crypto.randomUUID() },
+    );
+    // Shown at once; the live list confirms it on its next poll.
+    if (!workflow.jobs.some((job) => job.id === started.job.id)) workflow.jobs = [started.job, ...workflow.jobs].slice(0, NEWEST);
+    render(workflow);
+    watchJob(workflow, started.job);
+  } catch (err) {
+    say(`${workflow.name}: ${(err as Error).message}`);
+    button.disabled = false;
+  }
+}
+
+function section(kind: Kind, name: string): Workflow {
+  const box = element('section', 'workflow');
+  box.dataset.workflow = name;
+  const header = element('header', 'header');
+  const button = element('button', 'start', 'Start job');
+  header.append(element('h2', 'name', name), element('span', 'kind', KINDS[kind].label), button);
+  box.append(header, element('ol', 'jobs'));
+  const workflow: Workflow = { kind, name, jobs: [], element: box };
+  button.addEventListener('click', () => void start(workflow, button));
+  return workflow;
+}
+
+/** Asks for an API key or token when the gateway requires one; the page reloads with it. */
+function askForCredential(reason: string): void {
+  const form = element('form', 'credential');
+  const input = element('input', 'secret');
+  input.type = 'password';
+  input.placeholder = 'API key or JWT';
+  input.autocomplete = 'off';
+  form.append(element('p', 'reason', reason), input, element('button', 'sign-in', 'Use'));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    rememberCredential(input.value);
+    location.reload();
+  });
+  main.replaceChildren(form);
+}
+
+async function load(): Promise<void> {
+  type Names = { nodes: { workflowName: string }[] };
+  let found: { idMappingWorkflows: Names; matchingWorkflows: Names };
+  try {
+    found = await request(`query Workflows { idMappingWorkflows { nodes { workflowName } } matchingWorkflows { nodes { workflowName } } }`);
+  } catch (err) {
+    if (err instanceof GraphQLFailure && err.code === 'UNAUTHENTICATED') {
+      return askForCredential(credential() ? `The gateway did not accept that credential: ${err.message}` : 'This gateway needs an API key or a token.');
+    }
+    throw err;
+  }
+  const workflows = [
+    ...found.idMappingWorkflows.nodes.map(({ workflowName }) => section('idMapping', workflowName)),
+    ...found.matchingWorkflows.nodes.map(({ workflowName }) => section('matching', workflowName)),
+  ];
+  main.replaceChildren(...workflows.map((workflow) => workflow.element));
+  for (const workflow of workflows) follow(workflow);
+}
+
+load().catch((err: Error) => say(`The dashboard could not load: ${err.message}`));

@@ -1,0 +1,175 @@
+/// <reference lib="dom" />
+/// <reference lib="dom.iterable" />
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { newApiKey, writeTempFile } from './utils/auth';
+import { startTestGateway, type TestGateway } from './utils/gateway';
+
+/**
+ * The dashboard as a person sees it: Debian's Chromium, headless, driven by
+ * playwright-core, against a gateway with its embedded emulator. `npm test`
+ * builds the page first (`npm run dashboard`), as `npm run build` does.
+ */
+
+/** Where the screenshot goes: the tests' output folder, not committed. */
+const OUTPUT = process.env.TEST_OUTPUT_DIR ?? join(__dirname, 'output');
+
+let browser: Browser;
+
+beforeAll(async () => {
+  // Nothing but loopback resolves: a request meant for the internet fails here rather than leaving the machine.
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'] });
+});
+
+afterAll(async () => {
+  await browser.close();
+});
+
+/** A page on its own context that records every request it makes (websockets included) and every error it logs. */
+async function openPage(t: TestGateway): Promise<{ context: BrowserContext; page: Page; requests: string[]; errors: string[] }> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const requests: string[] = [];
+  const errors: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    requests.push(url);
+    return url.startsWith(t.gateway.url) ? route.continue() : route.abort();
+  });
+  const page = await context.newPage();
+  page.on('websocket', (socket) => requests.push(socket.url()));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  page.on('pageerror', (err) => errors.push(err.message));
+  return { context, page, requests, errors };
+}
+
+describe('the dashboard in Chromium', () => {
+  let t: TestGateway;
+
+  beforeAll(async () => {
+    // A job runs six seconds (the first 0.6 s QUEUED), polled every 200 ms: its bar moves a few dozen times.
+    t = await startTestGateway({ env: { ER_EMULATOR_JOB_SECONDS: '6', ER_POLL_INTERVAL_MS: '200' } });
+  });
+
+  afterAll(async () => {
+    await t.close();
+  });
+
+  test('a job started from the page goes QUEUED, RUNNING with a moving bar, then SUCCEEDED, and no request leaves the machine', async () => {
+    const { context, page, requests, errors } = await openPage(t);
+    try {
+      await page.goto(`${t.gateway.url}/`);
+      expect(page.url()).toBe(`${t.gateway.url}/dashboard/`);
+      const workflow = page.locator('section[data-workflow="customer-id-map"]');
+      await workflow.locator('.job').first().waitFor();
+      // Every workflow of the emulator, each with its newest jobs; a FAILED job says why.
+      expect(await page.locator('section.workflow h2').allTextContents()).toEqual(['customer-id-map', 'loyalty-id-map', 'address-matching', 'customer-matching', 'household-matching']);
+      await expect(workflow.locator('.job').count()).resolves.toBe(5);
+      await workflow.locator('.error', { hasText: 'Access denied to s3://er-demo-input/' }).waitFor();
+      // A workflow with a job running has no start button to press.
+      await page.locator('section[data-workflow="loyalty-id-map"] .job .badge.running').first().waitFor();
+      expect(await page.locator('section[data-workflow="loyalty-id-map"] button.start').isDisabled()).toBe(true);
+
+      // From here on, every state the new job's row shows, as the page draws it.
+      const before = await workflow.locator('.job').evaluateAll((rows) => rows.map((row) => (row as HTMLElement).dataset.jobId));
+      await workflow.evaluate((section, known) => {
+        const seen: { jobId: string; status: string; value: number | null; max: number }[] = [];
+        (window as unknown as { seen: typeof seen }).seen = seen;
+        const record = () => {
+          const row = [...section.querySelectorAll<HTMLElement>('.job')].find((candidate) => !known.includes(candidate.dataset.jobId));
+          if (!row) return;
+          const bar = row.querySelector('progress')!;
+          const state = { jobId: row.dataset.jobId!, status: row.querySelector('.badge')!.textContent!, value: bar.hasAttribute('value') ? bar.value : null, max: bar.max };
+          const last = seen.at(-1);
+          if (!last || last.status !== state.status || last.value !== state.value) seen.push(state);
+        };
+        new MutationObserver(record).observe(section, { childList: true, subtree: true, attributes: true });
+      }, before);
+
+      await workflow.locator('button.start').click();
+      await page.waitForFunction(() => (window as unknown as { seen: { status: string }[] }).seen.some((state) => state.status === 'SUCCEEDED'), undefined, { timeout: 20_000 });
+      const seen = await page.evaluate(() => (window as unknown as { seen: { jobId: string; status: string; value: number | null; max: number }[] }).seen);
+
+      const statuses = seen.map((state) => state.status).filter((status, i, all) => status !== all[i - 1]);
+      expect(statuses).toEqual(['QUEUED', 'RUNNING', 'SUCCEEDED']);
+      const running = seen.filter((state) => state.status === 'RUNNING' && state.value !== null && state.value > 0 && state.value < state.max);
+      expect(new Set(running.map((state) => state.value)).size).toBeGreaterThanOrEqual(3);
+      expect(running.map((state) => state.value)).toEqual([...running.map((state) => state.value)].sort((a, b) => a! - b!));
+      // The full bar is the job's final counts, as the API reports them.
+      const done = seen.at(-1)!;
+      const final = await t.post<{ idMappingJob: { metrics: { inputRecords: number; totalRecordsProcessed: number } } }>(
+        `{ idMappingJob(workflowName: "customer-id-map", jobId: "${done.jobId}") { metrics { inputRecords totalRecordsProcessed } } }`,
+      );
+      expect([done.value, done.max]).toEqual([final.data!.idMappingJob.metrics.totalRecordsProcessed, final.data!.idMappingJob.metrics.inputRecords]);
+      // Idle again: the button is back.
+      await page.waitForFunction(() => !document.querySelector<HTMLButtonElement>('section[data-workflow="customer-id-map"] button.start')!.disabled);
+
+      // A job started by another client appears by itself.
+      const matching = page.locator('section[data-workflow="customer-matching"]');
+      const started = await t.post<{ startMatchingJob: { jobId: string } }>('mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }');
+      await matching.locator(`.job[data-job-id="${started.data!.startMatchingJob.jobId}"]`).waitFor();
+
+      mkdirSync(OUTPUT, { recursive: true });
+      await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
+
+      expect(requests.length).toBeGreaterThan(0);
+      expect(requests.filter((url) => !url.startsWith(t.gateway.url) && !url.startsWith(t.gateway.url.replace('http', 'ws')))).toEqual([]);
+      expect(requests).toContain(`${t.gateway.url.replace('http', 'ws')}/graphql`);
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+test('with API keys required, the page asks for one and then shows what it may read', async () => {
+  const viewer = newApiKey();
+  const t = await startTestGateway({
+    env: {
+      ER_AUTH: 'apikey',
+      ER_API_KEYS: `viewer:${viewer.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['viewer'] }, workflows: ['*-matching'], actions: ['read', 'subscribe'] }] }),
+    },
+  });
+  const { context, page } = await openPage(t);
+  try {
+    await page.goto(`${t.gateway.url}/dashboard/`);
+    await page.locator('form.credential', { hasText: 'needs an API key or a token' }).waitFor();
+    await page.fill('input.secret', viewer.key);
+    await page.click('button.sign-in');
+    await page.locator('section[data-workflow="customer-matching"] .job').first().waitFor();
+    expect(await page.locator('section.workflow h2').allTextContents()).toEqual(['address-matching', 'customer-matching', 'household-matching']);
+  } finally {
+    await context.close();
+    await t.close();
+  }
+});
+
+test('the page is served with a policy that keeps it to its own files and this gateway, and ER_DASHBOARD=false turns it off', async () => {
+  const on = await startTestGateway();
+  try {
+    const root = await fetch(`${on.gateway.url}/`, { redirect: 'manual' });
+    expect([root.status, root.headers.get('location')]).toEqual([302, '/dashboard/']);
+    const page = await fetch(`${on.gateway.url}/dashboard/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
+    const html = await page.text();
+    // Everything it loads is its own: no CDN.
+    expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual(['/dashboard/main.css', '/dashboard/main.js']);
+    for (const file of ['main.js', 'main.css']) expect((await fetch(`${on.gateway.url}/dashboard/${file}`)).status).toBe(200);
+    const wrongMethod = await fetch(`${on.gateway.url}/dashboard/`, { method: 'POST' });
+    expect(wrongMethod.status).toBe(405);
+  } finally {
+    await on.close();
+  }
+  const off = await startTestGateway({ env: { ER_DASHBOARD: 'false' } });
+  try {
+    for (const path of ['/', '/dashboard/', '/dashboard/main.js']) {
+      const response = await fetch(`${off.gateway.url}${path}`, { redirect: 'manual' });
+      expect([path, response.status, ((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code]).toEqual([path, 404, 'NOT_FOUND']);
+    }
+  } finally {
+    await off.close();
+  }
+});
