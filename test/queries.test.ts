@@ -210,7 +210,7 @@ describe('workflows', () => {
     expect(conditions).toMatchObject({ ruleBasedProperties: null, ruleConditions: [{ ruleName: 'same-street', condition: 'Exact(street) AND Exact(postal_code)' }], jobs: { nodes: [] } });
   });
 
-  test('a workflow by ARN is the same workflow', async () => {
+  test('a workflow by ARN is the same workflow, read by its name (GetMatchingWorkflow takes no ARN)', async () => {
     const arn = 'arn:aws:entityresolution:us-east-1:123456789012:matchingworkflow/customer-matching';
     const { data } = await t.execute(MatchingWorkflowDocument, { workflowName: arn, first: 1 });
     expect(data!.matchingWorkflow!.workflowName).toBe('customer-matching');

@@ -33,7 +33,7 @@ test('SIGTERM drains: requests still waiting at the drain deadline are answered 
   const client = wsClient(gateway.url);
   const closed = new Promise<number>((resolve) => client.on('closed', (event) => resolve((event as { code: number }).code)));
   // The seeded job that runs for ever: the subscription stays open.
-  const running = emulator.state.listJobs('idMapping', 'loyalty-id-map', '25', undefined).items[0];
+  const running = emulator.state.listJobs('idMapping', 'loyalty-id-map', 25, undefined).items[0];
   expect(running.status).toBe('RUNNING');
   const sub = new Subscription(client, UPDATES, { w: 'loyalty-id-map', j: running.jobId });
   await sub.event(1);

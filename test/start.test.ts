@@ -131,6 +131,10 @@ describe('input is checked before anything is sent', () => {
     ['a workflow ARN of another account', 'workflowName', { workflowName: 'arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/customer-id-map' }],
     ['a workflow ARN of another region', 'workflowName', { workflowName: 'arn:aws:entityresolution:eu-west-1:123456789012:idmappingworkflow/customer-id-map' }],
     ['a user ARN as the role', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123456789012:user/alice' }) }],
+    ['a role of the aws-cn partition, which the model does not take', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws-cn:iam::123456789012:role/ErOutput' }) }],
+    ['a role ARN with a three-digit account', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123:role/ErOutputRole' }) }],
+    ['a KMS key of the aws-us-gov partition', 'outputSourceConfig.kmsArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/abc' }) }],
+    ['a workflow name with =, which no workflow can have', 'workflowName', { workflowName: 'customer=id' }],
     ['a role ARN as the KMS key', 'outputSourceConfig.kmsArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: ROLE }) }],
     ['an idempotency key with a space', 'idempotencyKey', { workflowName: 'customer-id-map', idempotencyKey: 'my key' }],
     ['an idempotency key of 256 characters', 'idempotencyKey', { workflowName: 'customer-id-map', idempotencyKey: 'k'.repeat(256) }],
@@ -216,7 +220,7 @@ describe('lost answers', () => {
     const lost = await lt.execute(StartIdMappingJobDocument, { input });
     expect(codes(lost)).toEqual(['UPSTREAM_UNAVAILABLE']);
     expect(lost.errors![0].message).toMatch(/may have started.*same idempotencyKey/);
-    const jobsNow = () => lt.emulator.state.listJobs('idMapping', 'customer-id-map', '25', undefined).items;
+    const jobsNow = () => lt.emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items;
     const launched = jobsNow()[0];
     expect(launched.jobId).not.toBe(seededJobId('customer-id-map', CUSTOMER_ID_MAP_JOBS - 1));
 
@@ -240,7 +244,7 @@ describe('lost answers', () => {
     expect(retried.data!.startMatchingJob.job.status).toMatch(/^(QUEUED|RUNNING)$/);
     expect(lt.emulator.requests('ListMatchingJobs')).toBe(1);
     expect(lt.emulator.requests('StartMatchingJob')).toBe(2);
-    const jobs = lt.emulator.state.listJobs('matching', 'customer-matching', '25', undefined).items;
+    const jobs = lt.emulator.state.listJobs('matching', 'customer-matching', 25, undefined).items;
     expect(jobs.filter((job) => job.status === 'QUEUED' || job.status === 'RUNNING')).toHaveLength(1);
   });
 
@@ -267,7 +271,7 @@ describe('lost answers next to a previous job', () => {
     g.emulator.dropNextResponse('StartIdMappingJob');
     const input = { workflowName: 'customer-id-map', idempotencyKey: newKey() };
     expect(codes(await g.execute(StartIdMappingJobDocument, { input }))).toEqual(['UPSTREAM_UNAVAILABLE']);
-    const launched = g.emulator.state.listJobs('idMapping', 'customer-id-map', '25', undefined).items[0].jobId;
+    const launched = g.emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items[0].jobId;
     own.advance(1000);
     g.emulator.resetRequests();
     return { g, previous, launched, retry: () => g.execute(StartIdMappingJobDocument, { input }) };

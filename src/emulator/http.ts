@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Job, JobView, OutputSource, Workflow, WorkflowKind } from './model';
+import type { Job, JobView, OutputSource, Workflow } from './model';
+import { routeRequest, Violations, type Operation, type Request } from './operations';
 import { EmulatorState, ServiceError, type EmulatorStateOptions } from './state';
 
 export { ServiceError };
@@ -9,6 +10,7 @@ export { ServiceError };
 /** Error statuses as the service sends them. */
 const STATUS: Record<ServiceError['type'], number> = {
   ValidationException: 400,
+  SerializationException: 400,
   ConflictException: 400,
   ExceedsLimitException: 402,
   AccessDeniedException: 403,
@@ -17,17 +19,7 @@ const STATUS: Record<ServiceError['type'], number> = {
   InternalServerException: 500,
 };
 
-export type Operation =
-  | 'ListIdMappingWorkflows'
-  | 'GetIdMappingWorkflow'
-  | 'ListIdMappingJobs'
-  | 'GetIdMappingJob'
-  | 'StartIdMappingJob'
-  | 'ListMatchingWorkflows'
-  | 'GetMatchingWorkflow'
-  | 'ListMatchingJobs'
-  | 'GetMatchingJob'
-  | 'StartMatchingJob';
+export type { Operation };
 
 export interface Faults {
   /** Added before every answer, in milliseconds. @default 0 */
@@ -69,34 +61,6 @@ export interface Emulator {
   /** Answer the next `count` requests for `operation` with `error` (deterministic fault injection). */
   failNext(operation: Operation, error: ServiceError['type'] | ServiceError, count?: number): void;
   close(): Promise<void>;
-}
-
-interface Route {
-  operation: Operation;
-  kind: WorkflowKind;
-  workflowName?: string;
-  jobId?: string;
-}
-
-const COLLECTIONS: Record<string, { kind: WorkflowKind; prefix: 'IdMapping' | 'Matching' }> = {
-  idmappingworkflows: { kind: 'idMapping', prefix: 'IdMapping' },
-  matchingworkflows: { kind: 'matching', prefix: 'Matching' },
-};
-
-function route(method: string, path: string): Route | undefined {
-  const segments = path.split('/').slice(1).map(decodeURIComponent);
-  const collection = COLLECTIONS[segments[0]];
-  if (!collection) return undefined;
-  const { kind, prefix } = collection;
-  const [, workflowName, jobs, jobId] = segments;
-  if (segments.length === 1 && method === 'GET') return { operation: `List${prefix}Workflows`, kind };
-  if (segments.length === 2 && method === 'GET') return { operation: `Get${prefix}Workflow`, kind, workflowName };
-  if (segments.length === 3 && jobs === 'jobs') {
-    if (method === 'GET') return { operation: `List${prefix}Jobs`, kind, workflowName };
-    if (method === 'POST') return { operation: `Start${prefix}Job`, kind, workflowName };
-  }
-  if (segments.length === 4 && jobs === 'jobs' && method === 'GET') return { operation: `Get${prefix}Job`, kind, workflowName, jobId };
-  return undefined;
 }
 
 const seconds = (ms: number) => ms / 1000;
@@ -146,55 +110,75 @@ function workflowDetail(state: EmulatorState, wf: Workflow) {
   };
 }
 
+const JOB_TYPES = ['BATCH', 'INCREMENTAL', 'DELETE_ONLY'];
+
+/** A JSON body the model's serializer could not read into the input structure. */
+function unreadable(message: string): ServiceError {
+  return new ServiceError('SerializationException', message);
+}
+
+/** The input of StartIdMappingJob from its body, checked against the model (IdMappingJobOutputSourceConfig, JobType). */
 function parseStartBody(body: string): { outputSourceConfig?: OutputSource[]; jobType?: Job['jobType'] } {
-  let parsed: { outputSourceConfig?: unknown; jobType?: unknown };
+  let parsed: unknown;
   try {
     parsed = body === '' ? {} : JSON.parse(body);
   } catch {
-    throw new ServiceError('ValidationException', 'The request body is not valid JSON.');
+    throw unreadable('The request body is not valid JSON.');
   }
-  const { outputSourceConfig, jobType } = parsed;
-  if (jobType !== undefined && jobType !== 'BATCH' && jobType !== 'INCREMENTAL' && jobType !== 'DELETE_ONLY') {
-    throw new ServiceError('ValidationException', 'jobType must be one of BATCH, INCREMENTAL, DELETE_ONLY.');
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw unreadable('The request body must be a JSON object.');
+  const { outputSourceConfig, jobType } = parsed as { outputSourceConfig?: unknown; jobType?: unknown };
+  const violations = new Violations();
+  if (jobType !== undefined && (typeof jobType !== 'string' || !JOB_TYPES.includes(jobType))) {
+    violations.add(`Value '${String(jobType)}' at 'jobType' failed to satisfy constraint: Member must satisfy enum value set: [${JOB_TYPES.join(', ')}]`);
   }
-  if (outputSourceConfig === undefined) return { jobType };
-  if (!Array.isArray(outputSourceConfig) || outputSourceConfig.length !== 1) {
-    throw new ServiceError('ValidationException', 'outputSourceConfig must have exactly 1 item.');
+  if (outputSourceConfig === undefined) {
+    violations.throwAny();
+    return { jobType: jobType as Job['jobType'] };
   }
-  const [source] = outputSourceConfig as Partial<OutputSource>[];
-  if (typeof source.roleArn !== 'string' || !source.roleArn.startsWith('arn:')) {
-    throw new ServiceError('ValidationException', 'outputSourceConfig.1.member.roleArn must be an IAM role ARN.');
+  if (!Array.isArray(outputSourceConfig)) throw unreadable('outputSourceConfig must be a list.');
+  if (outputSourceConfig.length !== 1) {
+    violations.add(`Value with ${outputSourceConfig.length} items at 'outputSourceConfig' failed to satisfy constraint: Member must have length between 1 and 1, inclusive`);
+    violations.throwAny();
   }
-  if (typeof source.outputS3Path !== 'string' || !source.outputS3Path.startsWith('s3://')) {
-    throw new ServiceError('ValidationException', 'outputSourceConfig.1.member.outputS3Path must be an s3:// URI.');
+  const source: unknown = outputSourceConfig[0];
+  if (typeof source !== 'object' || source === null) throw unreadable('outputSourceConfig.1 must be a structure.');
+  const { roleArn, outputS3Path, KMSArn } = source as Record<string, unknown>;
+  for (const [name, value] of Object.entries({ roleArn, outputS3Path, KMSArn })) {
+    if (value !== undefined && typeof value !== 'string') throw unreadable(`outputSourceConfig.1.member.${name} must be a string.`);
   }
-  return { outputSourceConfig: [{ roleArn: source.roleArn, outputS3Path: source.outputS3Path, KMSArn: source.KMSArn }], jobType };
+  violations.string('outputSourceConfig.1.member.roleArn', roleArn as string | undefined, 'RoleArn');
+  violations.string('outputSourceConfig.1.member.outputS3Path', outputS3Path as string | undefined, 'S3Path');
+  violations.string('outputSourceConfig.1.member.KMSArn', KMSArn as string | undefined, 'KMSArn', false);
+  violations.throwAny();
+  return {
+    outputSourceConfig: [{ roleArn: roleArn as string, outputS3Path: outputS3Path as string, ...(KMSArn === undefined ? {} : { KMSArn: KMSArn as string }) }],
+    jobType: jobType as Job['jobType'],
+  };
 }
 
 /** Answers one routed request from the state, as the service would. */
-function answer(state: EmulatorState, r: Route, query: URLSearchParams, body: string): unknown {
-  const name = r.workflowName ?? '';
-  const maxResults = query.get('maxResults') ?? undefined;
-  const nextToken = query.get('nextToken') ?? undefined;
+function answer(state: EmulatorState, r: Request, body: string): unknown {
+  const { kind } = r.spec;
+  const name = r.labels.workflowName ?? '';
   switch (r.operation) {
     case 'ListIdMappingWorkflows':
     case 'ListMatchingWorkflows': {
-      const page = state.listWorkflows(r.kind, maxResults, nextToken);
+      const page = state.listWorkflows(kind, r.maxResults, r.nextToken);
       return { workflowSummaries: page.items.map((wf) => workflowSummary(state, wf)), nextToken: page.nextToken };
     }
     case 'GetIdMappingWorkflow':
     case 'GetMatchingWorkflow':
-      return workflowDetail(state, state.getWorkflow(r.kind, name));
+      return workflowDetail(state, state.getWorkflow(kind, name));
     case 'ListIdMappingJobs':
     case 'ListMatchingJobs': {
-      const page = state.listJobs(r.kind, name, maxResults, nextToken);
+      const page = state.listJobs(kind, name, r.maxResults, r.nextToken);
       return { jobs: page.items.map(jobSummary), nextToken: page.nextToken };
     }
     case 'GetIdMappingJob':
     case 'GetMatchingJob': {
-      const { job, view } = state.getJob(r.kind, name, r.jobId ?? '');
+      const { job, view } = state.getJob(kind, name, r.labels.jobId);
       const detail = jobDetail(job, view);
-      return r.kind === 'idMapping' ? detail : { ...detail, jobType: undefined };
+      return kind === 'idMapping' ? detail : { ...detail, jobType: undefined };
     }
     case 'StartIdMappingJob': {
       const job = state.startJob('idMapping', name, parseStartBody(body));
@@ -262,21 +246,29 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     return undefined;
   }
 
-  const server = createServer(async (req, res) => {
+  /** Answers one request; nothing it does may throw out of the server's request handler. */
+  async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://emulator');
-    const r = route(req.method ?? 'GET', url.pathname);
     const body = await readBody(req);
+    let r: Request | undefined;
+    try {
+      r = routeRequest(req.method ?? 'GET', url.pathname, url.searchParams);
+    } catch (err) {
+      // The input broke the model's constraints: the service answers before looking anything up.
+      return sendError(res, err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.'));
+    }
     if (!r) {
       send(res, 404, { message: `No operation at ${req.method} ${url.pathname}.` }, { 'x-amzn-errortype': 'UnknownOperationException' });
       return;
     }
     counts.set(r.operation, (counts.get(r.operation) ?? 0) + 1);
+    const target = { workflowName: r.labels.workflowName, jobId: r.labels.jobId };
     // Unref'd: a slow answer still pending when the emulator closes does not keep the process alive.
     if (faults.latencyMs) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs).unref());
     try {
       const fault = injectedFault(r.operation);
       if (fault) throw fault;
-      const payload = answer(state, r, url.searchParams, body);
+      const payload = answer(state, r, body);
       const toDrop = drops.get(r.operation) ?? 0;
       if (toDrop > 0) {
         drops.set(r.operation, toDrop - 1);
@@ -284,12 +276,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
         return;
       }
       send(res, 200, payload);
-      options.onAnswer?.(r.operation, { workflowName: r.workflowName, jobId: r.jobId }, 200);
+      options.onAnswer?.(r.operation, target, 200);
     } catch (err) {
       const error = err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.');
       sendError(res, error);
-      options.onAnswer?.(r.operation, { workflowName: r.workflowName, jobId: r.jobId }, STATUS[error.type]);
+      options.onAnswer?.(r.operation, target, STATUS[error.type]);
     }
+  }
+
+  const server = createServer((req, res) => {
+    serve(req, res).catch(() => {
+      // A request that failed past answering (its socket gone mid-read): end it, and keep serving.
+      if (!res.headersSent) sendError(res, new ServiceError('InternalServerException', 'An internal error occurred.'));
+      else res.destroy();
+    });
   });
   // SDK clients keep connections alive; closing must not wait for them.
   server.keepAliveTimeout = 5_000;

@@ -7,6 +7,7 @@ export class ServiceError extends Error {
   constructor(
     readonly type:
       | 'ValidationException'
+      | 'SerializationException'
       | 'ConflictException'
       | 'ExceedsLimitException'
       | 'AccessDeniedException'
@@ -27,10 +28,8 @@ export interface Page<T> {
 
 /** The service pages lists at most this many items at a time. */
 export const MAX_PAGE_SIZE = 25;
-const MAX_TOKEN_LENGTH = 1024;
-const JOB_ID = /^[a-f0-9]{32}$/;
-const WORKFLOW_NAME = /^[a-zA-Z_0-9\-=+/]*$/;
-const WORKFLOW_ARN = /^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:(idmappingworkflow|matchingworkflow)\/([a-zA-Z_0-9-]{1,255})$/;
+/** Groups: region, account, name. Only the ID-mapping job operations take an ARN (the model's EntityNameOrIdMappingWorkflowArn). */
+const ID_MAPPING_WORKFLOW_ARN = /^arn:(?:aws|aws-us-gov|aws-cn):entityresolution:([a-z]{2}-[a-z]{1,10}-[0-9]):([0-9]{12}):idmappingworkflow\/([a-zA-Z_0-9-]{1,255})$/;
 const ARN_TYPE: Record<WorkflowKind, string> = { idMapping: 'idmappingworkflow', matching: 'matchingworkflow' };
 
 export interface EmulatorStateOptions {
@@ -70,9 +69,9 @@ export class EmulatorState {
     return `arn:aws:entityresolution:${this.region}:${this.accountId}:${ARN_TYPE[wf.kind]}/${wf.workflowName}`;
   }
 
-  listWorkflows(kind: WorkflowKind, maxResults: string | undefined, nextToken: string | undefined): Page<Workflow> {
+  listWorkflows(kind: WorkflowKind, maxResults: number | undefined, nextToken: string | undefined): Page<Workflow> {
     const all = [...this.workflows.values()].filter((wf) => wf.kind === kind).sort((a, b) => a.workflowName.localeCompare(b.workflowName));
-    return paginate(all, `${kind}:workflows`, maxResults, nextToken);
+    return paginate(all, (wf) => wf.workflowName, `${kind}:workflows`, maxResults, nextToken);
   }
 
   getWorkflow(kind: WorkflowKind, workflowName: string): Workflow {
@@ -82,15 +81,14 @@ export class EmulatorState {
     return wf;
   }
 
-  listJobs(kind: WorkflowKind, workflowName: string, maxResults: string | undefined, nextToken: string | undefined): Page<JobView> {
+  listJobs(kind: WorkflowKind, workflowName: string, maxResults: number | undefined, nextToken: string | undefined): Page<JobView> {
     const wf = this.getWorkflow(kind, workflowName);
     const now = this.clock();
-    const page = paginate(this.jobsOf(kind, wf.workflowName), `${kind}:${wf.workflowName}`, maxResults, nextToken);
+    const page = paginate(this.jobsOf(kind, wf.workflowName), (job) => job.jobId, `${kind}:${wf.workflowName}`, maxResults, nextToken);
     return { ...page, items: page.items.map((job) => viewJob(job, now)) };
   }
 
   getJob(kind: WorkflowKind, workflowName: string, jobId: string): { job: Job; view: JobView } {
-    if (!JOB_ID.test(jobId)) throw new ServiceError('ValidationException', `jobId ${jobId} does not match ^[a-f0-9]{32}$.`);
     const wf = this.getWorkflow(kind, workflowName);
     const job = this.jobsOf(kind, wf.workflowName).find((j) => j.jobId === jobId);
     if (!job) throw new ServiceError('ResourceNotFoundException', `The job ${jobId} does not exist in workflow ${wf.workflowName}.`);
@@ -128,17 +126,19 @@ export class EmulatorState {
     job.run = { status: 'FAILED', endTime: this.clock(), metrics: view.metrics, errorMessage };
   }
 
-  /** The workflow's name, whether it was given by name or by ARN. */
+  /**
+   * The workflow's name, given its name or (ID-mapping workflows) its ARN,
+   * whose form the request's check has passed. An ARN of another account or
+   * region names no workflow here.
+   */
   private resolveName(kind: WorkflowKind, workflowName: string): string {
-    const arn = WORKFLOW_ARN.exec(workflowName);
-    if (arn) {
-      if (arn[2] !== ARN_TYPE[kind]) throw new ServiceError('ValidationException', `${workflowName} is not an ${ARN_TYPE[kind]} ARN.`);
-      return arn[3];
+    const arn = kind === 'idMapping' ? ID_MAPPING_WORKFLOW_ARN.exec(workflowName) : null;
+    if (!arn) return workflowName;
+    const [, region, accountId, name] = arn;
+    if (region !== this.region || accountId !== this.accountId) {
+      throw new ServiceError('ResourceNotFoundException', `The workflow ${workflowName} does not exist in account ${this.accountId}, region ${this.region}.`);
     }
-    if (!WORKFLOW_NAME.test(workflowName) || workflowName.length === 0 || workflowName.length > 255) {
-      throw new ServiceError('ValidationException', `workflowName ${workflowName} does not match ^[a-zA-Z_0-9-=+/]*$.`);
-    }
-    return workflowName;
+    return name;
   }
 
   private jobsOf(kind: WorkflowKind, workflowName: string): Job[] {
@@ -153,36 +153,36 @@ function key(kind: WorkflowKind, workflowName: string): string {
 }
 
 /**
- * One page of `all`. Tokens are opaque to clients and bound to the list they
- * came from: a token from another list, or one that was tampered with, is a
+ * One page of `all`. A token names the list it came from and the last item
+ * its page held, so the next page starts right after that item: jobs started
+ * between two fetches (they come first) neither repeat an item nor skip one.
+ * A token from another list, or one the emulator did not issue, is a
  * ValidationException as the service answers.
  */
-function paginate<T>(all: T[], listId: string, maxResults: string | undefined, nextToken: string | undefined): Page<T> {
-  const size = maxResults === undefined ? MAX_PAGE_SIZE : Number(maxResults);
-  if (!Number.isInteger(size) || size < 1 || size > MAX_PAGE_SIZE) {
-    throw new ServiceError('ValidationException', `maxResults must be between 1 and ${MAX_PAGE_SIZE}.`);
+function paginate<T>(all: T[], keyOf: (item: T) => string, listId: string, maxResults: number | undefined, nextToken: string | undefined): Page<T> {
+  // The model lets the workflow lists' maxResults go below 1; the emulator then pages as without it.
+  const size = maxResults === undefined || maxResults < 1 ? MAX_PAGE_SIZE : maxResults;
+  let start = 0;
+  if (nextToken !== undefined) {
+    const after = decodeToken(nextToken, listId);
+    const index = all.findIndex((item) => keyOf(item) === after);
+    if (index < 0) throw new ServiceError('ValidationException', 'The nextToken is not valid.');
+    start = index + 1;
   }
-  const offset = nextToken === undefined ? 0 : decodeToken(nextToken, listId);
-  const items = all.slice(offset, offset + size);
-  const next = offset + size;
-  return next < all.length ? { items, nextToken: encodeToken(listId, next) } : { items };
+  const items = all.slice(start, start + size);
+  return start + size < all.length ? { items, nextToken: encodeToken(listId, keyOf(items.at(-1)!)) } : { items };
 }
 
-function encodeToken(listId: string, offset: number): string {
-  return Buffer.from(JSON.stringify({ l: listId, o: offset })).toString('base64url');
+function encodeToken(listId: string, after: string): string {
+  return Buffer.from(JSON.stringify({ l: listId, a: after })).toString('base64url');
 }
 
-function decodeToken(token: string, listId: string): number {
-  const invalid = new ServiceError('ValidationException', 'The nextToken is not valid.');
-  if (token.length === 0 || token.length > MAX_TOKEN_LENGTH) throw invalid;
+function decodeToken(token: string, listId: string): string {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && 'l' in parsed && 'o' in parsed) {
-      const { l, o } = parsed;
-      if (l === listId && typeof o === 'number' && Number.isInteger(o) && o >= 0) return o;
-    }
+    if (typeof parsed === 'object' && parsed !== null && 'l' in parsed && 'a' in parsed && parsed.l === listId && typeof parsed.a === 'string') return parsed.a;
   } catch {
     // Falls through to the service's answer for any token it did not issue.
   }
-  throw invalid;
+  throw new ServiceError('ValidationException', 'The nextToken is not valid.');
 }

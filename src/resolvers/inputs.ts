@@ -32,7 +32,7 @@ export interface WorkflowHome {
 export function validWorkflowName(workflowName: string, kind: WorkflowKind, home: WorkflowHome, field = 'workflowName'): string {
   const arn = WORKFLOW_ARN.exec(workflowName);
   if (!arn) {
-    if (!WORKFLOW_NAME.test(workflowName)) throw badInput(field, `${field} must be 1 to 255 characters of letters, digits and _-=+/, or a workflow ARN.`);
+    if (!WORKFLOW_NAME.test(workflowName)) throw badInput(field, `${field} must be a workflow name (1 to 255 letters, digits, _ and -) or a workflow ARN.`);
     return workflowName;
   }
   const [, , region, accountId, arnKind, name] = arn;
