@@ -231,3 +231,46 @@ test('operations the emulator does not serve answer UnknownOperationException', 
   expect(await outcome(sdk.send(new ListSchemaMappingsCommand({})))).toBe('UnknownOperationException');
   expect(await outcome(sdk.send(new ListTagsForResourceCommand({ resourceArn: ID_ARN })))).toBe('UnknownOperationException');
 });
+
+describe('one running job per region and kind, with ER_EMULATOR_CONCURRENCY=region', () => {
+  test.each([
+    ['ExceedsLimitException', { quotaName: 'Concurrent ID mapping jobs', quotaValue: 1 }],
+    ['ConflictException', {}],
+  ] as const)('a start while a job of another workflow runs is a %s', async (concurrencyError, members) => {
+    const regional = await startEmulator({ clock: clock.read, concurrency: 'region', concurrencyError });
+    const client = new EntityResolutionClient({ endpoint: regional.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    try {
+      // The seeded loyalty-id-map job is running: no ID-mapping job may start anywhere in the region.
+      const refused = await client.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map' })).catch((err: Error) => err);
+      expect(refused).toMatchObject({ name: concurrencyError, ...members, message: expect.stringContaining('loyalty-id-map') });
+      expect(regional.state.listJobs('idMapping', 'customer-id-map', 1, undefined).items[0].jobId).toBe(seededJobId('customer-id-map', 99));
+    } finally {
+      client.destroy();
+      await regional.close();
+    }
+  });
+
+  test('per workflow (the default), the same start succeeds', async () => {
+    expect(await outcome(sdk.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map' })))).toBe('ok');
+    clock.advance(60_000);
+  });
+});
+
+test('the demo data is data the service could return: counts within Integer, provider ARNs of their pattern, no incremental ML matching, failures that took time', () => {
+  const INTEGER_MAX = 2 ** 31 - 1;
+  const kinds = ['idMapping', 'matching'] as const;
+  for (const kind of kinds) {
+    for (const workflow of emulator.state.listWorkflows(kind, 25, undefined).items) {
+      if (workflow.resolutionType === 'ML_MATCHING' || workflow.resolutionType === 'PROVIDER') expect([workflow.workflowName, workflow.incrementalRunType]).toEqual([workflow.workflowName, undefined]);
+      const provider = workflow.providerProperties?.providerServiceArn;
+      if (provider) expect(provider).toMatch(/^arn:(aws|aws-us-gov|aws-cn):(entityresolution):([a-z]{2}-[a-z]{1,10}-[0-9])::providerservice\/([a-zA-Z0-9_-]{1,255})\/([a-zA-Z0-9_-]{1,255})$/);
+      for (let page = emulator.state.listJobs(kind, workflow.workflowName, 25, undefined); ; page = emulator.state.listJobs(kind, workflow.workflowName, 25, page.nextToken)) {
+        for (const job of page.items) {
+          for (const [name, count] of Object.entries(job.metrics ?? {})) expect([job.jobId, name, count <= INTEGER_MAX]).toEqual([job.jobId, name, true]);
+          if (job.status === 'FAILED') expect(job.endTime!).toBeGreaterThan(job.startTime);
+        }
+        if (!page.nextToken) break;
+      }
+    }
+  }
+});

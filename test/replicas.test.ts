@@ -95,7 +95,7 @@ test('the same idempotency key sent to two replicas at once starts one job', asy
 test('with Redis unreachable: /readyz says not ready, queries go on from the service, a keyed start is refused before it is sent', async () => {
   const g = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${await closedPort()}/0` });
   const ready = await fetch(`${g.url}/readyz`);
-  expect([ready.status, await ready.json()]).toEqual([503, { status: 'not ready', checks: { redis: false } }]);
+  expect([ready.status, await ready.json()]).toEqual([503, { status: 'not ready', checks: { redis: false, aws: true } }]);
   expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
   expect((await post(g, finished)).data).toEqual({ idMappingJob: { status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } } });
   const before = emulator.requests('StartMatchingJob');
@@ -107,7 +107,7 @@ test('with Redis unreachable: /readyz says not ready, queries go on from the ser
 test('with Redis up, /readyz says ready', async () => {
   const g = await replica();
   const ready = await fetch(`${g.url}/readyz`);
-  expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { redis: true } }]);
+  expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { redis: true, aws: true } }]);
 });
 
 test('subscribers of one job on three replicas: one replica polls it, one Get per interval in all', async () => {
@@ -242,7 +242,7 @@ test('Redis stopped and started during a run: not ready and subscriptions ended 
     await before.ended();
     expect(before.events.at(-1)!.errors![0].extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE' });
     const down = await fetch(`${g.url}/readyz`);
-    expect([down.status, await down.json()]).toEqual([503, { status: 'not ready', checks: { redis: false } }]);
+    expect([down.status, await down.json()]).toEqual([503, { status: 'not ready', checks: { redis: false, aws: true } }]);
     // Queries go on from the service.
     expect((await post(g, finished)).data).toEqual({ idMappingJob: { status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } } });
 

@@ -57,7 +57,7 @@ test('the compose file: Redis, the emulator, two replicas whose settings pass th
   for (const name of ['gateway-1', 'gateway-2']) {
     const gateway = services[name];
     const config = loadConfig(gateway.environment!);
-    expect(config).toMatchObject({ nodeEnv: 'production', backend: 'aws', endpoint: 'http://emulator:4566', redisUrl: 'redis://redis:6379/0' });
+    expect(config).toMatchObject({ nodeEnv: 'production', backend: 'aws', endpoint: 'http://emulator:4610', redisUrl: 'redis://redis:6379/0' });
     expect(gateway.healthcheck!.test.join(' ')).toContain('/readyz');
     expect(Object.keys(gateway.depends_on!).sort()).toEqual(['emulator', 'redis']);
   }
@@ -102,7 +102,7 @@ test("the image's command, built as the image builds it, serves with the compose
       imageCommand(),
     );
     const ready = await fetch(`${gateway.url}/readyz`);
-    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { redis: true } }]);
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { redis: true, aws: true } }]);
     const res = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -77,7 +77,7 @@ describe("the service's refusals", () => {
     const res = await startIdMapping({ workflowName: 'loyalty-id-map' });
     expect(res.data).toBeNull();
     expect(codes(res)).toEqual(['CONFLICT']);
-    expect(res.errors![0].message).toMatch(/already queued or running.*one job at a time/);
+    expect(res.errors![0].message).toMatch(/already queued or running.*one at a time per workflow/);
     expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
   });
 
@@ -333,4 +333,16 @@ describe('lost answers next to a previous job', () => {
       await g.close();
     }
   });
+});
+
+test('with the emulator holding one running job per region (ER_EMULATOR_CONCURRENCY=region), a start elsewhere is LIMIT_EXCEEDED naming the quota', async () => {
+  const regional = await startTestGateway({ env: { ER_EMULATOR_CONCURRENCY: 'region' } });
+  try {
+    // The seeded loyalty-id-map job runs: the region's one ID-mapping job.
+    const res = await regional.execute(StartIdMappingJobDocument, { input: { workflowName: 'customer-id-map' } });
+    expect(res.errors![0].extensions).toEqual({ code: 'LIMIT_EXCEEDED', quotaName: 'Concurrent ID mapping jobs', quotaValue: 1 });
+    expect(res.errors![0].message).toContain('start again once the running one has finished');
+  } finally {
+    await regional.close();
+  }
 });

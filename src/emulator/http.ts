@@ -46,7 +46,7 @@ export interface EmulatorOptions extends EmulatorStateOptions {
 
 /** A running emulator; whoever starts it closes it. */
 export interface Emulator {
-  /** The endpoint to hand an AWS client, e.g. `http://127.0.0.1:4566`. */
+  /** The endpoint to hand an AWS client, e.g. `http://127.0.0.1:4610`. */
   readonly url: string;
   readonly state: EmulatorState;
   /** Requests received for `operation`, or for all operations, since the last reset. */

@@ -112,7 +112,7 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
     incrementalRunType: 'ON_DEMAND',
     KMSArn: KMS_KEY,
     providerProperties: {
-      providerServiceArn: 'arn:aws:entityresolution:us-east-1::providerservice/LiveRamp/LiveRamp/Assignment',
+      providerServiceArn: 'arn:aws:entityresolution:us-east-1::providerservice/LiveRamp/Assignment',
       intermediateSourceConfiguration: { intermediateS3Path: 's3://er-demo-intermediate/loyalty-id-map/' },
       providerConfiguration: { clientId: 'demo-client', mappingType: 'RAMP_ID' },
     },
@@ -124,6 +124,7 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
     description: 'Rule-based matching of customers across CRM and e-commerce.',
     inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer', applyNormalization: true }],
     resolutionType: 'RULE_MATCHING',
+    incrementalRunType: 'IMMEDIATE',
     ruleBasedProperties: {
       rules: [
         { ruleName: 'email', matchingKeys: ['email'] },
@@ -150,8 +151,8 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
     workflowName: 'household-matching',
     description: 'Machine-learning matching of households.',
     inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/households', schemaName: 'household' }],
+    // ML_MATCHING runs no incremental jobs (the model's documentation): no incrementalRunType.
     resolutionType: 'ML_MATCHING',
-    incrementalRunType: 'IMMEDIATE',
   }),
 ];
 
@@ -164,8 +165,8 @@ function customerIdMapJobs(): Job[] {
   for (let i = 0; i < CUSTOMER_ID_MAP_JOBS; i++) {
     const startTime = HISTORY_START + i * 6 * HOUR;
     const jobType: IdMappingJobType = i % 10 === 5 ? 'DELETE_ONLY' : 'BATCH';
-    // Job 98 is the one whose counts pass 2^31; job 97 failed.
-    const input = i === 98 ? 3_000_000_000 : 1_000_000 + i * 10_007;
+    // Job 98 is the largest, near the model's 32-bit Integer limit; job 97 failed.
+    const input = i === 98 ? 2_100_000_000 : 1_000_000 + i * 10_007;
     const failed = i === 97;
     jobs.push({
       kind: 'idMapping',
@@ -192,7 +193,7 @@ function loyaltyIdMapJobs(): Job[] {
   const runs: { jobType: IdMappingJobType; run: Job['run'] }[] = [
     { jobType: 'BATCH', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 3 * HOUR, metrics: idMappingMetrics(4_200_000, 'BATCH', 1) } },
     { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 50 * HOUR, metrics: idMappingMetrics(180_000, 'INCREMENTAL', 2) } },
-    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 98 * HOUR, metrics: idMappingMetrics(2_600_000_000, 'INCREMENTAL', 3) } },
+    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 98 * HOUR, metrics: idMappingMetrics(2_000_000_000, 'INCREMENTAL', 3) } },
     {
       jobType: 'INCREMENTAL',
       run: { status: 'RUNNING', metrics: { inputRecords: 240_000, totalRecordsProcessed: 96_000, recordsNotProcessed: 12 } },
@@ -233,10 +234,11 @@ export function seedJobs(): Job[] {
       finished(28, matchingMetrics(1_310_000, 2)),
       {
         status: 'FAILED',
-        endTime: HISTORY_START + 50 * HOUR,
+        // It failed a quarter of an hour after it started (at +50 h), not at once.
+        endTime: HISTORY_START + 50.25 * HOUR,
         errorMessage: 'Schema mapping crm-customer has no field marked as UNIQUE_ID',
       },
-      finished(76, matchingMetrics(2_400_000_000, 4)),
+      finished(76, matchingMetrics(1_900_000_000, 4)),
       finished(100, matchingMetrics(1_420_000, 5)),
     ]),
     ...matchingJobs('household-matching', [

@@ -39,7 +39,20 @@ export interface EmulatorStateOptions {
   jobSeconds?: number;
   region?: string;
   accountId?: string;
+  /**
+   * Which running job blocks a start: one of its workflow (`workflow`, so
+   * demos on several workflows work), or, as the service's quotas say, one of
+   * its kind anywhere in the region (`region`). @default 'workflow'
+   */
+  concurrency?: Concurrency;
+  /** What a start blocked by a job of another workflow is refused with in `region` mode; the service does not document which. @default 'ExceedsLimitException' */
+  concurrencyError?: 'ExceedsLimitException' | 'ConflictException';
 }
+
+export type Concurrency = 'workflow' | 'region';
+
+/** The service quotas on running jobs: one of each kind per region, not adjustable. */
+const CONCURRENCY_QUOTA: Record<WorkflowKind, string> = { idMapping: 'Concurrent ID mapping jobs', matching: 'Concurrent matching jobs' };
 
 /**
  * Workflows and jobs as the service keeps them. A started job's state is a
@@ -49,6 +62,8 @@ export interface EmulatorStateOptions {
 export class EmulatorState {
   readonly clock: () => number;
   readonly jobSeconds: number;
+  readonly concurrency: Concurrency;
+  private readonly concurrencyError: 'ExceedsLimitException' | 'ConflictException';
   readonly region: string;
   readonly accountId: string;
   private readonly workflows = new Map<string, Workflow>();
@@ -58,6 +73,8 @@ export class EmulatorState {
   constructor(options: EmulatorStateOptions = {}) {
     this.clock = options.clock ?? Date.now;
     this.jobSeconds = options.jobSeconds ?? 20;
+    this.concurrency = options.concurrency ?? 'workflow';
+    this.concurrencyError = options.concurrencyError ?? 'ExceedsLimitException';
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
     for (const wf of SEEDED_WORKFLOWS) this.workflows.set(key(wf.kind, wf.workflowName), wf);
@@ -102,6 +119,16 @@ export class EmulatorState {
     const active = jobs.find((j) => isActive(viewJob(j, now)));
     if (active) {
       throw new ServiceError('ConflictException', `A job (${active.jobId}) is already running on workflow ${wf.workflowName}; only one job can run at a time.`);
+    }
+    if (this.concurrency === 'region') {
+      const elsewhere = [...this.jobs.values()].flat().find((j) => j.kind === kind && isActive(viewJob(j, now)));
+      if (elsewhere) {
+        const quota = CONCURRENCY_QUOTA[kind];
+        const message = `A job (${elsewhere.jobId}) of workflow ${elsewhere.workflowName} is already running in ${this.region}; the quota ${quota} is 1.`;
+        throw this.concurrencyError === 'ExceedsLimitException'
+          ? new ServiceError('ExceedsLimitException', message, { quotaName: quota, quotaValue: 1 })
+          : new ServiceError('ConflictException', message);
+      }
     }
     const jobType = kind === 'idMapping' ? (request.jobType ?? (wf.incrementalRunType ? 'INCREMENTAL' : 'BATCH')) : undefined;
     const outputSourceConfig = request.outputSourceConfig ?? [

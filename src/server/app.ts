@@ -17,7 +17,8 @@ import { randomUUID } from 'node:crypto';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
-import { createUpstreamClients } from '../upstream/client';
+import { missingAwsAccess } from '../upstream/aws-access';
+import { createUpstreamClients, type UpstreamClients } from '../upstream/client';
 import { Deadlines, type RequestDeadline } from '../upstream/deadline';
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idempotency';
 import { JobStarter } from '../upstream/job-starter';
@@ -26,7 +27,7 @@ import { RateGovernor } from '../upstream/rate-governor';
 import { JobWatcher } from '../watch/job-watcher';
 import { ListWatcher } from '../watch/list-watcher';
 import { realScheduler, type Scheduler } from '../watch/scheduler';
-import type { Config } from './config';
+import { ConfigError, type Config } from './config';
 import { clientErrorFormatter } from './errors';
 import proxyAddr from '@fastify/proxy-addr';
 import { ClientLimits, type Caller } from './client-limits';
@@ -54,6 +55,52 @@ export interface GatewayOptions {
   scheduler?: Scheduler;
   /** The clock of the caches' windows (the freshness window, the response cache's maxAge), in ms: tests move it by hand. @default performance.now */
   now?: () => number;
+}
+
+/** How often a gateway started without AWS access looks again for a region and credentials. */
+const AWS_RECHECK_MS = 30_000;
+
+/**
+ * Resolves the SDK's region and credentials once. Missing, it is a refusal
+ * to start, naming what is missing; with ER_START_WITHOUT_AWS the gateway
+ * starts, logs it, reports not ready, and looks again until they resolve.
+ */
+async function checkAwsAccess(clients: UpstreamClients, config: Config, logger: Logger, scheduler: Scheduler): Promise<{ refusal?: string; ready(): boolean; stop(): void }> {
+  const missing = await missingAwsAccess(clients.reads);
+  if (missing.length === 0) return { ready: () => true, stop: () => undefined };
+  const problem = `ER_BACKEND=aws needs ${missing.join('; and ')}.`;
+  if (!config.startWithoutAws) return { refusal: `${problem} (ER_START_WITHOUT_AWS=true starts anyway, not ready.)`, ready: () => false, stop: () => undefined };
+  logger.error({ missing }, `AWS: ${problem} Starting anyway (ER_START_WITHOUT_AWS): /readyz is 503 and clients get GATEWAY_MISCONFIGURED until it is fixed.`);
+  let ready = false;
+  let cancel: (() => void) | undefined;
+  const again = () => {
+    cancel = scheduler.after(AWS_RECHECK_MS, () =>
+      missingAwsAccess(clients.reads).then((still) => {
+        if (still.length === 0) {
+          ready = true;
+          logger.info('AWS: a region and credentials resolve now; ready');
+        } else again();
+      }),
+    );
+  };
+  again();
+  return { ready: () => ready, stop: () => cancel?.() };
+}
+
+/** A port the gateway could not listen on, said in one line that names the setting to change. */
+export class ListenError extends Error {}
+
+/** Runs `listen`, turning the errors a person can fix into a ListenError naming the setting to change. */
+async function listening(listen: () => Promise<unknown>, setting: { port: string; host: string }, host: string, port: number): Promise<void> {
+  try {
+    await listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ListenError(`port ${port} on ${host} is in use by another process: stop it, or set ${setting.port} to a free port.`);
+    if (code === 'EACCES') throw new ListenError(`port ${port} on ${host} may not be opened by this user: set ${setting.port} to a port above 1023.`);
+    if (code === 'EADDRNOTAVAIL') throw new ListenError(`${host} is not an address of this machine: set ${setting.host} to one of its addresses.`);
+    throw err;
+  }
 }
 
 /** A running gateway; whoever starts it closes it. */
@@ -90,7 +137,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const trusted = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
   const audit = (entry: AuditEntry) => logger.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const emulator =
-    config.backend === 'emulator' ? await startEmulator({ ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
+    config.backend === 'emulator' ? await startEmulator({ concurrency: config.emulatorConcurrency, concurrencyError: config.emulatorConcurrencyError, ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, prefix: config.redisPrefix, logger }) : undefined;
@@ -116,6 +163,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     requestTimeoutMs: config.upstreamTimeoutMs,
     governor,
   });
+  // Against AWS: a missing region or credentials stops start-up with its name (or, asked to start anyway, keeps /readyz at 503).
+  const awsAccess = emulator ? undefined : await checkAwsAccess(clients, config, logger, scheduler);
+  if (awsAccess?.refusal) {
+    clients.destroy();
+    await redis?.close();
+    throw new ConfigError(awsAccess.refusal);
+  }
   const jobs = new JobStore(clients, {
     finalJobs: config.finalJobCacheSize,
     freshnessMs: config.freshnessMs,
@@ -159,7 +213,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const listMaxAgeSeconds = Math.floor(config.freshnessMs / 1000);
   const home = emulator
     ? { region: emulator.state.region, accountId: emulator.state.accountId }
-    : { region: config.region ?? (await clients.reads.config.region()), accountId: config.accountId };
+    : { region: config.region ?? (await clients.reads.config.region().catch(() => '')), accountId: config.accountId };
   // Once answers depend on who asks, no shared cache may hand one principal's answer to another.
   const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
   const context = (deadline: RequestDeadline, { principal, client }: Caller, subscriber?: GatewayContext['subscriber']): GatewayContext => {
@@ -202,7 +256,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     deadlines,
     logger,
     backend: config.backend,
-    readiness: (): Record<string, boolean> => (redis ? { redis: redis.ready() } : {}),
+    readiness: (): Record<string, boolean> => ({ ...(redis ? { redis: redis.ready() } : {}), ...(awsAccess ? { aws: awsAccess.ready() } : {}) }),
     trustProxy,
     bodyLimit: config.bodyLimitBytes,
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
@@ -261,6 +315,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   });
   /** Stops what runs beside the servers: pollers, SDK clients, the shared store, the embedded emulator. */
   async function stopParts(): Promise<void> {
+    awsAccess?.stop();
     watcher.close();
     lists.close();
     clients.destroy();
@@ -270,10 +325,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }
   await apollo.start();
   http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, deadlines, logger }));
-  await http.app.listen({ port: config.port, host: config.host });
   const metricsListener = createMetricsListener(metrics, logger);
   try {
-    await metricsListener.listen({ port: config.metricsPort, host: config.metricsHost });
+    await listening(() => http.app.listen({ port: config.port, host: config.host }), { port: 'PORT', host: 'HOST' }, config.host, config.port);
+    await listening(() => metricsListener.listen({ port: config.metricsPort, host: config.metricsHost }), { port: 'ER_METRICS_PORT', host: 'ER_METRICS_HOST' }, config.metricsHost, config.metricsPort);
   } catch (err) {
     // The service port is up already: close everything started, so the caller's error is the only thing left.
     await apollo.stop();

@@ -16,8 +16,14 @@ export interface Config {
   endpoint?: string;
   /** With `aws`: unset, the SDK's default chain picks the region. */
   region?: string;
+  /** With `aws`: start even when the SDK finds no region or no credentials, reporting it on /readyz and to clients (GATEWAY_MISCONFIGURED) instead of refusing to start. @default false */
+  startWithoutAws: boolean;
   /** How long an emulated job takes from QUEUED to SUCCEEDED. @default 20 */
   emulatorJobSeconds: number;
+  /** With the emulator: which running job blocks a start, one of the workflow or one of its kind in the region (as the service). @default 'workflow' */
+  emulatorConcurrency: 'workflow' | 'region';
+  /** With the emulator in `region` mode: the exception a start blocked by another workflow's job gets. @default 'ExceedsLimitException' */
+  emulatorConcurrencyError: 'ExceedsLimitException' | 'ConflictException';
   /** How long one upstream attempt may wait for an answer. @default 10000 */
   upstreamTimeoutMs: number;
   /** Idempotency keys kept in memory at most (each lives 24 hours). @default 10000 */
@@ -134,6 +140,8 @@ const env = z.object({
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name such as us-east-1')
     .optional(),
   ER_EMULATOR_JOB_SECONDS: z.coerce.number().positive().max(86_400).default(20),
+  ER_EMULATOR_CONCURRENCY: z.enum(['workflow', 'region']).default('workflow'),
+  ER_EMULATOR_CONCURRENCY_ERROR: z.enum(['ExceedsLimitException', 'ConflictException']).default('ExceedsLimitException'),
   ER_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ER_IDEMPOTENCY_MAX_KEYS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   ER_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).optional(),
@@ -149,6 +157,7 @@ const env = z.object({
   ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
   ER_INTROSPECTION: z.enum(['true', 'false']).optional(),
   ER_DASHBOARD: z.enum(['true', 'false']).default('true'),
+  ER_START_WITHOUT_AWS: z.enum(['true', 'false']).default('false'),
   ER_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   ER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   ER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
@@ -251,7 +260,10 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     backend,
     endpoint: vars.ER_ENDPOINT,
     region: vars.AWS_REGION,
+    startWithoutAws: vars.ER_START_WITHOUT_AWS === 'true',
     emulatorJobSeconds: vars.ER_EMULATOR_JOB_SECONDS,
+    emulatorConcurrency: vars.ER_EMULATOR_CONCURRENCY,
+    emulatorConcurrencyError: vars.ER_EMULATOR_CONCURRENCY_ERROR,
     upstreamTimeoutMs: vars.ER_UPSTREAM_TIMEOUT_MS,
     idempotencyMaxKeys: vars.ER_IDEMPOTENCY_MAX_KEYS,
     pollIntervalMs: vars.ER_POLL_INTERVAL_MS ?? (backend === 'emulator' ? 1000 : 5000),

@@ -1,13 +1,18 @@
 import 'reflect-metadata';
 import { AuthConfigError } from '../auth/files';
-import { startGateway } from './app';
+import { ListenError, startGateway } from './app';
 import { ConfigError, loadConfig } from './config';
 
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // The SDK's own notice is a multi-line stderr message on every start; the log says it once, below.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const gateway = await startGateway(config);
   const { logger } = gateway;
+  if (Number(process.versions.node.split('.')[0]) < 22) {
+    logger.warn({ node: process.version }, 'NODE: Node 20 runs the gateway but is past its end of life, and AWS SDK releases after January 2027 need Node 22: upgrade when you can.');
+  }
   if (config.backend === 'emulator') {
     logger.warn(
       { backend: 'emulator', endpoint: gateway.emulator?.url },
@@ -55,7 +60,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof AuthConfigError) {
+  if (err instanceof ListenError) {
+    console.error(`er-gateway: cannot start: ${err.message}`);
+  } else if (err instanceof ConfigError || err instanceof AuthConfigError) {
     console.error(`er-gateway: bad configuration\n${err.message}`);
   } else {
     console.error('er-gateway: failed to start', err);

@@ -182,7 +182,10 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   );
 
   wsServer.options.handleProtocols = handleProtocols;
-  wsServer.on('error', (err) => logger.error({ err }, 'websocket server error'));
+  wsServer.on('error', (err: NodeJS.ErrnoException) => {
+    // ws passes on the HTTP server's errors: a failed listen is the starter's to report, once.
+    if (err.syscall !== 'listen') logger.error({ err }, 'websocket server error');
+  });
   wsServer.on('connection', (socket, request) => {
     socket.once('error', (err) => {
       logger.info({ err }, 'websocket client dropped after a socket error');

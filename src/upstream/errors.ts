@@ -1,5 +1,6 @@
 import { EntityResolutionServiceException } from '@aws-sdk/client-entityresolution';
 import { GraphQLError } from 'graphql';
+import { isAwsSetupError } from './aws-access';
 
 /** The `extensions.code` values the gateway answers with. */
 export const ERROR_CODES = [
@@ -11,6 +12,7 @@ export const ERROR_CODES = [
   'CONFLICT',
   'LIMIT_EXCEEDED',
   'UPSTREAM_UNAVAILABLE',
+  'GATEWAY_MISCONFIGURED',
   'START_OUTCOME_UNKNOWN',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
@@ -54,6 +56,9 @@ export type UpstreamAction = 'read' | 'start';
 export function mapUpstreamError(err: unknown, subject: string, action: UpstreamAction = 'read'): GraphQLError {
   const verb = action === 'read' ? 'read' : 'start a job of';
   if (err instanceof GraphQLError) return err;
+  if (isAwsSetupError(err)) {
+    return gatewayError('GATEWAY_MISCONFIGURED', 'The gateway is not set up to call AWS (no region or no credentials); its operators see why in its log and on /readyz.');
+  }
   if (!(err instanceof EntityResolutionServiceException)) {
     return gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service could not be reached; try again shortly.');
   }
@@ -67,11 +72,11 @@ export function mapUpstreamError(err: unknown, subject: string, action: Upstream
     case 'ConflictException':
       return gatewayError(
         'CONFLICT',
-        `A job is already queued or running for ${subject}: the service runs one job at a time. Start again once it has finished.`,
+        `A job that blocks this one is already queued or running, of ${subject} or of another workflow of its kind (the service runs one at a time per workflow, and its quotas allow one per region). Start again once it has finished.`,
       );
     case 'ExceedsLimitException': {
       const { quotaName, quotaValue } = err as EntityResolutionServiceException & { quotaName?: string; quotaValue?: number };
-      return gatewayError('LIMIT_EXCEEDED', `A service quota was reached${quotaName ? ` (${quotaName}: ${quotaValue})` : ''}.`, {
+      return gatewayError('LIMIT_EXCEEDED', `A service quota was reached${quotaName ? ` (${quotaName}: ${quotaValue})` : ''}; for running jobs, start again once the running one has finished.`, {
         quotaName,
         quotaValue,
       });

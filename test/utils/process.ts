@@ -48,3 +48,18 @@ export async function startGatewayProcess(env: Record<string, string>, command =
   const [url, metricsUrl] = await ready;
   return { child, url, metricsUrl, lines, exited };
 }
+
+/** Runs src/server/main.ts with `env` until it exits by itself: for start-ups that must fail, and say why. */
+export async function runGatewayProcess(env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/server/main.ts'], {
+    cwd: resolve(__dirname, '../..'),
+    env: { PATH: process.env.PATH, PORT: '0', ER_METRICS_PORT: '0', NODE_NO_WARNINGS: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const code = await new Promise<number | null>((done) => child.once('exit', (exitCode) => done(exitCode)));
+  return { code, stdout, stderr };
+}
