@@ -8,6 +8,11 @@ import {
   ListIdMappingWorkflowsCommand,
   ListMatchingJobsCommand,
   ListMatchingWorkflowsCommand,
+  GetPolicyCommand,
+  GetProviderServiceCommand,
+  GetSchemaMappingCommand,
+  ListIdNamespacesCommand,
+  ListProviderServicesCommand,
   ListSchemaMappingsCommand,
   ListTagsForResourceCommand,
   StartIdMappingJobCommand,
@@ -33,6 +38,7 @@ const ACCOUNT = '123456789012';
 const ID_ARN = `arn:aws:entityresolution:us-east-1:${ACCOUNT}:idmappingworkflow/customer-id-map`;
 const MATCHING_ARN = `arn:aws:entityresolution:us-east-1:${ACCOUNT}:matchingworkflow/customer-matching`;
 const JOB = seededJobId('customer-id-map', 3);
+const PROVIDER_ARN = 'arn:aws:entityresolution:us-east-1::providerservice/LiveRamp/Assignment';
 const MATCHING_JOB = seededJobId('customer-matching', 0);
 /** Names the model's EntityName refuses: other characters, too long, empty is refused by the SDK itself. */
 const NOT_ENTITY_NAMES = ['a=b', 'a+b', 'a/b', 'a.b', 'x'.repeat(256), MATCHING_ARN];
@@ -123,6 +129,36 @@ const SERVED: Record<keyof typeof OPERATIONS, Row> = {
     send: send(StartMatchingJobCommand as never),
     valid: {},
     refused: { workflowName: NOT_ENTITY_NAMES },
+  },
+  GetSchemaMapping: {
+    enforces: 'schemaName EntityName',
+    send: send(GetSchemaMappingCommand as never),
+    valid: { schemaName: 'crm-customer' },
+    refused: { schemaName: NOT_ENTITY_NAMES },
+  },
+  ListSchemaMappings: {
+    enforces: 'maxResults ≤ 25; nextToken NextToken',
+    send: send(ListSchemaMappingsCommand as never),
+    valid: { maxResults: 2 },
+    refused: { maxResults: [26], nextToken: ['not.a.token'] },
+  },
+  ListTagsForResource: {
+    enforces: 'resourceArn VeniceGlobalArn (a schema mapping, matching or ID-mapping workflow, or ID namespace)',
+    send: send(ListTagsForResourceCommand as never),
+    valid: { resourceArn: MATCHING_ARN },
+    refused: { resourceArn: ['customer-matching', `arn:aws:entityresolution:us-east-1:${ACCOUNT}:job/x`, 'arn:aws:s3:::bucket'] },
+  },
+  GetProviderService: {
+    enforces: 'providerName EntityName; providerServiceName ProviderServiceArn (20–255): the model names the service by its ARN',
+    send: send(GetProviderServiceCommand as never),
+    valid: { providerName: 'LiveRamp', providerServiceName: PROVIDER_ARN },
+    refused: { providerName: ['Live.Ramp'], providerServiceName: ['Assignment', 'arn:aws:entityresolution:us-east-1::providerservice/LiveRamp/LiveRamp/Assignment'] },
+  },
+  ListProviderServices: {
+    enforces: 'providerName EntityName; maxResults 15–25; nextToken NextToken',
+    send: send(ListProviderServicesCommand as never),
+    valid: { providerName: 'LiveRamp', maxResults: 15 },
+    refused: { providerName: ['Live.Ramp'], maxResults: [14, 26], nextToken: ['not.a.token'] },
   },
 };
 
@@ -228,8 +264,39 @@ test('a malformed percent escape or a body of null is a 4xx in the service forma
 });
 
 test('operations the emulator does not serve answer UnknownOperationException', async () => {
-  expect(await outcome(sdk.send(new ListSchemaMappingsCommand({})))).toBe('UnknownOperationException');
-  expect(await outcome(sdk.send(new ListTagsForResourceCommand({ resourceArn: ID_ARN })))).toBe('UnknownOperationException');
+  expect(await outcome(sdk.send(new ListIdNamespacesCommand({})))).toBe('UnknownOperationException');
+  expect(await outcome(sdk.send(new GetPolicyCommand({ arn: ID_ARN })))).toBe('UnknownOperationException');
+});
+
+test('schema mappings, tags and provider services answer as the SDK expects them', async () => {
+  const schemas = await sdk.send(new ListSchemaMappingsCommand({}));
+  expect(schemas.schemaList!.map((schema) => [schema.schemaName, schema.hasWorkflows])).toEqual([
+    ['address', true],
+    ['crm-customer', true],
+    ['household', true],
+    ['loyalty-member', true],
+  ]);
+  const crm = await sdk.send(new GetSchemaMappingCommand({ schemaName: 'crm-customer' }));
+  expect(crm).toMatchObject({ schemaArn: `arn:aws:entityresolution:us-east-1:${ACCOUNT}:schemamapping/crm-customer`, hasWorkflows: true, tags: { team: 'crm' } });
+  expect(crm.createdAt).toBeInstanceOf(Date);
+  expect(crm.mappedInputFields!.find((field) => field.fieldName === 'email')).toEqual({ fieldName: 'email', type: 'EMAIL_ADDRESS', matchKey: 'email', hashed: true });
+  expect(await outcome(sdk.send(new GetSchemaMappingCommand({ schemaName: 'no-such-schema' })))).toBe('ResourceNotFoundException');
+
+  expect((await sdk.send(new ListTagsForResourceCommand({ resourceArn: crm.schemaArn }))).tags).toEqual({ team: 'crm' });
+  expect((await sdk.send(new ListTagsForResourceCommand({ resourceArn: ID_ARN }))).tags).toEqual({ team: 'crm', environment: 'demo' });
+  expect(await outcome(sdk.send(new ListTagsForResourceCommand({ resourceArn: ID_ARN.replace(ACCOUNT, '210987654321') })))).toBe('ResourceNotFoundException');
+
+  const providers = await sdk.send(new ListProviderServicesCommand({ providerName: 'LiveRamp' }));
+  expect(providers.providerServiceSummaries!.map((service) => [service.providerServiceName, service.providerServiceType])).toEqual([
+    ['Assignment', 'ASSIGNMENT'],
+    ['Transcoding', 'ID_MAPPING'],
+  ]);
+  const service = await sdk.send(new GetProviderServiceCommand({ providerName: 'LiveRamp', providerServiceName: PROVIDER_ARN }));
+  expect(service).toMatchObject({ providerServiceArn: PROVIDER_ARN, anonymizedOutput: true, providerEntityOutputDefinition: { rampId: 'STRING' } });
+  expect(service.providerEndpointConfiguration?.marketplaceConfiguration?.listingId).toBe('demo-listing-1');
+  // The loyalty-id-map workflow names this service.
+  const loyalty = await sdk.send(new GetIdMappingWorkflowCommand({ workflowName: 'loyalty-id-map' }));
+  expect(loyalty.idMappingTechniques?.providerProperties?.providerServiceArn).toBe(PROVIDER_ARN);
 });
 
 describe('one running job per region and kind, with ER_EMULATOR_CONCURRENCY=region', () => {

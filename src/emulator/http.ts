@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Job, JobView, OutputSource, Workflow } from './model';
+import type { Job, JobView, OutputSource, ProviderService, SchemaMapping, Workflow } from './model';
 import { routeRequest, Violations, type Operation, type Request } from './operations';
 import { EmulatorState, ServiceError, type EmulatorStateOptions } from './state';
 
@@ -105,7 +105,9 @@ function workflowDetail(state: EmulatorState, wf: Workflow) {
   return {
     ...common,
     inputSourceConfig: wf.inputSourceConfig,
-    outputSourceConfig: [{ outputS3Path: wf.outputS3Path, KMSArn: wf.KMSArn, output: wf.output ?? [{ name: 'customer_id' }], applyNormalization: true }],
+    outputSourceConfig: [
+      { outputS3Path: wf.outputS3Path, KMSArn: wf.KMSArn, output: wf.output ?? [{ name: 'customer_id' }], applyNormalization: true, customerProfilesIntegrationConfig: wf.customerProfilesIntegrationConfig },
+    ],
     resolutionTechniques: { resolutionType, ruleBasedProperties, ruleConditionProperties: wf.ruleConditionProperties, providerProperties },
   };
 }
@@ -156,11 +158,55 @@ function parseStartBody(body: string): { outputSourceConfig?: OutputSource[]; jo
   };
 }
 
+function schemaMappingSummary(state: EmulatorState, mapping: SchemaMapping) {
+  return {
+    schemaName: mapping.schemaName,
+    schemaArn: state.schemaArn(mapping),
+    createdAt: seconds(mapping.createdAt),
+    updatedAt: seconds(mapping.updatedAt),
+    hasWorkflows: state.schemaInUse(mapping.schemaName),
+  };
+}
+
+function providerServiceSummary(state: EmulatorState, service: ProviderService) {
+  return {
+    providerServiceArn: state.providerServiceArn(service),
+    providerName: service.providerName,
+    providerServiceDisplayName: service.providerServiceDisplayName,
+    providerServiceName: service.providerServiceName,
+    providerServiceType: service.providerServiceType,
+  };
+}
+
 /** Answers one routed request from the state, as the service would. */
 function answer(state: EmulatorState, r: Request, body: string): unknown {
-  const { kind } = r.spec;
+  const kind = r.spec.kind!;
   const name = r.labels.workflowName ?? '';
   switch (r.operation) {
+    case 'ListSchemaMappings': {
+      const page = state.listSchemaMappings(r.maxResults, r.nextToken);
+      return { schemaList: page.items.map((mapping) => schemaMappingSummary(state, mapping)), nextToken: page.nextToken };
+    }
+    case 'GetSchemaMapping': {
+      const mapping = state.getSchemaMapping(r.labels.schemaName);
+      return { ...schemaMappingSummary(state, mapping), description: mapping.description, mappedInputFields: mapping.mappedInputFields, tags: mapping.tags ?? {} };
+    }
+    case 'ListTagsForResource':
+      return { tags: state.tagsOf(r.labels.resourceArn) };
+    case 'ListProviderServices': {
+      const page = state.listProviderServices(r.query.providerName, r.maxResults, r.nextToken);
+      return { providerServiceSummaries: page.items.map((service) => providerServiceSummary(state, service)), nextToken: page.nextToken };
+    }
+    case 'GetProviderService': {
+      const service = state.getProviderService(r.labels.providerName, r.labels.providerServiceName);
+      return {
+        ...providerServiceSummary(state, service),
+        providerEndpointConfiguration: { marketplaceConfiguration: service.marketplaceConfiguration },
+        anonymizedOutput: service.anonymizedOutput,
+        providerEntityOutputDefinition: service.providerEntityOutputDefinition,
+        providerConfigurationDefinition: service.providerConfigurationDefinition,
+      };
+    }
     case 'ListIdMappingWorkflows':
     case 'ListMatchingWorkflows': {
       const page = state.listWorkflows(kind, r.maxResults, r.nextToken);

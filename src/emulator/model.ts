@@ -29,6 +29,8 @@ export interface Workflow {
   KMSArn?: string;
   /** Matching: the fields written to the output. */
   output?: { name: string; hashed?: boolean }[];
+  /** Matching: the output also goes to an Amazon Connect Customer Profiles domain. */
+  customerProfilesIntegrationConfig?: { domainArn: string; objectTypeArn: string };
   tags?: Record<string, string>;
   /** The technique's settings, in the service's own shape. */
   ruleBasedProperties?: Record<string, unknown>;
@@ -38,6 +40,28 @@ export interface Workflow {
   idMappingType?: 'PROVIDER' | 'RULE_BASED';
   resolutionType?: ResolutionType;
   incrementalRunType?: 'IMMEDIATE' | 'ON_DEMAND';
+}
+
+/** A schema mapping: the columns of an input table and what each holds. */
+export interface SchemaMapping {
+  schemaName: string;
+  description?: string;
+  mappedInputFields: { fieldName: string; type: string; groupName?: string; matchKey?: string; subType?: string; hashed?: boolean }[];
+  createdAt: number;
+  updatedAt: number;
+  tags?: Record<string, string>;
+}
+
+/** A provider's service a provider-based workflow runs through (AWS Data Exchange listings). */
+export interface ProviderService {
+  providerName: string;
+  providerServiceName: string;
+  providerServiceDisplayName: string;
+  providerServiceType: 'ASSIGNMENT' | 'ID_MAPPING';
+  marketplaceConfiguration: { dataSetId: string; revisionId: string; assetId: string; listingId: string };
+  anonymizedOutput: boolean;
+  providerEntityOutputDefinition: unknown;
+  providerConfigurationDefinition?: unknown;
 }
 
 /** A job fixed in one state, as seeded. */

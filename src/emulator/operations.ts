@@ -21,6 +21,13 @@ export const SHAPES = {
   RoleArn: { pattern: '^arn:aws:iam::\\d{12}:role/?[a-zA-Z_0-9+=,.@\\-_/]+$', length: [32, 512] },
   S3Path: { pattern: '^s3://[a-z0-9][\\.\\-a-z0-9]{1,61}[a-z0-9](/.*)?$', length: [1, 1024] },
   KMSArn: { pattern: '^arn:aws:kms:.*:[0-9]+:.*$' },
+  VeniceGlobalArn: {
+    pattern: '^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:((schemamapping|matchingworkflow|idmappingworkflow|idnamespace)/[a-zA-Z_0-9-]{1,255})$',
+  },
+  ProviderServiceArn: {
+    pattern: '^arn:(aws|aws-us-gov|aws-cn):(entityresolution):([a-z]{2}-[a-z]{1,10}-[0-9])::providerservice/([a-zA-Z0-9_-]{1,255})/([a-zA-Z0-9_-]{1,255})$',
+    length: [20, 255],
+  },
 } as const satisfies Record<string, { pattern: string; length?: readonly [number, number] }>;
 
 export type StringShape = keyof typeof SHAPES;
@@ -42,15 +49,23 @@ export type Operation =
   | 'GetMatchingWorkflow'
   | 'ListMatchingJobs'
   | 'GetMatchingJob'
-  | 'StartMatchingJob';
+  | 'StartMatchingJob'
+  | 'GetSchemaMapping'
+  | 'ListSchemaMappings'
+  | 'ListTagsForResource'
+  | 'GetProviderService'
+  | 'ListProviderServices';
 
 export interface OperationSpec {
   method: 'GET' | 'POST';
   /** The model's `smithy.api#http` URI; `{name}` is a label. */
   uri: string;
-  kind: WorkflowKind;
+  /** The kind of workflow the operation is about, if any. */
+  kind?: WorkflowKind;
   /** Each label's shape. */
   labels: Record<string, StringShape>;
+  /** Query members other than paging, with their shapes; all optional. */
+  query?: Record<string, StringShape>;
   /** Paged lists: the `maxResults` range; `nextToken` is a NextToken. */
   page?: PageSize;
 }
@@ -75,6 +90,16 @@ export const OPERATIONS: Record<Operation, OperationSpec> = {
   ListMatchingJobs: { method: 'GET', uri: '/matchingworkflows/{workflowName}/jobs', kind: 'matching', labels: { workflowName: 'EntityName' }, page: JOB_PAGE },
   GetMatchingJob: { method: 'GET', uri: '/matchingworkflows/{workflowName}/jobs/{jobId}', kind: 'matching', labels: { workflowName: 'EntityName', jobId: 'JobId' } },
   StartMatchingJob: { method: 'POST', uri: '/matchingworkflows/{workflowName}/jobs', kind: 'matching', labels: { workflowName: 'EntityName' } },
+  GetSchemaMapping: { method: 'GET', uri: '/schemas/{schemaName}', labels: { schemaName: 'EntityName' } },
+  ListSchemaMappings: { method: 'GET', uri: '/schemas', labels: {}, page: PAGE },
+  ListTagsForResource: { method: 'GET', uri: '/tags/{resourceArn}', labels: { resourceArn: 'VeniceGlobalArn' } },
+  GetProviderService: {
+    method: 'GET',
+    uri: '/providerservices/{providerName}/{providerServiceName}',
+    // The model types the service's name as a ProviderServiceArn: the SDK sends the service's ARN.
+    labels: { providerName: 'EntityName', providerServiceName: 'ProviderServiceArn' },
+  },
+  ListProviderServices: { method: 'GET', uri: '/providerservices', labels: {}, query: { providerName: 'EntityName' }, page: { min: 15, max: 25 } },
 };
 
 /** One routed request: its operation and its input, checked. */
@@ -82,6 +107,8 @@ export interface Request {
   operation: Operation;
   spec: OperationSpec;
   labels: Record<string, string>;
+  /** Query members other than paging, as sent. */
+  query: Record<string, string | undefined>;
   /** Paged lists: how many, and after which token. */
   maxResults?: number;
   nextToken?: string;
@@ -152,7 +179,12 @@ export function routeRequest(method: string, path: string, query: URLSearchParam
       }
       violations.string(name, labels[name], spec.labels[name]);
     }
-    const request: Request = { operation, spec, labels };
+    const request: Request = { operation, spec, labels, query: {} };
+    for (const [name, shape] of Object.entries(spec.query ?? {})) {
+      const value = query.get(name) ?? undefined;
+      violations.string(name, value, shape, false);
+      request.query[name] = value;
+    }
     if (spec.page) {
       const nextToken = query.get('nextToken') ?? undefined;
       violations.string('nextToken', nextToken, 'NextToken', false);

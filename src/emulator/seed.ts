@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { IdMappingJobType, Job, Metrics, OutputSource, Workflow } from './model';
+import type { ProviderService, SchemaMapping, IdMappingJobType, Job, Metrics, OutputSource, Workflow } from './model';
 
 /**
  * The demo data every emulator starts with. It is deterministic (fixed dates,
@@ -145,6 +145,10 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
     ruleConditionProperties: {
       rules: [{ ruleName: 'same-street', condition: 'Exact(street) AND Exact(postal_code)' }],
     },
+    customerProfilesIntegrationConfig: {
+      domainArn: 'arn:aws:profile:us-east-1:123456789012:domains/demo-customers',
+      objectTypeArn: 'arn:aws:profile:us-east-1:123456789012:domains/demo-customers/object-types/Address',
+    },
   }),
   workflow({
     kind: 'matching',
@@ -247,3 +251,61 @@ export function seedJobs(): Job[] {
     ]),
   ];
 }
+
+const field = (fieldName: string, type: string, matchKey?: string, extra: { groupName?: string; hashed?: boolean } = {}) => ({ fieldName, type, ...(matchKey ? { matchKey } : {}), ...extra });
+
+/** The schema mappings the seeded workflows' input sources name. */
+export const SEEDED_SCHEMA_MAPPINGS: SchemaMapping[] = [
+  {
+    schemaName: 'crm-customer',
+    description: 'Customers in the CRM export.',
+    mappedInputFields: [
+      field('customer_id', 'UNIQUE_ID'),
+      field('full_name', 'NAME', 'full_name'),
+      field('email', 'EMAIL_ADDRESS', 'email', { hashed: true }),
+      field('phone', 'PHONE_NUMBER', 'phone'),
+      field('street', 'ADDRESS_STREET1', 'address', { groupName: 'address' }),
+      field('postal_code', 'ADDRESS_POSTALCODE', 'address', { groupName: 'address' }),
+    ],
+    tags: { team: 'crm' },
+  },
+  {
+    schemaName: 'loyalty-member',
+    description: 'Loyalty programme members.',
+    mappedInputFields: [field('member_id', 'UNIQUE_ID'), field('email', 'EMAIL_ADDRESS', 'email'), field('ramp_id', 'PROVIDER_ID')],
+    tags: { team: 'loyalty' },
+  },
+  {
+    schemaName: 'address',
+    description: 'Postal addresses.',
+    mappedInputFields: [field('address_id', 'UNIQUE_ID'), field('street', 'ADDRESS_STREET1', 'street'), field('postal_code', 'ADDRESS_POSTALCODE', 'postal_code')],
+  },
+  {
+    schemaName: 'household',
+    mappedInputFields: [field('household_id', 'UNIQUE_ID'), field('surname', 'NAME_LAST', 'surname'), field('street', 'ADDRESS_STREET1', 'street')],
+  },
+].map((mapping) => ({ createdAt: HISTORY_START - 40 * 24 * HOUR, updatedAt: HISTORY_START - 35 * 24 * HOUR, ...mapping }));
+
+/** The provider services listed in the region; loyalty-id-map runs through the first. */
+export const SEEDED_PROVIDER_SERVICES: ProviderService[] = [
+  {
+    providerName: 'LiveRamp',
+    providerServiceName: 'Assignment',
+    providerServiceDisplayName: 'LiveRamp Identity Resolution (assignment)',
+    providerServiceType: 'ASSIGNMENT',
+    marketplaceConfiguration: { dataSetId: 'demo-dataset-1', revisionId: 'demo-revision-1', assetId: 'demo-asset-1', listingId: 'demo-listing-1' },
+    anonymizedOutput: true,
+    providerEntityOutputDefinition: { rampId: 'STRING' },
+    providerConfigurationDefinition: { required: ['clientId'] },
+  },
+  {
+    providerName: 'LiveRamp',
+    providerServiceName: 'Transcoding',
+    providerServiceDisplayName: 'LiveRamp transcoding (ID mapping)',
+    providerServiceType: 'ID_MAPPING',
+    marketplaceConfiguration: { dataSetId: 'demo-dataset-2', revisionId: 'demo-revision-2', assetId: 'demo-asset-2', listingId: 'demo-listing-2' },
+    anonymizedOutput: false,
+    providerEntityOutputDefinition: { rampId: 'STRING' },
+  },
+];
+

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { isActive, viewJob, type IdMappingJobType, type Job, type JobView, type OutputSource, type Workflow, type WorkflowKind } from './model';
-import { SEEDED_WORKFLOWS, seedJobs, startedJobMetrics } from './seed';
+import { isActive, viewJob, type IdMappingJobType, type Job, type JobView, type OutputSource, type ProviderService, type SchemaMapping, type Workflow, type WorkflowKind } from './model';
+import { SEEDED_PROVIDER_SERVICES, SEEDED_SCHEMA_MAPPINGS, SEEDED_WORKFLOWS, seedJobs, startedJobMetrics } from './seed';
 
 /** An error the emulator answers with, named as the service names it. */
 export class ServiceError extends Error {
@@ -69,6 +69,8 @@ export class EmulatorState {
   private readonly workflows = new Map<string, Workflow>();
   /** Jobs of each workflow, newest first: the order List answers in. */
   private readonly jobs = new Map<string, Job[]>();
+  private readonly schemaMappings = new Map<string, SchemaMapping>(SEEDED_SCHEMA_MAPPINGS.map((mapping) => [mapping.schemaName, mapping]));
+  private readonly providerServices: ProviderService[] = SEEDED_PROVIDER_SERVICES;
 
   constructor(options: EmulatorStateOptions = {}) {
     this.clock = options.clock ?? Date.now;
@@ -84,6 +86,54 @@ export class EmulatorState {
 
   workflowArn(wf: Workflow): string {
     return `arn:aws:entityresolution:${this.region}:${this.accountId}:${ARN_TYPE[wf.kind]}/${wf.workflowName}`;
+  }
+
+  schemaArn(mapping: SchemaMapping): string {
+    return `arn:aws:entityresolution:${this.region}:${this.accountId}:schemamapping/${mapping.schemaName}`;
+  }
+
+  listSchemaMappings(maxResults: number | undefined, nextToken: string | undefined): Page<SchemaMapping> {
+    const all = [...this.schemaMappings.values()].sort((a, b) => a.schemaName.localeCompare(b.schemaName));
+    return paginate(all, (mapping) => mapping.schemaName, 'schemas', maxResults, nextToken);
+  }
+
+  getSchemaMapping(schemaName: string): SchemaMapping {
+    const mapping = this.schemaMappings.get(schemaName);
+    if (!mapping) throw new ServiceError('ResourceNotFoundException', `The schema mapping ${schemaName} does not exist.`);
+    return mapping;
+  }
+
+  /** Whether a workflow's input names the schema mapping. */
+  schemaInUse(schemaName: string): boolean {
+    return [...this.workflows.values()].some((wf) => wf.inputSourceConfig.some((source) => source.schemaName === schemaName));
+  }
+
+  /** The tags of the resource an ARN (the model's VeniceGlobalArn) names, in this account and region. */
+  tagsOf(resourceArn: string): Record<string, string> {
+    const [, region, accountId, type, name] = /^arn:[^:]+:entityresolution:([^:]+):([0-9]{12}):([a-z]+)\/(.+)$/.exec(resourceArn) ?? [];
+    const missing = new ServiceError('ResourceNotFoundException', `The resource ${resourceArn} does not exist.`);
+    if (region !== this.region || accountId !== this.accountId) throw missing;
+    if (type === 'schemamapping') return this.getSchemaMapping(name).tags ?? {};
+    const kind: WorkflowKind | undefined = type === 'idmappingworkflow' ? 'idMapping' : type === 'matchingworkflow' ? 'matching' : undefined;
+    const wf = kind && this.workflows.get(key(kind, name));
+    if (!wf) throw missing;
+    return wf.tags ?? {};
+  }
+
+  providerServiceArn(service: ProviderService): string {
+    return `arn:aws:entityresolution:${this.region}::providerservice/${service.providerName}/${service.providerServiceName}`;
+  }
+
+  listProviderServices(providerName: string | undefined, maxResults: number | undefined, nextToken: string | undefined): Page<ProviderService> {
+    const all = this.providerServices.filter((service) => providerName === undefined || service.providerName === providerName);
+    return paginate(all, (service) => this.providerServiceArn(service), `providers:${providerName ?? ''}`, maxResults, nextToken);
+  }
+
+  /** A provider's service, named (as the model has it) by the provider and the service's ARN. */
+  getProviderService(providerName: string, providerServiceArn: string): ProviderService {
+    const service = this.providerServices.find((candidate) => candidate.providerName === providerName && this.providerServiceArn(candidate) === providerServiceArn);
+    if (!service) throw new ServiceError('ResourceNotFoundException', `The provider service ${providerServiceArn} of ${providerName} does not exist.`);
+    return service;
   }
 
   listWorkflows(kind: WorkflowKind, maxResults: number | undefined, nextToken: string | undefined): Page<Workflow> {
