@@ -46,6 +46,12 @@ describe('each service exception maps to one code', () => {
     expectNothingInternal(res);
   });
 
+  test("AccessDeniedException → FORBIDDEN naming what was asked and the IAM action the gateway's identity lacks", async () => {
+    t.emulator.failNext('GetMatchingJob', 'AccessDeniedException');
+    const res = await t.execute(MatchingJobDocument, job);
+    expect(res.errors![0].message).toBe(`The gateway is not allowed to read Matching job ${job.jobId} of workflow ${job.workflowName} (its AWS identity lacks entityresolution:GetMatchingJob).`);
+  });
+
   test('ValidationException → BAD_USER_INPUT with the service reason', async () => {
     t.emulator.failNext('GetMatchingJob', new ServiceError('ValidationException', 'jobId is not valid.'));
     const res = await t.execute(MatchingJobDocument, job);

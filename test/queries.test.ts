@@ -227,6 +227,50 @@ describe('workflows', () => {
     expect(t.emulator.requests('GetMatchingWorkflow')).toBe(3);
   });
 
+  test("an input source's schema mapping: its fields, read once per distinct schema in a request", async () => {
+    const query = `{
+      idMappingWorkflow(workflowName: "customer-id-map") { inputSourceConfig { schemaName schemaMapping { schemaArn hasWorkflows fields { fieldName type matchKey hashed groupName } tags { key value } } } }
+      again: idMappingWorkflow(workflowName: "customer-id-map") { inputSourceConfig { schemaMapping { schemaName } } }
+      matchingWorkflow(workflowName: "customer-matching") { inputSourceConfig { schemaMapping { schemaName createdAt } } }
+    }`;
+    const { data, errors } = await t.post<{
+      idMappingWorkflow: { inputSourceConfig: { schemaName: string; schemaMapping: { schemaArn: string; hasWorkflows: boolean; fields: Record<string, unknown>[]; tags: unknown[] } }[] };
+      matchingWorkflow: { inputSourceConfig: { schemaMapping: { schemaName: string; createdAt: string } }[] };
+    }>(query);
+    expect(errors).toBeUndefined();
+    const [crm, loyalty] = data!.idMappingWorkflow.inputSourceConfig;
+    expect([crm.schemaName, loyalty.schemaName]).toEqual(['crm-customer', 'loyalty-member']);
+    expect(crm.schemaMapping).toMatchObject({ schemaArn: 'arn:aws:entityresolution:us-east-1:123456789012:schemamapping/crm-customer', hasWorkflows: true, tags: [{ key: 'team', value: 'crm' }] });
+    expect(crm.schemaMapping.fields).toContainEqual({ fieldName: 'email', type: 'EMAIL_ADDRESS', matchKey: 'email', hashed: true, groupName: null });
+    expect(data!.matchingWorkflow.inputSourceConfig[0].schemaMapping.schemaName).toBe('crm-customer');
+    // crm-customer is named three times, loyalty-member once: two Gets.
+    expect(t.emulator.requests('GetSchemaMapping')).toBe(2);
+  });
+
+  test('schema mappings of listed workflows count 20 per workflow (the most input sources one may have) against the upstream limit', async () => {
+    const res = await t.post('{ matchingWorkflows { nodes { workflowName inputSourceConfig { schemaMapping { schemaName } } } } }');
+    expect(codes(res)).toEqual(['LIMIT_EXCEEDED']);
+    expect(res.errors![0].message).toMatch(/up to 526 calls/);
+    expect(t.emulator.requests()).toBe(0);
+    const few = await t.post('{ matchingWorkflows(first: 3) { nodes { workflowName inputSourceConfig { schemaMapping { schemaName } } } } }');
+    expect(few.errors).toBeUndefined();
+  });
+
+  test("a matching workflow's output to Customer Profiles", async () => {
+    const { data } = await t.post<{ matchingWorkflow: { outputSourceConfig: unknown[] } }>(
+      '{ matchingWorkflow(workflowName: "address-matching") { outputSourceConfig { outputS3Path customerProfilesIntegration { domainArn objectTypeArn } } } }',
+    );
+    expect(data!.matchingWorkflow.outputSourceConfig).toEqual([
+      {
+        outputS3Path: 's3://er-demo-output/address-matching/',
+        customerProfilesIntegration: {
+          domainArn: 'arn:aws:profile:us-east-1:123456789012:domains/demo-customers',
+          objectTypeArn: 'arn:aws:profile:us-east-1:123456789012:domains/demo-customers/object-types/Address',
+        },
+      },
+    ]);
+  });
+
   test('a missing workflow is null with NOT_FOUND', async () => {
     const res = await t.execute(IdMappingWorkflowDocument, { workflowName: 'no-such-workflow' });
     expect(res.data).toEqual({ idMappingWorkflow: null });

@@ -9,6 +9,7 @@ import type {
   MatchingWorkflowRecord,
   Page,
   PageRequest,
+  SchemaMappingRecord,
   WorkflowSummaryRecord,
 } from '../upstream/records';
 
@@ -25,6 +26,8 @@ export interface Loaders {
   matchingJob: DataLoader<JobKey, MatchingJobRecord, string>;
   idMappingWorkflow: DataLoader<string, IdMappingWorkflowRecord>;
   matchingWorkflow: DataLoader<string, MatchingWorkflowRecord>;
+  /** Schema mappings by name: the workflows of one answer often share one. */
+  schemaMapping: DataLoader<string, SchemaMappingRecord>;
   /** Pages of lists, each read once per request however many fields name it (aliases of one list cost one call). */
   listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>>;
   listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>>;
@@ -46,6 +49,7 @@ class RequestLoaders implements Loaders {
   private matchingJobLoader?: Loaders['matchingJob'];
   private idMappingWorkflowLoader?: Loaders['idMappingWorkflow'];
   private matchingWorkflowLoader?: Loaders['matchingWorkflow'];
+  private schemaMappingLoader?: Loaders['schemaMapping'];
   private pages?: Map<string, Promise<unknown>>;
 
   constructor(private readonly store: JobStore) {}
@@ -91,6 +95,10 @@ class RequestLoaders implements Loaders {
 
   get matchingWorkflow(): Loaders['matchingWorkflow'] {
     return (this.matchingWorkflowLoader ??= new DataLoader(eachKey((name: string) => this.store.getMatchingWorkflow(name))));
+  }
+
+  get schemaMapping(): Loaders['schemaMapping'] {
+    return (this.schemaMappingLoader ??= new DataLoader(eachKey((name: string) => this.store.getSchemaMapping(name))));
   }
 }
 

@@ -20,6 +20,15 @@ export class InputSource {
   applyNormalization?: boolean;
 }
 
+@ObjectType({ description: 'An Amazon Connect Customer Profiles domain and object type a matching workflow writes to.', simpleResolvers: true })
+export class CustomerProfilesIntegration {
+  @Field()
+  domainArn!: string;
+
+  @Field()
+  objectTypeArn!: string;
+}
+
 @ObjectType({ description: 'A field a matching workflow writes to its output.', simpleResolvers: true })
 export class OutputAttribute {
   @Field()
@@ -42,6 +51,9 @@ export class WorkflowOutputSource {
 
   @Field(() => [OutputAttribute], { nullable: true })
   output?: OutputAttribute[];
+
+  @Field(() => CustomerProfilesIntegration, { nullable: true, description: 'Matching: the Amazon Connect Customer Profiles domain the output also goes to.' })
+  customerProfilesIntegration?: CustomerProfilesIntegration;
 }
 
 @ObjectType({ description: 'A resource tag.', simpleResolvers: true })

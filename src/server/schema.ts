@@ -10,6 +10,7 @@ import { JobUpdatesResolver } from '../resolvers/job-updates';
 import { MatchingJobResolver } from '../resolvers/matching-job';
 import { MatchingWorkflowResolver } from '../resolvers/matching-workflow';
 import { NodeResolver } from '../resolvers/node';
+import { InputSourceResolver } from '../resolvers/input-source';
 import { referenceResolvers } from '../resolvers/references';
 import { StartIdMappingJobResolver, StartMatchingJobResolver } from '../resolvers/start-job';
 import { cacheControlDirective } from '../schema/cache-control';
@@ -33,6 +34,7 @@ export async function buildGatewaySchema(): Promise<GraphQLSchema> {
       StartMatchingJobResolver,
       JobUpdatesResolver,
       NodeResolver,
+      InputSourceResolver,
     ],
     // The subscriptions bring their own streams (the JobWatcher); type-graphql wants a PubSub all the same.
     pubSub: createPubSub(),

@@ -40,6 +40,10 @@ const LIST_READS = new Set([
   'IdMappingWorkflow.jobs',
   'MatchingWorkflow.jobs',
 ]);
+/** Fields that read one more thing for each object they are on: a Get each (a schema mapping; a request reads each name once, the estimate counts each). */
+const NESTED_READS = new Set(['InputSource.schemaMapping']);
+/** Lists that come whole with their object, at most this many items (the model's limit): a read under each item counts that many times. */
+const NESTED_LIST_MAX: Record<string, number> = { 'IdMappingWorkflow.inputSourceConfig': 20, 'MatchingWorkflow.inputSourceConfig': 20 };
 /** Live lists: one List of `first` jobs per event, each listed job a summary. */
 const LIVE_LISTS = new Set(['Subscription.idMappingJobsChanged', 'Subscription.matchingJobsChanged']);
 /** What a list's summary of each type already holds; any other field of a listed item costs one Get per item. */
@@ -165,9 +169,11 @@ function cost(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetNo
     } else if (LIST_READS.has(coordinate) && isObjectType(named)) {
       const first = typeof group.args.first === 'number' ? group.args.first : DEFAULT_PAGE_SIZE;
       calls += count * Math.ceil(first / UPSTREAM_PAGE_SIZE) + connectionCost(walk, named, children, count * first);
+    } else if (NESTED_READS.has(coordinate) && isCompositeType(named)) {
+      calls += count + cost(walk, named, children, count, 'whole');
     } else if (isCompositeType(named) && !name.startsWith('__')) {
-      // Nested data of an object already read (metrics, output sources) costs nothing more.
-      calls += cost(walk, named, children, count, 'whole');
+      // Nested data of an object already read (metrics, output sources) costs nothing more, unless something under it reads.
+      calls += cost(walk, named, children, count * (NESTED_LIST_MAX[coordinate] ?? 1), 'whole');
     }
   }
   return calls;

@@ -53,7 +53,7 @@ export type UpstreamAction = 'read' | 'start';
  * can show. Service messages pass through only for input the service refused;
  * nothing else of the SDK (classes, request IDs, stacks) leaves this function.
  */
-export function mapUpstreamError(err: unknown, subject: string, action: UpstreamAction = 'read'): GraphQLError {
+export function mapUpstreamError(err: unknown, subject: string, action: UpstreamAction = 'read', operation?: string): GraphQLError {
   const verb = action === 'read' ? 'read' : 'start a job of';
   if (err instanceof GraphQLError) return err;
   if (isAwsSetupError(err)) {
@@ -68,7 +68,8 @@ export function mapUpstreamError(err: unknown, subject: string, action: Upstream
     case 'ValidationException':
       return gatewayError('BAD_USER_INPUT', `The service refused the request for ${subject}: ${err.message}`);
     case 'AccessDeniedException':
-      return gatewayError('FORBIDDEN', `The gateway is not allowed to ${verb} ${subject}.`);
+      // The IAM action names what the gateway's role lacks: the operator's fix, and nothing of the account.
+      return gatewayError('FORBIDDEN', `The gateway is not allowed to ${verb} ${subject}${operation ? ` (its AWS identity lacks entityresolution:${operation})` : ''}.`);
     case 'ConflictException':
       return gatewayError(
         'CONFLICT',

@@ -3,6 +3,7 @@ import {
   GetIdMappingWorkflowCommand,
   GetMatchingJobCommand,
   GetMatchingWorkflowCommand,
+  GetSchemaMappingCommand,
   ListIdMappingJobsCommand,
   ListIdMappingWorkflowsCommand,
   ListMatchingJobsCommand,
@@ -28,6 +29,7 @@ import type {
   OutputSourceRecord,
   Page,
   PageRequest,
+  SchemaMappingRecord,
   StartIdMappingJobRequest,
   StartedIdMappingJobRecord,
   StartedJobRecord,
@@ -289,6 +291,18 @@ export class JobStore {
     return map.matchingWorkflow(out);
   }
 
+  /**
+   * A schema mapping, by name. Reached only from the input sources of a
+   * workflow this view's principal may read (the policy grants workflows),
+   * so it asks the policy nothing more.
+   */
+  async getSchemaMapping(schemaName: string): Promise<SchemaMappingRecord> {
+    const out = await this.call('GetSchemaMapping', `Schema mapping ${schemaName}`, (options) =>
+      this.client.send(withTerms(new GetSchemaMappingCommand({ schemaName }), options.terms), options),
+    );
+    return map.schemaMapping(out);
+  }
+
   async listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
     const out = await this.call('ListIdMappingWorkflows', 'The list of ID-mapping workflows', (options) =>
       this.client.send(withTerms(new ListIdMappingWorkflowsCommand(page), options.terms), options),
@@ -390,7 +404,7 @@ export class JobStore {
         throw err;
       }
       this.observe(operation, failureName(err), err);
-      throw mapUpstreamError(err, subject, action);
+      throw mapUpstreamError(err, subject, action, operation);
     }
   }
 }

@@ -3,6 +3,7 @@ import type {
   GetIdMappingWorkflowOutput,
   GetMatchingJobOutput,
   GetMatchingWorkflowOutput,
+  GetSchemaMappingOutput,
   IdMappingWorkflowSummary,
   JobSummary,
   MatchingWorkflowSummary,
@@ -19,6 +20,7 @@ import type {
   OutputSourceRecord,
   ProviderPropertiesRecord,
   RuleBasedPropertiesRecord,
+  SchemaMappingRecord,
   StartedIdMappingJobRecord,
   WorkflowSummaryRecord,
 } from './records';
@@ -125,6 +127,13 @@ function workflowDetail(wf: GetIdMappingWorkflowOutput | GetMatchingWorkflowOutp
       kmsArn: source.KMSArn,
       applyNormalization: 'applyNormalization' in source ? source.applyNormalization : undefined,
       output: 'output' in source ? source.output?.map((attribute) => ({ name: required(attribute.name, 'output.name'), hashed: attribute.hashed })) : undefined,
+      customerProfilesIntegration:
+        'customerProfilesIntegrationConfig' in source && source.customerProfilesIntegrationConfig
+          ? {
+              domainArn: required(source.customerProfilesIntegrationConfig.domainArn, 'domainArn'),
+              objectTypeArn: required(source.customerProfilesIntegrationConfig.objectTypeArn, 'objectTypeArn'),
+            }
+          : undefined,
     })),
     incrementalRunType: wf.incrementalRunConfig?.incrementalRunType,
     tags: wf.tags && Object.entries(wf.tags).map(([key, value]) => ({ key, value })),
@@ -153,6 +162,26 @@ export function matchingWorkflow(wf: GetMatchingWorkflowOutput): MatchingWorkflo
       ruleName: required(rule.ruleName, 'ruleName'),
       condition: required(rule.condition, 'condition'),
     })),
+  };
+}
+
+export function schemaMapping(out: GetSchemaMappingOutput): SchemaMappingRecord {
+  return {
+    schemaName: required(out.schemaName, 'schemaName'),
+    schemaArn: required(out.schemaArn, 'schemaArn'),
+    description: out.description,
+    fields: (out.mappedInputFields ?? []).map((field) => ({
+      fieldName: required(field.fieldName, 'fieldName'),
+      type: required(field.type, 'type'),
+      groupName: field.groupName,
+      matchKey: field.matchKey,
+      subType: field.subType,
+      hashed: field.hashed,
+    })),
+    createdAt: required(out.createdAt, 'createdAt'),
+    updatedAt: required(out.updatedAt, 'updatedAt'),
+    tags: out.tags && Object.entries(out.tags).map(([key, value]) => ({ key, value })),
+    hasWorkflows: out.hasWorkflows ?? false,
   };
 }
 

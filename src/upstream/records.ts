@@ -99,6 +99,21 @@ export interface WorkflowOutputSourceRecord {
   kmsArn?: string;
   applyNormalization?: boolean;
   output?: { name: string; hashed?: boolean }[];
+  /** Matching: the Amazon Connect Customer Profiles domain and object type the output also goes to. */
+  customerProfilesIntegration?: { domainArn: string; objectTypeArn: string };
+}
+
+/** What GetSchemaMapping returns: the columns of an input table and what each holds. */
+export interface SchemaMappingRecord {
+  schemaName: string;
+  schemaArn: string;
+  description?: string;
+  fields: { fieldName: string; type: string; groupName?: string; matchKey?: string; subType?: string; hashed?: boolean }[];
+  createdAt: Date;
+  updatedAt: Date;
+  tags?: { key: string; value: string }[];
+  /** Whether a workflow uses it. */
+  hasWorkflows: boolean;
 }
 
 export interface RuleBasedPropertiesRecord {
