@@ -4,7 +4,11 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { newApiKey, writeTempFile } from './utils/auth';
-import { startTestGateway, type TestGateway } from './utils/gateway';
+import { documentHash } from '../src/server/trusted-documents';
+import { codes, startTestGateway, type TestGateway } from './utils/gateway';
+
+/** The one operation of the manifest in the trusted-documents test. */
+const OTHER = '{ idMappingWorkflows { nodes { workflowName } } }';
 
 /**
  * The dashboard as a person sees it: Debian's Chromium, headless, driven by
@@ -139,6 +143,23 @@ test('with API keys required, the page asks for one and then shows what it may r
     await page.click('button.sign-in');
     await page.locator('section[data-workflow="customer-matching"] .job').first().waitFor();
     expect(await page.locator('section.workflow h2').allTextContents()).toEqual(['address-matching', 'customer-matching', 'household-matching']);
+  } finally {
+    await context.close();
+    await t.close();
+  }
+});
+
+test("with trusted documents on, the page runs on the dashboard's own documents, and other operations are still refused", async () => {
+  const manifest = writeTempFile('persisted-documents.json', JSON.stringify({ [documentHash(OTHER)]: OTHER }));
+  const t = await startTestGateway({ env: { ER_TRUSTED_DOCUMENTS: manifest } });
+  const { context, page, errors } = await openPage(t);
+  try {
+    await page.goto(`${t.gateway.url}/dashboard/`);
+    await page.locator('section[data-workflow="customer-id-map"] .job .error').first().waitFor();
+    expect(errors).toEqual([]);
+    const refused = await t.post('{ matchingWorkflows { nodes { workflowName } } }');
+    expect([refused.status, codes(refused)]).toEqual([403, ['FORBIDDEN']]);
+    expect((await t.post(OTHER)).errors).toBeUndefined();
   } finally {
     await context.close();
     await t.close();

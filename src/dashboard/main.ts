@@ -1,4 +1,5 @@
 import { credential, GraphQLFailure, rememberCredential, request, subscribe } from './graphql';
+import { KINDS, WORKFLOWS } from './operations';
 import './style.css';
 
 /**
@@ -9,16 +10,9 @@ import './style.css';
  * reference client for frontend teams, so it uses only the public API.
  */
 
-/** The two kinds of workflow differ only in these names. */
-const KINDS = {
-  idMapping: { label: 'ID mapping', workflows: 'idMappingWorkflows', list: 'idMappingJobsChanged', updated: 'idMappingJobUpdated', start: 'startIdMappingJob', type: 'IdMappingJob' },
-  matching: { label: 'Matching', workflows: 'matchingWorkflows', list: 'matchingJobsChanged', updated: 'matchingJobUpdated', start: 'startMatchingJob', type: 'MatchingJob' },
-} as const;
 type Kind = keyof typeof KINDS;
 
 const NEWEST = 5;
-const SUMMARY = 'id jobId status startTime endTime';
-const DETAIL = `${SUMMARY} errorDetails { errorMessage } metrics { inputRecords totalRecordsProcessed }`;
 
 interface Job {
   id: string;
@@ -106,9 +100,8 @@ function render(workflow: Workflow): void {
 function watchJob(workflow: Workflow, job: Job): void {
   if (watching.has(job.id)) return;
   watching.add(job.id);
-  const kind = KINDS[workflow.kind];
   subscribe<Record<string, Job>>(
-    `subscription Progress($workflowName: String!, $jobId: ID!) { job: ${kind.updated}(workflowName: $workflowName, jobId: $jobId) { ${DETAIL} } }`,
+    KINDS[workflow.kind].progress,
     { workflowName: workflow.name, jobId: job.jobId },
     {
       next: ({ job: now }) => {
@@ -128,15 +121,14 @@ async function readFinished(workflow: Workflow): Promise<void> {
     return !isActive(job) && (!known || isActive(known)); // never read, or read while it ran
   });
   if (unread.length === 0) return;
-  const type = KINDS[workflow.kind].type;
-  const { nodes } = await request<{ nodes: (Job | null)[] }>(`query Finished($ids: [ID!]!) { nodes(ids: $ids) { ... on ${type} { ${DETAIL} } } }`, { ids: unread.map((job) => job.id) });
+  const { nodes } = await request<{ nodes: (Job | null)[] }>(KINDS[workflow.kind].finished, { ids: unread.map((job) => job.id) });
   for (const job of nodes) if (job) details.set(job.id, job);
   render(workflow);
 }
 
 function follow(workflow: Workflow): void {
   subscribe<Record<string, Job[]>>(
-    `subscription Newest($workflowName: String!, $first: Int!) { jobs: ${KINDS[workflow.kind].list}(workflowName: $workflowName, first: $first) { ${SUMMARY} } }`,
+    KINDS[workflow.kind].newest,
     { workflowName: workflow.name, first: NEWEST },
     {
       next: ({ jobs }) => {
@@ -153,13 +145,9 @@ function follow(workflow: Workflow): void {
 
 async function start(workflow: Workflow, button: HTMLButtonElement): Promise<void> {
   button.disabled = true;
-  const kind = KINDS[workflow.kind];
   try {
     // A key per click: if the answer is lost and the click is sent again, no second job starts.
-    const { started } = await request<{ started: { job: Job } }>(
-      `mutation Start($workflowName: String!, $key: String!) { started: ${kind.start}(input: { workflowName: $workflowName, idempotencyKey: $key }) { job { ${DETAIL} } } }`,
-      { workflowName: workflow.name, key: crypto.randomUUID() },
-    );
+    const { started } = await request<{ started: { job: Job } }>(KINDS[workflow.kind].start, { workflowName: workflow.name, key: crypto.randomUUID() });
     // Shown at once; the live list confirms it on its next poll.
     if (!workflow.jobs.some((job) => job.id === started.job.id)) workflow.jobs = [started.job, ...workflow.jobs].slice(0, NEWEST);
     render(workflow);
@@ -202,7 +190,7 @@ async function load(): Promise<void> {
   type Names = { nodes: { workflowName: string }[] };
   let found: { idMappingWorkflows: Names; matchingWorkflows: Names };
   try {
-    found = await request(`query Workflows { idMappingWorkflows { nodes { workflowName } } matchingWorkflows { nodes { workflowName } } }`);
+    found = await request(WORKFLOWS);
   } catch (err) {
     if (err instanceof GraphQLFailure && err.code === 'UNAUTHENTICATED') {
       return askForCredential(credential() ? `The gateway did not accept that credential: ${err.message}` : 'This gateway needs an API key or a token.');

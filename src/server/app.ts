@@ -14,6 +14,7 @@ import { sharedBudgets } from '../cluster/rate-budget';
 import { connectRedis } from '../cluster/redis';
 import { ClusterJobEvents, RedisWatchCoordinator } from '../cluster/watch';
 import { randomUUID } from 'node:crypto';
+import { DASHBOARD_DOCUMENTS } from '../dashboard/operations';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
@@ -134,7 +135,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const scheduler = options.scheduler ?? realScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now);
   // Files a setting names are read before anything starts: a bad one stops start-up with nothing to clean up.
-  const trusted = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
+  const manifest = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
+  // The dashboard the gateway serves runs on it whatever the manifest names.
+  const trusted = manifest && config.dashboard ? manifest.including(DASHBOARD_DOCUMENTS) : manifest;
   const audit = (entry: AuditEntry) => logger.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const emulator =
     config.backend === 'emulator' ? await startEmulator({ concurrency: config.emulatorConcurrency, concurrencyError: config.emulatorConcurrencyError, ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;

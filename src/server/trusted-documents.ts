@@ -46,6 +46,11 @@ export class TrustedDocuments {
     return new TrustedDocuments(new Map(entries));
   }
 
+  /** These trusted too (by text and by hash), beside the manifest's: the gateway's own dashboard's. */
+  including(texts: readonly string[]): TrustedDocuments {
+    return new TrustedDocuments(new Map([...this.byHash, ...texts.map((text): [string, string] => [documentHash(text), text])]));
+  }
+
   get size(): number {
     return this.byHash.size;
   }
