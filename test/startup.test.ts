@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import { startGateway } from '../src/server/app';
+import { loadConfig } from '../src/server/config';
+import { awsBackendEnv } from './utils/gateway';
 import { runGatewayProcess, startGatewayProcess } from './utils/process';
+import { ManualScheduler } from './utils/scheduler';
 
 /**
  * Start-ups that cannot succeed end at once with one line that says what to
@@ -93,4 +97,29 @@ describe('against AWS without a region or credentials', () => {
       await gateway.exited;
     }
   });
+});
+
+test('started without AWS access, the gateway looks again every 30 s and is ready once credentials resolve', async () => {
+  const saved = { ...process.env };
+  const home = mkdtempSync(join(tmpdir(), 'er-gateway-home-'));
+  for (const name of Object.keys(process.env)) if (name.startsWith('AWS_') && name !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED') delete process.env[name];
+  Object.assign(process.env, { HOME: home, AWS_EC2_METADATA_DISABLED: 'true' });
+  const scheduler = new ManualScheduler();
+  const config = loadConfig({ ...awsBackendEnv(`http://127.0.0.1:${port}`, 'us-east-1'), LOG_LEVEL: 'silent', ER_START_WITHOUT_AWS: 'true' });
+  const gateway = await startGateway(config, { scheduler, processMetrics: false });
+  try {
+    const readiness = async () => (await fetch(`${gateway.url}/readyz`)).status;
+    expect(await readiness()).toBe(503);
+    expect(scheduler.nextDelay).toBe(30_000);
+    await scheduler.runNext();
+    expect(await readiness()).toBe(503);
+    Object.assign(process.env, { AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+    await scheduler.runNext();
+    expect(await readiness()).toBe(200);
+    // Ready, it stops looking.
+    expect(scheduler.pending).toBe(0);
+  } finally {
+    await gateway.close();
+    process.env = saved;
+  }
 });
