@@ -19,7 +19,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     endpoint: undefined,
     region: undefined,
     emulatorJobSeconds: 20,
-    emulatorConcurrency: 'workflow',
+    emulatorConcurrency: 'region',
     emulatorConcurrencyError: 'ExceedsLimitException',
     upstreamTimeoutMs: 10_000,
     idempotencyMaxKeys: 10_000,

@@ -299,15 +299,17 @@ test('schema mappings, tags and provider services answer as the SDK expects them
   expect(loyalty.idMappingTechniques?.providerProperties?.providerServiceArn).toBe(PROVIDER_ARN);
 });
 
-describe('one running job per region and kind, with ER_EMULATOR_CONCURRENCY=region', () => {
+describe('one running job per region and kind (ER_EMULATOR_CONCURRENCY=region, the default)', () => {
   test.each([
     ['ExceedsLimitException', { quotaName: 'Concurrent ID mapping jobs', quotaValue: 1 }],
     ['ConflictException', {}],
   ] as const)('a start while a job of another workflow runs is a %s', async (concurrencyError, members) => {
-    const regional = await startEmulator({ clock: clock.read, concurrency: 'region', concurrencyError });
+    const regional = await startEmulator({ clock: clock.read, concurrencyError });
     const client = new EntityResolutionClient({ endpoint: regional.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
     try {
-      // The seeded loyalty-id-map job is running: no ID-mapping job may start anywhere in the region.
+      // A loyalty-id-map job is running: no ID-mapping job may start anywhere in the region; a matching job may.
+      regional.state.holdRunning('idMapping', 'loyalty-id-map');
+      expect(await outcome(client.send(new StartMatchingJobCommand({ workflowName: 'customer-matching' })))).toBe('ok');
       const refused = await client.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map' })).catch((err: Error) => err);
       expect(refused).toMatchObject({ name: concurrencyError, ...members, message: expect.stringContaining('loyalty-id-map') });
       expect(regional.state.listJobs('idMapping', 'customer-id-map', 1, undefined).items[0].jobId).toBe(seededJobId('customer-id-map', 99));
@@ -317,9 +319,17 @@ describe('one running job per region and kind, with ER_EMULATOR_CONCURRENCY=regi
     }
   });
 
-  test('per workflow (the default), the same start succeeds', async () => {
-    expect(await outcome(sdk.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map' })))).toBe('ok');
-    clock.advance(60_000);
+  test('with ER_EMULATOR_CONCURRENCY=workflow, only a job of the same workflow blocks a start', async () => {
+    const perWorkflow = await startEmulator({ clock: clock.read, concurrency: 'workflow' });
+    const client = new EntityResolutionClient({ endpoint: perWorkflow.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    try {
+      perWorkflow.state.holdRunning('idMapping', 'loyalty-id-map');
+      expect(await outcome(client.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map' })))).toBe('ok');
+      expect(await outcome(client.send(new StartIdMappingJobCommand({ workflowName: 'loyalty-id-map' })))).toBe('ConflictException');
+    } finally {
+      client.destroy();
+      await perWorkflow.close();
+    }
   });
 });
 

@@ -78,7 +78,7 @@ describe('the emulator answers the real SDK', () => {
     expect(job).not.toHaveProperty('jobType');
   });
 
-  test('the demo data has jobs in every status and of both batch and incremental types', async () => {
+  test('the demo data has finished jobs, succeeded and failed, of both batch and incremental types, and none running (it would hold the region)', async () => {
     const statuses = new Set<string>();
     for (const [list, workflowName] of [
       [ListIdMappingJobsCommand, 'loyalty-id-map'],
@@ -88,7 +88,7 @@ describe('the emulator answers the real SDK', () => {
       const page = await sdk.send(new list({ workflowName }));
       page.jobs!.forEach((job: JobSummary) => statuses.add(job.status!));
     }
-    expect([...statuses].sort()).toEqual(['FAILED', 'QUEUED', 'RUNNING', 'SUCCEEDED']);
+    expect([...statuses].sort()).toEqual(['FAILED', 'SUCCEEDED']);
     const types = await Promise.all(
       [0, 1].map((i) => sdk.send(new GetIdMappingJobCommand({ workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', i) }))),
     );

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { seededJobId } from '../src/emulator/seed';
 import { newApiKey, writeTempFile } from './utils/auth';
-import { startTestGateway, type TestGateway } from './utils/gateway';
+import { runningJob, startTestGateway, type TestGateway } from './utils/gateway';
 import { Subscription, wsClient } from './utils/subscriptions';
 
 /**
@@ -21,7 +21,8 @@ const pinned = [
   { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 1) },
   { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 2) },
   { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 1) },
-  { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) },
+  // A running job of loyalty-id-map, held on the gateway's emulator once it starts.
+  { workflowName: 'loyalty-id-map', jobId: '0'.repeat(32) },
   { workflowName: 'customer-id-map', jobId: 'f'.repeat(32) },
 ];
 
@@ -60,6 +61,7 @@ let dashboardUrl: string;
 
 beforeAll(async () => {
   t = await startTestGateway();
+  pinned[3] = runningJob(t.emulator);
   ({ url: dashboardUrl } = await startStandaloneServer(dashboard, { listen: { port: 0, host: '127.0.0.1' } }));
   const composed = composeServices([
     { name: 'er-gateway', typeDefs: parse(readFileSync(resolve(__dirname, '../schema.graphql'), 'utf8')), url: t.endpoint },

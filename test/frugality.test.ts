@@ -5,11 +5,12 @@ import { createUpstreamClients, type UpstreamClients } from '../src/upstream/cli
 import { JobStore, type JobStoreOptions } from '../src/upstream/job-store';
 import { RateGovernor } from '../src/upstream/rate-governor';
 import { IdMappingJobDocument, IdMappingJobsWithMetricsDocument } from './generated/graphql';
-import { codes, startTestGateway } from './utils/gateway';
+import { codes, runningJob, startTestGateway } from './utils/gateway';
 import { Subscription, wsClient } from './utils/subscriptions';
 
 const finished = { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 5) };
-const running = { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) };
+/** The running job of the JobStore's emulator. */
+let running: { workflowName: string; jobId: string };
 
 describe('the JobStore, across requests', () => {
   let emulator: Emulator;
@@ -19,6 +20,7 @@ describe('the JobStore, across requests', () => {
 
   beforeAll(async () => {
     emulator = await startEmulator();
+    running = runningJob(emulator);
     clients = createUpstreamClients({ endpoint: emulator.url, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
   });
 
@@ -173,6 +175,7 @@ describe('over HTTP with the default caches', () => {
   test('re-subscribing to a running job within the freshness window costs no new call', async () => {
     // A window long enough that the whole test falls in it, however slow the machine.
     const t = await startTestGateway({ env: { ...defaults, ER_FRESHNESS_MS: '600000' } });
+    const running = runningJob(t.emulator);
     const client = wsClient(t.gateway.url);
     try {
       for (let i = 0; i < 20; i++) {
@@ -189,6 +192,7 @@ describe('over HTTP with the default caches', () => {
 
   test('a running job carries no cache hint', async () => {
     const t = await startTestGateway({ env: defaults });
+    const running = runningJob(t.emulator);
     try {
       const res = await fetch(t.endpoint, {
         method: 'POST',

@@ -39,7 +39,9 @@ test.each(examples.map((query, i) => [i + 1, query]))('README example %i answers
   const res = await t.post(query);
   expect(res.status).toBe(200);
   if (expected) {
-    expect(codes(res)).toEqual([expected]);
+    // Every error the example shows carries the code (a second start refused, whether or not the first was).
+    expect(codes(res).length).toBeGreaterThan(0);
+    expect(new Set(codes(res))).toEqual(new Set([expected]));
   } else {
     expect(res.errors).toBeUndefined();
     for (const value of Object.values(res.data!)) expect(value).not.toBeNull();

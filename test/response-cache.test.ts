@@ -1,7 +1,7 @@
 import { seededJobId } from '../src/emulator/seed';
 import { newApiKey, writeTempFile } from './utils/auth';
 import { ManualClock } from './utils/clock';
-import { startTestGateway, type TestGateway } from './utils/gateway';
+import { runningJob, startTestGateway, type TestGateway } from './utils/gateway';
 
 /**
  * The response cache, with the final-job cache and the freshness window of
@@ -9,7 +9,7 @@ import { startTestGateway, type TestGateway } from './utils/gateway';
  * that costs no upstream call was answered without executing.
  */
 const finished = { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 5) };
-const running = { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) };
+let running: { workflowName: string; jobId: string };
 const jobQuery = ({ workflowName, jobId }: typeof finished) =>
   `{ idMappingJob(workflowName: "${workflowName}", jobId: "${jobId}") { status startTime endTime metrics { inputRecords totalRecordsProcessed } } }`;
 const pageQuery = (workflowName: string, first: number) =>
@@ -20,6 +20,7 @@ const clock = new ManualClock(0);
 
 beforeAll(async () => {
   t = await startTestGateway({ env: { ER_RESPONSE_CACHE_MB: '8', ER_FRESHNESS_MS: '1000' }, now: clock.read });
+  running = runningJob(t.emulator);
 });
 
 afterAll(() => t.close());

@@ -74,11 +74,16 @@ describe('starting jobs', () => {
 
 describe("the service's refusals", () => {
   test('a job already running is CONFLICT, said in words a UI can show, and the start is not repeated', async () => {
-    const res = await startIdMapping({ workflowName: 'loyalty-id-map' });
-    expect(res.data).toBeNull();
-    expect(codes(res)).toEqual(['CONFLICT']);
-    expect(res.errors![0].message).toMatch(/already queued or running.*one at a time per workflow/);
-    expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+    const held = t.emulator.state.holdRunning('idMapping', 'loyalty-id-map');
+    try {
+      const res = await startIdMapping({ workflowName: 'loyalty-id-map' });
+      expect(res.data).toBeNull();
+      expect(codes(res)).toEqual(['CONFLICT']);
+      expect(res.errors![0].message).toMatch(/already queued or running.*one at a time per workflow/);
+      expect(t.emulator.requests('StartIdMappingJob')).toBe(1);
+    } finally {
+      t.emulator.state.failJob('idMapping', 'loyalty-id-map', held.jobId, 'ended by the test');
+    }
   });
 
   test('a missing workflow is NOT_FOUND', async () => {
@@ -335,10 +340,11 @@ describe('lost answers next to a previous job', () => {
   });
 });
 
-test('with the emulator holding one running job per region (ER_EMULATOR_CONCURRENCY=region), a start elsewhere is LIMIT_EXCEEDED naming the quota', async () => {
-  const regional = await startTestGateway({ env: { ER_EMULATOR_CONCURRENCY: 'region' } });
+test('with the emulator holding one running job per region (the default), a start elsewhere is LIMIT_EXCEEDED naming the quota', async () => {
+  const regional = await startTestGateway();
   try {
-    // The seeded loyalty-id-map job runs: the region's one ID-mapping job.
+    // A loyalty-id-map job runs: the region's one ID-mapping job.
+    regional.emulator.state.holdRunning('idMapping', 'loyalty-id-map');
     const res = await regional.execute(StartIdMappingJobDocument, { input: { workflowName: 'customer-id-map' } });
     expect(res.errors![0].extensions).toEqual({ code: 'LIMIT_EXCEEDED', quotaName: 'Concurrent ID mapping jobs', quotaValue: 1 });
     expect(res.errors![0].message).toContain('start again once the running one has finished');

@@ -10,7 +10,7 @@ import {
   type MatchingJobUpdatedSubscription,
 } from './generated/graphql';
 import { ManualClock } from './utils/clock';
-import { startTestGateway, type TestGateway } from './utils/gateway';
+import { runningJob, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
 import { Subscription, wsClient } from './utils/subscriptions';
 
@@ -19,9 +19,17 @@ const clock = new ManualClock();
 const scheduler = new ManualScheduler();
 let t: TestGateway;
 let client: Client;
+/** A job of loyalty-id-map that stays RUNNING. */
+let quiet: string;
 
 beforeAll(async () => {
-  t = await startTestGateway({ emulator: { clock: clock.read }, scheduler, env: { ER_POLL_INTERVAL_MS: String(INTERVAL), ER_WS_MESSAGES_PER_SECOND: '10000' } });
+  // One job per workflow, not per region: a job held running on loyalty-id-map beside jobs started on customer-id-map.
+  t = await startTestGateway({
+    emulator: { clock: clock.read },
+    scheduler,
+    env: { ER_POLL_INTERVAL_MS: String(INTERVAL), ER_WS_MESSAGES_PER_SECOND: '10000', ER_EMULATOR_CONCURRENCY: 'workflow' },
+  });
+  quiet = runningJob(t.emulator).jobId;
 });
 
 afterAll(() => t.close());
@@ -134,7 +142,6 @@ describe('refusals end the subscription and leave nothing behind', () => {
 
 describe('one poll per job, however many watch', () => {
   test('200 subscribers of one job cost one Get for the first event and one per interval after', async () => {
-    const quiet = seededJobId('loyalty-id-map', 3);
     const clients = Array.from({ length: 4 }, () => wsClient(t.gateway.url));
     const subs = clients.flatMap((c) => Array.from({ length: 50 }, () => watchIdMapping('loyalty-id-map', quiet, c)));
     await Promise.all(subs.map((sub) => sub.event(1)));
@@ -167,7 +174,7 @@ describe('one poll per job, however many watch', () => {
       JSON.stringify({
         id: '1',
         type: 'subscribe',
-        payload: { query: print(IdMappingJobUpdatedDocument), variables: { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) } },
+        payload: { query: print(IdMappingJobUpdatedDocument), variables: { workflowName: 'loyalty-id-map', jobId: quiet } },
       }),
     );
     while (t.emulator.requests('GetIdMappingJob') === 0) await new Promise((resolve) => setImmediate(resolve));
@@ -178,7 +185,7 @@ describe('one poll per job, however many watch', () => {
 
   test('500 subscribe and unsubscribe cycles leave no watcher, timer or subscription', async () => {
     for (let i = 0; i < 500; i++) {
-      const sub = watchIdMapping('loyalty-id-map', seededJobId('loyalty-id-map', 3));
+      const sub = watchIdMapping('loyalty-id-map', quiet);
       await sub.event(1);
       sub.unsubscribe();
     }
@@ -226,7 +233,7 @@ test('failing past the limit ends the subscriptions with UPSTREAM_UNAVAILABLE', 
   const g = await startTestGateway({ scheduler: own, env: { ER_POLL_INTERVAL_MS: '1000', ER_POLL_FAILURE_LIMIT_MS: '2500' } });
   const c = wsClient(g.gateway.url);
   try {
-    const sub = watchIdMapping('loyalty-id-map', seededJobId('loyalty-id-map', 3), c);
+    const sub = watchIdMapping('loyalty-id-map', runningJob(g.emulator).jobId, c);
     await sub.event(1);
     g.emulator.setFaults({ internalErrorRate: 1 });
     await own.runNext(); // fails at 1 s: backs off
@@ -293,6 +300,7 @@ describe('the websocket protocol', () => {
 
   test('shutdown closes open subscriptions with 1001 and stops their pollers', async () => {
     const g = await startTestGateway();
+    const running = runningJob(g.emulator);
     const socket = new WebSocket(`${g.gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
     const messages: { type: string }[] = [];
     const arrival = (type: string) =>
@@ -309,7 +317,7 @@ describe('the websocket protocol', () => {
       JSON.stringify({
         id: '1',
         type: 'subscribe',
-        payload: { query: print(IdMappingJobUpdatedDocument), variables: { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) } },
+        payload: { query: print(IdMappingJobUpdatedDocument), variables: running },
       }),
     );
     await arrival('next');

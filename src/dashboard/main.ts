@@ -33,6 +33,8 @@ interface Workflow {
 
 const main = document.querySelector('main')!;
 const banner = document.querySelector<HTMLElement>('#banner')!;
+/** The workflows on the page. */
+const shown: Workflow[] = [];
 /** What is known of each job beyond its summary, by global id. */
 const details = new Map<string, Job>();
 /** Jobs whose progress is being watched, by global id. */
@@ -92,8 +94,14 @@ function render(workflow: Workflow): void {
   const list = workflow.element.querySelector('ol')!;
   list.replaceChildren(...workflow.jobs.map(jobRow));
   if (workflow.jobs.length === 0) list.append(element('li', 'empty', 'No jobs yet.'));
-  const idle = !workflow.jobs.some((job) => isActive(current(job)));
-  workflow.element.querySelector<HTMLButtonElement>('button.start')!.disabled = !idle;
+  // The service runs one job of each kind at a time in a region: while one runs, no workflow of its kind can start another.
+  const kin = shown.filter((other) => other.kind === workflow.kind);
+  const busy = kin.some((other) => other.jobs.some((job) => isActive(current(job))));
+  for (const other of kin) {
+    const button = other.element.querySelector<HTMLButtonElement>('button.start')!;
+    button.disabled = busy;
+    button.title = busy ? `A ${KINDS[workflow.kind].label.toLowerCase()} job is running: the service runs one at a time in a region.` : '';
+  }
 }
 
 /** Follows an active job until it ends: its status and progress, from the shared poller. */
@@ -201,6 +209,7 @@ async function load(): Promise<void> {
     ...found.idMappingWorkflows.nodes.map(({ workflowName }) => section('idMapping', workflowName)),
     ...found.matchingWorkflows.nodes.map(({ workflowName }) => section('matching', workflowName)),
   ];
+  shown.push(...workflows);
   main.replaceChildren(...workflows.map((workflow) => workflow.element));
   for (const workflow of workflows) follow(workflow);
 }

@@ -15,7 +15,7 @@ const settings = z
     ER_EMULATOR_THROTTLE_RATE: z.coerce.number().min(0).max(1).default(0),
     ER_EMULATOR_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
     ER_EMULATOR_RATE_LIMIT: z.coerce.number().int().min(0).default(0),
-    ER_EMULATOR_CONCURRENCY: z.enum(['workflow', 'region']).default('workflow'),
+    ER_EMULATOR_CONCURRENCY: z.enum(['workflow', 'region']).default('region'),
     ER_EMULATOR_CONCURRENCY_ERROR: z.enum(['ExceedsLimitException', 'ConflictException']).default('ExceedsLimitException'),
   })
   .safeParse(process.env);

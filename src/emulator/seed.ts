@@ -198,10 +198,7 @@ function loyaltyIdMapJobs(): Job[] {
     { jobType: 'BATCH', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 3 * HOUR, metrics: idMappingMetrics(4_200_000, 'BATCH', 1) } },
     { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 50 * HOUR, metrics: idMappingMetrics(180_000, 'INCREMENTAL', 2) } },
     { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 98 * HOUR, metrics: idMappingMetrics(2_000_000_000, 'INCREMENTAL', 3) } },
-    {
-      jobType: 'INCREMENTAL',
-      run: { status: 'RUNNING', metrics: { inputRecords: 240_000, totalRecordsProcessed: 96_000, recordsNotProcessed: 12 } },
-    },
+    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 147 * HOUR, metrics: idMappingMetrics(240_000, 'INCREMENTAL', 4) } },
   ];
   return runs.map(({ jobType, run }, i) => ({
     kind: 'idMapping',
@@ -247,7 +244,7 @@ export function seedJobs(): Job[] {
     ]),
     ...matchingJobs('household-matching', [
       finished(5, matchingMetrics(640_000, 1)),
-      { status: 'QUEUED' },
+      { status: 'FAILED', endTime: HISTORY_START + 26.5 * HOUR, errorMessage: 'The input table crm/households has no rows' },
     ]),
   ];
 }

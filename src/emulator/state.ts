@@ -42,7 +42,7 @@ export interface EmulatorStateOptions {
   /**
    * Which running job blocks a start: one of its workflow (`workflow`, so
    * demos on several workflows work), or, as the service's quotas say, one of
-   * its kind anywhere in the region (`region`). @default 'workflow'
+   * its kind anywhere in the region (`region`). @default 'region'
    */
   concurrency?: Concurrency;
   /** What a start blocked by a job of another workflow is refused with in `region` mode; the service does not document which. @default 'ExceedsLimitException' */
@@ -75,7 +75,7 @@ export class EmulatorState {
   constructor(options: EmulatorStateOptions = {}) {
     this.clock = options.clock ?? Date.now;
     this.jobSeconds = options.jobSeconds ?? 20;
-    this.concurrency = options.concurrency ?? 'workflow';
+    this.concurrency = options.concurrency ?? 'region';
     this.concurrencyError = options.concurrencyError ?? 'ExceedsLimitException';
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
@@ -194,6 +194,26 @@ export class EmulatorState {
       run: { durationMs: this.jobSeconds * 1000, finalMetrics: startedJobMetrics(kind, jobType ?? 'BATCH') },
     };
     jobs.unshift(job);
+    return job;
+  }
+
+  /**
+   * Puts a job on a workflow that stays RUNNING, as if started now, until
+   * failJob ends it: for demos and tests that need one. It is placed as it
+   * is, whatever the running-job rules would say of a start.
+   */
+  holdRunning(kind: WorkflowKind, workflowName: string, metrics: Record<string, number> = { inputRecords: 240_000, totalRecordsProcessed: 96_000, recordsNotProcessed: 12 }): Job {
+    const wf = this.getWorkflow(kind, workflowName);
+    const job: Job = {
+      kind,
+      workflowName: wf.workflowName,
+      jobId: randomBytes(16).toString('hex'),
+      startTime: this.clock(),
+      jobType: kind === 'idMapping' ? (wf.incrementalRunType ? 'INCREMENTAL' : 'BATCH') : undefined,
+      outputSourceConfig: [{ roleArn: wf.roleArn, outputS3Path: wf.outputS3Path, ...(wf.KMSArn ? { KMSArn: wf.KMSArn } : {}) }],
+      run: { status: 'RUNNING', metrics },
+    };
+    this.jobsOf(kind, wf.workflowName).unshift(job);
     return job;
   }
 

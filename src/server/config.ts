@@ -20,7 +20,7 @@ export interface Config {
   startWithoutAws: boolean;
   /** How long an emulated job takes from QUEUED to SUCCEEDED. @default 20 */
   emulatorJobSeconds: number;
-  /** With the emulator: which running job blocks a start, one of the workflow or one of its kind in the region (as the service). @default 'workflow' */
+  /** With the emulator: which running job blocks a start, one of its kind in the region (as the service's quotas) or only one of the workflow. @default 'region' */
   emulatorConcurrency: 'workflow' | 'region';
   /** With the emulator in `region` mode: the exception a start blocked by another workflow's job gets. @default 'ExceedsLimitException' */
   emulatorConcurrencyError: 'ExceedsLimitException' | 'ConflictException';
@@ -140,7 +140,7 @@ const env = z.object({
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name such as us-east-1')
     .optional(),
   ER_EMULATOR_JOB_SECONDS: z.coerce.number().positive().max(86_400).default(20),
-  ER_EMULATOR_CONCURRENCY: z.enum(['workflow', 'region']).default('workflow'),
+  ER_EMULATOR_CONCURRENCY: z.enum(['workflow', 'region']).default('region'),
   ER_EMULATOR_CONCURRENCY_ERROR: z.enum(['ExceedsLimitException', 'ConflictException']).default('ExceedsLimitException'),
   ER_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ER_IDEMPOTENCY_MAX_KEYS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),

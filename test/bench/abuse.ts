@@ -30,6 +30,8 @@ export async function abuse(seconds: number): Promise<void> {
     emulator: { faults: { latencyMs: 50 } },
   });
   const endpoint = `${gateway.url}/graphql`;
+  // Honest users read a running job and finished ones.
+  const running = gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId;
   const post = async (address: string, body: unknown) => {
     const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': address }, body: JSON.stringify(body) });
     return (await res.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
@@ -83,7 +85,7 @@ export async function abuse(seconds: number): Promise<void> {
     // Users arrive apart, not in the same millisecond: 0.3 s after one another.
     await sleep(300 * n);
     while (now() < until) {
-      const job = n % 2 === 0 ? { w: 'loyalty-id-map', j: seededJobId('loyalty-id-map', 3) } : { w: 'customer-id-map', j: seededJobId('customer-id-map', n) };
+      const job = n % 2 === 0 ? { w: 'loyalty-id-map', j: running } : { w: 'customer-id-map', j: seededJobId('customer-id-map', n) };
       const started = now();
       const res = await post(`10.0.1.${n}`, { query: `{ idMappingJob(workflowName: "${job.w}", jobId: "${job.j}") { status } }` });
       latencies.push(now() - started);

@@ -12,7 +12,6 @@ import { load } from './throughput';
 const LATENCY_MS = 50;
 const now = () => performance.now();
 const finished = { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 5) };
-const running = { workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) };
 const jobQuery = (job: typeof finished) =>
   JSON.stringify({ query: `{ idMappingJob(workflowName: "${job.workflowName}", jobId: "${job.jobId}") { status metrics { inputRecords totalRecordsProcessed } } }` });
 
@@ -79,6 +78,7 @@ async function hundredJobs(): Promise<string[]> {
 async function repeatedQuery(seconds: number): Promise<string[]> {
   const rows: string[] = [];
   const g = await gateway({});
+  const running = { workflowName: 'loyalty-id-map', jobId: g.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId };
   try {
     for (const [label, job] of [
       ['finished job', finished],

@@ -2,7 +2,6 @@ import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { seededJobId } from '../../src/emulator/seed';
 import { Redis } from 'ioredis';
 import { startEmulator } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
@@ -100,7 +99,7 @@ async function startJobs(gateway: Gateway): Promise<WatchedJob[]> {
     { kind: 'idMapping', workflowName: 'customer-id-map', jobId: idMapping.startIdMappingJob.jobId },
     { kind: 'matching', workflowName: 'customer-matching', jobId: matching.startMatchingJob.jobId },
     // A job that never changes: its subscribers cost polls but receive nothing after the first event.
-    { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) },
+    { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId },
   ];
 }
 
@@ -237,7 +236,7 @@ async function cycles(count: number) {
   return withGateway(new Map(), async (gateway) => {
     const clients = new Clients();
     try {
-      const job: WatchedJob = { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: seededJobId('loyalty-id-map', 3) };
+      const job: WatchedJob = { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId };
       await clients.ask({ cycles: { url: gateway.url, job, count: 200 } }, 'cycled');
       gc();
       const heapBefore = heapMb();

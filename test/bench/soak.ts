@@ -46,7 +46,7 @@ export async function soak(seconds: number): Promise<void> {
     data: { startIdMappingJob: { jobId: string } };
   };
   skipQueuedMs = Number(jobSeconds) * 1000 * 0.15;
-  const running = emulator.state.listJobs('idMapping', 'loyalty-id-map', 25, undefined).items[0].jobId;
+  const running = emulator.state.holdRunning('idMapping', 'loyalty-id-map').jobId;
   const keys = [
     { workflowName: 'customer-id-map', jobId: started.data.startIdMappingJob.jobId },
     { workflowName: 'loyalty-id-map', jobId: running },

@@ -143,3 +143,13 @@ export async function closedPort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/**
+ * A job that stays RUNNING on an ID-mapping workflow of `emulator` (until
+ * failJob ends it), for tests of running jobs: the demo data has none, as
+ * the service runs one job of a kind per region and a seeded one would hold it.
+ */
+export function runningJob(emulator: Emulator, workflowName = 'loyalty-id-map'): { workflowName: string; jobId: string } {
+  const job = emulator.state.holdRunning('idMapping', workflowName);
+  return { workflowName: job.workflowName, jobId: job.jobId };
+}
