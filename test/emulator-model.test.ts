@@ -165,9 +165,13 @@ const SERVED: Record<keyof typeof OPERATIONS, Row> = {
 const clock = new ManualClock();
 let emulator: Emulator;
 
+/** The SDK client against `target`, with no retries: each call is one request. */
+const clientOf = (target: Emulator) =>
+  new EntityResolutionClient({ endpoint: target.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+
 beforeAll(async () => {
   emulator = await startEmulator({ clock: clock.read, jobSeconds: 20, accountId: ACCOUNT });
-  sdk = new EntityResolutionClient({ endpoint: emulator.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  sdk = clientOf(emulator);
 });
 
 afterAll(async () => {
@@ -305,7 +309,7 @@ describe('one running job per region and kind (ER_EMULATOR_CONCURRENCY=region, t
     ['ConflictException', {}],
   ] as const)('a start while a job of another workflow runs is a %s', async (concurrencyError, members) => {
     const regional = await startEmulator({ clock: clock.read, concurrencyError });
-    const client = new EntityResolutionClient({ endpoint: regional.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    const client = clientOf(regional);
     try {
       // A loyalty-id-map job is running: no ID-mapping job may start anywhere in the region; a matching job may.
       regional.state.holdRunning('idMapping', 'loyalty-id-map');
@@ -321,7 +325,7 @@ describe('one running job per region and kind (ER_EMULATOR_CONCURRENCY=region, t
 
   test('with ER_EMULATOR_CONCURRENCY=workflow, only a job of the same workflow blocks a start', async () => {
     const perWorkflow = await startEmulator({ clock: clock.read, concurrency: 'workflow' });
-    const client = new EntityResolutionClient({ endpoint: perWorkflow.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+    const client = clientOf(perWorkflow);
     try {
       perWorkflow.state.holdRunning('idMapping', 'loyalty-id-map');
       expect(await outcome(client.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map' })))).toBe('ok');
