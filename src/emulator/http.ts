@@ -255,6 +255,11 @@ function send(res: ServerResponse, status: number, payload: unknown, headers: Re
   res.end(body);
 }
 
+/** What the service answers for `err`: its own error as it is, anything else as an internal error that tells nothing. */
+function asServiceError(err: unknown): ServiceError {
+  return err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.');
+}
+
 function sendError(res: ServerResponse, err: ServiceError): void {
   send(res, STATUS[err.type], { message: err.message, ...err.extra }, { 'x-amzn-errortype': err.type });
 }
@@ -301,7 +306,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       r = routeRequest(req.method ?? 'GET', url.pathname, url.searchParams);
     } catch (err) {
       // The input broke the model's constraints: the service answers before looking anything up.
-      return sendError(res, err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.'));
+      return sendError(res, asServiceError(err));
     }
     if (!r) {
       send(res, 404, { message: `No operation at ${req.method} ${url.pathname}.` }, { 'x-amzn-errortype': 'UnknownOperationException' });
@@ -324,16 +329,16 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
       send(res, 200, payload);
       options.onAnswer?.(r.operation, target, 200);
     } catch (err) {
-      const error = err instanceof ServiceError ? err : new ServiceError('InternalServerException', 'An internal error occurred.');
+      const error = asServiceError(err);
       sendError(res, error);
       options.onAnswer?.(r.operation, target, STATUS[error.type]);
     }
   }
 
   const server = createServer((req, res) => {
-    serve(req, res).catch(() => {
+    serve(req, res).catch((err: unknown) => {
       // A request that failed past answering (its socket gone mid-read): end it, and keep serving.
-      if (!res.headersSent) sendError(res, new ServiceError('InternalServerException', 'An internal error occurred.'));
+      if (!res.headersSent) sendError(res, asServiceError(err));
       else res.destroy();
     });
   });

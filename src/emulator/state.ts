@@ -114,7 +114,7 @@ export class EmulatorState {
     const missing = new ServiceError('ResourceNotFoundException', `The resource ${resourceArn} does not exist.`);
     if (region !== this.region || accountId !== this.accountId) throw missing;
     if (type === 'schemamapping') return this.getSchemaMapping(name).tags ?? {};
-    const kind: WorkflowKind | undefined = type === 'idmappingworkflow' ? 'idMapping' : type === 'matchingworkflow' ? 'matching' : undefined;
+    const kind = (Object.keys(ARN_TYPE) as WorkflowKind[]).find((candidate) => ARN_TYPE[candidate] === type);
     const wf = kind && this.workflows.get(key(kind, name));
     if (!wf) throw missing;
     return wf.tags ?? {};
@@ -180,21 +180,7 @@ export class EmulatorState {
           : new ServiceError('ConflictException', message);
       }
     }
-    const jobType = kind === 'idMapping' ? (request.jobType ?? (wf.incrementalRunType ? 'INCREMENTAL' : 'BATCH')) : undefined;
-    const outputSourceConfig = request.outputSourceConfig ?? [
-      { roleArn: wf.roleArn, outputS3Path: wf.outputS3Path, ...(wf.KMSArn ? { KMSArn: wf.KMSArn } : {}) },
-    ];
-    const job: Job = {
-      kind,
-      workflowName: wf.workflowName,
-      jobId: randomBytes(16).toString('hex'),
-      startTime: now,
-      jobType,
-      outputSourceConfig,
-      run: { durationMs: this.jobSeconds * 1000, finalMetrics: startedJobMetrics(kind, jobType ?? 'BATCH') },
-    };
-    jobs.unshift(job);
-    return job;
+    return this.addJob(kind, wf, now, request, (jobType) => ({ durationMs: this.jobSeconds * 1000, finalMetrics: startedJobMetrics(kind, jobType ?? 'BATCH') }));
   }
 
   /**
@@ -203,15 +189,29 @@ export class EmulatorState {
    * is, whatever the running-job rules would say of a start.
    */
   holdRunning(kind: WorkflowKind, workflowName: string, metrics: Record<string, number> = { inputRecords: 240_000, totalRecordsProcessed: 96_000, recordsNotProcessed: 12 }): Job {
-    const wf = this.getWorkflow(kind, workflowName);
+    return this.addJob(kind, this.getWorkflow(kind, workflowName), this.clock(), {}, () => ({ status: 'RUNNING', metrics }));
+  }
+
+  /**
+   * A new job of `wf` started at `startTime`, first in its list (the newest):
+   * with the job type and output the request names, else the workflow's own.
+   */
+  private addJob(
+    kind: WorkflowKind,
+    wf: Workflow,
+    startTime: number,
+    request: { outputSourceConfig?: OutputSource[]; jobType?: IdMappingJobType },
+    run: (jobType: IdMappingJobType | undefined) => Job['run'],
+  ): Job {
+    const jobType = kind === 'idMapping' ? (request.jobType ?? (wf.incrementalRunType ? 'INCREMENTAL' : 'BATCH')) : undefined;
     const job: Job = {
       kind,
       workflowName: wf.workflowName,
       jobId: randomBytes(16).toString('hex'),
-      startTime: this.clock(),
-      jobType: kind === 'idMapping' ? (wf.incrementalRunType ? 'INCREMENTAL' : 'BATCH') : undefined,
-      outputSourceConfig: [{ roleArn: wf.roleArn, outputS3Path: wf.outputS3Path, ...(wf.KMSArn ? { KMSArn: wf.KMSArn } : {}) }],
-      run: { status: 'RUNNING', metrics },
+      startTime,
+      jobType,
+      outputSourceConfig: request.outputSourceConfig ?? [{ roleArn: wf.roleArn, outputS3Path: wf.outputS3Path, ...(wf.KMSArn ? { KMSArn: wf.KMSArn } : {}) }],
+      run: run(jobType),
     };
     this.jobsOf(kind, wf.workflowName).unshift(job);
     return job;

@@ -18,7 +18,7 @@ import { DASHBOARD_DOCUMENTS } from '../dashboard/operations';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
-import { missingAwsAccess } from '../upstream/aws-access';
+import { resolveAwsAccess } from '../upstream/aws-access';
 import { createUpstreamClients, type UpstreamClients } from '../upstream/client';
 import { Deadlines, type RequestDeadline } from '../upstream/deadline';
 import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idempotency';
@@ -62,13 +62,19 @@ export interface GatewayOptions {
 const AWS_RECHECK_MS = 30_000;
 
 /**
- * Resolves the SDK's region and credentials once. Missing, it is a refusal
- * to start, naming what is missing; with ER_START_WITHOUT_AWS the gateway
- * starts, logs it, reports not ready, and looks again until they resolve.
+ * Resolves the SDK's region and credentials once, and says the region.
+ * Missing, it is a refusal to start, naming what is missing; with
+ * ER_START_WITHOUT_AWS the gateway starts, logs it, reports not ready, and
+ * looks again until they resolve.
  */
-async function checkAwsAccess(clients: UpstreamClients, config: Config, logger: Logger, scheduler: Scheduler): Promise<{ refusal?: string; ready(): boolean; stop(): void }> {
-  const missing = await missingAwsAccess(clients.reads);
-  if (missing.length === 0) return { ready: () => true, stop: () => undefined };
+async function checkAwsAccess(
+  clients: UpstreamClients,
+  config: Config,
+  logger: Logger,
+  scheduler: Scheduler,
+): Promise<{ region?: string; refusal?: string; ready(): boolean; stop(): void }> {
+  const { region, missing } = await resolveAwsAccess(clients.reads);
+  if (missing.length === 0) return { region, ready: () => true, stop: () => undefined };
   const problem = `ER_BACKEND=aws needs ${missing.join('; and ')}.`;
   if (!config.startWithoutAws) return { refusal: `${problem} (ER_START_WITHOUT_AWS=true starts anyway, not ready.)`, ready: () => false, stop: () => undefined };
   logger.error({ missing }, `AWS: ${problem} Starting anyway (ER_START_WITHOUT_AWS): /readyz is 503 and clients get GATEWAY_MISCONFIGURED until it is fixed.`);
@@ -76,8 +82,8 @@ async function checkAwsAccess(clients: UpstreamClients, config: Config, logger: 
   let cancel: (() => void) | undefined;
   const again = () => {
     cancel = scheduler.after(AWS_RECHECK_MS, () =>
-      missingAwsAccess(clients.reads).then((still) => {
-        if (still.length === 0) {
+      resolveAwsAccess(clients.reads).then((still) => {
+        if (still.missing.length === 0) {
           ready = true;
           logger.info('AWS: a region and credentials resolve now; ready');
         } else again();
@@ -85,7 +91,7 @@ async function checkAwsAccess(clients: UpstreamClients, config: Config, logger: 
     );
   };
   again();
-  return { ready: () => ready, stop: () => cancel?.() };
+  return { region, ready: () => ready, stop: () => cancel?.() };
 }
 
 /** A port the gateway could not listen on, said in one line that names the setting to change. */
@@ -216,7 +222,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const listMaxAgeSeconds = Math.floor(config.freshnessMs / 1000);
   const home = emulator
     ? { region: emulator.state.region, accountId: emulator.state.accountId }
-    : { region: config.region ?? (await clients.reads.config.region().catch(() => '')), accountId: config.accountId };
+    : { region: awsAccess?.region ?? '', accountId: config.accountId };
   // Once answers depend on who asks, no shared cache may hand one principal's answer to another.
   const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
   const context = (deadline: RequestDeadline, { principal, client }: Caller, subscriber?: GatewayContext['subscriber']): GatewayContext => {
@@ -333,7 +339,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await listening(() => http.app.listen({ port: config.port, host: config.host }), { port: 'PORT', host: 'HOST' }, config.host, config.port);
     await listening(() => metricsListener.listen({ port: config.metricsPort, host: config.metricsHost }), { port: 'ER_METRICS_PORT', host: 'ER_METRICS_HOST' }, config.metricsHost, config.metricsPort);
   } catch (err) {
-    // The service port is up already: close everything started, so the caller's error is the only thing left.
+    // A port could not be had (the service port may be up already): close everything started, so the caller's error is the only thing left.
     await apollo.stop();
     await stopParts();
     throw err;
