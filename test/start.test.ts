@@ -4,7 +4,7 @@ import { StartIdMappingJobDocument, StartMatchingJobDocument, type StartIdMappin
 import { MemoryIdempotencyStore } from '../src/upstream/idempotency';
 import { openPolicyEnv } from './utils/auth';
 import { ManualClock } from './utils/clock';
-import { codes, startTestGateway, type TestGateway } from './utils/gateway';
+import { capturedLogger, codes, startTestGateway, type TestGateway } from './utils/gateway';
 
 /** The emulator's clock starts at the real time so that a lost start's job is found by its start time. */
 const clock = new ManualClock(Date.now());
@@ -351,4 +351,63 @@ test('with the emulator holding one running job per region (the default), a star
   } finally {
     await regional.close();
   }
+});
+
+/**
+ * A start that reaches the service after the gateway gave up on it: the
+ * emulator holds the StartIdMappingJob request and carries it out only when
+ * the test lets it, after the request's deadline and after the start's call
+ * was cut. One clock serves the emulator and the keys, so the window in
+ * which the start may still land is exact.
+ */
+describe('a start that lands late', () => {
+  test('retries within the window get START_OUTCOME_UNKNOWN with Retry-After and start nothing; after it, the retry names the one job', async () => {
+    const own = new ManualClock();
+    const log = capturedLogger('warn');
+    const g = await startTestGateway({
+      emulator: { clock: own.read },
+      idempotencyStore: new MemoryIdempotencyStore({ clock: own.read }),
+      logger: log.logger,
+      env: { ER_REQUEST_DEADLINE_MS: '400', ER_START_TIMEOUT_MS: '3000', ER_START_CLOCK_SKEW_MS: '5000' },
+    });
+    try {
+      const held = g.emulator.holdNext('StartIdMappingJob');
+      const input = { workflowName: 'customer-id-map', idempotencyKey: newKey() };
+      const retry = () => g.execute(StartIdMappingJobDocument, { input });
+      const first = retry();
+      await held.arrived;
+      const answered = await first;
+      expect(codes(answered)).toEqual(['UPSTREAM_UNAVAILABLE']);
+      expect(answered.errors![0].message).toMatch(/may have started.*same idempotencyKey/);
+
+      // The first start's call is still under way: a retry waits for it within its own deadline, then says so.
+      const during = await retry();
+      expect(codes(during)).toEqual(['START_OUTCOME_UNKNOWN']);
+      expect(during.errors![0].extensions).toMatchObject({ candidates: [], retryAfterSeconds: 1 });
+      expect(during.headers.get('retry-after')).toBe('1');
+
+      // The call is cut at ER_START_TIMEOUT_MS without an answer: the start may still land for the skew allowance.
+      await log.line((line) => line.operation === 'StartIdMappingJob' && line.msg === 'upstream call failed');
+      const cut = await retry();
+      expect(codes(cut)).toEqual(['START_OUTCOME_UNKNOWN']);
+      expect(cut.errors![0].extensions).toMatchObject({ candidates: [], retryAfterSeconds: 5 });
+      expect(cut.errors![0].message).toMatch(/may still reach the service.*Retry with the same idempotencyKey after 5 s/);
+      expect(cut.headers.get('retry-after')).toBe('5');
+      expect(g.emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items.filter((job) => job.startTime === own.now)).toEqual([]);
+
+      // The held start lands now, long after the gateway gave up on it.
+      await held.release();
+      const launched = g.emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items[0];
+      expect(launched.startTime).toBe(own.now);
+
+      own.advance(5000);
+      const after = await retry();
+      expect(after.errors).toBeUndefined();
+      expect(after.data!.startIdMappingJob.jobId).toBe(launched.jobId);
+      expect(codes(await retry())).toEqual([]);
+      expect(g.emulator.requests('StartIdMappingJob')).toBe(1);
+    } finally {
+      await g.close();
+    }
+  });
 });

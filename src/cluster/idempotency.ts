@@ -1,69 +1,89 @@
 import type { Redis } from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayError } from '../upstream/errors';
-import { IDEMPOTENCY_TTL_MS, type IdempotencyRecord, type IdempotencyStore, type Reservation, type UnknownRecord } from '../upstream/idempotency';
+import { IDEMPOTENCY_TTL_MS, takeOver, type IdempotencyRecord, type IdempotencyStore, type Reservation, type ReserveTerms } from '../upstream/idempotency';
 import { redisScript, type SharedRedis } from './redis';
 
 /**
- * Claims a key in one step: free → pending (with the TTL), unknown with the
- * same fingerprint → pending again (the TTL kept); anything else is left as
- * it is. Returns [claimed, the record as it stood].
+ * Claims a key in one step, as `takeOver` says: free → pending (with the
+ * TTL); unknown with the same fingerprint, or pending with the same
+ * fingerprint whose `landBy` plus the allowance has passed → pending again
+ * for this caller (the TTL kept); anything else is left as it is. Returns
+ * [claimed, the record as it stood]. ARGV: fingerprint, now, lifetime ms,
+ * skew ms, owner, TTL ms.
  */
 const RESERVE = `
+local fingerprint = ARGV[1]
+local now = tonumber(ARGV[2])
+local function pending(reservedAt)
+  return '{"state":"pending","fingerprint":' .. cjson.encode(fingerprint) .. ',"reservedAt":' .. string.format('%.0f', reservedAt)
+    .. ',"landBy":' .. string.format('%.0f', now + tonumber(ARGV[3])) .. ',"owner":' .. cjson.encode(ARGV[5]) .. '}'
+end
 local current = redis.call('GET', KEYS[1])
-if current then
-  local record = cjson.decode(current)
-  if record.state == 'unknown' and record.fingerprint == ARGV[1] then
-    local again = '{"state":"pending","fingerprint":' .. cjson.encode(ARGV[1]) .. ',"reservedAt":' .. string.format('%.0f', record.reservedAt) .. '}'
-    redis.call('SET', KEYS[1], again, 'KEEPTTL')
+if not current then
+  redis.call('SET', KEYS[1], pending(now), 'PX', ARGV[6])
+  return {1, ''}
+end
+local record = cjson.decode(current)
+if record.fingerprint == fingerprint then
+  local gone = record.state == 'pending' and (tonumber(record.landBy) or tonumber(record.reservedAt)) + tonumber(ARGV[4]) <= now
+  if record.state == 'unknown' or gone then
+    redis.call('SET', KEYS[1], pending(tonumber(record.reservedAt)), 'KEEPTTL')
     return {1, current}
   end
-  return {0, current}
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return {1, ''}
+return {0, current}
 `;
 
-type ReserveCommand = (key: string, fingerprint: string, fresh: string, ttlMs: number) => Promise<[number, string]>;
-
-/** The longest a retry waits for another replica's start under the same key before it asks again. */
-const SETTLED_WAIT_MS = 30_000;
+type ReserveCommand = (key: string, fingerprint: string, now: number, lifetimeMs: number, skewMs: number, owner: string, ttlMs: number) => Promise<[number, string]>;
 
 /**
  * Idempotency keys in Redis (`<prefix>idem:<key>`), shared by every replica:
  * `reserve` is one Lua script, so of any number of concurrent reservations on
  * any replicas at most one is claimed. Records live 24 hours from their
- * reservation. With Redis unreachable, `reserve` refuses with
- * UPSTREAM_UNAVAILABLE before anything is sent (a start without its key could
- * run twice); a `settle` that cannot be written leaves the key pending, so a
- * retry waits and is told to retry rather than start a second job.
+ * reservation. With Redis unreachable or not answering within its command
+ * timeout, `reserve` refuses with UPSTREAM_UNAVAILABLE (`reason: store`)
+ * before anything is sent (a start without its key could run twice); a
+ * `settle` that cannot be written leaves the key pending, and a retry takes
+ * it over once its owner's start can no longer land (see `takeOver`).
+ * Times are the replicas' clocks (`clock`); the clock-skew allowance covers
+ * their differences.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
   private readonly client: Redis;
   private readonly reserveScript: ReserveCommand;
 
+  /** This replica, named in the keys it holds pending. */
+  private readonly owner = randomUUID();
+
   constructor(
-    redis: SharedRedis,
+    private readonly redis: SharedRedis,
     private readonly clock: () => number = Date.now,
   ) {
     this.client = redis.client;
     this.reserveScript = redisScript<ReserveCommand>(redis, 'erReserve', RESERVE);
   }
 
-  async reserve(key: string, fingerprint: string): Promise<Reservation> {
-    const reservedAt = this.clock();
-    const fresh = JSON.stringify({ state: 'pending', fingerprint, reservedAt } satisfies IdempotencyRecord);
+  now(): number {
+    return this.clock();
+  }
+
+  async reserve(key: string, fingerprint: string, terms: ReserveTerms): Promise<Reservation> {
+    // A Redis known not to answer is refused at once rather than after the command timeout.
+    if (!this.redis.ready()) throw unreachable();
+    const now = this.clock();
     let answer: [number, string];
     try {
-      answer = await this.reserveScript(this.redisKey(key), fingerprint, fresh, IDEMPOTENCY_TTL_MS);
+      answer = await this.reserveScript(this.redisKey(key), fingerprint, now, terms.lifetimeMs, terms.skewMs, this.owner, IDEMPOTENCY_TTL_MS);
     } catch {
       throw unreachable();
     }
     const [claimed, current] = answer;
-    if (!claimed) return { claimed: false, record: JSON.parse(current) as IdempotencyRecord };
-    if (current === '') return { claimed: true, reservedAt };
-    const previous = JSON.parse(current) as UnknownRecord;
-    return { claimed: true, reservedAt: previous.reservedAt, previous };
+    if (current === '') return { claimed: true, reservedAt: now };
+    const record = JSON.parse(current) as IdempotencyRecord;
+    if (!claimed) return { claimed: false, record };
+    return { claimed: true, reservedAt: record.reservedAt, previous: takeOver(record, fingerprint, now, terms.skewMs) };
   }
 
   async settle(key: string, record: IdempotencyRecord): Promise<void> {
@@ -76,12 +96,12 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     await this.client.del(this.redisKey(key)).catch(() => {});
   }
 
-  async settled(key: string): Promise<void> {
-    const until = this.clock() + SETTLED_WAIT_MS;
-    for (let wait = 25; this.clock() < until; wait = Math.min(500, wait * 2)) {
+  async settled(key: string, timeoutMs: number): Promise<void> {
+    const until = performance.now() + timeoutMs;
+    for (let wait = 25; performance.now() < until; wait = Math.min(500, wait * 2)) {
       const record = await this.get(key).catch(() => undefined);
       if (record?.state !== 'pending') return;
-      await sleep(wait);
+      await sleep(Math.max(0, Math.min(wait, until - performance.now())));
     }
   }
 

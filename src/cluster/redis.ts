@@ -7,8 +7,13 @@ export interface SharedRedis {
   readonly client: Redis;
   /** The key prefix every shared part writes under, e.g. `er-gateway:`. */
   readonly prefix: string;
-  /** Whether Redis answers now: `/readyz` reports it. */
+  /**
+   * Whether Redis answers now: connected, and its last ping answered within
+   * the command timeout. Shared parts skip Redis while it is false.
+   */
   ready(): boolean;
+  /** Pings Redis now (within the command timeout) and says whether it answered: `/readyz` asks it. */
+  check(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -18,6 +23,10 @@ export interface SharedRedisOptions {
   logger: Logger;
   /** How long start-up waits for a first connection before going on without it. @default 2000 */
   connectWaitMs?: number;
+  /** How long any command may wait for Redis's answer before it fails (ioredis's `commandTimeout`). @default 1000 */
+  commandTimeoutMs?: number;
+  /** How often Redis is pinged while connected, to notice one that hangs without closing its connection. @default 1000 */
+  probeIntervalMs?: number;
 }
 
 /**
@@ -26,18 +35,28 @@ export interface SharedRedisOptions {
  * per command. Start-up waits briefly for the first connection and goes on
  * without it: the gateway serves from the service meanwhile, and `/readyz`
  * says it is not ready.
+ *
+ * A Redis that hangs (stopped, or cut off without a reset) keeps its
+ * connection open, so being connected is not enough: every command fails
+ * after the command timeout, and a ping every `probeIntervalMs` marks Redis
+ * not answering until one is answered again, so shared parts stop waiting on
+ * it (one log line when it stops answering, one when it answers again).
  */
 export async function connectRedis(options: SharedRedisOptions): Promise<SharedRedis> {
   const { logger } = options;
+  const commandTimeoutMs = options.commandTimeoutMs ?? 1000;
   const client = new Redis(options.url, {
     keyPrefix: options.prefix,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
+    commandTimeout: commandTimeoutMs,
     retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2000),
   });
   let down = false;
   let closing = false;
+  /** The last ping went unanswered within the timeout while connected. */
+  let hung = false;
   const lost = (err?: Error) => {
     if (down || closing) return;
     down = true;
@@ -51,6 +70,27 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
     down = false;
     logger.info('redis reachable again');
   });
+  let probing: Promise<boolean> | undefined;
+  const check = (): Promise<boolean> => {
+    if (client.status !== 'ready') return Promise.resolve(false);
+    probing ??= client
+      .ping()
+      .then(
+        () => true,
+        () => false,
+      )
+      .then((answered) => {
+        probing = undefined;
+        if (closing || hung === !answered) return answered;
+        hung = !answered;
+        if (hung) logger.warn({ commandTimeoutMs }, 'redis not answering: shared features fall back until it answers');
+        else logger.info('redis answering again');
+        return answered;
+      });
+    return probing;
+  };
+  const probe = setInterval(() => void check(), options.probeIntervalMs ?? 1000);
+  probe.unref();
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, options.connectWaitMs ?? 2000);
     const done = () => {
@@ -65,9 +105,11 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
   return {
     client,
     prefix: options.prefix,
-    ready: () => client.status === 'ready',
+    ready: () => client.status === 'ready' && !hung,
+    check,
     close: async () => {
       closing = true;
+      clearInterval(probe);
       client.disconnect();
     },
   };

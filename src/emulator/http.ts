@@ -60,7 +60,21 @@ export interface Emulator {
   dropNextResponse(operation: Operation, count?: number): void;
   /** Answer the next `count` requests for `operation` with `error` (deterministic fault injection). */
   failNext(operation: Operation, error: ServiceError['type'] | ServiceError, count?: number): void;
+  /**
+   * Hold the next request for `operation` before carrying it out, as a
+   * request that reaches the service late: `arrived` resolves when it comes
+   * in; `release()` carries it out then (even when its caller has given up
+   * and closed the connection) and answers whoever still listens, resolving
+   * once it has been carried out.
+   */
+  holdNext(operation: Operation): HeldRequest;
   close(): Promise<void>;
+}
+
+/** A request the emulator holds (see `Emulator.holdNext`). */
+export interface HeldRequest {
+  readonly arrived: Promise<void>;
+  release(): Promise<void>;
 }
 
 const seconds = (ms: number) => ms / 1000;
@@ -272,6 +286,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
   const counts = new Map<Operation, number>();
   const scripted = new Map<Operation, ServiceError[]>();
   const drops = new Map<Operation, number>();
+  const holds = new Map<Operation, { arrive(): void; released: Promise<void>; carriedOut(): void }[]>();
   /** A token bucket per operation (rate per second, as many in a burst), as the service limits calls. */
   const buckets = new Map<Operation, { tokens: number; at: number }>();
 
@@ -316,6 +331,20 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     const target = { workflowName: r.labels.workflowName, jobId: r.labels.jobId };
     // Unref'd: a slow answer still pending when the emulator closes does not keep the process alive.
     if (faults.latencyMs) await new Promise((resolve) => setTimeout(resolve, faults.latencyMs).unref());
+    const hold = holds.get(r.operation)?.shift();
+    if (hold) {
+      hold.arrive();
+      await hold.released;
+    }
+    try {
+      return answerNow(res, r, body, target);
+    } finally {
+      hold?.carriedOut();
+    }
+  }
+
+  /** Carries out a request that has arrived, faults first. */
+  function answerNow(res: ServerResponse, r: Request, body: string, target: { workflowName?: string; jobId?: string }): void {
     try {
       const fault = injectedFault(r.operation);
       if (fault) throw fault;
@@ -362,6 +391,22 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Emul
     },
     dropNextResponse: (operation, count = 1) => {
       drops.set(operation, (drops.get(operation) ?? 0) + count);
+    },
+    holdNext: (operation) => {
+      let arrive!: () => void;
+      let release!: () => void;
+      let carriedOut!: () => void;
+      const arrived = new Promise<void>((resolve) => (arrive = resolve));
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const done = new Promise<void>((resolve) => (carriedOut = resolve));
+      holds.set(operation, [...(holds.get(operation) ?? []), { arrive, released, carriedOut }]);
+      return {
+        arrived,
+        release: () => {
+          release();
+          return done;
+        },
+      };
     },
     failNext: (operation, error, count = 1) => {
       const fault = typeof error === 'string' ? new ServiceError(error, `Injected ${error} for ${operation}.`) : error;

@@ -12,6 +12,7 @@ import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
 import { sharedBudgets } from '../cluster/rate-budget';
 import { connectRedis } from '../cluster/redis';
+import { retryAfterPlugin } from './retry-after';
 import { ClusterJobEvents, RedisWatchCoordinator } from '../cluster/watch';
 import { randomUUID } from 'node:crypto';
 import { DASHBOARD_DOCUMENTS } from '../dashboard/operations';
@@ -149,7 +150,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     config.backend === 'emulator' ? await startEmulator({ concurrency: config.emulatorConcurrency, concurrencyError: config.emulatorConcurrencyError, ...options.emulator, jobSeconds: config.emulatorJobSeconds }) : undefined;
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   // Several replicas share Redis; without it everything stays in this process.
-  const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, prefix: config.redisPrefix, logger }) : undefined;
+  const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, prefix: config.redisPrefix, logger, commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
   const deadlines = new Deadlines(config.requestDeadlineMs);
   const governor =
     config.ratePerSecond > 0
@@ -185,6 +186,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     now: options.now,
     observeRead: (result) => metrics.jobReads.inc({ result }),
     finalStore: redis && config.finalJobCacheSize > 0 ? new RedisFinalJobStore(redis, config.finalJobTtlSeconds) : undefined,
+    startTimeoutMs: config.startTimeoutMs,
     observe: (operation, outcome, error) => {
       metrics.upstreamRequests.inc({ operation, outcome });
       // Refusals (a missing job, bad input) are the client's business; service trouble is the operator's.
@@ -194,6 +196,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const idempotency = options.idempotencyStore ?? (redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
   const starter = new JobStarter(jobs, idempotency, {
     clockSkewMs: config.startClockSkewMs,
+    startTimeoutMs: config.startTimeoutMs,
   });
   // With replicas, job events travel on Redis and one replica polls each job.
   const jobEvents = redis ? new ClusterJobEvents(redis) : undefined;
@@ -265,7 +268,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     deadlines,
     logger,
     backend: config.backend,
-    readiness: (): Record<string, boolean> => ({ ...(redis ? { redis: redis.ready() } : {}), ...(awsAccess ? { aws: awsAccess.ready() } : {}) }),
+    readiness: async (): Promise<Record<string, boolean>> => ({ ...(redis ? { redis: await redis.check() } : {}), ...(awsAccess ? { aws: awsAccess.ready() } : {}) }),
     trustProxy,
     bodyLimit: config.bodyLimitBytes,
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
@@ -308,6 +311,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
       limitsPlugin<GatewayContext>(cost, posture),
+      retryAfterPlugin<GatewayContext>(),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       ...(config.responseCacheMb > 0
         ? [

@@ -119,6 +119,12 @@ export interface Config {
   redisPrefix: string;
   /** How long a finished job is kept in Redis, in seconds. @default 604800 (7 days) */
   finalJobTtlSeconds: number;
+  /** How long a Redis command (and the ping behind `/readyz`) may wait for its answer; past it, shared parts fall back or refuse. @default 1000 */
+  redisCommandTimeoutMs: number;
+  /** How long a start's call to the service may last in all (its wait for the rate budget, and retries when throttled): the window in which a start may still reach the service ends then. @default 15000 */
+  startTimeoutMs: number;
+  /** The share of each operation's rate budget kept for polls of watched jobs while queries wait for it too. @default 0.2 */
+  pollShare: number;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -154,6 +160,8 @@ const env = z.object({
   ER_REQUEST_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   ER_SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   ER_START_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000),
+  ER_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  ER_POLL_SHARE: z.coerce.number().min(0).max(0.9).default(0.2),
   ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
   ER_INTROSPECTION: z.enum(['true', 'false']).optional(),
   ER_DASHBOARD: z.enum(['true', 'false']).default('true'),
@@ -216,6 +224,7 @@ const env = z.object({
   ER_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   ER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits or _ . : -').default('er-gateway:'),
   ER_FINAL_JOB_TTL_S: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
+  ER_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -276,6 +285,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     requestDeadlineMs: vars.ER_REQUEST_DEADLINE_MS,
     shutdownDrainMs: vars.ER_SHUTDOWN_DRAIN_MS,
     startClockSkewMs: vars.ER_START_CLOCK_SKEW_MS,
+    startTimeoutMs: vars.ER_START_TIMEOUT_MS,
+    pollShare: vars.ER_POLL_SHARE,
     inlineTracing: vars.ER_INLINE_TRACING === 'true',
     introspection: (vars.ER_INTROSPECTION ?? (vars.NODE_ENV === 'production' ? 'false' : 'true')) === 'true',
     dashboard: vars.ER_DASHBOARD === 'true',
@@ -326,6 +337,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     redisUrl: vars.ER_REDIS_URL,
     redisPrefix: vars.ER_REDIS_PREFIX,
     finalJobTtlSeconds: vars.ER_FINAL_JOB_TTL_S,
+    redisCommandTimeoutMs: vars.ER_REDIS_COMMAND_TIMEOUT_MS,
     logLevel: vars.LOG_LEVEL,
   };
 }

@@ -25,7 +25,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
   /** What `/healthz` names as the backend. */
   backend: string;
   /** Whether the gateway may take traffic (`/readyz`): each dependency it needs, up or not. */
-  readiness: () => Record<string, boolean>;
+  /** Each dependency's check, asked anew (within its own timeout) on every `/readyz`. */
+  readiness: () => Promise<Record<string, boolean>>;
   /** Which proxies' X-Forwarded-For names the client's address (fastify's `trustProxy`). @default none */
   trustProxy?: (address: string, hop: number) => boolean;
   /** Slow clients: headers, whole request, idle keep-alive, and connections held at once. */
@@ -123,7 +124,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   app.get('/healthz', async () => ({ status: 'ok', backend: options.backend }));
   // Ready when every dependency is: a load balancer sends no traffic to a replica that cannot reach Redis.
   app.get('/readyz', async (_request, reply) => {
-    const checks = options.readiness();
+    const checks = await options.readiness();
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });

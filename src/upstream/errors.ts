@@ -44,6 +44,14 @@ export function failureName(err: unknown): string {
   return /\b(E[A-Z]{4,})\b/.exec(err.message)?.[1] ?? err.name;
 }
 
+/** Errors of calls the service never answered (a timeout, a cut connection): what was sent may still be acted on. */
+const unansweredCalls = new WeakSet<GraphQLError>();
+
+/** Whether `err` is of a call the service did not answer, as opposed to one it answered with a failure. */
+export function unanswered(err: unknown): boolean {
+  return err instanceof GraphQLError && unansweredCalls.has(err);
+}
+
 /** What the gateway was doing: reading, or starting a job. */
 export type UpstreamAction = 'read' | 'start';
 
@@ -60,7 +68,9 @@ export function mapUpstreamError(err: unknown, subject: string, action: Upstream
     return gatewayError('GATEWAY_MISCONFIGURED', 'The gateway is not set up to call AWS (no region or no credentials); its operators see why in its log and on /readyz.');
   }
   if (!(err instanceof EntityResolutionServiceException)) {
-    return gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service could not be reached; try again shortly.');
+    const error = gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service could not be reached; try again shortly.');
+    unansweredCalls.add(error);
+    return error;
   }
   switch (err.name) {
     case 'ResourceNotFoundException':

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { JobKey } from './records';
 
@@ -6,14 +7,20 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * What a key holds:
- * - `pending`: a start with this key is under way;
- * - `unknown`: a start was sent and its answer was lost, so the job may exist;
+ * - `pending`: a start with this key is under way; its call to the service
+ *   is cut by `landBy`, so after `landBy` (plus the clock-skew allowance) a
+ *   key still pending has lost its owner (its process died, or could not
+ *   write the outcome);
+ * - `unknown`: a start was sent and its answer was lost, so the job may
+ *   exist; with `landBy`, the call was cut before the service answered, so
+ *   the start may still reach the service until then (plus the allowance);
  * - `done`: the job was started; `result` is what the service answered.
+ * Times are epoch ms on the store's clock.
  */
 export type IdempotencyRecord<R extends JobKey = JobKey> =
-  | { state: 'pending'; fingerprint: string; reservedAt: number }
+  | { state: 'pending'; fingerprint: string; reservedAt: number; landBy: number; owner?: string }
   /** `lostAt`: when the store recorded the lost answer, on its clock. */
-  | { state: 'unknown'; fingerprint: string; reservedAt: number; lostAt?: number }
+  | { state: 'unknown'; fingerprint: string; reservedAt: number; lostAt?: number; landBy?: number }
   | { state: 'done'; fingerprint: string; reservedAt: number; result: R };
 
 /** A key whose start's answer was lost. */
@@ -22,8 +29,34 @@ export type UnknownRecord = Extract<IdempotencyRecord, { state: 'unknown' }>;
 export type Reservation<R extends JobKey = JobKey> =
   /** The caller now holds the key (pending) since `reservedAt`; `previous` is the lost start it must look for first. */
   | { claimed: true; reservedAt: number; previous?: UnknownRecord }
-  /** Someone else holds it, or it is done: the record as it stands. */
+  /** Someone else holds it, or it is done, or its lost start may still land: the record as it stands. */
   | { claimed: false; record: IdempotencyRecord<R> };
+
+/** How a reservation is held: the longest its start's call may last, and the clock-skew allowance after it. */
+export interface ReserveTerms {
+  /** The start's call to the service is cut this long after the reservation at the latest. */
+  lifetimeMs: number;
+  /** How far the service's clock (and other replicas') may differ from the store's. */
+  skewMs: number;
+}
+
+/**
+ * The lost start a new reservation of `record` must look for first, when it
+ * may take the key over: an `unknown` key of the same input, or a `pending`
+ * one whose owner is gone (its start's call would have been cut by `landBy`,
+ * and the allowance has passed too). Undefined when the key is not to be
+ * taken. The Redis store's script says the same in Lua.
+ */
+export function takeOver(record: IdempotencyRecord, fingerprint: string, now: number, skewMs: number): UnknownRecord | undefined {
+  if (record.fingerprint !== fingerprint) return undefined;
+  if (record.state === 'unknown') return record;
+  if (record.state === 'pending') {
+    // A key written before pending keys carried `landBy` counts from its reservation.
+    const landBy = record.landBy ?? record.reservedAt;
+    if (landBy + skewMs <= now) return { state: 'unknown', fingerprint, reservedAt: record.reservedAt, lostAt: landBy, landBy };
+  }
+  return undefined;
+}
 
 /**
  * Where idempotency keys live. Contract: `reserve` is atomic — of any number
@@ -32,14 +65,20 @@ export type Reservation<R extends JobKey = JobKey> =
  * in-memory store serves one process; a shared one (Redis) serves replicas.
  */
 export interface IdempotencyStore {
-  /** Claims `key` when it is free, or when it is `unknown` with the same fingerprint; else returns its record. */
-  reserve(key: string, fingerprint: string): Promise<Reservation>;
+  /** Epoch ms on the store's clock, the one its records' times are on. */
+  now(): number;
+  /**
+   * Claims `key` when it is free, or (see `takeOver`) when it is `unknown`
+   * with the same fingerprint or `pending` with its owner gone; else returns
+   * its record.
+   */
+  reserve(key: string, fingerprint: string, terms: ReserveTerms): Promise<Reservation>;
   /** Records the outcome of the caller's start: `done` with its result, or `unknown` (stamped `lostAt` on the store's clock unless given). */
   settle(key: string, record: IdempotencyRecord): Promise<void>;
   /** Frees the key: the start definitely did not happen, so a retry may start. */
   release(key: string): Promise<void>;
-  /** Resolves once `key` is no longer pending (at once when it is not). */
-  settled(key: string): Promise<void>;
+  /** Resolves once `key` is no longer pending (at once when it is not), or after `timeoutMs` at the latest. */
+  settled(key: string, timeoutMs: number): Promise<void>;
 }
 
 export interface MemoryIdempotencyStoreOptions {
@@ -60,22 +99,30 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   private readonly open = new Map<string, IdempotencyRecord>();
   private readonly clock: () => number;
   private readonly waiters = new Map<string, (() => void)[]>();
+  /** Whose pending keys this process's are: named in each, for whoever finds one left behind. */
+  private readonly owner = randomUUID();
 
   constructor(options: MemoryIdempotencyStoreOptions = {}) {
     this.done = new LRUCache({ max: options.maxKeys ?? 10_000 });
     this.clock = options.clock ?? Date.now;
   }
 
-  async reserve(key: string, fingerprint: string): Promise<Reservation> {
+  now(): number {
+    return this.clock();
+  }
+
+  async reserve(key: string, fingerprint: string, terms: ReserveTerms): Promise<Reservation> {
     const record = this.live(key);
-    if (record?.state === 'unknown' && record.fingerprint === fingerprint) {
-      this.put(key, { state: 'pending', fingerprint, reservedAt: record.reservedAt });
-      return { claimed: true, reservedAt: record.reservedAt, previous: record };
+    const now = this.clock();
+    const pending = (reservedAt: number): IdempotencyRecord => ({ state: 'pending', fingerprint, reservedAt, landBy: now + terms.lifetimeMs, owner: this.owner });
+    const previous = record && takeOver(record, fingerprint, now, terms.skewMs);
+    if (previous) {
+      this.put(key, pending(record.reservedAt));
+      return { claimed: true, reservedAt: record.reservedAt, previous };
     }
     if (record) return { claimed: false, record };
-    const reservedAt = this.clock();
-    this.put(key, { state: 'pending', fingerprint, reservedAt });
-    return { claimed: true, reservedAt };
+    this.put(key, pending(now));
+    return { claimed: true, reservedAt: now };
   }
 
   async settle(key: string, record: IdempotencyRecord): Promise<void> {
@@ -88,9 +135,22 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     this.wake(key);
   }
 
-  settled(key: string): Promise<void> {
+  settled(key: string, timeoutMs: number): Promise<void> {
     if (this.live(key)?.state !== 'pending') return Promise.resolve();
-    return new Promise((resolve) => this.waiters.set(key, [...(this.waiters.get(key) ?? []), resolve]));
+    return new Promise((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const rest = (this.waiters.get(key) ?? []).filter((waiter) => waiter !== wake);
+        if (rest.length > 0) this.waiters.set(key, rest);
+        else this.waiters.delete(key);
+        resolve();
+      }, Math.max(0, timeoutMs));
+      timer.unref();
+      this.waiters.set(key, [...(this.waiters.get(key) ?? []), wake]);
+    });
   }
 
   private put(key: string, record: IdempotencyRecord): void {

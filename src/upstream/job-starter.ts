@@ -1,11 +1,15 @@
 import { GraphQLError } from 'graphql';
-import { badInput, gatewayError } from './errors';
-import type { IdempotencyStore, UnknownRecord } from './idempotency';
+import { withinDeadline } from './deadline';
+import { badInput, gatewayError, unanswered } from './errors';
+import type { IdempotencyRecord, IdempotencyStore, UnknownRecord } from './idempotency';
 import type { JobStore } from './job-store';
 import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
 
 /** Rounds of waiting on a concurrent holder of the same key before giving up. */
 const MAX_ROUNDS = 5;
+
+/** A retry waiting on another request's start under its key answers this long before its own deadline. */
+const ANSWER_MARGIN_MS = 100;
 
 function isUnknownOutcome(err: unknown): boolean {
   return err instanceof GraphQLError && err.extensions.code === 'UPSTREAM_UNAVAILABLE';
@@ -23,6 +27,19 @@ function outcomeUnknown(withKey: boolean): GraphQLError {
 /** What a lost start's window holds: the lost job, if it can only be that one, or every job that might be it. */
 type LostStart<R> = { found: R } | { candidates: JobSummaryRecord[] };
 
+/**
+ * A retry while the key's start may still reach the service: the gateway
+ * cannot tell yet whether it launched a job, and starts none meanwhile.
+ */
+function mayStillLand(retryAfterMs: number): GraphQLError {
+  const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+  return gatewayError(
+    'START_OUTCOME_UNKNOWN',
+    `A start with this idempotencyKey was sent and may still reach the service, so the gateway cannot tell yet whether it launched a job, and starts no other. Retry with the same idempotencyKey after ${retryAfterSeconds} s.`,
+    { candidates: [], retryAfterSeconds },
+  );
+}
+
 function outcomeUndecided(candidates: JobSummaryRecord[]): GraphQLError {
   return gatewayError(
     'START_OUTCOME_UNKNOWN',
@@ -38,6 +55,12 @@ export interface JobStarterOptions {
    * @default 10000
    */
   clockSkewMs?: number;
+  /**
+   * The longest a start's call to the service lasts (the JobStore cuts it
+   * then): a start may reach the service until this long after its key was
+   * reserved, plus the skew allowance. @default 15000
+   */
+  startTimeoutMs?: number;
 }
 
 /**
@@ -49,14 +72,23 @@ export interface JobStarterOptions {
  * have launched before it starts anything, and adopts only a job that can
  * only be that one: of the workflow's jobs that started between the key's
  * reservation and the loss (each widened by the clock-skew allowance), the
- * one that ran with the same input. If no job started in that window, the
- * start never happened and runs now; if the window holds jobs but not
+ * one that ran with the same input. If the window holds jobs but not
  * exactly one with the same input, the answer is START_OUTCOME_UNKNOWN with
  * those jobs as candidates, and the key keeps saying so: the gateway never
- * guesses.
+ * guesses. If no job started in that window, the start never happened and
+ * runs now — but only once it can no longer land: while the lost call may
+ * still reach the service (it was cut without an answer less than the skew
+ * allowance ago), the answer is START_OUTCOME_UNKNOWN with `retryAfterSeconds`.
+ *
+ * A start's outcome is recorded when its call ends, which may be after the
+ * request that sent it was answered at its deadline. A retry that finds the
+ * key pending waits for that outcome within its own deadline; a key left
+ * pending by an owner that died is taken over once its start can no longer
+ * land, and looked for as a lost start.
  */
 export class JobStarter {
   private readonly clockSkewMs: number;
+  private readonly startTimeoutMs: number;
 
   constructor(
     private readonly jobs: JobStore,
@@ -66,6 +98,7 @@ export class JobStarter {
     private readonly keyScope = '',
   ) {
     this.clockSkewMs = options.clockSkewMs ?? 10_000;
+    this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
   }
 
   /**
@@ -74,7 +107,7 @@ export class JobStarter {
    * principal's), so another principal's key of the same text is another key.
    */
   forRequest(jobs: JobStore, keyScope: string): JobStarter {
-    return new JobStarter(jobs, this.keys, { clockSkewMs: this.clockSkewMs }, keyScope);
+    return new JobStarter(jobs, this.keys, { clockSkewMs: this.clockSkewMs, startTimeoutMs: this.startTimeoutMs }, keyScope);
   }
 
   startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest, idempotencyKey?: string): Promise<StartedIdMappingJobRecord> {
@@ -126,49 +159,85 @@ export class JobStarter {
     start: () => Promise<R>,
     findLostStart: (lost: UnknownRecord) => Promise<LostStart<R>>,
   ): Promise<R> {
-    if (clientKey === undefined) {
-      try {
-        return await start();
-      } catch (err) {
-        throw isUnknownOutcome(err) ? outcomeUnknown(false) : err;
-      }
-    }
+    if (clientKey === undefined) return this.answer(start(), false);
     const key = `${this.keyScope}\u0000${clientKey}`;
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const reservation = await this.keys.reserve(key, fingerprint);
+    for (let round = 0; ; round++) {
+      const reservation = await this.keys.reserve(key, fingerprint, { lifetimeMs: this.startTimeoutMs, skewMs: this.clockSkewMs });
       if (!reservation.claimed) {
         const { record } = reservation;
         if (record.fingerprint !== fingerprint) {
           throw badInput('idempotencyKey', 'This idempotencyKey was used for a different start in the last 24 hours; send a new key for a new start.');
         }
         if (record.state === 'done') return record.result as R;
-        await this.keys.settled(key);
+        // A start under way (an unknown key of the same input is always claimed): wait for its outcome within this request's deadline.
+        const waitMs = Math.min(this.remainingMs() - ANSWER_MARGIN_MS, this.landsUntil(record) - this.keys.now());
+        if (waitMs <= 0 || round >= MAX_ROUNDS) throw mayStillLand(1000);
+        await this.keys.settled(key, waitMs);
         continue;
       }
       const { reservedAt, previous } = reservation;
-      const found = previous && (await this.adoptLostStart(key, previous, findLostStart));
+      let found: R | undefined;
       try {
-        const result = found || (await start());
-        await this.keys.settle(key, { state: 'done', fingerprint, reservedAt, result });
-        return result;
+        found = previous && (await this.adoptLostStart(key, previous, findLostStart));
       } catch (err) {
-        if (isUnknownOutcome(err)) {
-          await this.keys.settle(key, { state: 'unknown', fingerprint, reservedAt });
-          throw outcomeUnknown(true);
-        }
-        // The service refused, so nothing started: free the key for a later try.
-        await this.keys.release(key);
-        throw err;
+        throw isUnknownOutcome(err) ? outcomeUnknown(true) : err;
       }
+      if (found) {
+        await this.keys.settle(key, { state: 'done', fingerprint, reservedAt, result: found });
+        return found;
+      }
+      return this.answer(this.recorded(key, fingerprint, reservedAt, start()), true);
     }
-    throw gatewayError('UPSTREAM_UNAVAILABLE', 'Another request with this idempotencyKey is still starting the job; retry shortly.');
   }
 
   /**
-   * The job a lost start launched, or undefined when it launched none (so the
-   * caller may start now). Whatever stops the lookup, and an undecided one,
-   * leaves the key `unknown`: the lost start may still have happened, so no
-   * failure here may free the key for a fresh start.
+   * The start's outcome, recorded under `key` when its call ends (which may
+   * be after the request's deadline): `done`; `unknown` when it may have
+   * happened (with `landBy` when the call was cut before the service
+   * answered); freed when the service refused it, as nothing started.
+   */
+  private async recorded<R extends JobKey>(key: string, fingerprint: string, reservedAt: number, started: Promise<R>): Promise<R> {
+    let result: R;
+    try {
+      result = await started;
+    } catch (err) {
+      if (isUnknownOutcome(err)) {
+        const lost: IdempotencyRecord = { state: 'unknown', fingerprint, reservedAt, ...(unanswered(err) ? { landBy: this.keys.now() } : {}) };
+        await this.keys.settle(key, lost);
+      } else {
+        await this.keys.release(key);
+      }
+      throw err;
+    }
+    await this.keys.settle(key, { state: 'done', fingerprint, reservedAt, result });
+    return result;
+  }
+
+  /** Answers the request with the start's outcome, or at its deadline with the outcome unknown: the start goes on, and is recorded when it ends. */
+  private async answer<R>(outcome: Promise<R>, withKey: boolean): Promise<R> {
+    outcome.catch(() => {});
+    try {
+      return await withinDeadline(outcome, this.jobs.deadline, 'the start');
+    } catch (err) {
+      throw isUnknownOutcome(err) ? outcomeUnknown(withKey) : err;
+    }
+  }
+
+  /** Until when (on the store's clock) the start `record` stands for may still reach the service. */
+  private landsUntil(record: Extract<IdempotencyRecord, { state: 'pending' | 'unknown' }>): number {
+    return record.landBy === undefined ? -Infinity : record.landBy + this.clockSkewMs;
+  }
+
+  private remainingMs(): number {
+    return this.jobs.deadline?.remainingMs ?? Infinity;
+  }
+
+  /**
+   * The job a lost start launched, or undefined when it launched none and
+   * can no longer land (so the caller may start now). Whatever stops the
+   * lookup, and an undecided one, leaves the key `unknown`: the lost start
+   * may still have happened, so no failure here may free the key for a
+   * fresh start.
    */
   private async adoptLostStart<R>(key: string, lost: UnknownRecord, findLostStart: (lost: UnknownRecord) => Promise<LostStart<R>>): Promise<R | undefined> {
     let lookup: LostStart<R>;
@@ -176,12 +245,13 @@ export class JobStarter {
       lookup = await findLostStart(lost);
     } catch (err) {
       await this.keys.settle(key, lost);
-      throw isUnknownOutcome(err) ? outcomeUnknown(true) : err;
+      throw err;
     }
     if ('found' in lookup) return lookup.found;
-    if (lookup.candidates.length === 0) return undefined;
+    const openMs = this.landsUntil(lost) - this.keys.now();
+    if (lookup.candidates.length === 0 && openMs <= 0) return undefined;
     await this.keys.settle(key, lost);
-    throw outcomeUndecided(lookup.candidates);
+    throw lookup.candidates.length === 0 ? mayStillLand(openMs) : outcomeUndecided(lookup.candidates);
   }
 
   /**

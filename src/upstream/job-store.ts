@@ -52,6 +52,8 @@ export interface JobStoreOptions {
   now?: () => number;
   /** Finished jobs shared beyond this process (Redis, with replicas): asked after the in-process cache, before the service. */
   finalStore?: FinalJobStore;
+  /** How long a start's call may last in all, its wait for the rate budget and its retries when throttled included: then it is cut. @default 15000 */
+  startTimeoutMs?: number;
 }
 
 /**
@@ -346,6 +348,10 @@ export class JobStore {
   /**
    * Starts a job. Sent once, retried only when throttled: a failure coded
    * UPSTREAM_UNAVAILABLE means the outcome is unknown (the job may exist).
+   * The call is not cut by the request's deadline (the JobStarter answers
+   * the request at its deadline and records the outcome when the call ends)
+   * but by `startTimeoutMs`, so a start can reach the service only within
+   * that time of being sent.
    */
   async startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest): Promise<StartedIdMappingJobRecord> {
     this.require('start', workflowName, request.outputSourceConfig?.[0]);
@@ -374,8 +380,9 @@ export class JobStore {
   /**
    * One upstream call under the current request's deadline: the caller waits
    * no longer than it allows. The SDK gets the deadline's abort signal too,
-   * except for calls others share (they finish for the cache) and for starts
-   * (cutting one short would only make its outcome unknown).
+   * except for calls others share (they finish for the cache) and for starts,
+   * whose calls last until `startTimeoutMs` (the rate governor still refuses
+   * a start whose turn would come after the deadline).
    */
   private async call<T>(
     operation: string,
@@ -386,12 +393,13 @@ export class JobStore {
     shared = false,
   ): Promise<T> {
     const deadline = this.deadline;
-    const abortSignal = shared || action === 'start' ? undefined : deadline?.signal;
+    const starting = action === 'start';
+    const abortSignal = starting ? AbortSignal.timeout(this.options.startTimeoutMs ?? 15_000) : shared ? undefined : deadline?.signal;
     const terms: CallTerms = { priority, remainingMs: deadline && (() => deadline.remainingMs), client: this.clientId, signal: abortSignal };
     try {
       const out = await withinDeadline(
         send({ terms, abortSignal }),
-        shared ? undefined : deadline,
+        shared || starting ? undefined : deadline,
         subject,
       );
       this.observe(operation, 'ok');
