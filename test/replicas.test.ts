@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { print } from 'graphql';
@@ -9,6 +8,7 @@ import { loadConfig } from '../src/server/config';
 import { IdMappingJobUpdatedDocument, StartIdMappingJobDocument, StartMatchingJobDocument, type IdMappingJobUpdatedSubscription } from './generated/graphql';
 import { awsBackendEnv, capturedLogger, closedPort, localCredentials } from './utils/gateway';
 import { startGatewayProcess } from './utils/process';
+import { ownRedis } from './utils/redis';
 import { Subscription, wsClient } from './utils/subscriptions';
 
 /**
@@ -215,13 +215,6 @@ test('a burst of queries across three replicas with the governor at 5/s: at most
     await own.close();
   }
 });
-
-/** A Redis of the test's own on `port`, with nothing saved to disk. */
-async function ownRedis(port: number): Promise<ChildProcess> {
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve) => server.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready to accept connections') && resolve()));
-  return server;
-}
 
 test('Redis stopped and started during a run: not ready and subscriptions ended while it is down, all back without a restart', async () => {
   const port = await closedPort();

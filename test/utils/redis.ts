@@ -1,0 +1,17 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** A Redis of the test's own on `port`, with nothing saved to disk; resolves once it accepts connections. */
+export async function ownRedis(port: number): Promise<ChildProcess> {
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => server.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready to accept connections') && resolve()));
+  return server;
+}
+
+/** Stops `server` (SIGCONT first, in case a test left it stopped) and waits for it to exit. */
+export async function stopRedis(server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return;
+  const exited = new Promise((resolve) => server.once('exit', resolve));
+  server.kill('SIGCONT');
+  server.kill('SIGKILL');
+  await exited;
+}
