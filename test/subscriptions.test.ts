@@ -228,6 +228,26 @@ describe('upstream trouble', () => {
   });
 });
 
+test('a poll still waiting two intervals after the latest snapshot marks the job stale; its answer brings the fresh state', async () => {
+  const jobId = await startJob();
+  const sub = watchIdMapping('customer-id-map', jobId);
+  const first = (await sub.event(1)).data!.idMappingJobUpdated;
+  const held = t.emulator.holdNext('GetIdMappingJob');
+  const poll = scheduler.runNext();
+  await held.arrived;
+  // The poll is due an interval after the snapshot; an interval later it still waits.
+  expect(scheduler.nextDelay).toBeLessThanOrEqual(INTERVAL * 1.1);
+  await scheduler.runNext();
+  expect((await sub.event(2)).data!.idMappingJobUpdated).toEqual({ ...first, stale: true });
+  expect((await t.gateway.metrics.staleJobs.get()).values[0].value).toBe(1);
+  await held.release();
+  await poll;
+  expect((await sub.event(3)).data!.idMappingJobUpdated).toMatchObject({ status: first.status, stale: false });
+  expect((await t.gateway.metrics.staleJobs.get()).values[0].value).toBe(0);
+  sub.unsubscribe();
+  await released();
+});
+
 test('failing past the limit ends the subscriptions with UPSTREAM_UNAVAILABLE', async () => {
   const own = new ManualScheduler();
   const g = await startTestGateway({ scheduler: own, env: { ER_POLL_INTERVAL_MS: '1000', ER_POLL_FAILURE_LIMIT_MS: '2500' } });

@@ -158,6 +158,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           ratePerSecond: config.ratePerSecond,
           burst: config.rateBurst,
           maxWaitMs: config.rateMaxWaitMs,
+          pollShare: config.pollShare,
           // With replicas the budget is the account's, in Redis: N replicas together keep to the rate.
           sharedBudget: redis ? sharedBudgets(redis, config.ratePerSecond, config.rateBurst) : undefined,
           observer: {

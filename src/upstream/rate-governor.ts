@@ -2,7 +2,6 @@ import type { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
 import { SMITHY_CONTEXT_KEY, type FinalizeHandler, type FinalizeHandlerArguments, type HandlerExecutionContext, type MetadataBearer } from '@smithy/types';
 import { GraphQLError } from 'graphql';
 import { TokenBucket } from 'limiter';
-import { setTimeout as wait } from 'node:timers/promises';
 
 /** Who is calling: a client waiting for an answer, or a poller that can wait its turn. */
 export type CallPriority = 'interactive' | 'poll';
@@ -47,6 +46,8 @@ export interface RateGovernorOptions {
   observer?: { waited(operation: string, ms: number): void; refused(operation: string): void };
   /** With replicas: each operation's tokens come from a budget they all share (Redis) instead of this process's bucket. */
   sharedBudget?: (operation: string) => LaneBudget;
+  /** The share (0–0.9) of an operation's tokens that go to polls while interactive calls wait for them too. @default 0.2 */
+  pollShare?: number;
 }
 
 /**
@@ -79,14 +80,23 @@ interface Waiter {
   go(): void;
 }
 
+/** Whether any call, interactive or poll, waits for one of the lane's tokens. */
+function waiting(lane: Lane): boolean {
+  return lane.interactiveWaiting > 0 || lane.polls.length > 0;
+}
+
 interface Lane {
   budget: LaneBudget;
   /** A shared budget's answer is awaited: no second hand-out starts meanwhile. */
   handing?: boolean;
   /** Interactive calls waiting for a token, by client, each client's in arrival order; the first client is served next. */
   queues: Map<string, Waiter[]>;
-  /** Interactive calls waiting in all queues; polls let them go first. */
+  /** Interactive calls waiting in all queues. */
   interactiveWaiting: number;
+  /** Polls waiting for a token, in arrival order. */
+  polls: Waiter[];
+  /** Tokens owed to waiting polls: grows by the poll share with each token handed out while polls wait; a poll gets the token once it reaches 1. */
+  pollCredit: number;
   /** The next hand-out of tokens, while calls wait. */
   timer?: NodeJS.Timeout;
 }
@@ -94,7 +104,9 @@ interface Lane {
 /**
  * Spends the service's rate limit deliberately: a token bucket per upstream
  * operation, so calls wait their turn instead of being throttled by the
- * service. Interactive calls go before polls. Waiting clients take turns
+ * service. Interactive calls go before polls, except for the poll share:
+ * while both wait, one token in 1/`pollShare` goes to a poll, so no flood
+ * of queries can stop the watched jobs' polls. Waiting clients take turns
  * (round robin, one call each): a client with a hundred calls queued holds
  * another's single call back by one token, not a hundred. An interactive
  * call whose turn would come after `maxWaitMs`, or after its request's
@@ -104,9 +116,11 @@ interface Lane {
 export class RateGovernor {
   private readonly lanes = new Map<string, Lane>();
   private readonly burst: number;
+  private readonly pollShare: number;
 
   constructor(private readonly options: RateGovernorOptions) {
     this.burst = options.burst ?? options.ratePerSecond;
+    this.pollShare = options.pollShare ?? 0.2;
   }
 
   /** Resolves when `operation` may be called; rejects with THROTTLED when an interactive caller would wait too long. */
@@ -115,7 +129,7 @@ export class RateGovernor {
     const started = performance.now();
     if (priority === 'interactive') {
       // A free token goes straight out only when nobody is waiting for one.
-      let free = lane.interactiveWaiting > 0 ? undefined : lane.budget.take();
+      let free = waiting(lane) ? undefined : lane.budget.take();
       if (typeof free === 'object') free = await free;
       if (free !== 0) {
         const expectedWaitMs = lane.budget.waitFor(this.turnsUntil(lane, client));
@@ -148,15 +162,14 @@ export class RateGovernor {
         });
       }
     } else {
-      // A poll takes a token only when no client is waiting for one.
-      for (;;) {
-        if (lane.interactiveWaiting > 0) {
-          await wait(Math.max(1, lane.budget.waitFor(1)));
-          continue;
-        }
-        const until = await lane.budget.take();
-        if (until === 0) break;
-        await wait(until);
+      let free = waiting(lane) ? undefined : lane.budget.take();
+      if (typeof free === 'object') free = await free;
+      // A poll waits without a deadline: its turn comes with its share of the tokens.
+      if (free !== 0) {
+        await new Promise<void>((resolve) => {
+          lane.polls.push({ go: resolve });
+          this.handOut(lane);
+        });
       }
     }
     this.options.observer?.waited(operation, performance.now() - started);
@@ -183,7 +196,7 @@ export class RateGovernor {
    */
   private handOut(lane: Lane): void {
     if (lane.timer || lane.handing) return;
-    while (lane.interactiveWaiting > 0) {
+    while (waiting(lane)) {
       const taken = lane.budget.take();
       if (typeof taken === 'object') {
         lane.handing = true;
@@ -199,8 +212,19 @@ export class RateGovernor {
     }
   }
 
-  /** The next waiting client's first call gets the token just taken; the client goes to the back of the line if it still waits. */
+  /**
+   * The token just taken goes to a poll when only polls wait, or when the
+   * poll share has earned one; else to the next waiting client's first call,
+   * and the client goes to the back of the line if it still waits.
+   */
   private giveTurn(lane: Lane): void {
+    if (lane.polls.length > 0) {
+      if (lane.interactiveWaiting > 0) lane.pollCredit = Math.min(1, lane.pollCredit + this.pollShare);
+      if (lane.interactiveWaiting === 0 || lane.pollCredit >= 1) {
+        if (lane.interactiveWaiting > 0) lane.pollCredit -= 1;
+        return lane.polls.shift()!.go();
+      }
+    }
     const next = lane.queues.entries().next().value;
     // A waiter that gave up meanwhile leaves the token unspent here; a shared budget has lost it.
     if (!next) return;
@@ -214,7 +238,7 @@ export class RateGovernor {
 
   /** Hands out again in `ms` (at once for 0) while calls still wait. */
   private handOutAfter(lane: Lane, ms: number): void {
-    if (lane.interactiveWaiting === 0) return;
+    if (!waiting(lane)) return;
     if (ms === 0) return this.handOut(lane);
     lane.timer = setTimeout(() => {
       lane.timer = undefined;
@@ -232,14 +256,15 @@ export class RateGovernor {
     const own = lane.queues.get(client)?.length ?? 0;
     let turns = own + 1;
     for (const [other, queue] of lane.queues) if (other !== client) turns += Math.min(queue.length, own + 1);
-    return turns;
+    // Waiting polls take their share of the tokens between.
+    return lane.polls.length > 0 ? Math.ceil(turns / (1 - this.pollShare)) : turns;
   }
 
   private lane(operation: string): Lane {
     let lane = this.lanes.get(operation);
     if (!lane) {
       const budget = this.options.sharedBudget?.(operation) ?? localBudget(this.options.ratePerSecond, this.burst);
-      lane = { budget, queues: new Map(), interactiveWaiting: 0 };
+      lane = { budget, queues: new Map(), interactiveWaiting: 0, polls: [], pollCredit: 0 };
       this.lanes.set(operation, lane);
     }
     return lane;

@@ -122,6 +122,8 @@ interface Watch {
   failures: number;
   cancelPoll?: () => void;
   ended: boolean;
+  /** When the latest snapshot was read (scheduler time): a poll still waiting two intervals after it marks the job stale. */
+  freshAt?: number;
   /** With a coordinator: whether this replica holds the job's lease and polls it; the lease loop; what follows the holder's events. */
   holder?: boolean;
   /** A poll's read is in flight. */
@@ -140,6 +142,8 @@ interface Watch {
  * A subscriber that falls behind skips to the latest state: it never holds
  * more than `subscriberQueue` undelivered events, and nothing it does (or
  * fails to do) can make publishing throw. After two failed polls in a row,
+ * or when a poll is still waiting (for its turn at the rate budget, or for
+ * the service) two intervals after the latest snapshot was read,
  * subscribers get the last known state with `stale: true`, and the fresh
  * state once a poll succeeds again.
  * It rejects with NOT_FOUND or BAD_USER_INPUT when the job cannot be watched,
@@ -310,6 +314,7 @@ export class JobWatcher {
   private adopt(watch: Watch, snapshot: Snapshot): void {
     const previous = watch.latest;
     watch.latest = snapshot;
+    watch.freshAt = this.scheduler.now();
     if (!previous) watch.settleFirst.resolve(snapshot);
     if (isFinal(snapshot.job.status)) this.end(watch);
   }
@@ -317,14 +322,20 @@ export class JobWatcher {
   private async poll(watch: Watch, fetch: () => Promise<JobRead>): Promise<void> {
     watch.cancelPoll = undefined;
     watch.reading = true;
+    const late =
+      watch.freshAt === undefined ? undefined : this.scheduler.after(Math.max(0, watch.freshAt + 2 * this.intervalMs - this.scheduler.now()), () => this.markStale(watch));
     try {
-      const { job, served } = await fetch().finally(() => (watch.reading = false));
+      const { job, served } = await fetch().finally(() => {
+        watch.reading = false;
+        late?.();
+      });
       if (served === 'miss') this.observer?.poll('ok');
       if (watch.ended) return;
       const snapshot = { job, seen: visible(job) };
       const previous = watch.latest;
       watch.latest = snapshot;
       if (previous?.job.stale) this.observer?.stale(false);
+      watch.freshAt = this.scheduler.now();
       watch.failingSince = undefined;
       watch.failures = 0;
       watch.delayMs = this.intervalMs;
@@ -342,13 +353,7 @@ export class JobWatcher {
       if (DEFINITE.has(code) || watch.latest === undefined) return this.fail(watch, error);
       watch.failingSince ??= this.scheduler.now();
       watch.failures++;
-      const latest = watch.latest;
-      if (latest && !latest.job.stale && watch.failures >= STALE_AFTER_FAILURES) {
-        const job = { ...latest.job, stale: true };
-        watch.latest = { job, seen: visible(job) };
-        this.observer?.stale(true);
-        this.publish(watch, watch.latest);
-      }
+      if (watch.failures >= STALE_AFTER_FAILURES) this.markStale(watch);
       if (this.scheduler.now() - watch.failingSince >= this.failureLimitMs) {
         return this.fail(watch, gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service has been failing; live updates of this job stopped. Subscribe again later.'));
       }
@@ -358,6 +363,16 @@ export class JobWatcher {
     if (this.coordinator && !watch.holder) return;
     const wait = watch.delayMs * (1 + (this.random() * 2 - 1) * this.jitter);
     watch.cancelPoll = this.scheduler.after(wait, () => this.poll(watch, fetch));
+  }
+
+  /** Tells subscribers the state they hold may be out of date: the latest snapshot again, with `stale: true` (once). */
+  private markStale(watch: Watch): void {
+    const latest = watch.latest;
+    if (watch.ended || !latest || latest.job.stale) return;
+    const job = { ...latest.job, stale: true };
+    watch.latest = { job, seen: visible(job) };
+    this.observer?.stale(true);
+    this.publish(watch, watch.latest);
   }
 
   private fail(watch: Watch, error: GraphQLError): void {
