@@ -32,6 +32,7 @@ import { ConfigError, type Config } from './config';
 import { clientErrorFormatter } from './errors';
 import proxyAddr from '@fastify/proxy-addr';
 import { ClientLimits, type Caller } from './client-limits';
+import { shareConnections } from './connection-share';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
 import { OperationGate } from './operations';
 import { createSseHandler } from './sse';
@@ -253,11 +254,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
   const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
   const gate = new OperationGate(schema, validationRules, cost, posture, trusted);
-  // Sockets and event streams draw from one set of per-client limits.
+  // Websockets and event streams draw from one set of per-client limits.
   const limits = new ClientLimits(
-    { socketsPerClient: config.wsSocketsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
+    { streamsPerClient: config.streamsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
     refused,
   );
+  const maxConnections = config.maxConnections ?? defaultMaxConnections();
   const http = createHttpLayer({
     context,
     authenticator,
@@ -269,11 +271,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     trustProxy,
     bodyLimit: config.bodyLimitBytes,
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
-    maxConnections: config.maxConnections ?? defaultMaxConnections(),
+    maxConnections,
     trusted,
     dashboard: config.dashboard,
   });
   const httpServer = http.app.server;
+  const connectionShare = shareConnections(httpServer, {
+    perAddress: config.maxConnectionsPerAddress ?? Math.ceil(maxConnections / CONNECTION_SHARE_DIVISOR),
+    // A trusted proxy's connections carry many clients: they are held to their stream budgets by forwarded address or principal instead.
+    exempt: trustProxy && ((address) => trustProxy(address, 0)),
+    logger,
+    refused: () => refused('connectionsPerAddress'),
+  });
   const webSockets = serveWebSockets({
     httpServer,
     schema,
@@ -325,6 +334,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   /** Stops what runs beside the servers: pollers, SDK clients, the shared store, the embedded emulator. */
   async function stopParts(): Promise<void> {
     awsAccess?.stop();
+    connectionShare.dispose();
     watcher.close();
     lists.close();
     clients.destroy();
@@ -333,7 +343,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await emulator?.close();
   }
   await apollo.start();
-  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, deadlines, logger }));
+  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, streamsPerClient: config.streamsPerClient, deadlines, logger }));
   const metricsListener = createMetricsListener(metrics, logger);
   try {
     await listening(() => http.app.listen({ port: config.port, host: config.host }), { port: 'PORT', host: 'HOST' }, config.host, config.port);
@@ -367,6 +377,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     },
   };
 }
+
+/** Without ER_MAX_CONNECTIONS_PER_ADDRESS, one address may hold this fraction of the connection cap: ten addresses at least to fill it. */
+const CONNECTION_SHARE_DIVISOR = 10;
 
 /** Files the process keeps beside its connections: its own, the SDK's sockets to the service, the emulator's. */
 const RESERVED_DESCRIPTORS = 128;

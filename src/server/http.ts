@@ -298,6 +298,7 @@ function clientMessage(error: FastifyError): string {
   return error.message.split('\n', 1)[0];
 }
 
-function refuse(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions: { code } }] });
+/** Answers `status` with one error in GraphQL's shape, as every refusal of the HTTP layer is; `details` join its extensions. */
+export function refuse(reply: FastifyReply, status: number, code: string, message: string, details: Record<string, unknown> = {}): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions: { code, ...details } }] });
 }

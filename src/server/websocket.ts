@@ -142,9 +142,9 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
           return false;
         }
         const caller = callerOf(principal, options.addressOf(request));
-        const release = options.limits.openSocket(caller.client);
+        const release = options.limits.openStream(caller.client);
         if (!release) {
-          logger.info({ client: caller.client }, 'websocket refused: the client holds its share of sockets');
+          logger.info({ client: caller.client }, 'websocket refused: the client holds its share of streams');
           socket.close(POLICY_VIOLATION, 'Too many connections from this client');
           return false;
         }
