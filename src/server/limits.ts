@@ -3,10 +3,10 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
+  BREAK,
   GraphQLError,
-  getOperationAST,
-  Kind,
   NoSchemaIntrospectionCustomRule,
+  visit,
   type DocumentNode,
   type ValidationContext,
   type ValidationRule,
@@ -36,8 +36,9 @@ export const ROUTER_SECRET_HEADER = 'x-router-secret';
  * Validation rules that refuse an operation too big to be a client's honest
  * question before it runs: every list and alias can turn into upstream calls.
  * `__typename` aliases count like any other. With introspection off,
- * `__schema` and `__type` are refused too. The same rules serve HTTP and
- * websockets.
+ * `__schema` and `__type` are refused too, wherever they appear (graphql-js's
+ * rule looks at every field of the document, fragments included, and ignores
+ * `@include`/`@skip`). The same rules serve HTTP, websockets and SSE.
  */
 export function limitRules(limits: OperationLimits, posture: SchemaPosture): ValidationRule[] {
   // Report as a validation error (400, GRAPHQL_VALIDATION_FAILED) rather than throw, which would be a 500.
@@ -72,22 +73,35 @@ export function operationRefusal(
   posture: SchemaPosture,
   request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null; router: boolean },
 ): GraphQLError | undefined {
-  if (!posture.introspection && !request.router && asksForService(request.document, request.operationName)) {
+  if (!posture.introspection && !request.router && asksForService(request.document)) {
     return gatewayError('FORBIDDEN', '_service is answered to the router only.');
   }
   return cost.refusal(request.document, request.operationName, request.variables);
 }
 
-function asksForService(document: DocumentNode, operationName: string | null | undefined): boolean {
-  const operation = getOperationAST(document, operationName);
-  // Fragments at the root are rare enough to count as asking: `_service` in any fragment counts.
-  return (
-    operation?.operation === 'query' &&
-    (operation.selectionSet.selections.some((selection) => selection.kind === Kind.FIELD && selection.name.value === '_service') ||
-      document.definitions.some(
-        (definition) => definition.kind === Kind.FRAGMENT_DEFINITION && definition.selectionSet.selections.some((s) => s.kind === Kind.FIELD && s.name.value === '_service'),
-      ))
-  );
+/** Documents already looked through: Apollo and the OperationGate hand the same parsed document to every request of one text. */
+const serviceAsked = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * Whether `_service` appears anywhere in the document: in any operation,
+ * fragment or inline fragment, under any alias, whatever `@include` or
+ * `@skip` say (a variable may turn either). Judging only the top-level
+ * fields let `{ ... on Query { _service { sdl } } }` through.
+ */
+function asksForService(document: DocumentNode): boolean {
+  let asks = serviceAsked.get(document);
+  if (asks === undefined) {
+    asks = false;
+    visit(document, {
+      Field(node) {
+        if (node.name.value !== '_service') return undefined;
+        asks = true;
+        return BREAK;
+      },
+    });
+    serviceAsked.set(document, asks);
+  }
+  return asks;
 }
 
 /**
