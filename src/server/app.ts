@@ -1,6 +1,6 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -274,6 +274,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxConnections,
     trusted,
     dashboard: config.dashboard,
+    landingPage: config.nodeEnv === 'production',
   });
   const httpServer = http.app.server;
   const connectionShare = shareConnections(httpServer, {
@@ -318,6 +319,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
       limitsPlugin<GatewayContext>(cost, posture),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
+      // In production the HTTP layer serves our own page; Apollo's would load its script from Apollo's CDN.
+      ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
       ...(config.responseCacheMb > 0
         ? [
             responseCache<GatewayContext>({

@@ -9,6 +9,7 @@ import { ANONYMOUS, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
 import { DASHBOARD_ROUTES, serveDashboard } from './dashboard';
+import { landingPageHtml, sendLandingPage, wantsPage } from './landing-page';
 import type { GatewayMetrics } from './metrics';
 import type { OriginGuard } from './origins';
 import type { TrustedDocuments } from './trusted-documents';
@@ -37,6 +38,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
   trusted?: TrustedDocuments;
   /** Serve the dashboard page at /dashboard/ (ER_DASHBOARD). */
   dashboard: boolean;
+  /** In production: browsers that GET /graphql get our own landing page (see landing-page.ts), before authentication. */
+  landingPage: boolean;
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -159,6 +162,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
     app,
     serveGraphQL(apollo, sse) {
       // Everything a request asks of the service shares one deadline, which ends with the answer.
+      const landingPage = options.landingPage ? landingPageHtml({ dashboard: options.dashboard }) : undefined;
       const graphql = fastifyApolloHandler(apollo, {
         context: async (request) => {
           const deadline = deadlines.start();
@@ -170,6 +174,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
         handler: async function (request, reply) {
+          if (landingPage !== undefined && wantsPage(request.method, request.headers.accept)) return sendLandingPage(reply, landingPage);
           // With ER_AUTH=none there is nothing to wait for: no promise on the way of every request.
           const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
           if (!caller) return reply;
