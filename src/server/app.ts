@@ -275,6 +275,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     trusted,
     dashboard: config.dashboard,
     landingPage: config.nodeEnv === 'production',
+    onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'http' }),
   });
   const httpServer = http.app.server;
   const connectionShare = shareConnections(httpServer, {
@@ -299,6 +300,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxBufferedBytes: config.wsMaxBufferedBytes,
     deadlines,
     onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
+    onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'websocket' }),
     limits,
     addressOf: (request) => (trustProxy ? proxyAddr(request, trustProxy) : (request.socket.remoteAddress ?? 'unknown')),
     maxPayloadBytes: config.bodyLimitBytes,
@@ -317,7 +319,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     plugins: [
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
-      limitsPlugin<GatewayContext>(cost, posture),
+      limitsPlugin<GatewayContext>(cost, posture, (ctx, workflows, reason, limit) => {
+        for (const workflow of workflows) ctx.access.refusedStart(workflow, reason, limit ? { limit } : {});
+      }),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // In production the HTTP layer serves our own page; Apollo's would load its script from Apollo's CDN.
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),

@@ -4,7 +4,7 @@ import cors from '@fastify/cors';
 import type { GraphQLError } from 'graphql';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
+import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import { ANONYMOUS, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
@@ -38,6 +38,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
   trusted?: TrustedDocuments;
   /** Serve the dashboard page at /dashboard/ (ER_DASHBOARD). */
   dashboard: boolean;
+  /** Told of each request refused for its credentials, by why. */
+  onAuthFailure?: (reason: AuthFailure) => void;
   /** In production: browsers that GET /graphql get our own landing page (see landing-page.ts), before authentication. */
   landingPage: boolean;
 }
@@ -148,6 +150,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
 
   /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */
   function unauthenticated(request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): FastifyReply {
+    options.onAuthFailure?.(err.reason);
     if (err.reason === 'unavailable') {
       logger.warn({ path: request.url.split('?', 1)[0] }, 'a token could not be checked: the JWT signing keys could not be fetched');
       return refuse(reply.header('retry-after', '5'), 503, 'UPSTREAM_UNAVAILABLE', err.message);

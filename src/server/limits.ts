@@ -5,6 +5,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   BREAK,
   GraphQLError,
+  Kind,
   NoSchemaIntrospectionCustomRule,
   visit,
   type DocumentNode,
@@ -13,6 +14,7 @@ import {
 } from 'graphql';
 import { timingSafeEqual } from 'node:crypto';
 import { gatewayError } from '../upstream/errors';
+import { startsIn } from './refused-starts';
 import type { UpstreamCost } from './upstream-cost';
 
 export interface OperationLimits {
@@ -104,16 +106,29 @@ function asksForService(document: DocumentNode): boolean {
   return asks;
 }
 
+/** Told of the starts of an operation refused as a whole, before it ran: its validation failed, or it passed a limit. */
+export type RefusedStarts<C> = (context: C, workflows: string[], reason: 'invalid_operation' | 'limit_exceeded', limit?: string) => void;
+
 /**
  * Apollo's side of the limits: the operation's refusal (after variables are
  * known, before anything runs or any cache answers), and ftv1 traces only
- * for the router. Goes before the inline trace plugin.
+ * for the router. The starts of a mutation refused as a whole are told to
+ * `refusedStarts`, to be audited as any refused start is. Goes before the inline trace plugin.
  */
-export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture): ApolloServerPlugin<C> {
+export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture, refusedStarts: RefusedStarts<C> = () => {}): ApolloServerPlugin<C> {
   const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
   // One listener for every request: it runs on the throughput path, and a closure per request shows there.
   const listener: GraphQLRequestListener<C> = {
-    async didResolveOperation({ document, operationName, request, operation }) {
+    async validationDidStart({ document, request, contextValue }) {
+      return async (errors) => {
+        // Only a mutation can start a job; a document without one costs nothing more here.
+        if (errors?.length && document.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation === 'mutation')) {
+          const workflows = startsIn(document, request.operationName, request.variables);
+          if (workflows.length > 0) refusedStarts(contextValue, workflows, 'invalid_operation');
+        }
+      };
+    },
+    async didResolveOperation({ document, operationName, request, operation, contextValue }) {
       // Over HTTP a subscription would run as a query and fail inside; say where subscriptions are served instead.
       if (operation?.operation === 'subscription') {
         throw new GraphQLError('Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.', {
@@ -121,6 +136,10 @@ export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture:
         });
       }
       const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
+      if (refusal && operation?.operation === 'mutation') {
+        const workflows = startsIn(document, operationName, request.variables);
+        if (workflows.length > 0) refusedStarts(contextValue, workflows, 'limit_exceeded', refusal.extensions.limit as string | undefined);
+      }
       // A 400, as for the other limits: the client must change the operation.
       if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
     },

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
+import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
@@ -49,6 +49,8 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
   /** Told of each client the gateway drops. */
   onDrop?: (reason: DropReason) => void;
+  /** Told of each socket closed for its credentials, by why. */
+  onAuthFailure?: (reason: AuthFailure) => void;
   /** Queries and mutations over the socket each run under a request deadline, as on HTTP; a subscription's setup too. */
   deadlines: Deadlines;
 }
@@ -138,6 +140,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         } catch (err) {
           if (!(err instanceof AuthenticationError)) throw err;
           logger.info({ reason: err.reason }, 'websocket not authenticated');
+          options.onAuthFailure?.(err.reason);
           socket.close(UNAUTHORIZED, err.message);
           return false;
         }

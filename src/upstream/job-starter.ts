@@ -1,5 +1,5 @@
 import { GraphQLError } from 'graphql';
-import { badInput, gatewayError } from './errors';
+import { asRefusal, badInput, gatewayError } from './errors';
 import type { IdempotencyStore, UnknownRecord } from './idempotency';
 import type { JobStore } from './job-store';
 import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
@@ -139,7 +139,7 @@ export class JobStarter {
       if (!reservation.claimed) {
         const { record } = reservation;
         if (record.fingerprint !== fingerprint) {
-          throw badInput('idempotencyKey', 'This idempotencyKey was used for a different start in the last 24 hours; send a new key for a new start.');
+          throw asRefusal(badInput('idempotencyKey', 'This idempotencyKey was used for a different start in the last 24 hours; send a new key for a new start.'), 'idempotency_key_reused');
         }
         if (record.state === 'done') return record.result as R;
         await this.keys.settled(key);
@@ -161,7 +161,7 @@ export class JobStarter {
         throw err;
       }
     }
-    throw gatewayError('UPSTREAM_UNAVAILABLE', 'Another request with this idempotencyKey is still starting the job; retry shortly.');
+    throw asRefusal(gatewayError('UPSTREAM_UNAVAILABLE', 'Another request with this idempotencyKey is still starting the job; retry shortly.'), 'idempotency_key_busy');
   }
 
   /**
