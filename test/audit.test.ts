@@ -97,6 +97,30 @@ test('a mutation refused as a whole audits each start it held, with workflows fr
   expect(t.emulator.requests()).toBe(before);
 });
 
+test('over websockets and SSE too, the starts of a mutation the gate refuses are audited', async () => {
+  const mutation = 'mutation { a: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } b: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } c: startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }';
+  const expected = ['customer-matching', 'customer-matching', 'customer-id-map'].map((workflow) => expect.objectContaining(refused(workflow, 'invalid_operation')));
+  const overWs = await audited(async () => {
+    const socket = await RawSocket.open(t.gateway.url, { init: false });
+    socket.send(JSON.stringify({ type: 'connection_init', payload: asOperator }));
+    await socket.until(() => socket.messages.some((m) => m.type === 'connection_ack'));
+    socket.subscribe('1', mutation);
+    await socket.until(() => socket.messages.some((m) => m.type === 'error'));
+    socket.close();
+  });
+  expect(overWs).toEqual(expected);
+  const overSse = await audited(async () => {
+    const res = await fetch(`${t.gateway.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...asOperator },
+      body: JSON.stringify({ query: mutation }),
+    });
+    expect(res.status).toBe(400);
+    await res.text();
+  });
+  expect(overSse).toEqual(expected);
+});
+
 test('credentials that fail are counted by reason and transport on /metrics, not audited', async () => {
   const metric = async () => (await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).split('\n').filter((line) => line.startsWith('er_gateway_auth_failures_total{'));
   const lines = await audited(async () => {

@@ -32,6 +32,7 @@ import { ConfigError, type Config } from './config';
 import { clientErrorFormatter } from './errors';
 import proxyAddr from '@fastify/proxy-addr';
 import { ClientLimits, type Caller } from './client-limits';
+import type { RefusedStarts } from './refused-starts';
 import { shareConnections } from './connection-share';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
 import { OperationGate } from './operations';
@@ -245,6 +246,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       subscriber,
     };
   };
+  /** The starts of a mutation refused as a whole (on any transport), each audited as a refused start of its caller. */
+  const refusedStarts = ({ principal }: Caller, ...[workflows, reason, limit]: Parameters<RefusedStarts>) => {
+    const access = new Access(principal, policy, audit);
+    for (const workflow of workflows) access.refusedStart(workflow, reason, limit ? { limit } : {});
+  };
   const trustProxy = trustedProxies(config.trustProxy);
   const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
@@ -301,6 +307,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     deadlines,
     onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'websocket' }),
+    refusedStarts,
     limits,
     addressOf: (request) => (trustProxy ? proxyAddr(request, trustProxy) : (request.socket.remoteAddress ?? 'unknown')),
     maxPayloadBytes: config.bodyLimitBytes,
@@ -319,9 +326,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     plugins: [
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
-      limitsPlugin<GatewayContext>(cost, posture, (ctx, workflows, reason, limit) => {
-        for (const workflow of workflows) ctx.access.refusedStart(workflow, reason, limit ? { limit } : {});
-      }),
+      limitsPlugin<GatewayContext>(cost, posture, (ctx, ...refused) => refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused)),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // In production the HTTP layer serves our own page; Apollo's would load its script from Apollo's CDN.
       ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
@@ -350,7 +355,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await emulator?.close();
   }
   await apollo.start();
-  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, streamsPerClient: config.streamsPerClient, deadlines, logger }));
+  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, streamsPerClient: config.streamsPerClient, refusedStarts, deadlines, logger }));
   const metricsListener = createMetricsListener(metrics, logger);
   try {
     await listening(() => http.app.listen({ port: config.port, host: config.host }), { port: 'PORT', host: 'HOST' }, config.host, config.port);

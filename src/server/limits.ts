@@ -14,7 +14,7 @@ import {
 } from 'graphql';
 import { timingSafeEqual } from 'node:crypto';
 import { gatewayError } from '../upstream/errors';
-import { startsIn } from './refused-starts';
+import { startsIn, type RefusedStarts } from './refused-starts';
 import type { UpstreamCost } from './upstream-cost';
 
 export interface OperationLimits {
@@ -106,16 +106,13 @@ function asksForService(document: DocumentNode): boolean {
   return asks;
 }
 
-/** Told of the starts of an operation refused as a whole, before it ran: its validation failed, or it passed a limit. */
-export type RefusedStarts<C> = (context: C, workflows: string[], reason: 'invalid_operation' | 'limit_exceeded', limit?: string) => void;
-
 /**
  * Apollo's side of the limits: the operation's refusal (after variables are
  * known, before anything runs or any cache answers), and ftv1 traces only
  * for the router. The starts of a mutation refused as a whole are told to
  * `refusedStarts`, to be audited as any refused start is. Goes before the inline trace plugin.
  */
-export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture, refusedStarts: RefusedStarts<C> = () => {}): ApolloServerPlugin<C> {
+export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture, refusedStarts: (context: C, ...refused: Parameters<RefusedStarts>) => void = () => {}): ApolloServerPlugin<C> {
   const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
   // One listener for every request: it runs on the throughput path, and a closure per request shows there.
   const listener: GraphQLRequestListener<C> = {

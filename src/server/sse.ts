@@ -9,6 +9,7 @@ import { clientErrorFormatter, formatAll } from './errors';
 import { refuse, type SseHandler } from './http';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
+import type { RefusedStarts } from './refused-starts';
 import type { GraphQLSchema } from 'graphql';
 
 export interface SseOptions {
@@ -17,6 +18,8 @@ export interface SseOptions {
   posture: SchemaPosture;
   context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
   limits: ClientLimits;
+  /** Told of the starts of each mutation the gate refuses, with who sent it. */
+  refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
   /** The streams one client may hold (the limit `limits` keeps), named in a refusal. */
   streamsPerClient: number;
   deadlines: Deadlines;
@@ -47,7 +50,7 @@ export function createSseHandler(options: SseOptions): SseHandler {
     // Distinct connections only: a stream per operation, no reservation tokens to keep.
     authenticate: () => null as unknown as string,
     onSubscribe: (req, params) => {
-      const admitted = options.gate.admit(params);
+      const admitted = options.gate.admit(params, (...refused) => options.refusedStarts(callers.get(req.raw)!, ...refused));
       if (Array.isArray(admitted)) {
         const errors = formatAll(format, admitted);
         return [JSON.stringify({ errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];

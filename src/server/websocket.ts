@@ -14,6 +14,7 @@ import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
+import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
 
@@ -49,6 +50,8 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
   /** Told of each client the gateway drops. */
   onDrop?: (reason: DropReason) => void;
+  /** Told of the starts of each mutation the gate refuses, with who sent it: they are audited as every refused start is. */
+  refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
   /** Told of each socket closed for its credentials, by why. */
   onAuthFailure?: (reason: AuthFailure) => void;
   /** Queries and mutations over the socket each run under a request deadline, as on HTTP; a subscription's setup too. */
@@ -170,8 +173,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
       execute: (args) => settleDeadline(execute(args), args.contextValue),
       subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
-      onSubscribe: (_ctx, _id, payload) => {
-        const admitted = options.gate.admit(payload);
+      onSubscribe: (ctx, _id, payload) => {
+        const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
         if (Array.isArray(admitted)) return admitted as GraphQLError[];
         return { schema, document: admitted as DocumentNode, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
       },
