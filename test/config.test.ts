@@ -47,7 +47,8 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     httpRequestTimeoutMs: 30_000,
     httpKeepAliveTimeoutMs: 5_000,
     maxConnections: undefined,
-    wsSocketsPerClient: 20,
+    streamsPerClient: 20,
+    maxConnectionsPerAddress: undefined,
     wsSubscriptionsPerSocket: 100,
     watchedJobsPerClient: 50,
     wsMessagesPerSecond: 100,
@@ -88,6 +89,9 @@ test('introspection is off by default in production; ER_TRUST_PROXY takes a hop 
   expect(() => loadConfig({ ER_TRUST_PROXY: 'everyone' })).toThrow(/^ER_TRUST_PROXY: must be a hop count/);
   expect(() => loadConfig({ ER_HTTP_HEADERS_TIMEOUT_MS: '20000', ER_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/^ER_HTTP_REQUEST_TIMEOUT_MS/);
   expect(() => loadConfig({ ER_ROUTER_SECRET: 'short' })).toThrow(/^ER_ROUTER_SECRET: must be at least 16/);
+  // A renamed setting left in place would silently lift its limit: it stops start-up, naming the new one.
+  expect(() => loadConfig({ ER_WS_SOCKETS_PER_CLIENT: '5' })).toThrow(/^ER_WS_SOCKETS_PER_CLIENT: renamed ER_STREAMS_PER_CLIENT/);
+  expect(() => loadConfig({ ER_MAX_CONNECTIONS: '100', ER_MAX_CONNECTIONS_PER_ADDRESS: '101' })).toThrow(/^ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS/);
 });
 
 test('the AWS backend takes a region and an endpoint override', () => {

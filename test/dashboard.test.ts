@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { newApiKey, writeTempFile } from './utils/auth';
+import { CONTENT_SECURITY_POLICY } from '../src/server/dashboard';
 import { documentHash } from '../src/server/trusted-documents';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
 
@@ -201,5 +202,32 @@ test('the page is served with a policy that keeps it to its own files and this g
     }
   } finally {
     await off.close();
+  }
+});
+
+test('in production a browser at /graphql gets our own landing page: its text, the dashboard\'s policy, and no request but to the gateway', async () => {
+  const t = await startTestGateway({ env: { NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_AUTH: 'apikey', ER_API_KEYS: `viewer:${newApiKey().sha256}`, ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [] } as never) } });
+  const { context, page, requests, errors } = await openPage(t);
+  try {
+    // Before authentication: a person who opens the endpoint learns what it is without a key.
+    const response = await page.goto(`${t.gateway.url}/graphql`);
+    expect([response!.status(), response!.headers()['content-type'], response!.headers()['content-security-policy']]).toEqual([
+      200,
+      'text/html; charset=utf-8',
+      CONTENT_SECURITY_POLICY,
+    ]);
+    expect(CONTENT_SECURITY_POLICY).toMatch(/^default-src 'none'; script-src 'self'; /);
+    await page.locator('h1', { hasText: 'er-gateway' }).waitFor();
+    expect(await page.locator('main').innerText()).toMatch(/This is the GraphQL endpoint of er-gateway[\s\S]*POST \/graphql[\s\S]*\/graphql\/stream[\s\S]*README/);
+    expect(await page.locator('a').evaluateAll((links) => links.map((link) => (link as HTMLAnchorElement).href))).toEqual([`${t.gateway.url}/dashboard/`]);
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests.filter((url) => !url.startsWith(`${t.gateway.url}/`))).toEqual([]);
+    expect(errors).toEqual([]);
+    // A GraphQL client's GET is still GraphQL's, and still needs credentials.
+    const query = await fetch(`${t.gateway.url}/graphql?query=%7B__typename%7D`, { headers: { 'content-type': 'application/json' } });
+    expect(query.status).toBe(401);
+  } finally {
+    await context.close();
+    await t.close();
   }
 });

@@ -18,10 +18,15 @@ function justStarted(started: StartedJobRecord) {
 export class StartIdMappingJobResolver {
   @Mutation(() => StartIdMappingJobPayload, { description: 'Starts a job of an ID-mapping workflow; the service runs one at a time.' })
   startIdMappingJob(@Arg('input') input: StartIdMappingJobInput, @Ctx() ctx: GatewayContext): Promise<StartedIdMappingJobRecord> {
-    const workflowName = validWorkflowName(input.workflowName, 'idmappingworkflow', ctx.home);
-    const outputSourceConfig = validOutputSources(input.outputSourceConfig);
-    const idempotencyKey = validIdempotencyKey(input.idempotencyKey);
-    return ctx.starter.startIdMappingJob(workflowName, { outputSourceConfig, jobType: input.jobType ?? undefined }, idempotencyKey);
+    return ctx.access.start(
+      input.workflowName,
+      () => ({
+        workflowName: validWorkflowName(input.workflowName, 'idmappingworkflow', ctx.home),
+        outputSourceConfig: validOutputSources(input.outputSourceConfig),
+        idempotencyKey: validIdempotencyKey(input.idempotencyKey),
+      }),
+      ({ workflowName, outputSourceConfig, idempotencyKey }) => ctx.starter.startIdMappingJob(workflowName, { outputSourceConfig, jobType: input.jobType ?? undefined }, idempotencyKey),
+    );
   }
 
   @FieldResolver(() => IdMappingJob)
@@ -38,8 +43,11 @@ export class StartIdMappingJobResolver {
 export class StartMatchingJobResolver {
   @Mutation(() => StartMatchingJobPayload, { description: 'Starts a job of a matching workflow; the service runs one at a time.' })
   startMatchingJob(@Arg('input') input: StartMatchingJobInput, @Ctx() ctx: GatewayContext): Promise<StartedJobRecord> {
-    const workflowName = validWorkflowName(input.workflowName, 'matchingworkflow', ctx.home);
-    return ctx.starter.startMatchingJob(workflowName, validIdempotencyKey(input.idempotencyKey));
+    return ctx.access.start(
+      input.workflowName,
+      () => ({ workflowName: validWorkflowName(input.workflowName, 'matchingworkflow', ctx.home), idempotencyKey: validIdempotencyKey(input.idempotencyKey) }),
+      ({ workflowName, idempotencyKey }) => ctx.starter.startMatchingJob(workflowName, idempotencyKey),
+    );
   }
 
   @FieldResolver(() => MatchingJob)

@@ -1,6 +1,6 @@
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +33,8 @@ import { ConfigError, type Config } from './config';
 import { clientErrorFormatter } from './errors';
 import proxyAddr from '@fastify/proxy-addr';
 import { ClientLimits, type Caller } from './client-limits';
+import type { RefusedStarts } from './refused-starts';
+import { shareConnections } from './connection-share';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
 import { OperationGate } from './operations';
 import { createSseHandler } from './sse';
@@ -248,6 +250,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       subscriber,
     };
   };
+  /** The starts of a mutation refused as a whole (on any transport), each audited as a refused start of its caller. */
+  const refusedStarts = ({ principal }: Caller, ...[workflows, reason, limit]: Parameters<RefusedStarts>) => {
+    const access = new Access(principal, policy, audit);
+    for (const workflow of workflows) access.refusedStart(workflow, reason, limit ? { limit } : {});
+  };
   const trustProxy = trustedProxies(config.trustProxy);
   const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
@@ -257,11 +264,12 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
   const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
   const gate = new OperationGate(schema, validationRules, cost, posture, trusted);
-  // Sockets and event streams draw from one set of per-client limits.
+  // Websockets and event streams draw from one set of per-client limits.
   const limits = new ClientLimits(
-    { socketsPerClient: config.wsSocketsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
+    { streamsPerClient: config.streamsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
     refused,
   );
+  const maxConnections = config.maxConnections ?? defaultMaxConnections();
   const http = createHttpLayer({
     context,
     authenticator,
@@ -273,11 +281,20 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     trustProxy,
     bodyLimit: config.bodyLimitBytes,
     timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
-    maxConnections: config.maxConnections ?? defaultMaxConnections(),
+    maxConnections,
     trusted,
     dashboard: config.dashboard,
+    landingPage: config.nodeEnv === 'production',
+    onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'http' }),
   });
   const httpServer = http.app.server;
+  const connectionShare = shareConnections(httpServer, {
+    perAddress: config.maxConnectionsPerAddress ?? Math.ceil(maxConnections / CONNECTION_SHARE_DIVISOR),
+    // A trusted proxy's connections carry many clients: they are held to their stream budgets by forwarded address or principal instead.
+    exempt: trustProxy && ((address) => trustProxy(address, 0)),
+    logger,
+    refused: () => refused('connectionsPerAddress'),
+  });
   const webSockets = serveWebSockets({
     httpServer,
     schema,
@@ -293,6 +310,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxBufferedBytes: config.wsMaxBufferedBytes,
     deadlines,
     onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
+    onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'websocket' }),
+    refusedStarts,
     limits,
     addressOf: (request) => (trustProxy ? proxyAddr(request, trustProxy) : (request.socket.remoteAddress ?? 'unknown')),
     maxPayloadBytes: config.bodyLimitBytes,
@@ -311,9 +330,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     plugins: [
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
-      limitsPlugin<GatewayContext>(cost, posture),
+      limitsPlugin<GatewayContext>(cost, posture, (ctx, ...refused) => refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused)),
       retryAfterPlugin<GatewayContext>(),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
+      // In production the HTTP layer serves our own page; Apollo's would load its script from Apollo's CDN.
+      ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
       ...(config.responseCacheMb > 0
         ? [
             responseCache<GatewayContext>({
@@ -330,6 +351,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   /** Stops what runs beside the servers: pollers, SDK clients, the shared store, the embedded emulator. */
   async function stopParts(): Promise<void> {
     awsAccess?.stop();
+    connectionShare.dispose();
     watcher.close();
     lists.close();
     clients.destroy();
@@ -338,7 +360,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await emulator?.close();
   }
   await apollo.start();
-  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, deadlines, logger }));
+  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, streamsPerClient: config.streamsPerClient, refusedStarts, deadlines, logger }));
   const metricsListener = createMetricsListener(metrics, logger);
   try {
     await listening(() => http.app.listen({ port: config.port, host: config.host }), { port: 'PORT', host: 'HOST' }, config.host, config.port);
@@ -372,6 +394,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     },
   };
 }
+
+/** Without ER_MAX_CONNECTIONS_PER_ADDRESS, one address may hold this fraction of the connection cap: ten addresses at least to fill it. */
+const CONNECTION_SHARE_DIVISOR = 10;
 
 /** Files the process keeps beside its connections: its own, the SDK's sockets to the service, the emulator's. */
 const RESERVED_DESCRIPTORS = 128;

@@ -4,8 +4,8 @@ import { gatewayError } from '../upstream/errors';
 import type { WatchQuota } from '../watch/job-watcher';
 
 export interface ClientLimitSettings {
-  /** Websockets one client may hold open at once. */
-  socketsPerClient: number;
+  /** Streams one client may hold open at once: its websockets and its SSE streams together. */
+  streamsPerClient: number;
   /** Subscriptions one websocket may hold at once. */
   subscriptionsPerSocket: number;
   /** Distinct jobs one client may watch at once, over all its sockets: each is a poller spending the service's budget. */
@@ -13,7 +13,7 @@ export interface ClientLimitSettings {
 }
 
 /** How many of each key are held; a key no one holds takes no memory. */
-class Counts<K> {
+export class Counts<K> {
   private readonly counts = new Map<K, number>();
 
   get size(): number {
@@ -46,7 +46,8 @@ function once(release: () => void): () => void {
 }
 
 interface ClientHoldings {
-  sockets: number;
+  /** Websockets and SSE streams. */
+  streams: number;
   /** Watch ids with how many of the client's subscriptions hold each. */
   jobs: Counts<string>;
 }
@@ -68,8 +69,9 @@ export function limitExceeded(limit: string, value: number, message: string): Gr
 }
 
 /**
- * What each client holds of the gateway's shared resources: its sockets,
- * each socket's subscriptions, and the distinct jobs it watches. A client is
+ * What each client holds of the gateway's shared resources: its streams
+ * (websockets and SSE streams), each one's subscriptions, and the distinct
+ * jobs it watches. A client is
  * the principal when there is one, else its address, so that one caller
  * cannot take what every caller shares by opening more sockets.
  */
@@ -84,16 +86,21 @@ export class ClientLimits {
     private readonly refused: (limit: keyof ClientLimitSettings) => void = () => {},
   ) {}
 
-  /** Counts a socket of `client`: its release, or undefined when the client holds its share already. */
-  openSocket(client: string): (() => void) | undefined {
+  /**
+   * Counts a stream of `client`, a websocket or an SSE stream, from one
+   * budget: its release, or undefined when the client holds its share
+   * already. One budget, so that a client refused more sockets cannot open
+   * streams instead.
+   */
+  openStream(client: string): (() => void) | undefined {
     const holdings = this.holdings(client);
-    if (holdings.sockets >= this.settings.socketsPerClient) {
-      this.refused('socketsPerClient');
+    if (holdings.streams >= this.settings.streamsPerClient) {
+      this.refused('streamsPerClient');
       return undefined;
     }
-    holdings.sockets++;
+    holdings.streams++;
     return once(() => {
-      holdings.sockets--;
+      holdings.streams--;
       this.forget(client, holdings);
     });
   }
@@ -101,13 +108,13 @@ export class ClientLimits {
   /**
    * Counts a socket from `address` that has not said who it is yet: its
    * release (once it has, or has closed), or undefined when the address holds
-   * `socketsPerClient` such sockets already. Sockets that never send
+   * `streamsPerClient` such sockets already. Sockets that never send
    * `connection_init` are closed after the init timeout; this keeps one
    * address from filling the connection cap with them meanwhile.
    */
   openUnnamed(address: string): (() => void) | undefined {
-    if (this.unnamed.of(address) >= this.settings.socketsPerClient) {
-      this.refused('socketsPerClient');
+    if (this.unnamed.of(address) >= this.settings.streamsPerClient) {
+      this.refused('streamsPerClient');
       return undefined;
     }
     this.unnamed.add(address);
@@ -143,7 +150,7 @@ export class ClientLimits {
   private holdings(client: string): ClientHoldings {
     let holdings = this.clients.get(client);
     if (!holdings) {
-      holdings = { sockets: 0, jobs: new Counts() };
+      holdings = { streams: 0, jobs: new Counts() };
       this.clients.set(client, holdings);
     }
     return holdings;
@@ -151,6 +158,6 @@ export class ClientLimits {
 
   /** A client holding nothing takes no memory. */
   private forget(client: string, holdings: ClientHoldings): void {
-    if (holdings.sockets === 0 && holdings.jobs.size === 0 && this.clients.get(client) === holdings) this.clients.delete(client);
+    if (holdings.streams === 0 && holdings.jobs.size === 0 && this.clients.get(client) === holdings) this.clients.delete(client);
   }
 }

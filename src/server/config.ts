@@ -93,8 +93,10 @@ export interface Config {
   httpKeepAliveTimeoutMs: number;
   /** Connections (HTTP and websocket) the server holds at once. Unset: 10000, or less to stay under the process's file descriptor limit. */
   maxConnections?: number;
-  /** Websockets one client (principal, else address) may hold. @default 20 */
-  wsSocketsPerClient: number;
+  /** Streams one client (principal, else address) may hold open at once: websockets and SSE streams together. @default 20 */
+  streamsPerClient: number;
+  /** Connections one address may hold at once, of every kind; a trusted proxy's address is exempt. Unset: a tenth of the connection cap. */
+  maxConnectionsPerAddress?: number;
   /** Subscriptions one websocket may hold. @default 100 */
   wsSubscriptionsPerSocket: number;
   /** Distinct jobs one client may watch over all its sockets. @default 50 */
@@ -176,7 +178,10 @@ const env = z.object({
   ER_HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   ER_HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
   ER_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).optional(),
-  ER_WS_SOCKETS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(20),
+  ER_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(20),
+  ER_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).optional(),
+  // Renamed: read only to say so, as a setting silently dropped would lift the limit it set.
+  ER_WS_SOCKETS_PER_CLIENT: z.string().optional(),
   ER_WS_SUBSCRIPTIONS_PER_SOCKET: z.coerce.number().int().min(1).max(100_000).default(100),
   ER_WATCHED_JOBS_PER_CLIENT: z.coerce.number().int().min(1).max(1_000_000).default(50),
   ER_WS_MESSAGES_PER_SECOND: z.coerce.number().min(1).max(100_000).default(100),
@@ -259,6 +264,12 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (vars.ER_HTTP_REQUEST_TIMEOUT_MS < vars.ER_HTTP_HEADERS_TIMEOUT_MS) {
     throw new ConfigError('ER_HTTP_REQUEST_TIMEOUT_MS: must be at least ER_HTTP_HEADERS_TIMEOUT_MS, as a request includes its headers.');
   }
+  if (vars.ER_WS_SOCKETS_PER_CLIENT !== undefined) {
+    throw new ConfigError('ER_WS_SOCKETS_PER_CLIENT: renamed ER_STREAMS_PER_CLIENT, which counts SSE streams beside websockets; set that instead.');
+  }
+  if (vars.ER_MAX_CONNECTIONS_PER_ADDRESS !== undefined && vars.ER_MAX_CONNECTIONS !== undefined && vars.ER_MAX_CONNECTIONS_PER_ADDRESS > vars.ER_MAX_CONNECTIONS) {
+    throw new ConfigError('ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS, or one address could take every connection.');
+  }
   if (modes.length > 0 && vars.ER_POLICY_FILE === undefined) {
     throw new ConfigError(`ER_POLICY_FILE: required with ER_AUTH=${modes.join(',')}; without a policy no one may do anything.`);
   }
@@ -300,7 +311,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     httpRequestTimeoutMs: vars.ER_HTTP_REQUEST_TIMEOUT_MS,
     httpKeepAliveTimeoutMs: vars.ER_HTTP_KEEPALIVE_TIMEOUT_MS,
     maxConnections: vars.ER_MAX_CONNECTIONS,
-    wsSocketsPerClient: vars.ER_WS_SOCKETS_PER_CLIENT,
+    streamsPerClient: vars.ER_STREAMS_PER_CLIENT,
+    maxConnectionsPerAddress: vars.ER_MAX_CONNECTIONS_PER_ADDRESS,
     wsSubscriptionsPerSocket: vars.ER_WS_SUBSCRIPTIONS_PER_SOCKET,
     watchedJobsPerClient: vars.ER_WATCHED_JOBS_PER_CLIENT,
     wsMessagesPerSecond: vars.ER_WS_MESSAGES_PER_SECOND,

@@ -17,7 +17,12 @@ const TYPES: Record<string, string> = {
  * The page may load only its own files and talk only to this gateway (`'self'` covers ws: and wss: on the same host):
  * a script injected into it could not send anything elsewhere.
  */
-const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+export const CONTENT_SECURITY_POLICY = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/** The headers of every page the gateway serves: the policy above, no sniffing, no referrer, revalidated on each load. */
+export function securePage(reply: FastifyReply): FastifyReply {
+  return reply.header('cache-control', 'no-cache').header('content-security-policy', CONTENT_SECURITY_POLICY).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
+}
 
 /** The routes the dashboard adds, with their methods (a wrong method is 405 like the others'). */
 export const DASHBOARD_ROUTES: Record<string, string[]> = Object.fromEntries(['/', '/dashboard', DASHBOARD_PATH, ...Object.keys(TYPES).map((file) => DASHBOARD_PATH + file)].map((path) => [path, ['GET', 'HEAD']]));
@@ -40,7 +45,7 @@ export function serveDashboard(app: FastifyInstance, logger: Logger, directory =
     if (!body) {
       return reply.code(503).type('application/json; charset=utf-8').send({ errors: [{ message: 'The dashboard is not built: run `npm run build`.', extensions: { code: 'DASHBOARD_NOT_BUILT' } }] });
     }
-    return reply.type(TYPES[file]).header('cache-control', 'no-cache').header('content-security-policy', CONTENT_SECURITY_POLICY).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer').send(body);
+    return securePage(reply).type(TYPES[file]).send(body);
   };
   app.get('/', (_request, reply) => reply.redirect(DASHBOARD_PATH, 302));
   app.get('/dashboard', (_request, reply) => reply.redirect(DASHBOARD_PATH, 301));

@@ -4,11 +4,12 @@ import cors from '@fastify/cors';
 import type { GraphQLError } from 'graphql';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
+import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import { ANONYMOUS, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
 import { DASHBOARD_ROUTES, serveDashboard } from './dashboard';
+import { landingPageHtml, sendLandingPage, wantsPage } from './landing-page';
 import type { GatewayMetrics } from './metrics';
 import type { OriginGuard } from './origins';
 import type { TrustedDocuments } from './trusted-documents';
@@ -38,6 +39,10 @@ export interface HttpLayerOptions<C extends BaseContext> {
   trusted?: TrustedDocuments;
   /** Serve the dashboard page at /dashboard/ (ER_DASHBOARD). */
   dashboard: boolean;
+  /** Told of each request refused for its credentials, by why. */
+  onAuthFailure?: (reason: AuthFailure) => void;
+  /** In production: browsers that GET /graphql get our own landing page (see landing-page.ts), before authentication. */
+  landingPage: boolean;
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -146,6 +151,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
 
   /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */
   function unauthenticated(request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): FastifyReply {
+    options.onAuthFailure?.(err.reason);
     if (err.reason === 'unavailable') {
       logger.warn({ path: request.url.split('?', 1)[0] }, 'a token could not be checked: the JWT signing keys could not be fetched');
       return refuse(reply.header('retry-after', '5'), 503, 'UPSTREAM_UNAVAILABLE', err.message);
@@ -160,6 +166,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
     app,
     serveGraphQL(apollo, sse) {
       // Everything a request asks of the service shares one deadline, which ends with the answer.
+      const landingPage = options.landingPage ? landingPageHtml({ dashboard: options.dashboard }) : undefined;
       const graphql = fastifyApolloHandler(apollo, {
         context: async (request) => {
           const deadline = deadlines.start();
@@ -171,6 +178,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
         handler: async function (request, reply) {
+          if (landingPage !== undefined && wantsPage(request.method, request.headers.accept)) return sendLandingPage(reply, landingPage);
           // With ER_AUTH=none there is nothing to wait for: no promise on the way of every request.
           const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
           if (!caller) return reply;
@@ -299,6 +307,7 @@ function clientMessage(error: FastifyError): string {
   return error.message.split('\n', 1)[0];
 }
 
-function refuse(reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions: { code } }] });
+/** Answers `status` with one error in GraphQL's shape, as every refusal of the HTTP layer is; `details` join its extensions. */
+export function refuse(reply: FastifyReply, status: number, code: string, message: string, details: Record<string, unknown> = {}): FastifyReply {
+  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions: { code, ...details } }] });
 }

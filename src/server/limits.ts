@@ -3,16 +3,18 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
+  BREAK,
   GraphQLError,
-  getOperationAST,
   Kind,
   NoSchemaIntrospectionCustomRule,
+  visit,
   type DocumentNode,
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
 import { timingSafeEqual } from 'node:crypto';
 import { gatewayError } from '../upstream/errors';
+import { startsIn, type RefusedStarts } from './refused-starts';
 import type { UpstreamCost } from './upstream-cost';
 
 export interface OperationLimits {
@@ -36,8 +38,9 @@ export const ROUTER_SECRET_HEADER = 'x-router-secret';
  * Validation rules that refuse an operation too big to be a client's honest
  * question before it runs: every list and alias can turn into upstream calls.
  * `__typename` aliases count like any other. With introspection off,
- * `__schema` and `__type` are refused too. The same rules serve HTTP and
- * websockets.
+ * `__schema` and `__type` are refused too, wherever they appear (graphql-js's
+ * rule looks at every field of the document, fragments included, and ignores
+ * `@include`/`@skip`). The same rules serve HTTP, websockets and SSE.
  */
 export function limitRules(limits: OperationLimits, posture: SchemaPosture): ValidationRule[] {
   // Report as a validation error (400, GRAPHQL_VALIDATION_FAILED) rather than throw, which would be a 500.
@@ -72,34 +75,57 @@ export function operationRefusal(
   posture: SchemaPosture,
   request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null; router: boolean },
 ): GraphQLError | undefined {
-  if (!posture.introspection && !request.router && asksForService(request.document, request.operationName)) {
+  if (!posture.introspection && !request.router && asksForService(request.document)) {
     return gatewayError('FORBIDDEN', '_service is answered to the router only.');
   }
   return cost.refusal(request.document, request.operationName, request.variables);
 }
 
-function asksForService(document: DocumentNode, operationName: string | null | undefined): boolean {
-  const operation = getOperationAST(document, operationName);
-  // Fragments at the root are rare enough to count as asking: `_service` in any fragment counts.
-  return (
-    operation?.operation === 'query' &&
-    (operation.selectionSet.selections.some((selection) => selection.kind === Kind.FIELD && selection.name.value === '_service') ||
-      document.definitions.some(
-        (definition) => definition.kind === Kind.FRAGMENT_DEFINITION && definition.selectionSet.selections.some((s) => s.kind === Kind.FIELD && s.name.value === '_service'),
-      ))
-  );
+/** Documents already looked through: Apollo and the OperationGate hand the same parsed document to every request of one text. */
+const serviceAsked = new WeakMap<DocumentNode, boolean>();
+
+/**
+ * Whether `_service` appears anywhere in the document: in any operation,
+ * fragment or inline fragment, under any alias, whatever `@include` or
+ * `@skip` say (a variable may turn either). Judging only the top-level
+ * fields let `{ ... on Query { _service { sdl } } }` through.
+ */
+function asksForService(document: DocumentNode): boolean {
+  let asks = serviceAsked.get(document);
+  if (asks === undefined) {
+    asks = false;
+    visit(document, {
+      Field(node) {
+        if (node.name.value !== '_service') return undefined;
+        asks = true;
+        return BREAK;
+      },
+    });
+    serviceAsked.set(document, asks);
+  }
+  return asks;
 }
 
 /**
  * Apollo's side of the limits: the operation's refusal (after variables are
  * known, before anything runs or any cache answers), and ftv1 traces only
- * for the router. Goes before the inline trace plugin.
+ * for the router. The starts of a mutation refused as a whole are told to
+ * `refusedStarts`, to be audited as any refused start is. Goes before the inline trace plugin.
  */
-export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture): ApolloServerPlugin<C> {
+export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture, refusedStarts: (context: C, ...refused: Parameters<RefusedStarts>) => void = () => {}): ApolloServerPlugin<C> {
   const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
   // One listener for every request: it runs on the throughput path, and a closure per request shows there.
   const listener: GraphQLRequestListener<C> = {
-    async didResolveOperation({ document, operationName, request, operation }) {
+    async validationDidStart({ document, request, contextValue }) {
+      return async (errors) => {
+        // Only a mutation can start a job; a document without one costs nothing more here.
+        if (errors?.length && document.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation === 'mutation')) {
+          const workflows = startsIn(document, request.operationName, request.variables);
+          if (workflows.length > 0) refusedStarts(contextValue, workflows, 'invalid_operation');
+        }
+      };
+    },
+    async didResolveOperation({ document, operationName, request, operation, contextValue }) {
       // Over HTTP a subscription would run as a query and fail inside; say where subscriptions are served instead.
       if (operation?.operation === 'subscription') {
         throw new GraphQLError('Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.', {
@@ -107,6 +133,10 @@ export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture:
         });
       }
       const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
+      if (refusal && operation?.operation === 'mutation') {
+        const workflows = startsIn(document, operationName, request.variables);
+        if (workflows.length > 0) refusedStarts(contextValue, workflows, 'limit_exceeded', refusal.extensions.limit as string | undefined);
+      }
       // A 400, as for the other limits: the client must change the operation.
       if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
     },

@@ -24,6 +24,8 @@ export interface GatewayMetrics {
   /** Queries refused by the governor (THROTTLED) because their turn was too far off. */
   rateRefusals: Counter<'operation'>;
   limitRefusals: Counter<'limit'>;
+  /** Requests and websockets refused for their credentials, by why (`missing`, `invalid`, `expired`, `unavailable`) and transport (`http`, `websocket`). */
+  authFailures: Counter<'reason' | 'transport'>;
   listPolls: Counter<'outcome'>;
 }
 
@@ -81,6 +83,12 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
       name: 'er_gateway_list_polls_total',
       help: 'Polls of live job lists that reached the service, by outcome.',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'er_gateway_auth_failures_total',
+      help: 'Requests and websockets refused for their credentials, by reason and transport.',
+      labelNames: ['reason', 'transport'],
       registers: [registry],
     }),
     limitRefusals: new Counter({

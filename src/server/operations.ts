@@ -2,6 +2,7 @@ import { parse, specifiedRules, validate, type DocumentNode, type GraphQLError, 
 import { LRUCache } from 'lru-cache';
 import type { GatewayContext } from '../resolvers/context';
 import { operationRefusal, type SchemaPosture } from './limits';
+import { startsIn, type RefusedStarts } from './refused-starts';
 import type { OperationRequest, TrustedDocuments } from './trusted-documents';
 import type { UpstreamCost } from './upstream-cost';
 
@@ -19,7 +20,8 @@ export interface StreamedOperation extends OperationRequest {
  * The door streaming transports (websockets, SSE) share for each operation a
  * client sends: parsed and validated once per distinct text, against the
  * same rules as HTTP, then held to the same limits with its variables (a
- * stream is never the router's).
+ * stream is never the router's). The starts of a mutation it refuses are
+ * told to `refusedStarts`, for the audit log.
  */
 export class OperationGate {
   private readonly documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
@@ -37,7 +39,7 @@ export class OperationGate {
   }
 
   /** The document of the operation a client sent, or the errors that refuse it: an untrusted document, a parse error, validation errors, or a limit. */
-  admit(request: StreamedOperation): DocumentNode | readonly GraphQLError[] {
+  admit(request: StreamedOperation, refusedStarts?: RefusedStarts): DocumentNode | readonly GraphQLError[] {
     // A transport's empty query stands for none: the client named a trusted document by hash.
     const query = this.trusted?.resolve({ ...request, query: request.query || undefined }) ?? request.query ?? '';
     if (typeof query !== 'string') return [query];
@@ -49,12 +51,24 @@ export class OperationGate {
         return [err as GraphQLError];
       }
       const errors = validate(this.schema, document, this.rules);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) {
+        tellStarts(refusedStarts, document, request, 'invalid_operation');
+        return errors;
+      }
       this.documents.set(query, document);
     }
     const refusal = operationRefusal(this.cost, this.posture, { document, operationName: request.operationName, variables: request.variables, router: false });
-    return refusal ? [refusal] : document;
+    if (!refusal) return document;
+    tellStarts(refusedStarts, document, request, 'limit_exceeded', refusal.extensions.limit as string | undefined);
+    return [refusal];
   }
+}
+
+/** Tells `refusedStarts` of the starts a refused document held, if it held any. */
+function tellStarts(refusedStarts: RefusedStarts | undefined, document: DocumentNode, request: StreamedOperation, reason: 'invalid_operation' | 'limit_exceeded', limit?: string): void {
+  if (!refusedStarts) return;
+  const workflows = startsIn(document, request.operationName, request.variables);
+  if (workflows.length > 0) refusedStarts(workflows, reason, limit);
 }
 
 /** Closes the operation's deadline once `work` has settled: a subscription's with its setup, as its events read nothing more of the service. */

@@ -6,9 +6,10 @@ import type { GatewayContext } from '../resolvers/context';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import type { Caller, ClientLimits } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
-import type { SseHandler } from './http';
+import { refuse, type SseHandler } from './http';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
+import type { RefusedStarts } from './refused-starts';
 import type { GraphQLSchema } from 'graphql';
 
 export interface SseOptions {
@@ -17,6 +18,10 @@ export interface SseOptions {
   posture: SchemaPosture;
   context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
   limits: ClientLimits;
+  /** Told of the starts of each mutation the gate refuses, with who sent it. */
+  refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
+  /** The streams one client may hold (the limit `limits` keeps), named in a refusal. */
+  streamsPerClient: number;
   deadlines: Deadlines;
   logger: Logger;
 }
@@ -30,7 +35,9 @@ type SseContext = GatewayContext & Record<PropertyKey, unknown>;
  * websockets: the same schema, parsing, validation and limits as websockets
  * (one OperationGate), the same masking, the same watcher. Each request is
  * one operation; it ends when its client disconnects, and everything the
- * operation held is released then, as for a websocket.
+ * operation held is released then, as for a websocket. Each stream counts
+ * against its client's stream budget, shared with its websockets: past it
+ * the request is 429 before any stream opens.
  *
  * The caller (principal and client) is the HTTP layer's, which authenticates
  * the request before this handler sees it.
@@ -43,7 +50,7 @@ export function createSseHandler(options: SseOptions): SseHandler {
     // Distinct connections only: a stream per operation, no reservation tokens to keep.
     authenticate: () => null as unknown as string,
     onSubscribe: (req, params) => {
-      const admitted = options.gate.admit(params);
+      const admitted = options.gate.admit(params, (...refused) => options.refusedStarts(callers.get(req.raw)!, ...refused));
       if (Array.isArray(admitted)) {
         const errors = formatAll(format, admitted);
         return [JSON.stringify({ errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
@@ -60,6 +67,18 @@ export function createSseHandler(options: SseOptions): SseHandler {
     onNext: (_ctx, _req, result) => ('errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result),
   });
   return async (request, reply, caller) => {
+    // A stream counts against the client's budget from before it opens: one budget with its websockets.
+    const release = options.limits.openStream(caller.client);
+    if (!release) {
+      options.logger.info({ client: caller.client }, 'event stream refused: the client holds its share of streams');
+      const { streamsPerClient } = options;
+      // No Retry-After: the budget frees when this client closes a stream of its own, which no clock foretells.
+      return void refuse(reply, 429, 'LIMIT_EXCEEDED', `A client may hold ${streamsPerClient} streams (websockets and event streams) at once; close one first.`, {
+        limit: 'streamsPerClient',
+        limitValue: streamsPerClient,
+      });
+    }
+    reply.raw.once('close', release);
     callers.set(request, caller);
     // The handler writes the response itself, an event stream or its own refusal.
     reply.hijack();

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
-import { AuthenticationError, credentialsFrom, type Authenticator } from '../auth/authenticator';
+import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
@@ -14,6 +14,7 @@ import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
+import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
 
@@ -49,6 +50,10 @@ export interface WebSocketOptions {
   maxBufferedBytes: number;
   /** Told of each client the gateway drops. */
   onDrop?: (reason: DropReason) => void;
+  /** Told of the starts of each mutation the gate refuses, with who sent it: they are audited as every refused start is. */
+  refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
+  /** Told of each socket closed for its credentials, by why. */
+  onAuthFailure?: (reason: AuthFailure) => void;
   /** Queries and mutations over the socket each run under a request deadline, as on HTTP; a subscription's setup too. */
   deadlines: Deadlines;
 }
@@ -138,13 +143,14 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         } catch (err) {
           if (!(err instanceof AuthenticationError)) throw err;
           logger.info({ reason: err.reason }, 'websocket not authenticated');
+          options.onAuthFailure?.(err.reason);
           socket.close(UNAUTHORIZED, err.message);
           return false;
         }
         const caller = callerOf(principal, options.addressOf(request));
-        const release = options.limits.openSocket(caller.client);
+        const release = options.limits.openStream(caller.client);
         if (!release) {
-          logger.info({ client: caller.client }, 'websocket refused: the client holds its share of sockets');
+          logger.info({ client: caller.client }, 'websocket refused: the client holds its share of streams');
           socket.close(POLICY_VIOLATION, 'Too many connections from this client');
           return false;
         }
@@ -167,8 +173,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
       execute: (args) => settleDeadline(execute(args), args.contextValue),
       subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
-      onSubscribe: (_ctx, _id, payload) => {
-        const admitted = options.gate.admit(payload);
+      onSubscribe: (ctx, _id, payload) => {
+        const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
         if (Array.isArray(admitted)) return admitted as GraphQLError[];
         return { schema, document: admitted as DocumentNode, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
       },

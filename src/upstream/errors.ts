@@ -24,6 +24,32 @@ export function gatewayError(code: ErrorCode, message: string, extensions: Recor
   return new GraphQLError(message, { extensions: { ...extensions, code } });
 }
 
+/**
+ * What refused a start (or a read or subscription) before it reached the
+ * service: the policy (`not_granted`, `output_not_allowed`), input validation
+ * (`invalid_input`), an operation limit (`limit_exceeded`), a document
+ * that failed validation, whose rules include the depth, alias and cost
+ * limits (`invalid_operation`), or its
+ * idempotency key (`idempotency_key_reused`: the key named another start;
+ * `idempotency_key_busy`: another request with the key is still starting).
+ * The audit log says it.
+ */
+export type RefusalReason = 'not_granted' | 'output_not_allowed' | 'invalid_input' | 'invalid_operation' | 'limit_exceeded' | 'idempotency_key_reused' | 'idempotency_key_busy' | 'start_may_still_land';
+
+/** Errors that are the gateway's own refusals, with their reason: a start that ends with one was refused, not failed. */
+const refusals = new WeakMap<object, RefusalReason>();
+
+/** Marks `error` as the gateway's refusal for `reason`; the client sees it unchanged. */
+export function asRefusal(error: GraphQLError, reason: RefusalReason): GraphQLError {
+  refusals.set(error, reason);
+  return error;
+}
+
+/** The reason `error` was marked with, if it is one of the gateway's refusals. */
+export function refusalReason(error: unknown): RefusalReason | undefined {
+  return typeof error === 'object' && error !== null ? refusals.get(error) : undefined;
+}
+
 /** A refusal of bad input, naming the argument or input field at fault. */
 export function badInput(field: string, message: string): GraphQLError {
   return gatewayError('BAD_USER_INPUT', message, { field });

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import { withinDeadline } from './deadline';
-import { badInput, gatewayError, unanswered } from './errors';
+import { asRefusal, badInput, gatewayError, unanswered } from './errors';
 import type { IdempotencyRecord, IdempotencyStore, UnknownRecord } from './idempotency';
 import type { JobStore } from './job-store';
 import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
@@ -166,12 +166,12 @@ export class JobStarter {
       if (!reservation.claimed) {
         const { record } = reservation;
         if (record.fingerprint !== fingerprint) {
-          throw badInput('idempotencyKey', 'This idempotencyKey was used for a different start in the last 24 hours; send a new key for a new start.');
+          throw asRefusal(badInput('idempotencyKey', 'This idempotencyKey was used for a different start in the last 24 hours; send a new key for a new start.'), 'idempotency_key_reused');
         }
         if (record.state === 'done') return record.result as R;
         // A start under way (an unknown key of the same input is always claimed): wait for its outcome within this request's deadline.
         const waitMs = Math.min(this.remainingMs() - ANSWER_MARGIN_MS, this.landsUntil(record) - this.keys.now());
-        if (waitMs <= 0 || round >= MAX_ROUNDS) throw mayStillLand(1000);
+        if (waitMs <= 0 || round >= MAX_ROUNDS) throw asRefusal(mayStillLand(1000), 'idempotency_key_busy');
         await this.keys.settled(key, waitMs);
         continue;
       }
@@ -251,7 +251,7 @@ export class JobStarter {
     const openMs = this.landsUntil(lost) - this.keys.now();
     if (lookup.candidates.length === 0 && openMs <= 0) return undefined;
     await this.keys.settle(key, lost);
-    throw lookup.candidates.length === 0 ? mayStillLand(openMs) : outcomeUndecided(lookup.candidates);
+    throw lookup.candidates.length === 0 ? asRefusal(mayStillLand(openMs), 'start_may_still_land') : outcomeUndecided(lookup.candidates);
   }
 
   /**

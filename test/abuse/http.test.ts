@@ -16,6 +16,8 @@ beforeAll(async () => {
       ER_HTTP_HEADERS_TIMEOUT_MS: '400',
       ER_HTTP_REQUEST_TIMEOUT_MS: '800',
       ER_MAX_CONNECTIONS: '4',
+      // The cap itself is under test: one address may take all of it.
+      ER_MAX_CONNECTIONS_PER_ADDRESS: '4',
     },
   });
 });

@@ -129,8 +129,8 @@ test('a client watches ER_WATCHED_JOBS_PER_CLIENT distinct jobs over all its soc
   }
 });
 
-test('a client holds ER_WS_SOCKETS_PER_CLIENT sockets; one more is closed with 1008', async () => {
-  const t = await startTestGateway({ env: { ER_WS_SOCKETS_PER_CLIENT: '2' } });
+test('a client holds ER_STREAMS_PER_CLIENT sockets; one more is closed with 1008', async () => {
+  const t = await startTestGateway({ env: { ER_STREAMS_PER_CLIENT: '2' } });
   try {
     const held = await Promise.all([RawSocket.open(t.gateway.url), RawSocket.open(t.gateway.url)]);
     const extra = await RawSocket.open(t.gateway.url, { init: false });
@@ -147,8 +147,8 @@ test('a client holds ER_WS_SOCKETS_PER_CLIENT sockets; one more is closed with 1
   }
 });
 
-test('an address holds ER_WS_SOCKETS_PER_CLIENT sockets that have not said who they are; one more upgrade is 429', async () => {
-  const t = await startTestGateway({ env: { ER_WS_SOCKETS_PER_CLIENT: '2' } });
+test('an address holds ER_STREAMS_PER_CLIENT sockets that have not said who they are; one more upgrade is 429', async () => {
+  const t = await startTestGateway({ env: { ER_STREAMS_PER_CLIENT: '2' } });
   try {
     const silent = await Promise.all([RawSocket.open(t.gateway.url, { init: false }), RawSocket.open(t.gateway.url, { init: false })]);
     await expect(RawSocket.open(t.gateway.url, { init: false })).rejects.toThrow('Unexpected server response: 429');

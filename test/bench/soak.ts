@@ -21,7 +21,7 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
  * The scenarios that stand for many users open all their sockets from this
  * one process, which the per-client limits would take for one abusive client.
  */
-export const MANY_USERS_ONE_ADDRESS = { ER_WS_SOCKETS_PER_CLIENT: '100000', ER_WATCHED_JOBS_PER_CLIENT: '100000', ER_MAX_CONNECTIONS: '15000' };
+export const MANY_USERS_ONE_ADDRESS = { ER_STREAMS_PER_CLIENT: '100000', ER_WATCHED_JOBS_PER_CLIENT: '100000', ER_MAX_CONNECTIONS: '15000', ER_MAX_CONNECTIONS_PER_ADDRESS: '15000' };
 
 /**
  * The soak: for `seconds`, honest subscribers, subscribers that never read

@@ -1,0 +1,45 @@
+import type { FastifyReply } from 'fastify';
+import { securePage } from './dashboard';
+
+/**
+ * What a browser gets at GET /graphql in production, instead of Apollo's
+ * landing page, which loads its script from Apollo's CDN onto the gateway's
+ * own origin: a plain page of our own, loading nothing at all, served under
+ * the dashboard's Content-Security-Policy. It says what the endpoint is and
+ * where the documentation is; it has no IDE (introspection is off in
+ * production anyway).
+ */
+export function landingPageHtml(options: { dashboard: boolean }): string {
+  const dashboard = options.dashboard ? '<li>The live dashboard of jobs: <a href="/dashboard/">/dashboard/</a>.</li>' : '';
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>er-gateway: GraphQL endpoint</title>
+</head>
+<body>
+<main>
+<h1>er-gateway</h1>
+<p>This is the GraphQL endpoint of er-gateway, a gateway over AWS Entity Resolution jobs: ID-mapping and matching jobs and their workflows, to query, start and watch.</p>
+<ul>
+<li>Queries and mutations: <code>POST /graphql</code> with a JSON body <code>{"query": "…", "variables": {…}}</code>.</li>
+<li>Live progress: websockets (graphql-transport-ws) at <code>/graphql</code>, or Server-Sent Events (graphql-sse) at <code>/graphql/stream</code>.</li>
+${dashboard}
+</ul>
+<p>The documentation is the README that ships with the gateway: "Example queries", "Starting jobs", "Live progress over websockets", "For frontend teams", "Errors" and "Limits". The schema is <code>schema.graphql</code> beside it; introspection is off in production.</p>
+</main>
+</body>
+</html>
+`;
+}
+
+/** Whether a request asks for a page rather than a GraphQL answer: a GET that accepts HTML and no JSON, as a browser's navigation does. */
+export function wantsPage(method: string, accept: string | undefined): boolean {
+  return method === 'GET' && accept !== undefined && /\btext\/html\b/i.test(accept) && !/\bapplication\/(graphql-response\+)?json\b/i.test(accept);
+}
+
+/** Sends the landing page. */
+export function sendLandingPage(reply: FastifyReply, html: string): FastifyReply {
+  return securePage(reply).type('text/html; charset=utf-8').send(html);
+}
