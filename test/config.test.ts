@@ -33,6 +33,8 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     requestDeadlineMs: 10_000,
     shutdownDrainMs: 10_000,
     startClockSkewMs: 10_000,
+    startTimeoutMs: 15_000,
+    pollShare: 0.2,
     inlineTracing: true,
     introspection: true,
     dashboard: true,
@@ -77,6 +79,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     redisUrl: undefined,
     redisPrefix: 'er-gateway:',
     finalJobTtlSeconds: 604_800,
+    redisCommandTimeoutMs: 1000,
     logLevel: 'info',
   });
 });
@@ -89,6 +92,9 @@ test('introspection is off by default in production; ER_TRUST_PROXY takes a hop 
   expect(() => loadConfig({ ER_TRUST_PROXY: 'everyone' })).toThrow(/^ER_TRUST_PROXY: must be a hop count/);
   expect(() => loadConfig({ ER_HTTP_HEADERS_TIMEOUT_MS: '20000', ER_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/^ER_HTTP_REQUEST_TIMEOUT_MS/);
   expect(() => loadConfig({ ER_ROUTER_SECRET: 'short' })).toThrow(/^ER_ROUTER_SECRET: must be at least 16/);
+  expect(() => loadConfig({ ER_POLL_SHARE: '1' })).toThrow(/^ER_POLL_SHARE/);
+  expect(() => loadConfig({ ER_REDIS_COMMAND_TIMEOUT_MS: '0' })).toThrow(/^ER_REDIS_COMMAND_TIMEOUT_MS/);
+  expect(() => loadConfig({ ER_START_TIMEOUT_MS: '10' })).toThrow(/^ER_START_TIMEOUT_MS/);
   // A renamed setting left in place would silently lift its limit: it stops start-up, naming the new one.
   expect(() => loadConfig({ ER_WS_SOCKETS_PER_CLIENT: '5' })).toThrow(/^ER_WS_SOCKETS_PER_CLIENT: renamed ER_STREAMS_PER_CLIENT/);
   expect(() => loadConfig({ ER_MAX_CONNECTIONS: '100', ER_MAX_CONNECTIONS_PER_ADDRESS: '101' })).toThrow(/^ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS/);

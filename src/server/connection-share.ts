@@ -35,7 +35,7 @@ export function shareConnections(server: Server, options: ConnectionShareOptions
     if (address === undefined || options.exempt?.(address)) return;
     if (held.of(address) >= options.perAddress) {
       options.refused?.();
-      options.logger.info({ address, limit: options.perAddress }, 'connection refused: the address holds its share of connections');
+      options.logger.debug({ address, limit: options.perAddress }, 'connection refused: the address holds its share of connections');
       socket.destroy();
       return;
     }
