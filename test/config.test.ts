@@ -64,7 +64,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     maxCost: 50_000,
     auth: {
       modes: [],
-      jwt: { algorithms: ['RS256', 'ES256'], clockSkewSeconds: 30, groupsClaim: 'groups' },
+      jwt: { algorithms: ['RS256', 'ES256'], clockSkewSeconds: 30, groupsClaim: 'groups', jwksTimeoutMs: 5000, jwksGraceMs: 3_600_000 },
       apiKeysFile: undefined,
       apiKeys: undefined,
       policyFile: undefined,
@@ -148,6 +148,8 @@ test.each([
   ['ER_AUTH', 'none,jwt'],
   ['ER_AUTH', 'jwt,jwt'],
   ['ER_JWT_ALGORITHMS', 'HS256'],
+  ['ER_JWT_JWKS_TIMEOUT_MS', '0'],
+  ['ER_JWT_JWKS_GRACE_MS', '-1'],
   ['ER_ALLOWED_ORIGINS', 'https://app.example.com/'],
   ['ER_ALLOWED_ORIGINS', 'app.example.com'],
   ['ER_ALLOWED_HOSTS', 'er.example.com:443'],

@@ -139,7 +139,7 @@ const CLIENT_REFUSALS = new Set(['ResourceNotFoundException', 'ValidationExcepti
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const scheduler = options.scheduler ?? realScheduler;
-  const { authenticator, policy } = await loadAuth(config.auth, scheduler.now);
+  const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
   // Files a setting names are read before anything starts: a bad one stops start-up with nothing to clean up.
   const manifest = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
   // The dashboard the gateway serves runs on it whatever the manifest names.

@@ -146,7 +146,8 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */
   function unauthenticated(request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): FastifyReply {
     if (err.reason === 'unavailable') {
-      logger.warn({ path: request.url.split('?', 1)[0] }, 'a token could not be checked: the JWT signing keys could not be fetched');
+      // The key set logs its failure once per episode (warn); this line is per request, as a 401's is.
+      logger.info({ path: request.url.split('?', 1)[0] }, 'a token could not be checked: the JWT signing keys could not be fetched');
       return refuse(reply.header('retry-after', '5'), 503, 'UPSTREAM_UNAVAILABLE', err.message);
     }
     logger.info({ reason: err.reason, path: request.url.split('?', 1)[0] }, 'request not authenticated');

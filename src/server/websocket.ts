@@ -65,6 +65,8 @@ interface SocketExtra {
 
 /** Close codes of a socket whose credentials fail: graphql-ws's Unauthorized. */
 const UNAUTHORIZED = 4401;
+/** The gateway cannot serve the socket now (its token could not be checked): the client may retry as is. */
+const TRY_AGAIN_LATER = 1013;
 /** A client past a limit of its own (too many sockets, too many messages): policy violation. */
 const POLICY_VIOLATION = 1008;
 
@@ -138,7 +140,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         } catch (err) {
           if (!(err instanceof AuthenticationError)) throw err;
           logger.info({ reason: err.reason }, 'websocket not authenticated');
-          socket.close(UNAUTHORIZED, err.message);
+          // The signing keys' fault, not the client's: 1013 is one graphql-ws clients retry, 4401 one they give up on.
+          socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
           return false;
         }
         const caller = callerOf(principal, options.addressOf(request));
