@@ -16,6 +16,7 @@ import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
+import { runAt } from './timers';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -156,7 +157,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         ctx.extra.quota = options.limits.socketQuota(caller.client);
         const { expiresAt } = principal;
         if (expiresAt !== undefined) {
-          expiries.set(socket, options.scheduler.after(Math.max(0, expiresAt - options.scheduler.now()), () => socket.close(UNAUTHORIZED, 'The token has expired.')));
+          expiries.set(socket, runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.')));
         }
         return true;
       },
