@@ -60,6 +60,8 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     finalMaxAgeSeconds: 3600,
     responseCacheMb: 32,
     maxDepth: 12,
+    maxVariablesDepth: 32,
+    maxVariableValues: 10_000,
     maxAliases: 50,
     maxCost: 50_000,
     auth: {
@@ -150,6 +152,8 @@ test.each([
   ['ER_JWT_ALGORITHMS', 'HS256'],
   ['ER_JWT_JWKS_TIMEOUT_MS', '0'],
   ['ER_JWT_JWKS_GRACE_MS', '-1'],
+  ['ER_MAX_VARIABLES_DEPTH', '0'],
+  ['ER_MAX_VARIABLE_VALUES', 'many'],
   ['ER_ALLOWED_ORIGINS', 'https://app.example.com/'],
   ['ER_ALLOWED_ORIGINS', 'app.example.com'],
   ['ER_ALLOWED_HOSTS', 'er.example.com:443'],

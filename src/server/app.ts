@@ -252,7 +252,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const validationRules = limitRules(config, posture);
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
   const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
-  const gate = new OperationGate(schema, validationRules, cost, posture, trusted);
+  const variablesLimits = { maxDepth: config.maxVariablesDepth, maxValues: config.maxVariableValues };
+  const gate = new OperationGate(schema, validationRules, cost, posture, variablesLimits, trusted);
   // Sockets and event streams draw from one set of per-client limits.
   const limits = new ClientLimits(
     { socketsPerClient: config.wsSocketsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
@@ -307,7 +308,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     plugins: [
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
-      limitsPlugin<GatewayContext>(cost, posture),
+      limitsPlugin<GatewayContext>(cost, posture, variablesLimits),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       ...(config.responseCacheMb > 0
         ? [

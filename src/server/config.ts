@@ -64,6 +64,10 @@ export interface Config {
   responseCacheMb: number;
   /** Operations nested deeper than this are refused. @default 12 */
   maxDepth: number;
+  /** Variables nesting lists and input objects deeper than this are refused (BAD_USER_INPUT), before they are read. @default 32 */
+  maxVariablesDepth: number;
+  /** Variables holding more values than this (list items, fields and scalars) are refused (BAD_USER_INPUT), before they are read. @default 10000 */
+  maxVariableValues: number;
   /** Operations with more aliases than this are refused. @default 50 */
   maxAliases: number;
   /** Operations whose structural cost (graphql-armor's: fields weighted by depth) passes this are refused. @default 50000 */
@@ -183,6 +187,8 @@ const env = z.object({
   ER_FINAL_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600),
   ER_RESPONSE_CACHE_MB: z.coerce.number().min(0).max(65_536).default(32),
   ER_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
+  ER_MAX_VARIABLES_DEPTH: z.coerce.number().int().min(1).max(1000).default(32),
+  ER_MAX_VARIABLE_VALUES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   ER_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
   ER_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
   ER_AUTH: commaList
@@ -304,6 +310,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     finalMaxAgeSeconds: vars.ER_FINAL_MAX_AGE_SECONDS,
     responseCacheMb: vars.ER_RESPONSE_CACHE_MB,
     maxDepth: vars.ER_MAX_DEPTH,
+    maxVariablesDepth: vars.ER_MAX_VARIABLES_DEPTH,
+    maxVariableValues: vars.ER_MAX_VARIABLE_VALUES,
     maxAliases: vars.ER_MAX_ALIASES,
     maxCost: vars.ER_MAX_COST,
     auth: {

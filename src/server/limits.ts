@@ -14,6 +14,7 @@ import {
 import { timingSafeEqual } from 'node:crypto';
 import { gatewayError } from '../upstream/errors';
 import type { UpstreamCost } from './upstream-cost';
+import { variablesRefusal, type VariablesLimits } from './variables';
 
 export interface OperationLimits {
   maxDepth: number;
@@ -63,15 +64,19 @@ export function fromRouter(posture: SchemaPosture, secret: string | undefined): 
 }
 
 /**
- * Why a valid operation may not run, before it does: its upstream calls
- * (see UpstreamCost), or `_service` asked by anyone but the router while
- * introspection is off.
+ * Why a valid operation may not run, before it does: its variables (too
+ * deep or too many values, checked first, as everything after reads them),
+ * its upstream calls (see UpstreamCost), or `_service` asked by anyone but
+ * the router while introspection is off.
  */
 export function operationRefusal(
   cost: UpstreamCost,
   posture: SchemaPosture,
+  variablesLimits: VariablesLimits,
   request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null; router: boolean },
 ): GraphQLError | undefined {
+  const badVariables = variablesRefusal(request.variables, variablesLimits);
+  if (badVariables) return badVariables;
   if (!posture.introspection && !request.router && asksForService(request.document, request.operationName)) {
     return gatewayError('FORBIDDEN', '_service is answered to the router only.');
   }
@@ -95,7 +100,7 @@ function asksForService(document: DocumentNode, operationName: string | null | u
  * known, before anything runs or any cache answers), and ftv1 traces only
  * for the router. Goes before the inline trace plugin.
  */
-export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture): ApolloServerPlugin<C> {
+export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture, variablesLimits: VariablesLimits): ApolloServerPlugin<C> {
   const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
   // One listener for every request: it runs on the throughput path, and a closure per request shows there.
   const listener: GraphQLRequestListener<C> = {
@@ -106,7 +111,7 @@ export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture:
           extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
         });
       }
-      const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
+      const refusal = operationRefusal(cost, posture, variablesLimits, { document, operationName, variables: request.variables, router: routerOf(request) });
       // A 400, as for the other limits: the client must change the operation.
       if (refusal) throw new GraphQLError(refusal.message, { extensions: { ...refusal.extensions, http: { status: 400 } } });
     },

@@ -4,6 +4,7 @@ import type { GatewayContext } from '../resolvers/context';
 import { operationRefusal, type SchemaPosture } from './limits';
 import type { OperationRequest, TrustedDocuments } from './trusted-documents';
 import type { UpstreamCost } from './upstream-cost';
+import type { VariablesLimits } from './variables';
 
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
 const DOCUMENT_CACHE_SIZE = 500;
@@ -30,6 +31,7 @@ export class OperationGate {
     rules: ValidationRule[],
     private readonly cost: UpstreamCost,
     private readonly posture: SchemaPosture,
+    private readonly variablesLimits: VariablesLimits,
     /** With ER_TRUSTED_DOCUMENTS: only these operations run, named by hash or identical text. */
     private readonly trusted?: TrustedDocuments,
   ) {
@@ -52,7 +54,7 @@ export class OperationGate {
       if (errors.length > 0) return errors;
       this.documents.set(query, document);
     }
-    const refusal = operationRefusal(this.cost, this.posture, { document, operationName: request.operationName, variables: request.variables, router: false });
+    const refusal = operationRefusal(this.cost, this.posture, this.variablesLimits, { document, operationName: request.operationName, variables: request.variables, router: false });
     return refusal ? [refusal] : document;
   }
 }
