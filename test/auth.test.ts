@@ -4,12 +4,13 @@ import WebSocket from 'ws';
 import { Authenticator } from '../src/auth/authenticator';
 import { AuthConfigError } from '../src/auth/files';
 import { Policy } from '../src/auth/policy';
+import { MAX_TIMER_MS } from '../src/server/timers';
 import { seededJobId } from '../src/emulator/seed';
 import { newApiKey, startIssuer, writeTempFile, type TestIssuer } from './utils/auth';
 import { ManualClock } from './utils/clock';
 import { capturedLogger, codes, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
-import { Subscription, wsClient } from './utils/subscriptions';
+import { RawSocket, Subscription, wsClient } from './utils/subscriptions';
 
 /**
  * Every path (query, list, _entities, mutation, subscription) for every kind
@@ -375,6 +376,87 @@ describe('a token that expires', () => {
     } finally {
       await g.close();
       await own.close();
+    }
+  });
+});
+
+describe('a token valid for long', () => {
+  const DAY = 86_400_000;
+  const WORKFLOW = `query { idMappingWorkflow(workflowName: "customer-id-map") { workflowName } }`;
+  let asked = 0;
+
+  async function gatewayWith(scheduler?: ManualScheduler) {
+    const own = await startIssuer();
+    const g = await startTestGateway({
+      scheduler,
+      env: { ER_AUTH: 'jwt', ER_JWT_JWKS_URL: own.jwksUrl, ER_JWT_CLOCK_SKEW_S: '0', ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never) },
+    });
+    return { own, g, close: async () => (await g.close(), await own.close()) };
+  }
+
+  /** Asks a query on `socket` and waits for its answer: the socket is open and serving. */
+  async function answers(socket: RawSocket): Promise<void> {
+    const id = `q${++asked}`;
+    socket.subscribe(id, WORKFLOW);
+    await socket.until(() => socket.messages.some((m) => m.id === id && m.type === 'complete'));
+    expect(socket.results(id)).toEqual([{ data: { idMappingWorkflow: { workflowName: 'customer-id-map' } } }]);
+  }
+
+  test('keeps its websocket open for its 60 days: the expiry is armed in steps Node can time, and closes it with 4401 on the day', async () => {
+    const scheduler = new ManualScheduler();
+    const { own, g, close } = await gatewayWith(scheduler);
+    try {
+      // The scheduler's clock starts at 0.
+      const token = await own.sign('ana', { groups: ['analysts'], exp: (60 * DAY) / 1000 });
+      const socket = await RawSocket.open(g.gateway.url, { payload: { authorization: `Bearer ${token}` } });
+      await answers(socket);
+      expect(scheduler.pending).toBe(1);
+      expect(scheduler.nextDelay).toBe(MAX_TIMER_MS);
+      await scheduler.advance(3_600_000);
+      await answers(socket);
+      // Past each step of 24.8 days the expiry is armed again, not run.
+      await scheduler.advance(60 * DAY - 3_600_000 - 1);
+      await answers(socket);
+      expect(scheduler.pending).toBe(1);
+      await scheduler.advance(1);
+      expect(await socket.closed).toEqual({ code: 4401, reason: 'The token has expired.' });
+    } finally {
+      await close();
+    }
+  });
+
+  test('a token expiring in 2 s closes its websocket with 4401 when it does, not before', async () => {
+    const scheduler = new ManualScheduler();
+    const { own, g, close } = await gatewayWith(scheduler);
+    try {
+      const token = await own.sign('ana', { groups: ['analysts'], exp: 2 });
+      const socket = await RawSocket.open(g.gateway.url, { payload: { authorization: `Bearer ${token}` } });
+      await answers(socket);
+      expect(scheduler.nextDelay).toBe(2000);
+      await scheduler.advance(1999);
+      await answers(socket);
+      await scheduler.advance(1);
+      expect(await socket.closed).toEqual({ code: 4401, reason: 'The token has expired.' });
+    } finally {
+      await close();
+    }
+  });
+
+  test("on Node's own timers, a 60-day token's socket serves, and no timer overflows", async () => {
+    const overflows: Error[] = [];
+    const onWarning = (warning: Error) => void (warning.name === 'TimeoutOverflowWarning' && overflows.push(warning));
+    process.on('warning', onWarning);
+    const { own, g, close } = await gatewayWith();
+    try {
+      const token = await own.sign('ana', { groups: ['analysts'], exp: Math.floor((Date.now() + 60 * DAY) / 1000) });
+      const socket = await RawSocket.open(g.gateway.url, { payload: { authorization: `Bearer ${token}` } });
+      await answers(socket);
+      await answers(socket);
+      expect(overflows).toEqual([]);
+      socket.close();
+    } finally {
+      process.off('warning', onWarning);
+      await close();
     }
   });
 });

@@ -1,7 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { createRemoteJWKSet, errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
+import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import { AuthConfigError, readSettingDocument } from './files';
+import { KeySetUnavailable, RemoteKeySet } from './jwks';
 import { ANONYMOUS, type Principal } from './principal';
 
 /** What a request presents: a bearer token, an API key, or neither. */
@@ -42,7 +44,7 @@ export class AuthenticationError extends Error {
 }
 
 export interface JwtSettings {
-  /** A JWKS URL, fetched when a token names a key not yet seen (rotation), cached for ten minutes. */
+  /** A JWKS URL, fetched when a token names a key not yet seen (rotation), cached for ten minutes (see RemoteKeySet). */
   jwksUrl?: string;
   /** Or one public key (SPKI PEM). */
   publicKeyPem?: string;
@@ -56,6 +58,10 @@ export interface JwtSettings {
   groupsClaim: string;
   /** After a fetch of the JWKS, how long a token naming an unknown key waits before it may cause another. @default 30000 */
   jwksCooldownMs?: number;
+  /** How long one fetch of the JWKS may take in all, headers and body. @default 5000 */
+  jwksTimeoutMs?: number;
+  /** Past its ten minutes, how long the last good JWKS still serves while fetches fail. @default 3600000 */
+  jwksGraceMs?: number;
 }
 
 /** One API key: its name (what the policy and the audit log use), the SHA-256 of the key, and groups the policy may grant to. */
@@ -70,8 +76,10 @@ export interface AuthenticatorOptions {
   modes: readonly AuthMode[];
   jwt?: JwtSettings;
   apiKeys?: readonly ApiKeyEntry[];
-  /** Epoch ms, for token expiry. @default Date.now */
+  /** Epoch ms, for token expiry and the JWKS's age. @default Date.now */
   now?: () => number;
+  /** Told when the JWKS cannot be fetched (once per episode). */
+  logger?: Logger;
 }
 
 const JWKS_CACHE_MS = 10 * 60_000;
@@ -104,7 +112,15 @@ export class Authenticator {
     if (options.modes.includes('jwt')) {
       const jwt = options.jwt;
       if (jwt?.jwksUrl) {
-        key = createRemoteJWKSet(new URL(jwt.jwksUrl), { cacheMaxAge: JWKS_CACHE_MS, cooldownDuration: jwt.jwksCooldownMs });
+        key = new RemoteKeySet({
+          url: jwt.jwksUrl,
+          maxAgeMs: JWKS_CACHE_MS,
+          cooldownMs: jwt.jwksCooldownMs,
+          timeoutMs: jwt.jwksTimeoutMs,
+          graceMs: jwt.jwksGraceMs,
+          now: options.now,
+          logger: options.logger,
+        }).getKey;
       } else if (jwt?.publicKeyPem) {
         try {
           key = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
@@ -155,7 +171,7 @@ export class Authenticator {
       }));
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new AuthenticationError('expired', 'The token has expired.', true);
-      if (err instanceof joseErrors.JWKSTimeout || !(err instanceof joseErrors.JOSEError)) {
+      if (err instanceof KeySetUnavailable || !(err instanceof joseErrors.JOSEError)) {
         throw new AuthenticationError('unavailable', 'The token could not be checked: the signing keys could not be fetched. Try again shortly.');
       }
       throw new AuthenticationError('invalid', 'The token is not valid for this gateway.', true);

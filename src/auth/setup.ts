@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Authenticator, loadApiKeys, type AuthMode, type JwtSettings } from './authenticator';
 import { readSettingFile } from './files';
 import { Policy } from './policy';
@@ -20,10 +21,10 @@ export interface Auth {
 }
 
 /** Reads the keys and the policy (the configuration has checked that the modes have what they need); any problem is an AuthConfigError naming the setting. */
-export async function loadAuth(settings: AuthSettings, now?: () => number): Promise<Auth> {
+export async function loadAuth(settings: AuthSettings, now?: () => number, logger?: Logger): Promise<Auth> {
   const publicKeyPem = settings.jwt.publicKeyFile === undefined ? undefined : await readSettingFile('ER_JWT_PUBLIC_KEY_FILE', settings.jwt.publicKeyFile);
   const apiKeys = settings.modes.includes('apikey') ? await loadApiKeys(settings.apiKeysFile, settings.apiKeys) : [];
-  const authenticator = await Authenticator.create({ modes: settings.modes, jwt: { ...settings.jwt, publicKeyPem }, apiKeys, now });
+  const authenticator = await Authenticator.create({ modes: settings.modes, jwt: { ...settings.jwt, publicKeyPem }, apiKeys, now, logger });
   const policy = settings.policyFile === undefined ? Policy.openToAnyone() : await Policy.load(settings.policyFile);
   return { authenticator, policy };
 }

@@ -142,7 +142,7 @@ const CLIENT_REFUSALS = new Set(['ResourceNotFoundException', 'ValidationExcepti
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const scheduler = options.scheduler ?? realScheduler;
-  const { authenticator, policy } = await loadAuth(config.auth, scheduler.now);
+  const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
   // Files a setting names are read before anything starts: a bad one stops start-up with nothing to clean up.
   const manifest = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
   // The dashboard the gateway serves runs on it whatever the manifest names.
@@ -263,7 +263,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const validationRules = limitRules(config, posture);
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
   const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
-  const gate = new OperationGate(schema, validationRules, cost, posture, trusted);
+  const variablesLimits = { maxDepth: config.maxVariablesDepth, maxValues: config.maxVariableValues };
+  const gate = new OperationGate(schema, validationRules, cost, posture, variablesLimits, trusted);
   // Websockets and event streams draw from one set of per-client limits.
   const limits = new ClientLimits(
     { streamsPerClient: config.streamsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
@@ -330,7 +331,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     plugins: [
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
-      limitsPlugin<GatewayContext>(cost, posture, (ctx, ...refused) => refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused)),
+      limitsPlugin<GatewayContext>(cost, posture, variablesLimits, (ctx, ...refused) => refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused)),
       retryAfterPlugin<GatewayContext>(),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // In production the HTTP layer serves our own page; Apollo's would load its script from Apollo's CDN.

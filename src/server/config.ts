@@ -64,6 +64,10 @@ export interface Config {
   responseCacheMb: number;
   /** Operations nested deeper than this are refused. @default 12 */
   maxDepth: number;
+  /** Variables nesting lists and input objects deeper than this are refused (BAD_USER_INPUT), before they are read. @default 32 */
+  maxVariablesDepth: number;
+  /** Variables holding more values than this (list items, fields and scalars) are refused (BAD_USER_INPUT), before they are read. @default 10000 */
+  maxVariableValues: number;
   /** Operations with more aliases than this are refused. @default 50 */
   maxAliases: number;
   /** Operations whose structural cost (graphql-armor's: fields weighted by depth) passes this are refused. @default 50000 */
@@ -196,6 +200,8 @@ const env = z.object({
   ER_FINAL_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600),
   ER_RESPONSE_CACHE_MB: z.coerce.number().min(0).max(65_536).default(32),
   ER_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
+  ER_MAX_VARIABLES_DEPTH: z.coerce.number().int().min(1).max(1000).default(32),
+  ER_MAX_VARIABLE_VALUES: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   ER_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50),
   ER_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(50_000),
   ER_AUTH: commaList
@@ -215,6 +221,8 @@ const env = z.object({
     .default(['RS256', 'ES256']),
   ER_JWT_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(600).default(30),
   ER_JWT_GROUPS_CLAIM: z.string().min(1).default('groups'),
+  ER_JWT_JWKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  ER_JWT_JWKS_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).default(3_600_000),
   ER_API_KEYS_FILE: z.string().min(1).optional(),
   ER_API_KEYS: z.string().min(1).optional(),
   ER_POLICY_FILE: z.string().min(1).optional(),
@@ -325,6 +333,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     finalMaxAgeSeconds: vars.ER_FINAL_MAX_AGE_SECONDS,
     responseCacheMb: vars.ER_RESPONSE_CACHE_MB,
     maxDepth: vars.ER_MAX_DEPTH,
+    maxVariablesDepth: vars.ER_MAX_VARIABLES_DEPTH,
+    maxVariableValues: vars.ER_MAX_VARIABLE_VALUES,
     maxAliases: vars.ER_MAX_ALIASES,
     maxCost: vars.ER_MAX_COST,
     auth: {
@@ -337,6 +347,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
         algorithms: vars.ER_JWT_ALGORITHMS,
         clockSkewSeconds: vars.ER_JWT_CLOCK_SKEW_S,
         groupsClaim: vars.ER_JWT_GROUPS_CLAIM,
+        jwksTimeoutMs: vars.ER_JWT_JWKS_TIMEOUT_MS,
+        jwksGraceMs: vars.ER_JWT_JWKS_GRACE_MS,
       },
       apiKeysFile: vars.ER_API_KEYS_FILE,
       apiKeys: vars.ER_API_KEYS,

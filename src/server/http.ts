@@ -153,7 +153,8 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   function unauthenticated(request: FastifyRequest, reply: FastifyReply, err: AuthenticationError): FastifyReply {
     options.onAuthFailure?.(err.reason);
     if (err.reason === 'unavailable') {
-      logger.warn({ path: request.url.split('?', 1)[0] }, 'a token could not be checked: the JWT signing keys could not be fetched');
+      // The key set logs its failure once per episode (warn); this line is per request, as a 401's is.
+      logger.info({ path: request.url.split('?', 1)[0] }, 'a token could not be checked: the JWT signing keys could not be fetched');
       return refuse(reply.header('retry-after', '5'), 503, 'UPSTREAM_UNAVAILABLE', err.message);
     }
     logger.info({ reason: err.reason, path: request.url.split('?', 1)[0] }, 'request not authenticated');

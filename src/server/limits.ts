@@ -16,6 +16,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { gatewayError } from '../upstream/errors';
 import { startsIn, type RefusedStarts } from './refused-starts';
 import type { UpstreamCost } from './upstream-cost';
+import { variablesRefusal, type VariablesLimits } from './variables';
 
 export interface OperationLimits {
   maxDepth: number;
@@ -66,15 +67,19 @@ export function fromRouter(posture: SchemaPosture, secret: string | undefined): 
 }
 
 /**
- * Why a valid operation may not run, before it does: its upstream calls
- * (see UpstreamCost), or `_service` asked by anyone but the router while
- * introspection is off.
+ * Why a valid operation may not run, before it does: its variables (too
+ * deep or too many values, checked first, as everything after reads them),
+ * its upstream calls (see UpstreamCost), or `_service` asked by anyone but
+ * the router while introspection is off.
  */
 export function operationRefusal(
   cost: UpstreamCost,
   posture: SchemaPosture,
+  variablesLimits: VariablesLimits,
   request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null; router: boolean },
 ): GraphQLError | undefined {
+  const badVariables = variablesRefusal(request.variables, variablesLimits);
+  if (badVariables) return badVariables;
   if (!posture.introspection && !request.router && asksForService(request.document)) {
     return gatewayError('FORBIDDEN', '_service is answered to the router only.');
   }
@@ -112,7 +117,12 @@ function asksForService(document: DocumentNode): boolean {
  * for the router. The starts of a mutation refused as a whole are told to
  * `refusedStarts`, to be audited as any refused start is. Goes before the inline trace plugin.
  */
-export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture: SchemaPosture, refusedStarts: (context: C, ...refused: Parameters<RefusedStarts>) => void = () => {}): ApolloServerPlugin<C> {
+export function limitsPlugin<C extends BaseContext>(
+  cost: UpstreamCost,
+  posture: SchemaPosture,
+  variablesLimits: VariablesLimits,
+  refusedStarts: (context: C, ...refused: Parameters<RefusedStarts>) => void = () => {},
+): ApolloServerPlugin<C> {
   const routerOf = (request: GraphQLRequest) => fromRouter(posture, request.http?.headers.get(ROUTER_SECRET_HEADER));
   // One listener for every request: it runs on the throughput path, and a closure per request shows there.
   const listener: GraphQLRequestListener<C> = {
@@ -132,7 +142,7 @@ export function limitsPlugin<C extends BaseContext>(cost: UpstreamCost, posture:
           extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
         });
       }
-      const refusal = operationRefusal(cost, posture, { document, operationName, variables: request.variables, router: routerOf(request) });
+      const refusal = operationRefusal(cost, posture, variablesLimits, { document, operationName, variables: request.variables, router: routerOf(request) });
       if (refusal && operation?.operation === 'mutation') {
         const workflows = startsIn(document, operationName, request.variables);
         if (workflows.length > 0) refusedStarts(contextValue, workflows, 'limit_exceeded', refusal.extensions.limit as string | undefined);

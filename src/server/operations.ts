@@ -5,6 +5,7 @@ import { operationRefusal, type SchemaPosture } from './limits';
 import { startsIn, type RefusedStarts } from './refused-starts';
 import type { OperationRequest, TrustedDocuments } from './trusted-documents';
 import type { UpstreamCost } from './upstream-cost';
+import type { VariablesLimits } from './variables';
 
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
 const DOCUMENT_CACHE_SIZE = 500;
@@ -32,6 +33,7 @@ export class OperationGate {
     rules: ValidationRule[],
     private readonly cost: UpstreamCost,
     private readonly posture: SchemaPosture,
+    private readonly variablesLimits: VariablesLimits,
     /** With ER_TRUSTED_DOCUMENTS: only these operations run, named by hash or identical text. */
     private readonly trusted?: TrustedDocuments,
   ) {
@@ -57,7 +59,7 @@ export class OperationGate {
       }
       this.documents.set(query, document);
     }
-    const refusal = operationRefusal(this.cost, this.posture, { document, operationName: request.operationName, variables: request.variables, router: false });
+    const refusal = operationRefusal(this.cost, this.posture, this.variablesLimits, { document, operationName: request.operationName, variables: request.variables, router: false });
     if (!refusal) return document;
     tellStarts(refusedStarts, document, request, 'limit_exceeded', refusal.extensions.limit as string | undefined);
     return [refusal];

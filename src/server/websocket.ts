@@ -17,6 +17,7 @@ import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
 import { guardSockets, type DropReason } from './socket-guard';
+import { runAt } from './timers';
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -70,6 +71,8 @@ interface SocketExtra {
 
 /** Close codes of a socket whose credentials fail: graphql-ws's Unauthorized. */
 const UNAUTHORIZED = 4401;
+/** The gateway cannot serve the socket now (its token could not be checked): the client may retry as is. */
+const TRY_AGAIN_LATER = 1013;
 /** A client past a limit of its own (too many sockets, too many messages): policy violation. */
 const POLICY_VIOLATION = 1008;
 
@@ -144,7 +147,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
           if (!(err instanceof AuthenticationError)) throw err;
           logger.info({ reason: err.reason }, 'websocket not authenticated');
           options.onAuthFailure?.(err.reason);
-          socket.close(UNAUTHORIZED, err.message);
+          // The signing keys' fault, not the client's: 1013 is one graphql-ws clients retry, 4401 one they give up on.
+          socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
           return false;
         }
         const caller = callerOf(principal, options.addressOf(request));
@@ -159,7 +163,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         ctx.extra.quota = options.limits.socketQuota(caller.client);
         const { expiresAt } = principal;
         if (expiresAt !== undefined) {
-          expiries.set(socket, options.scheduler.after(Math.max(0, expiresAt - options.scheduler.now()), () => socket.close(UNAUTHORIZED, 'The token has expired.')));
+          expiries.set(socket, runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.')));
         }
         return true;
       },

@@ -1,12 +1,18 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload, type KeyLike } from 'jose';
 import { stringify } from 'yaml';
 import type { PolicyDocument } from '../../src/auth/policy';
+
+/**
+ * How a JWKS fails: it sends its headers and then nothing (the body never
+ * comes), answers 500, or answers 200 with a body that is not JSON.
+ */
+export type JwksFault = 'stall' | 'error' | 'garbage';
 
 /** An identity provider as the gateway sees one: a JWKS served over real HTTP, and tokens signed with its keys. */
 export interface TestIssuer {
@@ -22,6 +28,10 @@ export interface TestIssuer {
   forge(sub: string, claims?: JWTPayload): Promise<string>;
   /** Publishes a new key and signs with it from now on (the old one stays published). */
   rotate(): Promise<void>;
+  /** How the JWKS answers from now on: with `fault`, or (undefined) with its keys again. */
+  fail(fault: JwksFault | undefined): void;
+  /** Waits until every answer held open by a `stall` has been closed by its client. */
+  stallsClosed(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -39,11 +49,23 @@ async function newKey(kid: string): Promise<SigningKey> {
 export async function startIssuer(): Promise<TestIssuer> {
   const keys = [await newKey('k1')];
   let fetches = 0;
+  let fault: JwksFault | undefined;
+  const stalled = new Set<Promise<void>>();
   const server = createServer((req, res) => {
     if (req.url !== '/.well-known/jwks.json') return void res.writeHead(404).end();
     fetches++;
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: keys.map((key) => key.jwk) }));
+    if (fault === 'error') return void res.writeHead(500, { 'content-type': 'text/plain' }).end('Internal Server Error');
+    if (fault === 'garbage') return void res.writeHead(200, { 'content-type': 'application/json' }).end('<html>maintenance</html>');
+    const body = JSON.stringify({ keys: keys.map((key) => key.jwk) });
+    if (fault === 'stall') return void stall(res, body);
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
   });
+  /** Headers and the body's first bytes, then nothing until the client gives up. */
+  function stall(res: ServerResponse, body: string): void {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    res.write(body.slice(0, 10));
+    stalled.add(new Promise((resolve) => res.once('close', resolve)));
+  }
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const issuer = `${base}/`;
@@ -67,7 +89,13 @@ export async function startIssuer(): Promise<TestIssuer> {
     sign: (sub, claims) => signWith(keys.at(-1)!, sub, claims),
     forge: async (sub, claims) => signWith(await newKey(keys.at(-1)!.kid), sub, claims),
     rotate: async () => void keys.push(await newKey(`k${keys.length + 1}`)),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    fail: (next) => void (fault = next),
+    stallsClosed: async () => void (await Promise.all(stalled)),
+    close: () => {
+      // A stalled answer the gateway never closed would hold the server open.
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
   };
 }
 

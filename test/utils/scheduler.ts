@@ -40,6 +40,17 @@ export class ManualScheduler implements Scheduler {
     await task.run();
   }
 
+  /** Moves time on by `ms`, running (and waiting for) each task that falls due on the way, in order. */
+  async advance(ms: number): Promise<void> {
+    const until = this.time + ms;
+    for (let task = this.next(); task && task.due <= until; task = this.next()) {
+      this.tasks = this.tasks.filter((t) => t !== task);
+      this.time = task.due;
+      await task.run();
+    }
+    this.time = until;
+  }
+
   private next(): Task | undefined {
     return [...this.tasks].sort((a, b) => a.due - b.due)[0];
   }

@@ -80,14 +80,14 @@ export class RawSocket {
     socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as RawSocket['messages'][number]));
   }
 
-  /** Opens a socket to the gateway at `httpUrl` and completes connection_init (unless `init` is false). */
-  static async open(httpUrl: string, { init = true }: { init?: boolean } = {}): Promise<RawSocket> {
+  /** Opens a socket to the gateway at `httpUrl` and completes connection_init (unless `init` is false), with `payload` (credentials) if given. */
+  static async open(httpUrl: string, { init = true, payload }: { init?: boolean; payload?: Record<string, unknown> } = {}): Promise<RawSocket> {
     const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
     await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     const raw = new RawSocket(socket);
     if (!init) return raw;
     const acked = new Promise((resolve) => socket.once('message', resolve));
-    socket.send(JSON.stringify({ type: 'connection_init' }));
+    socket.send(JSON.stringify({ type: 'connection_init', payload }));
     await acked;
     return raw;
   }
@@ -120,9 +120,14 @@ export class RawSocket {
     (this.socket as unknown as { _socket: { resume(): void } })._socket.resume();
   }
 
-  /** Waits until `condition` holds over the messages received. */
+  /** Waits until `condition` holds over the messages received; fails if the socket closes first. */
   async until(condition: () => boolean): Promise<void> {
-    while (!condition()) await new Promise((resolve) => this.socket.once('message', resolve));
+    let closed: { code: number; reason: string } | undefined;
+    void this.closed.then((event) => (closed = event));
+    while (!condition()) {
+      if (closed) throw new Error(`the socket closed (${closed.code} ${closed.reason}) before the messages waited for`);
+      await Promise.race([new Promise((resolve) => this.socket.once('message', resolve)), this.closed]);
+    }
   }
 
   close(): void {
