@@ -95,6 +95,7 @@ test('introspection is off by default in production; ER_TRUST_PROXY takes a hop 
   expect(() => loadConfig({ ER_HTTP_HEADERS_TIMEOUT_MS: '20000', ER_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/^ER_HTTP_REQUEST_TIMEOUT_MS/);
   expect(() => loadConfig({ ER_ROUTER_SECRET: 'short' })).toThrow(/^ER_ROUTER_SECRET: must be at least 16/);
   expect(() => loadConfig({ ER_POLL_SHARE: '1' })).toThrow(/^ER_POLL_SHARE/);
+  expect(() => loadConfig({ ER_RATE_PER_SECOND: '0.0000001' })).toThrow(/^ER_RATE_PER_SECOND: must be 0 \(off\) or at least 0.001/);
   expect(() => loadConfig({ ER_REDIS_COMMAND_TIMEOUT_MS: '0' })).toThrow(/^ER_REDIS_COMMAND_TIMEOUT_MS/);
   expect(() => loadConfig({ ER_START_TIMEOUT_MS: '10' })).toThrow(/^ER_START_TIMEOUT_MS/);
   // A renamed setting left in place would silently lift its limit: it stops start-up, naming the new one.

@@ -194,7 +194,8 @@ const env = z.object({
     .optional(),
   ER_FINAL_JOB_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000),
   ER_FRESHNESS_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
-  ER_RATE_PER_SECOND: z.coerce.number().min(0).max(10_000).default(5),
+  // Above 0, at least one call in 1000 s: the governor's waits (1000 / rate ms at most) then stay within what Node's timers take.
+  ER_RATE_PER_SECOND: z.coerce.number().min(0).max(10_000).refine((rate) => rate === 0 || rate >= 0.001, 'must be 0 (off) or at least 0.001').default(5),
   ER_RATE_BURST: z.coerce.number().int().min(1).max(10_000).optional(),
   ER_RATE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000),
   ER_FINAL_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600),
