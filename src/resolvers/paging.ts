@@ -1,8 +1,12 @@
 import type { Connection, Edge } from '../schema/connection';
 import type { Page, PageRequest } from '../upstream/records';
 import { UPSTREAM_PAGE_SIZE, encodeCursor, type PageQuery } from './inputs';
-/** A guard against a service that keeps answering empty pages with a token. */
-const MAX_UPSTREAM_PAGES = 8;
+/**
+ * The most upstream pages one connection reads: a guard against a service
+ * that keeps answering empty pages with a token, and the bound on a workflow
+ * list the policy filters (the upstream-cost estimate counts it).
+ */
+export const MAX_UPSTREAM_PAGES = 8;
 
 /**
  * A connection of `query.first` items starting at `query.position`, read from

@@ -251,7 +251,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const posture: SchemaPosture = { introspection: config.introspection, routerSecret: config.routerSecret, inlineTracing: config.inlineTracing };
   const validationRules = limitRules(config, posture);
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
-  const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
+  const cost = new UpstreamCost(
+    schema,
+    { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities, filteredLists: !policy.readsEverything() },
+    refused,
+  );
   const gate = new OperationGate(schema, validationRules, cost, posture, trusted);
   // Sockets and event streams draw from one set of per-client limits.
   const limits = new ClientLimits(
