@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
 import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
+import { sharedCursorKeys } from '../cluster/cursor-key';
 import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
 import { sharedBudgets } from '../cluster/rate-budget';
@@ -18,6 +19,7 @@ import { DASHBOARD_DOCUMENTS } from '../dashboard/operations';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
+import { CursorKeyRing, Cursors } from '../resolvers/cursors';
 import { resolveAwsAccess } from '../upstream/aws-access';
 import { createUpstreamClients, type UpstreamClients } from '../upstream/client';
 import { Deadlines, type RequestDeadline } from '../upstream/deadline';
@@ -150,6 +152,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, prefix: config.redisPrefix, logger }) : undefined;
+  // One cursor key per deployment: the setting's, else the one replicas agree on in Redis, else this process's.
+  const cursorKeys = config.cursorKey
+    ? { ring: new CursorKeyRing(config.cursorKey), dispose: () => {} }
+    : redis
+      ? await sharedCursorKeys(redis, logger)
+      : { ring: new CursorKeyRing(CursorKeyRing.randomKey()), dispose: () => {} };
+  const cursors = new Cursors(cursorKeys.ring);
   const deadlines = new Deadlines(config.requestDeadlineMs);
   const governor =
     config.ratePerSecond > 0
@@ -175,6 +184,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Against AWS: a missing region or credentials stops start-up with its name (or, asked to start anyway, keeps /readyz at 503).
   const awsAccess = emulator ? undefined : await checkAwsAccess(clients, config, logger, scheduler);
   if (awsAccess?.refusal) {
+    cursorKeys.dispose();
     clients.destroy();
     await redis?.close();
     throw new ConfigError(awsAccess.refusal);
@@ -234,6 +244,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       home,
       jobs: scoped,
       loaders: createLoaders(scoped),
+      cursors,
       starter: starter.forRequest(scoped, principal.id),
       watcher,
       lists,
@@ -329,6 +340,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   /** Stops what runs beside the servers: pollers, SDK clients, the shared store, the embedded emulator. */
   async function stopParts(): Promise<void> {
     awsAccess?.stop();
+    cursorKeys.dispose();
     watcher.close();
     lists.close();
     clients.destroy();

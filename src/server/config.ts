@@ -119,6 +119,12 @@ export interface Config {
   redisPrefix: string;
   /** How long a finished job is kept in Redis, in seconds. @default 604800 (7 days) */
   finalJobTtlSeconds: number;
+  /**
+   * The AES-256 key list cursors are sealed with (ER_CURSOR_KEY, 32 bytes).
+   * Unset: one made at start, and with Redis the deployment's, which the
+   * first replica writes there.
+   */
+  cursorKey?: Buffer;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -216,6 +222,11 @@ const env = z.object({
   ER_REDIS_URL: z.url({ protocol: /^rediss?$/ }).optional(),
   ER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits or _ . : -').default('er-gateway:'),
   ER_FINAL_JOB_TTL_S: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
+  ER_CURSOR_KEY: z
+    .string()
+    .refine((key) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(key) && Buffer.from(key, 'base64').length === 32, 'must be 32 bytes in base64, e.g. from `openssl rand -base64 32`')
+    .transform((key) => Buffer.from(key, 'base64'))
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -326,6 +337,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     redisUrl: vars.ER_REDIS_URL,
     redisPrefix: vars.ER_REDIS_PREFIX,
     finalJobTtlSeconds: vars.ER_FINAL_JOB_TTL_S,
+    cursorKey: vars.ER_CURSOR_KEY,
     logLevel: vars.LOG_LEVEL,
   };
 }
