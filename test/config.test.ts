@@ -82,8 +82,15 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     redisPrefix: 'er-gateway:',
     finalJobTtlSeconds: 604_800,
     redisCommandTimeoutMs: 1000,
+    cursorKey: undefined,
     logLevel: 'info',
   });
+});
+
+test('ER_CURSOR_KEY takes 32 bytes in base64 (or base64url)', () => {
+  const key = Buffer.alloc(32, 7);
+  expect(loadConfig({ ER_CURSOR_KEY: key.toString('base64') }).cursorKey).toEqual(key);
+  expect(loadConfig({ ER_CURSOR_KEY: key.toString('base64url') }).cursorKey).toEqual(key);
 });
 
 test('introspection is off by default in production; ER_TRUST_PROXY takes a hop count or addresses', () => {
@@ -169,6 +176,8 @@ test.each([
   ['ER_ALLOWED_ORIGINS', 'app.example.com'],
   ['ER_ALLOWED_HOSTS', 'er.example.com:443'],
   ['ER_ACCOUNT_ID', '1234'],
+  ['ER_CURSOR_KEY', Buffer.alloc(16).toString('base64')],
+  ['ER_CURSOR_KEY', 'not base64 at all!'],
 ])('a bad %s (%s) stops start-up with a message naming it', (name, value) => {
   expect(refusal({ ER_BACKEND: 'aws', [name]: value })).toMatch(new RegExp(`^${name}: `, 'm'));
 });

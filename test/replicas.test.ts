@@ -251,3 +251,39 @@ test('Redis stopped and started during a run: not ready and subscriptions ended 
     redis.kill('SIGKILL');
   }
 });
+
+/** The first page of matching workflows on `g`, continued from `after`: its names and end cursor, or the error's code. */
+async function workflowsAfter(g: Gateway, after: string | null) {
+  const res = await post(g, 'query ($after: String) { matchingWorkflows(first: 1, after: $after) { nodes { workflowName } pageInfo { endCursor } } }', { after });
+  if (res.errors) return { code: res.errors[0].extensions.code };
+  const page = res.data!.matchingWorkflows as { nodes: { workflowName: string }[]; pageInfo: { endCursor: string } };
+  return { names: page.nodes.map((wf) => wf.workflowName), endCursor: page.pageInfo.endCursor };
+}
+
+test('replicas on one Redis accept each other\'s cursors with ER_CURSOR_KEY unset; a deployment under another prefix does not', async () => {
+  const [a, b] = [await replica(), await replica()];
+  const first = await workflowsAfter(a, null);
+  expect(first.names).toEqual(['address-matching']);
+  expect(await workflowsAfter(b, first.endCursor!)).toEqual({ names: ['customer-matching'], endCursor: expect.any(String) });
+  const second = await workflowsAfter(b, first.endCursor!);
+  expect((await workflowsAfter(a, second.endCursor!)).names).toEqual(['household-matching']);
+  const elsewhere = await replica({ ER_REDIS_PREFIX: `${prefix}other:` });
+  expect(await workflowsAfter(elsewhere, first.endCursor!)).toEqual({ code: 'BAD_USER_INPUT' });
+});
+
+test('a replica started while Redis is down takes the shared key once it is back: replicas then accept each other\'s cursors, and it still opens those it gave before', async () => {
+  const port = await closedPort();
+  const log = capturedLogger('info');
+  const late = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0` }, log.logger);
+  const before = await workflowsAfter(late, null);
+  const redis = await ownRedis(port);
+  try {
+    await log.line((line) => line.msg === "cursors: the deployment's shared key is in use");
+    const other = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0` });
+    expect((await workflowsAfter(late, before.endCursor!)).names).toEqual(['customer-matching']);
+    const [fromLate, fromOther] = [await workflowsAfter(late, null), await workflowsAfter(other, null)];
+    expect([(await workflowsAfter(other, fromLate.endCursor!)).names, (await workflowsAfter(late, fromOther.endCursor!)).names]).toEqual([['customer-matching'], ['customer-matching']]);
+  } finally {
+    redis.kill('SIGKILL');
+  }
+});

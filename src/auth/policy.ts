@@ -77,6 +77,8 @@ export interface RequestedOutput {
 interface CompiledGrant {
   to: z.infer<typeof grantSchema>['to'];
   matches: (workflowName: string) => boolean;
+  /** The grant names `*`, which matches every workflow name (names have no `/`). */
+  everyWorkflow: boolean;
   actions: ReadonlySet<Action>;
 }
 
@@ -94,7 +96,7 @@ export class Policy {
 
   constructor(document: PolicyDocument) {
     const parsed = policySchema.parse(document);
-    this.grants = parsed.grants.map((grant) => ({ to: grant.to, matches: matcher(grant.workflows), actions: new Set(grant.actions) }));
+    this.grants = parsed.grants.map((grant) => ({ to: grant.to, matches: matcher(grant.workflows), everyWorkflow: grant.workflows.includes('*'), actions: new Set(grant.actions) }));
     this.outputs = parsed.outputs.map((entry) => ({
       matches: matcher(entry.workflows),
       allowed: { roles: new Set(entry.roles), s3Prefixes: entry.s3Prefixes, kmsKeys: new Set(entry.kmsKeys) },
@@ -109,6 +111,14 @@ export class Policy {
   /** With ER_AUTH=none and no policy file: anyone may do anything, and starts write only to each workflow's own output. */
   static openToAnyone(): Policy {
     return new Policy({ grants: [{ to: { anyone: true }, workflows: ['*'], actions: [...ACTIONS] }] });
+  }
+
+  /**
+   * Whether every principal, anonymous ones included, may read every
+   * workflow (a read grant of `*` to anyone): then no list is ever filtered.
+   */
+  readsEverything(): boolean {
+    return this.grants.some((grant) => grant.to.anyone === true && grant.actions.has('read') && grant.everyWorkflow);
   }
 
   allows(principal: Principal, action: Action, workflowName: string): boolean {

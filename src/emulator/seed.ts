@@ -160,6 +160,24 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
   }),
 ];
 
+/**
+ * `count` workflows of `kind` named `prefix-000`, `prefix-001`…, each a plain
+ * rule-based one on the CRM customers, with no jobs: for an emulator whose
+ * account holds many workflows (EmulatorStateOptions.workflows).
+ */
+export function namedWorkflows(kind: Workflow['kind'], prefix: string, count: number): Workflow[] {
+  return Array.from({ length: count }, (_, i) =>
+    workflow({
+      kind,
+      workflowName: `${prefix}-${String(i).padStart(3, '0')}`,
+      inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer', ...(kind === 'idMapping' ? { type: 'SOURCE' as const } : {}) }],
+      ...(kind === 'idMapping'
+        ? { idMappingType: 'RULE_BASED' as const, ruleBasedProperties: { rules: [{ ruleName: 'email', matchingKeys: ['email'] }], ruleDefinitionType: 'SOURCE', attributeMatchingModel: 'ONE_TO_ONE', recordMatchingModel: 'ONE_SOURCE_TO_ONE_TARGET' } }
+        : { resolutionType: 'RULE_MATCHING' as const, ruleBasedProperties: { rules: [{ ruleName: 'email', matchingKeys: ['email'] }], attributeMatchingModel: 'ONE_TO_ONE' } }),
+    }),
+  );
+}
+
 /** customer-id-map's job count: more than four upstream pages. */
 export const CUSTOMER_ID_MAP_JOBS = 100;
 

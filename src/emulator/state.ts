@@ -47,6 +47,8 @@ export interface EmulatorStateOptions {
   concurrency?: Concurrency;
   /** What a start blocked by a job of another workflow is refused with in `region` mode; the service does not document which. @default 'ExceedsLimitException' */
   concurrencyError?: 'ExceedsLimitException' | 'ConflictException';
+  /** Workflows beside the demo data's, with no jobs (e.g. `namedWorkflows` of seed.ts): an account with many workflows. @default none */
+  workflows?: Workflow[];
 }
 
 export type Concurrency = 'workflow' | 'region';
@@ -79,7 +81,7 @@ export class EmulatorState {
     this.concurrencyError = options.concurrencyError ?? 'ExceedsLimitException';
     this.region = options.region ?? 'us-east-1';
     this.accountId = options.accountId ?? '123456789012';
-    for (const wf of SEEDED_WORKFLOWS) this.workflows.set(key(wf.kind, wf.workflowName), wf);
+    for (const wf of [...SEEDED_WORKFLOWS, ...(options.workflows ?? [])]) this.workflows.set(key(wf.kind, wf.workflowName), wf);
     for (const job of seedJobs()) this.jobsOf(job.kind, job.workflowName).unshift(job);
     for (const list of this.jobs.values()) list.sort((a, b) => b.startTime - a.startTime);
   }

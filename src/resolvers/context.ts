@@ -5,6 +5,7 @@ import type { JobStarter } from '../upstream/job-starter';
 import type { JobStore } from '../upstream/job-store';
 import type { JobWatcher, WatchQuota } from '../watch/job-watcher';
 import type { ListWatcher } from '../watch/list-watcher';
+import type { Cursors } from './cursors';
 import type { WorkflowHome } from './inputs';
 
 /** What every resolver receives: this request's loaders, the door to the service, the retry-safe starter and the watcher. */
@@ -16,6 +17,8 @@ export interface GatewayContext {
   /** The account and region whose workflow ARNs this gateway takes. */
   home: WorkflowHome;
   loaders: Loaders;
+  /** Seals and opens the cursors of lists, bound to the caller (`access.principal`) and the list. */
+  cursors: Cursors;
   jobs: JobStore;
   starter: JobStarter;
   watcher: JobWatcher;

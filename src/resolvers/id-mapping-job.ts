@@ -7,8 +7,8 @@ import { IdMappingJobConnection } from '../schema/workflow';
 import type { IdMappingJobRecord, JobSummaryRecord } from '../upstream/records';
 import { hintJob, hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
-import { validJobKey, validPage, validWorkflowName } from './inputs';
-import { readConnection } from './paging';
+import { validJobKey, validWorkflowName } from './inputs';
+import { pageOf, readConnection } from './paging';
 
 /** A job as a resolver holds it: in full from a Get, or a summary from a List. */
 export type IdMappingJobNode = IdMappingJobRecord | JobSummaryRecord;
@@ -40,7 +40,7 @@ export class IdMappingJobResolver {
     @Info() info: GraphQLResolveInfo,
   ) {
     const name = validWorkflowName(workflowName, 'idmappingworkflow', ctx.home);
-    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.loaders.listIdMappingJobs(name, page)), ctx);
+    return hintJobPage(info, await readConnection(pageOf(ctx, { kind: 'idMapping', workflowName: name }, first, after), (page) => ctx.loaders.listIdMappingJobs(name, page)), ctx);
   }
 
   @FieldResolver(() => IdMappingJobMetrics, { nullable: true })

@@ -14,8 +14,8 @@ import {
 import type { IdMappingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
 import { hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
-import { validPage, validWorkflowName } from './inputs';
-import { readConnection } from './paging';
+import { validWorkflowName } from './inputs';
+import { pageOf, readConnection } from './paging';
 
 type IdMappingWorkflowNode = IdMappingWorkflowRecord | WorkflowSummaryRecord;
 
@@ -33,12 +33,12 @@ export class IdMappingWorkflowResolver {
 
   @Query(() => IdMappingWorkflowConnection, { nullable: true, description: 'The ID-mapping workflows of the account and region.' })
   idMappingWorkflows(@Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
-    return readConnection(validPage(first, after), (page) => ctx.loaders.listIdMappingWorkflows(page));
+    return readConnection(pageOf(ctx, { kind: 'idMapping' }, first, after), (page) => ctx.loaders.listIdMappingWorkflows(page));
   }
 
   @FieldResolver(() => IdMappingJobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
   async jobs(@Root() wf: IdMappingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
-    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.loaders.listIdMappingJobs(wf.workflowName, page)), ctx);
+    return hintJobPage(info, await readConnection(pageOf(ctx, { kind: 'idMapping', workflowName: wf.workflowName }, first, after), (page) => ctx.loaders.listIdMappingJobs(wf.workflowName, page)), ctx);
   }
 
   @FieldResolver(() => String, { nullable: true })

@@ -3,6 +3,7 @@ import type { OutputSourceInput } from '../schema/start';
 import { badInput } from '../upstream/errors';
 import { JOB_ID, KMS_ARN, ROLE_ARN, WORKFLOW_ARN, WORKFLOW_NAME, isCanonicalS3Path } from '../upstream/patterns';
 import type { JobKey, OutputSourceRecord } from '../upstream/records';
+import type { ListCursors, ListPosition } from './cursors';
 
 /**
  * Checks of client input against the service's own patterns, made before any
@@ -11,8 +12,6 @@ import type { JobKey, OutputSourceRecord } from '../upstream/records';
 
 /** The service pages lists at most this many items at a time: a cursor skips at most a page. */
 export const UPSTREAM_PAGE_SIZE = 25;
-const MAX_CURSOR_LENGTH = 2048;
-const MAX_UPSTREAM_TOKEN_LENGTH = 1024;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** The two kinds of workflow, as their ARNs name them. */
@@ -79,40 +78,17 @@ export function validJobKey(workflowName: string, jobId: string, kind: WorkflowK
   return { workflowName: validWorkflowName(workflowName, kind, home), jobId };
 }
 
-/** Where a page starts upstream: the page token, and how many of its items were already seen. */
-export interface ListPosition {
-  nextToken?: string;
-  skip: number;
-}
-
 export interface PageQuery {
   first: number;
   position: ListPosition;
+  /** This list's cursors for this caller: each edge's cursor is sealed with it. */
+  cursors: ListCursors;
 }
 
-export function encodeCursor(position: ListPosition): string {
-  return Buffer.from(JSON.stringify([position.nextToken ?? null, position.skip])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): ListPosition {
-  const invalid = badInput('after', 'after is not a cursor this gateway issued.');
-  if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH) throw invalid;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    throw invalid;
-  }
-  if (!Array.isArray(parsed) || parsed.length !== 2) throw invalid;
-  const [token, skip] = parsed as unknown[];
-  const tokenOk = token === null || (typeof token === 'string' && token.length > 0 && token.length <= MAX_UPSTREAM_TOKEN_LENGTH);
-  if (!tokenOk || typeof skip !== 'number' || !Number.isInteger(skip) || skip < 0 || skip > UPSTREAM_PAGE_SIZE) throw invalid;
-  return { nextToken: token ?? undefined, skip };
-}
-
-export function validPage(first: number, after: string | undefined): PageQuery {
+/** A page of `first` items after `after`, a cursor `cursors` opens (BAD_USER_INPUT otherwise). */
+export function validPage(first: number, after: string | undefined | null, cursors: ListCursors): PageQuery {
   if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
     throw badInput('first', `first must be between 1 and ${MAX_PAGE_SIZE}.`);
   }
-  return { first, position: after === undefined || after === null ? { skip: 0 } : decodeCursor(after) };
+  return { first, position: after === undefined || after === null ? { skip: 0 } : cursors.open(after), cursors };
 }

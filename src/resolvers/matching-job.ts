@@ -6,8 +6,8 @@ import { MatchingJobConnection } from '../schema/workflow';
 import type { JobSummaryRecord, MatchingJobRecord } from '../upstream/records';
 import { hintJob, hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
-import { validJobKey, validPage, validWorkflowName } from './inputs';
-import { readConnection } from './paging';
+import { validJobKey, validWorkflowName } from './inputs';
+import { pageOf, readConnection } from './paging';
 
 /** A job as a resolver holds it: in full from a Get, or a summary from a List. */
 export type MatchingJobNode = MatchingJobRecord | JobSummaryRecord;
@@ -39,7 +39,7 @@ export class MatchingJobResolver {
     @Info() info: GraphQLResolveInfo,
   ) {
     const name = validWorkflowName(workflowName, 'matchingworkflow', ctx.home);
-    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.loaders.listMatchingJobs(name, page)), ctx);
+    return hintJobPage(info, await readConnection(pageOf(ctx, { kind: 'matching', workflowName: name }, first, after), (page) => ctx.loaders.listMatchingJobs(name, page)), ctx);
   }
 
   @FieldResolver(() => MatchingJobMetrics, { nullable: true })

@@ -15,8 +15,8 @@ import {
 import type { MatchingWorkflowRecord, WorkflowSummaryRecord } from '../upstream/records';
 import { hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
-import { validPage, validWorkflowName } from './inputs';
-import { readConnection } from './paging';
+import { validWorkflowName } from './inputs';
+import { pageOf, readConnection } from './paging';
 
 /** A List summary already carries resolutionType; the other details need a Get. */
 type MatchingWorkflowNode = MatchingWorkflowRecord | WorkflowSummaryRecord;
@@ -34,12 +34,12 @@ export class MatchingWorkflowResolver {
 
   @Query(() => MatchingWorkflowConnection, { nullable: true, description: 'The matching workflows of the account and region.' })
   matchingWorkflows(@Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
-    return readConnection(validPage(first, after), (page) => ctx.loaders.listMatchingWorkflows(page));
+    return readConnection(pageOf(ctx, { kind: 'matching' }, first, after), (page) => ctx.loaders.listMatchingWorkflows(page));
   }
 
   @FieldResolver(() => MatchingJobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
   async jobs(@Root() wf: MatchingWorkflowNode, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
-    return hintJobPage(info, await readConnection(validPage(first, after), (page) => ctx.loaders.listMatchingJobs(wf.workflowName, page)), ctx);
+    return hintJobPage(info, await readConnection(pageOf(ctx, { kind: 'matching', workflowName: wf.workflowName }, first, after), (page) => ctx.loaders.listMatchingJobs(wf.workflowName, page)), ctx);
   }
 
   @FieldResolver(() => String, { nullable: true })

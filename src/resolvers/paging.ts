@@ -1,15 +1,35 @@
 import type { Connection, Edge } from '../schema/connection';
 import type { Page, PageRequest } from '../upstream/records';
-import { UPSTREAM_PAGE_SIZE, encodeCursor, type PageQuery } from './inputs';
-/** A guard against a service that keeps answering empty pages with a token. */
-const MAX_UPSTREAM_PAGES = 8;
+import type { JobKind } from '../upstream/job-store';
+import type { GatewayContext } from './context';
+import { UPSTREAM_PAGE_SIZE, validPage, type PageQuery } from './inputs';
+
+/** Which list a cursor belongs to: a kind's workflows, or one workflow's jobs. */
+export interface ListIdentity {
+  kind: JobKind;
+  /** The workflow whose jobs are listed; unset for the list of workflows. */
+  workflowName?: string;
+}
+
+/** The page a list field asks for, its cursor opened with the caller's cursors of `list` (BAD_USER_INPUT for any other). */
+export function pageOf(ctx: GatewayContext, list: ListIdentity, first: number, after: string | undefined | null): PageQuery {
+  const id = list.workflowName === undefined ? `${list.kind}:workflows` : `${list.kind}:jobs:${list.workflowName}`;
+  return validPage(first, after, ctx.cursors.of(ctx.access.principal.id, id));
+}
+/**
+ * The most upstream pages one connection reads: a guard against a service
+ * that keeps answering empty pages with a token, and the bound on a workflow
+ * list the policy filters (the upstream-cost estimate counts it).
+ */
+export const MAX_UPSTREAM_PAGES = 8;
 
 /**
  * A connection of `query.first` items starting at `query.position`, read from
  * as many upstream pages as it takes. Each upstream request asks for no more
  * than the connection still needs, so the page ends on the last item wanted
- * and the end cursor is the service's own next token: the next page costs no
- * item read twice.
+ * and the end cursor holds the service's own next token: the next page costs
+ * no item read twice. Cursors are sealed by `query.cursors` (see Cursors):
+ * opaque to the client, and good only for this list and caller.
  */
 export async function readConnection<T>(query: PageQuery, fetch: (request: PageRequest) => Promise<Page<T>>): Promise<Connection<T>> {
   const edges: Edge<T>[] = [];
@@ -22,7 +42,7 @@ export async function readConnection<T>(query: PageQuery, fetch: (request: PageR
     const items = page.items.map((node, i) => ({ node, at: page.at?.[i] ?? i })).filter((item) => item.at >= skip);
     items.forEach(({ node, at }, i) => {
       const last = i === items.length - 1 && page.nextToken !== undefined;
-      edges.push({ node, cursor: encodeCursor(last ? { nextToken: page.nextToken, skip: 0 } : { nextToken, skip: at + 1 }) });
+      edges.push({ node, cursor: query.cursors.seal(last ? { nextToken: page.nextToken, skip: 0 } : { nextToken, skip: at + 1 }) });
     });
     if (page.nextToken === undefined) {
       hasNextPage = false;

@@ -8,6 +8,7 @@ import pino, { type Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
 import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
+import { sharedCursorKeys } from '../cluster/cursor-key';
 import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
 import { sharedBudgets } from '../cluster/rate-budget';
@@ -19,6 +20,7 @@ import { DASHBOARD_DOCUMENTS } from '../dashboard/operations';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
+import { CursorKeyRing, Cursors } from '../resolvers/cursors';
 import { resolveAwsAccess } from '../upstream/aws-access';
 import { createUpstreamClients, type UpstreamClients } from '../upstream/client';
 import { Deadlines, type RequestDeadline } from '../upstream/deadline';
@@ -153,6 +155,13 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl ? await connectRedis({ url: config.redisUrl, prefix: config.redisPrefix, logger, commandTimeoutMs: config.redisCommandTimeoutMs }) : undefined;
+  // One cursor key per deployment: the setting's, else the one replicas agree on in Redis, else this process's.
+  const cursorKeys = config.cursorKey
+    ? { ring: new CursorKeyRing(config.cursorKey), dispose: () => {} }
+    : redis
+      ? await sharedCursorKeys(redis, logger)
+      : { ring: new CursorKeyRing(CursorKeyRing.randomKey()), dispose: () => {} };
+  const cursors = new Cursors(cursorKeys.ring);
   const deadlines = new Deadlines(config.requestDeadlineMs);
   const governor =
     config.ratePerSecond > 0
@@ -179,6 +188,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Against AWS: a missing region or credentials stops start-up with its name (or, asked to start anyway, keeps /readyz at 503).
   const awsAccess = emulator ? undefined : await checkAwsAccess(clients, config, logger, scheduler);
   if (awsAccess?.refusal) {
+    cursorKeys.dispose();
     clients.destroy();
     await redis?.close();
     throw new ConfigError(awsAccess.refusal);
@@ -240,6 +250,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       home,
       jobs: scoped,
       loaders: createLoaders(scoped),
+      cursors,
       starter: starter.forRequest(scoped, principal.id),
       watcher,
       lists,
@@ -262,7 +273,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   const posture: SchemaPosture = { introspection: config.introspection, routerSecret: config.routerSecret, inlineTracing: config.inlineTracing };
   const validationRules = limitRules(config, posture);
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
-  const cost = new UpstreamCost(schema, { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities }, refused);
+  const cost = new UpstreamCost(
+    schema,
+    { maxUpstreamCalls: config.maxUpstreamCalls, maxEntities: config.maxEntities, filteredLists: !policy.readsEverything() },
+    refused,
+  );
   const variablesLimits = { maxDepth: config.maxVariablesDepth, maxValues: config.maxVariableValues };
   const gate = new OperationGate(schema, validationRules, cost, posture, variablesLimits, trusted);
   // Websockets and event streams draw from one set of per-client limits.
@@ -353,6 +368,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   async function stopParts(): Promise<void> {
     awsAccess?.stop();
     connectionShare.dispose();
+    cursorKeys.dispose();
     watcher.close();
     lists.close();
     clients.destroy();

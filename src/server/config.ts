@@ -131,6 +131,12 @@ export interface Config {
   startTimeoutMs: number;
   /** The share of each operation's rate budget kept for polls of watched jobs while queries wait for it too. @default 0.2 */
   pollShare: number;
+  /**
+   * The AES-256 key list cursors are sealed with (ER_CURSOR_KEY, 32 bytes).
+   * Unset: one made at start, and with Redis the deployment's, which the
+   * first replica writes there.
+   */
+  cursorKey?: Buffer;
   /** @default 'info' */
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -239,6 +245,11 @@ const env = z.object({
   ER_REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits or _ . : -').default('er-gateway:'),
   ER_FINAL_JOB_TTL_S: z.coerce.number().int().min(60).max(31_536_000).default(604_800),
   ER_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  ER_CURSOR_KEY: z
+    .string()
+    .refine((key) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(key) && Buffer.from(key, 'base64').length === 32, 'must be 32 bytes in base64, e.g. from `openssl rand -base64 32`')
+    .transform((key) => Buffer.from(key, 'base64'))
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -363,6 +374,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     redisPrefix: vars.ER_REDIS_PREFIX,
     finalJobTtlSeconds: vars.ER_FINAL_JOB_TTL_S,
     redisCommandTimeoutMs: vars.ER_REDIS_COMMAND_TIMEOUT_MS,
+    cursorKey: vars.ER_CURSOR_KEY,
     logLevel: vars.LOG_LEVEL,
   };
 }

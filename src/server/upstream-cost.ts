@@ -20,6 +20,8 @@ import {
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_PAGE_SIZE } from '../schema/connection';
 import { UPSTREAM_PAGE_SIZE } from '../resolvers/inputs';
+import { MAX_UPSTREAM_PAGES } from '../resolvers/paging';
+import { LOST_START_LOOKUP_JOBS } from '../upstream/job-starter';
 import { limitExceeded } from './client-limits';
 
 export interface UpstreamCostLimits {
@@ -27,10 +29,36 @@ export interface UpstreamCostLimits {
   maxUpstreamCalls: number;
   /** Representations one `_entities` field may name. */
   maxEntities: number;
+  /**
+   * Whether the policy may leave workflows out of a principal's workflow
+   * lists (it grants no one read on `*`): such a list reads pages until it
+   * has `first` items it may show, up to the guard's most. @default false
+   */
+  filteredLists?: boolean;
 }
 
 /** Fields that fetch one thing by name: one Get each, whose answer has every detail. */
-const SINGLE_READS = new Set(['Query.idMappingJob', 'Query.matchingJob', 'Query.idMappingWorkflow', 'Query.matchingWorkflow', 'Query.node']);
+const SINGLE_READS = new Set([
+  'Query.idMappingJob',
+  'Query.matchingJob',
+  'Query.idMappingWorkflow',
+  'Query.matchingWorkflow',
+  'Query.node',
+  'StartIdMappingJobPayload.job',
+  'StartMatchingJobPayload.job',
+]);
+/**
+ * Mutations that start a job: a Start each, every alias a start of its own
+ * (mutations are never read once for two). With an idempotency key, a start
+ * may first look for the job a lost start launched: one List, and a Get per
+ * listed ID-mapping job (its input is compared).
+ */
+const STARTS: Record<string, { lookupGets: number }> = {
+  'Mutation.startIdMappingJob': { lookupGets: LOST_START_LOOKUP_JOBS },
+  'Mutation.startMatchingJob': { lookupGets: 0 },
+};
+/** Lists the policy filters: a principal sees the workflows it may read, each page of the service's holding any number of them. */
+const FILTERED_LISTS = new Set(['Query.idMappingWorkflows', 'Query.matchingWorkflows']);
 /** Fields that read pages of a list: one List per page; their items are summaries. */
 const LIST_READS = new Set([
   'Query.idMappingJobs',
@@ -79,7 +107,9 @@ interface Walk {
  * counted from its arguments after variables are applied: a Get per single
  * read, per `_entities` representation, and per listed item asked for a
  * detail its summary lacks; a List per page (25 items) of each list, under
- * each parent that has one. Fields that read the same thing with the same
+ * each parent that has one (a workflow list the policy may filter: the most
+ * pages it may read); a Start per start, with what it may read first and
+ * what its payload reads. Fields that read the same thing with the same
  * arguments count once, as the request's loaders read them once. A refusal
  * when the estimate passes `maxUpstreamCalls`, `_entities` names more than
  * `maxEntities` representations, or the schema is asked for twice; undefined
@@ -164,11 +194,13 @@ function cost(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetNo
       calls += count * Math.ceil(first / UPSTREAM_PAGE_SIZE) + cost(walk, named, children, count * first, 'summary');
     } else if (coordinate === 'Query.nodes' && isCompositeType(named)) {
       calls += nodesCost(walk, group, named, children, count);
+    } else if (STARTS[coordinate] && isCompositeType(named)) {
+      calls += count * startsCost(walk, group, named, STARTS[coordinate].lookupGets);
     } else if (SINGLE_READS.has(coordinate)) {
       calls += count + (isCompositeType(named) ? cost(walk, named, children, count, 'whole') : 0);
     } else if (LIST_READS.has(coordinate) && isObjectType(named)) {
       const first = typeof group.args.first === 'number' ? group.args.first : DEFAULT_PAGE_SIZE;
-      calls += count * Math.ceil(first / UPSTREAM_PAGE_SIZE) + connectionCost(walk, named, children, count * first);
+      calls += count * listPages(walk, coordinate, first, group.args.after) + connectionCost(walk, named, children, count * first);
     } else if (NESTED_READS.has(coordinate) && isCompositeType(named)) {
       calls += count + cost(walk, named, children, count, 'whole');
     } else if (isCompositeType(named) && !name.startsWith('__')) {
@@ -177,6 +209,29 @@ function cost(walk: Walk, type: GraphQLCompositeType, selections: SelectionSetNo
     }
   }
   return calls;
+}
+
+/**
+ * The upstream pages a connection of `first` items reads at most: one per 25
+ * items, and one more when it starts partway through a page (a cursor may
+ * name any item). A list the policy filters reads until it has `first` items
+ * it may show, so up to the guard's most, whatever `first` is.
+ */
+function listPages(walk: Walk, coordinate: string, first: number, after: unknown): number {
+  if (walk.limits.filteredLists && FILTERED_LISTS.has(coordinate)) return MAX_UPSTREAM_PAGES;
+  const partway = after === undefined || after === null ? 0 : 1;
+  return Math.min(MAX_UPSTREAM_PAGES, Math.ceil(first / UPSTREAM_PAGE_SIZE) + partway);
+}
+
+/**
+ * Each start of `group` (one per alias, as each starts a job): the Start,
+ * with an idempotency key the lost-start lookup before it (a List and
+ * `lookupGets` Gets), and what its payload's selection reads.
+ */
+function startsCost(walk: Walk, group: FieldGroup, payload: GraphQLCompositeType, lookupGets: number): number {
+  const input = group.args.input as { idempotencyKey?: unknown } | undefined;
+  const lookup = input?.idempotencyKey === undefined || input.idempotencyKey === null ? 0 : 1 + lookupGets;
+  return group.nodes.reduce((calls, node) => calls + 1 + lookup + (node.selectionSet ? cost(walk, payload, [node.selectionSet], 1, 'whole') : 0), 0);
 }
 
 /** A connection's items, asked for through `nodes` and `edges { node }` alike: one set of objects, read once. */

@@ -5,6 +5,9 @@ import type { IdempotencyRecord, IdempotencyStore, UnknownRecord } from './idemp
 import type { JobStore } from './job-store';
 import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
 
+/** The jobs a lost start's lookup reads: one List of the newest this many (the window sits on the first page). */
+export const LOST_START_LOOKUP_JOBS = 25;
+
 /** Rounds of waiting on a concurrent holder of the same key before giving up. */
 const MAX_ROUNDS = 5;
 
@@ -267,7 +270,7 @@ export class JobStarter {
     const from = lost.reservedAt - this.clockSkewMs;
     const to = (lost.lostAt ?? lost.reservedAt) + this.clockSkewMs;
     // Newest first: a window a few seconds wide sits on the first page.
-    const { items } = await list({ maxResults: 25 });
+    const { items } = await list({ maxResults: LOST_START_LOOKUP_JOBS });
     const inWindow = items.filter((job) => job.startTime.getTime() >= from && job.startTime.getTime() <= to);
     const same = (await Promise.all(inWindow.map(ifSameInput))).filter((found) => found !== undefined);
     return same.length === 1 ? { found: same[0] } : { candidates: inWindow };

@@ -1,7 +1,8 @@
 import { print } from 'graphql';
-import { seededJobId } from '../../src/emulator/seed';
+import { namedWorkflows, seededJobId } from '../../src/emulator/seed';
 import { IdMappingJobUpdatedDocument } from '../generated/graphql';
-import { codes, startTestGateway, type TestGateway } from '../utils/gateway';
+import { openPolicyEnv } from '../utils/auth';
+import { codes, startTestGateway, type TestGateway, type TestGatewayOptions } from '../utils/gateway';
 import { RawSocket } from '../utils/subscriptions';
 
 /**
@@ -92,6 +93,115 @@ test('__typename aliases count toward the alias limit, and an operation reads th
   const twice = await t.post(`{ a: __schema { queryType { name } } b: __schema { queryType { name } } }`);
   expect(twice.errors![0]).toMatchObject({ message: 'An operation may ask for the schema (__schema) once.', extensions: { code: 'LIMIT_EXCEEDED' } });
   expect((await t.post(`{ __schema { queryType { name } } }`)).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
+});
+
+/**
+ * The estimate a gateway of `options` makes of an operation, read from its
+ * refusal at ER_MAX_UPSTREAM_CALLS=`limit`: the refusal is LIMIT_EXCEEDED
+ * and reaches the service not once.
+ */
+async function estimateOf(options: TestGatewayOptions, limit: number, query: string): Promise<number> {
+  const probe = await startTestGateway({ ...options, env: { ...options.env, ER_MAX_UPSTREAM_CALLS: String(limit) } });
+  try {
+    const res = await probe.post(query);
+    expect(res.errors).toEqual([expect.objectContaining({ extensions: { code: 'LIMIT_EXCEEDED', limit: 'upstreamCalls', limitValue: limit } })]);
+    expect(probe.emulator.requests()).toBe(0);
+    return Number(/^This operation could make up to (\d+) calls/.exec(res.errors![0].message)![1]);
+  } finally {
+    await probe.close();
+  }
+}
+
+/** Runs `query` on a gateway of `options` with the default limit, and counts the calls the emulator received for it. */
+async function callsOf(options: TestGatewayOptions, query: string, prepare: (g: TestGateway) => void = () => {}): Promise<{ calls: number; res: Awaited<ReturnType<TestGateway['post']>> }> {
+  const g = await startTestGateway(options);
+  try {
+    prepare(g);
+    const before = g.emulator.requests();
+    const res = await g.post(query);
+    return { calls: g.emulator.requests() - before, res };
+  } finally {
+    await g.close();
+  }
+}
+
+describe('the estimate is an upper bound of what the operation makes', () => {
+  test('a workflow list the policy filters counts the 8 pages it may read: one visible workflow among 200 costs 8 Lists, and is refused below that before any call', async () => {
+    // 2 seeded ID-mapping workflows and 198 more; the policy lets anyone read one of them.
+    const options: TestGatewayOptions = {
+      emulator: { workflows: namedWorkflows('idMapping', 'tenant', 198) },
+      env: openPolicyEnv({ grants: [{ to: { anyone: true }, workflows: ['tenant-150'], actions: ['read'] }] }),
+    };
+    const query = '{ idMappingWorkflows(first: 25) { nodes { workflowName } } }';
+    const estimate = await estimateOf(options, 7, query);
+    expect(estimate).toBe(8);
+    const { calls, res } = await callsOf(options, query);
+    expect(res.data).toEqual({ idMappingWorkflows: { nodes: [{ workflowName: 'tenant-150' }] } });
+    expect(calls).toBe(8);
+    expect(estimate).toBeGreaterThanOrEqual(calls);
+  });
+
+  test('four starts in one mutation count a Start and a job read each: 8 calls, refused at a limit of 4 with no job started', async () => {
+    // One running job per workflow, not per region: four starts on four workflows all go ahead.
+    const options: TestGatewayOptions = { env: { ER_EMULATOR_CONCURRENCY: 'workflow' } };
+    const query = `mutation {
+      a: startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId job { status metrics { inputRecords } } }
+      b: startIdMappingJob(input: { workflowName: "loyalty-id-map" }) { jobId job { status } }
+      c: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId job { status } }
+      d: startMatchingJob(input: { workflowName: "address-matching" }) { job { jobId status } }
+    }`;
+    const estimate = await estimateOf(options, 4, query);
+    expect(estimate).toBe(8);
+    const { calls, res } = await callsOf(options, query);
+    expect(res.errors).toBeUndefined();
+    expect(Object.keys(res.data!)).toEqual(['a', 'b', 'c', 'd']);
+    expect(calls).toBe(8);
+    expect(estimate).toBeGreaterThanOrEqual(calls);
+  });
+
+  test('a list continued from a cursor partway through a page counts the one more page it reads', async () => {
+    const first = await t.post<{ idMappingJobs: { edges: { cursor: string }[] } }>('{ idMappingJobs(workflowName: "customer-id-map", first: 3) { edges { cursor } } }');
+    const query = `{ idMappingJobs(workflowName: "customer-id-map", first: 25, after: "${first.data!.idMappingJobs.edges[0].cursor}") { nodes { jobId } } }`;
+    const estimate = await estimateOf({}, 1, query);
+    expect(estimate).toBe(2);
+    const before = t.emulator.requests();
+    expect((await t.post<{ idMappingJobs: { nodes: unknown[] } }>(query)).data!.idMappingJobs.nodes).toHaveLength(25);
+    // The 24 items left of the first page, and one of the next.
+    expect(t.emulator.requests() - before).toBe(2);
+  });
+
+  test('the same start under two aliases is two starts', async () => {
+    const options: TestGatewayOptions = { env: { ER_EMULATOR_CONCURRENCY: 'workflow' } };
+    const start = 'startMatchingJob(input: { workflowName: "customer-matching" }) { jobId }';
+    expect(await estimateOf(options, 1, `mutation { a: ${start} b: ${start} }`)).toBe(2);
+  });
+
+  test('starts with an idempotency key count the lookup a retry after a lost answer makes (a List, and a Get per listed ID-mapping job)', async () => {
+    const options: TestGatewayOptions = { env: { ER_EMULATOR_CONCURRENCY: 'workflow' } };
+    const a = 'a: startIdMappingJob(input: { workflowName: "customer-id-map", idempotencyKey: "cost-a" }) { jobId job { status } }';
+    const b = 'b: startMatchingJob(input: { workflowName: "customer-matching", idempotencyKey: "cost-b" }) { jobId job { status } }';
+    const query = `mutation { ${a} ${b} }`;
+    // ID mapping: Start, List, 25 Gets, the job's Get; matching: Start, List, the job's Get.
+    const estimate = await estimateOf(options, 1, query);
+    expect(estimate).toBe(28 + 3);
+    const g = await startTestGateway(options);
+    try {
+      g.emulator.dropNextResponse('StartIdMappingJob');
+      g.emulator.dropNextResponse('StartMatchingJob');
+      // Each on its own: a failed start nulls the whole mutation, and the next start would not run.
+      for (const start of [a, b]) expect(codes(await g.post(`mutation { ${start} }`))).toEqual(['UPSTREAM_UNAVAILABLE']);
+      const before = g.emulator.requests();
+      const retried = await g.post(query);
+      expect(retried.errors).toBeUndefined();
+      const calls = g.emulator.requests() - before;
+      // Both lost starts are found (a List each, a Get of the ID-mapping candidate) and none started again.
+      expect([g.emulator.requests('ListIdMappingJobs'), g.emulator.requests('ListMatchingJobs'), g.emulator.requests('StartIdMappingJob'), g.emulator.requests('StartMatchingJob')]).toEqual([1, 1, 1, 1]);
+      expect(calls).toBe(5);
+      expect(estimate).toBeGreaterThanOrEqual(calls);
+    } finally {
+      await g.close();
+    }
+  });
 });
 
 describe('in production', () => {
