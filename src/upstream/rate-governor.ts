@@ -95,7 +95,7 @@ interface Lane {
   interactiveWaiting: number;
   /** Polls waiting for a token, in arrival order. */
   polls: Waiter[];
-  /** Tokens owed to waiting polls: grows by the poll share with each token handed out while polls wait; a poll gets the token once it reaches 1. */
+  /** Tokens owed to polls: grows by the poll share with each token a query takes (to 1 at most); a waiting poll gets the next token once it reaches 1. */
   pollCredit: number;
   /** The next hand-out of tokens, while calls wait. */
   timer?: NodeJS.Timeout;
@@ -218,13 +218,12 @@ export class RateGovernor {
    * and the client goes to the back of the line if it still waits.
    */
   private giveTurn(lane: Lane): void {
-    if (lane.polls.length > 0) {
-      if (lane.interactiveWaiting > 0) lane.pollCredit = Math.min(1, lane.pollCredit + this.pollShare);
-      if (lane.interactiveWaiting === 0 || lane.pollCredit >= 1) {
-        if (lane.interactiveWaiting > 0) lane.pollCredit -= 1;
-        return lane.polls.shift()!.go();
-      }
+    if (lane.polls.length > 0 && (lane.interactiveWaiting === 0 || lane.pollCredit >= 1)) {
+      if (lane.interactiveWaiting > 0) lane.pollCredit -= 1;
+      return lane.polls.shift()!.go();
     }
+    // Each token a query takes earns polls their share, one token's worth at most: a poll that comes after a quiet spell goes next.
+    lane.pollCredit = Math.min(1, lane.pollCredit + this.pollShare);
     const next = lane.queues.entries().next().value;
     // A waiter that gave up meanwhile leaves the token unspent here; a shared budget has lost it.
     if (!next) return;

@@ -8,7 +8,9 @@ import { Subscription, wsClient } from '../utils/subscriptions';
  * One address floods the gateway with queries for jobs that do not exist,
  * under the rate governor's default budget (5 calls per second per
  * operation), while another client watches a running job: the job's polls
- * draw on the same GetIdMappingJob budget, and keep their share of it.
+ * draw on the same GetIdMappingJob budget, and keep their share of it. (That
+ * a poll held past two intervals sends `stale: true` is shown on the manual
+ * scheduler in subscriptions.test.ts.)
  */
 
 const FLOODERS = 30;
@@ -45,20 +47,18 @@ test("a flood of unknown-job queries from one address does not stop a watched jo
     const flood = Array.from({ length: FLOODERS }, async () => {
       while (flooding) await t.post(unknownJob(), undefined, { 'x-forwarded-for': '10.0.0.66' });
     });
-    // Measured once the flood holds the budget: the next 25 calls it gets through, and the polls between them.
+    // Measured once the flood holds the budget: the next 40 calls it gets through, and the polls between them.
     await until(() => answers.flood >= 5);
     const from = { ...answers };
-    await until(() => answers.flood - from.flood >= 25);
+    await until(() => answers.flood - from.flood >= 40);
     const polls = answers.polls - from.polls;
     flooding = false;
     await Promise.all(flood);
 
-    // 25 flood calls at 5 per second take 5 s: ten poll intervals. The poll share (one token in five) makes room for at least one poll in five calls.
-    expect(polls).toBeGreaterThanOrEqual(4);
+    // 40 flood calls at 5 per second take 8 s, sixteen poll intervals; the poll share (one token in five) is room for 8 polls. Without it, none.
+    expect(polls).toBeGreaterThanOrEqual(5);
     expect(sub.failure).toBeUndefined();
     expect(sub.completed).toBe(false);
-    // Polls waited for their turn past two intervals: the subscriber was told its state might be old, never left without word.
-    expect(sub.events.some((event) => event.data?.idMappingJobUpdated.stale === true)).toBe(true);
     sub.unsubscribe();
   } finally {
     flooding = false;
