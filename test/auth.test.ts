@@ -8,7 +8,7 @@ import { MAX_TIMER_MS } from '../src/server/timers';
 import { seededJobId } from '../src/emulator/seed';
 import { newApiKey, startIssuer, writeTempFile, type TestIssuer } from './utils/auth';
 import { ManualClock } from './utils/clock';
-import { capturedLogger, codes, startTestGateway, type TestGateway } from './utils/gateway';
+import { capturedLogger, codes, runningJob, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
 import { RawSocket, Subscription, wsClient } from './utils/subscriptions';
 
@@ -394,6 +394,12 @@ describe('a token valid for long', () => {
     return { own, g, close: async () => (await g.close(), await own.close()) };
   }
 
+  /** Asks the query over HTTP with `token`: the gateway is serving while the stream is open. */
+  async function answersOver(url: string, token: string): Promise<void> {
+    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: WORKFLOW }) });
+    expect(await res.json()).toEqual({ data: { idMappingWorkflow: { workflowName: 'customer-id-map' } } });
+  }
+
   /** Asks a query on `socket` and waits for its answer: the socket is open and serving. */
   async function answers(socket: RawSocket): Promise<void> {
     const id = `q${++asked}`;
@@ -420,6 +426,37 @@ describe('a token valid for long', () => {
       expect(scheduler.pending).toBe(1);
       await scheduler.advance(1);
       expect(await socket.closed).toEqual({ code: 4401, reason: 'The token has expired.' });
+    } finally {
+      await close();
+    }
+  });
+
+  test('a token expiring in 2 s ends its event stream when it does, not before', async () => {
+    const scheduler = new ManualScheduler();
+    const { own, g, close } = await gatewayWith(scheduler);
+    try {
+      const running = runningJob(g.emulator, 'customer-id-map');
+      const token = await own.sign('ana', { groups: ['analysts'], exp: 2 });
+      const res = await fetch(`${g.gateway.url}/graphql/stream`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }', variables: { w: running.workflowName, j: running.jobId } }),
+      });
+      expect(res.status).toBe(200);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!text.includes('RUNNING')) text += new TextDecoder().decode((await reader.read()).value);
+      await scheduler.advance(1999);
+      let ended = false;
+      const end = (async () => {
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read());
+        ended = true;
+      })();
+      await answersOver(g.gateway.url, token);
+      expect(ended).toBe(false);
+      await scheduler.advance(1);
+      await end;
+      expect(ended).toBe(true);
     } finally {
       await close();
     }

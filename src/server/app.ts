@@ -377,7 +377,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await emulator?.close();
   }
   await apollo.start();
-  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, streamsPerClient: config.streamsPerClient, refusedStarts, deadlines, logger }));
+  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, streamsPerClient: config.streamsPerClient, refusedStarts, deadlines, scheduler, logger }));
   const metricsListener = createMetricsListener(metrics, logger);
   try {
     await listening(() => http.app.listen({ port: config.port, host: config.host }), { port: 'PORT', host: 'HOST' }, config.host, config.port);

@@ -11,6 +11,8 @@ import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { GraphQLSchema } from 'graphql';
+import type { Scheduler } from '../watch/scheduler';
+import { runAt } from './timers';
 
 export interface SseOptions {
   schema: GraphQLSchema;
@@ -23,6 +25,8 @@ export interface SseOptions {
   /** The streams one client may hold (the limit `limits` keeps), named in a refusal. */
   streamsPerClient: number;
   deadlines: Deadlines;
+  /** The clock a token's expiry is timed on. */
+  scheduler: Scheduler;
   logger: Logger;
 }
 
@@ -40,7 +44,9 @@ type SseContext = GatewayContext & Record<PropertyKey, unknown>;
  * the request is 429 before any stream opens.
  *
  * The caller (principal and client) is the HTTP layer's, which authenticates
- * the request before this handler sees it.
+ * the request before this handler sees it. A stream opened with a token ends
+ * when the token expires, as a websocket closes then: a client that opens it
+ * again must bring a token that is still valid.
  */
 export function createSseHandler(options: SseOptions): SseHandler {
   const format = clientErrorFormatter(options.logger, { hideSuggestions: !options.posture.introspection });
@@ -79,6 +85,11 @@ export function createSseHandler(options: SseOptions): SseHandler {
       });
     }
     reply.raw.once('close', release);
+    const { expiresAt } = caller.principal;
+    if (expiresAt !== undefined) {
+      const cancel = runAt(options.scheduler, expiresAt, () => reply.raw.end());
+      reply.raw.once('close', cancel);
+    }
     callers.set(request, caller);
     // The handler writes the response itself, an event stream or its own refusal.
     reply.hijack();
