@@ -97,6 +97,33 @@ test('a mutation refused as a whole audits each start it held, with workflows fr
   expect(t.emulator.requests()).toBe(before);
 });
 
+test('a mutation whose upstream cost passes ER_MAX_UPSTREAM_CALLS audits each start with limit_exceeded and the limit, and sends nothing', async () => {
+  const small = await startTestGateway({
+    logger: log.logger,
+    env: {
+      ER_AUTH: 'apikey',
+      ER_API_KEYS: `operator:${operator.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never),
+      ER_MAX_UPSTREAM_CALLS: '3',
+    },
+  });
+  try {
+    let res: Awaited<ReturnType<TestGateway['post']>> | undefined;
+    const lines = await audited(async () => {
+      res = await small.post(
+        'mutation { a: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId job { status } } b: startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId job { status } } }',
+        undefined,
+        asOperator,
+      );
+    });
+    expect(codes(res!)).toEqual(['LIMIT_EXCEEDED']);
+    expect(lines).toEqual(['customer-matching', 'customer-id-map'].map((workflow) => expect.objectContaining(refused(workflow, 'limit_exceeded', { limit: 'upstreamCalls' }))));
+    expect(small.emulator.requests()).toBe(0);
+  } finally {
+    await small.close();
+  }
+});
+
 test('over websockets and SSE too, the starts of a mutation the gate refuses are audited', async () => {
   const mutation = 'mutation { a: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } b: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } c: startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }';
   const expected = ['customer-matching', 'customer-matching', 'customer-id-map'].map((workflow) => expect.objectContaining(refused(workflow, 'invalid_operation')));
