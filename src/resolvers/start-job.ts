@@ -2,15 +2,15 @@ import { Arg, Ctx, FieldResolver, Mutation, Resolver, Root } from 'type-graphql'
 import { KIND_TYPES } from '../schema/kinds';
 import type { OutputSourceInput } from '../schema/start';
 import { KINDS, type JobKind, type JobOfKind, type StartedOfKind } from '../upstream/kinds';
-import type { IdMappingJobType, StartedJobRecord } from '../upstream/records';
+import type { StartedJobRecord, StartJobRequest } from '../upstream/records';
 import type { GatewayContext } from './context';
 import { validIdempotencyKey, validOutputSources, validWorkflowName } from './inputs';
 
-/** A start's input, of either kind: ID mapping's also names an output and a job type, matching's neither. */
+/** A start's input, of either kind: one kind's also names an output and a job type (see StartJobRequest). */
 interface StartInput {
   workflowName: string;
   outputSourceConfig?: OutputSourceInput[] | null;
-  jobType?: IdMappingJobType | null;
+  jobType?: StartJobRequest['jobType'] | null;
   idempotencyKey?: string | null;
 }
 
@@ -19,7 +19,7 @@ interface StartInput {
  * right after fails (a busy rate budget, a blip): the payload must still say
  * which job started, or a client without an idempotency key would start again.
  */
-function justStarted(started: StartedJobRecord & { jobType?: IdMappingJobType; outputSourceConfig?: JobOfKind[JobKind]['outputSourceConfig'] }) {
+function justStarted(started: StartedJobRecord & StartJobRequest) {
   return {
     workflowName: started.workflowName,
     jobId: started.jobId,
