@@ -39,7 +39,7 @@ describe('the JobStore, across requests', () => {
 
   test('concurrent reads of one job share one upstream call', async () => {
     const jobs = store({ freshnessMs: 0 });
-    const results = await Promise.all(Array.from({ length: 10 }, () => jobs.getIdMappingJob(running)));
+    const results = await Promise.all(Array.from({ length: 10 }, () => jobs.getJob('idMapping', running)));
     expect(new Set(results).size).toBe(1);
     expect(emulator.requests('GetIdMappingJob')).toBe(1);
     expect(reads).toEqual(['miss', ...Array(9).fill('shared')]);
@@ -47,59 +47,59 @@ describe('the JobStore, across requests', () => {
 
   test('concurrent requests for one page of jobs share one List call', async () => {
     const jobs = store();
-    const pages = await Promise.all(Array.from({ length: 10 }, () => jobs.listIdMappingJobs(finished.workflowName, { maxResults: 25 })));
+    const pages = await Promise.all(Array.from({ length: 10 }, () => jobs.listJobs('idMapping', finished.workflowName, { maxResults: 25 })));
     expect(new Set(pages).size).toBe(1);
     expect(pages[0].items).toHaveLength(25);
     expect(emulator.requests('ListIdMappingJobs')).toBe(1);
-    await jobs.listIdMappingJobs(finished.workflowName, { maxResults: 25 });
+    await jobs.listJobs('idMapping', finished.workflowName, { maxResults: 25 });
     expect(emulator.requests('ListIdMappingJobs')).toBe(2);
   });
 
   test('a finished job is read once and served from then on, to queries and polls alike', async () => {
     const jobs = store();
-    await jobs.getIdMappingJob(finished);
+    await jobs.getJob('idMapping', finished);
     now += 86_400_000;
-    await jobs.getIdMappingJob(finished);
-    await jobs.getIdMappingJob(finished, 'poll');
+    await jobs.getJob('idMapping', finished);
+    await jobs.getJob('idMapping', finished, 'poll');
     expect(emulator.requests('GetIdMappingJob')).toBe(1);
     expect(reads).toEqual(['miss', 'hit', 'hit']);
   });
 
   test('a running job is served within the freshness window and read again after it', async () => {
     const jobs = store({ freshnessMs: 1000 });
-    await jobs.getIdMappingJob(running);
+    await jobs.getJob('idMapping', running);
     now += 999;
-    await jobs.getIdMappingJob(running);
+    await jobs.getJob('idMapping', running);
     expect(emulator.requests('GetIdMappingJob')).toBe(1);
     now += 2;
-    await jobs.getIdMappingJob(running);
+    await jobs.getJob('idMapping', running);
     expect(emulator.requests('GetIdMappingJob')).toBe(2);
   });
 
   test("a poll always asks the service, and its snapshot serves the queries that follow", async () => {
     const jobs = store({ freshnessMs: 1000 });
-    await jobs.getIdMappingJob(running);
+    await jobs.getJob('idMapping', running);
     now += 100;
-    await jobs.getIdMappingJob(running, 'poll');
+    await jobs.getJob('idMapping', running, 'poll');
     now += 950;
-    await jobs.getIdMappingJob(running);
+    await jobs.getJob('idMapping', running);
     expect(emulator.requests('GetIdMappingJob')).toBe(2);
     expect(reads).toEqual(['miss', 'miss', 'hit']);
   });
 
   test('a freshness of 0 reads a running job every time; a cache of 0 keeps no finished job', async () => {
     const jobs = store({ freshnessMs: 0, finalJobs: 0 });
-    await jobs.getIdMappingJob(running);
-    await jobs.getIdMappingJob(running);
-    await jobs.getIdMappingJob(finished);
-    await jobs.getIdMappingJob(finished);
+    await jobs.getJob('idMapping', running);
+    await jobs.getJob('idMapping', running);
+    await jobs.getJob('idMapping', finished);
+    await jobs.getJob('idMapping', finished);
     expect(emulator.requests('GetIdMappingJob')).toBe(4);
   });
 
   test('the finished-job cache is bounded: the least recently used job goes first', async () => {
     const jobs = store({ finalJobs: 2 });
     const job = (i: number) => ({ workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', i) });
-    for (const i of [1, 2, 3, 1]) await jobs.getIdMappingJob(job(i));
+    for (const i of [1, 2, 3, 1]) await jobs.getJob('idMapping', job(i));
     expect(emulator.requests('GetIdMappingJob')).toBe(4);
   });
 });

@@ -1,17 +1,7 @@
 import DataLoader from 'dataloader';
 import type { JobStore } from '../upstream/job-store';
-import type {
-  IdMappingJobRecord,
-  IdMappingWorkflowRecord,
-  JobKey,
-  JobSummaryRecord,
-  MatchingJobRecord,
-  MatchingWorkflowRecord,
-  Page,
-  PageRequest,
-  SchemaMappingRecord,
-  WorkflowSummaryRecord,
-} from '../upstream/records';
+import type { JobKind, JobOfKind, WorkflowOfKind } from '../upstream/kinds';
+import type { JobKey, JobSummaryRecord, Page, PageRequest, SchemaMappingRecord, WorkflowSummaryRecord } from '../upstream/records';
 
 /**
  * The loaders of one GraphQL request. Contract: within a request, each
@@ -22,17 +12,15 @@ import type {
  * they cache for their whole life.
  */
 export interface Loaders {
-  idMappingJob: DataLoader<JobKey, IdMappingJobRecord, string>;
-  matchingJob: DataLoader<JobKey, MatchingJobRecord, string>;
-  idMappingWorkflow: DataLoader<string, IdMappingWorkflowRecord>;
-  matchingWorkflow: DataLoader<string, MatchingWorkflowRecord>;
+  /** Jobs of `kind` by key. */
+  job<K extends JobKind>(kind: K): DataLoader<JobKey, JobOfKind[K], string>;
+  /** Workflows of `kind` by name. */
+  workflow<K extends JobKind>(kind: K): DataLoader<string, WorkflowOfKind[K]>;
   /** Schema mappings by name: the workflows of one answer often share one. */
   schemaMapping: DataLoader<string, SchemaMappingRecord>;
   /** Pages of lists, each read once per request however many fields name it (aliases of one list cost one call). */
-  listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>>;
-  listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>>;
-  listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>>;
-  listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>>;
+  listJobs(kind: JobKind, workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>>;
+  listWorkflows(kind: JobKind, page: PageRequest): Promise<Page<WorkflowSummaryRecord>>;
 }
 
 const jobCacheKey = ({ workflowName, jobId }: JobKey) => `${workflowName}\u0000${jobId}`;
@@ -45,60 +33,43 @@ function eachKey<K, V>(load: (key: K) => Promise<V>) {
 
 /** Each loader is built when a request first uses it: most requests use one, many none (a class, so a request's set costs one small object). */
 class RequestLoaders implements Loaders {
-  private idMappingJobLoader?: Loaders['idMappingJob'];
-  private matchingJobLoader?: Loaders['matchingJob'];
-  private idMappingWorkflowLoader?: Loaders['idMappingWorkflow'];
-  private matchingWorkflowLoader?: Loaders['matchingWorkflow'];
-  private schemaMappingLoader?: Loaders['schemaMapping'];
-  private pages?: Map<string, Promise<unknown>>;
+  private loaders?: Map<string, unknown>;
 
   constructor(private readonly store: JobStore) {}
 
-  listIdMappingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    return this.page(`ListIdMappingJobs\u0000${workflowName}`, page, () => this.store.listIdMappingJobs(workflowName, page));
+  listJobs(kind: JobKind, workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
+    return this.page(`${kind}:jobs\u0000${workflowName}`, page, () => this.store.listJobs(kind, workflowName, page));
   }
 
-  listMatchingJobs(workflowName: string, page: PageRequest): Promise<Page<JobSummaryRecord>> {
-    return this.page(`ListMatchingJobs\u0000${workflowName}`, page, () => this.store.listMatchingJobs(workflowName, page));
-  }
-
-  listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
-    return this.page('ListIdMappingWorkflows', page, () => this.store.listIdMappingWorkflows(page));
-  }
-
-  listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
-    return this.page('ListMatchingWorkflows', page, () => this.store.listMatchingWorkflows(page));
+  listWorkflows(kind: JobKind, page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
+    return this.page(`${kind}:workflows`, page, () => this.store.listWorkflows(kind, page));
   }
 
   private page<T>(list: string, { maxResults, nextToken }: PageRequest, read: () => Promise<T>): Promise<T> {
-    const key = `${list}\u0000${maxResults ?? ''}\u0000${nextToken ?? ''}`;
-    this.pages ??= new Map();
-    let pending = this.pages.get(key) as Promise<T> | undefined;
-    if (!pending) {
-      pending = read();
-      this.pages.set(key, pending);
-    }
-    return pending;
+    return this.loader(`${list}\u0000${maxResults ?? ''}\u0000${nextToken ?? ''}`, read);
   }
 
-  get idMappingJob(): Loaders['idMappingJob'] {
-    return (this.idMappingJobLoader ??= new DataLoader(eachKey((key: JobKey) => this.store.getIdMappingJob(key)), { cacheKeyFn: jobCacheKey }));
+  job<K extends JobKind>(kind: K): DataLoader<JobKey, JobOfKind[K], string> {
+    return this.loader(`${kind}:job`, () => new DataLoader(eachKey((key: JobKey) => this.store.getJob(kind, key)), { cacheKeyFn: jobCacheKey }));
   }
 
-  get matchingJob(): Loaders['matchingJob'] {
-    return (this.matchingJobLoader ??= new DataLoader(eachKey((key: JobKey) => this.store.getMatchingJob(key)), { cacheKeyFn: jobCacheKey }));
-  }
-
-  get idMappingWorkflow(): Loaders['idMappingWorkflow'] {
-    return (this.idMappingWorkflowLoader ??= new DataLoader(eachKey((name: string) => this.store.getIdMappingWorkflow(name))));
-  }
-
-  get matchingWorkflow(): Loaders['matchingWorkflow'] {
-    return (this.matchingWorkflowLoader ??= new DataLoader(eachKey((name: string) => this.store.getMatchingWorkflow(name))));
+  workflow<K extends JobKind>(kind: K): DataLoader<string, WorkflowOfKind[K]> {
+    return this.loader(`${kind}:workflow`, () => new DataLoader(eachKey((name: string) => this.store.getWorkflow(kind, name))));
   }
 
   get schemaMapping(): Loaders['schemaMapping'] {
-    return (this.schemaMappingLoader ??= new DataLoader(eachKey((name: string) => this.store.getSchemaMapping(name))));
+    return this.loader('schemaMapping', () => new DataLoader(eachKey((name: string) => this.store.getSchemaMapping(name))));
+  }
+
+  /** The loader (or page) under `name`, made by `make` on first use. */
+  private loader<L>(name: string, make: () => L): L {
+    this.loaders ??= new Map();
+    let loader = this.loaders.get(name) as L | undefined;
+    if (!loader) {
+      loader = make();
+      this.loaders.set(name, loader);
+    }
+    return loader;
   }
 }
 

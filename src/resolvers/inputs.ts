@@ -1,21 +1,15 @@
-import { MAX_PAGE_SIZE } from '../schema/connection';
 import type { OutputSourceInput } from '../schema/start';
 import { badInput } from '../upstream/errors';
+import { KINDS, type JobKind } from '../upstream/kinds';
 import { JOB_ID, KMS_ARN, ROLE_ARN, WORKFLOW_ARN, WORKFLOW_NAME, isCanonicalS3Path } from '../upstream/patterns';
 import type { JobKey, OutputSourceRecord } from '../upstream/records';
-import type { ListCursors, ListPosition } from './cursors';
 
 /**
  * Checks of client input against the service's own patterns, made before any
  * upstream call: a refusal here costs nothing of the service's rate limit.
  */
 
-/** The service pages lists at most this many items at a time: a cursor skips at most a page. */
-export const UPSTREAM_PAGE_SIZE = 25;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
-
-/** The two kinds of workflow, as their ARNs name them. */
-export type WorkflowKind = 'idmappingworkflow' | 'matchingworkflow';
 
 /** This gateway's account and region: a workflow ARN must name both. */
 export interface WorkflowHome {
@@ -25,17 +19,18 @@ export interface WorkflowHome {
 }
 
 /**
- * The workflow's name, given its name or its ARN. An ARN must be of `kind`
- * and of this gateway's account and region: nothing else is sent upstream.
+ * The workflow's name, given its name or its ARN. An ARN must be of a `kind`
+ * workflow and of this gateway's account and region: nothing else is sent upstream.
  */
-export function validWorkflowName(workflowName: string, kind: WorkflowKind, home: WorkflowHome, field = 'workflowName'): string {
+export function validWorkflowName(workflowName: string, kind: JobKind, home: WorkflowHome, field = 'workflowName'): string {
   const arn = WORKFLOW_ARN.exec(workflowName);
   if (!arn) {
     if (!WORKFLOW_NAME.test(workflowName)) throw badInput(field, `${field} must be a workflow name (1 to 255 letters, digits, _ and -) or a workflow ARN.`);
     return workflowName;
   }
-  const [, , region, accountId, arnKind, name] = arn;
-  if (arnKind !== kind) throw badInput(field, `${field} is the ARN of a ${arnKind}, not of a ${kind}.`);
+  const [, , region, accountId, arnType, name] = arn;
+  const { arnType: expected } = KINDS[kind];
+  if (arnType !== expected) throw badInput(field, `${field} is the ARN of a ${arnType}, not of a ${expected}.`);
   if (home.accountId === undefined) throw badInput(field, `${field} must be a workflow name: this gateway does not know its account, so it takes no ARNs.`);
   if (accountId !== home.accountId || region !== home.region) {
     throw badInput(field, `${field} is the ARN of a workflow of another account or region than this gateway's.`);
@@ -73,22 +68,7 @@ export function validIdempotencyKey(key: string | undefined | null): string | un
   return key;
 }
 
-export function validJobKey(workflowName: string, jobId: string, kind: WorkflowKind, home: WorkflowHome): JobKey {
+export function validJobKey(workflowName: string, jobId: string, kind: JobKind, home: WorkflowHome): JobKey {
   if (!JOB_ID.test(jobId)) throw badInput('jobId', 'jobId must be 32 lowercase hexadecimal digits.');
   return { workflowName: validWorkflowName(workflowName, kind, home), jobId };
-}
-
-export interface PageQuery {
-  first: number;
-  position: ListPosition;
-  /** This list's cursors for this caller: each edge's cursor is sealed with it. */
-  cursors: ListCursors;
-}
-
-/** A page of `first` items after `after`, a cursor `cursors` opens (BAD_USER_INPUT otherwise). */
-export function validPage(first: number, after: string | undefined | null, cursors: ListCursors): PageQuery {
-  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
-    throw badInput('first', `first must be between 1 and ${MAX_PAGE_SIZE}.`);
-  }
-  return { first, position: after === undefined || after === null ? { skip: 0 } : cursors.open(after), cursors };
 }

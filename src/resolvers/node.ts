@@ -1,26 +1,20 @@
 import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Ctx, FieldResolver, ID, Info, Query, Resolver, Root } from 'type-graphql';
-import { Node, type NodeType } from '../schema/node';
+import { Node } from '../schema/node';
 import type { GatewayContext } from './context';
-import { globalId, parseGlobalId, type NodeKey } from './global-id';
+import { globalId, nodeTypeName, NODE_TYPES, parseGlobalId, type NodeKey } from './global-id';
 import { validJobKey, validWorkflowName } from './inputs';
 
 /** A node as resolved: the record, and the type the Node interface resolves it to. */
-type Resolved = { __typename: NodeType } & object;
+type Resolved = { __typename: string } & object;
 
 /** Reads what `key` names through the request's loaders, as the type's own query does (the policy's read check included). */
-async function load(key: NodeKey, ctx: GatewayContext): Promise<Resolved> {
-  const { type, workflowName, jobId } = key;
-  switch (type) {
-    case 'IdMappingJob':
-      return { ...(await ctx.loaders.idMappingJob.load(validJobKey(workflowName, jobId!, 'idmappingworkflow', ctx.home))), __typename: type };
-    case 'MatchingJob':
-      return { ...(await ctx.loaders.matchingJob.load(validJobKey(workflowName, jobId!, 'matchingworkflow', ctx.home))), __typename: type };
-    case 'IdMappingWorkflow':
-      return { ...(await ctx.loaders.idMappingWorkflow.load(validWorkflowName(workflowName, 'idmappingworkflow', ctx.home))), __typename: type };
-    case 'MatchingWorkflow':
-      return { ...(await ctx.loaders.matchingWorkflow.load(validWorkflowName(workflowName, 'matchingworkflow', ctx.home))), __typename: type };
-  }
+async function load({ kind, entity, workflowName, jobId }: NodeKey, ctx: GatewayContext): Promise<Resolved> {
+  const record =
+    entity === 'job'
+      ? await ctx.loaders.job(kind).load(validJobKey(workflowName, jobId!, kind, ctx.home))
+      : await ctx.loaders.workflow(kind).load(validWorkflowName(workflowName, kind, ctx.home));
+  return { ...record, __typename: nodeTypeName(kind, entity) };
 }
 
 /** Global ids: the `id` of every job and workflow, and `node`/`nodes` to read them back. */
@@ -28,8 +22,8 @@ async function load(key: NodeKey, ctx: GatewayContext): Promise<Resolved> {
 export class NodeResolver {
   @FieldResolver(() => ID)
   id(@Root() root: { workflowName: string; jobId?: string }, @Info() info: GraphQLResolveInfo): string {
-    const type = info.parentType.name as NodeType;
-    return globalId({ type, workflowName: root.workflowName, jobId: type.endsWith('Job') ? root.jobId : undefined });
+    const { kind, entity } = NODE_TYPES.get(info.parentType.name)!;
+    return globalId({ kind, entity, workflowName: root.workflowName, jobId: entity === 'job' ? root.jobId : undefined });
   }
 
   @Query(() => Node, { nullable: true, description: 'The job or workflow a global id names; null with NOT_FOUND when it does not exist, BAD_USER_INPUT when the id is not one of ours.' })

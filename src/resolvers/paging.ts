@@ -1,8 +1,28 @@
-import type { Connection, Edge } from '../schema/connection';
+import { MAX_PAGE_SIZE, type Connection, type Edge } from '../schema/connection';
+import { badInput } from '../upstream/errors';
+import type { JobKind } from '../upstream/kinds';
 import type { Page, PageRequest } from '../upstream/records';
-import type { JobKind } from '../upstream/job-store';
 import type { GatewayContext } from './context';
-import { UPSTREAM_PAGE_SIZE, validPage, type PageQuery } from './inputs';
+import type { ListCursors, ListPosition } from './cursors';
+
+/** The service pages lists at most this many items at a time: a cursor skips at most a page. */
+export const UPSTREAM_PAGE_SIZE = 25;
+
+/** A page as a list field asks for it: how many, from where, sealed how. */
+export interface PageQuery {
+  first: number;
+  position: ListPosition;
+  /** This list's cursors for this caller: each edge's cursor is sealed with it. */
+  cursors: ListCursors;
+}
+
+/** A page of `first` items after `after`, a cursor `cursors` opens (BAD_USER_INPUT otherwise). */
+export function validPage(first: number, after: string | undefined | null, cursors: ListCursors): PageQuery {
+  if (!Number.isInteger(first) || first < 1 || first > MAX_PAGE_SIZE) {
+    throw badInput('first', `first must be between 1 and ${MAX_PAGE_SIZE}.`);
+  }
+  return { first, position: after === undefined || after === null ? { skip: 0 } : cursors.open(after), cursors };
+}
 
 /** Which list a cursor belongs to: a kind's workflows, or one workflow's jobs. */
 export interface ListIdentity {
@@ -16,6 +36,7 @@ export function pageOf(ctx: GatewayContext, list: ListIdentity, first: number, a
   const id = list.workflowName === undefined ? `${list.kind}:workflows` : `${list.kind}:jobs:${list.workflowName}`;
   return validPage(first, after, ctx.cursors.of(ctx.access.principal.id, id));
 }
+
 /**
  * The most upstream pages one connection reads: a guard against a service
  * that keeps answering empty pages with a token, and the bound on a workflow

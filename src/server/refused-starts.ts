@@ -1,10 +1,11 @@
 import { Kind, type DocumentNode, type SelectionSetNode, type ValueNode } from 'graphql';
+import { JOB_KINDS, KINDS } from '../upstream/kinds';
 
 /** Told of the starts of an operation refused as a whole, before it ran: its validation failed, or it passed a limit. */
 export type RefusedStarts = (workflows: string[], reason: 'invalid_operation' | 'limit_exceeded', limit?: string) => void;
 
 /** The mutations that start jobs: an operation refused as a whole refuses each of them, and each is audited. */
-const START_MUTATIONS = new Set(['startIdMappingJob', 'startMatchingJob']);
+const START_MUTATIONS = new Set<string>(JOB_KINDS.map((kind) => KINDS[kind].names.startMutation));
 
 /**
  * The workflows named by the starts of a mutation (`operationName`'s, or

@@ -4,15 +4,11 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper';
 import { printSchemaWithDirectives } from '@graphql-tools/utils';
 import { graphql, parse, type GraphQLSchema } from 'graphql';
 import { buildSchema, createResolversMap } from 'type-graphql';
-import { IdMappingJobResolver } from '../resolvers/id-mapping-job';
-import { IdMappingWorkflowResolver } from '../resolvers/id-mapping-workflow';
-import { JobUpdatesResolver } from '../resolvers/job-updates';
-import { MatchingJobResolver } from '../resolvers/matching-job';
-import { MatchingWorkflowResolver } from '../resolvers/matching-workflow';
+// The kinds' resolvers first: fields are declared in the order their classes are made, and that order is the schema's.
+import { KIND_RESOLVERS } from '../resolvers/kinds';
 import { NodeResolver } from '../resolvers/node';
 import { InputSourceResolver } from '../resolvers/input-source';
 import { referenceResolvers } from '../resolvers/references';
-import { StartIdMappingJobResolver, StartMatchingJobResolver } from '../resolvers/start-job';
 import { cacheControlDirective } from '../schema/cache-control';
 
 /** Federation 2.4 is the first the Apollo Router accepts subscriptions from. */
@@ -25,17 +21,7 @@ const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/fede
  */
 export async function buildGatewaySchema(): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [
-      IdMappingJobResolver,
-      MatchingJobResolver,
-      IdMappingWorkflowResolver,
-      MatchingWorkflowResolver,
-      StartIdMappingJobResolver,
-      StartMatchingJobResolver,
-      JobUpdatesResolver,
-      NodeResolver,
-      InputSourceResolver,
-    ],
+    resolvers: [...KIND_RESOLVERS, NodeResolver, InputSourceResolver],
     // The subscriptions bring their own streams (the JobWatcher); type-graphql wants a PubSub all the same.
     pubSub: createPubSub(),
     validate: false,

@@ -19,9 +19,9 @@ import {
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import { DEFAULT_PAGE_SIZE } from '../schema/connection';
-import { UPSTREAM_PAGE_SIZE } from '../resolvers/inputs';
-import { MAX_UPSTREAM_PAGES } from '../resolvers/paging';
+import { MAX_UPSTREAM_PAGES, UPSTREAM_PAGE_SIZE } from '../resolvers/paging';
 import { LOST_START_LOOKUP_JOBS } from '../upstream/job-starter';
+import { JOB_KINDS, KINDS } from '../upstream/kinds';
 import { limitExceeded } from './client-limits';
 
 export interface UpstreamCostLimits {
@@ -37,50 +37,47 @@ export interface UpstreamCostLimits {
   filteredLists?: boolean;
 }
 
+/** The most input sources a workflow has (the model's limit). */
+const MAX_INPUT_SOURCES = 20;
+
+/** Each kind's coordinates, as the kinds table names its types and fields. */
+const COORDINATES = JOB_KINDS.map((kind) => ({ ...KINDS[kind].names, ...KINDS[kind] }));
+
 /** Fields that fetch one thing by name: one Get each, whose answer has every detail. */
 const SINGLE_READS = new Set([
-  'Query.idMappingJob',
-  'Query.matchingJob',
-  'Query.idMappingWorkflow',
-  'Query.matchingWorkflow',
+  ...COORDINATES.flatMap((k) => [`Query.${k.jobQuery}`, `Query.${k.workflowQuery}`, `${k.startPayloadType}.job`]),
   'Query.node',
-  'StartIdMappingJobPayload.job',
-  'StartMatchingJobPayload.job',
 ]);
 /**
  * Mutations that start a job: a Start each, every alias a start of its own
  * (mutations are never read once for two). With an idempotency key, a start
  * may first look for the job a lost start launched: one List, and a Get per
- * listed ID-mapping job (its input is compared).
+ * listed job when its input must be compared (ID mapping's).
  */
-const STARTS: Record<string, { lookupGets: number }> = {
-  'Mutation.startIdMappingJob': { lookupGets: LOST_START_LOOKUP_JOBS },
-  'Mutation.startMatchingJob': { lookupGets: 0 },
-};
+const STARTS: Record<string, { lookupGets: number }> = Object.fromEntries(
+  COORDINATES.map((k) => [`Mutation.${k.startMutation}`, { lookupGets: k.lostStart.reads === 'job' ? LOST_START_LOOKUP_JOBS : 0 }]),
+);
 /** Lists the policy filters: a principal sees the workflows it may read, each page of the service's holding any number of them. */
-const FILTERED_LISTS = new Set(['Query.idMappingWorkflows', 'Query.matchingWorkflows']);
+const FILTERED_LISTS = new Set(COORDINATES.map((k) => `Query.${k.workflowsQuery}`));
 /** Fields that read pages of a list: one List per page; their items are summaries. */
-const LIST_READS = new Set([
-  'Query.idMappingJobs',
-  'Query.matchingJobs',
-  'Query.idMappingWorkflows',
-  'Query.matchingWorkflows',
-  'IdMappingWorkflow.jobs',
-  'MatchingWorkflow.jobs',
-]);
+const LIST_READS = new Set(COORDINATES.flatMap((k) => [`Query.${k.jobsQuery}`, `Query.${k.workflowsQuery}`, `${k.workflowType}.jobs`]));
 /** Fields that read one more thing for each object they are on: a Get each (a schema mapping; a request reads each name once, the estimate counts each). */
 const NESTED_READS = new Set(['InputSource.schemaMapping']);
-/** Lists that come whole with their object, at most this many items (the model's limit): a read under each item counts that many times. */
-const NESTED_LIST_MAX: Record<string, number> = { 'IdMappingWorkflow.inputSourceConfig': 20, 'MatchingWorkflow.inputSourceConfig': 20 };
+/** Lists that come whole with their object, at most this many items: a read under each item counts that many times. */
+const NESTED_LIST_MAX: Record<string, number> = Object.fromEntries(COORDINATES.map((k) => [`${k.workflowType}.inputSourceConfig`, MAX_INPUT_SOURCES]));
 /** Live lists: one List of `first` jobs per event, each listed job a summary. */
-const LIVE_LISTS = new Set(['Subscription.idMappingJobsChanged', 'Subscription.matchingJobsChanged']);
-/** What a list's summary of each type already holds; any other field of a listed item costs one Get per item. */
-const SUMMARY_FIELDS: Record<string, Set<string>> = {
-  IdMappingJob: new Set(['__typename', 'id', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
-  MatchingJob: new Set(['__typename', 'id', 'workflowName', 'jobId', 'status', 'startTime', 'endTime', 'observedAt', 'stale']),
-  IdMappingWorkflow: new Set(['__typename', 'id', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'jobs']),
-  MatchingWorkflow: new Set(['__typename', 'id', 'workflowName', 'workflowArn', 'createdAt', 'updatedAt', 'resolutionType', 'jobs']),
-};
+const LIVE_LISTS = new Set(COORDINATES.map((k) => `Subscription.${k.liveList}`));
+/**
+ * What a list's summary of each type already holds (the kinds table's
+ * summary fields, the global id made of them, and a workflow's jobs, which
+ * cost their own List); any other field of a listed item costs one Get per item.
+ */
+const SUMMARY_FIELDS: Record<string, Set<string>> = Object.fromEntries(
+  COORDINATES.flatMap((k) => [
+    [k.jobType, new Set(['__typename', 'id', ...k.summaryFields.job])],
+    [k.workflowType, new Set(['__typename', 'id', ...k.summaryFields.workflow, 'jobs'])],
+  ]),
+);
 
 /** Whether the objects at hand came whole (a Get) or as list summaries. */
 type Source = 'whole' | 'summary';

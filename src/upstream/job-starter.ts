@@ -3,7 +3,9 @@ import { withinDeadline } from './deadline';
 import { asRefusal, badInput, gatewayError, unanswered } from './errors';
 import type { IdempotencyRecord, IdempotencyStore, UnknownRecord } from './idempotency';
 import type { JobStore } from './job-store';
-import type { JobKey, JobSummaryRecord, StartIdMappingJobRequest, StartedIdMappingJobRecord, StartedJobRecord } from './records';
+import { KINDS, type JobKind, type StartedOfKind } from './kinds';
+import type { JobKey, JobSummaryRecord, StartJobRequest } from './records';
+import { sendStart } from './starts';
 
 /** The jobs a lost start's lookup reads: one List of the newest this many (the window sits on the first page). */
 export const LOST_START_LOOKUP_JOBS = 25;
@@ -113,45 +115,24 @@ export class JobStarter {
     return new JobStarter(jobs, this.keys, { clockSkewMs: this.clockSkewMs, startTimeoutMs: this.startTimeoutMs }, keyScope);
   }
 
-  startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest, idempotencyKey?: string): Promise<StartedIdMappingJobRecord> {
-    const fingerprint = JSON.stringify([
-      'startIdMappingJob',
-      workflowName,
-      request.jobType ?? null,
-      (request.outputSourceConfig ?? []).map((o) => [o.roleArn, o.outputS3Path, o.kmsArn ?? null]),
-    ]);
+  /**
+   * Starts a job of `kind`. The idempotency fingerprint is the mutation, the
+   * workflow and what the kind's start takes of `request`; a lost start's
+   * job is found by the kind's rule (see the kinds table).
+   */
+  startJob<K extends JobKind>(kind: K, workflowName: string, request: StartJobRequest, idempotencyKey?: string): Promise<StartedOfKind[K]> {
+    const { names, fingerprintInput, lostStart } = KINDS[kind];
+    const fingerprint = JSON.stringify([names.startMutation, workflowName, ...fingerprintInput(request)]);
+    const rule = lostStart as (typeof KINDS)[JobKind]['lostStart'];
     return this.once(
       idempotencyKey,
       fingerprint,
-      () => this.jobs.startIdMappingJob(workflowName, request),
+      () => sendStart(this.jobs, kind, workflowName, request),
       (lost) =>
-        this.findLostStart(
-          lost,
-          (page) => this.jobs.listIdMappingJobs(workflowName, page),
-          async (summary) => {
-            const job = await this.jobs.getIdMappingJob(summary);
-            const sameType = request.jobType === undefined || job.jobType === request.jobType;
-            const samePath =
-              request.outputSourceConfig === undefined || job.outputSourceConfig?.[0]?.outputS3Path === request.outputSourceConfig[0]?.outputS3Path;
-            return sameType && samePath
-              ? { workflowName, jobId: job.jobId, jobType: job.jobType, outputSourceConfig: job.outputSourceConfig, acceptedAt: job.startTime }
-              : undefined;
-          },
-        ),
-    );
-  }
-
-  startMatchingJob(workflowName: string, idempotencyKey?: string): Promise<StartedJobRecord> {
-    return this.once(
-      idempotencyKey,
-      JSON.stringify(['startMatchingJob', workflowName]),
-      () => this.jobs.startMatchingJob(workflowName),
-      (lost) =>
-        this.findLostStart(
-          lost,
-          (page) => this.jobs.listMatchingJobs(workflowName, page),
-          // A matching start takes no input beyond its workflow.
-          async (job) => ({ workflowName, jobId: job.jobId, acceptedAt: job.startTime }),
+        this.findLostStart(lost, (page) => this.jobs.listJobs(kind, workflowName, page), async (summary) =>
+          rule.reads === 'job'
+            ? (rule.adopt(workflowName, (await this.jobs.getJob(kind, summary)) as never, request) as StartedOfKind[K] | undefined)
+            : (rule.adopt(workflowName, summary) as StartedOfKind[K]),
         ),
     );
   }

@@ -1,41 +1,17 @@
-import {
-  GetIdMappingJobCommand,
-  GetIdMappingWorkflowCommand,
-  GetMatchingJobCommand,
-  GetMatchingWorkflowCommand,
-  GetSchemaMappingCommand,
-  ListIdMappingJobsCommand,
-  ListIdMappingWorkflowsCommand,
-  ListMatchingJobsCommand,
-  ListMatchingWorkflowsCommand,
-  StartIdMappingJobCommand,
-  StartMatchingJobCommand,
-} from '@aws-sdk/client-entityresolution';
+import { GetSchemaMappingCommand } from '@aws-sdk/client-entityresolution';
 import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Access } from '../auth/access';
 import type { UpstreamClients } from './client';
 import { failureName, mapUpstreamError, type UpstreamAction } from './errors';
 import { withinDeadline, type RequestDeadline } from './deadline';
+import { KINDS, capitalized, type JobKind, type JobOfKind, type JobRecord, type WorkflowOfKind } from './kinds';
 import { GovernorRefusal, withTerms, type CallPriority, type CallTerms } from './rate-governor';
 import * as map from './mapping';
-import type {
-  IdMappingJobRecord,
-  IdMappingWorkflowRecord,
-  JobKey,
-  JobSummaryRecord,
-  MatchingJobRecord,
-  MatchingWorkflowRecord,
-  OutputSourceRecord,
-  Page,
-  PageRequest,
-  SchemaMappingRecord,
-  StartIdMappingJobRequest,
-  StartedIdMappingJobRecord,
-  StartedJobRecord,
-  WorkflowSummaryRecord,
-} from './records';
+import type { JobKey, JobSummaryRecord, Page, PageRequest, SchemaMappingRecord, WorkflowSummaryRecord } from './records';
 import { isFinal } from './records';
+
+export type { JobKind, JobOfKind } from './kinds';
 
 /** Told of every upstream call once it has ended: `outcome` is `ok` or the error's name. */
 export type UpstreamObserver = (operation: string, outcome: string, error?: unknown) => void;
@@ -63,17 +39,8 @@ export interface JobStoreOptions {
  * instead); `put` never throws and never waits.
  */
 export interface FinalJobStore {
-  get(id: string): Promise<IdMappingJobRecord | MatchingJobRecord | undefined>;
-  put(id: string, job: IdMappingJobRecord | MatchingJobRecord): void;
-}
-
-type JobRecord = IdMappingJobRecord | MatchingJobRecord;
-
-/** The two kinds of job: the same reads, told apart by these few names. */
-export type JobKind = 'idMapping' | 'matching';
-export interface JobOfKind {
-  idMapping: IdMappingJobRecord;
-  matching: MatchingJobRecord;
+  get(id: string): Promise<JobRecord | undefined>;
+  put(id: string, job: JobRecord): void;
 }
 
 /** A job read and how it was served: from the cache, by a call in flight, or by a new call. */
@@ -81,29 +48,6 @@ export interface JobRead<R extends JobRecord = JobRecord> {
   job: R;
   served: 'hit' | 'shared' | 'miss';
 }
-
-/** What each SDK call is sent with: the governor's terms, and the request's abort signal where it may be cut. */
-interface SendOptions {
-  terms: CallTerms;
-  abortSignal?: AbortSignal;
-}
-
-const JOB_KINDS = {
-  idMapping: {
-    operation: 'GetIdMappingJob',
-    subject: (key: JobKey) => `ID-mapping job ${key.jobId} of workflow ${key.workflowName}`,
-    send: (client: UpstreamClients['reads'], key: JobKey, options: SendOptions) =>
-      client.send(withTerms(new GetIdMappingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options.terms), options),
-    map: map.idMappingJob,
-  },
-  matching: {
-    operation: 'GetMatchingJob',
-    subject: (key: JobKey) => `Matching job ${key.jobId} of workflow ${key.workflowName}`,
-    send: (client: UpstreamClients['reads'], key: JobKey, options: SendOptions) =>
-      client.send(withTerms(new GetMatchingJobCommand({ workflowName: key.workflowName, jobId: key.jobId }), options.terms), options),
-    map: map.matchingJob,
-  },
-} as const;
 
 /** Who reads a job: a query (fresh snapshots serve it) or the poller (it needs the service's answer). */
 export type ReadPurpose = 'query' | 'poll';
@@ -169,12 +113,8 @@ export class JobStore {
     return view as JobStore;
   }
 
-  getIdMappingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<IdMappingJobRecord> {
-    return this.readJob('idMapping', key, purpose).then((read) => read.job);
-  }
-
-  getMatchingJob(key: JobKey, purpose: ReadPurpose = 'query'): Promise<MatchingJobRecord> {
-    return this.readJob('matching', key, purpose).then((read) => read.job);
+  getJob<K extends JobKind>(kind: K, key: JobKey, purpose: ReadPurpose = 'query'): Promise<JobOfKind[K]> {
+    return this.readJob(kind, key, purpose).then((read) => read.job);
   }
 
   /**
@@ -184,7 +124,9 @@ export class JobStore {
   readJob<K extends JobKind>(kind: K, key: JobKey, purpose: ReadPurpose): Promise<JobRead<JobOfKind[K]>> {
     const refused = this.access?.refusal('read', key.workflowName);
     if (refused) return Promise.reject(refused);
-    const { operation, subject, send, map: toRecord } = JOB_KINDS[kind];
+    const { names, label, commands, records } = KINDS[kind];
+    const operation = names.getJob;
+    const subject = `${capitalized(label)} job ${key.jobId} of workflow ${key.workflowName}`;
     const id = `${operation}:${key.workflowName}:${key.jobId}`;
     const kept = this.jobs.get(id) as JobOfKind[K] | undefined;
     // A finished job serves everyone; a fresh running snapshot serves queries, not the poller.
@@ -194,9 +136,9 @@ export class JobStore {
     }
     const finalStore = this.options.finalStore;
     const read = () =>
-      this.call(operation, subject(key), (options) => send(this.client, key, options), 'read', purpose === 'poll' ? 'poll' : 'interactive', true).then(
+      this.callService(operation, subject, commands.getJob({ workflowName: key.workflowName, jobId: key.jobId }), 'read', purpose === 'poll' ? 'poll' : 'interactive', true).then(
         (out) => {
-          const job = toRecord(key, out as never) as JobOfKind[K];
+          const job = records.job(key, out as never) as JobOfKind[K];
           if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
             this.jobs.set(id, job, { ttl: isFinal(job.status) ? 0 : this.freshnessMs });
           } else {
@@ -206,7 +148,7 @@ export class JobStore {
           return { job, stored: false };
         },
       );
-    const { result, joined } = this.joinOrStart(id, subject(key), () =>
+    const { result, joined } = this.joinOrStart(id, subject, () =>
       finalStore
         ? finalStore.get(id).then((stored) => {
             if (!stored) return read();
@@ -229,36 +171,20 @@ export class JobStore {
     );
   }
 
-  /** A page of a workflow's jobs; a live list's poll reads at `poll` priority, yielding to queries. */
-  listIdMappingJobs(workflowName: string, page: PageRequest, priority: CallPriority = 'interactive'): Promise<Page<JobSummaryRecord>> {
-    return this.listJobs('ListIdMappingJobs', `The jobs of ID-mapping workflow ${workflowName}`, workflowName, page, priority, (options) =>
-      this.client.send(withTerms(new ListIdMappingJobsCommand({ workflowName, ...page }), options.terms), options),
-    );
-  }
-
-  listMatchingJobs(workflowName: string, page: PageRequest, priority: CallPriority = 'interactive'): Promise<Page<JobSummaryRecord>> {
-    return this.listJobs('ListMatchingJobs', `The jobs of matching workflow ${workflowName}`, workflowName, page, priority, (options) =>
-      this.client.send(withTerms(new ListMatchingJobsCommand({ workflowName, ...page }), options.terms), options),
-    );
-  }
-
-  /** Concurrent requests for the same page of a workflow's jobs share one call. */
-  private listJobs(
-    operation: string,
-    subject: string,
-    workflowName: string,
-    page: PageRequest,
-    priority: CallPriority,
-    send: (options: SendOptions) => Promise<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>,
-  ): Promise<Page<JobSummaryRecord>> {
+  /** A page of a workflow's jobs; a live list's poll reads at `poll` priority, yielding to queries. Concurrent requests for the same page share one call. */
+  listJobs(kind: JobKind, workflowName: string, page: PageRequest, priority: CallPriority = 'interactive'): Promise<Page<JobSummaryRecord>> {
     const refused = this.access?.refusal('read', workflowName);
     if (refused) return Promise.reject(refused);
-    const id = `${operation}:${workflowName}:${page.maxResults}:${page.nextToken ?? ''}`;
+    const { names, label, commands } = KINDS[kind];
+    const subject = `The jobs of ${label} workflow ${workflowName}`;
+    const id = `${names.listJobs}:${workflowName}:${page.maxResults}:${page.nextToken ?? ''}`;
     return this.joinOrStart(id, subject, () =>
-      this.call(operation, subject, send, 'read', priority, true).then((out) => ({
-        items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)),
-        nextToken: out.nextToken,
-      })),
+      this.callService<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>(names.listJobs, subject, commands.listJobs({ workflowName, ...page }), 'read', priority, true).then(
+        (out) => ({
+          items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)),
+          nextToken: out.nextToken,
+        }),
+      ),
     ).result;
   }
 
@@ -277,20 +203,11 @@ export class JobStore {
     return { result: withinDeadline(pending, this.deadline, subject), joined };
   }
 
-  async getIdMappingWorkflow(workflowName: string): Promise<IdMappingWorkflowRecord> {
+  async getWorkflow<K extends JobKind>(kind: K, workflowName: string): Promise<WorkflowOfKind[K]> {
     this.require('read', workflowName);
-    const out = await this.call('GetIdMappingWorkflow', `ID-mapping workflow ${workflowName}`, (options) =>
-      this.client.send(withTerms(new GetIdMappingWorkflowCommand({ workflowName }), options.terms), options),
-    );
-    return map.idMappingWorkflow(out);
-  }
-
-  async getMatchingWorkflow(workflowName: string): Promise<MatchingWorkflowRecord> {
-    this.require('read', workflowName);
-    const out = await this.call('GetMatchingWorkflow', `Matching workflow ${workflowName}`, (options) =>
-      this.client.send(withTerms(new GetMatchingWorkflowCommand({ workflowName }), options.terms), options),
-    );
-    return map.matchingWorkflow(out);
+    const { names, label, commands, records } = KINDS[kind];
+    const out = await this.callService(names.getWorkflow, `${capitalized(label)} workflow ${workflowName}`, commands.getWorkflow({ workflowName }));
+    return records.workflow(out as never) as WorkflowOfKind[K];
   }
 
   /**
@@ -299,22 +216,16 @@ export class JobStore {
    * so it asks the policy nothing more.
    */
   async getSchemaMapping(schemaName: string): Promise<SchemaMappingRecord> {
-    const out = await this.call('GetSchemaMapping', `Schema mapping ${schemaName}`, (options) =>
-      this.client.send(withTerms(new GetSchemaMappingCommand({ schemaName }), options.terms), options),
-    );
-    return map.schemaMapping(out);
+    const out = await this.callService('GetSchemaMapping', `Schema mapping ${schemaName}`, new GetSchemaMappingCommand({ schemaName }));
+    return map.schemaMapping(out as never);
   }
 
-  async listIdMappingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
-    const out = await this.call('ListIdMappingWorkflows', 'The list of ID-mapping workflows', (options) =>
-      this.client.send(withTerms(new ListIdMappingWorkflowsCommand(page), options.terms), options),
-    );
-    return this.readable((out.workflowSummaries ?? []).map(map.workflowSummary), out.nextToken);
-  }
-
-  async listMatchingWorkflows(page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
-    const out = await this.call('ListMatchingWorkflows', 'The list of matching workflows', (options) =>
-      this.client.send(withTerms(new ListMatchingWorkflowsCommand(page), options.terms), options),
+  async listWorkflows(kind: JobKind, page: PageRequest): Promise<Page<WorkflowSummaryRecord>> {
+    const { names, label, commands } = KINDS[kind];
+    const out = await this.callService<{ workflowSummaries?: Parameters<typeof map.workflowSummary>[0][]; nextToken?: string }>(
+      names.listWorkflows,
+      `The list of ${label} workflows`,
+      commands.listWorkflows(page),
     );
     return this.readable((out.workflowSummaries ?? []).map(map.workflowSummary), out.nextToken);
   }
@@ -328,53 +239,9 @@ export class JobStore {
   }
 
   /** Throws the access's refusal, if any. */
-  private require(action: 'read' | 'start', workflowName: string, output?: OutputSourceRecord): void {
-    const refused = action === 'start' ? this.access?.startRefusal(workflowName, output) : this.access?.refusal(action, workflowName);
+  private require(action: 'read', workflowName: string): void {
+    const refused = this.access?.refusal(action, workflowName);
     if (refused) throw refused;
-  }
-
-  /** Runs a start and writes its outcome to the audit log. */
-  private async audited<T extends { jobId: string }>(workflowName: string, start: Promise<T>): Promise<T> {
-    try {
-      const started = await start;
-      this.access?.recordStart(workflowName, { jobId: started.jobId });
-      return started;
-    } catch (err) {
-      this.access?.recordStart(workflowName, { failed: String((err as GraphQLError).extensions?.code ?? 'INTERNAL_SERVER_ERROR') });
-      throw err;
-    }
-  }
-
-  /**
-   * Starts a job. Sent once, retried only when throttled: a failure coded
-   * UPSTREAM_UNAVAILABLE means the outcome is unknown (the job may exist).
-   * The call is not cut by the request's deadline (the JobStarter answers
-   * the request at its deadline and records the outcome when the call ends)
-   * but by `startTimeoutMs`, so a start can reach the service only within
-   * that time of being sent.
-   */
-  async startIdMappingJob(workflowName: string, request: StartIdMappingJobRequest): Promise<StartedIdMappingJobRecord> {
-    this.require('start', workflowName, request.outputSourceConfig?.[0]);
-    const outputSourceConfig = request.outputSourceConfig?.map(({ roleArn, outputS3Path, kmsArn }) => ({ roleArn, outputS3Path, KMSArn: kmsArn }));
-    const out = this.call(
-      'StartIdMappingJob',
-      `ID-mapping workflow ${workflowName}`,
-      (options) => this.clients.starts.send(withTerms(new StartIdMappingJobCommand({ workflowName, outputSourceConfig, jobType: request.jobType }), options.terms), options),
-      'start',
-    );
-    return this.audited(workflowName, out.then((started) => map.startedIdMappingJob(workflowName, started)));
-  }
-
-  /** Starts a matching job; as startIdMappingJob, UPSTREAM_UNAVAILABLE means the outcome is unknown. */
-  async startMatchingJob(workflowName: string): Promise<StartedJobRecord> {
-    this.require('start', workflowName);
-    const out = this.call(
-      'StartMatchingJob',
-      `matching workflow ${workflowName}`,
-      (options) => this.clients.starts.send(withTerms(new StartMatchingJobCommand({ workflowName }), options.terms), options),
-      'start',
-    );
-    return this.audited(workflowName, out.then((started) => ({ workflowName, jobId: map.required(started.jobId, 'jobId'), acceptedAt: new Date() })));
   }
 
   /**
@@ -382,12 +249,15 @@ export class JobStore {
    * no longer than it allows. The SDK gets the deadline's abort signal too,
    * except for calls others share (they finish for the cache) and for starts,
    * whose calls last until `startTimeoutMs` (the rate governor still refuses
-   * a start whose turn would come after the deadline).
+   * a start whose turn would come after the deadline). `command` is one of
+   * the kinds table's (or the schema mapping's Get); a start goes through the
+   * client that retries only when throttled. Its answer is the command's
+   * output, for the caller's mapper. Starts come from upstream/starts.ts.
    */
-  private async call<T>(
+  async callService<T = unknown>(
     operation: string,
     subject: string,
-    send: (options: SendOptions) => Promise<T>,
+    command: object,
     action: UpstreamAction = 'read',
     priority: CallPriority = 'interactive',
     shared = false,
@@ -397,8 +267,9 @@ export class JobStore {
     const abortSignal = starting ? AbortSignal.timeout(this.options.startTimeoutMs ?? 15_000) : shared ? undefined : deadline?.signal;
     const terms: CallTerms = { priority, remainingMs: deadline && (() => deadline.remainingMs), client: this.clientId, signal: abortSignal };
     try {
+      const client = starting ? this.clients.starts : this.client;
       const out = await withinDeadline(
-        send({ terms, abortSignal }),
+        client.send(withTerms(command, terms) as never, { abortSignal }) as Promise<T>,
         shared || starting ? undefined : deadline,
         subject,
       );

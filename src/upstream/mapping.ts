@@ -9,6 +9,7 @@ import type {
   MatchingWorkflowSummary,
   JobOutputSource,
   StartIdMappingJobOutput,
+  StartMatchingJobOutput,
 } from '@aws-sdk/client-entityresolution';
 import type {
   IdMappingJobRecord,
@@ -22,6 +23,7 @@ import type {
   RuleBasedPropertiesRecord,
   SchemaMappingRecord,
   StartedIdMappingJobRecord,
+  StartedJobRecord,
   WorkflowSummaryRecord,
 } from './records';
 
@@ -193,4 +195,8 @@ export function startedIdMappingJob(workflowName: string, out: StartIdMappingJob
     outputSourceConfig: outputSources(out.outputSourceConfig),
     acceptedAt: new Date(),
   };
+}
+
+export function startedJob(workflowName: string, out: StartMatchingJobOutput): StartedJobRecord {
+  return { workflowName, jobId: required(out.jobId, 'jobId'), acceptedAt: new Date() };
 }

@@ -178,7 +178,8 @@ export interface StartedIdMappingJobRecord extends StartedJobRecord {
   outputSourceConfig?: OutputSourceRecord[];
 }
 
-export interface StartIdMappingJobRequest {
+/** What a start asks for beyond its workflow: ID mapping takes an output and a job type; matching takes neither. */
+export interface StartJobRequest {
   outputSourceConfig?: OutputSourceRecord[];
   jobType?: IdMappingJobType;
 }

@@ -1,8 +1,8 @@
 import { GraphQLError } from 'graphql';
 import { gatewayError } from '../upstream/errors';
-import type { JobKind, JobStore } from '../upstream/job-store';
-import type { JobSummaryRecord, Page, PageRequest } from '../upstream/records';
-import type { CallPriority } from '../upstream/rate-governor';
+import type { JobStore } from '../upstream/job-store';
+import type { JobKind } from '../upstream/kinds';
+import type { JobSummaryRecord, Page } from '../upstream/records';
 import type { WatchTerms } from './job-watcher';
 import { Mailbox } from './mailbox';
 import { subscriberStream, untilAborted } from './stream';
@@ -120,9 +120,7 @@ export class ListWatcher {
     firstRead.catch(() => {});
     const watch: ListWatch = { id, subscribers: new Set(), first: firstRead, settleFirst, ended: false };
     this.watches.set(id, watch);
-    const list = (page: PageRequest, priority: CallPriority): Promise<Page<JobSummaryRecord>> =>
-      kind === 'idMapping' ? this.jobs.listIdMappingJobs(workflowName, page, priority) : this.jobs.listMatchingJobs(workflowName, page, priority);
-    void this.poll(watch, () => list({ maxResults: first }, watch.latest === undefined ? 'interactive' : 'poll'));
+    void this.poll(watch, () => this.jobs.listJobs(kind, workflowName, { maxResults: first }, watch.latest === undefined ? 'interactive' : 'poll'));
     return watch;
   }
 
