@@ -40,7 +40,8 @@ notice.hidden = notices.length === 0;
 const credentials =
   auth === ''
     ? '# Credentials are not needed here (ER_AUTH=none).'
-    : `# This gateway needs credentials (${auth}): open Headers below and write\n#   { "X-API-Key": "<key>" }  or  { "Authorization": "Bearer <token>" }\n# They go with every request, and in the websocket's connectionParams for subscriptions.`;
+    : `# This gateway needs credentials (${auth}): open Headers below and write\n#   { "X-API-Key": "<key>" }  or  { "Authorization": "Bearer <token>" }\n# They go with every request, and in the websocket's connectionParams for subscriptions;
+# then re-fetch the schema (the circling arrows, bottom left) for the docs.`;
 
 const DEFAULT_QUERY = `# er-gateway's GraphQL IDE: queries and mutations go over HTTP to /graphql,
 # subscriptions over the gateway's websocket (graphql-ws) on the same path.
