@@ -38,6 +38,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     inlineTracing: true,
     introspection: true,
     dashboard: true,
+    ide: 'graphiql',
     startWithoutAws: false,
     routerSecret: undefined,
     metricsPort: 9464,
@@ -118,6 +119,14 @@ test('the AWS backend takes a region and an endpoint override', () => {
 test('the poll interval defaults to 5 s against AWS and 1 s with the emulator', () => {
   expect(loadConfig({ ER_BACKEND: 'aws', ER_AUTH: 'none' }).pollIntervalMs).toBe(5000);
   expect(loadConfig({ ER_POLL_INTERVAL_MS: '250' }).pollIntervalMs).toBe(250);
+});
+
+test('the IDE is GraphiQL by default outside production and off in production; ER_IDE takes graphiql, sandbox or off', () => {
+  expect(loadConfig({}).ide).toBe('graphiql');
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'emulator' }).ide).toBe('off');
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_IDE: 'graphiql' }).ide).toBe('graphiql');
+  expect(loadConfig({ ER_IDE: 'sandbox' }).ide).toBe('sandbox');
+  expect(refusal({ ER_IDE: 'graphql-playground' })).toMatch(/^ER_IDE: /);
 });
 
 test('production must name its backend', () => {

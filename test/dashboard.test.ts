@@ -187,7 +187,7 @@ test('the page is served with a policy that keeps it to its own files and this g
     expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
     const html = await page.text();
     // Everything it loads is its own: no CDN.
-    expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual(['/dashboard/main.css', '/dashboard/main.js']);
+    expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual(['/favicon.svg', '/dashboard/main.css', '/dashboard/main.js']);
     for (const file of ['main.js', 'main.css']) expect((await fetch(`${on.gateway.url}/dashboard/${file}`)).status).toBe(200);
     const wrongMethod = await fetch(`${on.gateway.url}/dashboard/`, { method: 'POST' });
     expect(wrongMethod.status).toBe(405);

@@ -2,6 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
@@ -300,7 +301,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     maxConnections,
     trusted,
     dashboard: config.dashboard,
-    landingPage: config.nodeEnv === 'production',
+    ide: config.ide === 'graphiql' ? { introspection: config.introspection, trustedDocuments: trusted !== undefined, auth: config.auth.modes } : undefined,
+    // In production the plain page stays at /graphql, and links the IDE when it is on.
+    browserPage: config.ide === 'sandbox' ? 'apollo' : config.ide === 'graphiql' && config.nodeEnv !== 'production' ? 'ide' : 'landing',
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'http' }),
   });
   const httpServer = http.app.server;
@@ -349,8 +352,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       limitsPlugin<GatewayContext>(cost, posture, variablesLimits, (ctx, ...refused) => refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused)),
       retryAfterPlugin<GatewayContext>(),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
-      // In production the HTTP layer serves our own page; Apollo's would load its script from Apollo's CDN.
-      ...(config.nodeEnv === 'production' ? [ApolloServerPluginLandingPageDisabled()] : []),
+      // Apollo's page loads its script from Apollo's CDN: only when asked for (ER_IDE=sandbox); otherwise the HTTP layer serves ours.
+      config.ide === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
       ...(config.responseCacheMb > 0
         ? [
             responseCache<GatewayContext>({

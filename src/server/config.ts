@@ -78,6 +78,12 @@ export interface Config {
   introspection: boolean;
   /** The live dashboard page at `/dashboard/` (and `/` leads there); it calls the public API with the visitor's own credentials. @default true */
   dashboard: boolean;
+  /**
+   * What serves GraphQL to a person with a browser: `graphiql`, the GraphiQL IDE bundled into the gateway at `/ide/` (offline, same origin);
+   * `sandbox`, Apollo's embedded Sandbox at GET /graphql (loaded from Apollo's CDN: online only); `off`, neither (GET /graphql shows a plain page).
+   * @default 'off' with NODE_ENV=production, else 'graphiql'
+   */
+  ide: 'graphiql' | 'sandbox' | 'off';
   /** A secret only the router knows, sent as `X-Router-Secret`: with it, `_service` and ftv1 traces are answered whatever `introspection` says. */
   routerSecret?: string;
   /** The port of `/metrics`, apart from the service port; 0 picks a free one. @default 9464 */
@@ -177,6 +183,7 @@ const env = z.object({
   ER_INLINE_TRACING: z.enum(['true', 'false']).default('true'),
   ER_INTROSPECTION: z.enum(['true', 'false']).optional(),
   ER_DASHBOARD: z.enum(['true', 'false']).default('true'),
+  ER_IDE: z.enum(['graphiql', 'sandbox', 'off']).optional(),
   ER_START_WITHOUT_AWS: z.enum(['true', 'false']).default('false'),
   ER_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   ER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
@@ -321,6 +328,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     inlineTracing: vars.ER_INLINE_TRACING === 'true',
     introspection: (vars.ER_INTROSPECTION ?? (vars.NODE_ENV === 'production' ? 'false' : 'true')) === 'true',
     dashboard: vars.ER_DASHBOARD === 'true',
+    ide: vars.ER_IDE ?? (vars.NODE_ENV === 'production' ? 'off' : 'graphiql'),
     routerSecret: vars.ER_ROUTER_SECRET,
     metricsPort: vars.ER_METRICS_PORT,
     metricsHost: vars.ER_METRICS_HOST,

@@ -9,6 +9,8 @@ import { ANONYMOUS, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
 import { DASHBOARD_ROUTES, serveDashboard } from './dashboard';
+import { FAVICON_PATH, serveFavicon } from './favicon';
+import { IDE_PATH, serveIde, type IdeSettings } from './ide';
 import { landingPageHtml, sendLandingPage, wantsPage } from './landing-page';
 import type { GatewayMetrics } from './metrics';
 import type { OriginGuard } from './origins';
@@ -41,8 +43,13 @@ export interface HttpLayerOptions<C extends BaseContext> {
   dashboard: boolean;
   /** Told of each request refused for its credentials, by why. */
   onAuthFailure?: (reason: AuthFailure) => void;
-  /** In production: browsers that GET /graphql get our own landing page (see landing-page.ts), before authentication. */
-  landingPage: boolean;
+  /** Serve the GraphQL IDE at /ide/ (ER_IDE=graphiql), telling it what this gateway allows. @default not served */
+  ide?: IdeSettings;
+  /**
+   * What a browser's GET /graphql gets: `ide`, a 302 to /ide/, and `landing`, our own page (see landing-page.ts), both before authentication;
+   * `apollo`, Apollo's landing page (the embedded Sandbox), which Apollo serves after authentication as any GET.
+   */
+  browserPage: 'ide' | 'landing' | 'apollo';
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -133,8 +140,11 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });
   });
+  serveFavicon(app);
   if (options.dashboard) serveDashboard(app, logger);
-  answerInJson(app, options.dashboard ? { ...ROUTES, ...DASHBOARD_ROUTES } : ROUTES, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
+  const ideRoutes = options.ide ? serveIde(app, options.ide, logger) : [];
+  const pages = Object.fromEntries([FAVICON_PATH, ...ideRoutes].map((path) => [path, ['GET', 'HEAD']]));
+  answerInJson(app, { ...ROUTES, ...(options.dashboard ? DASHBOARD_ROUTES : {}), ...pages }, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
 
   /** The caller a request's credentials name, or undefined once it has been answered 401 (or 503). */
   async function authenticated(request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
@@ -167,7 +177,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
     app,
     serveGraphQL(apollo, sse) {
       // Everything a request asks of the service shares one deadline, which ends with the answer.
-      const landingPage = options.landingPage ? landingPageHtml({ dashboard: options.dashboard }) : undefined;
+      const landingPage = options.browserPage === 'landing' ? landingPageHtml({ dashboard: options.dashboard, ide: options.ide !== undefined }) : undefined;
       const graphql = fastifyApolloHandler(apollo, {
         context: async (request) => {
           const deadline = deadlines.start();
@@ -179,7 +189,10 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
         handler: async function (request, reply) {
-          if (landingPage !== undefined && wantsPage(request.method, request.headers.accept)) return sendLandingPage(reply, landingPage);
+          if (wantsPage(request.method, request.headers.accept)) {
+            if (options.browserPage === 'ide') return reply.redirect(IDE_PATH, 302);
+            if (landingPage !== undefined) return sendLandingPage(reply, landingPage);
+          }
           // With ER_AUTH=none there is nothing to wait for: no promise on the way of every request.
           const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
           if (!caller) return reply;

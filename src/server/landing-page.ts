@@ -4,19 +4,21 @@ import { securePage } from './dashboard';
 /**
  * What a browser gets at GET /graphql in production, instead of Apollo's
  * landing page, which loads its script from Apollo's CDN onto the gateway's
- * own origin: a plain page of our own, loading nothing at all, served under
+ * own origin: a plain page of our own, loading nothing but the gateway's icon, served under
  * the dashboard's Content-Security-Policy. It says what the endpoint is and
- * where the documentation is; it has no IDE (introspection is off in
- * production anyway).
+ * where the documentation is, and links the dashboard and the IDE when they
+ * are served (see ide.ts: ER_IDE).
  */
-export function landingPageHtml(options: { dashboard: boolean }): string {
+export function landingPageHtml(options: { dashboard: boolean; ide: boolean }): string {
   const dashboard = options.dashboard ? '<li>The live dashboard of jobs: <a href="/dashboard/">/dashboard/</a>.</li>' : '';
+  const ide = options.ide ? '<li>A GraphQL IDE (GraphiQL, served by the gateway): <a href="/ide/">/ide/</a>.</li>' : '';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>er-gateway: GraphQL endpoint</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 </head>
 <body>
 <main>
@@ -26,8 +28,9 @@ export function landingPageHtml(options: { dashboard: boolean }): string {
 <li>Queries and mutations: <code>POST /graphql</code> with a JSON body <code>{"query": "…", "variables": {…}}</code>.</li>
 <li>Live progress: websockets (graphql-transport-ws) at <code>/graphql</code>, or Server-Sent Events (graphql-sse) at <code>/graphql/stream</code>.</li>
 ${dashboard}
+${ide}
 </ul>
-<p>The documentation is the README that ships with the gateway: "Example queries", "Starting jobs", "Live progress over websockets", "For frontend teams", "Errors" and "Limits". The schema is <code>schema.graphql</code> beside it; introspection is off in production.</p>
+<p>The documentation is the README that ships with the gateway: "Example queries", "Starting jobs", "Live progress over websockets", "For frontend teams", "Errors" and "Limits". The schema is <code>schema.graphql</code> beside it; introspection is off in production unless ER_INTROSPECTION turns it on.</p>
 </main>
 </body>
 </html>

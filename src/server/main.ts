@@ -34,7 +34,13 @@ async function main(): Promise<void> {
   } else {
     logger.warn({ auth: 'none' }, 'AUTH: none. Every caller may do everything: fine for the embedded emulator, never for AWS (see README, "Securing it").');
   }
-  logger.info(`er-gateway ready at ${gateway.url}/graphql (metrics at ${gateway.metricsUrl}/metrics)`);
+  // The message's start is what scripts and tests parse; the pages follow it, and are fields too.
+  const pages = {
+    ...(config.dashboard ? { dashboard: `${gateway.url}/dashboard/` } : {}),
+    ...(config.ide === 'graphiql' ? { ide: `${gateway.url}/ide/` } : config.ide === 'sandbox' ? { ide: `${gateway.url}/graphql` } : {}),
+  };
+  const named = [pages.dashboard && `dashboard at ${pages.dashboard}`, pages.ide && `IDE at ${pages.ide}`].filter(Boolean).join(', ');
+  logger.info(pages, `er-gateway ready at ${gateway.url}/graphql (metrics at ${gateway.metricsUrl}/metrics)${named ? `; ${named}` : ''}`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
