@@ -7,7 +7,7 @@ const OUT = 'dist/public/ide';
 /** The inputs of the last bundle; the server serves only .html, .js, .css and .ttf files, so not this. */
 const INPUTS = `${OUT}/inputs.json`;
 // npm extracts packages with a fixed old mtime, so an upgrade shows in the lockfiles, not in the files esbuild read.
-const ALSO = ['src/ide/index.html', 'scripts/bundle-ide.mjs', 'package.json', 'package-lock.json', 'node_modules/.package-lock.json'];
+const ALSO = ['src/ide/index.html', 'src/ide/bundle.mjs', 'package.json', 'package-lock.json', 'node_modules/.package-lock.json'];
 
 function upToDate() {
   try {
