@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { AuthConfigError } from '../auth/files';
+import { SettingError } from '../settings/files';
 import { ListenError, startGateway } from './app';
 import { ConfigError, loadConfig } from './config';
 
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof ListenError) {
     console.error(`er-gateway: cannot start: ${err.message}`);
-  } else if (err instanceof ConfigError || err instanceof AuthConfigError) {
+  } else if (err instanceof ConfigError || err instanceof SettingError) {
     console.error(`er-gateway: bad configuration\n${err.message}`);
   } else {
     console.error('er-gateway: failed to start', err);
