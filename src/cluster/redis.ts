@@ -119,30 +119,38 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
   };
 }
 
+/** Resolves at the first of `events` on `client`, or after `ms`. */
+function firstOf(client: Redis, events: string[], ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      for (const event of events) client.off(event, done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const event of events) client.once(event, done);
+  });
+}
+
 /**
  * Closes `client` for good and resolves once its connection is closed: Redis
  * has answered the close with its own, so it no longer counts the client. A
- * Redis that does not answer (a hung one) gets `waitMs`, then the socket is
- * cut. A client between connections (Redis gone) has nothing open to wait for.
+ * Redis that does not answer (a hung one) gets `waitMs` at each step, then
+ * the socket is cut. A client between connections (Redis gone) has nothing
+ * open to wait for.
  */
-export function closeConnection(client: Redis, waitMs: number): Promise<void> {
+export async function closeConnection(client: Redis, waitMs: number): Promise<void> {
+  // Cut in the middle of its handshake, ioredis fails its ready check, closes the socket again and leaves a timer of its own running (2 s): the handshake ends first.
+  if (client.status === 'connecting' || client.status === 'connect') await firstOf(client, ['ready', 'close', 'end'], waitMs);
   if (client.status === 'end' || client.status === 'close' || client.status === 'reconnecting') {
     client.disconnect();
-    return Promise.resolve();
+    return;
   }
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(cut);
-      client.off('end', done);
-      resolve();
-    };
-    const cut = setTimeout(() => {
-      client.stream?.destroy();
-      done();
-    }, waitMs);
-    client.once('end', done);
-    client.disconnect();
-  });
+  const ended = firstOf(client, ['end'], waitMs);
+  client.disconnect();
+  await ended;
+  // Still open past the wait: a Redis that never answered the close.
+  if ((client.status as string) !== 'end') client.stream?.destroy();
 }
 
 /**

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { SettingError } from '../settings/files';
-import { ListenError, startGateway } from './app';
+import { startGateway } from './app';
+import { ListenError } from './listen';
 import { ConfigError, loadConfig } from './config';
 
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
