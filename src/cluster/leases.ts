@@ -1,9 +1,7 @@
-import type { IdMappingJobRecord, MatchingJobRecord } from '../upstream/records';
-import type { WatchCoordinator } from '../watch/job-watcher';
+import type { JobRecord } from '../watch/job-snapshot';
+import type { WatchCoordinator } from '../watch/replicas';
 import { parseJobJson } from './job-json';
 import { redisScript, type SharedRedis } from './redis';
-
-type JobRecord = IdMappingJobRecord | MatchingJobRecord;
 
 /** Takes the lease if free, or extends it if this replica holds it: 1 when this replica holds it now. */
 const ACQUIRE = `
