@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import WebSocket from 'ws';
 import { Authenticator } from '../src/auth/authenticator';
-import { AuthConfigError } from '../src/auth/files';
+import { SettingError } from '../src/settings/files';
 import { Policy } from '../src/auth/policy';
 import { MAX_TIMER_MS } from '../src/server/timers';
 import { seededJobId } from '../src/emulator/seed';
@@ -545,7 +545,7 @@ describe('the policy file', () => {
       outputs: [{ workflows: ['*'], roles: ['arn:aws:iam::123456789012:user/alice'], s3Prefixes: ['s3://bucket/no-slash'] }],
     });
     const started = startTestGateway({ env: { ER_AUTH: 'apikey', ER_API_KEYS: `ci:${pipeline.sha256}`, ER_POLICY_FILE: bad } });
-    await expect(started).rejects.toBeInstanceOf(AuthConfigError);
+    await expect(started).rejects.toBeInstanceOf(SettingError);
     const message = await started.catch((err: Error) => err.message);
     expect(message).toContain(`ER_POLICY_FILE: ${bad} is not a valid policy:`);
     expect(message).toMatch(/grants\.0\.to: names nobody/);

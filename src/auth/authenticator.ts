@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { AuthConfigError, readSettingDocument } from './files';
+import { SettingError, readSettingDocument } from '../settings/files';
 import { KeySetUnavailable, RemoteKeySet } from './jwks';
 import { ANONYMOUS, type Principal } from './principal';
 
@@ -125,14 +125,14 @@ export class Authenticator {
         try {
           key = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
         } catch (err) {
-          throw new AuthConfigError(`ER_JWT_PUBLIC_KEY_FILE: not a public key (SPKI PEM) for ${jwt.algorithms[0]}: ${(err as Error).message}`);
+          throw new SettingError(`ER_JWT_PUBLIC_KEY_FILE: not a public key (SPKI PEM) for ${jwt.algorithms[0]}: ${(err as Error).message}`);
         }
       } else {
-        throw new AuthConfigError('ER_AUTH=jwt needs ER_JWT_JWKS_URL or ER_JWT_PUBLIC_KEY_FILE.');
+        throw new SettingError('ER_AUTH=jwt needs ER_JWT_JWKS_URL or ER_JWT_PUBLIC_KEY_FILE.');
       }
     }
     if (options.modes.includes('apikey') && (options.apiKeys ?? []).length === 0) {
-      throw new AuthConfigError('ER_AUTH=apikey needs keys: set ER_API_KEYS_FILE or ER_API_KEYS.');
+      throw new SettingError('ER_AUTH=apikey needs keys: set ER_API_KEYS_FILE or ER_API_KEYS.');
     }
     return new Authenticator(options, key);
   }
@@ -222,11 +222,11 @@ export async function loadApiKeys(file: string | undefined, inline: string | und
   for (const item of (inline ?? '').split(',').filter(Boolean)) {
     const [name, sha256] = item.trim().split(':');
     const parsed = keyEntry.safeParse({ name, sha256 });
-    if (!parsed.success) throw new AuthConfigError(`ER_API_KEYS: "${name}" must be name:sha256-hex (${parsed.error.issues[0].message}).`);
+    if (!parsed.success) throw new SettingError(`ER_API_KEYS: "${name}" must be name:sha256-hex (${parsed.error.issues[0].message}).`);
     entries.push(parsed.data);
   }
   const names = entries.map((entry) => entry.name);
   const repeated = names.find((name, i) => names.indexOf(name) !== i);
-  if (repeated) throw new AuthConfigError(`API key name "${repeated}" is given twice: each key needs its own name.`);
+  if (repeated) throw new SettingError(`API key name "${repeated}" is given twice: each key needs its own name.`);
   return entries;
 }

@@ -1,7 +1,7 @@
 import picomatch from 'picomatch';
 import { z } from 'zod';
 import { KMS_ARN, ROLE_ARN, WORKFLOW_NAME, isCanonicalS3Path, isUnderS3Prefix } from '../upstream/patterns';
-import { readSettingDocument } from './files';
+import { readSettingDocument } from '../settings/files';
 import type { Principal } from './principal';
 
 /** What a principal may do to a workflow. */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Authenticator, loadApiKeys, type AuthMode, type JwtSettings } from './authenticator';
-import { readSettingFile } from './files';
+import { readSettingFile } from '../settings/files';
 import { Policy } from './policy';
 
 /** Who may call the gateway and what they may do: the auth part of the configuration. */
@@ -20,7 +20,7 @@ export interface Auth {
   policy: Policy;
 }
 
-/** Reads the keys and the policy (the configuration has checked that the modes have what they need); any problem is an AuthConfigError naming the setting. */
+/** Reads the keys and the policy (the configuration has checked that the modes have what they need); any problem is a SettingError naming the setting. */
 export async function loadAuth(settings: AuthSettings, now?: () => number, logger?: Logger): Promise<Auth> {
   const publicKeyPem = settings.jwt.publicKeyFile === undefined ? undefined : await readSettingFile('ER_JWT_PUBLIC_KEY_FILE', settings.jwt.publicKeyFile);
   const apiKeys = settings.modes.includes('apikey') ? await loadApiKeys(settings.apiKeysFile, settings.apiKeys) : [];

@@ -1,7 +1,7 @@
 import type { FinalJobStore } from '../upstream/job-store';
 import type { IdMappingJobRecord, MatchingJobRecord } from '../upstream/records';
 import type { SharedRedis } from './redis';
-import { parseJobJson } from './watch';
+import { parseJobJson } from './job-json';
 
 type JobRecord = IdMappingJobRecord | MatchingJobRecord;
 

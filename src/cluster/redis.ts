@@ -7,6 +7,8 @@ export interface SharedRedis {
   readonly client: Redis;
   /** The key prefix every shared part writes under, e.g. `er-gateway:`. */
   readonly prefix: string;
+  /** How long a command may wait for its answer, in ms; also how long a close waits for Redis to see the connection go. */
+  readonly commandTimeoutMs: number;
   /**
    * Whether Redis answers now: connected, and its last ping answered within
    * the command timeout. Shared parts skip Redis while it is false.
@@ -14,6 +16,7 @@ export interface SharedRedis {
   ready(): boolean;
   /** Pings Redis now (within the command timeout) and says whether it answered: `/readyz` asks it. */
   check(): Promise<boolean>;
+  /** Stops probing and closes the connection; resolves once it is closed (see closeConnection). */
   close(): Promise<void>;
 }
 
@@ -105,14 +108,49 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
   return {
     client,
     prefix: options.prefix,
+    commandTimeoutMs,
     ready: () => client.status === 'ready' && !hung,
     check,
     close: async () => {
       closing = true;
       clearInterval(probe);
-      client.disconnect();
+      await closeConnection(client, commandTimeoutMs);
     },
   };
+}
+
+/** Resolves at the first of `events` on `client`, or after `ms`. */
+function firstOf(client: Redis, events: string[], ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      for (const event of events) client.off(event, done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    for (const event of events) client.once(event, done);
+  });
+}
+
+/**
+ * Closes `client` for good and resolves once its connection is closed: Redis
+ * has answered the close with its own, so it no longer counts the client. A
+ * Redis that does not answer (a hung one) gets `waitMs` at each step, then
+ * the socket is cut. A client between connections (Redis gone) has nothing
+ * open to wait for.
+ */
+export async function closeConnection(client: Redis, waitMs: number): Promise<void> {
+  // Cut in the middle of its handshake, ioredis fails its ready check, closes the socket again and leaves a timer of its own running (2 s): the handshake ends first.
+  if (client.status === 'connecting' || client.status === 'connect') await firstOf(client, ['ready', 'close', 'end'], waitMs);
+  if (client.status === 'end' || client.status === 'close' || client.status === 'reconnecting') {
+    client.disconnect();
+    return;
+  }
+  const ended = firstOf(client, ['end'], waitMs);
+  client.disconnect();
+  await ended;
+  // Still open past the wait: a Redis that never answered the close.
+  if ((client.status as string) !== 'end') client.stream?.destroy();
 }
 
 /**

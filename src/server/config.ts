@@ -1,6 +1,9 @@
+import proxyAddr from '@fastify/proxy-addr';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AuthMode } from '../auth/authenticator';
 import type { AuthSettings } from '../auth/setup';
+import { embeddedEmulatorSettings } from '../emulator/settings';
 import { OriginGuard } from './origins';
 
 /** The gateway's settings, read and checked once at start-up. Nothing else reads process.env. */
@@ -163,9 +166,8 @@ const env = z.object({
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name such as us-east-1')
     .optional(),
-  ER_EMULATOR_JOB_SECONDS: z.coerce.number().positive().max(86_400).default(20),
-  ER_EMULATOR_CONCURRENCY: z.enum(['workflow', 'region']).default('region'),
-  ER_EMULATOR_CONCURRENCY_ERROR: z.enum(['ExceedsLimitException', 'ConflictException']).default('ExceedsLimitException'),
+  // The embedded emulator's, with the bounds the standalone emulator has.
+  ...embeddedEmulatorSettings.shape,
   ER_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   ER_IDEMPOTENCY_MAX_KEYS: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
   ER_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).optional(),
@@ -385,4 +387,46 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     cursorKey: vars.ER_CURSOR_KEY,
     logLevel: vars.LOG_LEVEL,
   };
+}
+
+/** Without ER_MAX_CONNECTIONS_PER_ADDRESS, one address may hold this fraction of the connection cap: ten addresses at least to fill it. */
+const CONNECTION_SHARE_DIVISOR = 10;
+
+/** Files the process keeps beside its connections: its own, the SDK's sockets to the service, the emulator's. */
+const RESERVED_DESCRIPTORS = 128;
+
+/**
+ * 10000 connections, or fewer when the process's file descriptor limit is
+ * lower (read from /proc on Linux): past the limit, accept() fails and
+ * everything stops, /healthz included.
+ */
+function defaultMaxConnections(): number {
+  let limit = Infinity;
+  try {
+    const soft = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1];
+    if (soft) limit = Number(soft) - RESERVED_DESCRIPTORS;
+  } catch {
+    // Not Linux: the operator sets ER_MAX_CONNECTIONS.
+  }
+  return Math.max(1, Math.min(10_000, limit));
+}
+
+/**
+ * The connections the server holds at once and those one address may hold:
+ * the settings, else 10000 (or fewer, under the file descriptor limit) and a
+ * tenth of that.
+ */
+export function connectionLimits(config: Pick<Config, 'maxConnections' | 'maxConnectionsPerAddress'>): { maxConnections: number; perAddress: number } {
+  const maxConnections = config.maxConnections ?? defaultMaxConnections();
+  return { maxConnections, perAddress: config.maxConnectionsPerAddress ?? Math.ceil(maxConnections / CONNECTION_SHARE_DIVISOR) };
+}
+
+/** Whether the proxy at `address`, `hop` hops from the server, is believed when it names the client (X-Forwarded-For). */
+export type TrustProxy = (address: string, hop: number) => boolean;
+
+/** The proxies ER_TRUST_PROXY believes: the nearest `hops`, or those at the listed addresses. Unset: none. */
+export function trustedProxies(setting: Config['trustProxy']): TrustProxy | undefined {
+  if (setting === undefined) return undefined;
+  if (typeof setting === 'number') return (_address, hop) => hop < setting;
+  return proxyAddr.compile(setting);
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { AuthConfigError } from '../auth/files';
-import { ListenError, startGateway } from './app';
+import { SettingError } from '../settings/files';
+import { startGateway } from './app';
+import { ListenError } from './listen';
 import { ConfigError, loadConfig } from './config';
 
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof ListenError) {
     console.error(`er-gateway: cannot start: ${err.message}`);
-  } else if (err instanceof ConfigError || err instanceof AuthConfigError) {
+  } else if (err instanceof ConfigError || err instanceof SettingError) {
     console.error(`er-gateway: bad configuration\n${err.message}`);
   } else {
     console.error('er-gateway: failed to start', err);

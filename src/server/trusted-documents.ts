@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import { z } from 'zod';
-import { readSettingDocument } from '../auth/files';
+import { readSettingDocument } from '../settings/files';
 
 /** GraphQL Code Generator's client preset (`persisted-documents.json`): hash → document. */
 const codegenManifest = z.record(z.string().min(1), z.string().min(1));

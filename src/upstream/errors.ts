@@ -70,6 +70,13 @@ export function failureName(err: unknown): string {
   return /\b(E[A-Z]{4,})\b/.exec(err.message)?.[1] ?? err.name;
 }
 
+/**
+ * The service's exceptions that refuse what the client asked (a missing job,
+ * bad input, a conflicting job): the client's business, logged at debug, where
+ * service trouble is the operator's and logged as a warning.
+ */
+export const CLIENT_REFUSALS: ReadonlySet<string> = new Set(['ResourceNotFoundException', 'ValidationException', 'ConflictException']);
+
 /** Errors of calls the service never answered (a timeout, a cut connection): what was sent may still be acted on. */
 const unansweredCalls = new WeakSet<GraphQLError>();
 

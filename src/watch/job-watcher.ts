@@ -3,24 +3,15 @@ import { setMaxListeners } from 'node:events';
 import type { Access } from '../auth/access';
 import { gatewayError } from '../upstream/errors';
 import type { JobKind, JobOfKind, JobRead, JobStore } from '../upstream/job-store';
-import { isFinal, type IdMappingJobRecord, type JobKey, type MatchingJobRecord } from '../upstream/records';
+import { isFinal, type JobKey } from '../upstream/records';
+import { snapshotOf, type JobEvent, type JobRecord, type Snapshot } from './job-snapshot';
 import { Mailbox } from './mailbox';
-import { subscriberStream, untilAborted } from './stream';
+import { followHolder, type WatchCoordinator } from './replicas';
 import { realScheduler, type Scheduler } from './scheduler';
+import { subscriberStream } from './stream';
+import { FINAL_REFUSALS, FirstRead, leaving, startingState } from './subscription';
 
-type JobRecord = IdMappingJobRecord | MatchingJobRecord;
-
-/**
- * A job as one poll saw it, with `seen`: what a client can see of it, computed
- * once by the poller so that subscribers compare strings instead of jobs.
- */
-interface Snapshot {
-  job: JobRecord;
-  seen: string;
-}
-
-/** What the watcher publishes for a job: a changed snapshot, or the error that ends its watch. */
-export type JobEvent = Snapshot | { error: GraphQLError };
+export type { JobEvent, WatchCoordinator };
 
 /**
  * Where job events travel from pollers to subscribers: an EventTarget whose
@@ -61,21 +52,6 @@ export interface JobWatcherOptions {
   coordinator?: WatchCoordinator;
 }
 
-/**
- * Who polls a job when several replicas watch it. Contract: `acquire` takes
- * or renews this replica's lease on a watch id and says whether it holds it;
- * the lease lapses `leaseMs` after the last renewal; `release` gives it up.
- * `latest` is the last snapshot the holder stored; `store` never throws.
- * `acquire` and `latest` reject when the coordinator cannot be reached.
- */
-export interface WatchCoordinator {
-  readonly leaseMs: number;
-  acquire(id: string): Promise<boolean>;
-  release(id: string): Promise<void>;
-  latest(id: string): Promise<JobRecord | undefined>;
-  store(id: string, job: JobRecord): void;
-}
-
 /** Limits one subscriber's holdings (per socket, per client): `claim` throws LIMIT_EXCEEDED past them, else returns the release. */
 export interface WatchQuota {
   claim(watchId: string): () => void;
@@ -101,21 +77,12 @@ function unboundedEventTarget(): EventTarget {
 /** Failed polls in a row after which subscribers are told the state they hold is stale. */
 const STALE_AFTER_FAILURES = 2;
 
-/** Refusals that polling again cannot change: the subscription ends with them at once. */
-const DEFINITE = new Set(['NOT_FOUND', 'BAD_USER_INPUT', 'FORBIDDEN']);
-
-/** What a client can see change; a poll that changes none of it publishes nothing. */
-function visible(job: JobRecord): string {
-  return JSON.stringify([job.status, job.endTime?.getTime() ?? null, job.metrics ?? null, job.errorDetails ?? null, job.stale]);
-}
-
 interface Watch {
   id: string;
   subscribers: number;
   latest?: Snapshot;
   /** The first snapshot, shared by everyone who subscribes before it arrives. */
-  first: Promise<Snapshot>;
-  settleFirst: { resolve(snapshot: Snapshot): void; reject(err: GraphQLError): void };
+  first: FirstRead<Snapshot>;
   delayMs: number;
   failingSince?: number;
   /** Failed polls in a row. */
@@ -204,26 +171,15 @@ export class JobWatcher {
     const mailbox = new Mailbox<JobEvent>(this.subscriberQueue, () => this.observer?.skipped());
     const listener = (event: Event) => mailbox.offer((event as CustomEvent<JobEvent>).detail);
     this.events.addEventListener(id, listener);
-    let left = false;
-    const leave = () => {
-      if (left) return;
-      left = true;
-      signal?.removeEventListener('abort', leave);
+    const leave = leaving(signal, () => {
       release?.();
       this.events.removeEventListener(id, listener);
       mailbox.close();
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
-    };
-    signal?.addEventListener('abort', leave, { once: true });
-    let first: Snapshot;
-    try {
-      first = watch.latest ?? (await untilAborted(watch.first, signal));
-    } catch (err) {
-      leave();
-      throw err;
-    }
+    });
+    const first = await startingState(watch.latest, watch.first, signal, leave);
     return subscriberStream<JobRecord | GraphQLError>(leave, async (push, stop) => {
       let last = first.seen;
       await push(first.job);
@@ -247,67 +203,26 @@ export class JobWatcher {
   }
 
   private begin(kind: JobKind, key: JobKey, id: string, client: string | undefined): Watch {
-    let settleFirst!: Watch['settleFirst'];
-    const first = new Promise<Snapshot>((resolve, reject) => (settleFirst = { resolve, reject }));
-    // Nobody may be waiting when the first poll fails: the rejection is handled where it is awaited.
-    first.catch(() => {});
-    const watch: Watch = { id, subscribers: 0, first, settleFirst, delayMs: this.intervalMs, failures: 0, ended: false };
+    const watch: Watch = { id, subscribers: 0, first: new FirstRead(), delayMs: this.intervalMs, failures: 0, ended: false };
     this.watches.set(id, watch);
     this.observer?.watchedJobs(1);
     // The first read answers a waiting client: a fresh snapshot serves it, at a query's priority.
     // Later reads are polls: they ask the service, and yield to queries.
     const firstReader = client === undefined ? this.jobs : this.jobs.forClient(client);
     const fetch = () => (watch.latest === undefined ? firstReader.readJob(kind, key, 'query') : this.jobs.readJob(kind, key, 'poll'));
-    if (this.coordinator) this.coordinate(watch, fetch, this.coordinator);
-    else void this.poll(watch, fetch);
+    if (!this.coordinator) void this.poll(watch, fetch);
+    else {
+      followHolder(watch, { coordinator: this.coordinator, events: this.events, scheduler: this.scheduler, intervalMs: this.intervalMs }, {
+        adopt: (snapshot) => this.adopt(watch, snapshot),
+        poll: () => void this.poll(watch, fetch),
+        fail: (error) => this.fail(watch, error),
+        ended: (error) => {
+          if (watch.latest === undefined) watch.first.reject(error);
+          this.end(watch);
+        },
+      });
+    }
     return watch;
-  }
-
-  /**
-   * With replicas: the watch follows the holder's events (every event, the
-   * holder's own included, arrives through the shared bus), and a lease loop
-   * every half interval takes the lease when it is free and renews it while
-   * held. The holder polls; the others only listen, and take over within two
-   * intervals of the holder's last renewal. Without the coordinator (Redis
-   * unreachable) the watch ends with UPSTREAM_UNAVAILABLE.
-   */
-  private coordinate(watch: Watch, fetch: () => Promise<JobRead>, coordinator: WatchCoordinator): void {
-    watch.follow = (event: Event) => {
-      const detail = (event as CustomEvent<JobEvent>).detail;
-      if ('error' in detail) {
-        if (watch.latest === undefined) watch.settleFirst.reject(detail.error);
-        return this.end(watch);
-      }
-      // The holder's own snapshots come back through the bus, perhaps after a newer poll: it keeps its own.
-      if (!watch.holder) this.adopt(watch, detail);
-    };
-    this.events.addEventListener(watch.id, watch.follow);
-    const lead = async (): Promise<void> => {
-      watch.cancelLead = undefined;
-      if (watch.ended) return;
-      let holds: boolean;
-      try {
-        holds = await coordinator.acquire(watch.id);
-        if (!holds && watch.latest === undefined) {
-          const job = await coordinator.latest(watch.id);
-          if (job && !watch.ended && watch.latest === undefined) this.adopt(watch, { job, seen: visible(job) });
-        }
-      } catch {
-        return this.fail(watch, gatewayError('UPSTREAM_UNAVAILABLE', "Live updates need the gateway's shared store (Redis), which cannot be reached; subscribe again later."));
-      }
-      if (watch.ended) return;
-      if (holds && !watch.holder) {
-        watch.holder = true;
-        // A poll still in flight from an earlier hold goes on as the loop: starting another would poll twice.
-        if (!watch.reading) void this.poll(watch, fetch);
-      } else if (!holds && watch.holder) {
-        watch.holder = false;
-        watch.cancelPoll?.();
-        watch.cancelPoll = undefined;
-      }
-      watch.cancelLead = this.scheduler.after(this.intervalMs / 2, lead);
-    };
-    void lead();
   }
 
   /** A snapshot the holder saw (another replica), taken as this watch's latest: the first one answers the subscribers waiting for it. */
@@ -315,7 +230,7 @@ export class JobWatcher {
     const previous = watch.latest;
     watch.latest = snapshot;
     watch.freshAt = this.scheduler.now();
-    if (!previous) watch.settleFirst.resolve(snapshot);
+    if (!previous) watch.first.resolve(snapshot);
     if (isFinal(snapshot.job.status)) this.end(watch);
   }
 
@@ -331,7 +246,7 @@ export class JobWatcher {
       });
       if (served === 'miss') this.observer?.poll('ok');
       if (watch.ended) return;
-      const snapshot = { job, seen: visible(job) };
+      const snapshot = snapshotOf(job);
       const previous = watch.latest;
       watch.latest = snapshot;
       if (previous?.job.stale) this.observer?.stale(false);
@@ -340,7 +255,7 @@ export class JobWatcher {
       watch.failures = 0;
       watch.delayMs = this.intervalMs;
       this.coordinator?.store(watch.id, job);
-      if (!previous) watch.settleFirst.resolve(snapshot);
+      if (!previous) watch.first.resolve(snapshot);
       // With replicas the first read is published too: other replicas' subscribers learn everything from the holder.
       if (previous ? snapshot.seen !== previous.seen : this.coordinator) this.publish(watch, snapshot);
       if (isFinal(job.status)) return this.end(watch);
@@ -350,7 +265,7 @@ export class JobWatcher {
       this.observer?.poll(code);
       if (watch.ended) return;
       // A first read that failed answers its waiting clients at once: they retry, and no poller stays for a job nobody saw.
-      if (DEFINITE.has(code) || watch.latest === undefined) return this.fail(watch, error);
+      if (FINAL_REFUSALS.has(code) || watch.latest === undefined) return this.fail(watch, error);
       watch.failingSince ??= this.scheduler.now();
       watch.failures++;
       if (watch.failures >= STALE_AFTER_FAILURES) this.markStale(watch);
@@ -370,13 +285,13 @@ export class JobWatcher {
     const latest = watch.latest;
     if (watch.ended || !latest || latest.job.stale) return;
     const job = { ...latest.job, stale: true };
-    watch.latest = { job, seen: visible(job) };
+    watch.latest = snapshotOf(job);
     this.observer?.stale(true);
     this.publish(watch, watch.latest);
   }
 
   private fail(watch: Watch, error: GraphQLError): void {
-    if (watch.latest === undefined) watch.settleFirst.reject(error);
+    if (watch.latest === undefined) watch.first.reject(error);
     // Other replicas' subscribers wait for this job too: they hear of its end from the holder.
     if (watch.latest !== undefined || this.coordinator) this.publish(watch, { error });
     this.end(watch);

@@ -5,8 +5,9 @@ import type { JobKind } from '../upstream/kinds';
 import type { JobSummaryRecord, Page } from '../upstream/records';
 import type { WatchTerms } from './job-watcher';
 import { Mailbox } from './mailbox';
-import { subscriberStream, untilAborted } from './stream';
 import { realScheduler, type Scheduler } from './scheduler';
+import { subscriberStream } from './stream';
+import { FINAL_REFUSALS, FirstRead, leaving, startingState } from './subscription';
 
 /** A workflow's newest jobs as one poll saw them, with what a client can see of them. */
 interface ListSnapshot {
@@ -18,8 +19,7 @@ interface ListWatch {
   id: string;
   subscribers: Set<Mailbox<ListSnapshot | GraphQLError>>;
   latest?: ListSnapshot;
-  first: Promise<ListSnapshot>;
-  settleFirst: { resolve(snapshot: ListSnapshot): void; reject(err: GraphQLError): void };
+  first: FirstRead<ListSnapshot>;
   cancelPoll?: () => void;
   ended: boolean;
 }
@@ -38,9 +38,6 @@ export interface ListWatcherOptions {
 function visible(jobs: JobSummaryRecord[]): string {
   return JSON.stringify(jobs.map((job) => [job.jobId, job.status, job.endTime?.getTime() ?? null]));
 }
-
-/** Refusals that polling again cannot change: the subscriptions end with them. */
-const DEFINITE = new Set(['NOT_FOUND', 'BAD_USER_INPUT', 'FORBIDDEN']);
 
 /**
  * Live lists: a workflow's newest jobs now, then again whenever a job appears
@@ -76,24 +73,13 @@ export class ListWatcher {
     const watch = this.watches.get(id) ?? this.begin(kind, workflowName, first, id);
     const mailbox = new Mailbox<ListSnapshot | GraphQLError>(this.subscriberQueue);
     watch.subscribers.add(mailbox);
-    let left = false;
-    const leave = () => {
-      if (left) return;
-      left = true;
-      terms.signal?.removeEventListener('abort', leave);
+    const leave = leaving(terms.signal, () => {
       release?.();
       mailbox.close();
       watch.subscribers.delete(mailbox);
       if (watch.subscribers.size === 0) this.end(watch);
-    };
-    terms.signal?.addEventListener('abort', leave, { once: true });
-    let current: ListSnapshot;
-    try {
-      current = watch.latest ?? (await untilAborted(watch.first, terms.signal));
-    } catch (err) {
-      leave();
-      throw err;
-    }
+    });
+    const current = await startingState(watch.latest, watch.first, terms.signal, leave);
     return subscriberStream<JobSummaryRecord[] | GraphQLError>(leave, async (push, stop) => {
       let last = current.seen;
       await push(current.jobs);
@@ -115,10 +101,7 @@ export class ListWatcher {
   }
 
   private begin(kind: JobKind, workflowName: string, first: number, id: string): ListWatch {
-    let settleFirst!: ListWatch['settleFirst'];
-    const firstRead = new Promise<ListSnapshot>((resolve, reject) => (settleFirst = { resolve, reject }));
-    firstRead.catch(() => {});
-    const watch: ListWatch = { id, subscribers: new Set(), first: firstRead, settleFirst, ended: false };
+    const watch: ListWatch = { id, subscribers: new Set(), first: new FirstRead(), ended: false };
     this.watches.set(id, watch);
     void this.poll(watch, () => this.jobs.listJobs(kind, workflowName, { maxResults: first }, watch.latest === undefined ? 'interactive' : 'poll'));
     return watch;
@@ -133,7 +116,7 @@ export class ListWatcher {
       const snapshot = { jobs: items, seen: visible(items) };
       const previous = watch.latest;
       watch.latest = snapshot;
-      if (!previous) watch.settleFirst.resolve(snapshot);
+      if (!previous) watch.first.resolve(snapshot);
       else if (snapshot.seen !== previous.seen) for (const mailbox of watch.subscribers) mailbox.offer(snapshot);
     } catch (err) {
       const error = err instanceof GraphQLError ? err : gatewayError('UPSTREAM_UNAVAILABLE', 'The list of jobs could not be read.');
@@ -141,10 +124,10 @@ export class ListWatcher {
       if (watch.ended) return;
       // A first read that failed answers its waiters at once; a later failure waits for the next poll, unless it is definite.
       if (watch.latest === undefined) {
-        watch.settleFirst.reject(error);
+        watch.first.reject(error);
         return this.end(watch);
       }
-      if (DEFINITE.has(String(error.extensions.code))) {
+      if (FINAL_REFUSALS.has(String(error.extensions.code))) {
         for (const mailbox of watch.subscribers) mailbox.offer(error);
         return this.end(watch);
       }

@@ -2,15 +2,19 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 
-/** A policy file, a setting or a key file that stops start-up; its message names the setting, the file and the entry at fault. */
-export class AuthConfigError extends Error {}
+/**
+ * A setting, or a file a setting names (a policy, keys, a manifest), that
+ * stops start-up; its message names the setting, the file and the entry at
+ * fault.
+ */
+export class SettingError extends Error {}
 
-/** The text of the file a setting names; one that cannot be read is an AuthConfigError naming the setting. */
+/** The text of the file a setting names; one that cannot be read is a SettingError naming the setting. */
 export async function readSettingFile(setting: string, path: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    throw new AuthConfigError(`${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
+    throw new SettingError(`${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'}).`);
   }
 }
 
@@ -21,12 +25,12 @@ export async function readSettingDocument<T>(setting: string, path: string, sche
   try {
     document = parseYaml(text);
   } catch (err) {
-    throw new AuthConfigError(`${setting}: ${path} is not YAML or JSON: ${(err as Error).message.split('\n', 1)[0]}`);
+    throw new SettingError(`${setting}: ${path} is not YAML or JSON: ${(err as Error).message.split('\n', 1)[0]}`);
   }
   const parsed = schema.safeParse(document);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${issue.path.join('.') || '(top level)'}: ${issue.message}`);
-    throw new AuthConfigError(`${setting}: ${path} is not a valid ${what}:\n${problems.join('\n')}`);
+    throw new SettingError(`${setting}: ${path} is not a valid ${what}:\n${problems.join('\n')}`);
   }
   return parsed.data;
 }

@@ -1,0 +1,60 @@
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { Redis } from 'ioredis';
+import type { JobEvents } from '../watch/job-watcher';
+import { parseJobJson } from './job-json';
+import { closeConnection, type SharedRedis } from './redis';
+
+type Listener = Parameters<EventTarget['addEventListener']>[1];
+
+/**
+ * Job events across replicas: Redis pub/sub through
+ * `@graphql-yoga/redis-event-target`, on channels `<prefix>job:<watch id>`.
+ * Every replica's listeners, the publisher's own included, get each event
+ * once, through Redis. While Redis is unreachable, events are delivered in
+ * this process only: the watcher's errors still reach its subscribers.
+ */
+export class ClusterJobEvents extends EventTarget implements JobEvents {
+  private readonly remote: EventTarget;
+  private readonly subscriber: Redis;
+
+  constructor(private readonly redis: SharedRedis) {
+    super();
+    // A connection in subscriber mode of its own; it resubscribes by itself after a reconnect.
+    this.subscriber = redis.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    this.subscriber.on('error', () => {}); // the shared connection logs the outage
+    const quiet = <A extends unknown[]>(send: (...args: A) => Promise<unknown>) => (...args: A) => void send(...args).catch(() => {});
+    this.remote = createRedisEventTarget({
+      publishClient: { publish: quiet((channel: string, message: string) => redis.client.publish(channel, message)) } as unknown as Redis,
+      subscribeClient: {
+        on: (name: string, listener: (...args: unknown[]) => void) => this.subscriber.on(name, listener),
+        subscribe: quiet((channel: string) => this.subscriber.subscribe(channel)),
+        unsubscribe: quiet((channel: string) => this.subscriber.unsubscribe(channel)),
+      } as unknown as Redis,
+      serializer: { stringify: JSON.stringify, parse: parseJobJson },
+    }) as unknown as EventTarget;
+  }
+
+  override addEventListener(type: string, listener: Listener, options?: Parameters<EventTarget['addEventListener']>[2]): void {
+    super.addEventListener(type, listener, options);
+    this.remote.addEventListener(this.channel(type), listener);
+  }
+
+  override removeEventListener(type: string, listener: Listener, options?: Parameters<EventTarget['removeEventListener']>[2]): void {
+    super.removeEventListener(type, listener, options);
+    this.remote.removeEventListener(this.channel(type), listener);
+  }
+
+  override dispatchEvent(event: Event): boolean {
+    if (!this.redis.ready()) return super.dispatchEvent(event);
+    return this.remote.dispatchEvent(new CustomEvent(this.channel(event.type), { detail: (event as CustomEvent).detail }));
+  }
+
+  /** Closes the subscriber connection; resolves once it is closed. */
+  close(): Promise<void> {
+    return closeConnection(this.subscriber, this.redis.commandTimeoutMs);
+  }
+
+  private channel(type: string): string {
+    return `${this.redis.prefix}job:${type}`;
+  }
+}
