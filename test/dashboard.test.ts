@@ -2,8 +2,9 @@
 /// <reference lib="dom.iterable" />
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { newApiKey, writeTempFile } from './utils/auth';
+import { launchTestBrowser } from './utils/browser';
 import { CONTENT_SECURITY_POLICY } from '../src/server/dashboard';
 import { documentHash } from '../src/server/trusted-documents';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
@@ -12,9 +13,11 @@ import { codes, startTestGateway, type TestGateway } from './utils/gateway';
 const OTHER = '{ idMappingWorkflows { nodes { workflowName } } }';
 
 /**
- * The dashboard as a person sees it: Debian's Chromium, headless, driven by
- * playwright-core, against a gateway with its embedded emulator. `npm test`
- * builds the page first (`npm run dashboard`), as `npm run build` does.
+ * The dashboard as a person sees it: Chromium, headless, driven by
+ * playwright-core, against a gateway with its embedded emulator. The browser is
+ * Debian's when installed, else the one `npm ci` brings (test/utils/browser.ts,
+ * ER_TEST_BROWSER). `npm test` builds the page first (`npm run dashboard`), as
+ * `npm run build` does.
  */
 
 /** Where the screenshot goes: the tests' output folder, not committed. */
@@ -22,10 +25,10 @@ const OUTPUT = process.env.TEST_OUTPUT_DIR ?? join(__dirname, 'output');
 
 let browser: Browser;
 
+// The first run on a machine without a browser unpacks the bundled one (a few seconds, longer under load).
 beforeAll(async () => {
-  // Nothing but loopback resolves: a request meant for the internet fails here rather than leaving the machine.
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1'] });
-});
+  browser = await launchTestBrowser();
+}, 120_000);
 
 afterAll(async () => {
   await browser.close();

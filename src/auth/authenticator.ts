@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
 import type { Logger } from 'pino';
-import { z } from 'zod';
-import { SettingError, readSettingDocument } from '../settings/files';
+import type { ApiKeyEntry } from './api-keys';
+import { SettingError } from '../settings/files';
 import { KeySetUnavailable, RemoteKeySet } from './jwks';
 import { ANONYMOUS, type Principal } from './principal';
 
@@ -62,13 +62,6 @@ export interface JwtSettings {
   jwksTimeoutMs?: number;
   /** Past its ten minutes, how long the last good JWKS still serves while fetches fail. @default 3600000 */
   jwksGraceMs?: number;
-}
-
-/** One API key: its name (what the policy and the audit log use), the SHA-256 of the key, and groups the policy may grant to. */
-export interface ApiKeyEntry {
-  name: string;
-  sha256: string;
-  groups?: string[];
 }
 
 export interface AuthenticatorOptions {
@@ -202,31 +195,4 @@ function listClaim(value: unknown): string[] {
   if (typeof value === 'string') return value.split(' ').filter(Boolean);
   if (Array.isArray(value)) return value.filter((item): item is string => typeof item === 'string');
   return [];
-}
-
-const keyEntry = z
-  .object({
-    name: z.string().regex(/^[\w.@-]{1,128}$/, 'must be 1 to 128 letters, digits and _.@-'),
-    sha256: z.string().regex(/^[a-f0-9]{64}$/, 'must be the SHA-256 of the key in lowercase hex'),
-    groups: z.array(z.string().min(1)).optional(),
-  })
-  .strict();
-const keyFile = z.object({ keys: z.array(keyEntry).min(1) }).strict();
-
-/** The API keys of `ER_API_KEYS_FILE` (YAML or JSON: `keys: [{ name, sha256, groups }]`) and `ER_API_KEYS` (`name:sha256,…`). */
-export async function loadApiKeys(file: string | undefined, inline: string | undefined): Promise<ApiKeyEntry[]> {
-  const entries: ApiKeyEntry[] = [];
-  if (file !== undefined) {
-    entries.push(...(await readSettingDocument('ER_API_KEYS_FILE', file, keyFile, 'key file')).keys);
-  }
-  for (const item of (inline ?? '').split(',').filter(Boolean)) {
-    const [name, sha256] = item.trim().split(':');
-    const parsed = keyEntry.safeParse({ name, sha256 });
-    if (!parsed.success) throw new SettingError(`ER_API_KEYS: "${name}" must be name:sha256-hex (${parsed.error.issues[0].message}).`);
-    entries.push(parsed.data);
-  }
-  const names = entries.map((entry) => entry.name);
-  const repeated = names.find((name, i) => names.indexOf(name) !== i);
-  if (repeated) throw new SettingError(`API key name "${repeated}" is given twice: each key needs its own name.`);
-  return entries;
 }

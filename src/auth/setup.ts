@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { Authenticator, loadApiKeys, type AuthMode, type JwtSettings } from './authenticator';
+import { loadApiKeys } from './api-keys';
+import { Authenticator, type AuthMode, type JwtSettings } from './authenticator';
 import { readSettingFile } from '../settings/files';
 import { Policy } from './policy';
 
