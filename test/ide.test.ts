@@ -1,13 +1,14 @@
 /// <reference lib="dom" />
 /// <reference lib="dom.iterable" />
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type LaunchOptions, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { CONTENT_SECURITY_POLICY } from '../src/server/dashboard';
 import { IDE_CONTENT_SECURITY_POLICY } from '../src/server/ide';
 import { documentHash } from '../src/server/trusted-documents';
 import { newApiKey, writeTempFile } from './utils/auth';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
+import { launchTestBrowser } from './utils/browser';
 import { startGatewayProcess } from './utils/process';
 
 /**
@@ -24,23 +25,11 @@ const OUTPUT = process.env.TEST_OUTPUT_DIR ?? join(__dirname, 'output');
 const IDE_POLICY =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; font-src 'self' data:; worker-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/**
- * Debian's Chromium where it is installed, else the one `@sparticuz/chromium` ships inside the package (Linux x64).
- * A local helper: test/utils/browser.ts, being written beside this file, is to take its place.
- */
-async function chromiumLaunchOptions(): Promise<LaunchOptions> {
-  // Nothing but loopback resolves: a request meant for the internet fails here rather than leaving the machine.
-  const offline = '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1';
-  if (existsSync('/usr/bin/chromium')) return { executablePath: '/usr/bin/chromium', args: [offline] };
-  const packaged = require('@sparticuz/chromium') as { executablePath(): Promise<string>; args: string[] };
-  return { executablePath: await packaged.executablePath(), args: [...packaged.args, offline] };
-}
-
 let browser: Browser;
 
 beforeAll(async () => {
-  browser = await chromium.launch(await chromiumLaunchOptions());
-});
+  browser = await launchTestBrowser();
+}, 120_000);
 
 afterAll(async () => {
   await browser?.close();
