@@ -30,7 +30,7 @@ import { JobStore } from '../upstream/job-store';
 import { RateGovernor } from '../upstream/rate-governor';
 import { JobWatcher } from '../watch/job-watcher';
 import { ListWatcher } from '../watch/list-watcher';
-import { realScheduler, type Scheduler } from '../watch/scheduler';
+import { realScheduler, steadyScheduler, type Scheduler } from '../watch/scheduler';
 import { ConfigError, type Config } from './config';
 import { clientErrorFormatter } from './errors';
 import proxyAddr from '@fastify/proxy-addr';
@@ -59,6 +59,8 @@ export interface GatewayOptions {
   idempotencyStore?: IdempotencyStore;
   /** The watcher's time, and the clock of token expiry: tests drive both by hand. @default Node's timers */
   scheduler?: Scheduler;
+  /** The time of spans: request deadlines, the rate governor's waits and refills, websocket pings and message rates. Tests drive it by hand. @default steadyScheduler */
+  timers?: Scheduler;
   /** The clock of the caches' windows (the freshness window, the response cache's maxAge), in ms: tests move it by hand. @default performance.now */
   now?: () => number;
 }
@@ -144,6 +146,7 @@ const CLIENT_REFUSALS = new Set(['ResourceNotFoundException', 'ValidationExcepti
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const scheduler = options.scheduler ?? realScheduler;
+  const timers = options.timers ?? steadyScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
   // Files a setting names are read before anything starts: a bad one stops start-up with nothing to clean up.
   const manifest = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
@@ -162,7 +165,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       ? await sharedCursorKeys(redis, logger)
       : { ring: new CursorKeyRing(CursorKeyRing.randomKey()), dispose: () => {} };
   const cursors = new Cursors(cursorKeys.ring);
-  const deadlines = new Deadlines(config.requestDeadlineMs);
+  const deadlines = new Deadlines(config.requestDeadlineMs, timers);
   const governor =
     config.ratePerSecond > 0
       ? new RateGovernor({
@@ -170,6 +173,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           burst: config.rateBurst,
           maxWaitMs: config.rateMaxWaitMs,
           pollShare: config.pollShare,
+          scheduler: timers,
           // With replicas the budget is the account's, in Redis: N replicas together keep to the rate.
           sharedBudget: redis ? sharedBudgets(redis, config.ratePerSecond, config.rateBurst) : undefined,
           observer: {
@@ -320,6 +324,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     authenticator,
     origins,
     scheduler,
+    timers,
     logger,
     keepAliveMs: config.wsKeepAliveMs,
     initTimeoutMs: config.wsInitTimeoutMs,
