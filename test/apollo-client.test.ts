@@ -2,11 +2,13 @@ import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, split, gql } from '@
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { print } from 'graphql';
+import { EventEmitter } from 'node:events';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient } from 'graphql-ws';
 import { Observable } from 'rxjs';
 import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from './utils/gateway';
+import { until } from './utils/wait';
 
 /**
  * What a frontend team does first: Apollo Client 4 with its default cache,
@@ -63,17 +65,24 @@ test.each(['websockets', 'SSE'])('over %s: a watched job query reaches SUCCEEDED
 
     // The badge: a query for the job's status, watched as a component watches it.
     const statuses: string[] = [];
+    const changed = new EventEmitter();
     const badge = client
       .watchQuery({ query: gql`query Badge($jobId: ID!) { idMappingJob(workflowName: "customer-id-map", jobId: $jobId) { id status } }`, variables: { jobId } })
-      .subscribe({ next: ({ data }) => data && statuses.push((data as { idMappingJob: { status: string } }).idMappingJob.status) });
-    while (statuses.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      .subscribe({
+        next: ({ data }) => {
+          if (data) statuses.push((data as { idMappingJob: { status: string } }).idMappingJob.status);
+          changed.emit('status');
+        },
+      });
+    const onStatus = { emitter: changed, event: 'status' };
+    await until(() => statuses.length > 0, onStatus);
     expect(statuses[0]).toBe('QUEUED');
 
     // The live feed, elsewhere on the page: its events name the same job by id.
     const live = client
       .subscribe({ query: gql`subscription Live($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }`, variables: { jobId } })
       .subscribe({});
-    while (statuses.at(-1) !== 'SUCCEEDED') await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => statuses.at(-1) === 'SUCCEEDED', onStatus);
     live.unsubscribe();
     badge.unsubscribe();
 

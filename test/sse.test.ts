@@ -1,5 +1,6 @@
 import { createClient } from 'graphql-sse';
 import { startTestGateway, type TestGateway } from './utils/gateway';
+import { until } from './utils/wait';
 
 /** Subscriptions over Server-Sent Events (graphql-sse), for networks that block websockets: the same watcher, limits and masking. */
 
@@ -15,10 +16,6 @@ afterAll(async () => {
 
 const UPDATES = 'subscription ($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }';
 const sseUrl = () => `${t.gateway.url}/graphql/stream`;
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
 
 test('a subscription over SSE follows a job to SUCCEEDED, then completes and leaves nothing watched', async () => {
   const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');

@@ -84,7 +84,7 @@ test('an address holds ER_STREAMS_PER_CLIENT event streams and websockets togeth
     }
     // A websocket draws from the same budget: refused once it says who it is.
     const socket = await RawSocket.open(t.gateway.url, { init: false });
-    socket.send(JSON.stringify({ type: 'connection_init' }));
+    socket.init();
     expect(await socket.closed).toEqual({ code: 1008, reason: 'Too many connections from this client' });
     expect(await refusals(t, 'streamsPerClient')).toBe(4);
 

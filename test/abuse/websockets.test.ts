@@ -4,6 +4,7 @@ import { IdMappingJobUpdatedDocument, type IdMappingJobUpdatedSubscription } fro
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { ManualScheduler } from '../utils/scheduler';
 import { RawSocket, Subscription, wsClient } from '../utils/subscriptions';
+import { until } from '../utils/wait';
 
 /**
  * A hostile client over websockets: subscriptions it abandons, more than its
@@ -22,10 +23,6 @@ async function watchedJobsMetric(t: TestGateway): Promise<string> {
 
 async function activeSubscriptions(t: TestGateway): Promise<number> {
   return (await t.gateway.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 test('sockets that leave while their first reads are pending leave nothing watched, nothing polling', async () => {
@@ -134,7 +131,7 @@ test('a client holds ER_STREAMS_PER_CLIENT sockets; one more is closed with 1008
   try {
     const held = await Promise.all([RawSocket.open(t.gateway.url), RawSocket.open(t.gateway.url)]);
     const extra = await RawSocket.open(t.gateway.url, { init: false });
-    extra.send(JSON.stringify({ type: 'connection_init' }));
+    extra.init();
     expect(await extra.closed).toEqual({ code: 1008, reason: 'Too many connections from this client' });
     held[0].close();
     await held[0].closed;
@@ -153,8 +150,8 @@ test('an address holds ER_STREAMS_PER_CLIENT sockets that have not said who they
     const silent = await Promise.all([RawSocket.open(t.gateway.url, { init: false }), RawSocket.open(t.gateway.url, { init: false })]);
     await expect(RawSocket.open(t.gateway.url, { init: false })).rejects.toThrow('Unexpected server response: 429');
     // Once one has said who it is, the address may open another.
-    silent[0].send(JSON.stringify({ type: 'connection_init' }));
-    await silent[0].until(() => silent[0].messages.length > 0);
+    silent[0].init();
+    await silent[0].message('connection_ack');
     const next = await RawSocket.open(t.gateway.url, { init: false });
     for (const socket of [...silent, next]) socket.close();
   } finally {
