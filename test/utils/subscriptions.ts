@@ -34,7 +34,8 @@ export class Subscription<T = Record<string, unknown>> {
     return this.until(() => this.completed || this.failure !== undefined);
   }
 
-  private until(condition: () => boolean): Promise<void> {
+  /** Waits until `condition` holds over the events so far, looking again at each event (or the end). */
+  until(condition: () => boolean): Promise<void> {
     if (condition()) return Promise.resolve();
     return new Promise((resolve) => {
       const check = () => (condition() ? resolve() : this.waiters.push(check));
