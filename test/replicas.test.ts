@@ -9,7 +9,7 @@ import { IdMappingJobUpdatedDocument, StartIdMappingJobDocument, StartMatchingJo
 import { awsBackendEnv, capturedLogger, closedPort, localCredentials, postGraphQL, startTestEmulator } from './utils/gateway';
 import { leftover } from './utils/leftovers';
 import { startGatewayProcess } from './utils/process';
-import { ownRedis, stopRedis } from './utils/redis';
+import { ownRedis, SHARED_REDIS_URL, sharedRedisPrefix, stopRedis } from './utils/redis';
 import { Subscription, wsClient } from './utils/subscriptions';
 import { until } from './utils/wait';
 
@@ -21,7 +21,7 @@ import { until } from './utils/wait';
  * leftovers).
  */
 
-const REDIS_URL = 'redis://127.0.0.1:6379/0';
+const REDIS_URL = SHARED_REDIS_URL;
 let emulator: Emulator;
 let prefix: string;
 
@@ -31,14 +31,7 @@ beforeAll(async () => {
 });
 
 beforeEach(() => {
-  prefix = `er-gateway-test:${randomUUID()}:`;
-});
-
-afterEach(async () => {
-  const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length > 0) await redis.del(...keys);
-  redis.disconnect();
+  prefix = sharedRedisPrefix();
 });
 
 /** A replica's settings: the emulator as its service, the test's Redis prefix. */

@@ -6,6 +6,7 @@ import { ManualClock } from './utils/clock';
 import { capturedLogger, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
 import { RawSocket, Subscription, wsClient } from './utils/subscriptions';
+import { until } from './utils/wait';
 
 const UPDATES = print(IdMappingJobUpdatedDocument);
 
@@ -162,7 +163,7 @@ test('a client that stops answering pings is dropped with one info line, and its
     await socket.until(() => socket.results('s19').length > 0);
     socket.pause();
     await expectDroppedOnce(t, socket, log, 'keepalive', { keepAliveMs: 100 });
-    while (t.gateway.watcher.watchedJobs > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => t.gateway.watcher.watchedJobs === 0);
     expect(log.lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
     expect(consoleError).not.toHaveBeenCalled();
   } finally {
