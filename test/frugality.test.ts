@@ -7,6 +7,7 @@ import { RateGovernor } from '../src/upstream/rate-governor';
 import { IdMappingJobDocument, IdMappingJobsWithMetricsDocument } from './generated/graphql';
 import { codes, runningJob, startTestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
+import { until } from './utils/wait';
 import { Subscription, wsClient } from './utils/subscriptions';
 
 const finished = { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 5) };
@@ -270,9 +271,15 @@ describe('over HTTP with the default caches', () => {
   });
 
   test('a burst beyond the budget: the calls that fit go out, the rest are THROTTLED at once, and the service throttles nothing', async () => {
-    const t = await startTestGateway({ env: { ER_RATE_PER_SECOND: '1', ER_RATE_BURST: '2', ER_RATE_MAX_WAIT_MS: '1500' } });
+    const timers = new ManualScheduler();
+    const t = await startTestGateway({ timers, env: { ER_RATE_PER_SECOND: '1', ER_RATE_BURST: '2', ER_RATE_MAX_WAIT_MS: '1500' } });
     try {
-      const res = await t.execute(IdMappingJobsWithMetricsDocument, { workflowName: 'customer-id-map', first: 6 });
+      const answer = t.execute(IdMappingJobsWithMetricsDocument, { workflowName: 'customer-id-map', first: 6 });
+      // Two Gets go at once, the third waits its second; the three after it would wait longer than 1.5 s, and are refused before any time passes.
+      const refusals = async () => (await t.gateway.metrics.rateRefusals.get()).values.reduce((sum, v) => sum + v.value, 0);
+      await until(async () => (await refusals()) === 3);
+      await timers.advance(1000);
+      const res = await answer;
       const nodes = res.data!.idMappingJobs!.nodes;
       expect(nodes.filter((job) => job.metrics !== null)).toHaveLength(3);
       expect(new Set(codes(res))).toEqual(new Set(['THROTTLED']));

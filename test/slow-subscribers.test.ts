@@ -153,8 +153,9 @@ test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed wit
 
 test('a client that stops answering pings is dropped with one info line, and its open subscriptions log no errors', async () => {
   const clock = new ManualClock();
+  const timers = new ManualScheduler();
   const log = capturedLogger();
-  const t = await startTestGateway({ logger: log.logger, emulator: { clock: clock.read }, env: { ER_WS_KEEPALIVE_MS: '100' } });
+  const t = await startTestGateway({ logger: log.logger, emulator: { clock: clock.read }, timers, env: { ER_WS_KEEPALIVE_MS: '100' } });
   const socket = await RawSocket.open(t.gateway.url);
   const consoleError = jest.spyOn(console, 'error');
   try {
@@ -162,6 +163,10 @@ test('a client that stops answering pings is dropped with one info line, and its
     for (let i = 0; i < 20; i++) socket.subscribe(`s${i}`, UPDATES, key);
     await socket.until(() => socket.results('s19').length > 0);
     socket.pause();
+    // One sweep pings the socket, which reads nothing now; the next finds the ping unanswered.
+    await timers.advance(100);
+    expect(log.lines.filter((l) => l.msg === 'websocket client dropped')).toEqual([]);
+    await timers.advance(100);
     await expectDroppedOnce(t, socket, log, 'keepalive', { keepAliveMs: 100 });
     await until(() => t.gateway.watcher.watchedJobs === 0);
     expect(log.lines.filter((line) => (line.level as number) >= 50)).toEqual([]);

@@ -67,7 +67,8 @@ test('a subscription completed by its client before its first read answers is re
 
 test('a first read refused as THROTTLED ends the subscription with THROTTLED and keeps no poller', async () => {
   const scheduler = new ManualScheduler();
-  const t = await startTestGateway({ scheduler, env: { ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '0' } });
+  // The governor's clock stands still: the token the first read takes is not back for the second, however slow the machine.
+  const t = await startTestGateway({ scheduler, timers: new ManualScheduler(), env: { ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '0' } });
   const client = wsClient(t.gateway.url);
   try {
     const first = new Subscription<IdMappingJobUpdatedSubscription>(client, UPDATES, { workflowName: WORKFLOW, jobId: seededJobId(WORKFLOW, 12) });
@@ -160,10 +161,14 @@ test('an address holds ER_STREAMS_PER_CLIENT sockets that have not said who they
 });
 
 test('a socket that floods messages (pings count) is closed with 1008', async () => {
-  const t = await startTestGateway({ env: { ER_WS_MESSAGES_PER_SECOND: '5' } });
+  // The message budget refills on a clock that stands still: its burst of 10 messages pass (connection_init among them), the 11th closes the socket.
+  const t = await startTestGateway({ timers: new ManualScheduler(), env: { ER_WS_MESSAGES_PER_SECOND: '5' } });
   try {
     const socket = await RawSocket.open(t.gateway.url);
-    for (let i = 0; i < 100; i++) socket.ping();
+    for (let i = 0; i < 8; i++) socket.ping();
+    socket.send(JSON.stringify({ type: 'ping' }));
+    await socket.message('pong');
+    socket.ping();
     expect(await socket.closed).toEqual({ code: 1008, reason: 'Too many messages' });
     expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_websockets_dropped_total\{reason="message_rate"\} 1$/m);
   } finally {
