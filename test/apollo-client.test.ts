@@ -3,11 +3,9 @@ import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { print } from 'graphql';
 import { EventEmitter } from 'node:events';
-import { createClient as createSseClient } from 'graphql-sse';
-import { createClient } from 'graphql-ws';
 import { Observable } from 'rxjs';
-import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from './utils/gateway';
+import { sseClient, wsClient } from './utils/subscriptions';
 import { until } from './utils/wait';
 
 /**
@@ -29,8 +27,8 @@ afterAll(async () => {
 });
 
 /** Subscriptions over Server-Sent Events as an Apollo link, for networks without websockets (graphql-sse's client). */
-function sseLink(url: string): { link: ApolloLink; dispose(): void } {
-  const client = createSseClient({ url, retryAttempts: 0 });
+function sseLink(httpUrl: string): { link: ApolloLink; dispose(): void } {
+  const client = sseClient(httpUrl);
   const link = new ApolloLink(
     (operation) =>
       new Observable((observer) =>
@@ -52,8 +50,8 @@ test.each(['websockets', 'SSE'])('over %s: a watched job query reaches SUCCEEDED
       return fetch(input, init);
     },
   });
-  const ws = createClient({ url: `${t.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
-  const sse = sseLink(`${t.gateway.url}/graphql/stream`);
+  const ws = wsClient(t.gateway.url);
+  const sse = sseLink(t.gateway.url);
   const subscriptions = transport === 'SSE' ? sse.link : new GraphQLWsLink(ws);
   const client = new ApolloClient({
     cache: new InMemoryCache(),

@@ -1,4 +1,5 @@
 import type { FormattedExecutionResult } from 'graphql';
+import { createClient as createSseClient, type Client as SseClient, type ClientOptions as SseClientOptions } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import { leftover } from './leftovers';
@@ -64,6 +65,13 @@ export function wsClient(
     connectionParams: options.connectionParams,
     on: options.onClosed && { closed: (event) => options.onClosed!(event as { code: number; reason: string }) },
   });
+  leftover(() => client.dispose());
+  return client;
+}
+
+/** A graphql-sse client of the gateway at `httpUrl`'s event streams (`/graphql/stream`), disposed after the test. */
+export function sseClient(httpUrl: string, options: Omit<SseClientOptions, 'url'> = {}): SseClient {
+  const client = createSseClient({ url: `${httpUrl}/graphql/stream`, retryAttempts: 0, ...options });
   leftover(() => client.dispose());
   return client;
 }
