@@ -2,11 +2,11 @@ import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, split, gql } from '@
 import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
 import { getMainDefinition } from '@apollo/client/utilities';
 import { print } from 'graphql';
-import { createClient as createSseClient } from 'graphql-sse';
-import { createClient } from 'graphql-ws';
+import { EventEmitter } from 'node:events';
 import { Observable } from 'rxjs';
-import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from './utils/gateway';
+import { sseClient, wsClient } from './utils/subscriptions';
+import { until } from './utils/wait';
 
 /**
  * What a frontend team does first: Apollo Client 4 with its default cache,
@@ -27,8 +27,8 @@ afterAll(async () => {
 });
 
 /** Subscriptions over Server-Sent Events as an Apollo link, for networks without websockets (graphql-sse's client). */
-function sseLink(url: string): { link: ApolloLink; dispose(): void } {
-  const client = createSseClient({ url, retryAttempts: 0 });
+function sseLink(httpUrl: string): { link: ApolloLink; dispose(): void } {
+  const client = sseClient(httpUrl);
   const link = new ApolloLink(
     (operation) =>
       new Observable((observer) =>
@@ -50,8 +50,8 @@ test.each(['websockets', 'SSE'])('over %s: a watched job query reaches SUCCEEDED
       return fetch(input, init);
     },
   });
-  const ws = createClient({ url: `${t.gateway.url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, retryAttempts: 0 });
-  const sse = sseLink(`${t.gateway.url}/graphql/stream`);
+  const ws = wsClient(t.gateway.url);
+  const sse = sseLink(t.gateway.url);
   const subscriptions = transport === 'SSE' ? sse.link : new GraphQLWsLink(ws);
   const client = new ApolloClient({
     cache: new InMemoryCache(),
@@ -63,17 +63,24 @@ test.each(['websockets', 'SSE'])('over %s: a watched job query reaches SUCCEEDED
 
     // The badge: a query for the job's status, watched as a component watches it.
     const statuses: string[] = [];
+    const changed = new EventEmitter();
     const badge = client
       .watchQuery({ query: gql`query Badge($jobId: ID!) { idMappingJob(workflowName: "customer-id-map", jobId: $jobId) { id status } }`, variables: { jobId } })
-      .subscribe({ next: ({ data }) => data && statuses.push((data as { idMappingJob: { status: string } }).idMappingJob.status) });
-    while (statuses.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+      .subscribe({
+        next: ({ data }) => {
+          if (data) statuses.push((data as { idMappingJob: { status: string } }).idMappingJob.status);
+          changed.emit('status');
+        },
+      });
+    const onStatus = { emitter: changed, event: 'status' };
+    await until(() => statuses.length > 0, onStatus);
     expect(statuses[0]).toBe('QUEUED');
 
     // The live feed, elsewhere on the page: its events name the same job by id.
     const live = client
       .subscribe({ query: gql`subscription Live($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }`, variables: { jobId } })
       .subscribe({});
-    while (statuses.at(-1) !== 'SUCCEEDED') await new Promise((resolve) => setTimeout(resolve, 20));
+    await until(() => statuses.at(-1) === 'SUCCEEDED', onStatus);
     live.unsubscribe();
     badge.unsubscribe();
 

@@ -129,10 +129,10 @@ test('over websockets and SSE too, the starts of a mutation the gate refuses are
   const expected = ['customer-matching', 'customer-matching', 'customer-id-map'].map((workflow) => expect.objectContaining(refused(workflow, 'invalid_operation')));
   const overWs = await audited(async () => {
     const socket = await RawSocket.open(t.gateway.url, { init: false });
-    socket.send(JSON.stringify({ type: 'connection_init', payload: asOperator }));
-    await socket.until(() => socket.messages.some((m) => m.type === 'connection_ack'));
+    socket.init(asOperator);
+    await socket.message('connection_ack');
     socket.subscribe('1', mutation);
-    await socket.until(() => socket.messages.some((m) => m.type === 'error'));
+    await socket.message('error', '1');
     socket.close();
   });
   expect(overWs).toEqual(expected);
@@ -155,7 +155,7 @@ test('credentials that fail are counted by reason and transport on /metrics, not
     expect((await t.post('{ __typename }', undefined, { 'x-api-key': 'not-a-key-of-ours' })).status).toBe(401);
     expect((await t.post('{ __typename }')).status).toBe(401);
     const socket = await RawSocket.open(t.gateway.url, { init: false });
-    socket.send(JSON.stringify({ type: 'connection_init', payload: { 'x-api-key': 'not-a-key-of-ours' } }));
+    socket.init({ 'x-api-key': 'not-a-key-of-ours' });
     expect((await socket.closed).code).toBe(4401);
   });
   expect(lines).toEqual([]);

@@ -1,6 +1,5 @@
 import { request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
-import WebSocket from 'ws';
 import { Authenticator } from '../src/auth/authenticator';
 import { SettingError } from '../src/settings/files';
 import { Policy } from '../src/auth/policy';
@@ -293,15 +292,14 @@ describe('subscriptions', () => {
 });
 
 describe('origins and hosts', () => {
-  function upgrade(headers: Record<string, string>): Promise<number> {
-    return new Promise((resolve) => {
-      const socket = new WebSocket(`${t.gateway.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
-      socket.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
-      socket.on('open', () => {
-        socket.close();
-        resolve(101);
-      });
-    });
+  /** The status of a websocket upgrade with `headers`: 101 when it opens (the socket is then closed), else the refusal's. */
+  async function upgrade(headers: Record<string, string>): Promise<number> {
+    try {
+      (await RawSocket.open(t.gateway.url, { init: false, headers })).close();
+      return 101;
+    } catch (err) {
+      return Number(/Unexpected server response: (\d+)/.exec((err as Error).message)?.[1] ?? 0);
+    }
   }
 
   function rawPost(headers: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {

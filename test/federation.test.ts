@@ -221,8 +221,13 @@ describe('behind a router that forwards credentials', () => {
   test('without credentials er-gateway answers the router 401, and nothing is read', async () => {
     authed.emulator.resetRequests();
     const res = await pinnedVia({});
-    expect(res.data?.pinnedJobs ?? []).not.toContainEqual(expect.objectContaining({ status: expect.any(String) }));
-    expect(res.errors).toBeDefined();
+    // The router reports what er-gateway answered it: the status, and er-gateway's own error with its code.
+    expect(res.errors).toHaveLength(1);
+    const { response } = res.errors![0].extensions as { response: { status: number; body: { errors: GraphQLFormattedError[] } } };
+    expect(response.status).toBe(401);
+    expect(response.body.errors.map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    expect(res.errors![0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect(res.data?.pinnedJobs).toEqual([null, null, null, null, null]);
     expect(authed.emulator.requests()).toBe(0);
   });
 });

@@ -6,6 +6,8 @@ import { JobStore, type JobStoreOptions } from '../src/upstream/job-store';
 import { RateGovernor } from '../src/upstream/rate-governor';
 import { IdMappingJobDocument, IdMappingJobsWithMetricsDocument } from './generated/graphql';
 import { codes, runningJob, startTestGateway } from './utils/gateway';
+import { ManualScheduler } from './utils/scheduler';
+import { until } from './utils/wait';
 import { Subscription, wsClient } from './utils/subscriptions';
 
 const finished = { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 5) };
@@ -104,45 +106,108 @@ describe('the JobStore, across requests', () => {
   });
 });
 
-describe('the rate governor', () => {
-  test('never lets more calls through than its burst and rate allow, in any window', async () => {
-    const governor = new RateGovernor({ ratePerSecond: 5, burst: 5, maxWaitMs: 60_000 });
+describe('the rate governor, on a clock the test moves', () => {
+  /** Lets every promise the governor settled run its continuation before the test looks. */
+  const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+  test('never lets more calls through than its burst and rate allow: the burst at once, then one every 1/rate s', async () => {
+    const time = new ManualScheduler();
+    const governor = new RateGovernor({ ratePerSecond: 5, burst: 5, maxWaitMs: 60_000, scheduler: time });
     const granted: number[] = [];
-    await Promise.all(Array.from({ length: 15 }, () => governor.turn('GetIdMappingJob', 'interactive').then(() => granted.push(performance.now()))));
-    granted.sort((a, b) => a - b);
-    for (let i = 0; i < granted.length; i++) {
-      for (let j = i; j < granted.length; j++) {
-        // A token bucket admits at most burst + rate × elapsed in any stretch of time.
-        expect(j - i + 1).toBeLessThanOrEqual(5 + (5 * (granted[j] - granted[i])) / 1000 + 1);
-      }
+    const turns = Array.from({ length: 15 }, () => governor.turn('GetIdMappingJob', 'interactive').then(() => granted.push(time.now())));
+    await settle();
+    expect(granted).toEqual([0, 0, 0, 0, 0]);
+    while (granted.length < 15) {
+      await time.runNext();
+      await settle();
     }
+    await Promise.all(turns);
+    // A token every 200 ms once the burst is spent: 1 s for the next 5, 2 s for the 5 after.
+    expect(granted).toEqual([0, 0, 0, 0, 0, 200, 400, 600, 800, 1000, 1200, 1400, 1600, 1800, 2000]);
+    expect(time.pending).toBe(0);
   });
 
   test('a query whose turn would come after the deadline fails at once with THROTTLED and a retry hint', async () => {
+    const time = new ManualScheduler();
     const refused: string[] = [];
-    const governor = new RateGovernor({ ratePerSecond: 1, burst: 2, maxWaitMs: 1500, observer: { waited: () => {}, refused: (op) => refused.push(op) } });
-    const turns = await Promise.allSettled(Array.from({ length: 6 }, () => governor.turn('GetMatchingJob', 'interactive')));
-    expect(turns.map((t) => t.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected']);
-    const error = (turns[3] as PromiseRejectedResult).reason as GraphQLError;
-    expect(error.extensions).toEqual({ code: 'THROTTLED', retryAfterSeconds: 2 });
+    const waited: number[] = [];
+    const governor = new RateGovernor({
+      ratePerSecond: 1,
+      burst: 2,
+      maxWaitMs: 1500,
+      scheduler: time,
+      observer: { waited: (_op, ms) => waited.push(ms), refused: (op) => refused.push(op) },
+    });
+    const turns = Array.from({ length: 6 }, () => governor.turn('GetMatchingJob', 'interactive'));
+    const outcomes = turns.map((turn) => turn.then(() => 'fulfilled', () => 'rejected'));
+    await settle();
+    // Two at once; the third waits its 1 s; the others would wait 2 s or more, past the 1.5 s allowed.
     expect(refused).toEqual(['GetMatchingJob', 'GetMatchingJob', 'GetMatchingJob']);
+    await time.advance(1000);
+    expect(await Promise.all(outcomes)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'rejected', 'rejected']);
+    const error = (await turns[3].catch((err: unknown) => err)) as GraphQLError;
+    expect(error.extensions).toEqual({ code: 'THROTTLED', retryAfterSeconds: 2 });
+    expect(waited).toEqual([0, 0, 1000]);
+  });
+
+  test('a query with less time left than its wait is refused though the governor would wait longer', async () => {
+    const time = new ManualScheduler();
+    const governor = new RateGovernor({ ratePerSecond: 1, burst: 1, maxWaitMs: 60_000, scheduler: time });
+    await governor.turn('GetIdMappingJob', 'interactive');
+    await expect(governor.turn('GetIdMappingJob', 'interactive', 999)).rejects.toMatchObject({ extensions: { code: 'THROTTLED', retryAfterSeconds: 1 } });
+    let servedAt: number | undefined;
+    void governor.turn('GetIdMappingJob', 'interactive', 1000).then(() => (servedAt = time.now()));
+    await time.advance(1000);
+    await settle();
+    expect(servedAt).toBe(1000);
   });
 
   test('polls yield to queries waiting for the same operation', async () => {
-    const governor = new RateGovernor({ ratePerSecond: 2, burst: 1, maxWaitMs: 60_000 });
+    const time = new ManualScheduler();
+    const governor = new RateGovernor({ ratePerSecond: 2, burst: 1, maxWaitMs: 60_000, scheduler: time });
     await governor.turn('GetIdMappingJob', 'interactive');
     const order: string[] = [];
-    const poll = governor.turn('GetIdMappingJob', 'poll').then(() => order.push('poll'));
-    const query = governor.turn('GetIdMappingJob', 'interactive').then(() => order.push('query'));
+    const poll = governor.turn('GetIdMappingJob', 'poll').then(() => order.push(`poll at ${time.now()}`));
+    const query = governor.turn('GetIdMappingJob', 'interactive').then(() => order.push(`query at ${time.now()}`));
+    await settle();
+    while (order.length < 2) {
+      await time.runNext();
+      await settle();
+    }
     await Promise.all([poll, query]);
-    expect(order).toEqual(['query', 'poll']);
+    expect(order).toEqual(['query at 500', 'poll at 1000']);
+  });
+
+  test('a query that gives up leaves the queue without spending a token', async () => {
+    const time = new ManualScheduler();
+    const governor = new RateGovernor({ ratePerSecond: 1, burst: 1, maxWaitMs: 60_000, scheduler: time });
+    await governor.turn('GetIdMappingJob', 'interactive');
+    const leaving = new AbortController();
+    const gaveUp = governor.turn('GetIdMappingJob', 'interactive', Infinity, 'a', leaving.signal);
+    let servedAt: number | undefined;
+    void governor.turn('GetIdMappingJob', 'interactive', Infinity, 'b').then(() => (servedAt = time.now()));
+    leaving.abort('deadline');
+    await expect(gaveUp).rejects.toBe('deadline');
+    await time.advance(1000);
+    await settle();
+    // The next token, 1 s on, goes to the call that stayed: the one that left took none.
+    expect(servedAt).toBe(1000);
   });
 
   test('operations have budgets of their own', async () => {
-    const governor = new RateGovernor({ ratePerSecond: 1, burst: 1, maxWaitMs: 0 });
+    const governor = new RateGovernor({ ratePerSecond: 1, burst: 1, maxWaitMs: 0, scheduler: new ManualScheduler() });
     await governor.turn('GetIdMappingJob', 'interactive');
     await expect(governor.turn('GetMatchingJob', 'interactive')).resolves.toBeUndefined();
     await expect(governor.turn('GetIdMappingJob', 'interactive')).rejects.toThrow(/rate limit/);
+  });
+
+  test('an operation quiet for a while has its whole burst again, and no more', async () => {
+    const time = new ManualScheduler();
+    const governor = new RateGovernor({ ratePerSecond: 1, burst: 3, maxWaitMs: 0, scheduler: time });
+    const burst = () => Promise.allSettled(Array.from({ length: 4 }, () => governor.turn('GetIdMappingJob', 'interactive')));
+    expect((await burst()).map((t) => t.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
+    await time.advance(60_000);
+    expect((await burst()).map((t) => t.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'rejected']);
   });
 });
 
@@ -206,9 +271,15 @@ describe('over HTTP with the default caches', () => {
   });
 
   test('a burst beyond the budget: the calls that fit go out, the rest are THROTTLED at once, and the service throttles nothing', async () => {
-    const t = await startTestGateway({ env: { ER_RATE_PER_SECOND: '1', ER_RATE_BURST: '2', ER_RATE_MAX_WAIT_MS: '1500' } });
+    const timers = new ManualScheduler();
+    const t = await startTestGateway({ timers, env: { ER_RATE_PER_SECOND: '1', ER_RATE_BURST: '2', ER_RATE_MAX_WAIT_MS: '1500' } });
     try {
-      const res = await t.execute(IdMappingJobsWithMetricsDocument, { workflowName: 'customer-id-map', first: 6 });
+      const answer = t.execute(IdMappingJobsWithMetricsDocument, { workflowName: 'customer-id-map', first: 6 });
+      // Two Gets go at once, the third waits its second; the three after it would wait longer than 1.5 s, and are refused before any time passes.
+      const refusals = async () => (await t.gateway.metrics.rateRefusals.get()).values.reduce((sum, v) => sum + v.value, 0);
+      await until(async () => (await refusals()) === 3);
+      await timers.advance(1000);
+      const res = await answer;
       const nodes = res.data!.idMappingJobs!.nodes;
       expect(nodes.filter((job) => job.metrics !== null)).toHaveLength(3);
       expect(new Set(codes(res))).toEqual(new Set(['THROTTLED']));

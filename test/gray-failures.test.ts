@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
-import { startEmulator, type Emulator } from '../src/emulator/http';
+import type { Emulator } from '../src/emulator/http';
 import { seededJobId } from '../src/emulator/seed';
 import { startGateway, type Gateway } from '../src/server/app';
 import { loadConfig } from '../src/server/config';
-import { awsBackendEnv, capturedLogger, closedPort } from './utils/gateway';
-import { startGatewayProcess, type GatewayProcess } from './utils/process';
-import { ownRedis, stopRedis } from './utils/redis';
+import { awsBackendEnv, capturedLogger, closedPort, startTestEmulator } from './utils/gateway';
+import { startGatewayProcess } from './utils/process';
+import { ownRedis, SHARED_REDIS_URL, sharedRedisPrefix, stopRedis } from './utils/redis';
 
 /**
  * Dependencies that are slow rather than down: a Redis that stops answering
@@ -74,7 +73,8 @@ describe('a Redis that hangs', () => {
       expect(g.emulator!.requests('StartMatchingJob')).toBe(0);
 
       redis.kill('SIGCONT');
-      while ((await fetch(`${g.url}/readyz`)).status !== 200) await new Promise((resolve) => setTimeout(resolve, 50));
+      await log.line((line) => line.msg === 'redis answering again');
+      expect((await fetch(`${g.url}/readyz`)).status).toBe(200);
       const started = await timedPost(g.url, START_MATCHING, { input: { workflowName: 'address-matching', idempotencyKey: randomUUID() } });
       expect(started.body.errors).toBeUndefined();
       expect(g.emulator!.requests('StartMatchingJob')).toBe(1);
@@ -91,46 +91,26 @@ describe('a Redis that hangs', () => {
 });
 
 describe('a gateway killed in the middle of a start', () => {
-  const REDIS_URL = 'redis://127.0.0.1:6379/0';
   const DEADLINE_MS = 2000;
   let emulator: Emulator;
   let prefix: string;
-  const processes: GatewayProcess[] = [];
 
   beforeAll(async () => {
-    emulator = await startEmulator({ jobSeconds: 20 });
-    prefix = `er-gateway-test:${randomUUID()}:`;
-  });
-
-  afterAll(async () => {
-    for (const { child, exited } of processes) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    await emulator.close();
-    const redis = new Redis(REDIS_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    emulator = await startTestEmulator({ jobSeconds: 20 });
+    prefix = sharedRedisPrefix();
   });
 
   test('a retry on another gateway is answered within its deadline, and names the one job once the dead owner’s start can no longer land', async () => {
     const env = {
       ...awsBackendEnv(emulator.url, emulator.state.region),
       ER_ACCOUNT_ID: emulator.state.accountId,
-      ER_REDIS_URL: REDIS_URL,
+      ER_REDIS_URL: SHARED_REDIS_URL,
       ER_REDIS_PREFIX: prefix,
       ER_REQUEST_DEADLINE_MS: String(DEADLINE_MS),
       ER_START_TIMEOUT_MS: '4000',
       ER_START_CLOCK_SKEW_MS: '2000',
     };
-    const [owner, other] = await Promise.all(
-      [env, env].map(async (settings) => {
-        const started = await startGatewayProcess(settings);
-        processes.push(started);
-        return started;
-      }),
-    );
+    const [owner, other] = await Promise.all([env, env].map((settings) => startGatewayProcess(settings)));
     const held = emulator.holdNext('StartMatchingJob');
     const input = { workflowName: 'address-matching', idempotencyKey: randomUUID() };
     void timedPost(owner.url, START_MATCHING, { input }).catch(() => {});

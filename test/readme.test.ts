@@ -1,15 +1,74 @@
 import { execFile } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
 import { Subscription, wsClient } from './utils/subscriptions';
 
-/** The README's examples are the first thing a newcomer runs: each must work against the demo data. */
+/**
+ * The documentation's examples are the first thing a newcomer runs: each
+ * ```graphql block of README.md and of every page under docs/ runs against
+ * the demo data. Where the page shows the answer (a ```json block right after
+ * the example, nothing but blank lines between), the answer must be that one,
+ * key for key; a value shown as "…" stands for any value (an id or a time
+ * that differs from run to run). A subscription's shown answer is its first
+ * event. An example that begins `# expect: CODE` must fail with that code;
+ * one that shows nothing must answer without errors or nulls at its top.
+ */
 
-const readme = readFileSync(resolve(__dirname, '../README.md'), 'utf8');
-const examples = [...readme.matchAll(/```graphql\n([\s\S]*?)```/g)].map((match) => match[1]);
+const root = resolve(__dirname, '..');
+const pages = ['README.md', ...(existsSync(join(root, 'docs')) ? readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).sort().map((f) => `docs/${f}`) : [])];
+const readme = readFileSync(join(root, 'README.md'), 'utf8');
+
+interface Example {
+  page: string;
+  line: number;
+  query: string;
+  shown?: unknown;
+}
+
+/** The fenced blocks of a markdown page, in order, with where each starts and ends. */
+function blocks(text: string): { lang: string; body: string; start: number; end: number }[] {
+  return [...text.matchAll(/^```(\w*)[^\n]*\n([\s\S]*?)^```[ \t]*$/gm)].map((m) => ({ lang: m[1], body: m[2], start: m.index, end: m.index + m[0].length }));
+}
+
+function examplesOf(page: string): Example[] {
+  const text = readFileSync(join(root, page), 'utf8');
+  const all = blocks(text);
+  return all.flatMap((block, i) => {
+    if (block.lang !== 'graphql') return [];
+    const next = all[i + 1];
+    const shows = next?.lang === 'json' && text.slice(block.end, next.start).trim() === '';
+    return [{ page, line: text.slice(0, block.start).split('\n').length, query: block.body, shown: shows ? (JSON.parse(next.body) as unknown) : undefined }];
+  });
+}
+
+/** Where `actual` departs from `shown` ("…" matches anything), as a path; undefined when it is the answer shown. */
+function departure(actual: unknown, shown: unknown, path = '$'): string | undefined {
+  if (shown === '…') return actual === undefined ? `${path} is missing` : undefined;
+  if (Array.isArray(shown)) {
+    if (!Array.isArray(actual) || actual.length !== shown.length) return `${path} is ${JSON.stringify(actual)}`;
+    for (const [i, item] of shown.entries()) {
+      const found = departure(actual[i], item, `${path}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (shown !== null && typeof shown === 'object') {
+    if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return `${path} is ${JSON.stringify(actual)}`;
+    const keys = new Set([...Object.keys(shown), ...Object.keys(actual)]);
+    for (const key of keys) {
+      if (!(key in shown)) return `${path}.${key} is not shown (${JSON.stringify((actual as Record<string, unknown>)[key])})`;
+      const found = departure((actual as Record<string, unknown>)[key], (shown as Record<string, unknown>)[key], `${path}.${key}`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  return Object.is(actual, shown) ? undefined : `${path} is ${JSON.stringify(actual)}, shown ${JSON.stringify(shown)}`;
+}
+
+const examples = pages.flatMap(examplesOf);
 
 let t: TestGateway;
 
@@ -18,19 +77,28 @@ beforeAll(async () => {
   t = await startTestGateway({ env: { ER_RATE_PER_SECOND: '5', ER_FINAL_JOB_CACHE_SIZE: '10000', ER_FRESHNESS_MS: '1000', ER_RESPONSE_CACHE_MB: '32' } });
 });
 
-afterAll(() => t.close());
-
-test('the README has example queries', () => {
-  expect(examples.length).toBeGreaterThanOrEqual(5);
+test('the README has example queries, and shows answers', () => {
+  expect(examples.filter((e) => e.page === 'README.md').length).toBeGreaterThanOrEqual(5);
+  expect(examples.filter((e) => e.shown !== undefined).length).toBeGreaterThanOrEqual(3);
 });
 
-test.each(examples.map((query, i) => [i + 1, query]))('README example %i answers as the README says', async (_i, query) => {
+test('an answer that departs from the one shown is caught, wherever it departs', () => {
+  const shown = { data: { job: { id: '…', status: 'SUCCEEDED', metrics: [{ n: 1 }] } } };
+  expect(departure({ data: { job: { id: 'x', status: 'SUCCEEDED', metrics: [{ n: 1 }] } } }, shown)).toBeUndefined();
+  expect(departure({ data: { job: { id: 'x', status: 'FAILED', metrics: [{ n: 1 }] } } }, shown)).toMatch(/^\$\.data\.job\.status/);
+  expect(departure({ data: { job: { id: 'x', status: 'SUCCEEDED', metrics: [{ n: 1 }, { n: 2 }] } } }, shown)).toMatch(/metrics/);
+  expect(departure({ data: { job: { status: 'SUCCEEDED', metrics: [{ n: 1 }] } } }, shown)).toMatch(/id is missing/);
+  expect(departure({ data: { job: { id: 'x', status: 'SUCCEEDED', metrics: [{ n: 1 }] } }, errors: [] }, shown)).toMatch(/errors is not shown/);
+});
+
+test.each(examples.map((e) => [e.page, e.line, e]))('%s example at line %i answers as the page says', async (_page, _line, example) => {
+  const { query, shown } = example as Example;
   if (/^\s*subscription\b/.test(query)) {
     const client = wsClient(t.gateway.url);
     const sub = new Subscription(client, query);
     const first = await sub.event(1);
     sub.unsubscribe();
-    await client.dispose();
+    if (shown !== undefined) return expect(departure(first, shown)).toBeUndefined();
     expect(first.errors).toBeUndefined();
     for (const value of Object.values(first.data!)) expect(value).not.toBeNull();
     return;
@@ -38,6 +106,7 @@ test.each(examples.map((query, i) => [i + 1, query]))('README example %i answers
   const expected = /^# expect: (\w+)/.exec(query)?.[1];
   const res = await t.post(query);
   expect(res.status).toBe(200);
+  if (shown !== undefined) expect(departure({ ...(res.data !== undefined ? { data: res.data } : {}), ...(res.errors ? { errors: res.errors } : {}) }, shown)).toBeUndefined();
   if (expected) {
     // Every error the example shows carries the code (a second start refused, whether or not the first was).
     expect(codes(res).length).toBeGreaterThan(0);

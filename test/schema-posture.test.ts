@@ -1,6 +1,5 @@
-import { createClient as createSseClient } from 'graphql-sse';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
-import { wsClient } from './utils/subscriptions';
+import { sseClient, wsClient } from './utils/subscriptions';
 
 /**
  * What the schema shows in production: `_service` only to the router and
@@ -64,7 +63,7 @@ test('over a graphql-ws client, every form is refused', async () => {
 });
 
 test('over a graphql-sse client, every form is refused', async () => {
-  const client = createSseClient({ url: `${prod.gateway.url}/graphql/stream`, retryAttempts: 0 });
+  const client = sseClient(prod.gateway.url);
   try {
     for (const [query, code] of REFUSED) {
       const outcome = await new Promise<unknown>((resolve) => {

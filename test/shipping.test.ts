@@ -1,13 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../src/server/config';
 import { closedPort } from './utils/gateway';
 import { startGatewayProcess } from './utils/process';
+import { SHARED_REDIS_URL, sharedRedisPrefix } from './utils/redis';
 
 /**
  * What ships: the Dockerfile, the compose file and the Kubernetes manifests.
@@ -86,7 +85,7 @@ test("the image's command, built as the image builds it, serves with the compose
     env: { PATH: process.env.PATH, ...compose.services.emulator.environment, ER_EMULATOR_HOST: '127.0.0.1', ER_EMULATOR_PORT: String(emulatorPort) },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const prefix = `er-gateway-test:${randomUUID()}:`;
+  const prefix = sharedRedisPrefix();
   try {
     await new Promise<void>((ready) => emulator.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('listening') && ready()));
     const gateway = await startGatewayProcess(
@@ -95,7 +94,7 @@ test("the image's command, built as the image builds it, serves with the compose
         // What the image sets (ENV HOST) and what the compose network would resolve, on this machine instead.
         HOST: '127.0.0.1',
         ER_ENDPOINT: `http://127.0.0.1:${emulatorPort}`,
-        ER_REDIS_URL: 'redis://127.0.0.1:6379/0',
+        ER_REDIS_URL: SHARED_REDIS_URL,
         ER_REDIS_PREFIX: prefix,
         ER_METRICS_HOST: '127.0.0.1',
       },
@@ -117,9 +116,5 @@ test("the image's command, built as the image builds it, serves with the compose
     expect(gateway.lines.map((line) => line.msg)).toContain('shut down cleanly');
   } finally {
     emulator.kill('SIGKILL');
-    const redis = new Redis('redis://127.0.0.1:6379/0');
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
   }
 }, 60_000);

@@ -2,6 +2,7 @@ import { startEmulator, type Emulator } from '../src/emulator/http';
 import { seededJobId } from '../src/emulator/seed';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
 import { Subscription, wsClient } from './utils/subscriptions';
+import { until } from './utils/wait';
 
 const UPDATES = 'subscription($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }';
 
@@ -47,7 +48,7 @@ test('SIGTERM drains: requests still waiting at the drain deadline are answered 
       body: JSON.stringify({ query: `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', i + 1)}") { jobId } }` }),
     }).then(async (res) => ({ status: res.status, body: (await res.json()) as { data: unknown; errors?: { extensions: Record<string, unknown> }[] } })),
   );
-  while (emulator.requests('GetIdMappingJob') < 5) await new Promise((resolve) => setTimeout(resolve, 20));
+  await until(() => emulator.requests('GetIdMappingJob') >= 5);
 
   gateway.child.kill('SIGTERM');
   const answers = await Promise.all(inFlight);

@@ -6,6 +6,7 @@ import { ManualClock } from './utils/clock';
 import { capturedLogger, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
 import { RawSocket, Subscription, wsClient } from './utils/subscriptions';
+import { until } from './utils/wait';
 
 const UPDATES = print(IdMappingJobUpdatedDocument);
 
@@ -33,8 +34,9 @@ async function poll(scheduler: ManualScheduler, clock: ManualClock, polls: numbe
 
 /**
  * The gateway dropped `socket`, which had stopped reading: once it reads
- * again it sees the connection cut (1006), and the gateway logged one info
- * line for it with `detail` and counted it under `reason`.
+ * again (after `meanwhile`, if given) it sees the connection cut (1006), and
+ * the gateway logged one info line for it with `detail` and counted it under
+ * `reason`.
  */
 async function expectDroppedOnce(
   t: TestGateway,
@@ -42,8 +44,10 @@ async function expectDroppedOnce(
   log: ReturnType<typeof capturedLogger>,
   reason: string,
   detail: Record<string, unknown>,
+  meanwhile?: () => Promise<void>,
 ): Promise<void> {
   await log.line((l) => l.msg === 'websocket client dropped');
+  await meanwhile?.();
   socket.resume();
   expect((await socket.closed).code).toBe(1006);
   expect(log.lines.filter((l) => l.msg === 'websocket client dropped')).toEqual([expect.objectContaining({ level: 30, reason, ...detail })]);
@@ -129,7 +133,8 @@ test('clients that never read or read slowly cannot bring the gateway down, and 
 
 test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed with 1013 and one info line', async () => {
   const log = capturedLogger();
-  const t = await startTestGateway({ logger: log.logger, env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100', ER_WS_MESSAGES_PER_SECOND: '100000' } });
+  const timers = new ManualScheduler();
+  const t = await startTestGateway({ logger: log.logger, timers, env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100', ER_WS_MESSAGES_PER_SECOND: '100000' } });
   const socket = await RawSocket.open(t.gateway.url);
   const consoleError = jest.spyOn(console, 'error');
   try {
@@ -139,8 +144,8 @@ test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed wit
     socket.pause();
     // Each answer is about 20 kB; a client that reads none of them backs up the kernel's buffers, then the gateway's.
     for (let i = 0; i < 2000; i++) socket.subscribe(`q${i}`, `{ ${aliases.join(' ')} }`);
-    // The close frame queued behind all that output; the gateway cut the connection a second later.
-    await expectDroppedOnce(t, socket, log, 'slow_consumer', { limitBytes: 64 * 1024 });
+    // The close frame queued behind all that output; the gateway cuts the connection once the client's second of grace is up.
+    await expectDroppedOnce(t, socket, log, 'slow_consumer', { limitBytes: 64 * 1024 }, () => timers.advance(1000));
     expect(log.lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
     expect(consoleError).not.toHaveBeenCalled();
   } finally {
@@ -152,8 +157,9 @@ test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed wit
 
 test('a client that stops answering pings is dropped with one info line, and its open subscriptions log no errors', async () => {
   const clock = new ManualClock();
+  const timers = new ManualScheduler();
   const log = capturedLogger();
-  const t = await startTestGateway({ logger: log.logger, emulator: { clock: clock.read }, env: { ER_WS_KEEPALIVE_MS: '100' } });
+  const t = await startTestGateway({ logger: log.logger, emulator: { clock: clock.read }, timers, env: { ER_WS_KEEPALIVE_MS: '100' } });
   const socket = await RawSocket.open(t.gateway.url);
   const consoleError = jest.spyOn(console, 'error');
   try {
@@ -161,8 +167,12 @@ test('a client that stops answering pings is dropped with one info line, and its
     for (let i = 0; i < 20; i++) socket.subscribe(`s${i}`, UPDATES, key);
     await socket.until(() => socket.results('s19').length > 0);
     socket.pause();
+    // One sweep pings the socket, which reads nothing now; the next finds the ping unanswered.
+    await timers.advance(100);
+    expect(log.lines.filter((l) => l.msg === 'websocket client dropped')).toEqual([]);
+    await timers.advance(100);
     await expectDroppedOnce(t, socket, log, 'keepalive', { keepAliveMs: 100 });
-    while (t.gateway.watcher.watchedJobs > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => t.gateway.watcher.watchedJobs === 0);
     expect(log.lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
     expect(consoleError).not.toHaveBeenCalled();
   } finally {

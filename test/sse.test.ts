@@ -1,5 +1,6 @@
-import { createClient } from 'graphql-sse';
 import { startTestGateway, type TestGateway } from './utils/gateway';
+import { sseClient } from './utils/subscriptions';
+import { until } from './utils/wait';
 
 /** Subscriptions over Server-Sent Events (graphql-sse), for networks that block websockets: the same watcher, limits and masking. */
 
@@ -16,14 +17,10 @@ afterAll(async () => {
 const UPDATES = 'subscription ($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }';
 const sseUrl = () => `${t.gateway.url}/graphql/stream`;
 
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
 test('a subscription over SSE follows a job to SUCCEEDED, then completes and leaves nothing watched', async () => {
   const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
   const jobId = started.data!.startIdMappingJob.jobId;
-  const client = createClient({ url: sseUrl(), retryAttempts: 0 });
+  const client = sseClient(t.gateway.url);
   try {
     const statuses: string[] = [];
     for await (const result of client.iterate<{ idMappingJobUpdated: { status: string } }>({ query: UPDATES, variables: { jobId } })) {
@@ -41,7 +38,7 @@ test('a subscription over SSE follows a job to SUCCEEDED, then completes and lea
 
 test('a client that leaves while the first read is pending leaves nothing watched', async () => {
   t.emulator.setFaults({ latencyMs: 60_000 });
-  const client = createClient({ url: sseUrl(), retryAttempts: 0 });
+  const client = sseClient(t.gateway.url);
   try {
     const stream = client.iterate({ query: UPDATES, variables: { jobId: 'f'.repeat(32) } });
     const next = stream.next();

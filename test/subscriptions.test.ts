@@ -1,6 +1,5 @@
 import { print } from 'graphql';
 import type { Client } from 'graphql-ws';
-import WebSocket from 'ws';
 import { seededJobId } from '../src/emulator/seed';
 import {
   IdMappingJobUpdatedDocument,
@@ -12,7 +11,7 @@ import {
 import { ManualClock } from './utils/clock';
 import { runningJob, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
-import { Subscription, wsClient } from './utils/subscriptions';
+import { RawSocket, Subscription, wsClient } from './utils/subscriptions';
 
 const INTERVAL = 1000;
 const clock = new ManualClock();
@@ -165,20 +164,14 @@ describe('one poll per job, however many watch', () => {
   });
 
   test('a client that leaves while its first event is being fetched leaves no watcher behind', async () => {
-    t.emulator.setFaults({ latencyMs: 200 });
-    const socket = new WebSocket(`${t.gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
-    await new Promise((resolve) => socket.on('open', resolve));
-    socket.send(JSON.stringify({ type: 'connection_init' }));
-    await new Promise((resolve) => socket.once('message', resolve));
-    socket.send(
-      JSON.stringify({
-        id: '1',
-        type: 'subscribe',
-        payload: { query: print(IdMappingJobUpdatedDocument), variables: { workflowName: 'loyalty-id-map', jobId: quiet } },
-      }),
-    );
-    while (t.emulator.requests('GetIdMappingJob') === 0) await new Promise((resolve) => setImmediate(resolve));
+    // The first read is held at the service until the client has gone.
+    const held = t.emulator.holdNext('GetIdMappingJob');
+    const socket = await RawSocket.open(t.gateway.url);
+    socket.subscribe('1', print(IdMappingJobUpdatedDocument), { workflowName: 'loyalty-id-map', jobId: quiet });
+    await held.arrived;
     socket.close();
+    await socket.closed;
+    await held.release();
     await released();
     expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_active_subscriptions 0$/m);
   });
@@ -272,16 +265,21 @@ test('failing past the limit ends the subscriptions with UPSTREAM_UNAVAILABLE', 
 
 describe('the websocket protocol', () => {
   test('the server pings every ER_WS_KEEPALIVE_MS', async () => {
-    const g = await startTestGateway({ env: { ER_WS_KEEPALIVE_MS: '50' } });
-    const socket = new WebSocket(`${g.gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
-    try {
-      await new Promise((resolve) => socket.on('open', resolve));
-      socket.send(JSON.stringify({ type: 'connection_init' }));
-      await new Promise((resolve) => socket.once('ping', resolve));
-    } finally {
-      socket.close();
-      await g.close();
+    const timers = new ManualScheduler();
+    const g = await startTestGateway({ timers, env: { ER_WS_KEEPALIVE_MS: '5000' } });
+    const socket = await RawSocket.open(g.gateway.url);
+    const pings: number[] = [];
+    socket.onPing(() => pings.push(timers.now()));
+    for (let second = 0; second < 16; second++) {
+      await timers.advance(1000);
+      // A graphql-ws ping answered: any ping frame the sweep sent before it has arrived (one socket, in order).
+      socket.send(JSON.stringify({ type: 'ping' }));
+      const pongs = socket.messages.filter((m) => m.type === 'pong').length;
+      await socket.until(() => socket.messages.filter((m) => m.type === 'pong').length > pongs);
     }
+    // The first sweep pings the new socket; then one ping per interval, the client's pongs keeping it open.
+    expect(pings).toEqual([1000, 6000, 11000, 16000]);
+    expect(pings.slice(1).map((at, i) => at - pings[i])).toEqual([5000, 5000, 5000]);
   });
 
   test('the operation limits apply over websockets too', async () => {
@@ -309,42 +307,20 @@ describe('the websocket protocol', () => {
 
   test('a socket that never sends connection_init is closed by the protocol timeout', async () => {
     const g = await startTestGateway({ env: { ER_WS_INIT_TIMEOUT_MS: '200' } });
-    try {
-      const socket = new WebSocket(`${g.gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
-      const code = await new Promise<number>((resolve) => socket.on('close', resolve));
-      expect(code).toBe(4408);
-    } finally {
-      await g.close();
-    }
+    const socket = await RawSocket.open(g.gateway.url, { init: false });
+    expect((await socket.closed).code).toBe(4408);
   });
 
   test('shutdown closes open subscriptions with 1001 and stops their pollers', async () => {
     const g = await startTestGateway();
     const running = runningJob(g.emulator);
-    const socket = new WebSocket(`${g.gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
-    const messages: { type: string }[] = [];
-    const arrival = (type: string) =>
-      new Promise<void>((resolve) => {
-        const check = () => (messages.some((m) => m.type === type) ? resolve() : socket.once('message', check));
-        check();
-      });
-    socket.on('message', (data) => messages.push(JSON.parse(String(data))));
-    await new Promise((resolve) => socket.on('open', resolve));
-    socket.send(JSON.stringify({ type: 'connection_init' }));
-    // The protocol allows no subscribe before the server's acknowledgement.
-    await arrival('connection_ack');
-    socket.send(
-      JSON.stringify({
-        id: '1',
-        type: 'subscribe',
-        payload: { query: print(IdMappingJobUpdatedDocument), variables: running },
-      }),
-    );
-    await arrival('next');
+    // The protocol allows no subscribe before the server's acknowledgement: open waits for it.
+    const socket = await RawSocket.open(g.gateway.url);
+    socket.subscribe('1', print(IdMappingJobUpdatedDocument), running);
+    await socket.message('next', '1');
     expect(g.gateway.watcher.watchedJobs).toBe(1);
-    const closed = new Promise<number>((resolve) => socket.on('close', resolve));
     await g.close();
-    expect(await closed).toBe(1001);
+    expect((await socket.closed).code).toBe(1001);
     expect(g.gateway.watcher.watchedJobs).toBe(0);
   });
 });

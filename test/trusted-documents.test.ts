@@ -1,9 +1,8 @@
-import { createClient } from 'graphql-sse';
 import { seededJobId } from '../src/emulator/seed';
 import { documentHash } from '../src/server/trusted-documents';
 import { writeTempFile } from './utils/auth';
 import { startTestGateway, type TestGateway } from './utils/gateway';
-import { RawSocket } from './utils/subscriptions';
+import { RawSocket, sseClient } from './utils/subscriptions';
 
 /** ER_TRUSTED_DOCUMENTS: only the manifest's operations run, named by hash or by identical text, on HTTP, websockets and SSE. */
 
@@ -61,7 +60,7 @@ test('over websockets: by text or by hash; anything else is an error', async () 
 });
 
 test('over SSE: by text; anything else is a 400 before it runs', async () => {
-  const client = createClient({ url: `${t.gateway.url}/graphql/stream`, retryAttempts: 0 });
+  const client = sseClient(t.gateway.url);
   try {
     const results = [];
     for await (const result of client.iterate({ query: UPDATES, variables: { jobId } })) results.push(result);

@@ -1,10 +1,12 @@
 import type { Client } from '@urql/core';
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createClient, type ClientOptions } from 'graphql-ws';
 import ts from 'typescript';
 import WebSocket from 'ws';
 import { startTestGateway, type TestGateway } from './utils/gateway';
+import { until as waitUntil } from './utils/wait';
 
 /**
  * The README's urql setup, run as written: its code block is compiled and
@@ -53,24 +55,29 @@ test("the README's urql client with Graphcache: a watched job query reaches SUCC
     const statuses: string[] = [];
     const errors: string[] = [];
     /** Waits for `done`, failing at once with any error a result carried. */
-    const until = async (done: () => boolean) => {
-      while (!done()) {
+    const changed = new EventEmitter();
+    /** Waits for `done`, looking again at each result; fails at once with any error a result carried. */
+    const until = (done: () => boolean) =>
+      waitUntil(() => {
         expect(errors).toEqual([]);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    };
+        return done();
+      }, { emitter: changed, event: 'result' });
     const badge = client
       .query<{ idMappingJob: { id: string; status: string } }>('query Badge($jobId: ID!) { idMappingJob(workflowName: "customer-id-map", jobId: $jobId) { id status } }', { jobId })
       .subscribe((result) => {
         if (result.error) errors.push(result.error.message);
         if (result.data) statuses.push(result.data.idMappingJob.status);
+        changed.emit('result');
       });
     await until(() => statuses.length > 0);
     expect(statuses[0]).toBe('QUEUED');
 
     const live = client
       .subscription('subscription Live($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }', { jobId })
-      .subscribe((result) => result.error && errors.push(result.error.message));
+      .subscribe((result) => {
+        if (result.error) errors.push(result.error.message);
+        changed.emit('result');
+      });
     await until(() => statuses.at(-1) === 'SUCCEEDED');
     live.unsubscribe();
     badge.unsubscribe();

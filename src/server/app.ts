@@ -23,7 +23,7 @@ import { MemoryIdempotencyStore, type IdempotencyStore } from '../upstream/idemp
 import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
 import type { JobWatcher } from '../watch/job-watcher';
-import { realScheduler, type Scheduler } from '../watch/scheduler';
+import { realScheduler, steadyScheduler, type Scheduler } from '../watch/scheduler';
 import { ClientLimits, type Caller } from './client-limits';
 import { ConfigError, connectionLimits, trustedProxies, type Config } from './config';
 import { shareConnections } from './connection-share';
@@ -55,6 +55,8 @@ export interface GatewayOptions {
   idempotencyStore?: IdempotencyStore;
   /** The watcher's time, and the clock of token expiry: tests drive both by hand. @default Node's timers */
   scheduler?: Scheduler;
+  /** The time of spans: request deadlines, the rate governor's waits and refills, websocket pings and message rates. Tests drive it by hand. @default steadyScheduler */
+  timers?: Scheduler;
   /** The clock of the caches' windows (the freshness window, the response cache's maxAge), in ms: tests move it by hand. @default performance.now */
   now?: () => number;
 }
@@ -106,6 +108,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 async function compose(config: Config, options: GatewayOptions, stack: Stack): Promise<Gateway> {
   const logger = options.logger ?? pino({ level: config.logLevel });
   const scheduler = options.scheduler ?? realScheduler;
+  const timers = options.timers ?? steadyScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
   // Files a setting names are read before anything starts: a bad one stops start-up with nothing to clean up.
   const manifest = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
@@ -117,8 +120,8 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger)).redis : undefined;
   const cursors = new Cursors(stack.use(await startCursorKeys(config, redis, logger)).ring);
-  const deadlines = new Deadlines(config.requestDeadlineMs);
-  const { clients } = stack.use(startUpstreamClients(config, emulator, redis, metrics));
+  const deadlines = new Deadlines(config.requestDeadlineMs, timers);
+  const { clients } = stack.use(startUpstreamClients(config, emulator, redis, metrics, timers));
   // Against AWS: a missing region or credentials stops start-up with its name (or, asked to start anyway, keeps /readyz at 503).
   const awsAccess = emulator ? undefined : stack.use(await checkAwsAccess(clients.reads, config.startWithoutAws, logger, scheduler));
   if (awsAccess?.refusal) throw new ConfigError(awsAccess.refusal);
@@ -236,6 +239,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     authenticator,
     origins,
     scheduler,
+    timers,
     logger,
     keepAliveMs: config.wsKeepAliveMs,
     initTimeoutMs: config.wsInitTimeoutMs,

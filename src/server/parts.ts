@@ -43,7 +43,14 @@ export async function startCursorKeys(config: Config, redis: SharedRedis | undef
 }
 
 /** The SDK clients, against the embedded emulator or AWS, under the rate governor when ER_RATE_PER_SECOND is set. */
-export function startUpstreamClients(config: Config, emulator: Emulator | undefined, redis: SharedRedis | undefined, metrics: GatewayMetrics): { clients: UpstreamClients } & Disposable {
+/** The SDK clients, paced by the rate governor on `timers` (its waits and its clock). */
+export function startUpstreamClients(
+  config: Config,
+  emulator: Emulator | undefined,
+  redis: SharedRedis | undefined,
+  metrics: GatewayMetrics,
+  timers: Scheduler,
+): { clients: UpstreamClients } & Disposable {
   const governor =
     config.ratePerSecond > 0
       ? new RateGovernor({
@@ -51,6 +58,7 @@ export function startUpstreamClients(config: Config, emulator: Emulator | undefi
           burst: config.rateBurst,
           maxWaitMs: config.rateMaxWaitMs,
           pollShare: config.pollShare,
+          scheduler: timers,
           // With replicas the budget is the account's, in Redis: N replicas together keep to the rate.
           sharedBudget: redis ? sharedBudgets(redis, config.ratePerSecond, config.rateBurst) : undefined,
           observer: {

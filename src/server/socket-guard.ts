@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { WebSocket, WebSocketServer } from 'ws';
+import { steadyScheduler, type Scheduler } from '../watch/scheduler';
 
 /** Why the gateway closed a client's socket. */
 export type DropReason = 'keepalive' | 'slow_consumer' | 'message_rate';
@@ -17,6 +18,8 @@ export interface SocketGuardOptions {
   onDrop?: (reason: DropReason) => void;
   /** How often sockets are checked. @default 1000 */
   sweepMs?: number;
+  /** The time of sweeps and of a slow consumer's grace to read its close frame: tests drive it by hand. @default steadyScheduler */
+  scheduler?: Scheduler;
 }
 
 interface Liveness {
@@ -35,6 +38,7 @@ interface Liveness {
  */
 export function guardSockets(wsServer: WebSocketServer, options: SocketGuardOptions): { check(socket: WebSocket): boolean; dispose(): void } {
   const { logger, keepAliveMs, maxBufferedBytes } = options;
+  const scheduler = options.scheduler ?? steadyScheduler;
   const liveness = new WeakMap<WebSocket, Liveness>();
 
   const drop = (socket: WebSocket, reason: DropReason, detail: Record<string, unknown>) => {
@@ -44,7 +48,7 @@ export function guardSockets(wsServer: WebSocketServer, options: SocketGuardOpti
     if (reason === 'slow_consumer') {
       socket.close(SLOW_CONSUMER_CLOSE_CODE, 'Slow consumer: too much unsent output');
       // A client that reads nothing would never read the close frame either.
-      setTimeout(() => socket.terminate(), 1000).unref();
+      scheduler.after(1000, () => socket.terminate());
     } else {
       socket.terminate();
     }
@@ -62,8 +66,9 @@ export function guardSockets(wsServer: WebSocketServer, options: SocketGuardOpti
     socket.on('pong', () => (state.answered = true));
   });
 
-  const sweep = setInterval(() => {
-    const now = performance.now();
+  const sweepMs = Math.min(options.sweepMs ?? 1000, keepAliveMs > 0 ? keepAliveMs : Infinity);
+  const sweep = () => {
+    const now = scheduler.now();
     for (const socket of wsServer.clients) {
       if (!check(socket) || keepAliveMs <= 0) continue;
       const state = liveness.get(socket);
@@ -76,8 +81,16 @@ export function guardSockets(wsServer: WebSocketServer, options: SocketGuardOpti
       state.pingedAt = now;
       socket.ping();
     }
-  }, Math.min(options.sweepMs ?? 1000, keepAliveMs > 0 ? keepAliveMs : Infinity));
-  sweep.unref();
+  };
+  // One timer for all sockets, armed again after each sweep.
+  let cancel = (): void => undefined;
+  const arm = (): void => {
+    cancel = scheduler.after(sweepMs, () => {
+      sweep();
+      arm();
+    });
+  };
+  arm();
 
-  return { check, dispose: () => clearInterval(sweep) };
+  return { check, dispose: () => cancel() };
 }

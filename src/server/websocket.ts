@@ -42,6 +42,8 @@ export interface WebSocketOptions {
   origins: OriginGuard;
   /** Closes a socket when its token expires. @default Node's timers */
   scheduler: Scheduler;
+  /** The time of pings, of the message rate and of a dropped client's grace: tests drive it by hand. @default steadyScheduler */
+  timers?: Scheduler;
   logger: Logger;
   /** Ping interval. @default 12000 */
   keepAliveMs: number;
@@ -129,6 +131,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     maxBufferedBytes: options.maxBufferedBytes,
     logger,
     onDrop: options.onDrop,
+    scheduler: options.timers,
   });
 
   const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>(
@@ -203,7 +206,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       setTimeout(() => socket.terminate(), 1000).unref();
     });
     const operations = new Map<string, AbortController>();
-    const messages = localBudget(options.messagesPerSecond, options.messagesPerSecond * 2);
+    const messages = localBudget(options.messagesPerSecond, options.messagesPerSecond * 2, options.timers?.now);
     /** A message within the socket's rate; past it, the socket is closed and false returned. */
     const withinRate = (): boolean => {
       if (messages.take() === 0) return true;

@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import type { GraphQLError } from 'graphql';
+import { steadyScheduler, type Scheduler } from '../watch/scheduler';
 import { gatewayError } from './errors';
 
 /** Why a request stopped waiting for the service. */
@@ -12,22 +13,23 @@ export type DeadlineReason = 'deadline' | 'shutdown';
  * on first use, so a request answered from caches costs no timer.
  */
 export class RequestDeadline {
-  /** `performance.now()` when the time is up. */
+  /** `scheduler.now()` when the time is up. */
   readonly at: number;
   private controller?: AbortController;
-  private timer?: NodeJS.Timeout;
+  private cancelTimer?: () => void;
   private closed = false;
 
   constructor(
     readonly ms: number,
     private readonly open: Set<RequestDeadline>,
+    private readonly scheduler: Scheduler = steadyScheduler,
   ) {
-    this.at = performance.now() + ms;
+    this.at = scheduler.now() + ms;
   }
 
   /** Infinity once the request is answered. */
   get remainingMs(): number {
-    return this.closed ? Infinity : this.at - performance.now();
+    return this.closed ? Infinity : this.at - this.scheduler.now();
   }
 
   get signal(): AbortSignal {
@@ -38,8 +40,7 @@ export class RequestDeadline {
       // Once the request is answered, nothing is cut: a subscription's later events read without a deadline.
       if (!this.closed) {
         this.open.add(this);
-        this.timer = setTimeout(() => this.abort('deadline'), Math.max(0, this.remainingMs));
-        this.timer.unref();
+        this.cancelTimer = this.scheduler.after(Math.max(0, this.remainingMs), () => this.abort('deadline'));
       }
     }
     return this.controller.signal;
@@ -53,7 +54,8 @@ export class RequestDeadline {
   /** The request is answered: nothing more waits on it. */
   close(): void {
     this.closed = true;
-    clearTimeout(this.timer);
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     this.open.delete(this);
   }
 
@@ -78,11 +80,15 @@ export class RequestDeadline {
 export class Deadlines {
   private readonly open = new Set<RequestDeadline>();
 
-  constructor(private readonly ms: number) {}
+  /** `scheduler` is the time deadlines run out by: tests drive it by hand. @default steadyScheduler */
+  constructor(
+    private readonly ms: number,
+    private readonly scheduler: Scheduler = steadyScheduler,
+  ) {}
 
   /** A new deadline of `ms` from now; whoever opens it closes it. */
   start(): RequestDeadline {
-    return new RequestDeadline(this.ms, this.open);
+    return new RequestDeadline(this.ms, this.open, this.scheduler);
   }
 
   abortAll(reason: DeadlineReason): void {

@@ -1,7 +1,7 @@
 import type { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
 import { SMITHY_CONTEXT_KEY, type FinalizeHandler, type FinalizeHandlerArguments, type HandlerExecutionContext, type MetadataBearer } from '@smithy/types';
 import { GraphQLError } from 'graphql';
-import { TokenBucket } from 'limiter';
+import { steadyScheduler, type Scheduler } from '../watch/scheduler';
 
 /** Who is calling: a client waiting for an answer, or a poller that can wait its turn. */
 export type CallPriority = 'interactive' | 'poll';
@@ -48,6 +48,8 @@ export interface RateGovernorOptions {
   sharedBudget?: (operation: string) => LaneBudget;
   /** The share (0–0.9) of an operation's tokens that go to polls while interactive calls wait for them too. @default 0.2 */
   pollShare?: number;
+  /** The time tokens refill by, waits are measured on and hand-outs are timed with: tests drive it by hand. @default steadyScheduler */
+  scheduler?: Scheduler;
 }
 
 /**
@@ -61,16 +63,31 @@ export interface LaneBudget {
   waitFor(tokens: number): number;
 }
 
-/** This process's token bucket: synchronous, so a call with a token free takes no promise. */
-export function localBudget(ratePerSecond: number, burst: number): LaneBudget & { take(): number } {
-  const bucket = new TokenBucket({ bucketSize: burst, tokensPerInterval: ratePerSecond, interval: 'second' });
-  // A quiet operation has its whole burst to spend.
-  bucket.content = burst;
+/**
+ * This process's token bucket, refilled by `now` (ms): synchronous, so a
+ * call with a token free takes no promise. A quiet operation has its whole
+ * burst to spend; a clock that goes back refills nothing meanwhile.
+ */
+export function localBudget(ratePerSecond: number, burst: number, now: () => number = steadyScheduler.now): LaneBudget & { take(): number } {
+  let tokens = burst;
+  let at = now();
+  const refill = () => {
+    const time = now();
+    tokens = Math.min(burst, tokens + (Math.max(0, time - at) * ratePerSecond) / 1000);
+    at = time;
+  };
   return {
-    take: () => (bucket.tryRemoveTokens(1) ? 0 : Math.max(1, bucket.getWaitTime(1))),
-    waitFor: (tokens) => {
-      bucket.drip();
-      const missing = tokens - bucket.content;
+    take: () => {
+      refill();
+      if (tokens >= 1) {
+        tokens -= 1;
+        return 0;
+      }
+      return Math.max(1, Math.ceil(((1 - tokens) * 1000) / ratePerSecond));
+    },
+    waitFor: (wanted) => {
+      refill();
+      const missing = wanted - tokens;
       return missing <= 0 ? 0 : (missing / ratePerSecond) * 1000;
     },
   };
@@ -97,8 +114,8 @@ interface Lane {
   polls: Waiter[];
   /** Tokens owed to polls: grows by the poll share with each token a query takes (to 1 at most); a waiting poll gets the next token once it reaches 1. */
   pollCredit: number;
-  /** The next hand-out of tokens, while calls wait. */
-  timer?: NodeJS.Timeout;
+  /** Cancels the next hand-out of tokens, set while calls wait for it. */
+  timer?: () => void;
 }
 
 /**
@@ -117,16 +134,18 @@ export class RateGovernor {
   private readonly lanes = new Map<string, Lane>();
   private readonly burst: number;
   private readonly pollShare: number;
+  private readonly scheduler: Scheduler;
 
   constructor(private readonly options: RateGovernorOptions) {
     this.burst = options.burst ?? options.ratePerSecond;
     this.pollShare = options.pollShare ?? 0.2;
+    this.scheduler = options.scheduler ?? steadyScheduler;
   }
 
   /** Resolves when `operation` may be called; rejects with THROTTLED when an interactive caller would wait too long. */
   async turn(operation: string, priority: CallPriority, remainingMs = Infinity, client = 'anonymous', signal?: AbortSignal): Promise<void> {
     const lane = this.lane(operation);
-    const started = performance.now();
+    const started = this.scheduler.now();
     if (priority === 'interactive') {
       // A free token goes straight out only when nobody is waiting for one.
       let free = waiting(lane) ? undefined : lane.budget.take();
@@ -172,7 +191,7 @@ export class RateGovernor {
         });
       }
     }
-    this.options.observer?.waited(operation, performance.now() - started);
+    this.options.observer?.waited(operation, this.scheduler.now() - started);
   }
 
   /**
@@ -239,11 +258,10 @@ export class RateGovernor {
   private handOutAfter(lane: Lane, ms: number): void {
     if (!waiting(lane)) return;
     if (ms === 0) return this.handOut(lane);
-    lane.timer = setTimeout(() => {
+    lane.timer = this.scheduler.after(ms, () => {
       lane.timer = undefined;
       this.handOut(lane);
-    }, ms);
-    lane.timer.unref();
+    });
   }
 
   /**
@@ -262,7 +280,7 @@ export class RateGovernor {
   private lane(operation: string): Lane {
     let lane = this.lanes.get(operation);
     if (!lane) {
-      const budget = this.options.sharedBudget?.(operation) ?? localBudget(this.options.ratePerSecond, this.burst);
+      const budget = this.options.sharedBudget?.(operation) ?? localBudget(this.options.ratePerSecond, this.burst, this.scheduler.now);
       lane = { budget, queues: new Map(), interactiveWaiting: 0, polls: [], pollCredit: 0 };
       this.lanes.set(operation, lane);
     }

@@ -1,5 +1,6 @@
 import { seededJobId } from '../../src/emulator/seed';
 import { startTestGateway } from '../utils/gateway';
+import { until } from '../utils/wait';
 
 /**
  * One client's burst against everyone else's queries, under the rate
@@ -18,7 +19,7 @@ test("one client's burst does not throttle another client's single-job query", a
     const from = (address: string) => ({ 'x-forwarded-for': address });
     const bursts = [t.post(BURST, undefined, from('10.0.0.66')), t.post(BURST, undefined, from('10.0.0.66'))];
     // The burst's Gets are queued at the governor once the first of them has gone out.
-    while (t.emulator.requests('GetIdMappingJob') === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => t.emulator.requests('GetIdMappingJob') > 0);
     const honest = await Promise.all([1, 2, 3].map((i) => t.post(single(i), undefined, from(`10.0.1.${i}`))));
     expect(honest.map((res) => [res.errors, res.data])).toEqual([1, 2, 3].map(() => [undefined, { idMappingJob: { status: expect.any(String) } }]));
     // The burst got what fit its share: THROTTLED at once past it, and a deadline's UPSTREAM_UNAVAILABLE for calls others' turns pushed past theirs.

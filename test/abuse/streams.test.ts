@@ -1,9 +1,8 @@
-import { createClient as createSseClient } from 'graphql-sse';
 import { createClient as createWsClient } from 'graphql-ws';
 import { fetchFrom, slowHeaders, webSocketFrom } from '../utils/address';
 import { newApiKey, writeTempFile } from '../utils/auth';
 import { startTestGateway, type TestGateway } from '../utils/gateway';
-import { RawSocket } from '../utils/subscriptions';
+import { RawSocket, sseClient } from '../utils/subscriptions';
 
 /**
  * One client holding every connection it can: event streams, websockets and
@@ -39,7 +38,7 @@ async function honestClient(t: TestGateway, headers: Record<string, string> = {}
       return res.status === 200 && body.data?.idMappingWorkflows.nodes.length === 1;
     }),
   );
-  const sse = createSseClient({ url: `${t.gateway.url}/graphql/stream`, fetchFn: post, retryAttempts: 0, headers });
+  const sse = sseClient(t.gateway.url, { fetchFn: post, headers });
   const ws = createWsClient({ url: `${t.gateway.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: webSocketFrom(from), retryAttempts: 0, connectionParams: headers });
   try {
     const first = async (iterator: AsyncIterableIterator<unknown>) => {
@@ -84,7 +83,7 @@ test('an address holds ER_STREAMS_PER_CLIENT event streams and websockets togeth
     }
     // A websocket draws from the same budget: refused once it says who it is.
     const socket = await RawSocket.open(t.gateway.url, { init: false });
-    socket.send(JSON.stringify({ type: 'connection_init' }));
+    socket.init();
     expect(await socket.closed).toEqual({ code: 1008, reason: 'Too many connections from this client' });
     expect(await refusals(t, 'streamsPerClient')).toBe(4);
 

@@ -4,6 +4,7 @@ import { IdMappingJobUpdatedDocument, type IdMappingJobUpdatedSubscription } fro
 import { startTestGateway, type TestGateway } from '../utils/gateway';
 import { ManualScheduler } from '../utils/scheduler';
 import { RawSocket, Subscription, wsClient } from '../utils/subscriptions';
+import { until } from '../utils/wait';
 
 /**
  * A hostile client over websockets: subscriptions it abandons, more than its
@@ -22,10 +23,6 @@ async function watchedJobsMetric(t: TestGateway): Promise<string> {
 
 async function activeSubscriptions(t: TestGateway): Promise<number> {
   return (await t.gateway.metrics.activeSubscriptions.get()).values[0]?.value ?? 0;
-}
-
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 test('sockets that leave while their first reads are pending leave nothing watched, nothing polling', async () => {
@@ -70,7 +67,8 @@ test('a subscription completed by its client before its first read answers is re
 
 test('a first read refused as THROTTLED ends the subscription with THROTTLED and keeps no poller', async () => {
   const scheduler = new ManualScheduler();
-  const t = await startTestGateway({ scheduler, env: { ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '0' } });
+  // The governor's clock stands still: the token the first read takes is not back for the second, however slow the machine.
+  const t = await startTestGateway({ scheduler, timers: new ManualScheduler(), env: { ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '0' } });
   const client = wsClient(t.gateway.url);
   try {
     const first = new Subscription<IdMappingJobUpdatedSubscription>(client, UPDATES, { workflowName: WORKFLOW, jobId: seededJobId(WORKFLOW, 12) });
@@ -134,7 +132,7 @@ test('a client holds ER_STREAMS_PER_CLIENT sockets; one more is closed with 1008
   try {
     const held = await Promise.all([RawSocket.open(t.gateway.url), RawSocket.open(t.gateway.url)]);
     const extra = await RawSocket.open(t.gateway.url, { init: false });
-    extra.send(JSON.stringify({ type: 'connection_init' }));
+    extra.init();
     expect(await extra.closed).toEqual({ code: 1008, reason: 'Too many connections from this client' });
     held[0].close();
     await held[0].closed;
@@ -153,8 +151,8 @@ test('an address holds ER_STREAMS_PER_CLIENT sockets that have not said who they
     const silent = await Promise.all([RawSocket.open(t.gateway.url, { init: false }), RawSocket.open(t.gateway.url, { init: false })]);
     await expect(RawSocket.open(t.gateway.url, { init: false })).rejects.toThrow('Unexpected server response: 429');
     // Once one has said who it is, the address may open another.
-    silent[0].send(JSON.stringify({ type: 'connection_init' }));
-    await silent[0].until(() => silent[0].messages.length > 0);
+    silent[0].init();
+    await silent[0].message('connection_ack');
     const next = await RawSocket.open(t.gateway.url, { init: false });
     for (const socket of [...silent, next]) socket.close();
   } finally {
@@ -163,10 +161,14 @@ test('an address holds ER_STREAMS_PER_CLIENT sockets that have not said who they
 });
 
 test('a socket that floods messages (pings count) is closed with 1008', async () => {
-  const t = await startTestGateway({ env: { ER_WS_MESSAGES_PER_SECOND: '5' } });
+  // The message budget refills on a clock that stands still: its burst of 10 messages pass (connection_init among them), the 11th closes the socket.
+  const t = await startTestGateway({ timers: new ManualScheduler(), env: { ER_WS_MESSAGES_PER_SECOND: '5' } });
   try {
     const socket = await RawSocket.open(t.gateway.url);
-    for (let i = 0; i < 100; i++) socket.ping();
+    for (let i = 0; i < 8; i++) socket.ping();
+    socket.send(JSON.stringify({ type: 'ping' }));
+    await socket.message('pong');
+    socket.ping();
     expect(await socket.closed).toEqual({ code: 1008, reason: 'Too many messages' });
     expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_websockets_dropped_total\{reason="message_rate"\} 1$/m);
   } finally {

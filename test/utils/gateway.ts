@@ -3,11 +3,12 @@ import { print, type GraphQLFormattedError } from 'graphql';
 import { createServer, type AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
-import type { Emulator, EmulatorOptions } from '../../src/emulator/http';
+import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
 import type { IdempotencyStore } from '../../src/upstream/idempotency';
 import type { Scheduler } from '../../src/watch/scheduler';
+import { leftover } from './leftovers';
 
 export interface GraphQLResponse<R> {
   status: number;
@@ -26,6 +27,7 @@ export interface TestGateway {
   execute<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<GraphQLResponse<R>>;
   /** A query written in the test itself (aliases, deliberately bad input), with the request headers a test adds (credentials). */
   post<R = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<R>>;
+  /** Closes the gateway, once: the test's end closes it too if the test does not (see leftovers). */
   close(): Promise<void>;
 }
 
@@ -33,6 +35,8 @@ export interface TestGatewayOptions {
   emulator?: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'>;
   env?: Record<string, string>;
   scheduler?: Scheduler;
+  /** The time of request deadlines, the rate governor and the websocket guard (see GatewayOptions.timers). */
+  timers?: Scheduler;
   logger?: Logger;
   idempotencyStore?: IdempotencyStore;
   /** The caches' clock, in ms. */
@@ -64,6 +68,13 @@ export function capturedLogger(level = 'info'): { logger: Logger; lines: LogLine
   return { logger: pino({ level }, sink), lines, line };
 }
 
+/** The embedded emulator alone, on an ephemeral port, closed after the test (or the file, from beforeAll). */
+export async function startTestEmulator(options: EmulatorOptions = {}): Promise<Emulator> {
+  const emulator = await startEmulator(options);
+  const close = leftover(() => emulator.close());
+  return { ...emulator, close };
+}
+
 /**
  * Caches and the rate governor are off unless a test turns them on: most
  * tests count the upstream calls of one request exactly, on a gateway that
@@ -76,22 +87,17 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const gateway = await startGateway(config, {
     emulator: options.emulator,
     scheduler: options.scheduler,
+    timers: options.timers,
     logger: options.logger,
     idempotencyStore: options.idempotencyStore,
     now: options.now,
     processMetrics: false,
   });
+  const close = leftover(() => gateway.close());
   const endpoint = `${gateway.url}/graphql`;
   if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');
 
-  async function post<R>(query: string, variables?: unknown, headers: Record<string, string> = {}): Promise<GraphQLResponse<R>> {
-    const res = await fetch(endpoint, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
-      body: JSON.stringify({ query, variables }),
-    });
-    return { status: res.status, headers: res.headers, ...((await res.json()) as { data?: R; errors?: GraphQLFormattedError[] }) };
-  }
+  const post = <R>(query: string, variables?: unknown, headers?: Record<string, string>) => postGraphQL<R>(endpoint, query, variables, headers);
 
   return {
     gateway,
@@ -99,8 +105,27 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     endpoint,
     execute: (document, variables) => post(print(document), variables),
     post: (query, variables, headers) => post(query, variables, headers),
-    close: () => gateway.close(),
+    close,
   };
+}
+
+/**
+ * Posts `query` to the GraphQL endpoint at `url` (a gateway's or a router's
+ * `/graphql`, or any other), as a frontend posts it, with the headers a test
+ * adds (credentials); the answer with its status and headers.
+ */
+export async function postGraphQL<R = Record<string, unknown>>(
+  url: string,
+  query: string,
+  variables?: unknown,
+  headers: Record<string, string> = {},
+): Promise<GraphQLResponse<R>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json', ...headers },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, headers: res.headers, ...((await res.json()) as { data?: R; errors?: GraphQLFormattedError[] }) };
 }
 
 /** The codes of a response's errors, in order. */

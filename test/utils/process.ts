@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { leftover } from './leftovers';
 
 /** A gateway run as `npm start` runs it (src/server/main.ts), in a process of its own. */
 export interface GatewayProcess {
@@ -30,6 +31,13 @@ export async function startGatewayProcess(env: Record<string, string>, command =
   });
   const lines: Record<string, unknown>[] = [];
   const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown')));
+  // A process the test left running is killed after it (SIGCONT first, in case the test stopped it).
+  leftover(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGCONT');
+    child.kill('SIGKILL');
+    await exited;
+  });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const ready = new Promise<[string, string]>((done, fail) => {

@@ -1,6 +1,8 @@
 import type { FormattedExecutionResult } from 'graphql';
+import { createClient as createSseClient, type Client as SseClient, type ClientOptions as SseClientOptions } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { leftover } from './leftovers';
 
 /** One subscription as a frontend holds it: the events so far, and ways to wait for more. */
 export class Subscription<T = Record<string, unknown>> {
@@ -33,7 +35,8 @@ export class Subscription<T = Record<string, unknown>> {
     return this.until(() => this.completed || this.failure !== undefined);
   }
 
-  private until(condition: () => boolean): Promise<void> {
+  /** Waits until `condition` holds over the events so far, looking again at each event (or the end). */
+  until(condition: () => boolean): Promise<void> {
     if (condition()) return Promise.resolve();
     return new Promise((resolve) => {
       const check = () => (condition() ? resolve() : this.waiters.push(check));
@@ -54,7 +57,7 @@ export function wsClient(
   httpUrl: string,
   options: { retryAttempts?: number; connectionParams?: Record<string, unknown>; onClosed?: (event: { code: number; reason: string }) => void } = {},
 ): Client {
-  return createClient({
+  const client = createClient({
     url: `${httpUrl.replace(/^http/, 'ws')}/graphql`,
     webSocketImpl: WebSocket,
     retryAttempts: options.retryAttempts ?? 0,
@@ -62,12 +65,22 @@ export function wsClient(
     connectionParams: options.connectionParams,
     on: options.onClosed && { closed: (event) => options.onClosed!(event as { code: number; reason: string }) },
   });
+  leftover(() => client.dispose());
+  return client;
+}
+
+/** A graphql-sse client of the gateway at `httpUrl`'s event streams (`/graphql/stream`), disposed after the test. */
+export function sseClient(httpUrl: string, options: Omit<SseClientOptions, 'url'> = {}): SseClient {
+  const client = createSseClient({ url: `${httpUrl}/graphql/stream`, retryAttempts: 0, ...options });
+  leftover(() => client.dispose());
+  return client;
 }
 
 /**
  * A websocket speaking graphql-transport-ws by hand, for clients that
  * misbehave: it can stop reading (`pause`) so the server's output backs up,
- * as a stalled browser tab or a slow network does.
+ * as a stalled browser tab or a slow network does. Every message is kept, so
+ * a wait for one never misses it; the socket is closed after the test.
  */
 export class RawSocket {
   readonly messages: { id?: string; type: string; payload?: unknown }[] = [];
@@ -78,18 +91,42 @@ export class RawSocket {
     this.socket = socket;
     this.closed = new Promise((resolve) => socket.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
     socket.on('message', (data) => this.messages.push(JSON.parse(String(data)) as RawSocket['messages'][number]));
+    leftover(() => this.close());
   }
 
-  /** Opens a socket to the gateway at `httpUrl` and completes connection_init (unless `init` is false), with `payload` (credentials) if given. */
-  static async open(httpUrl: string, { init = true, payload }: { init?: boolean; payload?: Record<string, unknown> } = {}): Promise<RawSocket> {
-    const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
-    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  /**
+   * Opens a socket to the gateway at `httpUrl` and completes connection_init
+   * (unless `init` is false), with `payload` (credentials) if given, and the
+   * upgrade request's `headers`; rejects if the upgrade is refused.
+   */
+  static async open(
+    httpUrl: string,
+    { init = true, payload, headers }: { init?: boolean; payload?: Record<string, unknown>; headers?: Record<string, string> } = {},
+  ): Promise<RawSocket> {
+    const socket = new WebSocket(`${httpUrl.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws', { headers });
     const raw = new RawSocket(socket);
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
     if (!init) return raw;
-    const acked = new Promise((resolve) => socket.once('message', resolve));
-    socket.send(JSON.stringify({ type: 'connection_init', payload }));
-    await acked;
+    raw.init(payload);
+    await raw.message('connection_ack');
     return raw;
+  }
+
+  /** Sends connection_init with `payload` (credentials) if given. */
+  init(payload?: Record<string, unknown>): void {
+    this.socket.send(JSON.stringify({ type: 'connection_init', payload }));
+  }
+
+  /** Waits for the first message of `type` (for operation `id`, if given), however early it came; fails if the socket closes first. */
+  async message(type: string, id?: string): Promise<RawSocket['messages'][number]> {
+    const found = () => this.messages.find((m) => m.type === type && (id === undefined || m.id === id));
+    await this.until(() => found() !== undefined);
+    return found()!;
+  }
+
+  /** Calls `listener` at each websocket ping frame the server sends. */
+  onPing(listener: () => void): void {
+    this.socket.on('ping', listener);
   }
 
   /** Sends `data` as it is: a frame of any size or content. */
