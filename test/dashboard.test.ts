@@ -2,9 +2,9 @@
 /// <reference lib="dom.iterable" />
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { newApiKey, writeTempFile } from './utils/auth';
-import { launchTestBrowser } from './utils/browser';
+import { launchTestBrowser, openRecordedPage } from './utils/browser';
 import { CONTENT_SECURITY_POLICY } from '../src/server/dashboard';
 import { documentHash } from '../src/server/trusted-documents';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
@@ -34,22 +34,8 @@ afterAll(async () => {
   await browser.close();
 });
 
-/** A page on its own context that records every request it makes (websockets included) and every error it logs. */
-async function openPage(t: TestGateway): Promise<{ context: BrowserContext; page: Page; requests: string[]; errors: string[] }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const requests: string[] = [];
-  const errors: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    requests.push(url);
-    return url.startsWith(t.gateway.url) ? route.continue() : route.abort();
-  });
-  const page = await context.newPage();
-  page.on('websocket', (socket) => requests.push(socket.url()));
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
-  page.on('pageerror', (err) => errors.push(err.message));
-  return { context, page, requests, errors };
-}
+/** A page that may reach the gateway only, recording what it asked for and every error. */
+const openPage = (t: TestGateway) => openRecordedPage(browser, t.gateway.url);
 
 describe('the dashboard in Chromium', () => {
   let t: TestGateway;

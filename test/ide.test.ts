@@ -2,13 +2,13 @@
 /// <reference lib="dom.iterable" />
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { CONTENT_SECURITY_POLICY } from '../src/server/dashboard';
 import { IDE_CONTENT_SECURITY_POLICY } from '../src/server/ide';
 import { documentHash } from '../src/server/trusted-documents';
 import { newApiKey, writeTempFile } from './utils/auth';
 import { codes, startTestGateway, type TestGateway } from './utils/gateway';
-import { launchTestBrowser } from './utils/browser';
+import { launchTestBrowser, openRecordedPage, type RecordedPage } from './utils/browser';
 import { startGatewayProcess } from './utils/process';
 
 /**
@@ -35,35 +35,12 @@ afterAll(async () => {
   await browser?.close();
 });
 
-interface OpenedPage {
-  context: BrowserContext;
-  page: Page;
-  /** Every request the page made or tried, websockets and workers included. */
-  requests: string[];
-  /** Console errors, page errors and Content-Security-Policy violations. */
-  errors: string[];
-}
-
 /** /ide/ on a context of its own, with requests off the gateway's origin refused and everything recorded. */
-async function openIde(t: TestGateway): Promise<OpenedPage> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-  const requests: string[] = [];
-  const errors: string[] = [];
-  await context.route('**/*', (route) => {
-    const url = route.request().url();
-    requests.push(url);
-    return url.startsWith(`${t.gateway.url}/`) ? route.continue() : route.abort();
-  });
-  await context.addInitScript(() =>
-    document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`)),
-  );
-  const page = await context.newPage();
-  page.on('websocket', (socket) => requests.push(socket.url()));
-  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
-  page.on('pageerror', (err) => errors.push(err.message));
-  await page.goto(`${t.gateway.url}/ide/`);
-  await page.locator('.graphiql-query-editor .monaco-editor').waitFor();
-  return { context, page, requests, errors };
+async function openIde(t: TestGateway): Promise<RecordedPage> {
+  const opened = await openRecordedPage(browser, t.gateway.url);
+  await opened.page.goto(`${t.gateway.url}/ide/`);
+  await opened.page.locator('.graphiql-query-editor .monaco-editor').waitFor();
+  return opened;
 }
 
 /** Requests that were not for the gateway (its HTTP origin or its websocket). */

@@ -3,7 +3,7 @@ import { accessSync, constants, existsSync, mkdtempSync, readFileSync, renameSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type LaunchOptions, type Page } from 'playwright-core';
 
 /**
  * Browsers a machine may already have, in the order they are tried: Debian's
@@ -99,4 +99,36 @@ export async function testBrowserExecutable(choice = process.env.ER_TEST_BROWSER
 export async function launchTestBrowser(options: { args?: string[] } & Omit<LaunchOptions, 'executablePath' | 'args'> = {}): Promise<Browser> {
   const { args = [], ...rest } = options;
   return chromium.launch({ ...rest, executablePath: await testBrowserExecutable(), args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', ...args] });
+}
+
+/** A page on a context of its own, and what it did: every request (websockets included) and every error it logged. */
+export interface RecordedPage {
+  context: BrowserContext;
+  page: Page;
+  requests: string[];
+  errors: string[];
+}
+
+/**
+ * Opens a page that may reach `origin` only: any other request is refused
+ * (and recorded, so a test asserts none was tried), and console errors,
+ * page errors and Content-Security-Policy violations are recorded as errors.
+ */
+export async function openRecordedPage(browser: Browser, origin: string): Promise<RecordedPage> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const requests: string[] = [];
+  const errors: string[] = [];
+  await context.route('**/*', (route) => {
+    const url = route.request().url();
+    requests.push(url);
+    return url.startsWith(`${origin}/`) ? route.continue() : route.abort();
+  });
+  await context.addInitScript(() =>
+    document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`)),
+  );
+  const page = await context.newPage();
+  page.on('websocket', (socket) => requests.push(socket.url()));
+  page.on('console', (message) => message.type() === 'error' && errors.push(message.text()));
+  page.on('pageerror', (err) => errors.push(err.message));
+  return { context, page, requests, errors };
 }
