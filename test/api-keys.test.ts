@@ -70,8 +70,8 @@ test('npm run api-key prints a new key once, with the ER_API_KEYS entry and the 
   }
 });
 
-test("README's example of npm run api-key is what it prints, but for the key and its hash", async () => {
-  const readme = readFileSync(resolve(__dirname, '../README.md'), 'utf8');
+test("the docs' example of npm run api-key is what it prints, but for the key and its hash", async () => {
+  const readme = readFileSync(resolve(__dirname, '../docs/operators/securing.md'), 'utf8');
   const shown = /```text\n {2}\$ npm run -s api-key -- ci operators\n([\s\S]*?) {2}```/.exec(readme)![1].replace(/^ {2}/gm, '');
   const { code, stdout } = await makeKey('ci', 'operators');
   expect(code).toBe(0);

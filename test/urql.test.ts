@@ -9,12 +9,12 @@ import { startTestGateway, type TestGateway } from './utils/gateway';
 import { until as waitUntil } from './utils/wait';
 
 /**
- * The README's urql setup, run as written: its code block is compiled and
+ * The urql setup of docs/frontend/clients.md, run as written: its code block is compiled and
  * run against a test gateway. The one change is Node's: graphql-ws there
  * needs `webSocketImpl` (browsers have WebSocket built in).
  */
 
-const readme = readFileSync(resolve(__dirname, '../README.md'), 'utf8');
+const readme = readFileSync(resolve(__dirname, '../docs/frontend/clients.md'), 'utf8');
 const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]).find((code) => code.includes('@urql/exchange-graphcache'));
 
 let t: TestGateway;
@@ -27,7 +27,7 @@ afterAll(async () => {
   await t.close();
 });
 
-/** Runs the README's block with the gateway's address in place of the README's, and returns what it made. */
+/** Runs the page's block with the gateway's address in place of the page's, and returns what it made. */
 function readmeClient(): { client: Client; ws: ReturnType<typeof createClient> } {
   const source = block!.replaceAll('http://127.0.0.1:4000', t.gateway.url).replaceAll('ws://127.0.0.1:4000', t.gateway.url.replace('http', 'ws'));
   const { outputText } = ts.transpileModule(`${source}\nexport { client, ws };`, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
@@ -38,7 +38,7 @@ function readmeClient(): { client: Client; ws: ReturnType<typeof createClient> }
   return module.exports;
 }
 
-test("the README's urql client with Graphcache: a watched job query reaches SUCCEEDED from subscription events alone", async () => {
+test("the docs' urql client with Graphcache: a watched job query reaches SUCCEEDED from subscription events alone", async () => {
   expect(block).toBeDefined();
   const { client, ws } = readmeClient();
   const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');

@@ -30,7 +30,7 @@ export function landingPageHtml(options: { dashboard: boolean; ide: boolean }): 
 ${dashboard}
 ${ide}
 </ul>
-<p>The documentation is the README that ships with the gateway: "Example queries", "Starting jobs", "Live progress over websockets", "For frontend teams", "Errors" and "Limits". The schema is <code>schema.graphql</code> beside it; introspection is off in production unless ER_INTROSPECTION turns it on.</p>
+<p>The documentation is the README that ships with the gateway and the pages of its <code>docs/</code> folder: for frontend teams, <code>docs/frontend/</code> (queries and global ids, starting jobs, live updates, clients, errors), and <code>docs/operators/limits-and-cost.md</code>. The schema is <code>schema.graphql</code> beside it; introspection is off in production unless ER_INTROSPECTION turns it on.</p>
 </main>
 </body>
 </html>

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
       'AUTH: NONE (ER_AUTH=none). Anyone who reaches this gateway reads every workflow and job of the AWS account and starts jobs with its identity.',
     );
   } else {
-    logger.warn({ auth: 'none' }, 'AUTH: none. Every caller may do everything: fine for the embedded emulator, never for AWS (see README, "Securing it").');
+    logger.warn({ auth: 'none' }, 'AUTH: none. Every caller may do everything: fine for the embedded emulator, never for AWS (see docs/operators/securing.md).');
   }
   // The message's start is what scripts and tests parse; the pages follow it, and are fields too.
   const pages = {
