@@ -30,7 +30,7 @@ export const emulatorSettings = z.object({
   ER_EMULATOR_CONCURRENCY: z
     .enum(['workflow', 'region'])
     .default('region')
-    .meta({ group: 'backend', description: "with the emulator, which running job blocks a start: `region`, one running job of each kind per region, as the service's quotas; `workflow`, one per workflow (see The emulator alone)" }),
+    .meta({ group: 'backend', description: "with the emulator, which running job blocks a start: `region`, one running job of each kind per region, as the service's quotas; `workflow`, one per workflow (see [The emulator alone](emulator.md))" }),
   ER_EMULATOR_CONCURRENCY_ERROR: z
     .enum(['ExceedsLimitException', 'ConflictException'])
     .default('ExceedsLimitException')

@@ -247,7 +247,7 @@ export const settingsSchema = z.object({
     .min(0)
     .max(3_600_000)
     .default(10_000)
-    .meta({ group: 'upstream', description: "how far the service's clock may differ from the gateway's when a lost start is looked for (see Starting jobs)" }),
+    .meta({ group: 'upstream', description: "how far the service's clock may differ from the gateway's when a lost start is looked for (see [Starting jobs](../frontend/starting-jobs.md))" }),
   ER_START_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -257,7 +257,7 @@ export const settingsSchema = z.object({
     .meta({
       group: 'upstream',
       description:
-        "how long a start's call to the service may last in all (rate-budget wait, attempts, retries after throttling) before it is cut; with the skew allowance, the window in which a start whose answer was lost may still land (see Starting jobs)",
+        "how long a start's call to the service may last in all (rate-budget wait, attempts, retries after throttling) before it is cut; with the skew allowance, the window in which a start whose answer was lost may still land (see [Starting jobs](../frontend/starting-jobs.md))",
     }),
   ER_POLL_SHARE: z.coerce
     .number()
@@ -284,7 +284,7 @@ export const settingsSchema = z.object({
       description:
         'schema introspection, over HTTP, websockets and SSE alike; off, `__schema`, `__type` and (but for the router) `_service` are refused wherever they appear in a document, and error messages suggest no field names',
     }),
-  ER_DASHBOARD: z.enum(['true', 'false']).default('true').meta({ group: 'service', description: '`false` turns off the dashboard page at `/dashboard/` (see The dashboard)' }),
+  ER_DASHBOARD: z.enum(['true', 'false']).default('true').meta({ group: 'service', description: '`false` turns off the dashboard page at `/dashboard/` (see [The dashboard](../frontend/dashboard-and-ide.md))' }),
   ER_IDE: z
     .enum(['graphiql', 'sandbox', 'off'])
     .optional()
@@ -292,7 +292,7 @@ export const settingsSchema = z.object({
       group: 'service',
       defaultText: '`off` with `NODE_ENV=production`, else `graphiql`',
       description:
-        "the GraphQL IDE for browsers (see The IDE): `graphiql` serves GraphiQL at `/ide/`, offline (a browser's GET `/graphql` is sent there, but in production, where the plain page at `/graphql` links it); `sandbox` serves Apollo's embedded Sandbox at GET `/graphql` (from Apollo's CDN: needs the internet); `off` neither (`/ide/` answers 404, `/graphql` shows the plain page)",
+        "the GraphQL IDE for browsers (see [The IDE](../frontend/dashboard-and-ide.md)): `graphiql` serves GraphiQL at `/ide/`, offline (a browser's GET `/graphql` is sent there, but in production, where the plain page at `/graphql` links it); `sandbox` serves Apollo's embedded Sandbox at GET `/graphql` (from Apollo's CDN: needs the internet); `off` neither (`/ide/` answers 404, `/graphql` shows the plain page)",
     }),
   ER_START_WITHOUT_AWS: z
     .enum(['true', 'false'])
@@ -315,7 +315,7 @@ export const settingsSchema = z.object({
     .min(1)
     .max(100_000)
     .default(200)
-    .meta({ group: 'limits', description: 'an operation whose estimated upstream calls (see Limits) pass this is refused with `LIMIT_EXCEEDED` before anything runs' }),
+    .meta({ group: 'limits', description: 'an operation whose estimated upstream calls (see [Limits](limits-and-cost.md)) pass this is refused with `LIMIT_EXCEEDED` before anything runs' }),
   ER_MAX_ENTITIES: z.coerce.number().int().min(1).max(100_000).default(100).meta({ group: 'limits', description: 'representations one `_entities` may name' }),
   ER_BODY_LIMIT_BYTES: z.coerce
     .number()
@@ -492,7 +492,7 @@ export const settingsSchema = z.object({
       group: 'auth',
       typeText: '`jwt`, `apikey`, `jwt,apikey` or `none`',
       defaultText: '`none` with the emulator; **required** with `ER_BACKEND=aws`',
-      description: 'who may call the gateway: `jwt`, `apikey`, `jwt,apikey`, or `none` (see Securing it)',
+      description: 'who may call the gateway: `jwt`, `apikey`, `jwt,apikey`, or `none` (see [Securing it](securing.md))',
     }),
   ER_JWT_JWKS_URL: z
     .url({ protocol: /^https?$/ })
@@ -518,7 +518,7 @@ export const settingsSchema = z.object({
     .min(100)
     .max(60_000)
     .default(5000)
-    .meta({ group: 'auth', description: 'how long one fetch of the JWKS may take in all, headers and body; past it the fetch is abandoned and its connection closed (see Securing it)' }),
+    .meta({ group: 'auth', description: 'how long one fetch of the JWKS may take in all, headers and body; past it the fetch is abandoned and its connection closed (see [Securing it](securing.md))' }),
   ER_JWT_JWKS_GRACE_MS: z.coerce
     .number()
     .int()
@@ -578,7 +578,7 @@ export const settingsSchema = z.object({
       group: 'auth',
       typeText: 'file path',
       defaultText: 'unset (any operation)',
-      description: 'a manifest of trusted documents (see For frontend teams): only its operations run, on HTTP, websockets and SSE',
+      description: 'a manifest of trusted documents (see [For frontend teams](../frontend/clients.md)): only its operations run, on HTTP, websockets and SSE',
     }),
   ER_REDIS_URL: z
     .url({ protocol: /^rediss?$/ })
@@ -587,7 +587,7 @@ export const settingsSchema = z.object({
       group: 'replicas',
       typeText: '`redis://` or `rediss://` URL',
       defaultText: 'unset (one process, all in memory)',
-      description: 'the Redis replicas share (see Running several replicas)',
+      description: 'the Redis replicas share (see [Running several replicas](replicas-and-deploying.md))',
     }),
   ER_REDIS_PREFIX: z
     .string()
@@ -603,7 +603,7 @@ export const settingsSchema = z.object({
     .default(1000)
     .meta({
       group: 'replicas',
-      description: "how long any Redis command, and the ping behind `/readyz`, may wait for Redis's answer; past it the command fails and the shared parts fall back or refuse (see Operations)",
+      description: "how long any Redis command, and the ping behind `/readyz`, may wait for Redis's answer; past it the command fails and the shared parts fall back or refuse (see [Operations](operations.md))",
     }),
   ER_CURSOR_KEY: z
     .string()
@@ -614,7 +614,7 @@ export const settingsSchema = z.object({
       group: 'replicas',
       typeText: '32 bytes in base64',
       defaultText: 'unset: made at start; with `ER_REDIS_URL`, shared through Redis',
-      description: 'the key list cursors are encrypted with (AES-256-GCM): `openssl rand -base64 32` makes one; the same on every replica (see Securing it)',
+      description: 'the key list cursors are encrypted with (AES-256-GCM): `openssl rand -base64 32` makes one; the same on every replica (see [Securing it](securing.md))',
     }),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').meta({ group: 'service', description: 'how much is logged (JSON logs by pino)' }),
 });
