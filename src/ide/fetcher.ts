@@ -1,4 +1,4 @@
-import { getOperationAST, type DocumentNode } from 'graphql';
+import { getOperationAST, parse, type DocumentNode } from 'graphql';
 import { createClient, type Client, type FormattedExecutionResult } from 'graphql-ws';
 
 /**
@@ -71,9 +71,30 @@ async function post(params: FetcherParams, headers: Record<string, unknown>): Pr
   }
 }
 
+/**
+ * What `params` runs, read from the text that is sent: GraphiQL's own
+ * `documentAST` and `operationName` may lag behind the editor when a query
+ * is run right after it was typed (and the AST is missing while no schema is
+ * loaded). An operation name the text does not define is dropped when the
+ * text holds one operation, which is then the one run. Text that does not
+ * parse is sent as it is, and the gateway's answer says what is wrong.
+ */
+function resolved(params: FetcherParams, documentAST: DocumentNode | undefined): { params: FetcherParams; kind?: string } {
+  let document = documentAST;
+  try {
+    document = parse(params.query);
+  } catch {
+    return { params };
+  }
+  const named = getOperationAST(document, params.operationName ?? undefined);
+  if (named) return { params, kind: named.operation };
+  const only = getOperationAST(document);
+  return only ? { params: { ...params, operationName: undefined }, kind: only.operation } : { params };
+}
+
 /** GraphiQL's fetcher: a subscription is a stream of results over the websocket, anything else one result over HTTP. */
 export function fetcher(params: FetcherParams, opts: FetcherOpts = {}): Promise<Result> | AsyncGenerator<Result> {
   const headers = opts.headers ?? {};
-  const operation = opts.documentAST ? getOperationAST(opts.documentAST, params.operationName ?? undefined) : null;
-  return operation?.operation === 'subscription' ? subscribe(params, headers) : post(params, headers);
+  const run = resolved(params, opts.documentAST);
+  return run.kind === 'subscription' ? subscribe(run.params, headers) : post(run.params, headers);
 }
