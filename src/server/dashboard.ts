@@ -24,6 +24,18 @@ export function securePage(reply: FastifyReply): FastifyReply {
   return reply.header('cache-control', 'no-cache').header('content-security-policy', CONTENT_SECURITY_POLICY).header('x-content-type-options', 'nosniff').header('referrer-policy', 'no-referrer');
 }
 
+/**
+ * Answers with one of a bundle's files under `policy`, or, when the bundle
+ * was never built (`tsc` alone), 503 `code` saying how to build it instead of
+ * serving a broken page.
+ */
+export function sendBuilt(reply: FastifyReply, body: Buffer | undefined, type: string, notBuilt: { what: string; code: string }, policy = CONTENT_SECURITY_POLICY): FastifyReply {
+  if (!body) {
+    return reply.code(503).type('application/json; charset=utf-8').send({ errors: [{ message: `${notBuilt.what} is not built: run \`npm run build\`.`, extensions: { code: notBuilt.code } }] });
+  }
+  return securePage(reply).header('content-security-policy', policy).type(type).send(body);
+}
+
 /** The routes the dashboard adds, with their methods (a wrong method is 405 like the others'). */
 export const DASHBOARD_ROUTES: Record<string, string[]> = Object.fromEntries(['/', '/dashboard', DASHBOARD_PATH, ...Object.keys(TYPES).map((file) => DASHBOARD_PATH + file)].map((path) => [path, ['GET', 'HEAD']]));
 
@@ -40,13 +52,7 @@ export function serveDashboard(app: FastifyInstance, logger: Logger, directory =
     files.clear();
     logger.warn({ directory }, 'the dashboard is not built: run `npm run build`, or set ER_DASHBOARD=false');
   }
-  const send = (reply: FastifyReply, file: string) => {
-    const body = files.get(file);
-    if (!body) {
-      return reply.code(503).type('application/json; charset=utf-8').send({ errors: [{ message: 'The dashboard is not built: run `npm run build`.', extensions: { code: 'DASHBOARD_NOT_BUILT' } }] });
-    }
-    return securePage(reply).type(TYPES[file]).send(body);
-  };
+  const send = (reply: FastifyReply, file: string) => sendBuilt(reply, files.get(file), TYPES[file], { what: 'The dashboard', code: 'DASHBOARD_NOT_BUILT' });
   app.get('/', (_request, reply) => reply.redirect(DASHBOARD_PATH, 302));
   app.get('/dashboard', (_request, reply) => reply.redirect(DASHBOARD_PATH, 301));
   app.get(DASHBOARD_PATH, (_request, reply) => send(reply, 'index.html'));

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { CONTENT_SECURITY_POLICY, securePage } from './dashboard';
+import { CONTENT_SECURITY_POLICY, sendBuilt } from './dashboard';
 
 /** Where `npm run build` puts the IDE (esbuild's bundle of src/ide: the page, its stylesheet, Monaco's workers, its icon font). */
 export const IDE_BUILD = resolve(__dirname, '..', '..', 'dist', 'public', 'ide');
@@ -52,13 +52,8 @@ export function serveIde(app: FastifyInstance, settings: IdeSettings, logger: Lo
     files.clear();
     logger.warn({ directory }, 'the IDE is not built: run `npm run build`, or set ER_IDE=off');
   }
-  const send = (reply: FastifyReply, file: string) => {
-    const body = files.get(file);
-    if (!body) {
-      return reply.code(503).type('application/json; charset=utf-8').send({ errors: [{ message: 'The IDE is not built: run `npm run build`.', extensions: { code: 'IDE_NOT_BUILT' } }] });
-    }
-    return securePage(reply).header('content-security-policy', IDE_CONTENT_SECURITY_POLICY).type(TYPES[extname(file)]).send(body);
-  };
+  const send = (reply: FastifyReply, file: string) =>
+    sendBuilt(reply, files.get(file), TYPES[extname(file)], { what: 'The IDE', code: 'IDE_NOT_BUILT' }, IDE_CONTENT_SECURITY_POLICY);
   app.get('/ide', (_request, reply) => reply.redirect(IDE_PATH, 301));
   app.get(IDE_PATH, (_request, reply) => send(reply, 'index.html'));
   const assets = [...files.keys()].filter((file) => file !== 'index.html');
