@@ -18,7 +18,9 @@ const run = promisify(execFile);
 /** Runs make-key as `npm run api-key -- …args` does, from source; resolves with its exit code and output. */
 async function makeKey(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/auth/make-key.ts', ...args], { cwd: resolve(__dirname, '..') });
+    const { stdout, stderr } = await run(process.execPath, ['-r', 'ts-node/register/transpile-only', 'src/auth/make-key.ts', ...args], {
+      cwd: resolve(__dirname, '..'),
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const failed = err as { code: number; stdout: string; stderr: string };
@@ -29,7 +31,11 @@ async function makeKey(...args: string[]): Promise<{ code: number; stdout: strin
 /** The three things make-key prints: the key, the ER_API_KEYS entry and the ER_API_KEYS_FILE entry (indented as printed). */
 function printed(stdout: string): { key: string; inline: string; fileEntry: string } {
   const [keyPart, inlinePart, filePart] = stdout.trimEnd().split('\n\n');
-  return { key: keyPart.split('\n')[1].trim(), inline: inlinePart.split('\n')[1].trim(), fileEntry: filePart.split('\n').slice(1).join('\n') };
+  return {
+    key: keyPart.split('\n')[1].trim(),
+    inline: inlinePart.split('\n')[1].trim(),
+    fileEntry: filePart.split('\n').slice(1).join('\n'),
+  };
 }
 
 const READ_ID_MAP = '{ idMappingWorkflows { nodes { workflowName } } }';
@@ -59,8 +65,13 @@ test('npm run api-key prints a new key once, with the ER_API_KEYS entry and the 
     },
   });
   try {
-    const names = (response: { data?: Record<string, { nodes: { workflowName: string }[] }> | null }) => Object.values(response.data ?? {})[0]?.nodes.map((node) => node.workflowName);
-    expect(names(await t.post(READ_MATCHING, undefined, { 'x-api-key': inline.key }))).toEqual(['address-matching', 'customer-matching', 'household-matching']);
+    const names = (response: { data?: Record<string, { nodes: { workflowName: string }[] }> | null }) =>
+      Object.values(response.data ?? {})[0]?.nodes.map((node) => node.workflowName);
+    expect(names(await t.post(READ_MATCHING, undefined, { 'x-api-key': inline.key }))).toEqual([
+      'address-matching',
+      'customer-matching',
+      'household-matching',
+    ]);
     expect(names(await t.post(READ_ID_MAP, undefined, { 'x-api-key': inline.key }))).toEqual([]);
     // The file's entry brings its group: the policy grants the ID-mapping workflows to it.
     expect(names(await t.post(READ_ID_MAP, undefined, { 'x-api-key': file.key }))).toEqual(['customer-id-map', 'loyalty-id-map']);
@@ -82,7 +93,11 @@ test("the docs' example of npm run api-key is what it prints, but for the key an
 
 test('npm run api-key refuses a name the gateway would refuse, and one missing, with nothing on stdout', async () => {
   const bad = await makeKey('my key');
-  expect([bad.code, bad.stdout, bad.stderr]).toEqual([2, '', `api-key: name: the name "my key" has ' ' at character 3: names are letters, digits and _.@-\n`]);
+  expect([bad.code, bad.stdout, bad.stderr]).toEqual([
+    2,
+    '',
+    `api-key: name: the name "my key" has ' ' at character 3: names are letters, digits and _.@-\n`,
+  ]);
   const none = await makeKey();
   expect([none.code, none.stdout]).toEqual([2, '']);
   expect(none.stderr).toMatch(/^usage: npm run api-key -- <name> \[group…\]/);
@@ -95,9 +110,17 @@ describe('a hash pasted wrong stops start-up, quoting what is wrong and saying t
   const startWithKeys = (keys: Record<string, string>) => startTestGateway({ env: { ER_AUTH: 'apikey', ER_POLICY_FILE: policy, ...keys } });
 
   test.each([
-    ['what `sha256sum` prints', `${sha256}  -`, `ER_API_KEYS: entry 1 ("ci"): the hash has trailing '  -' (what sha256sum prints after the hash): paste only the 64 hex digits.`],
+    [
+      'what `sha256sum` prints',
+      `${sha256}  -`,
+      `ER_API_KEYS: entry 1 ("ci"): the hash has trailing '  -' (what sha256sum prints after the hash): paste only the 64 hex digits.`,
+    ],
     ['uppercase hex', sha256.toUpperCase(), 'ER_API_KEYS: entry 1 ("ci"): the hash is in uppercase hex: write it in lowercase.'],
-    ['a sha256: prefix', `sha256:${sha256}`, `ER_API_KEYS: entry 1 ("ci"): the hash starts with 'sha256:': paste only the 64 hex digits after it.`],
+    [
+      'a sha256: prefix',
+      `sha256:${sha256}`,
+      `ER_API_KEYS: entry 1 ("ci"): the hash starts with 'sha256:': paste only the 64 hex digits after it.`,
+    ],
     ['a hash cut short', sha256.slice(0, 40), 'ER_API_KEYS: entry 1 ("ci"): the hash has 40 hex digits, where a SHA-256 has 64.'],
   ])('in ER_API_KEYS: %s', async (_, hash, message) => {
     const started = startWithKeys({ ER_API_KEYS: `ci:${hash}` });
@@ -112,7 +135,9 @@ describe('a hash pasted wrong stops start-up, quoting what is wrong and saying t
       () => '',
       (err: Error) => err.message,
     );
-    expect(message).toBe(`ER_API_KEYS: entry 1 ("ci"): the hash has 'z' at character 1, where only hex digits (0-9, a-f) go; if this is the key itself, the gateway takes its SHA-256 instead (npm run api-key prints both).`);
+    expect(message).toBe(
+      `ER_API_KEYS: entry 1 ("ci"): the hash has 'z' at character 1, where only hex digits (0-9, a-f) go; if this is the key itself, the gateway takes its SHA-256 instead (npm run api-key prints both).`,
+    );
     expect(message).not.toContain(key.slice(0, 8));
   });
 

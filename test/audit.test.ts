@@ -48,13 +48,29 @@ async function audited(act: () => Promise<unknown>): Promise<Record<string, unkn
   return log.lines.slice(from).filter((line) => line.audit === true);
 }
 
-const refused = (workflow: string, reason: string, more: Record<string, unknown> = {}) => ({ principal: 'apiKey:operator', action: 'start', workflow, outcome: 'refused', reason, ...more });
+const refused = (workflow: string, reason: string, more: Record<string, unknown> = {}) => ({
+  principal: 'apiKey:operator',
+  action: 'start',
+  workflow,
+  outcome: 'refused',
+  reason,
+  ...more,
+});
 
 test('a start with a malformed role ARN is refused as bad input and audited with its reason and field, before any call', async () => {
   const before = t.emulator.requests();
   let res: Awaited<ReturnType<TestGateway['post']>> | undefined;
   const lines = await audited(async () => {
-    res = await t.post(START, { input: { workflowName: 'customer-id-map', outputSourceConfig: [{ roleArn: 'arn:aws:iam::role/NoAccount', outputS3Path: 's3://er-output/customers/x/' }] } }, asOperator);
+    res = await t.post(
+      START,
+      {
+        input: {
+          workflowName: 'customer-id-map',
+          outputSourceConfig: [{ roleArn: 'arn:aws:iam::role/NoAccount', outputS3Path: 's3://er-output/customers/x/' }],
+        },
+      },
+      asOperator,
+    );
   });
   expect(codes(res!)).toEqual(['BAD_USER_INPUT']);
   expect(lines).toEqual([expect.objectContaining(refused('customer-id-map', 'invalid_input', { field: 'outputSourceConfig.roleArn' }))]);
@@ -63,24 +79,46 @@ test('a start with a malformed role ARN is refused as bad input and audited with
 });
 
 test('a malformed workflow name is audited under the name the client sent', async () => {
-  const lines = await audited(() => t.post(START, { input: { workflowName: 'arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/theirs' } }, asOperator));
-  expect(lines).toEqual([expect.objectContaining(refused('arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/theirs', 'invalid_input', { field: 'workflowName' }))]);
+  const lines = await audited(() =>
+    t.post(START, { input: { workflowName: 'arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/theirs' } }, asOperator),
+  );
+  expect(lines).toEqual([
+    expect.objectContaining(
+      refused('arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/theirs', 'invalid_input', { field: 'workflowName' }),
+    ),
+  ]);
 });
 
 test('starts the policy refuses are audited once each, with the policy reason', async () => {
   const notGranted = await audited(() => t.post(START, { input: { workflowName: 'loyalty-id-map' } }, asOperator));
   expect(notGranted).toEqual([expect.objectContaining(refused('loyalty-id-map', 'not_granted'))]);
-  const output = await audited(() => t.post(START, { input: { workflowName: 'customer-id-map', outputSourceConfig: [{ roleArn: ROLE, outputS3Path: 's3://attacker-bucket/loot/' }] } }, asOperator));
+  const output = await audited(() =>
+    t.post(
+      START,
+      { input: { workflowName: 'customer-id-map', outputSourceConfig: [{ roleArn: ROLE, outputS3Path: 's3://attacker-bucket/loot/' }] } },
+      asOperator,
+    ),
+  );
   expect(output).toEqual([expect.objectContaining(refused('customer-id-map', 'output_not_allowed'))]);
 });
 
 test('a key reused for another start is audited as idempotency_key_reused; its first start as started', async () => {
   const key = `audit-${Date.now()}`;
   const first = await audited(() => t.post(START, { input: { workflowName: 'customer-id-map', idempotencyKey: key } }, asOperator));
-  expect(first).toEqual([expect.objectContaining({ principal: 'apiKey:operator', action: 'start', workflow: 'customer-id-map', outcome: 'started', jobId: expect.any(String) })]);
+  expect(first).toEqual([
+    expect.objectContaining({
+      principal: 'apiKey:operator',
+      action: 'start',
+      workflow: 'customer-id-map',
+      outcome: 'started',
+      jobId: expect.any(String),
+    }),
+  ]);
   // The same start again is answered from its key: no second `started`.
   expect(await audited(() => t.post(START, { input: { workflowName: 'customer-id-map', idempotencyKey: key } }, asOperator))).toEqual([]);
-  const other = await audited(() => t.post(START, { input: { workflowName: 'customer-id-map', idempotencyKey: key, jobType: 'DELETE_ONLY' } }, asOperator));
+  const other = await audited(() =>
+    t.post(START, { input: { workflowName: 'customer-id-map', idempotencyKey: key, jobType: 'DELETE_ONLY' } }, asOperator),
+  );
   expect(other).toEqual([expect.objectContaining(refused('customer-id-map', 'idempotency_key_reused'))]);
 });
 
@@ -93,7 +131,11 @@ test('a mutation refused as a whole audits each start it held, with workflows fr
       asOperator,
     ),
   );
-  expect(aliases).toEqual(['customer-matching', 'customer-matching', 'customer-id-map'].map((workflow) => expect.objectContaining(refused(workflow, 'invalid_operation'))));
+  expect(aliases).toEqual(
+    ['customer-matching', 'customer-matching', 'customer-id-map'].map((workflow) =>
+      expect.objectContaining(refused(workflow, 'invalid_operation')),
+    ),
+  );
   expect(t.emulator.requests()).toBe(before);
 });
 
@@ -117,7 +159,11 @@ test('a mutation whose upstream cost passes ER_MAX_UPSTREAM_CALLS audits each st
       );
     });
     expect(codes(res!)).toEqual(['LIMIT_EXCEEDED']);
-    expect(lines).toEqual(['customer-matching', 'customer-id-map'].map((workflow) => expect.objectContaining(refused(workflow, 'limit_exceeded', { limit: 'upstreamCalls' }))));
+    expect(lines).toEqual(
+      ['customer-matching', 'customer-id-map'].map((workflow) =>
+        expect.objectContaining(refused(workflow, 'limit_exceeded', { limit: 'upstreamCalls' })),
+      ),
+    );
     expect(small.emulator.requests()).toBe(0);
   } finally {
     await small.close();
@@ -125,8 +171,11 @@ test('a mutation whose upstream cost passes ER_MAX_UPSTREAM_CALLS audits each st
 });
 
 test('over websockets and SSE too, the starts of a mutation the gate refuses are audited', async () => {
-  const mutation = 'mutation { a: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } b: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } c: startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }';
-  const expected = ['customer-matching', 'customer-matching', 'customer-id-map'].map((workflow) => expect.objectContaining(refused(workflow, 'invalid_operation')));
+  const mutation =
+    'mutation { a: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } b: startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } c: startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }';
+  const expected = ['customer-matching', 'customer-matching', 'customer-id-map'].map((workflow) =>
+    expect.objectContaining(refused(workflow, 'invalid_operation')),
+  );
   const overWs = await audited(async () => {
     const socket = await RawSocket.open(t.gateway.url, { init: false });
     socket.init(asOperator);
@@ -149,7 +198,10 @@ test('over websockets and SSE too, the starts of a mutation the gate refuses are
 });
 
 test('credentials that fail are counted by reason and transport on /metrics, not audited', async () => {
-  const metric = async () => (await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).split('\n').filter((line) => line.startsWith('er_gateway_auth_failures_total{'));
+  const metric = async () =>
+    (await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text())
+      .split('\n')
+      .filter((line) => line.startsWith('er_gateway_auth_failures_total{'));
   const lines = await audited(async () => {
     expect((await t.post('{ __typename }', undefined, { 'x-api-key': 'not-a-key-of-ours' })).status).toBe(401);
     expect((await t.post('{ __typename }', undefined, { 'x-api-key': 'not-a-key-of-ours' })).status).toBe(401);

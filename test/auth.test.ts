@@ -47,7 +47,9 @@ const START = `mutation ($input: StartIdMappingJobInput!) { startIdMappingJob(in
 
 beforeAll(async () => {
   issuer = await startIssuer();
-  const bearer = async (sub: string, groups: string[], exp?: number) => ({ authorization: `Bearer ${await issuer.sign(sub, { groups, ...(exp ? { exp } : {}) })}` });
+  const bearer = async (sub: string, groups: string[], exp?: number) => ({
+    authorization: `Bearer ${await issuer.sign(sub, { groups, ...(exp ? { exp } : {}) })}`,
+  });
   Object.assign(as, {
     analyst: await bearer('ana', ['analysts']),
     operator: await bearer('oscar', ['operators']),
@@ -83,7 +85,11 @@ describe('authentication', () => {
   test.each([
     ['no credentials', anonymous, 'Bearer realm="er-gateway"'],
     ['an expired token', 'expired', 'Bearer realm="er-gateway", error="invalid_token", error_description="The token has expired."'],
-    ['a token signed with an unpublished key', 'forged', 'Bearer realm="er-gateway", error="invalid_token", error_description="The token is not valid for this gateway."'],
+    [
+      'a token signed with an unpublished key',
+      'forged',
+      'Bearer realm="er-gateway", error="invalid_token", error_description="The token is not valid for this gateway."',
+    ],
     ['a malformed token', { authorization: 'Bearer not.a.token' }, expect.stringContaining('error="invalid_token"')],
     ['another scheme', { authorization: 'Basic YWxpY2U6c2VjcmV0' }, expect.stringContaining('error="invalid_token"')],
     ['an unknown API key', { 'x-api-key': 'guess' }, 'Bearer realm="er-gateway"'],
@@ -122,11 +128,10 @@ describe('authorization on every path', () => {
   });
 
   test('a list of workflows shows only the readable ones; the jobs of an unreadable one are FORBIDDEN', async () => {
-    const res = await t.post<{ idMappingWorkflows: { nodes: { workflowName: string }[] }; matchingWorkflows: { nodes: { workflowName: string }[] } }>(
-      '{ idMappingWorkflows { nodes { workflowName } } matchingWorkflows { nodes { workflowName } } }',
-      undefined,
-      as.analyst,
-    );
+    const res = await t.post<{
+      idMappingWorkflows: { nodes: { workflowName: string }[] };
+      matchingWorkflows: { nodes: { workflowName: string }[] };
+    }>('{ idMappingWorkflows { nodes { workflowName } } matchingWorkflows { nodes { workflowName } } }', undefined, as.analyst);
     expect(res.errors).toBeUndefined();
     expect(res.data!.idMappingWorkflows.nodes.map((wf) => wf.workflowName)).toEqual(['customer-id-map']);
     expect(res.data!.matchingWorkflows.nodes.map((wf) => wf.workflowName)).toEqual(['customer-matching']);
@@ -135,12 +140,19 @@ describe('authorization on every path', () => {
     expect(t.emulator.requests('ListIdMappingJobs')).toBe(0);
   });
 
-  test('a list of workflows pages past those left out: cursors count the service\'s places', async () => {
+  test("a list of workflows pages past those left out: cursors count the service's places", async () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (let page = 0; page < 5; page++) {
-      const res: { data?: { matchingWorkflows: { nodes: { workflowName: string }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } } } | null } =
-        await t.post('query ($after: String) { matchingWorkflows(first: 1, after: $after) { nodes { workflowName } pageInfo { hasNextPage endCursor } } }', { after }, as.operator);
+      const res: {
+        data?: {
+          matchingWorkflows: { nodes: { workflowName: string }[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+        } | null;
+      } = await t.post(
+        'query ($after: String) { matchingWorkflows(first: 1, after: $after) { nodes { workflowName } pageInfo { hasNextPage endCursor } } }',
+        { after },
+        as.operator,
+      );
       seen.push(...res.data!.matchingWorkflows.nodes.map((wf) => wf.workflowName));
       if (!res.data!.matchingWorkflows.pageInfo.hasNextPage) break;
       after = res.data!.matchingWorkflows.pageInfo.endCursor;
@@ -176,7 +188,8 @@ describe('authorization on every path', () => {
 });
 
 describe('starts', () => {
-  const startAs = (who: Record<string, string>, input: Record<string, unknown>) => t.post<{ startIdMappingJob: { jobId: string } }>(START, { input }, who);
+  const startAs = (who: Record<string, string>, input: Record<string, unknown>) =>
+    t.post<{ startIdMappingJob: { jobId: string } }>(START, { input }, who);
 
   test('an analyst may not start; the refusal costs nothing and is audited', async () => {
     const res = await startAs(as.analyst, { workflowName: 'customer-id-map' });
@@ -201,10 +214,18 @@ describe('starts', () => {
   });
 
   test.each([
-    ["a role of another account", { roleArn: 'arn:aws:iam::999988887777:role/AttackerRole', outputS3Path: 's3://er-output/customers/x/' }, 'The role'],
+    [
+      'a role of another account',
+      { roleArn: 'arn:aws:iam::999988887777:role/AttackerRole', outputS3Path: 's3://er-output/customers/x/' },
+      'The role',
+    ],
     ['a bucket outside the allowed folders', { roleArn: ROLE, outputS3Path: 's3://attacker-bucket/loot/' }, 'The output path'],
     ['a folder that only starts like an allowed one', { roleArn: ROLE, outputS3Path: 's3://er-output/customers-evil/' }, 'The output path'],
-    ['a KMS key not on the list', { roleArn: ROLE, outputS3Path: 's3://er-output/customers/x/', kmsArn: 'arn:aws:kms:us-east-1:999988887777:key/abc' }, 'The KMS key'],
+    [
+      'a KMS key not on the list',
+      { roleArn: ROLE, outputS3Path: 's3://er-output/customers/x/', kmsArn: 'arn:aws:kms:us-east-1:999988887777:key/abc' },
+      'The KMS key',
+    ],
   ])('an operator naming %s is FORBIDDEN before any call', async (_name, output, message) => {
     const res = await startAs(as.operator, { workflowName: 'customer-id-map', outputSourceConfig: [output] });
     expect(codes(res)).toEqual(['FORBIDDEN']);
@@ -220,9 +241,17 @@ describe('starts', () => {
   });
 
   test('an API key starts what its name is granted, and nothing else', async () => {
-    const granted = await t.post('mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }', undefined, withKey);
+    const granted = await t.post(
+      'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }',
+      undefined,
+      withKey,
+    );
     expect(granted.errors).toBeUndefined();
-    const refused = await t.post('mutation { startMatchingJob(input: { workflowName: "address-matching" }) { jobId } }', undefined, withKey);
+    const refused = await t.post(
+      'mutation { startMatchingJob(input: { workflowName: "address-matching" }) { jobId } }',
+      undefined,
+      withKey,
+    );
     expect(codes(refused)).toEqual(['FORBIDDEN']);
     expect(t.emulator.requests('StartMatchingJob')).toBe(1);
   });
@@ -238,7 +267,11 @@ describe('starts', () => {
     expect(same.data!.startIdMappingJob.jobId).not.toBe(first.data!.startIdMappingJob.jobId);
     clock.advance(60_000);
     const output = { roleArn: ROLE, outputS3Path: 's3://er-output/customers/other/' };
-    const different = await startAs(as.otherOperator, { workflowName: 'customer-id-map', idempotencyKey: `${key}-b`, outputSourceConfig: [output] });
+    const different = await startAs(as.otherOperator, {
+      workflowName: 'customer-id-map',
+      idempotencyKey: `${key}-b`,
+      outputSourceConfig: [output],
+    });
     expect(different.errors).toBeUndefined();
     expect(t.emulator.requests('StartIdMappingJob')).toBe(3);
   });
@@ -281,10 +314,14 @@ describe('subscriptions', () => {
 
   test('an API key without the subscribe grant may not subscribe', async () => {
     const client = wsClient(t.gateway.url, { connectionParams: { 'x-api-key': pipeline.key } });
-    const sub = new Subscription(client, 'subscription ($w: String!, $j: ID!) { matchingJobUpdated(workflowName: $w, jobId: $j) { status } }', {
-      w: 'customer-matching',
-      j: job('customer-matching', 1).jobId,
-    });
+    const sub = new Subscription(
+      client,
+      'subscription ($w: String!, $j: ID!) { matchingJobUpdated(workflowName: $w, jobId: $j) { status } }',
+      {
+        w: 'customer-matching',
+        j: job('customer-matching', 1).jobId,
+      },
+    );
     await sub.ended();
     expect(sub.failure ?? sub.events[0]?.errors).toEqual([expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })]);
     await client.dispose();
@@ -305,11 +342,20 @@ describe('origins and hosts', () => {
   function rawPost(headers: Record<string, string>): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
       const url = new URL(t.endpoint);
-      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
-        let body = '';
-        res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-        res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
-      });
+      const req = httpRequest(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: url.pathname,
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode!, body, headers: res.headers }));
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ query: '{ __typename }' }));
     });
@@ -334,7 +380,11 @@ describe('origins and hosts', () => {
     expect(foreign.status).toBe(403);
     const preflight = await fetch(t.endpoint, {
       method: 'OPTIONS',
-      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, authorization' },
+      headers: {
+        origin: 'http://localhost:5173',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, authorization',
+      },
     });
     expect(preflight.status).toBe(204);
     expect(preflight.headers.get('access-control-allow-origin')).toBe('http://localhost:5173');
@@ -361,10 +411,14 @@ describe('a token that expires', () => {
       let closed!: (event: { code: number; reason: string }) => void;
       const whenClosed = new Promise<{ code: number; reason: string }>((resolve) => (closed = resolve));
       const client = wsClient(g.gateway.url, { connectionParams: { authorization: `Bearer ${token}` }, onClosed: closed });
-      const sub = new Subscription(client, 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }', {
-        w: 'customer-id-map',
-        j: job('customer-id-map', 1).jobId,
-      });
+      const sub = new Subscription(
+        client,
+        'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }',
+        {
+          w: 'customer-id-map',
+          j: job('customer-id-map', 1).jobId,
+        },
+      );
       await sub.event(1);
       expect(scheduler.pending).toBe(1);
       expect(scheduler.nextDelay).toBe(90_000);
@@ -387,14 +441,23 @@ describe('a token valid for long', () => {
     const own = await startIssuer();
     const g = await startTestGateway({
       scheduler,
-      env: { ER_AUTH: 'jwt', ER_JWT_JWKS_URL: own.jwksUrl, ER_JWT_CLOCK_SKEW_S: '0', ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never) },
+      env: {
+        ER_AUTH: 'jwt',
+        ER_JWT_JWKS_URL: own.jwksUrl,
+        ER_JWT_CLOCK_SKEW_S: '0',
+        ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never),
+      },
     });
     return { own, g, close: async () => (await g.close(), await own.close()) };
   }
 
   /** Asks the query over HTTP with `token`: the gateway is serving while the stream is open. */
   async function answersOver(url: string, token: string): Promise<void> {
-    const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: WORKFLOW }) });
+    const res = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: WORKFLOW }),
+    });
     expect(await res.json()).toEqual({ data: { idMappingWorkflow: { workflowName: 'customer-id-map' } } });
   }
 
@@ -438,7 +501,10 @@ describe('a token valid for long', () => {
       const res = await fetch(`${g.gateway.url}/graphql/stream`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query: 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }', variables: { w: running.workflowName, j: running.jobId } }),
+        body: JSON.stringify({
+          query: 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }',
+          variables: { w: running.workflowName, j: running.jobId },
+        }),
       });
       expect(res.status).toBe(200);
       const reader = res.body!.getReader();
@@ -509,7 +575,10 @@ describe('signing keys', () => {
       for (let i = 0; i < 3; i++) await authenticator.authenticate({ bearer: await own.sign('ana') });
       expect(own.fetches).toBe(1);
       await own.rotate();
-      expect(await authenticator.authenticate({ bearer: await own.sign('ana', { groups: ['analysts'] }) })).toMatchObject({ id: 'token:ana', groups: ['analysts'] });
+      expect(await authenticator.authenticate({ bearer: await own.sign('ana', { groups: ['analysts'] }) })).toMatchObject({
+        id: 'token:ana',
+        groups: ['analysts'],
+      });
       expect(own.fetches).toBe(2);
     } finally {
       await own.close();
@@ -519,7 +588,9 @@ describe('signing keys', () => {
   test('a key set that cannot be fetched is 503 UPSTREAM_UNAVAILABLE with Retry-After, not 401 and not 500', async () => {
     const own = await startIssuer();
     const token = await own.sign('ana', { groups: ['analysts'] });
-    const g = await startTestGateway({ env: { ER_AUTH: 'jwt', ER_JWT_JWKS_URL: own.jwksUrl, ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never) } });
+    const g = await startTestGateway({
+      env: { ER_AUTH: 'jwt', ER_JWT_JWKS_URL: own.jwksUrl, ER_POLICY_FILE: writeTempFile('policy.yaml', POLICY as never) },
+    });
     try {
       await own.close();
       const res = await g.post(JOB, vars(job('customer-id-map', 1)), { authorization: `Bearer ${token}` });
@@ -553,12 +624,12 @@ describe('the policy file', () => {
   });
 
   test('a missing file names the setting', async () => {
-    await expect(startTestGateway({ env: { ER_AUTH: 'apikey', ER_API_KEYS: `ci:${pipeline.sha256}`, ER_POLICY_FILE: '/nonexistent/policy.yaml' } })).rejects.toThrow(
-      /^ER_POLICY_FILE: cannot read \/nonexistent\/policy.yaml \(ENOENT\)/,
-    );
+    await expect(
+      startTestGateway({ env: { ER_AUTH: 'apikey', ER_API_KEYS: `ci:${pipeline.sha256}`, ER_POLICY_FILE: '/nonexistent/policy.yaml' } }),
+    ).rejects.toThrow(/^ER_POLICY_FILE: cannot read \/nonexistent\/policy.yaml \(ENOENT\)/);
   });
 
-  test('deploy/policy.example.yaml, the README\'s example, is a valid policy', async () => {
+  test("deploy/policy.example.yaml, the README's example, is a valid policy", async () => {
     await expect(Policy.load(resolve(__dirname, '../deploy/policy.example.yaml'))).resolves.toBeInstanceOf(Policy);
   });
 });

@@ -65,11 +65,16 @@ describe('a start that fails at the metrics port, in this process', () => {
 
   test('releases every part: no Redis connection, the service port free, nothing left on the scheduler', async () => {
     // Against AWS without credentials, started anyway: the gateway then also runs a loop that looks for them again.
-    for (const name of Object.keys(process.env)) if (name.startsWith('AWS_') && name !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED') delete process.env[name];
+    for (const name of Object.keys(process.env))
+      if (name.startsWith('AWS_') && name !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED') delete process.env[name];
     Object.assign(process.env, { HOME: mkdtempSync(join(tmpdir(), 'er-gateway-home-')), AWS_EC2_METADATA_DISABLED: 'true' });
     const servicePort = await closedPort();
     // The endpoint is only named: without credentials nothing calls it.
-    const { AWS_ACCESS_KEY_ID: _id, AWS_SECRET_ACCESS_KEY: _secret, ...aws } = awsBackendEnv(`http://127.0.0.1:${await closedPort()}`, 'us-east-1');
+    const {
+      AWS_ACCESS_KEY_ID: _id,
+      AWS_SECRET_ACCESS_KEY: _secret,
+      ...aws
+    } = awsBackendEnv(`http://127.0.0.1:${await closedPort()}`, 'us-east-1');
     const env = (metricsPort: number) => ({
       ...aws,
       PORT: String(servicePort),
@@ -92,7 +97,9 @@ describe('a start that fails at the metrics port, in this process', () => {
     const failing = new ManualScheduler();
     const failed = startGateway(loadConfig(env(takenPort)), { scheduler: failing, processMetrics: false });
     await expect(failed).rejects.toBeInstanceOf(ListenError);
-    await expect(failed).rejects.toThrow(`port ${takenPort} on 127.0.0.1 is in use by another process: stop it, or set ER_METRICS_PORT to a free port.`);
+    await expect(failed).rejects.toThrow(
+      `port ${takenPort} on 127.0.0.1 is in use by another process: stop it, or set ER_METRICS_PORT to a free port.`,
+    );
     expect([await redisClients(), await isFree(servicePort), failing.pending]).toEqual([0, true, 0]);
   });
 });
@@ -107,7 +114,13 @@ test('a process whose start fails at the metrics port exits by itself: no server
       () => console.log('started'),
       (err) => console.log('failed: ' + err.message),
     );`;
-  const env = { PORT: '0', ER_METRICS_PORT: String(takenPort), LOG_LEVEL: 'silent', ER_REDIS_URL: `redis://127.0.0.1:${redisPort}`, ER_REDIS_PREFIX: 'composition-process:' };
+  const env = {
+    PORT: '0',
+    ER_METRICS_PORT: String(takenPort),
+    LOG_LEVEL: 'silent',
+    ER_REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    ER_REDIS_PREFIX: 'composition-process:',
+  };
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], {
     cwd: resolve(__dirname, '..'),
     env: { PATH: process.env.PATH, NODE_NO_WARNINGS: '1', GATEWAY_ENV: JSON.stringify(env) },
@@ -116,6 +129,9 @@ test('a process whose start fails at the metrics port exits by itself: no server
   let stdout = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
   const code = await new Promise((done) => child.once('exit', done));
-  expect([code, stdout.trim()]).toEqual([0, `failed: port ${takenPort} on 127.0.0.1 is in use by another process: stop it, or set ER_METRICS_PORT to a free port.`]);
+  expect([code, stdout.trim()]).toEqual([
+    0,
+    `failed: port ${takenPort} on 127.0.0.1 is in use by another process: stop it, or set ER_METRICS_PORT to a free port.`,
+  ]);
   expect(await redisClients()).toBe(0);
 }, 60_000);

@@ -37,7 +37,9 @@ function docPages(): string[] {
 /** The ER_ names `text` mentions that are no setting; a name ending in `_` (as in `ER_JWT_*`) must begin one. */
 function unknownSettings(text: string): string[] {
   const named = new Set((text.match(/\bER_[A-Z0-9_]+\b/g) ?? []).filter((name) => !(name in notSettings)));
-  return [...named].filter((name) => (name.endsWith('_') ? ![...settings].some((setting) => setting.startsWith(name)) : !settings.has(name)));
+  return [...named].filter((name) =>
+    name.endsWith('_') ? ![...settings].some((setting) => setting.startsWith(name)) : !settings.has(name),
+  );
 }
 
 test('docs/operators/configuration.md is the page the schemas make', () => {
@@ -56,7 +58,9 @@ test('every variable the gateway and the emulator read has a row on the page', (
 
 test('a setting without a description or a readable type cannot be rendered', () => {
   expect(() => settingRows(z.object({ ER_UNDESCRIBED: z.string() }))).toThrow('ER_UNDESCRIBED: no description');
-  expect(() => settingRows(z.object({ ER_OPAQUE: z.union([z.string(), z.number()]).meta({ description: 'x' }) }))).toThrow('ER_OPAQUE: its type');
+  expect(() => settingRows(z.object({ ER_OPAQUE: z.union([z.string(), z.number()]).meta({ description: 'x' }) }))).toThrow(
+    'ER_OPAQUE: its type',
+  );
 });
 
 test('README.md and docs/**/*.md name only settings that exist', () => {

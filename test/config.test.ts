@@ -100,7 +100,9 @@ test('introspection is off by default in production; ER_TRUST_PROXY takes a hop 
   expect(loadConfig({ ER_TRUST_PROXY: '2' }).trustProxy).toBe(2);
   expect(loadConfig({ ER_TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toEqual(['loopback', '10.0.0.0/8']);
   expect(() => loadConfig({ ER_TRUST_PROXY: 'everyone' })).toThrow(/^ER_TRUST_PROXY: must be a hop count/);
-  expect(() => loadConfig({ ER_HTTP_HEADERS_TIMEOUT_MS: '20000', ER_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(/^ER_HTTP_REQUEST_TIMEOUT_MS/);
+  expect(() => loadConfig({ ER_HTTP_HEADERS_TIMEOUT_MS: '20000', ER_HTTP_REQUEST_TIMEOUT_MS: '10000' })).toThrow(
+    /^ER_HTTP_REQUEST_TIMEOUT_MS/,
+  );
   expect(() => loadConfig({ ER_ROUTER_SECRET: 'short' })).toThrow(/^ER_ROUTER_SECRET: must be at least 16/);
   expect(() => loadConfig({ ER_POLL_SHARE: '1' })).toThrow(/^ER_POLL_SHARE/);
   expect(() => loadConfig({ ER_RATE_PER_SECOND: '0.0000001' })).toThrow(/^ER_RATE_PER_SECOND: must be 0 \(off\) or at least 0.001/);
@@ -108,11 +110,18 @@ test('introspection is off by default in production; ER_TRUST_PROXY takes a hop 
   expect(() => loadConfig({ ER_START_TIMEOUT_MS: '10' })).toThrow(/^ER_START_TIMEOUT_MS/);
   // A renamed setting left in place would silently lift its limit: it stops start-up, naming the new one.
   expect(() => loadConfig({ ER_WS_SOCKETS_PER_CLIENT: '5' })).toThrow(/^ER_WS_SOCKETS_PER_CLIENT: renamed ER_STREAMS_PER_CLIENT/);
-  expect(() => loadConfig({ ER_MAX_CONNECTIONS: '100', ER_MAX_CONNECTIONS_PER_ADDRESS: '101' })).toThrow(/^ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS/);
+  expect(() => loadConfig({ ER_MAX_CONNECTIONS: '100', ER_MAX_CONNECTIONS_PER_ADDRESS: '101' })).toThrow(
+    /^ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS/,
+  );
 });
 
 test('the AWS backend takes a region and an endpoint override', () => {
-  const config = loadConfig({ ER_BACKEND: 'aws', ER_AUTH: 'none', AWS_REGION: 'eu-west-1', ER_ENDPOINT: 'https://entityresolution.eu-west-1.amazonaws.com' });
+  const config = loadConfig({
+    ER_BACKEND: 'aws',
+    ER_AUTH: 'none',
+    AWS_REGION: 'eu-west-1',
+    ER_ENDPOINT: 'https://entityresolution.eu-west-1.amazonaws.com',
+  });
   expect(config).toMatchObject({ backend: 'aws', region: 'eu-west-1', endpoint: 'https://entityresolution.eu-west-1.amazonaws.com' });
 });
 
@@ -142,10 +151,17 @@ test('AWS mode refuses to start without ER_AUTH; none must be said on purpose', 
 test('each auth mode needs what it checks credentials against, and a policy', () => {
   const policy = { ER_POLICY_FILE: 'policy.yaml' };
   expect(refusal({ ER_AUTH: 'jwt', ...policy })).toMatch(/^ER_JWT_JWKS_URL, ER_JWT_PUBLIC_KEY_FILE: /);
-  expect(refusal({ ER_AUTH: 'jwt', ER_JWT_JWKS_URL: 'https://idp.example/jwks', ER_JWT_PUBLIC_KEY_FILE: 'key.pem', ...policy })).toMatch(/^ER_JWT_JWKS_URL/);
+  expect(refusal({ ER_AUTH: 'jwt', ER_JWT_JWKS_URL: 'https://idp.example/jwks', ER_JWT_PUBLIC_KEY_FILE: 'key.pem', ...policy })).toMatch(
+    /^ER_JWT_JWKS_URL/,
+  );
   expect(refusal({ ER_AUTH: 'apikey', ...policy })).toMatch(/^ER_API_KEYS_FILE, ER_API_KEYS: /);
   expect(refusal({ ER_AUTH: 'apikey', ER_API_KEYS: 'ci:' + 'a'.repeat(64) })).toMatch(/^ER_POLICY_FILE: required/);
-  const both = loadConfig({ ER_AUTH: 'jwt,apikey', ER_JWT_JWKS_URL: 'https://idp.example/jwks', ER_API_KEYS: 'ci:' + 'a'.repeat(64), ...policy });
+  const both = loadConfig({
+    ER_AUTH: 'jwt,apikey',
+    ER_JWT_JWKS_URL: 'https://idp.example/jwks',
+    ER_API_KEYS: 'ci:' + 'a'.repeat(64),
+    ...policy,
+  });
   expect(both.auth).toMatchObject({ modes: ['jwt', 'apikey'], jwt: { jwksUrl: 'https://idp.example/jwks' }, policyFile: 'policy.yaml' });
 });
 

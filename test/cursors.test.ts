@@ -42,10 +42,16 @@ interface Page {
   pageInfo: { hasNextPage: boolean; endCursor: string | null };
 }
 
-const MATCHING_WORKFLOWS = 'query ($first: Int, $after: String) { list: matchingWorkflows(first: $first, after: $after) { edges { cursor node { workflowName } } pageInfo { hasNextPage endCursor } } }';
-const JOBS = 'query ($w: String!, $first: Int, $after: String) { list: idMappingJobs(workflowName: $w, first: $first, after: $after) { edges { cursor node { jobId } } pageInfo { hasNextPage endCursor } } }';
+const MATCHING_WORKFLOWS =
+  'query ($first: Int, $after: String) { list: matchingWorkflows(first: $first, after: $after) { edges { cursor node { workflowName } } pageInfo { hasNextPage endCursor } } }';
+const JOBS =
+  'query ($w: String!, $first: Int, $after: String) { list: idMappingJobs(workflowName: $w, first: $first, after: $after) { edges { cursor node { jobId } } pageInfo { hasNextPage endCursor } } }';
 
-async function list(query: string, variables: Record<string, unknown>, headers: Record<string, string>): Promise<GraphQLResponse<{ list: Page }>> {
+async function list(
+  query: string,
+  variables: Record<string, unknown>,
+  headers: Record<string, string>,
+): Promise<GraphQLResponse<{ list: Page }>> {
   return t.post<{ list: Page }>(query, variables, headers);
 }
 
@@ -71,14 +77,19 @@ function readings(text: string, depth = 2): string[] {
   const out = [text];
   if (depth === 0) return out;
   for (let offset = 0; offset < 4; offset++) {
-    for (const encoding of ['base64', 'base64url'] as const) out.push(...readings(Buffer.from(text.slice(offset), encoding).toString('latin1'), depth - 1));
+    for (const encoding of ['base64', 'base64url'] as const)
+      out.push(...readings(Buffer.from(text.slice(offset), encoding).toString('latin1'), depth - 1));
   }
   return out;
 }
 
 /** The emulator's own page tokens for the lists walked here, got with the AWS SDK as any client of the service would. */
 async function serviceTokens(): Promise<string[]> {
-  const client = new EntityResolutionClient({ endpoint: t.emulator.url, region: t.emulator.state.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const client = new EntityResolutionClient({
+    endpoint: t.emulator.url,
+    region: t.emulator.state.region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   try {
     const tokens: string[] = [];
     for (const maxResults of [1, 2, 3, 4]) {
@@ -87,7 +98,9 @@ async function serviceTokens(): Promise<string[]> {
     }
     let nextToken: string | undefined;
     do {
-      const out: { nextToken?: string } = await client.send(new ListIdMappingJobsCommand({ workflowName: 'customer-id-map', maxResults: 7, nextToken }));
+      const out: { nextToken?: string } = await client.send(
+        new ListIdMappingJobsCommand({ workflowName: 'customer-id-map', maxResults: 7, nextToken }),
+      );
       nextToken = out.nextToken;
       if (nextToken) tokens.push(nextToken);
     } while (nextToken);
@@ -106,10 +119,20 @@ test('no cursor names a workflow or carries the service token, in any base64 rea
   const tokens = await serviceTokens();
   expect(tokens.length).toBeGreaterThan(10);
   // What a token is made of, in case only part of one showed: the names of workflows and jobs in it.
-  const secrets = [...tokens, ...SEEDED_WORKFLOWS.map((wf) => wf.workflowName), ...jobs.items, 'matching:', 'idMapping:', 'skip', 'nextToken'];
+  const secrets = [
+    ...tokens,
+    ...SEEDED_WORKFLOWS.map((wf) => wf.workflowName),
+    ...jobs.items,
+    'matching:',
+    'idMapping:',
+    'skip',
+    'nextToken',
+  ];
   const cursors = [...household.cursors, ...all.cursors, ...jobs.cursors];
   expect(cursors.filter((cursor) => !/^[A-Za-z0-9_-]+$/.test(cursor))).toEqual([]);
-  const found = cursors.flatMap((cursor) => readings(cursor).flatMap((text) => secrets.filter((secret) => text.includes(secret)).map((secret) => `${cursor} holds ${secret}`)));
+  const found = cursors.flatMap((cursor) =>
+    readings(cursor).flatMap((text) => secrets.filter((secret) => text.includes(secret)).map((secret) => `${cursor} holds ${secret}`)),
+  );
   expect(found).toEqual([]);
   // The one visible workflow's cursor is as long as any other: its length says nothing of those skipped before it.
   expect(new Set([...household.cursors, ...all.cursors].map((cursor) => cursor.length)).size).toBe(1);
@@ -122,7 +145,11 @@ test('cursors still page: walking a list page by page, from end cursors or from 
   for (const first of [1, 7, 25, 40]) expect((await walk(JOBS, { w: 'customer-id-map' }, as.reader, first)).items).toEqual(expected);
   const resumed = await list(JOBS, { w: 'customer-id-map', first: 5, after: whole.data!.list.edges[30].cursor }, as.reader);
   expect(resumed.data!.list.edges.map((edge) => edge.node.jobId)).toEqual(expected.slice(31, 36));
-  expect((await walk(MATCHING_WORKFLOWS, {}, as.reader, 2)).items).toEqual(SEEDED_WORKFLOWS.filter((wf) => wf.kind === 'matching').map((wf) => wf.workflowName).sort());
+  expect((await walk(MATCHING_WORKFLOWS, {}, as.reader, 2)).items).toEqual(
+    SEEDED_WORKFLOWS.filter((wf) => wf.kind === 'matching')
+      .map((wf) => wf.workflowName)
+      .sort(),
+  );
 });
 
 describe('a cursor opens only for the caller and the list it was given for', () => {
@@ -137,7 +164,8 @@ describe('a cursor opens only for the caller and the list it was given for', () 
   const expectRefused = (res: GraphQLResponse<unknown>) => {
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors![0]).toMatchObject({
-      message: 'after is not a cursor this gateway gave you for this list: use an endCursor or edge cursor of the same list, as the same caller.',
+      message:
+        'after is not a cursor this gateway gave you for this list: use an endCursor or edge cursor of the same list, as the same caller.',
       extensions: { code: 'BAD_USER_INPUT', field: 'after' },
     });
     expect(JSON.stringify(res.errors)).not.toMatch(/gcm|decipher|auth tag|stack|Unsupported state/i);
@@ -154,8 +182,14 @@ describe('a cursor opens only for the caller and the list it was given for', () 
     expect(t.emulator.requests()).toBe(0);
   });
 
-  test('on another list it is BAD_USER_INPUT: the other kind of workflows, or a workflow\'s jobs', async () => {
-    expectRefused(await t.post('query ($after: String) { idMappingWorkflows(first: 1, after: $after) { nodes { workflowName } } }', { after: cursor }, as.reader));
+  test("on another list it is BAD_USER_INPUT: the other kind of workflows, or a workflow's jobs", async () => {
+    expectRefused(
+      await t.post(
+        'query ($after: String) { idMappingWorkflows(first: 1, after: $after) { nodes { workflowName } } }',
+        { after: cursor },
+        as.reader,
+      ),
+    );
     expectRefused(await list(JOBS, { w: 'customer-id-map', first: 1, after: cursor }, as.reader));
     const jobsCursor = (await list(JOBS, { w: 'customer-id-map', first: 1 }, as.reader)).data!.list.pageInfo.endCursor!;
     t.emulator.resetRequests();
@@ -175,14 +209,16 @@ describe('a cursor opens only for the caller and the list it was given for', () 
   });
 });
 
-test('gateways given one ER_CURSOR_KEY accept each other\'s cursors; a gateway with a key of its own does not', async () => {
+test("gateways given one ER_CURSOR_KEY accept each other's cursors; a gateway with a key of its own does not", async () => {
   const env = { ER_CURSOR_KEY: Buffer.alloc(32, 42).toString('base64') };
   const [a, b, own] = [await startTestGateway({ env }), await startTestGateway({ env }), await startTestGateway()];
   try {
     const query = 'query ($after: String) { matchingWorkflows(first: 1, after: $after) { nodes { workflowName } pageInfo { endCursor } } }';
     const first = await a.post<{ matchingWorkflows: { pageInfo: { endCursor: string } } }>(query);
     const after = first.data!.matchingWorkflows.pageInfo.endCursor;
-    expect((await b.post(query, { after })).data).toEqual({ matchingWorkflows: { nodes: [{ workflowName: 'customer-matching' }], pageInfo: { endCursor: expect.any(String) } } });
+    expect((await b.post(query, { after })).data).toEqual({
+      matchingWorkflows: { nodes: [{ workflowName: 'customer-matching' }], pageInfo: { endCursor: expect.any(String) } },
+    });
     expect(codes(await own.post(query, { after }))).toEqual(['BAD_USER_INPUT']);
   } finally {
     await Promise.all([a.close(), b.close(), own.close()]);

@@ -57,7 +57,13 @@ describe('the dashboard in Chromium', () => {
       const workflow = page.locator('section[data-workflow="customer-id-map"]');
       await workflow.locator('.job').first().waitFor();
       // Every workflow of the emulator, each with its newest jobs; a FAILED job says why.
-      expect(await page.locator('section.workflow h2').allTextContents()).toEqual(['customer-id-map', 'loyalty-id-map', 'address-matching', 'customer-matching', 'household-matching']);
+      expect(await page.locator('section.workflow h2').allTextContents()).toEqual([
+        'customer-id-map',
+        'loyalty-id-map',
+        'address-matching',
+        'customer-matching',
+        'household-matching',
+      ]);
       await expect(workflow.locator('.job').count()).resolves.toBe(5);
       await workflow.locator('.error', { hasText: 'Access denied to s3://er-demo-input/' }).waitFor();
       expect(await page.locator('button.start:disabled').count()).toBe(0);
@@ -71,7 +77,12 @@ describe('the dashboard in Chromium', () => {
           const row = [...section.querySelectorAll<HTMLElement>('.job')].find((candidate) => !known.includes(candidate.dataset.jobId));
           if (!row) return;
           const bar = row.querySelector('progress')!;
-          const state = { jobId: row.dataset.jobId!, status: row.querySelector('.badge')!.textContent!, value: bar.hasAttribute('value') ? bar.value : null, max: bar.max };
+          const state = {
+            jobId: row.dataset.jobId!,
+            status: row.querySelector('.badge')!.textContent!,
+            value: bar.hasAttribute('value') ? bar.value : null,
+            max: bar.max,
+          };
           const last = seen.at(-1);
           if (!last || last.status !== state.status || last.value !== state.value) seen.push(state);
         };
@@ -80,10 +91,16 @@ describe('the dashboard in Chromium', () => {
 
       await workflow.locator('button.start').click();
       // While it runs, no ID-mapping workflow can start a job (the service runs one of a kind per region); matching ones can.
-      await page.waitForFunction(() => document.querySelector<HTMLButtonElement>('section[data-workflow="loyalty-id-map"] button.start')!.disabled);
+      await page.waitForFunction(
+        () => document.querySelector<HTMLButtonElement>('section[data-workflow="loyalty-id-map"] button.start')!.disabled,
+      );
       expect(await page.locator('section[data-workflow="customer-matching"] button.start').isDisabled()).toBe(false);
       type Seen = { jobId: string; status: string; value: number | null; max: number }[];
-      await page.waitForFunction(() => (window as unknown as { seen: Seen }).seen.some((state) => state.status === 'SUCCEEDED'), undefined, { timeout: 20_000 });
+      await page.waitForFunction(
+        () => (window as unknown as { seen: Seen }).seen.some((state) => state.status === 'SUCCEEDED'),
+        undefined,
+        { timeout: 20_000 },
+      );
       // The full bar is the job's final counts, as the API reports them (the list may say SUCCEEDED a moment before the counts arrive).
       const jobId = (await page.evaluate(() => (window as unknown as { seen: Seen }).seen[0].jobId)) as string;
       const final = await t.post<{ idMappingJob: { metrics: { inputRecords: number; totalRecordsProcessed: number } } }>(
@@ -101,7 +118,9 @@ describe('the dashboard in Chromium', () => {
 
       const statuses = seen.map((state) => state.status).filter((status, i, all) => status !== all[i - 1]);
       expect(statuses).toEqual(['QUEUED', 'RUNNING', 'SUCCEEDED']);
-      const running = seen.filter((state) => state.status === 'RUNNING' && state.value !== null && state.value > 0 && state.value < state.max);
+      const running = seen.filter(
+        (state) => state.status === 'RUNNING' && state.value !== null && state.value > 0 && state.value < state.max,
+      );
       expect(new Set(running.map((state) => state.value)).size).toBeGreaterThanOrEqual(3);
       expect(running.map((state) => state.value)).toEqual([...running.map((state) => state.value)].sort((a, b) => a! - b!));
       // Idle again: the buttons are back.
@@ -109,7 +128,9 @@ describe('the dashboard in Chromium', () => {
 
       // A job started by another client appears by itself.
       const matching = page.locator('section[data-workflow="customer-matching"]');
-      const started = await t.post<{ startMatchingJob: { jobId: string } }>('mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }');
+      const started = await t.post<{ startMatchingJob: { jobId: string } }>(
+        'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }',
+      );
       await matching.locator(`.job[data-job-id="${started.data!.startMatchingJob.jobId}"]`).waitFor();
 
       mkdirSync(OUTPUT, { recursive: true });
@@ -131,7 +152,9 @@ test('with API keys required, the page asks for one and then shows what it may r
     env: {
       ER_AUTH: 'apikey',
       ER_API_KEYS: `viewer:${viewer.sha256}`,
-      ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['viewer'] }, workflows: ['*-matching'], actions: ['read', 'subscribe'] }] }),
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { apiKeys: ['viewer'] }, workflows: ['*-matching'], actions: ['read', 'subscribe'] }],
+      }),
     },
   });
   const { context, page } = await openPage(t);
@@ -141,7 +164,11 @@ test('with API keys required, the page asks for one and then shows what it may r
     await page.fill('input.secret', viewer.key);
     await page.click('button.sign-in');
     await page.locator('section[data-workflow="customer-matching"] .job').first().waitFor();
-    expect(await page.locator('section.workflow h2').allTextContents()).toEqual(['address-matching', 'customer-matching', 'household-matching']);
+    expect(await page.locator('section.workflow h2').allTextContents()).toEqual([
+      'address-matching',
+      'customer-matching',
+      'household-matching',
+    ]);
   } finally {
     await context.close();
     await t.close();
@@ -176,7 +203,11 @@ test('the page is served with a policy that keeps it to its own files and this g
     expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");
     const html = await page.text();
     // Everything it loads is its own: no CDN.
-    expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual(['/favicon.svg', '/dashboard/main.css', '/dashboard/main.js']);
+    expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual([
+      '/favicon.svg',
+      '/dashboard/main.css',
+      '/dashboard/main.js',
+    ]);
     for (const file of ['main.js', 'main.css']) expect((await fetch(`${on.gateway.url}/dashboard/${file}`)).status).toBe(200);
     const wrongMethod = await fetch(`${on.gateway.url}/dashboard/`, { method: 'POST' });
     expect(wrongMethod.status).toBe(405);
@@ -187,15 +218,27 @@ test('the page is served with a policy that keeps it to its own files and this g
   try {
     for (const path of ['/', '/dashboard/', '/dashboard/main.js']) {
       const response = await fetch(`${off.gateway.url}${path}`, { redirect: 'manual' });
-      expect([path, response.status, ((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code]).toEqual([path, 404, 'NOT_FOUND']);
+      expect([
+        path,
+        response.status,
+        ((await response.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code,
+      ]).toEqual([path, 404, 'NOT_FOUND']);
     }
   } finally {
     await off.close();
   }
 });
 
-test('in production a browser at /graphql gets our own landing page: its text, the dashboard\'s policy, and no request but to the gateway', async () => {
-  const t = await startTestGateway({ env: { NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_AUTH: 'apikey', ER_API_KEYS: `viewer:${newApiKey().sha256}`, ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [] } as never) } });
+test("in production a browser at /graphql gets our own landing page: its text, the dashboard's policy, and no request but to the gateway", async () => {
+  const t = await startTestGateway({
+    env: {
+      NODE_ENV: 'production',
+      ER_BACKEND: 'emulator',
+      ER_AUTH: 'apikey',
+      ER_API_KEYS: `viewer:${newApiKey().sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [] } as never),
+    },
+  });
   const { context, page, requests, errors } = await openPage(t);
   try {
     // Before authentication: a person who opens the endpoint learns what it is without a key.
@@ -207,8 +250,12 @@ test('in production a browser at /graphql gets our own landing page: its text, t
     ]);
     expect(CONTENT_SECURITY_POLICY).toMatch(/^default-src 'none'; script-src 'self'; /);
     await page.locator('h1', { hasText: 'er-gateway' }).waitFor();
-    expect(await page.locator('main').innerText()).toMatch(/This is the GraphQL endpoint of er-gateway[\s\S]*POST \/graphql[\s\S]*\/graphql\/stream[\s\S]*README/);
-    expect(await page.locator('a').evaluateAll((links) => links.map((link) => (link as HTMLAnchorElement).href))).toEqual([`${t.gateway.url}/dashboard/`]);
+    expect(await page.locator('main').innerText()).toMatch(
+      /This is the GraphQL endpoint of er-gateway[\s\S]*POST \/graphql[\s\S]*\/graphql\/stream[\s\S]*README/,
+    );
+    expect(await page.locator('a').evaluateAll((links) => links.map((link) => (link as HTMLAnchorElement).href))).toEqual([
+      `${t.gateway.url}/dashboard/`,
+    ]);
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.filter((url) => !url.startsWith(`${t.gateway.url}/`))).toEqual([]);
     expect(errors).toEqual([]);

@@ -37,7 +37,10 @@ test('one deadline covers every retry: a field whose service keeps failing fails
 
 test('waits for the rate budget count against the deadline: calls whose turn comes after it are THROTTLED at once', async () => {
   const timers = new ManualScheduler();
-  const t = await startTestGateway({ timers, env: { ER_REQUEST_DEADLINE_MS: '1500', ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '60000' } });
+  const t = await startTestGateway({
+    timers,
+    env: { ER_REQUEST_DEADLINE_MS: '1500', ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '60000' },
+  });
   const answer = t.post(`{ a: ${job(1)} b: ${job(2)} c: ${job(3)} d: ${job(4)} }`);
   // One call goes at once and the next waits its second; the third and fourth would wait 2 and 3 s, so they are refused before any time passes.
   const refusals = async () => (await t.gateway.metrics.rateRefusals.get()).values.reduce((sum, v) => sum + v.value, 0);
@@ -54,7 +57,9 @@ test('queries over websockets have the same deadline', async () => {
   const t = await startTestGateway({ timers, env: { ER_REQUEST_DEADLINE_MS: '500' } });
   const held = t.emulator.holdNext('GetIdMappingJob');
   const client = wsClient(t.gateway.url);
-  const result = new Promise<FormattedExecutionResult>((resolve, reject) => client.subscribe({ query: `{ ${job(5)} }` }, { next: resolve, error: reject, complete: () => {} }));
+  const result = new Promise<FormattedExecutionResult>((resolve, reject) =>
+    client.subscribe({ query: `{ ${job(5)} }` }, { next: resolve, error: reject, complete: () => {} }),
+  );
   await held.arrived;
   await timers.advance(500);
   expect((await result).errors![0].extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', reason: 'deadline' });

@@ -53,7 +53,10 @@ interface Row {
 }
 
 let sdk: EntityResolutionClient;
-const send = <I>(Command: new (input: I) => never) => (input: Record<string, unknown>) => sdk.send(new Command(input as I));
+const send =
+  <I>(Command: new (input: I) => never) =>
+  (input: Record<string, unknown>) =>
+    sdk.send(new Command(input as I));
 
 const SERVED: Record<keyof typeof OPERATIONS, Row> = {
   ListIdMappingWorkflows: {
@@ -81,7 +84,8 @@ const SERVED: Record<keyof typeof OPERATIONS, Row> = {
     refused: { workflowName: ['a.b', MATCHING_ARN], jobId: ['ABC', JOB.toUpperCase(), `${JOB}0`] },
   },
   StartIdMappingJob: {
-    enforces: 'workflowName EntityNameOrIdMappingWorkflowArn; outputSourceConfig 1–1 items of roleArn RoleArn (32–512), outputS3Path S3Path (≤ 1024), KMSArn KMSArn; jobType enum',
+    enforces:
+      'workflowName EntityNameOrIdMappingWorkflowArn; outputSourceConfig 1–1 items of roleArn RoleArn (32–512), outputS3Path S3Path (≤ 1024), KMSArn KMSArn; jobType enum',
     send: send(StartIdMappingJobCommand as never),
     // No valid start here: starting one is below, where the job it starts is waited out.
     valid: {},
@@ -152,7 +156,10 @@ const SERVED: Record<keyof typeof OPERATIONS, Row> = {
     enforces: 'providerName EntityName; providerServiceName ProviderServiceArn (20–255): the model names the service by its ARN',
     send: send(GetProviderServiceCommand as never),
     valid: { providerName: 'LiveRamp', providerServiceName: PROVIDER_ARN },
-    refused: { providerName: ['Live.Ramp'], providerServiceName: ['Assignment', 'arn:aws:entityresolution:us-east-1::providerservice/LiveRamp/LiveRamp/Assignment'] },
+    refused: {
+      providerName: ['Live.Ramp'],
+      providerServiceName: ['Assignment', 'arn:aws:entityresolution:us-east-1::providerservice/LiveRamp/LiveRamp/Assignment'],
+    },
   },
   ListProviderServices: {
     enforces: 'providerName EntityName; maxResults 15–25; nextToken NextToken',
@@ -167,7 +174,12 @@ let emulator: Emulator;
 
 /** The SDK client against `target`, with no retries: each call is one request. */
 const clientOf = (target: Emulator) =>
-  new EntityResolutionClient({ endpoint: target.url, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  new EntityResolutionClient({
+    endpoint: target.url,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
 
 beforeAll(async () => {
   emulator = await startEmulator({ clock: clock.read, jobSeconds: 20, accountId: ACCOUNT });
@@ -209,7 +221,9 @@ describe.each(Object.entries(SERVED))('%s', (operation, row) => {
       expect(await outcome(row.send({ ...base, [member as string]: value }))).toBe('ValidationException');
       // On a workflow that does not exist, too: the input is checked first.
       if (member !== 'workflowName' && 'workflowName' in OPERATIONS[operation as keyof typeof OPERATIONS].labels) {
-        expect(await outcome(row.send({ ...base, workflowName: 'no-such-workflow', [member as string]: value }))).toBe('ValidationException');
+        expect(await outcome(row.send({ ...base, workflowName: 'no-such-workflow', [member as string]: value }))).toBe(
+          'ValidationException',
+        );
       }
       expect(emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items[0].jobId).toBe(jobsBefore);
     },
@@ -219,13 +233,21 @@ describe.each(Object.entries(SERVED))('%s', (operation, row) => {
 test('an ARN of another account or region names no workflow; a name past 255 characters is looked up where the model sets no limit', async () => {
   const elsewhere = ID_ARN.replace(ACCOUNT, '210987654321');
   expect(await outcome(sdk.send(new ListIdMappingJobsCommand({ workflowName: elsewhere })))).toBe('ResourceNotFoundException');
-  expect(await outcome(sdk.send(new ListIdMappingJobsCommand({ workflowName: ID_ARN.replace('us-east-1', 'eu-west-1') })))).toBe('ResourceNotFoundException');
-  expect(await outcome(sdk.send(new GetIdMappingJobCommand({ workflowName: 'x'.repeat(300), jobId: JOB })))).toBe('ResourceNotFoundException');
+  expect(await outcome(sdk.send(new ListIdMappingJobsCommand({ workflowName: ID_ARN.replace('us-east-1', 'eu-west-1') })))).toBe(
+    'ResourceNotFoundException',
+  );
+  expect(await outcome(sdk.send(new GetIdMappingJobCommand({ workflowName: 'x'.repeat(300), jobId: JOB })))).toBe(
+    'ResourceNotFoundException',
+  );
   expect(await outcome(sdk.send(new ListIdMappingJobsCommand({ workflowName: 'a=b+c/d' })))).toBe('ResourceNotFoundException');
 });
 
 test('a start by ARN starts a job on that workflow, with the output source it was given', async () => {
-  const output = { roleArn: `arn:aws:iam::${ACCOUNT}:role/service-role/ErOutput`, outputS3Path: 's3://er-output/jobs/', KMSArn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/abc` };
+  const output = {
+    roleArn: `arn:aws:iam::${ACCOUNT}:role/service-role/ErOutput`,
+    outputS3Path: 's3://er-output/jobs/',
+    KMSArn: `arn:aws:kms:us-east-1:${ACCOUNT}:key/abc`,
+  };
   const started = await sdk.send(new StartIdMappingJobCommand({ workflowName: ID_ARN, outputSourceConfig: [output] }));
   expect(started.outputSourceConfig).toEqual([output]);
   expect(emulator.state.listJobs('idMapping', 'customer-id-map', 1, undefined).items[0].jobId).toBe(started.jobId);
@@ -236,12 +258,16 @@ test('pages neither repeat nor skip a job when one starts between two fetches', 
   const first = await sdk.send(new ListIdMappingJobsCommand({ workflowName: 'customer-id-map', maxResults: 3 }));
   await sdk.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map' }));
   clock.advance(60_000);
-  const second = await sdk.send(new ListIdMappingJobsCommand({ workflowName: 'customer-id-map', maxResults: 3, nextToken: first.nextToken }));
+  const second = await sdk.send(
+    new ListIdMappingJobsCommand({ workflowName: 'customer-id-map', maxResults: 3, nextToken: first.nextToken }),
+  );
   const all = emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items.map((job) => job.jobId);
   const after = all.indexOf(first.jobs!.at(-1)!.jobId!);
   expect(second.jobs!.map((job) => job.jobId)).toEqual(all.slice(after + 1, after + 4));
   // A token of one list is refused by another.
-  expect(await outcome(sdk.send(new ListMatchingJobsCommand({ workflowName: 'customer-matching', nextToken: first.nextToken })))).toBe('ValidationException');
+  expect(await outcome(sdk.send(new ListMatchingJobsCommand({ workflowName: 'customer-matching', nextToken: first.nextToken })))).toBe(
+    'ValidationException',
+  );
 });
 
 /** A request as any HTTP client can send it, past the SDK's own checks. */
@@ -261,9 +287,14 @@ test('a malformed percent escape or a body of null is a 4xx in the service forma
   expect(await raw('GET', '/idmappingworkflows/%E0%A4%A')).toMatchObject({ status: 400, type: 'ValidationException' });
   expect(await raw('GET', '/matchingworkflows/%ZZ/jobs')).toMatchObject({ status: 400, type: 'ValidationException' });
   for (const body of ['null', '[]', '7', '{not json']) {
-    expect(await raw('POST', '/idmappingworkflows/customer-id-map/jobs', body)).toMatchObject({ status: 400, type: 'SerializationException' });
+    expect(await raw('POST', '/idmappingworkflows/customer-id-map/jobs', body)).toMatchObject({
+      status: 400,
+      type: 'SerializationException',
+    });
   }
-  expect(JSON.parse((await raw('GET', '/idmappingworkflows/%E0%A4%A')).body)).toEqual({ message: expect.stringContaining('percent-encoding') });
+  expect(JSON.parse((await raw('GET', '/idmappingworkflows/%E0%A4%A')).body)).toEqual({
+    message: expect.stringContaining('percent-encoding'),
+  });
   expect(await outcome(sdk.send(new ListIdMappingWorkflowsCommand({})))).toBe('ok');
 });
 
@@ -281,14 +312,25 @@ test('schema mappings, tags and provider services answer as the SDK expects them
     ['loyalty-member', true],
   ]);
   const crm = await sdk.send(new GetSchemaMappingCommand({ schemaName: 'crm-customer' }));
-  expect(crm).toMatchObject({ schemaArn: `arn:aws:entityresolution:us-east-1:${ACCOUNT}:schemamapping/crm-customer`, hasWorkflows: true, tags: { team: 'crm' } });
+  expect(crm).toMatchObject({
+    schemaArn: `arn:aws:entityresolution:us-east-1:${ACCOUNT}:schemamapping/crm-customer`,
+    hasWorkflows: true,
+    tags: { team: 'crm' },
+  });
   expect(crm.createdAt).toBeInstanceOf(Date);
-  expect(crm.mappedInputFields!.find((field) => field.fieldName === 'email')).toEqual({ fieldName: 'email', type: 'EMAIL_ADDRESS', matchKey: 'email', hashed: true });
+  expect(crm.mappedInputFields!.find((field) => field.fieldName === 'email')).toEqual({
+    fieldName: 'email',
+    type: 'EMAIL_ADDRESS',
+    matchKey: 'email',
+    hashed: true,
+  });
   expect(await outcome(sdk.send(new GetSchemaMappingCommand({ schemaName: 'no-such-schema' })))).toBe('ResourceNotFoundException');
 
   expect((await sdk.send(new ListTagsForResourceCommand({ resourceArn: crm.schemaArn }))).tags).toEqual({ team: 'crm' });
   expect((await sdk.send(new ListTagsForResourceCommand({ resourceArn: ID_ARN }))).tags).toEqual({ team: 'crm', environment: 'demo' });
-  expect(await outcome(sdk.send(new ListTagsForResourceCommand({ resourceArn: ID_ARN.replace(ACCOUNT, '210987654321') })))).toBe('ResourceNotFoundException');
+  expect(await outcome(sdk.send(new ListTagsForResourceCommand({ resourceArn: ID_ARN.replace(ACCOUNT, '210987654321') })))).toBe(
+    'ResourceNotFoundException',
+  );
 
   const providers = await sdk.send(new ListProviderServicesCommand({ providerName: 'LiveRamp' }));
   expect(providers.providerServiceSummaries!.map((service) => [service.providerServiceName, service.providerServiceType])).toEqual([
@@ -296,7 +338,11 @@ test('schema mappings, tags and provider services answer as the SDK expects them
     ['Transcoding', 'ID_MAPPING'],
   ]);
   const service = await sdk.send(new GetProviderServiceCommand({ providerName: 'LiveRamp', providerServiceName: PROVIDER_ARN }));
-  expect(service).toMatchObject({ providerServiceArn: PROVIDER_ARN, anonymizedOutput: true, providerEntityOutputDefinition: { rampId: 'STRING' } });
+  expect(service).toMatchObject({
+    providerServiceArn: PROVIDER_ARN,
+    anonymizedOutput: true,
+    providerEntityOutputDefinition: { rampId: 'STRING' },
+  });
   expect(service.providerEndpointConfiguration?.marketplaceConfiguration?.listingId).toBe('demo-listing-1');
   // The loyalty-id-map workflow names this service.
   const loyalty = await sdk.send(new GetIdMappingWorkflowCommand({ workflowName: 'loyalty-id-map' }));
@@ -342,12 +388,21 @@ test('the demo data is data the service could return: counts within Integer, pro
   const kinds = ['idMapping', 'matching'] as const;
   for (const kind of kinds) {
     for (const workflow of emulator.state.listWorkflows(kind, 25, undefined).items) {
-      if (workflow.resolutionType === 'ML_MATCHING' || workflow.resolutionType === 'PROVIDER') expect([workflow.workflowName, workflow.incrementalRunType]).toEqual([workflow.workflowName, undefined]);
+      if (workflow.resolutionType === 'ML_MATCHING' || workflow.resolutionType === 'PROVIDER')
+        expect([workflow.workflowName, workflow.incrementalRunType]).toEqual([workflow.workflowName, undefined]);
       const provider = workflow.providerProperties?.providerServiceArn;
-      if (provider) expect(provider).toMatch(/^arn:(aws|aws-us-gov|aws-cn):(entityresolution):([a-z]{2}-[a-z]{1,10}-[0-9])::providerservice\/([a-zA-Z0-9_-]{1,255})\/([a-zA-Z0-9_-]{1,255})$/);
-      for (let page = emulator.state.listJobs(kind, workflow.workflowName, 25, undefined); ; page = emulator.state.listJobs(kind, workflow.workflowName, 25, page.nextToken)) {
+      if (provider)
+        expect(provider).toMatch(
+          /^arn:(aws|aws-us-gov|aws-cn):(entityresolution):([a-z]{2}-[a-z]{1,10}-[0-9])::providerservice\/([a-zA-Z0-9_-]{1,255})\/([a-zA-Z0-9_-]{1,255})$/,
+        );
+      for (
+        let page = emulator.state.listJobs(kind, workflow.workflowName, 25, undefined);
+        ;
+        page = emulator.state.listJobs(kind, workflow.workflowName, 25, page.nextToken)
+      ) {
         for (const job of page.items) {
-          for (const [name, count] of Object.entries(job.metrics ?? {})) expect([job.jobId, name, count <= INTEGER_MAX]).toEqual([job.jobId, name, true]);
+          for (const [name, count] of Object.entries(job.metrics ?? {}))
+            expect([job.jobId, name, count <= INTEGER_MAX]).toEqual([job.jobId, name, true]);
           if (job.status === 'FAILED') expect(job.endTime!).toBeGreaterThan(job.startTime);
         }
         if (!page.nextToken) break;

@@ -59,22 +59,38 @@ describe('the emulator answers the real SDK', () => {
     expect(job.jobType).toBe('BATCH');
     expect(Object.keys(job.metrics!)).toHaveLength(15);
     expect(job.outputSourceConfig).toEqual([
-      expect.objectContaining({ roleArn: expect.stringMatching(/^arn:aws:iam::/), outputS3Path: expect.stringMatching(/^s3:\/\//), KMSArn: expect.stringMatching(/^arn:aws:kms:/) }),
+      expect.objectContaining({
+        roleArn: expect.stringMatching(/^arn:aws:iam::/),
+        outputS3Path: expect.stringMatching(/^s3:\/\//),
+        KMSArn: expect.stringMatching(/^arn:aws:kms:/),
+      }),
     ]);
   });
 
   test('a failed job carries its error message; a large count is a plain number', async () => {
-    const failed = await sdk.send(new GetIdMappingJobCommand({ workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 97) }));
+    const failed = await sdk.send(
+      new GetIdMappingJobCommand({ workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 97) }),
+    );
     expect(failed.status).toBe('FAILED');
     expect(failed.errorDetails?.errorMessage).toMatch(/Access denied/);
-    const large = await sdk.send(new GetIdMappingJobCommand({ workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 98) }));
+    const large = await sdk.send(
+      new GetIdMappingJobCommand({ workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 98) }),
+    );
     expect(large.metrics?.inputRecords).toBe(2_100_000_000);
   });
 
   test('GetMatchingJob returns matching metrics and no jobType', async () => {
-    const job = await sdk.send(new GetMatchingJobCommand({ workflowName: 'customer-matching', jobId: seededJobId('customer-matching', 3) }));
+    const job = await sdk.send(
+      new GetMatchingJobCommand({ workflowName: 'customer-matching', jobId: seededJobId('customer-matching', 3) }),
+    );
     expect(job.metrics?.inputRecords).toBe(1_900_000_000);
-    expect(Object.keys(job.metrics!).sort()).toEqual(['deleteRecordsProcessed', 'inputRecords', 'matchIDs', 'recordsNotProcessed', 'totalRecordsProcessed']);
+    expect(Object.keys(job.metrics!).sort()).toEqual([
+      'deleteRecordsProcessed',
+      'inputRecords',
+      'matchIDs',
+      'recordsNotProcessed',
+      'totalRecordsProcessed',
+    ]);
     expect(job).not.toHaveProperty('jobType');
   });
 
@@ -108,7 +124,9 @@ describe('the emulator answers the real SDK', () => {
     expect(byName.workflowArn).toBe(idMapping.workflowSummaries![1].workflowArn);
     expect(byName.incrementalRunConfig?.incrementalRunType).toBe('ON_DEMAND');
     // GetIdMappingWorkflow takes an EntityName: an ARN breaks its pattern.
-    await expect(sdk.send(new GetIdMappingWorkflowCommand({ workflowName: byName.workflowArn }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(sdk.send(new GetIdMappingWorkflowCommand({ workflowName: byName.workflowArn }))).rejects.toMatchObject({
+      name: 'ValidationException',
+    });
     const detail = await sdk.send(new GetMatchingWorkflowCommand({ workflowName: 'customer-matching' }));
     expect(detail.resolutionTechniques?.resolutionType).toBe('RULE_MATCHING');
     expect(detail.createdAt).toBeInstanceOf(Date);
@@ -143,7 +161,9 @@ describe('paging', () => {
     const forged = await rejection(sdk.send(new ListIdMappingJobsCommand({ workflowName: 'customer-id-map', nextToken: 'not-a-token' })));
     expect(forged.name).toBe('ValidationException');
     const other = await sdk.send(new ListIdMappingJobsCommand({ workflowName: 'customer-id-map', maxResults: 1 }));
-    const borrowed = await rejection(sdk.send(new ListMatchingJobsCommand({ workflowName: 'customer-matching', nextToken: other.nextToken })));
+    const borrowed = await rejection(
+      sdk.send(new ListMatchingJobsCommand({ workflowName: 'customer-matching', nextToken: other.nextToken })),
+    );
     expect(borrowed.name).toBe('ValidationException');
   });
 });
@@ -212,7 +232,9 @@ describe('started jobs advance with the clock', () => {
 
   test('an output source list of other than one item is refused', async () => {
     const out = { roleArn: 'arn:aws:iam::123456789012:role/Out', outputS3Path: 's3://bucket/out/' };
-    const err = await rejection(sdk.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map', outputSourceConfig: [out, out] })));
+    const err = await rejection(
+      sdk.send(new StartIdMappingJobCommand({ workflowName: 'customer-id-map', outputSourceConfig: [out, out] })),
+    );
     expect(err.name).toBe('ValidationException');
   });
 });
@@ -220,7 +242,9 @@ describe('started jobs advance with the clock', () => {
 describe('fault injection', () => {
   test('scripted throttling is retried by the SDK and counted at the emulator', async () => {
     emulator.failNext('GetMatchingJob', 'ThrottlingException', 2);
-    const job = await sdk.send(new GetMatchingJobCommand({ workflowName: 'customer-matching', jobId: seededJobId('customer-matching', 0) }));
+    const job = await sdk.send(
+      new GetMatchingJobCommand({ workflowName: 'customer-matching', jobId: seededJobId('customer-matching', 0) }),
+    );
     expect(job.$metadata.attempts).toBe(3);
     expect(emulator.requests('GetMatchingJob')).toBe(3);
   });
@@ -251,7 +275,12 @@ describe('fault injection', () => {
 describe('rate limit', () => {
   test('past its rate per operation the emulator throttles, as the service does', async () => {
     emulator.setFaults({ rateLimitPerSecond: 3 });
-    const plain = new EntityResolutionClient({ endpoint: emulator.url, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' }, maxAttempts: 1 });
+    const plain = new EntityResolutionClient({
+      endpoint: emulator.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+      maxAttempts: 1,
+    });
     try {
       const outcomes = await Promise.allSettled(Array.from({ length: 5 }, () => plain.send(new ListMatchingWorkflowsCommand({}))));
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(3);

@@ -49,7 +49,9 @@ describe('each service exception maps to one code', () => {
   test("AccessDeniedException → FORBIDDEN naming what was asked and the IAM action the gateway's identity lacks", async () => {
     t.emulator.failNext('GetMatchingJob', 'AccessDeniedException');
     const res = await t.execute(MatchingJobDocument, job);
-    expect(res.errors![0].message).toBe(`The gateway is not allowed to read Matching job ${job.jobId} of workflow ${job.workflowName} (its AWS identity lacks entityresolution:GetMatchingJob).`);
+    expect(res.errors![0].message).toBe(
+      `The gateway is not allowed to read Matching job ${job.jobId} of workflow ${job.workflowName} (its AWS identity lacks entityresolution:GetMatchingJob).`,
+    );
   });
 
   test('ValidationException → BAD_USER_INPUT with the service reason', async () => {
@@ -60,7 +62,10 @@ describe('each service exception maps to one code', () => {
   });
 
   test('ExceedsLimitException → LIMIT_EXCEEDED with the quota name and value', async () => {
-    t.emulator.failNext('GetMatchingJob', new ServiceError('ExceedsLimitException', 'Limit exceeded.', { quotaName: 'Concurrent jobs', quotaValue: 1 }));
+    t.emulator.failNext(
+      'GetMatchingJob',
+      new ServiceError('ExceedsLimitException', 'Limit exceeded.', { quotaName: 'Concurrent jobs', quotaValue: 1 }),
+    );
     const res = await t.execute(MatchingJobDocument, job);
     expect(res.errors![0].extensions).toEqual({ code: 'LIMIT_EXCEEDED', quotaName: 'Concurrent jobs', quotaValue: 1 });
   });
@@ -93,22 +98,40 @@ describe('bad input is refused before any upstream call', () => {
   test.each([
     ['a malformed jobId', 'jobId', '{ idMappingJob(workflowName: "customer-id-map", jobId: "ABC123") { jobId } }'],
     ['a jobId one digit short', 'jobId', `{ matchingJob(workflowName: "customer-matching", jobId: "${'a'.repeat(31)}") { jobId } }`],
-    ['a workflow name with a space', 'workflowName', `{ idMappingJob(workflowName: "customer id map", jobId: "${'a'.repeat(32)}") { jobId } }`],
+    [
+      'a workflow name with a space',
+      'workflowName',
+      `{ idMappingJob(workflowName: "customer id map", jobId: "${'a'.repeat(32)}") { jobId } }`,
+    ],
     ['an empty workflow name', 'workflowName', '{ idMappingJobs(workflowName: "") { nodes { jobId } } }'],
     ['a workflow name of 256 characters', 'workflowName', `{ idMappingWorkflow(workflowName: "${'w'.repeat(256)}") { workflowName } }`],
     ['an ARN of another service', 'workflowName', '{ matchingWorkflow(workflowName: "arn:aws:s3:::bucket/key") { workflowName } }'],
     ['first: 0', 'first', '{ idMappingJobs(workflowName: "customer-id-map", first: 0) { nodes { jobId } } }'],
     ['first: 101', 'first', '{ matchingWorkflows(first: 101) { nodes { workflowName } } }'],
-    ['a cursor that is not one', 'after', '{ idMappingJobs(workflowName: "customer-id-map", after: "bm90IGEgY3Vyc29y") { nodes { jobId } } }'],
-    ['a cursor with a skip past a page', 'after', `{ idMappingJobs(workflowName: "customer-id-map", after: "${Buffer.from('[null,99]').toString('base64url')}") { nodes { jobId } } }`],
-    ['a nested page size over the limit', 'first', '{ idMappingWorkflow(workflowName: "customer-id-map") { workflowName jobs(first: 500) { nodes { jobId } } } }'],
+    [
+      'a cursor that is not one',
+      'after',
+      '{ idMappingJobs(workflowName: "customer-id-map", after: "bm90IGEgY3Vyc29y") { nodes { jobId } } }',
+    ],
+    [
+      'a cursor with a skip past a page',
+      'after',
+      `{ idMappingJobs(workflowName: "customer-id-map", after: "${Buffer.from('[null,99]').toString('base64url')}") { nodes { jobId } } }`,
+    ],
+    [
+      'a nested page size over the limit',
+      'first',
+      '{ idMappingWorkflow(workflowName: "customer-id-map") { workflowName jobs(first: 500) { nodes { jobId } } } }',
+    ],
   ])('%s is BAD_USER_INPUT naming %s', async (_name, field, query) => {
     const res = await t.post(query);
     expect(codes(res)).toEqual(['BAD_USER_INPUT']);
     expect(res.errors![0].extensions).toMatchObject({ field });
     expectNothingInternal(res);
     // The nested case reads the workflow itself; the page size is refused before its jobs are listed.
-    expect(t.emulator.requests('ListIdMappingJobs') + t.emulator.requests('GetIdMappingJob') + t.emulator.requests('GetMatchingJob')).toBe(0);
+    expect(t.emulator.requests('ListIdMappingJobs') + t.emulator.requests('GetIdMappingJob') + t.emulator.requests('GetMatchingJob')).toBe(
+      0,
+    );
     if (!query.includes('jobs(first: 500)')) expect(t.emulator.requests()).toBe(0);
   });
 });

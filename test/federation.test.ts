@@ -87,11 +87,16 @@ async function viaRouter<T>(query: string): Promise<{ data?: T; errors?: GraphQL
 
 type Pinned = { pinnedJobs: ({ jobId: string; pinnedBy: string; status: string; metrics: { inputRecords: number } | null } | null)[] };
 
-test("one query reads fields of both subgraphs on the same jobs; each distinct job costs one Get, a missing one is null with NOT_FOUND", async () => {
+test('one query reads fields of both subgraphs on the same jobs; each distinct job costs one Get, a missing one is null with NOT_FOUND', async () => {
   const res = await viaRouter<Pinned>('{ pinnedJobs { jobId pinnedBy status metrics { inputRecords } } }');
   const jobs = res.data!.pinnedJobs;
   expect(jobs).toHaveLength(5);
-  expect(jobs[0]).toEqual({ jobId: pinned[0].jobId, pinnedBy: `ops-${pinned[0].jobId.slice(0, 4)}`, status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } });
+  expect(jobs[0]).toEqual({
+    jobId: pinned[0].jobId,
+    pinnedBy: `ops-${pinned[0].jobId.slice(0, 4)}`,
+    status: 'SUCCEEDED',
+    metrics: { inputRecords: expect.any(Number) },
+  });
   expect(jobs[2]).toEqual(jobs[0]);
   expect(jobs[3]).toMatchObject({ status: 'RUNNING' });
   expect(jobs[4]).toBeNull();
@@ -106,7 +111,9 @@ test("er-gateway's own queries pass through the router, with the other subgraph'
     '{ idMappingJobs(workflowName: "customer-id-map", first: 3) { nodes { jobId pinnedBy } } }',
   );
   expect(res.errors).toBeUndefined();
-  expect(res.data!.idMappingJobs.nodes.map((job) => job.pinnedBy)).toEqual(res.data!.idMappingJobs.nodes.map((job) => `ops-${job.jobId.slice(0, 4)}`));
+  expect(res.data!.idMappingJobs.nodes.map((job) => job.pinnedBy)).toEqual(
+    res.data!.idMappingJobs.nodes.map((job) => `ops-${job.jobId.slice(0, 4)}`),
+  );
   expect(t.emulator.requests()).toBe(1);
 });
 
@@ -170,7 +177,9 @@ describe('behind a router that forwards credentials', () => {
       env: {
         ER_AUTH: 'apikey',
         ER_API_KEYS: `pipeline:${pipeline.sha256}`,
-        ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['pipeline'] }, workflows: ['customer-*'], actions: ['read'] }] }),
+        ER_POLICY_FILE: writeTempFile('policy.yaml', {
+          grants: [{ to: { apiKeys: ['pipeline'] }, workflows: ['customer-*'], actions: ['read'] }],
+        }),
       },
     });
     const composed = composeServices([

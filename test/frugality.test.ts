@@ -23,7 +23,11 @@ describe('the JobStore, across requests', () => {
   beforeAll(async () => {
     emulator = await startEmulator();
     running = runningJob(emulator);
-    clients = createUpstreamClients({ endpoint: emulator.url, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+    clients = createUpstreamClients({
+      endpoint: emulator.url,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    });
   });
 
   afterAll(async () => {
@@ -49,7 +53,9 @@ describe('the JobStore, across requests', () => {
 
   test('concurrent requests for one page of jobs share one List call', async () => {
     const jobs = store();
-    const pages = await Promise.all(Array.from({ length: 10 }, () => jobs.listJobs('idMapping', finished.workflowName, { maxResults: 25 })));
+    const pages = await Promise.all(
+      Array.from({ length: 10 }, () => jobs.listJobs('idMapping', finished.workflowName, { maxResults: 25 })),
+    );
     expect(new Set(pages).size).toBe(1);
     expect(pages[0].items).toHaveLength(25);
     expect(emulator.requests('ListIdMappingJobs')).toBe(1);
@@ -78,7 +84,7 @@ describe('the JobStore, across requests', () => {
     expect(emulator.requests('GetIdMappingJob')).toBe(2);
   });
 
-  test("a poll always asks the service, and its snapshot serves the queries that follow", async () => {
+  test('a poll always asks the service, and its snapshot serves the queries that follow', async () => {
     const jobs = store({ freshnessMs: 1000 });
     await jobs.getJob('idMapping', running);
     now += 100;
@@ -139,7 +145,12 @@ describe('the rate governor, on a clock the test moves', () => {
       observer: { waited: (_op, ms) => waited.push(ms), refused: (op) => refused.push(op) },
     });
     const turns = Array.from({ length: 6 }, () => governor.turn('GetMatchingJob', 'interactive'));
-    const outcomes = turns.map((turn) => turn.then(() => 'fulfilled', () => 'rejected'));
+    const outcomes = turns.map((turn) =>
+      turn.then(
+        () => 'fulfilled',
+        () => 'rejected',
+      ),
+    );
     await settle();
     // Two at once; the third waits its 1 s; the others would wait 2 s or more, past the 1.5 s allowed.
     expect(refused).toEqual(['GetMatchingJob', 'GetMatchingJob', 'GetMatchingJob']);
@@ -154,7 +165,9 @@ describe('the rate governor, on a clock the test moves', () => {
     const time = new ManualScheduler();
     const governor = new RateGovernor({ ratePerSecond: 1, burst: 1, maxWaitMs: 60_000, scheduler: time });
     await governor.turn('GetIdMappingJob', 'interactive');
-    await expect(governor.turn('GetIdMappingJob', 'interactive', 999)).rejects.toMatchObject({ extensions: { code: 'THROTTLED', retryAfterSeconds: 1 } });
+    await expect(governor.turn('GetIdMappingJob', 'interactive', 999)).rejects.toMatchObject({
+      extensions: { code: 'THROTTLED', retryAfterSeconds: 1 },
+    });
     let servedAt: number | undefined;
     void governor.turn('GetIdMappingJob', 'interactive', 1000).then(() => (servedAt = time.now()));
     await time.advance(1000);
@@ -220,14 +233,19 @@ describe('over HTTP with the default caches', () => {
       const first = await fetch(t.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: `{ idMappingJob(workflowName: "${finished.workflowName}", jobId: "${finished.jobId}") { status metrics { inputRecords } errorDetails { errorMessage } } }` }),
+        body: JSON.stringify({
+          query: `{ idMappingJob(workflowName: "${finished.workflowName}", jobId: "${finished.jobId}") { status metrics { inputRecords } errorDetails { errorMessage } } }`,
+        }),
       });
       expect(first.headers.get('cache-control')).toBe('max-age=3600, public');
       for (let i = 0; i < 5; i++) await t.execute(IdMappingJobDocument, finished);
       expect(t.emulator.requests('GetIdMappingJob')).toBe(1);
 
       const client = wsClient(t.gateway.url);
-      const sub = new Subscription(client, `subscription { idMappingJobUpdated(workflowName: "${finished.workflowName}", jobId: "${finished.jobId}") { status } }`);
+      const sub = new Subscription(
+        client,
+        `subscription { idMappingJobUpdated(workflowName: "${finished.workflowName}", jobId: "${finished.jobId}") { status } }`,
+      );
       await sub.ended();
       await client.dispose();
       expect(sub.events).toHaveLength(1);
@@ -244,7 +262,10 @@ describe('over HTTP with the default caches', () => {
     const client = wsClient(t.gateway.url);
     try {
       for (let i = 0; i < 20; i++) {
-        const sub = new Subscription(client, `subscription { idMappingJobUpdated(workflowName: "${running.workflowName}", jobId: "${running.jobId}") { status } }`);
+        const sub = new Subscription(
+          client,
+          `subscription { idMappingJobUpdated(workflowName: "${running.workflowName}", jobId: "${running.jobId}") { status } }`,
+        );
         await sub.event(1);
         sub.unsubscribe();
       }
@@ -262,7 +283,9 @@ describe('over HTTP with the default caches', () => {
       const res = await fetch(t.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: `{ idMappingJob(workflowName: "${running.workflowName}", jobId: "${running.jobId}") { status metrics { inputRecords } } }` }),
+        body: JSON.stringify({
+          query: `{ idMappingJob(workflowName: "${running.workflowName}", jobId: "${running.jobId}") { status metrics { inputRecords } } }`,
+        }),
       });
       expect(res.headers.get('cache-control')).toBe('no-store');
     } finally {
@@ -285,7 +308,9 @@ describe('over HTTP with the default caches', () => {
       expect(new Set(codes(res))).toEqual(new Set(['THROTTLED']));
       expect(res.errors!.every((e) => (e.extensions?.retryAfterSeconds as number) >= 1)).toBe(true);
       expect(t.emulator.requests('GetIdMappingJob')).toBe(3);
-      expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_rate_refusals_total\{operation="GetIdMappingJob"\} 3$/m);
+      expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(
+        /^er_gateway_rate_refusals_total\{operation="GetIdMappingJob"\} 3$/m,
+      );
     } finally {
       await t.close();
     }

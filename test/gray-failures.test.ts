@@ -24,7 +24,11 @@ interface Answer {
 /** Posts `query` to the gateway at `url` and times the answer. */
 async function timedPost(url: string, query: string, variables?: Record<string, unknown>): Promise<Answer> {
   const started = performance.now();
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const body = (await res.json()) as Answer['body'];
   return { status: res.status, ms: performance.now() - started, retryAfter: res.headers.get('retry-after'), body };
 }
@@ -63,7 +67,10 @@ describe('a Redis that hangs', () => {
       expect(readyMs).toBeLessThan(REDIS_TIMEOUT_MS + 1000);
 
       // A finished job never read before: the final-job store (Redis) is skipped, the shared rate budget falls back to this process's.
-      const query = await timedPost(g.url, `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 3)}") { status } }`);
+      const query = await timedPost(
+        g.url,
+        `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 3)}") { status } }`,
+      );
       expect(query.body).toEqual({ data: { idMappingJob: { status: 'SUCCEEDED' } } });
       expect(query.ms).toBeLessThan(DEADLINE_MS / 4);
 

@@ -22,7 +22,11 @@ describe('GraphQL over HTTP', () => {
     const before = t.emulator.requests();
     const get = await fetch(`${t.endpoint}?query=${encodeURIComponent(jobQuery)}`);
     expect(get.status).toBe(400);
-    const post = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: JSON.stringify({ query: jobQuery }) });
+    const post = await fetch(t.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: jobQuery }),
+    });
     expect(post.status).toBe(400);
     expect(post.headers.get('content-type')).toMatch(/json/);
     expect(((await post.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('BAD_REQUEST');
@@ -60,7 +64,9 @@ describe('operation limits', () => {
       expect(deep.status).toBe(400);
       expect(new Set(codes(deep))).toEqual(new Set(['GRAPHQL_VALIDATION_FAILED']));
       expect(deep.errors!.some((error) => /depth/i.test(error.message))).toBe(true);
-      const costly = await strict.post('{ matchingWorkflows { nodes { workflowName workflowArn description createdAt updatedAt roleArn resolutionType incrementalRunType } } }');
+      const costly = await strict.post(
+        '{ matchingWorkflows { nodes { workflowName workflowArn description createdAt updatedAt roleArn resolutionType incrementalRunType } } }',
+      );
       expect(codes(costly)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
       expect(costly.errors![0].message).toMatch(/cost/i);
       expect(strict.emulator.requests()).toBe(0);
@@ -75,11 +81,14 @@ describe('operation limits', () => {
 describe('operations endpoints', () => {
   test('a subscription sent over HTTP is 400 BAD_REQUEST saying where subscriptions are served, not a masked 500', async () => {
     const before = t.emulator.requests();
-    const res = await t.post(`subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status } }`);
+    const res = await t.post(
+      `subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status } }`,
+    );
     expect(res.status).toBe(400);
     expect(res.errors).toEqual([
       {
-        message: 'Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.',
+        message:
+          'Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.',
         extensions: { code: 'BAD_REQUEST' },
       },
     ]);
@@ -94,7 +103,8 @@ describe('operations endpoints', () => {
 
   test('/metrics counts every upstream call by operation and outcome', async () => {
     const before = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
-    const count = (text: string, labels: string) => Number(new RegExp(`er_gateway_upstream_requests_total\\{${labels}\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    const count = (text: string, labels: string) =>
+      Number(new RegExp(`er_gateway_upstream_requests_total\\{${labels}\\} (\\d+)`).exec(text)?.[1] ?? 0);
     await t.post(jobQuery);
     await t.post(`{ idMappingJob(workflowName: "customer-id-map", jobId: "${'0'.repeat(32)}") { status } }`);
     const after = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
@@ -116,13 +126,21 @@ describe('what the HTTP layer answers on its own', () => {
   test('a body over 100 KiB is 413 PAYLOAD_TOO_LARGE as JSON, and nothing runs', async () => {
     const before = t.emulator.requests();
     const query = `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { status } } #${'x'.repeat(101 * 1024)}`;
-    const res = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const res = await fetch(t.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
     expect(await refusal(res)).toEqual({ status: 413, code: 'PAYLOAD_TOO_LARGE', message: 'The request body is larger than 100 KiB.' });
     expect(t.emulator.requests()).toBe(before);
   });
 
   test('malformed JSON is 400 BAD_REQUEST as JSON', async () => {
-    const res = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query": "{ __typename }"' });
+    const res = await fetch(t.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query": "{ __typename }"',
+    });
     expect(await refusal(res)).toEqual({ status: 400, code: 'BAD_REQUEST', message: 'The request body is not valid JSON.' });
   });
 

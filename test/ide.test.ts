@@ -73,13 +73,19 @@ async function resultText(page: Page): Promise<string> {
 async function run(page: Page, until = '', over: 'http' | 'websocket' = 'http'): Promise<Record<string, unknown>> {
   const before = await resultText(page);
   const answered =
-    over === 'http' ? page.waitForResponse((response) => response.url().endsWith('/graphql') && !response.request().postData()?.includes('IntrospectionQuery')) : undefined;
+    over === 'http'
+      ? page.waitForResponse(
+          (response) => response.url().endsWith('/graphql') && !response.request().postData()?.includes('IntrospectionQuery'),
+        )
+      : undefined;
   await page.locator('.graphiql-execute-button').click();
   await answered;
   const text = await page
     .waitForFunction(
       ([previous, wanted, anyText]) => {
-        const shown = (document.querySelector<HTMLElement>('section.result-window .view-lines')?.innerText ?? '').replace(/\u00a0/g, ' ').replace(/\n\s*/g, '');
+        const shown = (document.querySelector<HTMLElement>('section.result-window .view-lines')?.innerText ?? '')
+          .replace(/\u00a0/g, ' ')
+          .replace(/\n\s*/g, '');
         return (anyText || shown !== previous) && shown.endsWith('}') && shown.includes(wanted) && shown;
       },
       [before, until, over === 'http'] as const,
@@ -118,7 +124,9 @@ describe('the IDE in Chromium, offline', () => {
       await page.locator('[aria-label="Show Documentation Explorer"]').click();
       await page.locator('.graphiql-doc-explorer', { hasText: 'Query' }).waitFor();
 
-      const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
+      const started = await t.post<{ startIdMappingJob: { jobId: string } }>(
+        'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }',
+      );
       const { jobId } = started.data!.startIdMappingJob;
       // Every distinct result the pane shows, as it draws them.
       await page.evaluate(() => {
@@ -130,10 +138,16 @@ describe('the IDE in Chromium, offline', () => {
           if (text.includes('idMappingJobUpdated') && text !== seen.at(-1)) seen.push(text);
         }).observe(pane, { childList: true, subtree: true, characterData: true });
       });
-      await write(page, '.graphiql-query-editor', `subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${jobId}") { jobId status metrics { totalRecordsProcessed } } }`);
+      await write(
+        page,
+        '.graphiql-query-editor',
+        `subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${jobId}") { jobId status metrics { totalRecordsProcessed } } }`,
+      );
       await run(page, '"SUCCEEDED"', 'websocket');
       const seen = (await page.evaluate(() => (window as unknown as { seen: string[] }).seen)).map(
-        (text) => (JSON.parse(text) as { data: { idMappingJobUpdated: { jobId: string; status: string; metrics: unknown } } }).data.idMappingJobUpdated,
+        (text) =>
+          (JSON.parse(text) as { data: { idMappingJobUpdated: { jobId: string; status: string; metrics: unknown } } }).data
+            .idMappingJobUpdated,
       );
       expect(seen.length).toBeGreaterThanOrEqual(2);
       expect(seen.every((event) => event.jobId === jobId)).toBe(true);
@@ -141,7 +155,9 @@ describe('the IDE in Chromium, offline', () => {
       expect(statuses.at(-1)).toBe('SUCCEEDED');
       expect(statuses.length).toBeGreaterThanOrEqual(2);
       // The last event is the job as the API reads it.
-      const final = await t.post<{ idMappingJob: unknown }>(`{ idMappingJob(workflowName: "customer-id-map", jobId: "${jobId}") { jobId status metrics { totalRecordsProcessed } } }`);
+      const final = await t.post<{ idMappingJob: unknown }>(
+        `{ idMappingJob(workflowName: "customer-id-map", jobId: "${jobId}") { jobId status metrics { totalRecordsProcessed } } }`,
+      );
       expect(seen.at(-1)).toEqual(final.data!.idMappingJob);
 
       mkdirSync(OUTPUT, { recursive: true });
@@ -163,7 +179,9 @@ test('with API keys required, a query without one says UNAUTHENTICATED, and with
     env: {
       ER_AUTH: 'apikey',
       ER_API_KEYS: `viewer:${viewer.sha256}`,
-      ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['viewer'] }, workflows: ['*'], actions: ['read', 'subscribe'] }] }),
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { apiKeys: ['viewer'] }, workflows: ['*'], actions: ['read', 'subscribe'] }],
+      }),
     },
   });
   const { context, page, requests, errors } = await openIde(t);
@@ -176,7 +194,11 @@ test('with API keys required, a query without one says UNAUTHENTICATED, and with
 
     // The page opened its headers editor, as credentials are needed.
     await page.locator('.graphiql-editor-tool[aria-label="Headers"]').waitFor();
-    await write(page, '.graphiql-editor-tool[aria-label="Headers"] .graphiql-editor:not(.hidden)', JSON.stringify({ 'X-API-Key': viewer.key }));
+    await write(
+      page,
+      '.graphiql-editor-tool[aria-label="Headers"] .graphiql-editor:not(.hidden)',
+      JSON.stringify({ 'X-API-Key': viewer.key }),
+    );
     await write(page, '.graphiql-query-editor', WORKFLOWS);
     const answer = await run(page, '"data"');
     expect(answer).toEqual({ data: (await t.post(WORKFLOWS, {}, { 'X-API-Key': viewer.key })).data });
@@ -188,7 +210,11 @@ test('with API keys required, a query without one says UNAUTHENTICATED, and with
       { 'X-API-Key': viewer.key },
     );
     const [{ jobId, status }] = job.data!.idMappingJobs.nodes;
-    await write(page, '.graphiql-query-editor', `subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${jobId}") { jobId status } }`);
+    await write(
+      page,
+      '.graphiql-query-editor',
+      `subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${jobId}") { jobId status } }`,
+    );
     const event = await run(page, 'idMappingJobUpdated', 'websocket');
     expect(event).toEqual({ data: { idMappingJobUpdated: { jobId, status } } });
     expect(elsewhere(t, requests)).toEqual([]);
@@ -221,21 +247,32 @@ test('with introspection off the IDE says docs are unavailable and still runs qu
 });
 
 describe('serving the IDE', () => {
-  const browserGet = (url: string) => fetch(url, { redirect: 'manual', headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+  const browserGet = (url: string) =>
+    fetch(url, { redirect: 'manual', headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
 
   test('/ide/ and its files are served under the IDE policy, the page loads only its own files, and /ide leads there', async () => {
-    const t = await startTestGateway({ env: { ER_AUTH: 'apikey', ER_API_KEYS: `viewer:${newApiKey().sha256}`, ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [] } as never) } });
+    const t = await startTestGateway({
+      env: {
+        ER_AUTH: 'apikey',
+        ER_API_KEYS: `viewer:${newApiKey().sha256}`,
+        ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [] } as never),
+      },
+    });
     try {
       expect(IDE_CONTENT_SECURITY_POLICY).toBe(IDE_POLICY);
       const page = await fetch(`${t.gateway.url}/ide/`);
-      expect([page.status, page.headers.get('content-type'), page.headers.get('content-security-policy'), page.headers.get('x-content-type-options')]).toEqual([
-        200,
-        'text/html; charset=utf-8',
-        IDE_POLICY,
-        'nosniff',
-      ]);
+      expect([
+        page.status,
+        page.headers.get('content-type'),
+        page.headers.get('content-security-policy'),
+        page.headers.get('x-content-type-options'),
+      ]).toEqual([200, 'text/html; charset=utf-8', IDE_POLICY, 'nosniff']);
       const html = await page.text();
-      expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual(['/favicon.svg', '/ide/main.css', '/ide/main.js']);
+      expect([...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1])).toEqual([
+        '/favicon.svg',
+        '/ide/main.css',
+        '/ide/main.js',
+      ]);
       // What the page is told of this gateway, before any credentials.
       expect(html).toContain('<html lang="en" data-introspection="true" data-trusted-documents="false" data-auth="apikey">');
       for (const [file, type] of [
@@ -247,32 +284,45 @@ describe('serving the IDE', () => {
         ['codicon.ttf', 'font/ttf'],
       ]) {
         const response = await fetch(`${t.gateway.url}/ide/${file}`);
-        expect([file, response.status, response.headers.get('content-type'), response.headers.get('content-security-policy')]).toEqual([file, 200, type, IDE_POLICY]);
+        expect([file, response.status, response.headers.get('content-type'), response.headers.get('content-security-policy')]).toEqual([
+          file,
+          200,
+          type,
+          IDE_POLICY,
+        ]);
       }
       const bare = await fetch(`${t.gateway.url}/ide`, { redirect: 'manual' });
       expect([bare.status, bare.headers.get('location')]).toEqual([301, '/ide/']);
       expect((await fetch(`${t.gateway.url}/ide/`, { method: 'POST' })).status).toBe(405);
       const icon = await fetch(`${t.gateway.url}/favicon.svg`);
-      expect([icon.status, icon.headers.get('content-type'), icon.headers.get('content-security-policy')]).toEqual([200, 'image/svg+xml', CONTENT_SECURITY_POLICY]);
+      expect([icon.status, icon.headers.get('content-type'), icon.headers.get('content-security-policy')]).toEqual([
+        200,
+        'image/svg+xml',
+        CONTENT_SECURITY_POLICY,
+      ]);
       expect(await icon.text()).toMatch(/^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     } finally {
       await t.close();
     }
   });
 
-  test('a browser at GET /graphql: ER_IDE=graphiql sends it to /ide/ (in production the plain page links it), sandbox is Apollo\'s, off the plain page and no /ide/', async () => {
+  test("a browser at GET /graphql: ER_IDE=graphiql sends it to /ide/ (in production the plain page links it), sandbox is Apollo's, off the plain page and no /ide/", async () => {
     const ide = await startTestGateway({ env: { ER_IDE: 'graphiql' } });
     try {
       const response = await browserGet(`${ide.gateway.url}/graphql`);
       expect([response.status, response.headers.get('location')]).toEqual([302, '/ide/']);
       // A GraphQL client's GET is still GraphQL's.
-      const query = await fetch(`${ide.gateway.url}/graphql?query=%7B__typename%7D`, { headers: { accept: 'application/json', 'content-type': 'application/json' } });
+      const query = await fetch(`${ide.gateway.url}/graphql?query=%7B__typename%7D`, {
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+      });
       expect(await query.json()).toEqual({ data: { __typename: 'Query' } });
     } finally {
       await ide.close();
     }
 
-    const production = await startTestGateway({ env: { NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_AUTH: 'none', ER_IDE: 'graphiql' } });
+    const production = await startTestGateway({
+      env: { NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_AUTH: 'none', ER_IDE: 'graphiql' },
+    });
     try {
       const response = await browserGet(`${production.gateway.url}/graphql`);
       expect([response.status, response.headers.get('content-security-policy')]).toEqual([200, CONTENT_SECURITY_POLICY]);
@@ -316,7 +366,9 @@ describe('serving the IDE', () => {
     try {
       const ready = gateway.lines.find((line) => String(line.msg).startsWith('er-gateway ready at'))!;
       expect(ready).toMatchObject({ dashboard: `${gateway.url}/dashboard/`, ide: `${gateway.url}/ide/` });
-      expect(ready.msg).toBe(`er-gateway ready at ${gateway.url}/graphql (metrics at ${gateway.metricsUrl}/metrics); dashboard at ${gateway.url}/dashboard/, IDE at ${gateway.url}/ide/`);
+      expect(ready.msg).toBe(
+        `er-gateway ready at ${gateway.url}/graphql (metrics at ${gateway.metricsUrl}/metrics); dashboard at ${gateway.url}/dashboard/, IDE at ${gateway.url}/ide/`,
+      );
     } finally {
       gateway.child.kill('SIGTERM');
       await gateway.exited;

@@ -85,9 +85,16 @@ test('a pending key is taken over only once its start can no longer land: lifeti
   expect(await store.reserve('k', 'other', TERMS)).toMatchObject({ claimed: false });
   clock.advance(1);
   const landBy = reservedAt + TERMS.lifetimeMs;
-  expect(await store.reserve('k', 'f', TERMS)).toEqual({ claimed: true, reservedAt, previous: { state: 'unknown', fingerprint: 'f', reservedAt, lostAt: landBy, landBy } });
+  expect(await store.reserve('k', 'f', TERMS)).toEqual({
+    claimed: true,
+    reservedAt,
+    previous: { state: 'unknown', fingerprint: 'f', reservedAt, lostAt: landBy, landBy },
+  });
   // The new holder's start has a lifetime of its own.
-  expect(await store.reserve('k', 'f', TERMS)).toMatchObject({ claimed: false, record: { state: 'pending', landBy: clock.now + TERMS.lifetimeMs } });
+  expect(await store.reserve('k', 'f', TERMS)).toMatchObject({
+    claimed: false,
+    record: { state: 'pending', landBy: clock.now + TERMS.lifetimeMs },
+  });
 });
 
 test('a wait for a pending key ends at its timeout when nothing settles it', async () => {

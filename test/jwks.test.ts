@@ -64,7 +64,8 @@ async function timed(s: Setup) {
   return { res, ms: performance.now() - begun };
 }
 
-const failedLines = (s: Setup) => s.log.lines.filter((line) => line.level === 40 && String(line.msg).startsWith('JWT signing keys could not be fetched'));
+const failedLines = (s: Setup) =>
+  s.log.lines.filter((line) => line.level === 40 && String(line.msg).startsWith('JWT signing keys could not be fetched'));
 
 describe.each<[string, JwksFault]>([
   ['sends its headers and then stalls', 'stall'],
@@ -116,7 +117,9 @@ test('a websocket whose token cannot be checked is closed with 1013 (clients ret
   let closed!: (event: { code: number; reason: string }) => void;
   const whenClosed = new Promise<{ code: number; reason: string }>((resolve) => (closed = resolve));
   const client = wsClient(s.g.gateway.url, { connectionParams: { authorization: `Bearer ${s.token}` }, onClosed: closed });
-  const done = new Promise((resolve) => client.subscribe({ query: WORKFLOW }, { next: () => undefined, error: resolve, complete: () => resolve(undefined) }));
+  const done = new Promise((resolve) =>
+    client.subscribe({ query: WORKFLOW }, { next: () => undefined, error: resolve, complete: () => resolve(undefined) }),
+  );
   expect(await whenClosed).toMatchObject({ code: 1013 });
   await done;
   await client.dispose();

@@ -39,7 +39,9 @@ test('100 subscribers of one list cost one List call per interval, and a job sta
   expect(subs.every((sub) => sub.events.length === 1)).toBe(true);
 
   // Another client starts a job: the next poll shows it, newest first, to every subscriber.
-  const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
+  const started = await t.post<{ startIdMappingJob: { jobId: string } }>(
+    'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }',
+  );
   await scheduler.runNext();
   await Promise.all(subs.map((sub) => sub.event(2)));
   for (const sub of subs) {
@@ -55,7 +57,10 @@ test('100 subscribers of one list cost one List call per interval, and a job sta
 
 test('first outside 1 to 25 is BAD_USER_INPUT, before any call', async () => {
   const before = t.emulator.requests();
-  const sub = new Subscription<ListEvent>(clients[0], 'subscription { idMappingJobsChanged(workflowName: "customer-id-map", first: 26) { id } }');
+  const sub = new Subscription<ListEvent>(
+    clients[0],
+    'subscription { idMappingJobsChanged(workflowName: "customer-id-map", first: 26) { id } }',
+  );
   await sub.ended();
   expect(sub.events[0].errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first' });
   expect(t.emulator.requests()).toBe(before);

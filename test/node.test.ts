@@ -34,9 +34,9 @@ test('every type has an opaque, stable id, the same however the object is reache
   for (const id of Object.values(ids)) expect(id).toMatch(/^[A-Za-z0-9_-]+$/);
   expect(await idsOfEveryType()).toEqual(ids);
   const gets = t.emulator.requests('GetIdMappingJob') + t.emulator.requests('GetIdMappingWorkflow');
-  const listed = await t.post<{ idMappingWorkflows: { nodes: { workflowName: string; id: string; jobs: { nodes: { jobId: string; id: string }[] } }[] } }>(
-    `{ idMappingWorkflows(first: 5) { nodes { workflowName id jobs(first: 100) { nodes { jobId id } } } } }`,
-  );
+  const listed = await t.post<{
+    idMappingWorkflows: { nodes: { workflowName: string; id: string; jobs: { nodes: { jobId: string; id: string }[] } }[] };
+  }>(`{ idMappingWorkflows(first: 5) { nodes { workflowName id jobs(first: 100) { nodes { jobId id } } } } }`);
   expect(listed.errors).toBeUndefined();
   // An id comes from the key a list already gives: no Get for it.
   expect(t.emulator.requests('GetIdMappingJob') + t.emulator.requests('GetIdMappingWorkflow')).toBe(gets);
@@ -47,7 +47,10 @@ test('every type has an opaque, stable id, the same however the object is reache
 
 test('node and nodes read every type back from its id, with one Get per distinct object', async () => {
   const ids = await idsOfEveryType();
-  const single = await t.post<{ node: { __typename: string; id: string; jobId: string } }>(`query ($id: ID!) { node(id: $id) { __typename id ... on IdMappingJob { jobId } } }`, { id: ids.idMappingJob });
+  const single = await t.post<{ node: { __typename: string; id: string; jobId: string } }>(
+    `query ($id: ID!) { node(id: $id) { __typename id ... on IdMappingJob { jobId } } }`,
+    { id: ids.idMappingJob },
+  );
   expect(single.data!.node).toEqual({ __typename: 'IdMappingJob', id: ids.idMappingJob, jobId: JOB });
   const before = t.emulator.requests();
   const res = await t.post<{ nodes: Record<string, unknown>[] }>(
@@ -74,7 +77,9 @@ test('node and nodes read every type back from its id, with one Get per distinct
 test('a bad id fails its own item only: BAD_USER_INPUT for one not ours, NOT_FOUND for a job that does not exist', async () => {
   const { idMappingJob } = await idsOfEveryType();
   const missing = Buffer.from(`IdMappingJob:customer-id-map:${'e'.repeat(32)}`).toString('base64url');
-  const res = await t.post<{ nodes: unknown[] }>(`query ($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: [idMappingJob, 'not-an-id', missing] });
+  const res = await t.post<{ nodes: unknown[] }>(`query ($ids: [ID!]!) { nodes(ids: $ids) { id } }`, {
+    ids: [idMappingJob, 'not-an-id', missing],
+  });
   expect(res.data!.nodes).toEqual([{ id: idMappingJob }, null, null]);
   expect(res.errors!.map((error) => [error.path, error.extensions?.code])).toEqual([
     [['nodes', 1], 'BAD_USER_INPUT'],
@@ -93,10 +98,14 @@ test('nodes names at most ER_MAX_ENTITIES ids, refused before any call', async (
 
 test("node goes through the policy as the type's own query does: a workflow the caller may not read is FORBIDDEN, with no call", async () => {
   const { idMappingJob, matchingJob } = await idsOfEveryType();
-  const limited = await startTestGateway({ env: openPolicyEnv({ grants: [{ to: { anyone: true }, workflows: ['customer-matching'], actions: ['read'] }] }) });
+  const limited = await startTestGateway({
+    env: openPolicyEnv({ grants: [{ to: { anyone: true }, workflows: ['customer-matching'], actions: ['read'] }] }),
+  });
   try {
     const before = limited.emulator.requests();
-    const res = await limited.post<{ nodes: unknown[] }>(`query ($ids: [ID!]!) { nodes(ids: $ids) { id } }`, { ids: [matchingJob, idMappingJob] });
+    const res = await limited.post<{ nodes: unknown[] }>(`query ($ids: [ID!]!) { nodes(ids: $ids) { id } }`, {
+      ids: [matchingJob, idMappingJob],
+    });
     expect(res.data!.nodes).toEqual([{ id: matchingJob }, null]);
     expect(res.errors!.map((error) => [error.path, error.extensions?.code])).toEqual([[['nodes', 1], 'FORBIDDEN']]);
     expect(limited.emulator.requests() - before).toBe(1);

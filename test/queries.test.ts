@@ -38,7 +38,11 @@ describe('jobs', () => {
     for (const value of Object.values(metrics)) expect(Number.isSafeInteger(value)).toBe(true);
     expect(metrics.totalRecordsProcessed! + metrics.recordsNotProcessed!).toBe(metrics.inputRecords);
     expect(job.outputSourceConfig).toEqual([
-      { roleArn: expect.stringMatching(/^arn:aws:iam::/), outputS3Path: 's3://er-demo-output/customer-id-map/', kmsArn: expect.stringMatching(/^arn:aws:kms:/) },
+      {
+        roleArn: expect.stringMatching(/^arn:aws:iam::/),
+        outputS3Path: 's3://er-demo-output/customer-id-map/',
+        kmsArn: expect.stringMatching(/^arn:aws:kms:/),
+      },
     ]);
     expect(t.emulator.requests()).toBe(1);
   });
@@ -47,17 +51,28 @@ describe('jobs', () => {
     const { data } = await t.execute(IdMappingJobDocument, { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 98) });
     expect(data!.idMappingJob!.metrics!.inputRecords).toBe(2_100_000_000);
     expect(data!.idMappingJob!.metrics!.totalMappedRecords).toBe(Math.floor((2_100_000_000 - ((98 * 131) % 997)) * 0.82));
-    const matching = await t.execute(MatchingJobDocument, { workflowName: 'customer-matching', jobId: seededJobId('customer-matching', 3) });
+    const matching = await t.execute(MatchingJobDocument, {
+      workflowName: 'customer-matching',
+      jobId: seededJobId('customer-matching', 3),
+    });
     expect(matching.data!.matchingJob!.metrics!.inputRecords).toBe(1_900_000_000);
   });
 
   test('a failed job carries errorDetails; a running one has metrics and no endTime', async () => {
     const failed = await t.execute(IdMappingJobDocument, { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 97) });
-    expect(failed.data!.idMappingJob).toMatchObject({ status: 'FAILED', errorDetails: { errorMessage: expect.stringMatching(/Access denied/) } });
+    expect(failed.data!.idMappingJob).toMatchObject({
+      status: 'FAILED',
+      errorDetails: { errorMessage: expect.stringMatching(/Access denied/) },
+    });
     const held = runningJob(t.emulator);
     try {
       const running = await t.execute(IdMappingJobDocument, held);
-      expect(running.data!.idMappingJob).toMatchObject({ status: 'RUNNING', jobType: 'INCREMENTAL', endTime: null, metrics: { inputRecords: 240_000 } });
+      expect(running.data!.idMappingJob).toMatchObject({
+        status: 'RUNNING',
+        jobType: 'INCREMENTAL',
+        endTime: null,
+        metrics: { inputRecords: 240_000 },
+      });
     } finally {
       // Ended, so that it holds the region's one running ID-mapping job no longer.
       t.emulator.state.failJob('idMapping', held.workflowName, held.jobId, 'ended by the test');
@@ -72,7 +87,11 @@ describe('jobs', () => {
       outputSourceConfig: [{ outputS3Path: 's3://er-demo-output/customer-matching/', kmsArn: expect.any(String) }],
     });
     const failed = await t.execute(MatchingJobDocument, { workflowName: 'customer-matching', jobId: seededJobId('customer-matching', 2) });
-    expect(failed.data!.matchingJob).toMatchObject({ status: 'FAILED', metrics: null, errorDetails: { errorMessage: expect.stringMatching(/UNIQUE_ID/) } });
+    expect(failed.data!.matchingJob).toMatchObject({
+      status: 'FAILED',
+      metrics: null,
+      errorDetails: { errorMessage: expect.stringMatching(/UNIQUE_ID/) },
+    });
   });
 
   test('a missing job is null with NOT_FOUND', async () => {
@@ -152,7 +171,9 @@ describe('workflows', () => {
     expect(idMapping.data!.idMappingWorkflows!.nodes.map((wf) => wf.workflowName)).toEqual(['customer-id-map', 'loyalty-id-map']);
     expect(idMapping.data!.idMappingWorkflows!.nodes[0].workflowArn).toMatch(/:idmappingworkflow\/customer-id-map$/);
     const matching = await t.execute(MatchingWorkflowsDocument, { first: 1 });
-    expect(matching.data!.matchingWorkflows!.nodes).toEqual([expect.objectContaining({ workflowName: 'address-matching', resolutionType: 'RULE_MATCHING' })]);
+    expect(matching.data!.matchingWorkflows!.nodes).toEqual([
+      expect.objectContaining({ workflowName: 'address-matching', resolutionType: 'RULE_MATCHING' }),
+    ]);
     expect(matching.data!.matchingWorkflows!.pageInfo.hasNextPage).toBe(true);
     const rest = await t.execute(MatchingWorkflowsDocument, { first: 5, after: matching.data!.matchingWorkflows!.pageInfo.endCursor });
     expect(rest.data!.matchingWorkflows!.nodes.map((wf) => wf.workflowName)).toEqual(['customer-matching', 'household-matching']);
@@ -167,7 +188,10 @@ describe('workflows', () => {
       inputSourceConfig: [{ inputSourceArn: expect.stringMatching(/^arn:aws:glue:/), schemaName: 'loyalty-member' }],
       idMappingType: 'PROVIDER',
       incrementalRunType: 'ON_DEMAND',
-      jobs: { nodes: expect.arrayContaining([{ jobId: seededJobId('loyalty-id-map', 3), status: 'SUCCEEDED' }]), pageInfo: { hasNextPage: true } },
+      jobs: {
+        nodes: expect.arrayContaining([{ jobId: seededJobId('loyalty-id-map', 3), status: 'SUCCEEDED' }]),
+        pageInfo: { hasNextPage: true },
+      },
     });
     expect(t.emulator.requests('GetIdMappingWorkflow')).toBe(1);
     const matching = await t.execute(MatchingWorkflowDocument, { workflowName: 'household-matching', first: 5 });
@@ -211,12 +235,28 @@ describe('workflows', () => {
     const rules = (await t.execute(MatchingWorkflowDocument, { workflowName: 'customer-matching', first: 1 })).data!.matchingWorkflow!;
     expect(rules).toMatchObject({
       inputSourceConfig: [expect.objectContaining({ applyNormalization: true })],
-      outputSourceConfig: [expect.objectContaining({ applyNormalization: true, output: [{ name: 'customer_id', hashed: null }, { name: 'email', hashed: true }] })],
-      ruleBasedProperties: { attributeMatchingModel: 'MANY_TO_MANY', matchPurpose: 'IDENTIFIER_GENERATION', rules: expect.arrayContaining([{ ruleName: 'email', matchingKeys: ['email'] }]) },
+      outputSourceConfig: [
+        expect.objectContaining({
+          applyNormalization: true,
+          output: [
+            { name: 'customer_id', hashed: null },
+            { name: 'email', hashed: true },
+          ],
+        }),
+      ],
+      ruleBasedProperties: {
+        attributeMatchingModel: 'MANY_TO_MANY',
+        matchPurpose: 'IDENTIFIER_GENERATION',
+        rules: expect.arrayContaining([{ ruleName: 'email', matchingKeys: ['email'] }]),
+      },
       ruleConditions: null,
     });
     const conditions = (await t.execute(MatchingWorkflowDocument, { workflowName: 'address-matching', first: 1 })).data!.matchingWorkflow!;
-    expect(conditions).toMatchObject({ ruleBasedProperties: null, ruleConditions: [{ ruleName: 'same-street', condition: 'Exact(street) AND Exact(postal_code)' }], jobs: { nodes: [] } });
+    expect(conditions).toMatchObject({
+      ruleBasedProperties: null,
+      ruleConditions: [{ ruleName: 'same-street', condition: 'Exact(street) AND Exact(postal_code)' }],
+      jobs: { nodes: [] },
+    });
   });
 
   test('a workflow by ARN is the same workflow, read by its name (GetMatchingWorkflow takes no ARN)', async () => {
@@ -240,14 +280,29 @@ describe('workflows', () => {
       matchingWorkflow(workflowName: "customer-matching") { inputSourceConfig { schemaMapping { schemaName createdAt } } }
     }`;
     const { data, errors } = await t.post<{
-      idMappingWorkflow: { inputSourceConfig: { schemaName: string; schemaMapping: { schemaArn: string; hasWorkflows: boolean; fields: Record<string, unknown>[]; tags: unknown[] } }[] };
+      idMappingWorkflow: {
+        inputSourceConfig: {
+          schemaName: string;
+          schemaMapping: { schemaArn: string; hasWorkflows: boolean; fields: Record<string, unknown>[]; tags: unknown[] };
+        }[];
+      };
       matchingWorkflow: { inputSourceConfig: { schemaMapping: { schemaName: string; createdAt: string } }[] };
     }>(query);
     expect(errors).toBeUndefined();
     const [crm, loyalty] = data!.idMappingWorkflow.inputSourceConfig;
     expect([crm.schemaName, loyalty.schemaName]).toEqual(['crm-customer', 'loyalty-member']);
-    expect(crm.schemaMapping).toMatchObject({ schemaArn: 'arn:aws:entityresolution:us-east-1:123456789012:schemamapping/crm-customer', hasWorkflows: true, tags: [{ key: 'team', value: 'crm' }] });
-    expect(crm.schemaMapping.fields).toContainEqual({ fieldName: 'email', type: 'EMAIL_ADDRESS', matchKey: 'email', hashed: true, groupName: null });
+    expect(crm.schemaMapping).toMatchObject({
+      schemaArn: 'arn:aws:entityresolution:us-east-1:123456789012:schemamapping/crm-customer',
+      hasWorkflows: true,
+      tags: [{ key: 'team', value: 'crm' }],
+    });
+    expect(crm.schemaMapping.fields).toContainEqual({
+      fieldName: 'email',
+      type: 'EMAIL_ADDRESS',
+      matchKey: 'email',
+      hashed: true,
+      groupName: null,
+    });
     expect(data!.matchingWorkflow.inputSourceConfig[0].schemaMapping.schemaName).toBe('crm-customer');
     // crm-customer is named three times, loyalty-member once: two Gets.
     expect(t.emulator.requests('GetSchemaMapping')).toBe(2);
@@ -258,7 +313,9 @@ describe('workflows', () => {
     expect(codes(res)).toEqual(['LIMIT_EXCEEDED']);
     expect(res.errors![0].message).toMatch(/up to 526 calls/);
     expect(t.emulator.requests()).toBe(0);
-    const few = await t.post('{ matchingWorkflows(first: 3) { nodes { workflowName inputSourceConfig { schemaMapping { schemaName } } } } }');
+    const few = await t.post(
+      '{ matchingWorkflows(first: 3) { nodes { workflowName inputSourceConfig { schemaMapping { schemaName } } } } }',
+    );
     expect(few.errors).toBeUndefined();
   });
 

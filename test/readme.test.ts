@@ -22,7 +22,9 @@ const root = resolve(__dirname, '..');
 function pagesUnder(dir: string): string[] {
   if (!existsSync(join(root, dir))) return [];
   return readdirSync(join(root, dir), { withFileTypes: true })
-    .flatMap((entry) => (entry.isDirectory() ? pagesUnder(`${dir}/${entry.name}`) : entry.name.endsWith('.md') ? [`${dir}/${entry.name}`] : []))
+    .flatMap((entry) =>
+      entry.isDirectory() ? pagesUnder(`${dir}/${entry.name}`) : entry.name.endsWith('.md') ? [`${dir}/${entry.name}`] : [],
+    )
     .sort();
 }
 const pages = ['README.md', ...pagesUnder('docs')];
@@ -37,7 +39,12 @@ interface Example {
 
 /** The fenced blocks of a markdown page, in order, with where each starts and ends. */
 function blocks(text: string): { lang: string; body: string; start: number; end: number }[] {
-  return [...text.matchAll(/^```(\w*)[^\n]*\n([\s\S]*?)^```[ \t]*$/gm)].map((m) => ({ lang: m[1], body: m[2], start: m.index, end: m.index + m[0].length }));
+  return [...text.matchAll(/^```(\w*)[^\n]*\n([\s\S]*?)^```[ \t]*$/gm)].map((m) => ({
+    lang: m[1],
+    body: m[2],
+    start: m.index,
+    end: m.index + m[0].length,
+  }));
 }
 
 function examplesOf(page: string): Example[] {
@@ -47,7 +54,14 @@ function examplesOf(page: string): Example[] {
     if (block.lang !== 'graphql') return [];
     const next = all[i + 1];
     const shows = next?.lang === 'json' && text.slice(block.end, next.start).trim() === '';
-    return [{ page, line: text.slice(0, block.start).split('\n').length, query: block.body, shown: shows ? (JSON.parse(next.body) as unknown) : undefined }];
+    return [
+      {
+        page,
+        line: text.slice(0, block.start).split('\n').length,
+        query: block.body,
+        shown: shows ? (JSON.parse(next.body) as unknown) : undefined,
+      },
+    ];
   });
 }
 
@@ -81,7 +95,9 @@ let t: TestGateway;
 
 beforeAll(async () => {
   // As a newcomer runs them: with the default caches and rate governor.
-  t = await startTestGateway({ env: { ER_RATE_PER_SECOND: '5', ER_FINAL_JOB_CACHE_SIZE: '10000', ER_FRESHNESS_MS: '1000', ER_RESPONSE_CACHE_MB: '32' } });
+  t = await startTestGateway({
+    env: { ER_RATE_PER_SECOND: '5', ER_FINAL_JOB_CACHE_SIZE: '10000', ER_FRESHNESS_MS: '1000', ER_RESPONSE_CACHE_MB: '32' },
+  });
 });
 
 test('the README and the docs pages have example queries, and show answers', () => {
@@ -97,7 +113,9 @@ test('an answer that departs from the one shown is caught, wherever it departs',
   expect(departure({ data: { job: { id: 'x', status: 'FAILED', metrics: [{ n: 1 }] } } }, shown)).toMatch(/^\$\.data\.job\.status/);
   expect(departure({ data: { job: { id: 'x', status: 'SUCCEEDED', metrics: [{ n: 1 }, { n: 2 }] } } }, shown)).toMatch(/metrics/);
   expect(departure({ data: { job: { status: 'SUCCEEDED', metrics: [{ n: 1 }] } } }, shown)).toMatch(/id is missing/);
-  expect(departure({ data: { job: { id: 'x', status: 'SUCCEEDED', metrics: [{ n: 1 }] } }, errors: [] }, shown)).toMatch(/errors is not shown/);
+  expect(departure({ data: { job: { id: 'x', status: 'SUCCEEDED', metrics: [{ n: 1 }] } }, errors: [] }, shown)).toMatch(
+    /errors is not shown/,
+  );
 });
 
 test.each(examples.map((e) => [e.page, e.line, e]))('%s example at line %i answers as the page says', async (_page, _line, example) => {
@@ -115,7 +133,10 @@ test.each(examples.map((e) => [e.page, e.line, e]))('%s example at line %i answe
   const expected = /^# expect: (\w+)/.exec(query)?.[1];
   const res = await t.post(query);
   expect(res.status).toBe(200);
-  if (shown !== undefined) expect(departure({ ...(res.data !== undefined ? { data: res.data } : {}), ...(res.errors ? { errors: res.errors } : {}) }, shown)).toBeUndefined();
+  if (shown !== undefined)
+    expect(
+      departure({ ...(res.data !== undefined ? { data: res.data } : {}), ...(res.errors ? { errors: res.errors } : {}) }, shown),
+    ).toBeUndefined();
   if (expected) {
     // Every error the example shows carries the code (a second start refused, whether or not the first was).
     expect(codes(res).length).toBeGreaterThan(0);
@@ -139,7 +160,9 @@ test("the docs' policy example is deploy/policy.example.yaml, word for word", ()
 });
 
 test("the docs' codegen config, copied into a frontend's project, types DateTime as string and SafeInt as number", async () => {
-  const config = [...read('docs/frontend/clients.md').matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1].replace(/^ {2}/gm, '')).find((block) => block.includes("preset: 'client'"));
+  const config = [...read('docs/frontend/clients.md').matchAll(/```ts\n([\s\S]*?)```/g)]
+    .map((match) => match[1].replace(/^ {2}/gm, ''))
+    .find((block) => block.includes("preset: 'client'"));
   expect(config).toBeDefined();
   // A frontend's project: the config, the gateway's schema, and its operations under src/.
   const project = mkdtempSync(join(tmpdir(), 'er-gateway-frontend-'));
@@ -148,7 +171,10 @@ test("the docs' codegen config, copied into a frontend's project, types DateTime
   mkdirSync(join(project, 'src'));
   copyFileSync(resolve(__dirname, 'operations/jobs.graphql'), join(project, 'src/jobs.graphql'));
   const cli = resolve(__dirname, '../node_modules/@graphql-codegen/cli/cjs/bin.js');
-  await promisify(execFile)(process.execPath, [cli, '--config', 'codegen.ts', '--silent'], { cwd: project, env: { ...process.env, NODE_PATH: resolve(__dirname, '../node_modules') } });
+  await promisify(execFile)(process.execPath, [cli, '--config', 'codegen.ts', '--silent'], {
+    cwd: project,
+    env: { ...process.env, NODE_PATH: resolve(__dirname, '../node_modules') },
+  });
   const types = readFileSync(join(project, 'src/gql/graphql.ts'), 'utf8');
   // The operations' fields of those scalars come out typed, where an unmapped scalar would be `unknown` (or `any`).
   expect(types).toMatch(/startTime: string, endTime: string \| null/);

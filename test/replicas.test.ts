@@ -5,7 +5,12 @@ import { seededJobId } from '../src/emulator/seed';
 import type { Emulator } from '../src/emulator/http';
 import { startGateway, type Gateway } from '../src/server/app';
 import { loadConfig } from '../src/server/config';
-import { IdMappingJobUpdatedDocument, StartIdMappingJobDocument, StartMatchingJobDocument, type IdMappingJobUpdatedSubscription } from './generated/graphql';
+import {
+  IdMappingJobUpdatedDocument,
+  StartIdMappingJobDocument,
+  StartMatchingJobDocument,
+  type IdMappingJobUpdatedSubscription,
+} from './generated/graphql';
 import { awsBackendEnv, capturedLogger, closedPort, localCredentials, postGraphQL, startTestEmulator } from './utils/gateway';
 import { leftover } from './utils/leftovers';
 import { startGatewayProcess } from './utils/process';
@@ -36,7 +41,12 @@ beforeEach(() => {
 
 /** A replica's settings: the emulator as its service, the test's Redis prefix. */
 function sharing(service: Emulator): Record<string, string> {
-  return { ...awsBackendEnv(service.url, service.state.region), ER_ACCOUNT_ID: service.state.accountId, ER_REDIS_URL: REDIS_URL, ER_REDIS_PREFIX: prefix };
+  return {
+    ...awsBackendEnv(service.url, service.state.region),
+    ER_ACCOUNT_ID: service.state.accountId,
+    ER_REDIS_URL: REDIS_URL,
+    ER_REDIS_PREFIX: prefix,
+  };
 }
 
 async function replica(env: Record<string, string> = {}, logger = capturedLogger('silent').logger): Promise<Gateway> {
@@ -89,7 +99,9 @@ test('with Redis unreachable: /readyz says not ready, queries go on from the ser
   expect((await fetch(`${g.url}/healthz`)).status).toBe(200);
   expect((await post(g, finished)).data).toEqual({ idMappingJob: { status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } } });
   const before = emulator.requests('StartMatchingJob');
-  const start = await post(g, print(StartMatchingJobDocument), { input: { workflowName: 'customer-matching', idempotencyKey: `key-${randomUUID()}` } });
+  const start = await post(g, print(StartMatchingJobDocument), {
+    input: { workflowName: 'customer-matching', idempotencyKey: `key-${randomUUID()}` },
+  });
   expect(start.errors![0].extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', reason: 'store' });
   expect(emulator.requests('StartMatchingJob')).toBe(before);
 });
@@ -108,7 +120,13 @@ test('subscribers of one job on three replicas: one replica polls it, one Get pe
   const jobId = (started.data!.startIdMappingJob as { jobId: string }).jobId;
   const clients = replicas.map((g) => wsClient(g.url));
   const subs = clients.flatMap((client) =>
-    [0, 1].map(() => new Subscription<IdMappingJobUpdatedSubscription>(client, print(IdMappingJobUpdatedDocument), { workflowName: 'customer-id-map', jobId })),
+    [0, 1].map(
+      () =>
+        new Subscription<IdMappingJobUpdatedSubscription>(client, print(IdMappingJobUpdatedDocument), {
+          workflowName: 'customer-id-map',
+          jobId,
+        }),
+    ),
   );
   await Promise.all(subs.map((sub) => sub.event(1)));
   // The job's progress changes at each poll: ten more events are ten polls, however long the machine takes for them.
@@ -140,11 +158,20 @@ test('the replica polling a job is killed: another takes over, and every subscri
     body: JSON.stringify({ query: print(StartIdMappingJobDocument), variables: { input: { workflowName: 'customer-id-map' } } }),
   }).then((res) => res.json() as Promise<{ data: { startIdMappingJob: { jobId: string } } }>);
   const jobId = started.data.startIdMappingJob.jobId;
-  const subs = clients.map((client) => new Subscription<IdMappingJobUpdatedSubscription>(client, print(IdMappingJobUpdatedDocument), { workflowName: 'customer-id-map', jobId }));
-  const running = (sub: Subscription<IdMappingJobUpdatedSubscription>) => sub.events.some((e) => e.data?.idMappingJobUpdated.status === 'RUNNING');
+  const subs = clients.map(
+    (client) =>
+      new Subscription<IdMappingJobUpdatedSubscription>(client, print(IdMappingJobUpdatedDocument), {
+        workflowName: 'customer-id-map',
+        jobId,
+      }),
+  );
+  const running = (sub: Subscription<IdMappingJobUpdatedSubscription>) =>
+    sub.events.some((e) => e.data?.idMappingJobUpdated.status === 'RUNNING');
   await Promise.all(subs.map((sub) => sub.until(() => running(sub))));
   const polls = await Promise.all(
-    procs.map(async (p) => Number(/^er_gateway_polls_total\{outcome="ok"\} (\d+)$/m.exec(await (await fetch(`${p.metricsUrl}/metrics`)).text())?.[1] ?? 0)),
+    procs.map(async (p) =>
+      Number(/^er_gateway_polls_total\{outcome="ok"\} (\d+)$/m.exec(await (await fetch(`${p.metricsUrl}/metrics`)).text())?.[1] ?? 0),
+    ),
   );
   expect(polls.filter((n) => n > 0)).toHaveLength(1);
   const holder = polls.findIndex((n) => n > 0);
@@ -180,7 +207,9 @@ test('a burst of queries across three replicas with the governor at 5/s: the ser
   const replicas = await Promise.all([0, 1, 2].map(() => replica(env)));
   const answers = await Promise.all(
     replicas.flatMap((g, r) =>
-      Array.from({ length: 8 }, (_, i) => post(g, `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', r * 8 + i)}") { status } }`)),
+      Array.from({ length: 8 }, (_, i) =>
+        post(g, `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', r * 8 + i)}") { status } }`),
+      ),
     ),
   );
   const outcomes = answers.map((answer) => answer.errors?.[0].extensions.code ?? 'ok');
@@ -211,7 +240,10 @@ test('Redis stopped and started during a run: not ready and subscriptions ended 
   const started = await post(g, print(StartMatchingJobDocument), { input: { workflowName: 'address-matching' } });
   const jobId = (started.data!.startMatchingJob as { jobId: string }).jobId;
   const client = wsClient(g.url);
-  const watch = () => new Subscription(client, 'subscription ($j: ID!) { matchingJobUpdated(workflowName: "address-matching", jobId: $j) { status } }', { j: jobId });
+  const watch = () =>
+    new Subscription(client, 'subscription ($j: ID!) { matchingJobUpdated(workflowName: "address-matching", jobId: $j) { status } }', {
+      j: jobId,
+    });
   const before = watch();
   await before.event(1);
 
@@ -231,18 +263,25 @@ test('Redis stopped and started during a run: not ready and subscriptions ended 
   after.unsubscribe();
   await client.dispose();
   // One line when the outage began and one when it ended, however many requests and reconnects came between.
-  expect(log.lines.filter((line) => /^redis /.test(String(line.msg))).map((line) => line.msg)).toEqual(['redis unreachable: shared features fall back until it is back', 'redis reachable again']);
+  expect(log.lines.filter((line) => /^redis /.test(String(line.msg))).map((line) => line.msg)).toEqual([
+    'redis unreachable: shared features fall back until it is back',
+    'redis reachable again',
+  ]);
 });
 
 /** The first page of matching workflows on `g`, continued from `after`: its names and end cursor, or the error's code. */
 async function workflowsAfter(g: Gateway, after: string | null) {
-  const res = await post(g, 'query ($after: String) { matchingWorkflows(first: 1, after: $after) { nodes { workflowName } pageInfo { endCursor } } }', { after });
+  const res = await post(
+    g,
+    'query ($after: String) { matchingWorkflows(first: 1, after: $after) { nodes { workflowName } pageInfo { endCursor } } }',
+    { after },
+  );
   if (res.errors) return { code: res.errors[0].extensions.code };
   const page = res.data!.matchingWorkflows as { nodes: { workflowName: string }[]; pageInfo: { endCursor: string } };
   return { names: page.nodes.map((wf) => wf.workflowName), endCursor: page.pageInfo.endCursor };
 }
 
-test('replicas on one Redis accept each other\'s cursors with ER_CURSOR_KEY unset; a deployment under another prefix does not', async () => {
+test("replicas on one Redis accept each other's cursors with ER_CURSOR_KEY unset; a deployment under another prefix does not", async () => {
   const [a, b] = [await replica(), await replica()];
   const first = await workflowsAfter(a, null);
   expect(first.names).toEqual(['address-matching']);
@@ -253,7 +292,7 @@ test('replicas on one Redis accept each other\'s cursors with ER_CURSOR_KEY unse
   expect(await workflowsAfter(elsewhere, first.endCursor!)).toEqual({ code: 'BAD_USER_INPUT' });
 });
 
-test('a replica started while Redis is down takes the shared key once it is back: replicas then accept each other\'s cursors, and it still opens those it gave before', async () => {
+test("a replica started while Redis is down takes the shared key once it is back: replicas then accept each other's cursors, and it still opens those it gave before", async () => {
   const port = await closedPort();
   const log = capturedLogger('info');
   const late = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0` }, log.logger);
@@ -263,5 +302,8 @@ test('a replica started while Redis is down takes the shared key once it is back
   const other = await replica({ ER_REDIS_URL: `redis://127.0.0.1:${port}/0` });
   expect((await workflowsAfter(late, before.endCursor!)).names).toEqual(['customer-matching']);
   const [fromLate, fromOther] = [await workflowsAfter(late, null), await workflowsAfter(other, null)];
-  expect([(await workflowsAfter(other, fromLate.endCursor!)).names, (await workflowsAfter(late, fromOther.endCursor!)).names]).toEqual([['customer-matching'], ['customer-matching']]);
+  expect([(await workflowsAfter(other, fromLate.endCursor!)).names, (await workflowsAfter(late, fromOther.endCursor!)).names]).toEqual([
+    ['customer-matching'],
+    ['customer-matching'],
+  ]);
 });

@@ -31,8 +31,16 @@ beforeEach(() => {
 });
 
 async function ask(query: string, headers: Record<string, string> = {}) {
-  const res = await fetch(t.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
-  return { body: (await res.json()) as { data?: unknown; errors?: unknown[] }, age: res.headers.get('age'), cacheControl: res.headers.get('cache-control') };
+  const res = await fetch(t.endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ query }),
+  });
+  return {
+    body: (await res.json()) as { data?: unknown; errors?: unknown[] },
+    age: res.headers.get('age'),
+    cacheControl: res.headers.get('cache-control'),
+  };
 }
 
 test('a finished job is answered again from the response cache, executing nothing', async () => {
@@ -89,13 +97,19 @@ test('with auth on, answers are private, vary by credentials, and are reused onl
       ER_AUTH: 'apikey',
       // Both keys have the same grants: only who they are keeps their answers apart.
       ER_API_KEYS: `alice:${alice.sha256},bob:${bob.sha256}`,
-      ER_POLICY_FILE: writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['alice', 'bob'] }, workflows: ['*'], actions: ['read'] }] }),
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { apiKeys: ['alice', 'bob'] }, workflows: ['*'], actions: ['read'] }],
+      }),
     },
     now: clock.read,
   });
   try {
     const askAs = async (key: string) => {
-      const res = await fetch(authed.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ query: jobQuery(finished) }) });
+      const res = await fetch(authed.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify({ query: jobQuery(finished) }),
+      });
       await res.json();
       return { age: res.headers.get('age'), cacheControl: res.headers.get('cache-control'), vary: res.headers.get('vary') };
     };

@@ -29,7 +29,9 @@ interface ComposeService {
 
 /** The runtime stage's CMD, as the exec-form JSON array Docker runs. */
 function imageCommand(): string[] {
-  const runtime = read('Dockerfile').split(/^FROM /m).at(-1)!;
+  const runtime = read('Dockerfile')
+    .split(/^FROM /m)
+    .at(-1)!;
   const cmd = /^CMD (\[.*\])$/m.exec(runtime);
   if (!cmd) throw new Error('the runtime stage has no exec-form CMD');
   return JSON.parse(cmd[1]) as string[];
@@ -56,7 +58,12 @@ test('the compose file: Redis, the emulator, two replicas whose settings pass th
   for (const name of ['gateway-1', 'gateway-2']) {
     const gateway = services[name];
     const config = loadConfig(gateway.environment!);
-    expect(config).toMatchObject({ nodeEnv: 'production', backend: 'aws', endpoint: 'http://emulator:4610', redisUrl: 'redis://redis:6379/0' });
+    expect(config).toMatchObject({
+      nodeEnv: 'production',
+      backend: 'aws',
+      endpoint: 'http://emulator:4610',
+      redisUrl: 'redis://redis:6379/0',
+    });
     expect(gateway.healthcheck!.test.join(' ')).toContain('/readyz');
     expect(Object.keys(gateway.depends_on!).sort()).toEqual(['emulator', 'redis']);
   }
@@ -66,7 +73,12 @@ test('the compose file: Redis, the emulator, two replicas whose settings pass th
 test('the Kubernetes manifests: probes on /healthz and /readyz, settings that pass the gateway check, node as the process', () => {
   const documents = parseAllDocuments(read('deploy/k8s/er-gateway.yaml')).map((doc) => doc.toJS() as Record<string, any>);
   const configMap = documents.find((doc) => doc.kind === 'ConfigMap')!;
-  expect(loadConfig(configMap.data)).toMatchObject({ backend: 'aws', redisUrl: 'redis://redis:6379/0', auth: { modes: ['jwt'] }, trustProxy: 1 });
+  expect(loadConfig(configMap.data)).toMatchObject({
+    backend: 'aws',
+    redisUrl: 'redis://redis:6379/0',
+    auth: { modes: ['jwt'] },
+    trustProxy: 1,
+  });
   const container = documents.find((doc) => doc.kind === 'Deployment')!.spec.template.spec.containers[0];
   expect([container.livenessProbe.httpGet.path, container.readinessProbe.httpGet.path]).toEqual(['/healthz', '/readyz']);
   expect(container.command).toEqual(imageCommand());
@@ -82,7 +94,12 @@ test("the image's command, built as the image builds it, serves with the compose
   const [program, ...args] = compose.services.emulator.command!;
   const emulator = spawn(program === 'node' ? process.execPath : program, args, {
     cwd: root,
-    env: { PATH: process.env.PATH, ...compose.services.emulator.environment, ER_EMULATOR_HOST: '127.0.0.1', ER_EMULATOR_PORT: String(emulatorPort) },
+    env: {
+      PATH: process.env.PATH,
+      ...compose.services.emulator.environment,
+      ER_EMULATOR_HOST: '127.0.0.1',
+      ER_EMULATOR_PORT: String(emulatorPort),
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const prefix = sharedRedisPrefix();
@@ -107,7 +124,9 @@ test("the image's command, built as the image builds it, serves with the compose
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: '{ idMappingWorkflows(first: 1) { nodes { workflowName } } }' }),
     });
-    expect(((await res.json()) as { data: unknown }).data).toEqual({ idMappingWorkflows: { nodes: [{ workflowName: expect.any(String) }] } });
+    expect(((await res.json()) as { data: unknown }).data).toEqual({
+      idMappingWorkflows: { nodes: [{ workflowName: expect.any(String) }] },
+    });
     // The dashboard's bundle is in dist/, served as built.
     const dashboard = await fetch(`${gateway.url}/dashboard/main.js`);
     expect([dashboard.status, dashboard.headers.get('content-type')]).toEqual([200, 'text/javascript; charset=utf-8']);

@@ -45,8 +45,13 @@ test('SIGTERM drains: requests still waiting at the drain deadline are answered 
     fetch(`${gateway.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', i + 1)}") { jobId } }` }),
-    }).then(async (res) => ({ status: res.status, body: (await res.json()) as { data: unknown; errors?: { extensions: Record<string, unknown> }[] } })),
+      body: JSON.stringify({
+        query: `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', i + 1)}") { jobId } }`,
+      }),
+    }).then(async (res) => ({
+      status: res.status,
+      body: (await res.json()) as { data: unknown; errors?: { extensions: Record<string, unknown> }[] },
+    })),
   );
   await until(() => emulator.requests('GetIdMappingJob') >= 5);
 
@@ -54,13 +59,24 @@ test('SIGTERM drains: requests still waiting at the drain deadline are answered 
   const answers = await Promise.all(inFlight);
   for (const { status, body } of answers) {
     expect(status).toBe(200);
-    expect(body).toEqual({ data: { idMappingJob: null }, errors: [expect.objectContaining({ extensions: { code: 'UPSTREAM_UNAVAILABLE', reason: 'shutdown' } })] });
+    expect(body).toEqual({
+      data: { idMappingJob: null },
+      errors: [expect.objectContaining({ extensions: { code: 'UPSTREAM_UNAVAILABLE', reason: 'shutdown' } })],
+    });
   }
   expect(await closed).toBe(1001);
   expect(await gateway.exited).toBe(0);
   const messages = gateway.lines.map((line) => line.msg);
-  expect(messages).toEqual(expect.arrayContaining([expect.stringMatching(/^shutting down/), expect.stringMatching(/^drain deadline reached/), 'shut down cleanly']));
+  expect(messages).toEqual(
+    expect.arrayContaining([
+      expect.stringMatching(/^shutting down/),
+      expect.stringMatching(/^drain deadline reached/),
+      'shut down cleanly',
+    ]),
+  );
   // The one error is the warning ER_AUTH=none against AWS gives on purpose, at start-up.
-  expect(gateway.lines.filter((line) => (line.level as number) >= 50).map((line) => line.msg)).toEqual([expect.stringMatching(/^AUTH: NONE \(ER_AUTH=none\)/)]);
+  expect(gateway.lines.filter((line) => (line.level as number) >= 50).map((line) => line.msg)).toEqual([
+    expect.stringMatching(/^AUTH: NONE \(ER_AUTH=none\)/),
+  ]);
   await client.dispose();
 });

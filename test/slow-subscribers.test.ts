@@ -50,7 +50,9 @@ async function expectDroppedOnce(
   await meanwhile?.();
   socket.resume();
   expect((await socket.closed).code).toBe(1006);
-  expect(log.lines.filter((l) => l.msg === 'websocket client dropped')).toEqual([expect.objectContaining({ level: 30, reason, ...detail })]);
+  expect(log.lines.filter((l) => l.msg === 'websocket client dropped')).toEqual([
+    expect.objectContaining({ level: 30, reason, ...detail }),
+  ]);
   expect((await t.gateway.metrics.droppedSockets.get()).values).toEqual([expect.objectContaining({ labels: { reason }, value: 1 })]);
 }
 
@@ -113,7 +115,9 @@ test('clients that never read or read slowly cannot bring the gateway down, and 
 
     await watching.ended();
     expect(watching.events.at(-1)!.data).toMatchObject({ idMappingJobUpdated: { status: 'SUCCEEDED' } });
-    await slow.until(() => Array.from({ length: 20 }, (_, i) => slow.messages.some((m) => m.id === `s${i}` && m.type === 'complete')).every(Boolean));
+    await slow.until(() =>
+      Array.from({ length: 20 }, (_, i) => slow.messages.some((m) => m.id === `s${i}` && m.type === 'complete')).every(Boolean),
+    );
     for (let i = 0; i < 20; i++) {
       const results = slow.results(`s${i}`);
       expect(results.at(-1)!.data).toMatchObject({ idMappingJobUpdated: { status: 'SUCCEEDED' } });
@@ -134,13 +138,25 @@ test('clients that never read or read slowly cannot bring the gateway down, and 
 test('a socket whose unsent output passes ER_WS_MAX_BUFFERED_BYTES is closed with 1013 and one info line', async () => {
   const log = capturedLogger();
   const timers = new ManualScheduler();
-  const t = await startTestGateway({ logger: log.logger, timers, env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100', ER_WS_MESSAGES_PER_SECOND: '100000' } });
+  const t = await startTestGateway({
+    logger: log.logger,
+    timers,
+    env: { ER_WS_MAX_BUFFERED_BYTES: String(64 * 1024), ER_FINAL_JOB_CACHE_SIZE: '100', ER_WS_MESSAGES_PER_SECOND: '100000' },
+  });
   const socket = await RawSocket.open(t.gateway.url);
   const consoleError = jest.spyOn(console, 'error');
   try {
-    const fields = 'jobId status startTime endTime observedAt metrics { inputRecords totalRecordsProcessed totalMappedRecords } outputSourceConfig { roleArn outputS3Path }';
-    const job = (await t.post<{ idMappingJobs: { nodes: { jobId: string }[] } }>('{ idMappingJobs(workflowName: "customer-id-map", first: 1) { nodes { jobId } } }')).data!.idMappingJobs.nodes[0];
-    const aliases = Array.from({ length: 50 }, (_, i) => `a${i}: idMappingJob(workflowName: "customer-id-map", jobId: "${job.jobId}") { ${fields} }`);
+    const fields =
+      'jobId status startTime endTime observedAt metrics { inputRecords totalRecordsProcessed totalMappedRecords } outputSourceConfig { roleArn outputS3Path }';
+    const job = (
+      await t.post<{ idMappingJobs: { nodes: { jobId: string }[] } }>(
+        '{ idMappingJobs(workflowName: "customer-id-map", first: 1) { nodes { jobId } } }',
+      )
+    ).data!.idMappingJobs.nodes[0];
+    const aliases = Array.from(
+      { length: 50 },
+      (_, i) => `a${i}: idMappingJob(workflowName: "customer-id-map", jobId: "${job.jobId}") { ${fields} }`,
+    );
     socket.pause();
     // Each answer is about 20 kB; a client that reads none of them backs up the kernel's buffers, then the gateway's.
     for (let i = 0; i < 2000; i++) socket.subscribe(`q${i}`, `{ ${aliases.join(' ')} }`);

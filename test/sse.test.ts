@@ -18,7 +18,9 @@ const UPDATES = 'subscription ($jobId: ID!) { idMappingJobUpdated(workflowName: 
 const sseUrl = () => `${t.gateway.url}/graphql/stream`;
 
 test('a subscription over SSE follows a job to SUCCEEDED, then completes and leaves nothing watched', async () => {
-  const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
+  const started = await t.post<{ startIdMappingJob: { jobId: string } }>(
+    'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }',
+  );
   const jobId = started.data!.startIdMappingJob.jobId;
   const client = sseClient(t.gateway.url);
   try {
@@ -55,24 +57,41 @@ test('a client that leaves while the first read is pending leaves nothing watche
 test('an operation the gate refuses is a 400 with GraphQL errors, before anything runs', async () => {
   const before = t.emulator.requests();
   const ask = (query: string, variables?: Record<string, unknown>) =>
-    fetch(sseUrl(), { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query, variables }) });
+    fetch(sseUrl(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query, variables }),
+    });
   const invalid = await ask('subscription { idMappingJobUpdated { nope } }');
   expect(invalid.status).toBe(400);
-  expect(((await invalid.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
-  const costly = await ask('query ($f: Int) { idMappingWorkflows(first: $f) { nodes { jobs(first: $f) { nodes { metrics { inputRecords } } } } } }', { f: 100 });
+  expect(((await invalid.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions.code).toBe(
+    'GRAPHQL_VALIDATION_FAILED',
+  );
+  const costly = await ask(
+    'query ($f: Int) { idMappingWorkflows(first: $f) { nodes { jobs(first: $f) { nodes { metrics { inputRecords } } } } } }',
+    { f: 100 },
+  );
   expect(costly.status).toBe(400);
-  expect(((await costly.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions).toMatchObject({ code: 'LIMIT_EXCEEDED', limit: 'upstreamCalls' });
+  expect(((await costly.json()) as { errors: { extensions: { code: string } }[] }).errors[0].extensions).toMatchObject({
+    code: 'LIMIT_EXCEEDED',
+    limit: 'upstreamCalls',
+  });
   expect(t.emulator.requests()).toBe(before);
 });
 
 test('a subscription POSTed without an event-stream accept header is a 406 GraphQL error saying what to send', async () => {
-  const res = await fetch(sseUrl(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: UPDATES, variables: { jobId: 'f'.repeat(32) } }) });
+  const res = await fetch(sseUrl(), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: UPDATES, variables: { jobId: 'f'.repeat(32) } }),
+  });
   expect([res.status, await res.json()]).toEqual([
     406,
     {
       errors: [
         {
-          message: '/graphql/stream streams GraphQL over Server-Sent Events: send Accept: text/event-stream. Queries and mutations go to /graphql.',
+          message:
+            '/graphql/stream streams GraphQL over Server-Sent Events: send Accept: text/event-stream. Queries and mutations go to /graphql.',
           extensions: { code: 'NOT_ACCEPTABLE' },
         },
       ],

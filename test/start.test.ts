@@ -50,7 +50,9 @@ describe('starting jobs', () => {
 
   test("without an output source the workflow's own is used; an incremental workflow defaults to INCREMENTAL", async () => {
     const res = await startIdMapping({ workflowName: 'arn:aws:entityresolution:us-east-1:123456789012:idmappingworkflow/customer-id-map' });
-    expect(res.data!.startIdMappingJob.outputSourceConfig).toEqual([expect.objectContaining({ outputS3Path: 's3://er-demo-output/customer-id-map/' })]);
+    expect(res.data!.startIdMappingJob.outputSourceConfig).toEqual([
+      expect.objectContaining({ outputS3Path: 's3://er-demo-output/customer-id-map/' }),
+    ]);
   });
 
   test('when reading the new job fails, the payload still carries it, as QUEUED since the start', async () => {
@@ -92,7 +94,10 @@ describe("the service's refusals", () => {
   });
 
   test('a quota is LIMIT_EXCEEDED with its name and value; a denied identity is FORBIDDEN', async () => {
-    t.emulator.failNext('StartIdMappingJob', new ServiceError('ExceedsLimitException', 'Limit.', { quotaName: 'Jobs per day', quotaValue: 100 }));
+    t.emulator.failNext(
+      'StartIdMappingJob',
+      new ServiceError('ExceedsLimitException', 'Limit.', { quotaName: 'Jobs per day', quotaValue: 100 }),
+    );
     const limited = await startIdMapping({ workflowName: 'customer-id-map' });
     expect(limited.errors![0].extensions).toEqual({ code: 'LIMIT_EXCEEDED', quotaName: 'Jobs per day', quotaValue: 100 });
     t.emulator.failNext('StartIdMappingJob', 'AccessDeniedException');
@@ -124,23 +129,79 @@ describe('input is checked before anything is sent', () => {
   const out = (patch: Partial<typeof output> & { kmsArn?: string }) => [{ ...output, ...patch }];
   test.each([
     ['a workflow name with a space', 'workflowName', { workflowName: 'customer id map' }],
-    ['a matching workflow ARN', 'workflowName', { workflowName: 'arn:aws:entityresolution:us-east-1:123456789012:matchingworkflow/customer-matching' }],
+    [
+      'a matching workflow ARN',
+      'workflowName',
+      { workflowName: 'arn:aws:entityresolution:us-east-1:123456789012:matchingworkflow/customer-matching' },
+    ],
     ['two output sources', 'outputSourceConfig', { workflowName: 'customer-id-map', outputSourceConfig: [output, output] }],
     ['an empty output source list', 'outputSourceConfig', { workflowName: 'customer-id-map', outputSourceConfig: [] }],
-    ['an https output path', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 'https://bucket/x' }) }],
-    ['a bucket name with capitals', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://My_Bucket/x' }) }],
-    ['an output path with .. segments', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/../../other-prefix/' }) }],
-    ['an output path with a query and a fragment', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/id-map/?x=1#y' }) }],
-    ['an output path with an empty segment', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results//id-map/' }) }],
-    ['an output path with percent-escapes', 'outputSourceConfig.outputS3Path', { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/%2e%2e/x/' }) }],
-    ['a workflow ARN of another account', 'workflowName', { workflowName: 'arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/customer-id-map' }],
-    ['a workflow ARN of another region', 'workflowName', { workflowName: 'arn:aws:entityresolution:eu-west-1:123456789012:idmappingworkflow/customer-id-map' }],
-    ['a user ARN as the role', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123456789012:user/alice' }) }],
-    ['a role of the aws-cn partition, which the model does not take', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws-cn:iam::123456789012:role/ErOutput' }) }],
-    ['a role ARN with a three-digit account', 'outputSourceConfig.roleArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123:role/ErOutputRole' }) }],
-    ['a KMS key of the aws-us-gov partition', 'outputSourceConfig.kmsArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/abc' }) }],
+    [
+      'an https output path',
+      'outputSourceConfig.outputS3Path',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 'https://bucket/x' }) },
+    ],
+    [
+      'a bucket name with capitals',
+      'outputSourceConfig.outputS3Path',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://My_Bucket/x' }) },
+    ],
+    [
+      'an output path with .. segments',
+      'outputSourceConfig.outputS3Path',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/../../other-prefix/' }) },
+    ],
+    [
+      'an output path with a query and a fragment',
+      'outputSourceConfig.outputS3Path',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/id-map/?x=1#y' }) },
+    ],
+    [
+      'an output path with an empty segment',
+      'outputSourceConfig.outputS3Path',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results//id-map/' }) },
+    ],
+    [
+      'an output path with percent-escapes',
+      'outputSourceConfig.outputS3Path',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ outputS3Path: 's3://my-results/%2e%2e/x/' }) },
+    ],
+    [
+      'a workflow ARN of another account',
+      'workflowName',
+      { workflowName: 'arn:aws:entityresolution:us-east-1:999988887777:idmappingworkflow/customer-id-map' },
+    ],
+    [
+      'a workflow ARN of another region',
+      'workflowName',
+      { workflowName: 'arn:aws:entityresolution:eu-west-1:123456789012:idmappingworkflow/customer-id-map' },
+    ],
+    [
+      'a user ARN as the role',
+      'outputSourceConfig.roleArn',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123456789012:user/alice' }) },
+    ],
+    [
+      'a role of the aws-cn partition, which the model does not take',
+      'outputSourceConfig.roleArn',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws-cn:iam::123456789012:role/ErOutput' }) },
+    ],
+    [
+      'a role ARN with a three-digit account',
+      'outputSourceConfig.roleArn',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ roleArn: 'arn:aws:iam::123:role/ErOutputRole' }) },
+    ],
+    [
+      'a KMS key of the aws-us-gov partition',
+      'outputSourceConfig.kmsArn',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: 'arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/abc' }) },
+    ],
     ['a workflow name with =, which no workflow can have', 'workflowName', { workflowName: 'customer=id' }],
-    ['a role ARN as the KMS key', 'outputSourceConfig.kmsArn', { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: ROLE }) }],
+    [
+      'a role ARN as the KMS key',
+      'outputSourceConfig.kmsArn',
+      { workflowName: 'customer-id-map', outputSourceConfig: out({ kmsArn: ROLE }) },
+    ],
     ['an idempotency key with a space', 'idempotencyKey', { workflowName: 'customer-id-map', idempotencyKey: 'my key' }],
     ['an idempotency key of 256 characters', 'idempotencyKey', { workflowName: 'customer-id-map', idempotencyKey: 'k'.repeat(256) }],
   ])('%s is BAD_USER_INPUT naming %s, and nothing is sent', async (_name, field, input) => {
@@ -231,7 +292,11 @@ describe('lost answers', () => {
 
     const retried = await lt.execute(StartIdMappingJobDocument, { input });
     expect(retried.errors).toBeUndefined();
-    expect(retried.data!.startIdMappingJob).toMatchObject({ jobId: launched.jobId, jobType: 'BATCH', outputSourceConfig: [expect.objectContaining(output)] });
+    expect(retried.data!.startIdMappingJob).toMatchObject({
+      jobId: launched.jobId,
+      jobType: 'BATCH',
+      outputSourceConfig: [expect.objectContaining(output)],
+    });
     expect(lt.emulator.requests('StartIdMappingJob')).toBe(1);
 
     const third = await lt.execute(StartIdMappingJobDocument, { input });
@@ -259,7 +324,6 @@ describe('lost answers', () => {
     expect(codes(res)).toEqual(['UPSTREAM_UNAVAILABLE']);
     expect(res.errors![0].message).toMatch(/Check the workflow's jobs/);
   });
-
 });
 
 /**
@@ -270,8 +334,13 @@ describe('lost answers', () => {
 describe('lost answers next to a previous job', () => {
   async function lostStartAfterPrevious(env: Record<string, string>, previousAgoMs: number) {
     const own = new ManualClock();
-    const g = await startTestGateway({ emulator: { clock: own.read }, idempotencyStore: new MemoryIdempotencyStore({ clock: own.read }), env });
-    const previous = (await g.execute(StartIdMappingJobDocument, { input: { workflowName: 'customer-id-map' } })).data!.startIdMappingJob.jobId;
+    const g = await startTestGateway({
+      emulator: { clock: own.read },
+      idempotencyStore: new MemoryIdempotencyStore({ clock: own.read }),
+      env,
+    });
+    const previous = (await g.execute(StartIdMappingJobDocument, { input: { workflowName: 'customer-id-map' } })).data!.startIdMappingJob
+      .jobId;
     own.advance(previousAgoMs);
     g.emulator.dropNextResponse('StartIdMappingJob');
     const input = { workflowName: 'customer-id-map', idempotencyKey: newKey() };
@@ -393,7 +462,9 @@ describe('a start that lands late', () => {
       expect(cut.errors![0].extensions).toMatchObject({ candidates: [], retryAfterSeconds: 5 });
       expect(cut.errors![0].message).toMatch(/may still reach the service.*Retry with the same idempotencyKey after 5 s/);
       expect(cut.headers.get('retry-after')).toBe('5');
-      expect(g.emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items.filter((job) => job.startTime === own.now)).toEqual([]);
+      expect(
+        g.emulator.state.listJobs('idMapping', 'customer-id-map', 25, undefined).items.filter((job) => job.startTime === own.now),
+      ).toEqual([]);
 
       // The held start lands now, long after the gateway gave up on it.
       await held.release();

@@ -33,9 +33,16 @@ test.each([
   ['ER_METRICS_PORT', 'ER_METRICS_PORT'],
 ])('a %s in use: one line naming the port and the setting, exit 1', async (variable, setting) => {
   // Node's warnings on: the AWS SDK's Node version notice must not be printed either.
-  const { code, stdout, stderr } = await runGatewayProcess({ HOST: '127.0.0.1', [variable]: String(port), LOG_LEVEL: 'warn', NODE_NO_WARNINGS: '' });
+  const { code, stdout, stderr } = await runGatewayProcess({
+    HOST: '127.0.0.1',
+    [variable]: String(port),
+    LOG_LEVEL: 'warn',
+    NODE_NO_WARNINGS: '',
+  });
   expect(code).toBe(1);
-  expect(stderr.trim()).toBe(`er-gateway: cannot start: port ${port} on 127.0.0.1 is in use by another process: stop it, or set ${setting} to a free port.`);
+  expect(stderr.trim()).toBe(
+    `er-gateway: cannot start: port ${port} on 127.0.0.1 is in use by another process: stop it, or set ${setting} to a free port.`,
+  );
   // Nothing else complains about it first (ws passed the listen error on, and was logged as a websocket fault).
   expect(stdout).not.toMatch(/EADDRINUSE|websocket server error/);
 });
@@ -50,7 +57,9 @@ test('the emulator alone on a port in use: one line, exit 1', async () => {
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const code = await new Promise((done) => child.once('exit', done));
   expect(code).toBe(1);
-  expect(stderr.trim()).toBe(`emulator: cannot start: 127.0.0.1:${port} is in use by another process: stop it, or set ER_EMULATOR_PORT to a free port.`);
+  expect(stderr.trim()).toBe(
+    `emulator: cannot start: 127.0.0.1:${port} is in use by another process: stop it, or set ER_EMULATOR_PORT to a free port.`,
+  );
 });
 
 describe('against AWS without a region or credentials', () => {
@@ -68,7 +77,9 @@ describe('against AWS without a region or credentials', () => {
     const { code, stderr } = await runGatewayProcess(bare());
     expect(code).toBe(1);
     expect(stderr).toContain('ER_BACKEND=aws needs an AWS region: set AWS_REGION');
-    expect(stderr).toContain('AWS credentials (Could not load credentials from any providers): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+    expect(stderr).toContain(
+      'AWS credentials (Could not load credentials from any providers): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY',
+    );
   });
 
   test('with a region, it names only the credentials', async () => {
@@ -102,10 +113,15 @@ describe('against AWS without a region or credentials', () => {
 test('started without AWS access, the gateway looks again every 30 s and is ready once credentials resolve', async () => {
   const saved = { ...process.env };
   const home = mkdtempSync(join(tmpdir(), 'er-gateway-home-'));
-  for (const name of Object.keys(process.env)) if (name.startsWith('AWS_') && name !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED') delete process.env[name];
+  for (const name of Object.keys(process.env))
+    if (name.startsWith('AWS_') && name !== 'AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED') delete process.env[name];
   Object.assign(process.env, { HOME: home, AWS_EC2_METADATA_DISABLED: 'true' });
   const scheduler = new ManualScheduler();
-  const config = loadConfig({ ...awsBackendEnv(`http://127.0.0.1:${port}`, 'us-east-1'), LOG_LEVEL: 'silent', ER_START_WITHOUT_AWS: 'true' });
+  const config = loadConfig({
+    ...awsBackendEnv(`http://127.0.0.1:${port}`, 'us-east-1'),
+    LOG_LEVEL: 'silent',
+    ER_START_WITHOUT_AWS: 'true',
+  });
   const gateway = await startGateway(config, { scheduler, processMetrics: false });
   try {
     const readiness = async () => (await fetch(`${gateway.url}/readyz`)).status;

@@ -62,7 +62,10 @@ async function released(): Promise<void> {
 describe('events', () => {
   test('the first event is the current state, at once; a finished job then completes', async () => {
     const sub = watchIdMapping('customer-id-map', seededJobId('customer-id-map', 12));
-    expect((await sub.event(1)).data!.idMappingJobUpdated).toMatchObject({ status: 'SUCCEEDED', metrics: { inputRecords: expect.any(Number) } });
+    expect((await sub.event(1)).data!.idMappingJobUpdated).toMatchObject({
+      status: 'SUCCEEDED',
+      metrics: { inputRecords: expect.any(Number) },
+    });
     await sub.ended();
     expect(sub.completed).toBe(true);
     expect(sub.events).toHaveLength(1);
@@ -117,7 +120,10 @@ describe('events', () => {
     t.emulator.state.failJob('idMapping', 'customer-id-map', jobId, 'Output bucket s3://my-results does not exist');
     await scheduler.runNext();
     await sub.ended();
-    expect(sub.events.at(-1)!.data!.idMappingJobUpdated).toMatchObject({ status: 'FAILED', errorDetails: { errorMessage: expect.stringMatching(/does not exist/) } });
+    expect(sub.events.at(-1)!.data!.idMappingJobUpdated).toMatchObject({
+      status: 'FAILED',
+      errorDetails: { errorMessage: expect.stringMatching(/does not exist/) },
+    });
     await released();
   });
 });
@@ -288,9 +294,9 @@ describe('the websocket protocol', () => {
     try {
       const sub = watchIdMapping('loyalty-id-map', seededJobId('loyalty-id-map', 3), c);
       await sub.ended();
-      expect((sub.failure as { message: string; extensions?: { code?: string } }[]).map((e) => [e.extensions?.code, /depth/i.test(e.message)])).toEqual([
-        ['GRAPHQL_VALIDATION_FAILED', true],
-      ]);
+      expect(
+        (sub.failure as { message: string; extensions?: { code?: string } }[]).map((e) => [e.extensions?.code, /depth/i.test(e.message)]),
+      ).toEqual([['GRAPHQL_VALIDATION_FAILED', true]]);
       expect(g.emulator.requests()).toBe(0);
     } finally {
       await c.dispose();

@@ -16,7 +16,10 @@ beforeEach(() => t.emulator.resetRequests());
 
 test('20 aliases of one job cost exactly one GetIdMappingJob', async () => {
   const jobId = seededJobId('customer-id-map', 10);
-  const aliases = Array.from({ length: 20 }, (_, i) => `j${i}: idMappingJob(workflowName: "customer-id-map", jobId: "${jobId}") { status metrics { inputRecords } }`);
+  const aliases = Array.from(
+    { length: 20 },
+    (_, i) => `j${i}: idMappingJob(workflowName: "customer-id-map", jobId: "${jobId}") { status metrics { inputRecords } }`,
+  );
   const { data, errors } = await t.post<Record<string, { status: string }>>(`{ ${aliases.join('\n')} }`);
   expect(errors).toBeUndefined();
   expect(Object.values(data!)).toHaveLength(20);

@@ -15,7 +15,9 @@ import { until as waitUntil } from './utils/wait';
  */
 
 const readme = readFileSync(resolve(__dirname, '../docs/frontend/clients.md'), 'utf8');
-const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]).find((code) => code.includes('@urql/exchange-graphcache'));
+const block = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+  .map((match) => match[1])
+  .find((code) => code.includes('@urql/exchange-graphcache'));
 
 let t: TestGateway;
 
@@ -29,10 +31,16 @@ afterAll(async () => {
 
 /** Runs the page's block with the gateway's address in place of the page's, and returns what it made. */
 function readmeClient(): { client: Client; ws: ReturnType<typeof createClient> } {
-  const source = block!.replaceAll('http://127.0.0.1:4000', t.gateway.url).replaceAll('ws://127.0.0.1:4000', t.gateway.url.replace('http', 'ws'));
-  const { outputText } = ts.transpileModule(`${source}\nexport { client, ws };`, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+  const source = block!
+    .replaceAll('http://127.0.0.1:4000', t.gateway.url)
+    .replaceAll('ws://127.0.0.1:4000', t.gateway.url.replace('http', 'ws'));
+  const { outputText } = ts.transpileModule(`${source}\nexport { client, ws };`, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+  });
   const nodeRequire = (name: string): unknown =>
-    name === 'graphql-ws' ? { createClient: (options: ClientOptions) => createClient({ ...options, webSocketImpl: WebSocket, retryAttempts: 0 }) } : require(name);
+    name === 'graphql-ws'
+      ? { createClient: (options: ClientOptions) => createClient({ ...options, webSocketImpl: WebSocket, retryAttempts: 0 }) }
+      : require(name);
   const module = { exports: {} as { client: Client; ws: ReturnType<typeof createClient> } };
   new Function('require', 'module', 'exports', outputText)(nodeRequire, module, module.exports);
   return module.exports;
@@ -41,7 +49,9 @@ function readmeClient(): { client: Client; ws: ReturnType<typeof createClient> }
 test("the docs' urql client with Graphcache: a watched job query reaches SUCCEEDED from subscription events alone", async () => {
   expect(block).toBeDefined();
   const { client, ws } = readmeClient();
-  const started = await t.post<{ startIdMappingJob: { jobId: string } }>('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
+  const started = await t.post<{ startIdMappingJob: { jobId: string } }>(
+    'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }',
+  );
   const jobId = started.data!.startIdMappingJob.jobId;
   // The client's HTTP requests, counted where urql makes them.
   let queries = 0;
@@ -51,19 +61,24 @@ test("the docs' urql client with Graphcache: a watched job query reaches SUCCEED
     return realFetch(input, init);
   };
   try {
-
     const statuses: string[] = [];
     const errors: string[] = [];
     /** Waits for `done`, failing at once with any error a result carried. */
     const changed = new EventEmitter();
     /** Waits for `done`, looking again at each result; fails at once with any error a result carried. */
     const until = (done: () => boolean) =>
-      waitUntil(() => {
-        expect(errors).toEqual([]);
-        return done();
-      }, { emitter: changed, event: 'result' });
+      waitUntil(
+        () => {
+          expect(errors).toEqual([]);
+          return done();
+        },
+        { emitter: changed, event: 'result' },
+      );
     const badge = client
-      .query<{ idMappingJob: { id: string; status: string } }>('query Badge($jobId: ID!) { idMappingJob(workflowName: "customer-id-map", jobId: $jobId) { id status } }', { jobId })
+      .query<{ idMappingJob: { id: string; status: string } }>(
+        'query Badge($jobId: ID!) { idMappingJob(workflowName: "customer-id-map", jobId: $jobId) { id status } }',
+        { jobId },
+      )
       .subscribe((result) => {
         if (result.error) errors.push(result.error.message);
         if (result.data) statuses.push(result.data.idMappingJob.status);
@@ -73,7 +88,10 @@ test("the docs' urql client with Graphcache: a watched job query reaches SUCCEED
     expect(statuses[0]).toBe('QUEUED');
 
     const live = client
-      .subscription('subscription Live($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }', { jobId })
+      .subscription(
+        'subscription Live($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { id status } }',
+        { jobId },
+      )
       .subscribe((result) => {
         if (result.error) errors.push(result.error.message);
         changed.emit('result');

@@ -45,7 +45,8 @@ export class Access {
   /** The refusal when the principal may not `action` the workflow (audited), or undefined when it may. */
   refusal(action: Action, workflowName: string): GraphQLError | undefined {
     const refused = this.policyRefusal(action, workflowName);
-    if (refused) this.audit({ principal: this.principal.id, action, workflow: workflowName, outcome: 'refused', reason: refusalReason(refused) });
+    if (refused)
+      this.audit({ principal: this.principal.id, action, workflow: workflowName, outcome: 'refused', reason: refusalReason(refused) });
     return refused;
   }
 

@@ -47,7 +47,8 @@ export function hashProblem(value: string): string | undefined {
     const mark = /^\s+-?\s*$/.test(rest) ? ' (what sha256sum prints after the hash)' : '';
     return `the hash has trailing ${quoted(rest)}${mark}: paste only the 64 hex digits`;
   }
-  if (/^sha-?256[:=]/i.test(value)) return `the hash starts with ${quoted(value.slice(0, value.search(/[:=]/) + 1))}: paste only the 64 hex digits after it`;
+  if (/^sha-?256[:=]/i.test(value))
+    return `the hash starts with ${quoted(value.slice(0, value.search(/[:=]/) + 1))}: paste only the 64 hex digits after it`;
   if (rest === '') return `the hash has ${hex.length} hex digits, where a SHA-256 has 64`;
   const hint = value.length >= 32 ? '; if this is the key itself, the gateway takes its SHA-256 instead (npm run api-key prints both)' : '';
   return `the hash has ${quoted(rest[0])} at character ${hex.length + 1}, where only hex digits (0-9, a-f) go${hint}`;
@@ -91,10 +92,12 @@ export async function loadApiKeys(file: string | undefined, inline: string | und
     if (item === '') continue;
     const colon = item.indexOf(':');
     // An entry without a colon may be a key pasted alone: it is not quoted.
-    if (colon < 0) throw new SettingError(`ER_API_KEYS: entry ${i + 1} has no ':': each entry is name:sha256 (npm run api-key prints one).`);
+    if (colon < 0)
+      throw new SettingError(`ER_API_KEYS: entry ${i + 1} has no ':': each entry is name:sha256 (npm run api-key prints one).`);
     const name = item.slice(0, colon);
     const parsed = apiKeyEntry.safeParse({ name, sha256: item.slice(colon + 1) });
-    if (!parsed.success) throw new SettingError(`ER_API_KEYS: entry ${i + 1}${NAME.test(name) ? ` ("${name}")` : ''}: ${parsed.error.issues[0].message}.`);
+    if (!parsed.success)
+      throw new SettingError(`ER_API_KEYS: entry ${i + 1}${NAME.test(name) ? ` ("${name}")` : ''}: ${parsed.error.issues[0].message}.`);
     entries.push(parsed.data);
   }
   const names = entries.map((entry) => entry.name);

@@ -144,7 +144,10 @@ export class Authenticator {
     if (!this.required) return ANONYMOUS;
     if (credentials.bearer !== undefined && this.modes.has('jwt')) return this.verifyToken(credentials.bearer);
     if (credentials.apiKey !== undefined && this.modes.has('apikey')) return this.checkKey(credentials.apiKey);
-    const accepted = [this.modes.has('jwt') ? 'a bearer token (Authorization: Bearer …)' : '', this.modes.has('apikey') ? 'an API key (X-API-Key)' : '']
+    const accepted = [
+      this.modes.has('jwt') ? 'a bearer token (Authorization: Bearer …)' : '',
+      this.modes.has('apikey') ? 'an API key (X-API-Key)' : '',
+    ]
       .filter(Boolean)
       .join(' or ');
     throw new AuthenticationError('missing', `Authentication required: send ${accepted}.`);
@@ -165,7 +168,10 @@ export class Authenticator {
     } catch (err) {
       if (err instanceof joseErrors.JWTExpired) throw new AuthenticationError('expired', 'The token has expired.', true);
       if (err instanceof KeySetUnavailable || !(err instanceof joseErrors.JOSEError)) {
-        throw new AuthenticationError('unavailable', 'The token could not be checked: the signing keys could not be fetched. Try again shortly.');
+        throw new AuthenticationError(
+          'unavailable',
+          'The token could not be checked: the signing keys could not be fetched. Try again shortly.',
+        );
       }
       throw new AuthenticationError('invalid', 'The token is not valid for this gateway.', true);
     }

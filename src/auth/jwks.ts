@@ -1,4 +1,11 @@
-import { createLocalJWKSet, errors as joseErrors, type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, type KeyLike } from 'jose';
+import {
+  createLocalJWKSet,
+  errors as joseErrors,
+  type FlattenedJWSInput,
+  type JSONWebKeySet,
+  type JWSHeaderParameters,
+  type KeyLike,
+} from 'jose';
 import type { Logger } from 'pino';
 
 /** The signing keys could not be had: the fetch timed out, failed, or brought something that is not a key set. */
@@ -104,7 +111,11 @@ export class RemoteKeySet {
     let local: LocalKeys;
     try {
       // Node's fetch aborts the body's reading too, and closes a connection left mid-response: nothing stuck is reused.
-      const res = await fetch(this.url, { signal: abandon.signal, redirect: 'manual', headers: { accept: 'application/json', 'user-agent': 'er-gateway' } });
+      const res = await fetch(this.url, {
+        signal: abandon.signal,
+        redirect: 'manual',
+        headers: { accept: 'application/json', 'user-agent': 'er-gateway' },
+      });
       if (res.status !== 200) {
         await res.body?.cancel();
         throw new Error(`the key set answered HTTP ${res.status}`);
@@ -140,7 +151,10 @@ export class RemoteKeySet {
   private graceOver(): void {
     if (this.failures === 0 || this.graceOverLogged) return;
     this.graceOverLogged = true;
-    this.logger?.warn({ url: this.url.href, graceMs: this.graceMs }, 'JWT signing keys: the last key set is past its grace; requests with tokens are answered 503 until a fetch succeeds');
+    this.logger?.warn(
+      { url: this.url.href, graceMs: this.graceMs },
+      'JWT signing keys: the last key set is past its grace; requests with tokens are answered 503 until a fetch succeeds',
+    );
   }
 }
 

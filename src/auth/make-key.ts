@@ -11,7 +11,9 @@ import { apiKeyEntry, apiKeyHash, newApiKeySecret, type ApiKeyEntry } from './ap
 function main(argv: string[]): number {
   const [name, ...groups] = argv;
   if (name === undefined || name.startsWith('-')) {
-    process.stderr.write('usage: npm run api-key -- <name> [group…]\n  name: what the policy (apiKeys) and the audit log call the key\n  groups: groups the policy may grant to (ER_API_KEYS_FILE only)\n');
+    process.stderr.write(
+      'usage: npm run api-key -- <name> [group…]\n  name: what the policy (apiKeys) and the audit log call the key\n  groups: groups the policy may grant to (ER_API_KEYS_FILE only)\n',
+    );
     return 2;
   }
   const key = newApiKeySecret();

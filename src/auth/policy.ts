@@ -9,12 +9,17 @@ export const ACTIONS = ['read', 'start', 'subscribe'] as const;
 export type Action = (typeof ACTIONS)[number];
 
 const names = z.array(z.string().min(1)).min(1);
-const patterns = z.array(
-  z
-    .string()
-    .min(1)
-    .refine((pattern) => pattern === '*' || WORKFLOW_NAME.test(pattern.replace(/[*?[\]{},!]/g, 'x')), 'is not a pattern of workflow names'),
-).min(1);
+const patterns = z
+  .array(
+    z
+      .string()
+      .min(1)
+      .refine(
+        (pattern) => pattern === '*' || WORKFLOW_NAME.test(pattern.replace(/[*?[\]{},!]/g, 'x')),
+        'is not a pattern of workflow names',
+      ),
+  )
+  .min(1);
 
 const grantSchema = z
   .object({
@@ -43,7 +48,9 @@ const outputsSchema = z
     roles: z.array(z.string().regex(ROLE_ARN, 'must be an IAM role ARN')).default([]),
     /** Folders a start may write under: `s3://bucket/prefix/`. */
     s3Prefixes: z
-      .array(z.string().refine((path) => isCanonicalS3Path(path) && path.endsWith('/'), 'must be an s3://bucket/prefix/ folder ending in /'))
+      .array(
+        z.string().refine((path) => isCanonicalS3Path(path) && path.endsWith('/'), 'must be an s3://bucket/prefix/ folder ending in /'),
+      )
       .default([]),
     /** KMS keys a start may encrypt its output with. */
     kmsKeys: z.array(z.string().regex(KMS_ARN, 'must be a KMS key ARN')).default([]),
@@ -96,7 +103,12 @@ export class Policy {
 
   constructor(document: PolicyDocument) {
     const parsed = policySchema.parse(document);
-    this.grants = parsed.grants.map((grant) => ({ to: grant.to, matches: matcher(grant.workflows), everyWorkflow: grant.workflows.includes('*'), actions: new Set(grant.actions) }));
+    this.grants = parsed.grants.map((grant) => ({
+      to: grant.to,
+      matches: matcher(grant.workflows),
+      everyWorkflow: grant.workflows.includes('*'),
+      actions: new Set(grant.actions),
+    }));
     this.outputs = parsed.outputs.map((entry) => ({
       matches: matcher(entry.workflows),
       allowed: { roles: new Set(entry.roles), s3Prefixes: entry.s3Prefixes, kmsKeys: new Set(entry.kmsKeys) },
@@ -158,8 +170,8 @@ function isFor(to: CompiledGrant['to'], principal: Principal): boolean {
   if (principal.kind === 'anonymous') return false;
   return Boolean(
     to.groups?.some((group) => principal.groups.includes(group)) ||
-      to.scopes?.some((scope) => principal.scopes.includes(scope)) ||
-      (principal.subject !== undefined && to.subjects?.includes(principal.subject)) ||
-      (principal.apiKey !== undefined && to.apiKeys?.includes(principal.apiKey)),
+    to.scopes?.some((scope) => principal.scopes.includes(scope)) ||
+    (principal.subject !== undefined && to.subjects?.includes(principal.subject)) ||
+    (principal.apiKey !== undefined && to.apiKeys?.includes(principal.apiKey)),
   );
 }

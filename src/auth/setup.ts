@@ -23,7 +23,8 @@ export interface Auth {
 
 /** Reads the keys and the policy (the configuration has checked that the modes have what they need); any problem is a SettingError naming the setting. */
 export async function loadAuth(settings: AuthSettings, now?: () => number, logger?: Logger): Promise<Auth> {
-  const publicKeyPem = settings.jwt.publicKeyFile === undefined ? undefined : await readSettingFile('ER_JWT_PUBLIC_KEY_FILE', settings.jwt.publicKeyFile);
+  const publicKeyPem =
+    settings.jwt.publicKeyFile === undefined ? undefined : await readSettingFile('ER_JWT_PUBLIC_KEY_FILE', settings.jwt.publicKeyFile);
   const apiKeys = settings.modes.includes('apikey') ? await loadApiKeys(settings.apiKeysFile, settings.apiKeys) : [];
   const authenticator = await Authenticator.create({ modes: settings.modes, jwt: { ...settings.jwt, publicKeyPem }, apiKeys, now, logger });
   const policy = settings.policyFile === undefined ? Policy.openToAnyone() : await Policy.load(settings.policyFile);

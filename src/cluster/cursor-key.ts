@@ -36,13 +36,15 @@ export async function sharedCursorKeys(redis: SharedRedis, logger: Logger): Prom
   const shared = await agree(redis, own);
   const ring = new CursorKeyRing(shared ?? own);
   if (shared) return { ring, dispose: () => {} };
-  logger.warn('cursors: redis unreachable at start, so cursors are sealed with a key of this replica until it is back (ER_CURSOR_KEY sets one for all)');
+  logger.warn(
+    'cursors: redis unreachable at start, so cursors are sealed with a key of this replica until it is back (ER_CURSOR_KEY sets one for all)',
+  );
   const onReady = () => {
     void agree(redis, own).then((key) => {
       if (!key) return;
       ring.adopt(key);
       redis.client.off('ready', onReady);
-      logger.info('cursors: the deployment\'s shared key is in use');
+      logger.info("cursors: the deployment's shared key is in use");
     });
   };
   redis.client.on('ready', onReady);

@@ -2,7 +2,14 @@ import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayError } from '../upstream/errors';
-import { IDEMPOTENCY_TTL_MS, takeOver, type IdempotencyRecord, type IdempotencyStore, type Reservation, type ReserveTerms } from '../upstream/idempotency';
+import {
+  IDEMPOTENCY_TTL_MS,
+  takeOver,
+  type IdempotencyRecord,
+  type IdempotencyStore,
+  type Reservation,
+  type ReserveTerms,
+} from '../upstream/idempotency';
 import { redisScript, type SharedRedis } from './redis';
 
 /**
@@ -36,7 +43,15 @@ end
 return {0, current}
 `;
 
-type ReserveCommand = (key: string, fingerprint: string, now: number, lifetimeMs: number, skewMs: number, owner: string, ttlMs: number) => Promise<[number, string]>;
+type ReserveCommand = (
+  key: string,
+  fingerprint: string,
+  now: number,
+  lifetimeMs: number,
+  skewMs: number,
+  owner: string,
+  ttlMs: number,
+) => Promise<[number, string]>;
 
 /**
  * Idempotency keys in Redis (`<prefix>idem:<key>`), shared by every replica:
@@ -75,7 +90,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const now = this.clock();
     let answer: [number, string];
     try {
-      answer = await this.reserveScript(this.redisKey(key), fingerprint, now, terms.lifetimeMs, terms.skewMs, this.owner, IDEMPOTENCY_TTL_MS);
+      answer = await this.reserveScript(
+        this.redisKey(key),
+        fingerprint,
+        now,
+        terms.lifetimeMs,
+        terms.skewMs,
+        this.owner,
+        IDEMPOTENCY_TTL_MS,
+      );
     } catch {
       throw unreachable();
     }
@@ -117,5 +140,9 @@ export class RedisIdempotencyStore implements IdempotencyStore {
 }
 
 function unreachable() {
-  return gatewayError('UPSTREAM_UNAVAILABLE', "The gateway cannot reach its shared store (Redis), so the start was not sent; retry shortly.", { reason: 'store' });
+  return gatewayError(
+    'UPSTREAM_UNAVAILABLE',
+    'The gateway cannot reach its shared store (Redis), so the start was not sent; retry shortly.',
+    { reason: 'store' },
+  );
 }

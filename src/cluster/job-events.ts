@@ -22,7 +22,10 @@ export class ClusterJobEvents extends EventTarget implements JobEvents {
     // A connection in subscriber mode of its own; it resubscribes by itself after a reconnect.
     this.subscriber = redis.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', () => {}); // the shared connection logs the outage
-    const quiet = <A extends unknown[]>(send: (...args: A) => Promise<unknown>) => (...args: A) => void send(...args).catch(() => {});
+    const quiet =
+      <A extends unknown[]>(send: (...args: A) => Promise<unknown>) =>
+      (...args: A) =>
+        void send(...args).catch(() => {});
     this.remote = createRedisEventTarget({
       publishClient: { publish: quiet((channel: string, message: string) => redis.client.publish(channel, message)) } as unknown as Redis,
       subscribeClient: {

@@ -5,7 +5,13 @@ const DATE_FIELDS = new Set(['startTime', 'endTime', 'observedAt']);
 
 /** Parses a job (or an event carrying one) written as JSON: its dates become Dates again, an error a GraphQLError. */
 export function parseJobJson<T>(text: string): T {
-  const value = JSON.parse(text, (name, field: unknown) => (DATE_FIELDS.has(name) && typeof field === 'string' ? new Date(field) : field)) as T;
+  const value = JSON.parse(text, (name, field: unknown) =>
+    DATE_FIELDS.has(name) && typeof field === 'string' ? new Date(field) : field,
+  ) as T;
   const error = (value as { error?: { message: string; extensions?: Record<string, unknown> } } | null)?.error;
-  return (error && !(error instanceof GraphQLError) ? { ...value, error: new GraphQLError(error.message, { extensions: error.extensions }) } : value) as T;
+  return (
+    error && !(error instanceof GraphQLError)
+      ? { ...value, error: new GraphQLError(error.message, { extensions: error.extensions }) }
+      : value
+  ) as T;
 }

@@ -63,7 +63,10 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
   const lost = (err?: Error) => {
     if (down || closing) return;
     down = true;
-    logger.warn({ err: err && { message: err.message, code: (err as { code?: string }).code } }, 'redis unreachable: shared features fall back until it is back');
+    logger.warn(
+      { err: err && { message: err.message, code: (err as { code?: string }).code } },
+      'redis unreachable: shared features fall back until it is back',
+    );
   };
   // A connection that fails to open says so with an error; one that was open and closed, only with a close.
   client.on('error', lost);
@@ -157,7 +160,11 @@ export async function closeConnection(client: Redis, waitMs: number): Promise<vo
  * A Lua script of one key as a command of the shared connection (ioredis's
  * `defineCommand`: EVALSHA, the key prefixed), defined once per connection.
  */
-export function redisScript<F extends (key: string, ...args: never[]) => Promise<unknown>>(redis: SharedRedis, name: string, lua: string): F {
+export function redisScript<F extends (key: string, ...args: never[]) => Promise<unknown>>(
+  redis: SharedRedis,
+  name: string,
+  lua: string,
+): F {
   const client = redis.client as unknown as Record<string, F | undefined> & Redis;
   if (!client[name]) client.defineCommand(name, { numberOfKeys: 1, lua });
   return client[name]!.bind(client) as F;

@@ -76,7 +76,12 @@ export interface Watch<T> {
 }
 
 /** Subscribes until the server completes the subscription or the returned function is called. */
-export function subscribe<T>(query: string, variables: Record<string, unknown>, watch: Watch<T>, onLink: (up: boolean) => void): () => void {
+export function subscribe<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  watch: Watch<T>,
+  onLink: (up: boolean) => void,
+): () => void {
   return socket(onLink).subscribe<T>(
     { query, variables },
     {

@@ -155,7 +155,10 @@ async function start(workflow: Workflow, button: HTMLButtonElement): Promise<voi
   button.disabled = true;
   try {
     // A key per click: if the answer is lost and the click is sent again, no second job starts.
-    const { started } = await request<{ started: { job: Job } }>(KINDS[workflow.kind].start, { workflowName: workflow.name, key: crypto.randomUUID() });
+    const { started } = await request<{ started: { job: Job } }>(KINDS[workflow.kind].start, {
+      workflowName: workflow.name,
+      key: crypto.randomUUID(),
+    });
     // Shown at once; the live list confirms it on its next poll.
     if (!workflow.jobs.some((job) => job.id === started.job.id)) workflow.jobs = [started.job, ...workflow.jobs].slice(0, NEWEST);
     render(workflow);
@@ -201,7 +204,9 @@ async function load(): Promise<void> {
     found = await request(WORKFLOWS);
   } catch (err) {
     if (err instanceof GraphQLFailure && err.code === 'UNAUTHENTICATED') {
-      return askForCredential(credential() ? `The gateway did not accept that credential: ${err.message}` : 'This gateway needs an API key or a token.');
+      return askForCredential(
+        credential() ? `The gateway did not accept that credential: ${err.message}` : 'This gateway needs an API key or a token.',
+      );
     }
     throw err;
   }

@@ -22,11 +22,20 @@ function documents(names: { list: string; updated: string; start: string; type: 
 }
 
 export const KINDS = {
-  idMapping: { label: 'ID mapping', ...documents({ list: 'idMappingJobsChanged', updated: 'idMappingJobUpdated', start: 'startIdMappingJob', type: 'IdMappingJob' }) },
-  matching: { label: 'Matching', ...documents({ list: 'matchingJobsChanged', updated: 'matchingJobUpdated', start: 'startMatchingJob', type: 'MatchingJob' }) },
+  idMapping: {
+    label: 'ID mapping',
+    ...documents({ list: 'idMappingJobsChanged', updated: 'idMappingJobUpdated', start: 'startIdMappingJob', type: 'IdMappingJob' }),
+  },
+  matching: {
+    label: 'Matching',
+    ...documents({ list: 'matchingJobsChanged', updated: 'matchingJobUpdated', start: 'startMatchingJob', type: 'MatchingJob' }),
+  },
 } as const;
 
 export const WORKFLOWS = 'query Workflows { idMappingWorkflows { nodes { workflowName } } matchingWorkflows { nodes { workflowName } } }';
 
 /** All of them, for a trusted documents manifest. */
-export const DASHBOARD_DOCUMENTS: string[] = [WORKFLOWS, ...Object.values(KINDS).flatMap(({ newest, progress, start, finished }) => [newest, progress, start, finished])];
+export const DASHBOARD_DOCUMENTS: string[] = [
+  WORKFLOWS,
+  ...Object.values(KINDS).flatMap(({ newest, progress, start, finished }) => [newest, progress, start, finished]),
+];

@@ -61,7 +61,8 @@ export class FaultPlan {
     if (next) return next;
     if (this.overRate(operation)) return new ServiceError('ThrottlingException', 'Rate exceeded.');
     if (this.random() < (this.faults.throttleRate ?? 0)) return new ServiceError('ThrottlingException', 'Rate exceeded.');
-    if (this.random() < (this.faults.internalErrorRate ?? 0)) return new ServiceError('InternalServerException', 'An internal error occurred.');
+    if (this.random() < (this.faults.internalErrorRate ?? 0))
+      return new ServiceError('InternalServerException', 'An internal error occurred.');
     return undefined;
   }
 

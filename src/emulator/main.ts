@@ -25,7 +25,11 @@ startEmulator(options).then(
   },
   (err: NodeJS.ErrnoException) => {
     const where = `${options.host}:${options.port}`;
-    console.error(err.code === 'EADDRINUSE' ? `emulator: cannot start: ${where} is in use by another process: stop it, or set ER_EMULATOR_PORT to a free port.` : `emulator: cannot start on ${where}: ${err.message}`);
+    console.error(
+      err.code === 'EADDRINUSE'
+        ? `emulator: cannot start: ${where} is in use by another process: stop it, or set ER_EMULATOR_PORT to a free port.`
+        : `emulator: cannot start on ${where}: ${err.message}`,
+    );
     process.exit(1);
   },
 );

@@ -35,7 +35,11 @@ export interface Workflow {
   /** The technique's settings, in the service's own shape. */
   ruleBasedProperties?: Record<string, unknown>;
   ruleConditionProperties?: { rules: { ruleName: string; condition: string }[] };
-  providerProperties?: { providerServiceArn: string; intermediateSourceConfiguration?: { intermediateS3Path: string }; providerConfiguration?: unknown };
+  providerProperties?: {
+    providerServiceArn: string;
+    intermediateSourceConfiguration?: { intermediateS3Path: string };
+    providerConfiguration?: unknown;
+  };
   /** ID mapping workflows: the technique; matching workflows: the resolution type. */
   idMappingType?: 'PROVIDER' | 'RULE_BASED';
   resolutionType?: ResolutionType;

@@ -14,7 +14,8 @@ import { ServiceError } from './state';
 export const SHAPES = {
   EntityName: { pattern: '^[a-zA-Z_0-9-]*$', length: [1, 255] },
   EntityNameOrIdMappingWorkflowArn: {
-    pattern: '^[a-zA-Z_0-9-=+/]*$|^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:(idmappingworkflow/[a-zA-Z_0-9-]{1,255})$',
+    pattern:
+      '^[a-zA-Z_0-9-=+/]*$|^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:(idmappingworkflow/[a-zA-Z_0-9-]{1,255})$',
   },
   JobId: { pattern: '^[a-f0-9]{32}$' },
   NextToken: { pattern: '^[a-zA-Z_0-9-=+/]*$', length: [1, 1024] },
@@ -22,16 +23,21 @@ export const SHAPES = {
   S3Path: { pattern: '^s3://[a-z0-9][\\.\\-a-z0-9]{1,61}[a-z0-9](/.*)?$', length: [1, 1024] },
   KMSArn: { pattern: '^arn:aws:kms:.*:[0-9]+:.*$' },
   VeniceGlobalArn: {
-    pattern: '^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:((schemamapping|matchingworkflow|idmappingworkflow|idnamespace)/[a-zA-Z_0-9-]{1,255})$',
+    pattern:
+      '^arn:(aws|aws-us-gov|aws-cn):entityresolution:[a-z]{2}-[a-z]{1,10}-[0-9]:[0-9]{12}:((schemamapping|matchingworkflow|idmappingworkflow|idnamespace)/[a-zA-Z_0-9-]{1,255})$',
   },
   ProviderServiceArn: {
-    pattern: '^arn:(aws|aws-us-gov|aws-cn):(entityresolution):([a-z]{2}-[a-z]{1,10}-[0-9])::providerservice/([a-zA-Z0-9_-]{1,255})/([a-zA-Z0-9_-]{1,255})$',
+    pattern:
+      '^arn:(aws|aws-us-gov|aws-cn):(entityresolution):([a-z]{2}-[a-z]{1,10}-[0-9])::providerservice/([a-zA-Z0-9_-]{1,255})/([a-zA-Z0-9_-]{1,255})$',
     length: [20, 255],
   },
 } as const satisfies Record<string, { pattern: string; length?: readonly [number, number] }>;
 
 export type StringShape = keyof typeof SHAPES;
-const COMPILED = Object.fromEntries(Object.entries(SHAPES).map(([name, shape]) => [name, new RegExp(shape.pattern)])) as Record<StringShape, RegExp>;
+const COMPILED = Object.fromEntries(Object.entries(SHAPES).map(([name, shape]) => [name, new RegExp(shape.pattern)])) as Record<
+  StringShape,
+  RegExp
+>;
 
 /** A page size: the model's range of `maxResults` for the operation. */
 interface PageSize {
@@ -76,20 +82,57 @@ const JOB_PAGE = { min: 1, max: 25 };
 /** The served operations as the model defines them. */
 export const OPERATIONS: Record<Operation, OperationSpec> = {
   ListIdMappingWorkflows: { method: 'GET', uri: '/idmappingworkflows', kind: 'idMapping', labels: {}, page: PAGE },
-  GetIdMappingWorkflow: { method: 'GET', uri: '/idmappingworkflows/{workflowName}', kind: 'idMapping', labels: { workflowName: 'EntityName' } },
-  ListIdMappingJobs: { method: 'GET', uri: '/idmappingworkflows/{workflowName}/jobs', kind: 'idMapping', labels: { workflowName: 'EntityNameOrIdMappingWorkflowArn' }, page: JOB_PAGE },
+  GetIdMappingWorkflow: {
+    method: 'GET',
+    uri: '/idmappingworkflows/{workflowName}',
+    kind: 'idMapping',
+    labels: { workflowName: 'EntityName' },
+  },
+  ListIdMappingJobs: {
+    method: 'GET',
+    uri: '/idmappingworkflows/{workflowName}/jobs',
+    kind: 'idMapping',
+    labels: { workflowName: 'EntityNameOrIdMappingWorkflowArn' },
+    page: JOB_PAGE,
+  },
   GetIdMappingJob: {
     method: 'GET',
     uri: '/idmappingworkflows/{workflowName}/jobs/{jobId}',
     kind: 'idMapping',
     labels: { workflowName: 'EntityNameOrIdMappingWorkflowArn', jobId: 'JobId' },
   },
-  StartIdMappingJob: { method: 'POST', uri: '/idmappingworkflows/{workflowName}/jobs', kind: 'idMapping', labels: { workflowName: 'EntityNameOrIdMappingWorkflowArn' } },
+  StartIdMappingJob: {
+    method: 'POST',
+    uri: '/idmappingworkflows/{workflowName}/jobs',
+    kind: 'idMapping',
+    labels: { workflowName: 'EntityNameOrIdMappingWorkflowArn' },
+  },
   ListMatchingWorkflows: { method: 'GET', uri: '/matchingworkflows', kind: 'matching', labels: {}, page: PAGE },
-  GetMatchingWorkflow: { method: 'GET', uri: '/matchingworkflows/{workflowName}', kind: 'matching', labels: { workflowName: 'EntityName' } },
-  ListMatchingJobs: { method: 'GET', uri: '/matchingworkflows/{workflowName}/jobs', kind: 'matching', labels: { workflowName: 'EntityName' }, page: JOB_PAGE },
-  GetMatchingJob: { method: 'GET', uri: '/matchingworkflows/{workflowName}/jobs/{jobId}', kind: 'matching', labels: { workflowName: 'EntityName', jobId: 'JobId' } },
-  StartMatchingJob: { method: 'POST', uri: '/matchingworkflows/{workflowName}/jobs', kind: 'matching', labels: { workflowName: 'EntityName' } },
+  GetMatchingWorkflow: {
+    method: 'GET',
+    uri: '/matchingworkflows/{workflowName}',
+    kind: 'matching',
+    labels: { workflowName: 'EntityName' },
+  },
+  ListMatchingJobs: {
+    method: 'GET',
+    uri: '/matchingworkflows/{workflowName}/jobs',
+    kind: 'matching',
+    labels: { workflowName: 'EntityName' },
+    page: JOB_PAGE,
+  },
+  GetMatchingJob: {
+    method: 'GET',
+    uri: '/matchingworkflows/{workflowName}/jobs/{jobId}',
+    kind: 'matching',
+    labels: { workflowName: 'EntityName', jobId: 'JobId' },
+  },
+  StartMatchingJob: {
+    method: 'POST',
+    uri: '/matchingworkflows/{workflowName}/jobs',
+    kind: 'matching',
+    labels: { workflowName: 'EntityName' },
+  },
   GetSchemaMapping: { method: 'GET', uri: '/schemas/{schemaName}', labels: { schemaName: 'EntityName' } },
   ListSchemaMappings: { method: 'GET', uri: '/schemas', labels: {}, page: PAGE },
   ListTagsForResource: { method: 'GET', uri: '/tags/{resourceArn}', labels: { resourceArn: 'VeniceGlobalArn' } },
@@ -99,7 +142,13 @@ export const OPERATIONS: Record<Operation, OperationSpec> = {
     // The model types the service's name as a ProviderServiceArn: the SDK sends the service's ARN.
     labels: { providerName: 'EntityName', providerServiceName: 'ProviderServiceArn' },
   },
-  ListProviderServices: { method: 'GET', uri: '/providerservices', labels: {}, query: { providerName: 'EntityName' }, page: { min: 15, max: 25 } },
+  ListProviderServices: {
+    method: 'GET',
+    uri: '/providerservices',
+    labels: {},
+    query: { providerName: 'EntityName' },
+    page: { min: 15, max: 25 },
+  },
 };
 
 /** One routed request: its operation and its input, checked. */
@@ -126,10 +175,14 @@ export class Violations {
     }
     const spec: { pattern: string; length?: readonly [number, number] } = SHAPES[shape];
     if (spec.length && (value.length < spec.length[0] || value.length > spec.length[1])) {
-      this.found.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must have length between ${spec.length[0]} and ${spec.length[1]}, inclusive`);
+      this.found.push(
+        `Value '${value}' at '${member}' failed to satisfy constraint: Member must have length between ${spec.length[0]} and ${spec.length[1]}, inclusive`,
+      );
     }
     if (!COMPILED[shape].test(value)) {
-      this.found.push(`Value '${value}' at '${member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${spec.pattern}`);
+      this.found.push(
+        `Value '${value}' at '${member}' failed to satisfy constraint: Member must satisfy regular expression pattern: ${spec.pattern}`,
+      );
     }
   }
 
@@ -193,9 +246,12 @@ export function routeRequest(method: string, path: string, query: URLSearchParam
       if (maxResults !== null) {
         const size = /^-?\d+$/.test(maxResults) ? Number(maxResults) : NaN;
         const { min, max } = spec.page;
-        if (!Number.isSafeInteger(size)) violations.add(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must be an integer`);
+        if (!Number.isSafeInteger(size))
+          violations.add(`Value '${maxResults}' at 'maxResults' failed to satisfy constraint: Member must be an integer`);
         else if (size > max || (min !== undefined && size < min)) {
-          violations.add(`Value '${size}' at 'maxResults' failed to satisfy constraint: Member must have value ${min === undefined ? `less than or equal to ${max}` : `between ${min} and ${max}, inclusive`}`);
+          violations.add(
+            `Value '${size}' at 'maxResults' failed to satisfy constraint: Member must have value ${min === undefined ? `less than or equal to ${max}` : `between ${min} and ${max}, inclusive`}`,
+          );
         } else request.maxResults = size;
       }
     }

@@ -122,7 +122,9 @@ export const SEEDED_WORKFLOWS: Workflow[] = [
     kind: 'matching',
     workflowName: 'customer-matching',
     description: 'Rule-based matching of customers across CRM and e-commerce.',
-    inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer', applyNormalization: true }],
+    inputSourceConfig: [
+      { inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer', applyNormalization: true },
+    ],
     resolutionType: 'RULE_MATCHING',
     incrementalRunType: 'IMMEDIATE',
     ruleBasedProperties: {
@@ -170,10 +172,27 @@ export function namedWorkflows(kind: Workflow['kind'], prefix: string, count: nu
     workflow({
       kind,
       workflowName: `${prefix}-${String(i).padStart(3, '0')}`,
-      inputSourceConfig: [{ inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers', schemaName: 'crm-customer', ...(kind === 'idMapping' ? { type: 'SOURCE' as const } : {}) }],
+      inputSourceConfig: [
+        {
+          inputSourceARN: 'arn:aws:glue:us-east-1:123456789012:table/crm/customers',
+          schemaName: 'crm-customer',
+          ...(kind === 'idMapping' ? { type: 'SOURCE' as const } : {}),
+        },
+      ],
       ...(kind === 'idMapping'
-        ? { idMappingType: 'RULE_BASED' as const, ruleBasedProperties: { rules: [{ ruleName: 'email', matchingKeys: ['email'] }], ruleDefinitionType: 'SOURCE', attributeMatchingModel: 'ONE_TO_ONE', recordMatchingModel: 'ONE_SOURCE_TO_ONE_TARGET' } }
-        : { resolutionType: 'RULE_MATCHING' as const, ruleBasedProperties: { rules: [{ ruleName: 'email', matchingKeys: ['email'] }], attributeMatchingModel: 'ONE_TO_ONE' } }),
+        ? {
+            idMappingType: 'RULE_BASED' as const,
+            ruleBasedProperties: {
+              rules: [{ ruleName: 'email', matchingKeys: ['email'] }],
+              ruleDefinitionType: 'SOURCE',
+              attributeMatchingModel: 'ONE_TO_ONE',
+              recordMatchingModel: 'ONE_SOURCE_TO_ONE_TARGET',
+            },
+          }
+        : {
+            resolutionType: 'RULE_MATCHING' as const,
+            ruleBasedProperties: { rules: [{ ruleName: 'email', matchingKeys: ['email'] }], attributeMatchingModel: 'ONE_TO_ONE' },
+          }),
     }),
   );
 }
@@ -214,9 +233,18 @@ function loyaltyIdMapJobs(): Job[] {
   const name = 'loyalty-id-map';
   const runs: { jobType: IdMappingJobType; run: Job['run'] }[] = [
     { jobType: 'BATCH', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 3 * HOUR, metrics: idMappingMetrics(4_200_000, 'BATCH', 1) } },
-    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 50 * HOUR, metrics: idMappingMetrics(180_000, 'INCREMENTAL', 2) } },
-    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 98 * HOUR, metrics: idMappingMetrics(2_000_000_000, 'INCREMENTAL', 3) } },
-    { jobType: 'INCREMENTAL', run: { status: 'SUCCEEDED', endTime: HISTORY_START + 147 * HOUR, metrics: idMappingMetrics(240_000, 'INCREMENTAL', 4) } },
+    {
+      jobType: 'INCREMENTAL',
+      run: { status: 'SUCCEEDED', endTime: HISTORY_START + 50 * HOUR, metrics: idMappingMetrics(180_000, 'INCREMENTAL', 2) },
+    },
+    {
+      jobType: 'INCREMENTAL',
+      run: { status: 'SUCCEEDED', endTime: HISTORY_START + 98 * HOUR, metrics: idMappingMetrics(2_000_000_000, 'INCREMENTAL', 3) },
+    },
+    {
+      jobType: 'INCREMENTAL',
+      run: { status: 'SUCCEEDED', endTime: HISTORY_START + 147 * HOUR, metrics: idMappingMetrics(240_000, 'INCREMENTAL', 4) },
+    },
   ];
   return runs.map(({ jobType, run }, i) => ({
     kind: 'idMapping',
@@ -267,7 +295,12 @@ export function seedJobs(): Job[] {
   ];
 }
 
-const field = (fieldName: string, type: string, matchKey?: string, extra: { groupName?: string; hashed?: boolean } = {}) => ({ fieldName, type, ...(matchKey ? { matchKey } : {}), ...extra });
+const field = (fieldName: string, type: string, matchKey?: string, extra: { groupName?: string; hashed?: boolean } = {}) => ({
+  fieldName,
+  type,
+  ...(matchKey ? { matchKey } : {}),
+  ...extra,
+});
 
 /** The schema mappings the seeded workflows' input sources name. */
 export const SEEDED_SCHEMA_MAPPINGS: SchemaMapping[] = [
@@ -293,11 +326,19 @@ export const SEEDED_SCHEMA_MAPPINGS: SchemaMapping[] = [
   {
     schemaName: 'address',
     description: 'Postal addresses.',
-    mappedInputFields: [field('address_id', 'UNIQUE_ID'), field('street', 'ADDRESS_STREET1', 'street'), field('postal_code', 'ADDRESS_POSTALCODE', 'postal_code')],
+    mappedInputFields: [
+      field('address_id', 'UNIQUE_ID'),
+      field('street', 'ADDRESS_STREET1', 'street'),
+      field('postal_code', 'ADDRESS_POSTALCODE', 'postal_code'),
+    ],
   },
   {
     schemaName: 'household',
-    mappedInputFields: [field('household_id', 'UNIQUE_ID'), field('surname', 'NAME_LAST', 'surname'), field('street', 'ADDRESS_STREET1', 'street')],
+    mappedInputFields: [
+      field('household_id', 'UNIQUE_ID'),
+      field('surname', 'NAME_LAST', 'surname'),
+      field('street', 'ADDRESS_STREET1', 'street'),
+    ],
   },
 ].map((mapping) => ({ createdAt: HISTORY_START - 40 * 24 * HOUR, updatedAt: HISTORY_START - 35 * 24 * HOUR, ...mapping }));
 
@@ -308,7 +349,12 @@ export const SEEDED_PROVIDER_SERVICES: ProviderService[] = [
     providerServiceName: 'Assignment',
     providerServiceDisplayName: 'LiveRamp Identity Resolution (assignment)',
     providerServiceType: 'ASSIGNMENT',
-    marketplaceConfiguration: { dataSetId: 'demo-dataset-1', revisionId: 'demo-revision-1', assetId: 'demo-asset-1', listingId: 'demo-listing-1' },
+    marketplaceConfiguration: {
+      dataSetId: 'demo-dataset-1',
+      revisionId: 'demo-revision-1',
+      assetId: 'demo-asset-1',
+      listingId: 'demo-listing-1',
+    },
     anonymizedOutput: true,
     providerEntityOutputDefinition: { rampId: 'STRING' },
     providerConfigurationDefinition: { required: ['clientId'] },
@@ -318,9 +364,13 @@ export const SEEDED_PROVIDER_SERVICES: ProviderService[] = [
     providerServiceName: 'Transcoding',
     providerServiceDisplayName: 'LiveRamp transcoding (ID mapping)',
     providerServiceType: 'ID_MAPPING',
-    marketplaceConfiguration: { dataSetId: 'demo-dataset-2', revisionId: 'demo-revision-2', assetId: 'demo-asset-2', listingId: 'demo-listing-2' },
+    marketplaceConfiguration: {
+      dataSetId: 'demo-dataset-2',
+      revisionId: 'demo-revision-2',
+      assetId: 'demo-asset-2',
+      listingId: 'demo-listing-2',
+    },
     anonymizedOutput: false,
     providerEntityOutputDefinition: { rampId: 'STRING' },
   },
 ];
-

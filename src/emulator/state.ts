@@ -1,5 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { isActive, viewJob, type IdMappingJobType, type Job, type JobView, type OutputSource, type ProviderService, type SchemaMapping, type Workflow, type WorkflowKind } from './model';
+import {
+  isActive,
+  viewJob,
+  type IdMappingJobType,
+  type Job,
+  type JobView,
+  type OutputSource,
+  type ProviderService,
+  type SchemaMapping,
+  type Workflow,
+  type WorkflowKind,
+} from './model';
 import { SEEDED_PROVIDER_SERVICES, SEEDED_SCHEMA_MAPPINGS, SEEDED_WORKFLOWS, seedJobs, startedJobMetrics } from './seed';
 
 /** An error the emulator answers with, named as the service names it. */
@@ -29,7 +40,8 @@ export interface Page<T> {
 /** The service pages lists at most this many items at a time. */
 export const MAX_PAGE_SIZE = 25;
 /** Groups: region, account, name. Only the ID-mapping job operations take an ARN (the model's EntityNameOrIdMappingWorkflowArn). */
-const ID_MAPPING_WORKFLOW_ARN = /^arn:(?:aws|aws-us-gov|aws-cn):entityresolution:([a-z]{2}-[a-z]{1,10}-[0-9]):([0-9]{12}):idmappingworkflow\/([a-zA-Z_0-9-]{1,255})$/;
+const ID_MAPPING_WORKFLOW_ARN =
+  /^arn:(?:aws|aws-us-gov|aws-cn):entityresolution:([a-z]{2}-[a-z]{1,10}-[0-9]):([0-9]{12}):idmappingworkflow\/([a-zA-Z_0-9-]{1,255})$/;
 const ARN_TYPE: Record<WorkflowKind, string> = { idMapping: 'idmappingworkflow', matching: 'matchingworkflow' };
 
 export interface EmulatorStateOptions {
@@ -126,15 +138,22 @@ export class EmulatorState {
     return `arn:aws:entityresolution:${this.region}::providerservice/${service.providerName}/${service.providerServiceName}`;
   }
 
-  listProviderServices(providerName: string | undefined, maxResults: number | undefined, nextToken: string | undefined): Page<ProviderService> {
+  listProviderServices(
+    providerName: string | undefined,
+    maxResults: number | undefined,
+    nextToken: string | undefined,
+  ): Page<ProviderService> {
     const all = this.providerServices.filter((service) => providerName === undefined || service.providerName === providerName);
     return paginate(all, (service) => this.providerServiceArn(service), `providers:${providerName ?? ''}`, maxResults, nextToken);
   }
 
   /** A provider's service, named (as the model has it) by the provider and the service's ARN. */
   getProviderService(providerName: string, providerServiceArn: string): ProviderService {
-    const service = this.providerServices.find((candidate) => candidate.providerName === providerName && this.providerServiceArn(candidate) === providerServiceArn);
-    if (!service) throw new ServiceError('ResourceNotFoundException', `The provider service ${providerServiceArn} of ${providerName} does not exist.`);
+    const service = this.providerServices.find(
+      (candidate) => candidate.providerName === providerName && this.providerServiceArn(candidate) === providerServiceArn,
+    );
+    if (!service)
+      throw new ServiceError('ResourceNotFoundException', `The provider service ${providerServiceArn} of ${providerName} does not exist.`);
     return service;
   }
 
@@ -170,7 +189,10 @@ export class EmulatorState {
     const now = this.clock();
     const active = jobs.find((j) => isActive(viewJob(j, now)));
     if (active) {
-      throw new ServiceError('ConflictException', `A job (${active.jobId}) is already running on workflow ${wf.workflowName}; only one job can run at a time.`);
+      throw new ServiceError(
+        'ConflictException',
+        `A job (${active.jobId}) is already running on workflow ${wf.workflowName}; only one job can run at a time.`,
+      );
     }
     if (this.concurrency === 'region') {
       const elsewhere = [...this.jobs.values()].flat().find((j) => j.kind === kind && isActive(viewJob(j, now)));
@@ -182,7 +204,10 @@ export class EmulatorState {
           : new ServiceError('ConflictException', message);
       }
     }
-    return this.addJob(kind, wf, now, request, (jobType) => ({ durationMs: this.jobSeconds * 1000, finalMetrics: startedJobMetrics(kind, jobType ?? 'BATCH') }));
+    return this.addJob(kind, wf, now, request, (jobType) => ({
+      durationMs: this.jobSeconds * 1000,
+      finalMetrics: startedJobMetrics(kind, jobType ?? 'BATCH'),
+    }));
   }
 
   /**
@@ -190,7 +215,11 @@ export class EmulatorState {
    * failJob ends it: for demos and tests that need one. It is placed as it
    * is, whatever the running-job rules would say of a start.
    */
-  holdRunning(kind: WorkflowKind, workflowName: string, metrics: Record<string, number> = { inputRecords: 240_000, totalRecordsProcessed: 96_000, recordsNotProcessed: 12 }): Job {
+  holdRunning(
+    kind: WorkflowKind,
+    workflowName: string,
+    metrics: Record<string, number> = { inputRecords: 240_000, totalRecordsProcessed: 96_000, recordsNotProcessed: 12 },
+  ): Job {
     return this.addJob(kind, this.getWorkflow(kind, workflowName), this.clock(), {}, () => ({ status: 'RUNNING', metrics }));
   }
 
@@ -212,7 +241,9 @@ export class EmulatorState {
       jobId: randomBytes(16).toString('hex'),
       startTime,
       jobType,
-      outputSourceConfig: request.outputSourceConfig ?? [{ roleArn: wf.roleArn, outputS3Path: wf.outputS3Path, ...(wf.KMSArn ? { KMSArn: wf.KMSArn } : {}) }],
+      outputSourceConfig: request.outputSourceConfig ?? [
+        { roleArn: wf.roleArn, outputS3Path: wf.outputS3Path, ...(wf.KMSArn ? { KMSArn: wf.KMSArn } : {}) },
+      ],
       run: run(jobType),
     };
     this.jobsOf(kind, wf.workflowName).unshift(job);
@@ -235,7 +266,10 @@ export class EmulatorState {
     if (!arn) return workflowName;
     const [, region, accountId, name] = arn;
     if (region !== this.region || accountId !== this.accountId) {
-      throw new ServiceError('ResourceNotFoundException', `The workflow ${workflowName} does not exist in account ${this.accountId}, region ${this.region}.`);
+      throw new ServiceError(
+        'ResourceNotFoundException',
+        `The workflow ${workflowName} does not exist in account ${this.accountId}, region ${this.region}.`,
+      );
     }
     return name;
   }
@@ -258,7 +292,13 @@ function key(kind: WorkflowKind, workflowName: string): string {
  * A token from another list, or one the emulator did not issue, is a
  * ValidationException as the service answers.
  */
-function paginate<T>(all: T[], keyOf: (item: T) => string, listId: string, maxResults: number | undefined, nextToken: string | undefined): Page<T> {
+function paginate<T>(
+  all: T[],
+  keyOf: (item: T) => string,
+  listId: string,
+  maxResults: number | undefined,
+  nextToken: string | undefined,
+): Page<T> {
   // The model lets the workflow lists' maxResults go below 1; the emulator then pages as without it.
   const size = maxResults === undefined || maxResults < 1 ? MAX_PAGE_SIZE : maxResults;
   let start = 0;
@@ -279,7 +319,15 @@ function encodeToken(listId: string, after: string): string {
 function decodeToken(token: string, listId: string): string {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && 'l' in parsed && 'a' in parsed && parsed.l === listId && typeof parsed.a === 'string') return parsed.a;
+    if (
+      typeof parsed === 'object' &&
+      parsed !== null &&
+      'l' in parsed &&
+      'a' in parsed &&
+      parsed.l === listId &&
+      typeof parsed.a === 'string'
+    )
+      return parsed.a;
   } catch {
     // Falls through to the service's answer for any token it did not issue.
   }

@@ -66,7 +66,13 @@ function workflowDetail(state: EmulatorState, wf: Workflow) {
     ...common,
     inputSourceConfig: wf.inputSourceConfig,
     outputSourceConfig: [
-      { outputS3Path: wf.outputS3Path, KMSArn: wf.KMSArn, output: wf.output ?? [{ name: 'customer_id' }], applyNormalization: true, customerProfilesIntegrationConfig: wf.customerProfilesIntegrationConfig },
+      {
+        outputS3Path: wf.outputS3Path,
+        KMSArn: wf.KMSArn,
+        output: wf.output ?? [{ name: 'customer_id' }],
+        applyNormalization: true,
+        customerProfilesIntegrationConfig: wf.customerProfilesIntegrationConfig,
+      },
     ],
     resolutionTechniques: { resolutionType, ruleBasedProperties, ruleConditionProperties: wf.ruleConditionProperties, providerProperties },
   };
@@ -91,7 +97,9 @@ function parseStartBody(body: string): { outputSourceConfig?: OutputSource[]; jo
   const { outputSourceConfig, jobType } = parsed as { outputSourceConfig?: unknown; jobType?: unknown };
   const violations = new Violations();
   if (jobType !== undefined && (typeof jobType !== 'string' || !JOB_TYPES.includes(jobType))) {
-    violations.add(`Value '${String(jobType)}' at 'jobType' failed to satisfy constraint: Member must satisfy enum value set: [${JOB_TYPES.join(', ')}]`);
+    violations.add(
+      `Value '${String(jobType)}' at 'jobType' failed to satisfy constraint: Member must satisfy enum value set: [${JOB_TYPES.join(', ')}]`,
+    );
   }
   if (outputSourceConfig === undefined) {
     violations.throwAny();
@@ -99,7 +107,9 @@ function parseStartBody(body: string): { outputSourceConfig?: OutputSource[]; jo
   }
   if (!Array.isArray(outputSourceConfig)) throw unreadable('outputSourceConfig must be a list.');
   if (outputSourceConfig.length !== 1) {
-    violations.add(`Value with ${outputSourceConfig.length} items at 'outputSourceConfig' failed to satisfy constraint: Member must have length between 1 and 1, inclusive`);
+    violations.add(
+      `Value with ${outputSourceConfig.length} items at 'outputSourceConfig' failed to satisfy constraint: Member must have length between 1 and 1, inclusive`,
+    );
     violations.throwAny();
   }
   const source: unknown = outputSourceConfig[0];
@@ -113,7 +123,9 @@ function parseStartBody(body: string): { outputSourceConfig?: OutputSource[]; jo
   violations.string('outputSourceConfig.1.member.KMSArn', KMSArn as string | undefined, 'KMSArn', false);
   violations.throwAny();
   return {
-    outputSourceConfig: [{ roleArn: roleArn as string, outputS3Path: outputS3Path as string, ...(KMSArn === undefined ? {} : { KMSArn: KMSArn as string }) }],
+    outputSourceConfig: [
+      { roleArn: roleArn as string, outputS3Path: outputS3Path as string, ...(KMSArn === undefined ? {} : { KMSArn: KMSArn as string }) },
+    ],
     jobType: jobType as Job['jobType'],
   };
 }
@@ -149,7 +161,12 @@ export function answer(state: EmulatorState, r: Request, body: string): unknown 
     }
     case 'GetSchemaMapping': {
       const mapping = state.getSchemaMapping(r.labels.schemaName);
-      return { ...schemaMappingSummary(state, mapping), description: mapping.description, mappedInputFields: mapping.mappedInputFields, tags: mapping.tags ?? {} };
+      return {
+        ...schemaMappingSummary(state, mapping),
+        description: mapping.description,
+        mappedInputFields: mapping.mappedInputFields,
+        tags: mapping.tags ?? {},
+      };
     }
     case 'ListTagsForResource':
       return { tags: state.tagsOf(r.labels.resourceArn) };

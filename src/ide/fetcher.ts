@@ -35,7 +35,10 @@ function client(headers: Record<string, unknown>): Client {
   if (socket?.headers !== key) {
     socket = {
       headers: key,
-      client: createClient({ url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ENDPOINT}`, connectionParams: headers }),
+      client: createClient({
+        url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${ENDPOINT}`,
+        connectionParams: headers,
+      }),
     };
   }
   return socket.client;
@@ -43,14 +46,19 @@ function client(headers: Record<string, unknown>): Client {
 
 /** Why a socket ended before its subscription did: graphql-ws rejects with the CloseEvent (4401 without valid credentials, 4403 refused, 1001 going away). */
 function socketError(err: unknown): Result {
-  if (err instanceof CloseEvent) return { errors: [{ message: `The gateway closed the websocket (${err.code})${err.reason ? `: ${err.reason}` : ''}.` }] };
+  if (err instanceof CloseEvent)
+    return { errors: [{ message: `The gateway closed the websocket (${err.code})${err.reason ? `: ${err.reason}` : ''}.` }] };
   if (Array.isArray(err)) return { errors: err as Result['errors'] };
   return { errors: [{ message: err instanceof Error ? err.message : 'The websocket failed.' }] };
 }
 
 async function* subscribe(params: FetcherParams, headers: Record<string, unknown>): AsyncGenerator<Result> {
   try {
-    for await (const result of client(headers).iterate<Record<string, unknown>>({ query: params.query, operationName: params.operationName ?? undefined, variables: params.variables ?? undefined })) {
+    for await (const result of client(headers).iterate<Record<string, unknown>>({
+      query: params.query,
+      operationName: params.operationName ?? undefined,
+      variables: params.variables ?? undefined,
+    })) {
       yield result;
     }
   } catch (err) {
@@ -61,7 +69,11 @@ async function* subscribe(params: FetcherParams, headers: Record<string, unknown
 async function post(params: FetcherParams, headers: Record<string, unknown>): Promise<Result> {
   const response = await fetch(ENDPOINT, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json;q=0.9', ...(headers as Record<string, string>) },
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/graphql-response+json, application/json;q=0.9',
+      ...(headers as Record<string, string>),
+    },
     body: JSON.stringify(params),
   });
   try {

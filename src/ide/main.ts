@@ -31,8 +31,12 @@ const trusted = settings.trustedDocuments === 'true';
 const auth = settings.auth ?? '';
 
 const notices: string[] = [];
-if (!introspection) notices.push('Introspection is off on this gateway (ER_INTROSPECTION=false): the docs and completion are unavailable; queries still run. The schema is schema.graphql in the repository.');
-if (trusted) notices.push('Trusted documents are on (ER_TRUSTED_DOCUMENTS): only the operations of the manifest run; any other is refused.');
+if (!introspection)
+  notices.push(
+    'Introspection is off on this gateway (ER_INTROSPECTION=false): the docs and completion are unavailable; queries still run. The schema is schema.graphql in the repository.',
+  );
+if (trusted)
+  notices.push('Trusted documents are on (ER_TRUSTED_DOCUMENTS): only the operations of the manifest run; any other is refused.');
 const notice = document.querySelector<HTMLElement>('#notice')!;
 notice.textContent = notices.join(' ');
 notice.hidden = notices.length === 0;

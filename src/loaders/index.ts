@@ -50,7 +50,14 @@ class RequestLoaders implements Loaders {
   }
 
   job<K extends JobKind>(kind: K): DataLoader<JobKey, JobOfKind[K], string> {
-    return this.loader(`${kind}:job`, () => new DataLoader(eachKey((key: JobKey) => this.store.getJob(kind, key)), { cacheKeyFn: jobCacheKey }));
+    return this.loader(
+      `${kind}:job`,
+      () =>
+        new DataLoader(
+          eachKey((key: JobKey) => this.store.getJob(kind, key)),
+          { cacheKeyFn: jobCacheKey },
+        ),
+    );
   }
 
   workflow<K extends JobKind>(kind: K): DataLoader<string, WorkflowOfKind[K]> {

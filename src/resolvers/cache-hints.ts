@@ -20,7 +20,11 @@ export function hintJob(info: GraphQLResolveInfo, job: { status: JobStatus }, ct
  * running job is not reused at all, so its status is never older than the
  * service's answer to this request. The page's edges and jobs inherit this.
  */
-export function hintJobPage<T extends { status: JobStatus }>(info: GraphQLResolveInfo, page: Connection<T>, ctx: GatewayContext): Connection<T> {
+export function hintJobPage<T extends { status: JobStatus }>(
+  info: GraphQLResolveInfo,
+  page: Connection<T>,
+  ctx: GatewayContext,
+): Connection<T> {
   const maxAge = page.nodes.every((job) => isFinal(job.status)) ? ctx.listMaxAgeSeconds : 0;
   maybeCacheControlFromInfo(info)?.setCacheHint({ maxAge, scope: ctx.cacheScope });
   return page;

@@ -85,7 +85,10 @@ export class Cursors {
   }
 
   private open(context: Buffer, cursor: string): ListPosition {
-    const invalid = badInput('after', 'after is not a cursor this gateway gave you for this list: use an endCursor or edge cursor of the same list, as the same caller.');
+    const invalid = badInput(
+      'after',
+      'after is not a cursor this gateway gave you for this list: use an endCursor or edge cursor of the same list, as the same caller.',
+    );
     if (cursor.length === 0 || cursor.length > MAX_CURSOR_LENGTH || !/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalid;
     const sealed = Buffer.from(cursor, 'base64url');
     // Only the one spelling `seal` writes: a changed last character whose bits base64 drops is a change too.

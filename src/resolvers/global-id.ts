@@ -15,7 +15,9 @@ export function nodeTypeName(kind: JobKind, entity: NodeKey['entity']): string {
 }
 
 /** The kind and entity of each type a global id can name, by type name. */
-export const NODE_TYPES = new Map(JOB_KINDS.flatMap((kind) => (['job', 'workflow'] as const).map((entity) => [nodeTypeName(kind, entity), { kind, entity }] as const)));
+export const NODE_TYPES = new Map(
+  JOB_KINDS.flatMap((kind) => (['job', 'workflow'] as const).map((entity) => [nodeTypeName(kind, entity), { kind, entity }] as const)),
+);
 
 /** The global id of `key`: base64url of `type:workflowName[:jobId]`, opaque to clients and the same every time. */
 export function globalId(key: NodeKey): string {

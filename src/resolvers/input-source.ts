@@ -8,7 +8,8 @@ import type { GatewayContext } from './context';
 export class InputSourceResolver {
   @FieldResolver(() => SchemaMapping, {
     nullable: true,
-    description: 'The schema mapping the input names (one Get per distinct schema in a request); null when it names none, or with NOT_FOUND when it is gone.',
+    description:
+      'The schema mapping the input names (one Get per distinct schema in a request); null when it names none, or with NOT_FOUND when it is gone.',
   })
   schemaMapping(@Root() source: InputSourceRecord, @Ctx() ctx: GatewayContext): Promise<SchemaMappingRecord> | null {
     return source.schemaName ? ctx.loaders.schemaMapping.load(source.schemaName) : null;

@@ -25,13 +25,15 @@ export interface WorkflowHome {
 export function validWorkflowName(workflowName: string, kind: JobKind, home: WorkflowHome, field = 'workflowName'): string {
   const arn = WORKFLOW_ARN.exec(workflowName);
   if (!arn) {
-    if (!WORKFLOW_NAME.test(workflowName)) throw badInput(field, `${field} must be a workflow name (1 to 255 letters, digits, _ and -) or a workflow ARN.`);
+    if (!WORKFLOW_NAME.test(workflowName))
+      throw badInput(field, `${field} must be a workflow name (1 to 255 letters, digits, _ and -) or a workflow ARN.`);
     return workflowName;
   }
   const [, , region, accountId, arnType, name] = arn;
   const { arnType: expected } = KINDS[kind];
   if (arnType !== expected) throw badInput(field, `${field} is the ARN of a ${arnType}, not of a ${expected}.`);
-  if (home.accountId === undefined) throw badInput(field, `${field} must be a workflow name: this gateway does not know its account, so it takes no ARNs.`);
+  if (home.accountId === undefined)
+    throw badInput(field, `${field} must be a workflow name: this gateway does not know its account, so it takes no ARNs.`);
   if (accountId !== home.accountId || region !== home.region) {
     throw badInput(field, `${field} is the ARN of a workflow of another account or region than this gateway's.`);
   }
@@ -42,7 +44,7 @@ export function validWorkflowName(workflowName: string, kind: JobKind, home: Wor
 export function validOutputSources(sources: OutputSourceInput[] | undefined | null): OutputSourceRecord[] | undefined {
   if (sources === undefined || sources === null) return undefined;
   if (sources.length !== 1) {
-    throw badInput('outputSourceConfig', 'outputSourceConfig takes exactly one output source; leave it out to use the workflow\'s own.');
+    throw badInput('outputSourceConfig', "outputSourceConfig takes exactly one output source; leave it out to use the workflow's own.");
   }
   const [{ roleArn, outputS3Path, kmsArn }] = sources;
   if (!ROLE_ARN.test(roleArn)) {

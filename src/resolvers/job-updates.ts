@@ -24,7 +24,8 @@ type ListSubscribeData = SubscribeResolverData<unknown, ListArgs, GatewayContext
 
 /** A live list is one upstream page: 1 to 25 of a workflow's newest jobs. */
 function validListSize(first: number): number {
-  if (!Number.isInteger(first) || first < 1 || first > UPSTREAM_PAGE_SIZE) throw badInput('first', `first must be between 1 and ${UPSTREAM_PAGE_SIZE}.`);
+  if (!Number.isInteger(first) || first < 1 || first > UPSTREAM_PAGE_SIZE)
+    throw badInput('first', `first must be between 1 and ${UPSTREAM_PAGE_SIZE}.`);
   return first;
 }
 
@@ -50,7 +51,11 @@ export function jobUpdatesResolver<K extends JobKind>(kind: K) {
       name: names.jobSubscription,
       description: `${capitalized(types.article)} ${label} job now and each time it changes, until it succeeds or fails.`,
       subscribe: ({ args, context }: SubscribeData) =>
-        context.watcher.subscribe(kind, validJobKey(args.workflowName, args.jobId, kind, context.home), { access: context.access, client: context.client, ...context.subscriber }),
+        context.watcher.subscribe(kind, validJobKey(args.workflowName, args.jobId, kind, context.home), {
+          access: context.access,
+          client: context.client,
+          ...context.subscriber,
+        }),
     })
     jobUpdated(
       @Root() event: JobOfKind[K] | GraphQLError,

@@ -28,7 +28,11 @@ export function jobResolver<K extends JobKind>(kind: K) {
 
   @Resolver(() => types.job)
   abstract class JobResolver {
-    @Query(() => types.job, { name: names.jobQuery, nullable: true, description: `One ${label} job; null with NOT_FOUND when it does not exist.` })
+    @Query(() => types.job, {
+      name: names.jobQuery,
+      nullable: true,
+      description: `One ${label} job; null with NOT_FOUND when it does not exist.`,
+    })
     async job(
       @Arg('workflowName') workflowName: string,
       @Arg('jobId', () => ID) jobId: string,
@@ -41,9 +45,18 @@ export function jobResolver<K extends JobKind>(kind: K) {
     }
 
     @Query(() => types.jobConnection, { name: names.jobsQuery, nullable: true, description: `A workflow's ${label} jobs, newest first.` })
-    async jobs(@Arg('workflowName') workflowName: string, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
+    async jobs(
+      @Arg('workflowName') workflowName: string,
+      @Args() { first, after }: PageArgs,
+      @Ctx() ctx: GatewayContext,
+      @Info() info: GraphQLResolveInfo,
+    ) {
       const name = validWorkflowName(workflowName, kind, ctx.home);
-      return hintJobPage(info, await readConnection(pageOf(ctx, { kind, workflowName: name }, first, after), (page) => ctx.loaders.listJobs(kind, name, page)), ctx);
+      return hintJobPage(
+        info,
+        await readConnection(pageOf(ctx, { kind, workflowName: name }, first, after), (page) => ctx.loaders.listJobs(kind, name, page)),
+        ctx,
+      );
     }
 
     @FieldResolver(() => types.jobMetrics, { nullable: true })

@@ -26,14 +26,19 @@ export class NodeResolver {
     return globalId({ kind, entity, workflowName: root.workflowName, jobId: entity === 'job' ? root.jobId : undefined });
   }
 
-  @Query(() => Node, { nullable: true, description: 'The job or workflow a global id names; null with NOT_FOUND when it does not exist, BAD_USER_INPUT when the id is not one of ours.' })
+  @Query(() => Node, {
+    nullable: true,
+    description:
+      'The job or workflow a global id names; null with NOT_FOUND when it does not exist, BAD_USER_INPUT when the id is not one of ours.',
+  })
   node(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<Resolved> {
     return load(parseGlobalId(id), ctx);
   }
 
   @Query(() => [Node], {
     nullable: 'items',
-    description: 'The jobs and workflows global ids name, in their order; an item that cannot be read is null with its own error. Each id costs at most one upstream Get, as `_entities` (ER_MAX_ENTITIES ids at most).',
+    description:
+      'The jobs and workflows global ids name, in their order; an item that cannot be read is null with its own error. Each id costs at most one upstream Get, as `_entities` (ER_MAX_ENTITIES ids at most).',
   })
   nodes(@Arg('ids', () => [ID]) ids: string[], @Ctx() ctx: GatewayContext): Promise<(Resolved | Error)[]> {
     // A returned Error fails its own item only.

@@ -20,7 +20,16 @@ type ReferenceResolver = { __resolveReference(ref: Reference, ctx: GatewayContex
  */
 export const referenceResolvers: Record<string, ReferenceResolver> = Object.fromEntries(
   JOB_KINDS.flatMap((kind): [string, ReferenceResolver][] => [
-    [KINDS[kind].names.jobType, { __resolveReference: async (ref, ctx) => ctx.loaders.job(kind).load(validJobKey(ref.workflowName, ref.jobId as string, kind, ctx.home)) }],
-    [KINDS[kind].names.workflowType, { __resolveReference: async (ref, ctx) => ctx.loaders.workflow(kind).load(validWorkflowName(ref.workflowName, kind, ctx.home)) }],
+    [
+      KINDS[kind].names.jobType,
+      {
+        __resolveReference: async (ref, ctx) =>
+          ctx.loaders.job(kind).load(validJobKey(ref.workflowName, ref.jobId as string, kind, ctx.home)),
+      },
+    ],
+    [
+      KINDS[kind].names.workflowType,
+      { __resolveReference: async (ref, ctx) => ctx.loaders.workflow(kind).load(validWorkflowName(ref.workflowName, kind, ctx.home)) },
+    ],
   ]),
 );

@@ -40,7 +40,10 @@ export function startResolver<K extends JobKind>(kind: K) {
 
   @Resolver(() => types.startPayload)
   class StartJobResolver {
-    @Mutation(() => types.startPayload, { name: names.startMutation, description: `Starts a job of ${types.article} ${label} workflow; the service runs one at a time.` })
+    @Mutation(() => types.startPayload, {
+      name: names.startMutation,
+      description: `Starts a job of ${types.article} ${label} workflow; the service runs one at a time.`,
+    })
     start(@Arg('input', () => types.startInput) input: StartInput, @Ctx() ctx: GatewayContext): Promise<StartedOfKind[K]> {
       return ctx.access.start(
         input.workflowName,
@@ -49,7 +52,8 @@ export function startResolver<K extends JobKind>(kind: K) {
           outputSourceConfig: validOutputSources(input.outputSourceConfig),
           idempotencyKey: validIdempotencyKey(input.idempotencyKey),
         }),
-        ({ workflowName, outputSourceConfig, idempotencyKey }) => ctx.starter.startJob(kind, workflowName, { outputSourceConfig, jobType: input.jobType ?? undefined }, idempotencyKey),
+        ({ workflowName, outputSourceConfig, idempotencyKey }) =>
+          ctx.starter.startJob(kind, workflowName, { outputSourceConfig, jobType: input.jobType ?? undefined }, idempotencyKey),
       );
     }
 

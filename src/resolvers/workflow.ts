@@ -34,14 +34,25 @@ export function workflowResolver<K extends JobKind>(kind: K) {
       return ctx.loaders.workflow(kind).load(validWorkflowName(workflowName, kind, ctx.home));
     }
 
-    @Query(() => types.workflowConnection, { name: names.workflowsQuery, nullable: true, description: `The ${label} workflows of the account and region.` })
+    @Query(() => types.workflowConnection, {
+      name: names.workflowsQuery,
+      nullable: true,
+      description: `The ${label} workflows of the account and region.`,
+    })
     workflows(@Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext) {
       return readConnection(pageOf(ctx, { kind }, first, after), (page) => ctx.loaders.listWorkflows(kind, page));
     }
 
     @FieldResolver(() => types.jobConnection, { nullable: true, description: "The workflow's jobs, newest first." })
-    async jobs(@Root() wf: WorkflowNode<K>, @Args() { first, after }: PageArgs, @Ctx() ctx: GatewayContext, @Info() info: GraphQLResolveInfo) {
-      const list = readConnection(pageOf(ctx, { kind, workflowName: wf.workflowName }, first, after), (page) => ctx.loaders.listJobs(kind, wf.workflowName, page));
+    async jobs(
+      @Root() wf: WorkflowNode<K>,
+      @Args() { first, after }: PageArgs,
+      @Ctx() ctx: GatewayContext,
+      @Info() info: GraphQLResolveInfo,
+    ) {
+      const list = readConnection(pageOf(ctx, { kind, workflowName: wf.workflowName }, first, after), (page) =>
+        ctx.loaders.listJobs(kind, wf.workflowName, page),
+      );
       return hintJobPage(info, await list, ctx);
     }
 

@@ -111,7 +111,7 @@ abstract class Job {
 
   @Field({
     description:
-      "True when the gateway cannot reach the service about this job and this is the last state it knows (as of observedAt). Subscriptions send such an event after two failed polls, and a fresh one with stale false once the service answers again. Queries fail rather than answer stale.",
+      'True when the gateway cannot reach the service about this job and this is the last state it knows (as of observedAt). Subscriptions send such an event after two failed polls, and a fresh one with stale false once the service answers again. Queries fail rather than answer stale.',
   })
   stale!: boolean;
 }

@@ -2,7 +2,14 @@ import type { ClassType } from 'type-graphql';
 import type { JobKind } from '../upstream/kinds';
 import { IdMappingJob, IdMappingJobMetrics, MatchingJob, MatchingJobMetrics } from './job';
 import { StartIdMappingJobInput, StartIdMappingJobPayload, StartMatchingJobInput, StartMatchingJobPayload } from './start';
-import { IdMappingJobConnection, IdMappingWorkflow, IdMappingWorkflowConnection, MatchingJobConnection, MatchingWorkflow, MatchingWorkflowConnection } from './workflow';
+import {
+  IdMappingJobConnection,
+  IdMappingWorkflow,
+  IdMappingWorkflowConnection,
+  MatchingJobConnection,
+  MatchingWorkflow,
+  MatchingWorkflowConnection,
+} from './workflow';
 
 /** The GraphQL classes of one kind: its object and connection types, and its start's input and payload. */
 export interface KindTypes {

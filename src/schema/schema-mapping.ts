@@ -7,7 +7,7 @@ export class SchemaField {
   @Field()
   fieldName!: string;
 
-  @Field({ description: 'What the column holds, in the service\'s words: NAME, EMAIL_ADDRESS, PHONE_NUMBER, ADDRESS_STREET1, UNIQUE_ID…' })
+  @Field({ description: "What the column holds, in the service's words: NAME, EMAIL_ADDRESS, PHONE_NUMBER, ADDRESS_STREET1, UNIQUE_ID…" })
   type!: string;
 
   @Field(() => String, { nullable: true, description: 'Columns matched together (an address of several columns).' })
@@ -23,7 +23,10 @@ export class SchemaField {
   hashed?: boolean;
 }
 
-@ObjectType({ description: 'The schema of an input table: its columns and what each holds, named by input sources.', simpleResolvers: true })
+@ObjectType({
+  description: 'The schema of an input table: its columns and what each holds, named by input sources.',
+  simpleResolvers: true,
+})
 export class SchemaMapping {
   @Field()
   schemaName!: string;

@@ -22,12 +22,16 @@ export class StartIdMappingJobInput {
   @Field(() => [OutputSourceInput], { nullable: true, description: "At most one; unset, the workflow's own output." })
   outputSourceConfig?: OutputSourceInput[];
 
-  @Field(() => IdMappingJobType, { nullable: true, description: "Unset, the workflow's default: INCREMENTAL when it runs incrementally, else BATCH." })
+  @Field(() => IdMappingJobType, {
+    nullable: true,
+    description: "Unset, the workflow's default: INCREMENTAL when it runs incrementally, else BATCH.",
+  })
   jobType?: IdMappingJobType;
 
   @Field(() => String, {
     nullable: true,
-    description: 'Makes the start safe to retry: the same key with the same input within 24 hours returns the first result and starts nothing.',
+    description:
+      'Makes the start safe to retry: the same key with the same input within 24 hours returns the first result and starts nothing.',
   })
   idempotencyKey?: string;
 }
@@ -54,7 +58,8 @@ export class StartMatchingJobInput {
 
   @Field(() => String, {
     nullable: true,
-    description: 'Makes the start safe to retry: the same key with the same input within 24 hours returns the first result and starts nothing.',
+    description:
+      'Makes the start safe to retry: the same key with the same input within 24 hours returns the first result and starts nothing.',
   })
   idempotencyKey?: string;
 }

@@ -20,7 +20,10 @@ export class InputSource {
   applyNormalization?: boolean;
 }
 
-@ObjectType({ description: 'An Amazon Connect Customer Profiles domain and object type a matching workflow writes to.', simpleResolvers: true })
+@ObjectType({
+  description: 'An Amazon Connect Customer Profiles domain and object type a matching workflow writes to.',
+  simpleResolvers: true,
+})
 export class CustomerProfilesIntegration {
   @Field()
   domainArn!: string;
@@ -52,7 +55,10 @@ export class WorkflowOutputSource {
   @Field(() => [OutputAttribute], { nullable: true })
   output?: OutputAttribute[];
 
-  @Field(() => CustomerProfilesIntegration, { nullable: true, description: 'Matching: the Amazon Connect Customer Profiles domain the output also goes to.' })
+  @Field(() => CustomerProfilesIntegration, {
+    nullable: true,
+    description: 'Matching: the Amazon Connect Customer Profiles domain the output also goes to.',
+  })
   customerProfilesIntegration?: CustomerProfilesIntegration;
 }
 

@@ -34,7 +34,15 @@ import { listening, urlOf } from './listen';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OperationGate } from './operations';
 import { OriginGuard } from './origins';
-import { startClusterJobEvents, startCursorKeys, startEmbeddedEmulator, startJobWatcher, startListWatcher, startSharedRedis, startUpstreamClients } from './parts';
+import {
+  startClusterJobEvents,
+  startCursorKeys,
+  startEmbeddedEmulator,
+  startJobWatcher,
+  startListWatcher,
+  startSharedRedis,
+  startUpstreamClients,
+} from './parts';
 import type { RefusedStarts } from './refused-starts';
 import { responseCache } from './response-cache';
 import { retryAfterPlugin } from './retry-after';
@@ -100,7 +108,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     return await compose(config, options, stack);
   } catch (err) {
     // The caller's error is what it needs to hear of; a part that also failed to stop is left to the log.
-    await stack.dispose().catch((stopError: unknown) => (options.logger ?? pino({ level: config.logLevel })).error({ err: stopError }, 'a part failed to stop after start-up failed'));
+    await stack
+      .dispose()
+      .catch((stopError: unknown) =>
+        (options.logger ?? pino({ level: config.logLevel })).error({ err: stopError }, 'a part failed to stop after start-up failed'),
+      );
     throw err;
   }
 }
@@ -138,7 +150,9 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       if (error) logger[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
     },
   });
-  const idempotency = options.idempotencyStore ?? (redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
+  const idempotency =
+    options.idempotencyStore ??
+    (redis ? new RedisIdempotencyStore(redis) : new MemoryIdempotencyStore({ maxKeys: config.idempotencyMaxKeys }));
   const starter = new JobStarter(jobs, idempotency, {
     clockSkewMs: config.startClockSkewMs,
     startTimeoutMs: config.startTimeoutMs,
@@ -182,7 +196,11 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
   const schema = await buildGatewaySchema();
-  const posture: SchemaPosture = { introspection: config.introspection, routerSecret: config.routerSecret, inlineTracing: config.inlineTracing };
+  const posture: SchemaPosture = {
+    introspection: config.introspection,
+    routerSecret: config.routerSecret,
+    inlineTracing: config.inlineTracing,
+  };
   const validationRules = limitRules(config, posture);
   const refused = (limit: string) => metrics.limitRefusals.inc({ limit });
   const cost = new UpstreamCost(
@@ -194,7 +212,11 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   const gate = new OperationGate(schema, validationRules, cost, posture, variablesLimits, trusted);
   // Websockets and event streams draw from one set of per-client limits.
   const limits = new ClientLimits(
-    { streamsPerClient: config.streamsPerClient, subscriptionsPerSocket: config.wsSubscriptionsPerSocket, jobsPerClient: config.watchedJobsPerClient },
+    {
+      streamsPerClient: config.streamsPerClient,
+      subscriptionsPerSocket: config.wsSubscriptionsPerSocket,
+      jobsPerClient: config.watchedJobsPerClient,
+    },
     refused,
   );
   const { maxConnections, perAddress } = connectionLimits(config);
@@ -205,14 +227,24 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     deadlines,
     logger,
     backend: config.backend,
-    readiness: async (): Promise<Record<string, boolean>> => ({ ...(redis ? { redis: await redis.check() } : {}), ...(awsAccess ? { aws: awsAccess.ready() } : {}) }),
+    readiness: async (): Promise<Record<string, boolean>> => ({
+      ...(redis ? { redis: await redis.check() } : {}),
+      ...(awsAccess ? { aws: awsAccess.ready() } : {}),
+    }),
     trustProxy,
     bodyLimit: config.bodyLimitBytes,
-    timeouts: { headersMs: config.httpHeadersTimeoutMs, requestMs: config.httpRequestTimeoutMs, keepAliveMs: config.httpKeepAliveTimeoutMs },
+    timeouts: {
+      headersMs: config.httpHeadersTimeoutMs,
+      requestMs: config.httpRequestTimeoutMs,
+      keepAliveMs: config.httpKeepAliveTimeoutMs,
+    },
     maxConnections,
     trusted,
     dashboard: config.dashboard,
-    ide: config.ide === 'graphiql' ? { introspection: config.introspection, trustedDocuments: trusted !== undefined, auth: config.auth.modes } : undefined,
+    ide:
+      config.ide === 'graphiql'
+        ? { introspection: config.introspection, trustedDocuments: trusted !== undefined, auth: config.auth.modes }
+        : undefined,
     // In production the plain page stays at /graphql, and links the IDE when it is on.
     browserPage: config.ide === 'sandbox' ? 'apollo' : config.ide === 'graphiql' && config.nodeEnv !== 'production' ? 'ide' : 'landing',
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'http' }),
@@ -268,7 +300,9 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     plugins: [
       // Past the drain deadline, waits still open are cut (see close) and answered; the connections close once they are.
       ApolloServerPluginDrainHttpServer({ httpServer, stopGracePeriodMillis: config.shutdownDrainMs + ANSWER_GRACE_MS }),
-      limitsPlugin<GatewayContext>(cost, posture, variablesLimits, (ctx, ...refused) => refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused)),
+      limitsPlugin<GatewayContext>(cost, posture, variablesLimits, (ctx, ...refused) =>
+        refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused),
+      ),
       retryAfterPlugin<GatewayContext>(),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // Apollo's page loads its script from Apollo's CDN: only when asked for (ER_IDE=sandbox); otherwise the HTTP layer serves ours.
@@ -299,9 +333,33 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       clearTimeout(cut);
     }
   });
-  http.serveGraphQL(apollo, createSseHandler({ schema, gate, posture, context, limits, streamsPerClient: config.streamsPerClient, refusedStarts, deadlines, scheduler, logger }));
-  await listening(() => http.app.listen({ port: config.port, host: config.host }), { port: 'PORT', host: 'HOST' }, config.host, config.port);
-  await listening(() => metricsListener.listen({ port: config.metricsPort, host: config.metricsHost }), { port: 'ER_METRICS_PORT', host: 'ER_METRICS_HOST' }, config.metricsHost, config.metricsPort);
+  http.serveGraphQL(
+    apollo,
+    createSseHandler({
+      schema,
+      gate,
+      posture,
+      context,
+      limits,
+      streamsPerClient: config.streamsPerClient,
+      refusedStarts,
+      deadlines,
+      scheduler,
+      logger,
+    }),
+  );
+  await listening(
+    () => http.app.listen({ port: config.port, host: config.host }),
+    { port: 'PORT', host: 'HOST' },
+    config.host,
+    config.port,
+  );
+  await listening(
+    () => metricsListener.listen({ port: config.metricsPort, host: config.metricsHost }),
+    { port: 'ER_METRICS_PORT', host: 'ER_METRICS_HOST' },
+    config.metricsHost,
+    config.metricsPort,
+  );
 
   return {
     url: urlOf(httpServer.address() as AddressInfo),

@@ -129,12 +129,20 @@ export class ClientLimits {
         const { subscriptionsPerSocket, jobsPerClient } = this.settings;
         if (subscriptions >= subscriptionsPerSocket) {
           this.refused('subscriptionsPerSocket');
-          throw limitExceeded('subscriptionsPerSocket', subscriptionsPerSocket, `A connection may hold ${subscriptionsPerSocket} subscriptions at once; complete one first.`);
+          throw limitExceeded(
+            'subscriptionsPerSocket',
+            subscriptionsPerSocket,
+            `A connection may hold ${subscriptionsPerSocket} subscriptions at once; complete one first.`,
+          );
         }
         const holdings = this.holdings(client);
         if (holdings.jobs.of(watchId) === 0 && holdings.jobs.size >= jobsPerClient) {
           this.refused('jobsPerClient');
-          throw limitExceeded('jobsPerClient', jobsPerClient, `A client may watch ${jobsPerClient} distinct jobs at once; complete a subscription first.`);
+          throw limitExceeded(
+            'jobsPerClient',
+            jobsPerClient,
+            `A client may watch ${jobsPerClient} distinct jobs at once; complete a subscription first.`,
+          );
         }
         subscriptions++;
         holdings.jobs.add(watchId);

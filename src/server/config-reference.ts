@@ -41,7 +41,8 @@ export function settingRows(schema: z.ZodObject): SettingRow[] {
 }
 
 /** Integers zod gives `.int()` fields as bounds when none is set: no bound to print. */
-const unbounded = (value: number | undefined): number | undefined => (value === undefined || Math.abs(value) >= Number.MAX_SAFE_INTEGER ? undefined : value);
+const unbounded = (value: number | undefined): number | undefined =>
+  value === undefined || Math.abs(value) >= Number.MAX_SAFE_INTEGER ? undefined : value;
 
 function typeText(name: string, field: SettingSchema): string {
   if (field.typeText) return field.typeText;

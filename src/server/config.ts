@@ -156,7 +156,12 @@ export interface Config {
 export class ConfigError extends Error {}
 
 /** A comma-separated list, items trimmed, empty ones dropped. */
-const commaList = z.string().transform((value) => value.split(',').map((item) => item.trim()).filter(Boolean));
+const commaList = z.string().transform((value) =>
+  value
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
 
 /**
  * The gateway's settings: every variable it reads, its bounds, its default and
@@ -164,9 +169,16 @@ const commaList = z.string().transform((value) => value.split(',').map((item) =>
  * docs/operators/configuration.md is generated from this (npm run config-reference).
  */
 export const settingsSchema = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development').meta({ group: 'service', description: '`production` requires `ER_BACKEND` to be set' }),
+  NODE_ENV: z
+    .enum(['development', 'production', 'test'])
+    .default('development')
+    .meta({ group: 'service', description: '`production` requires `ER_BACKEND` to be set' }),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000).meta({ group: 'service', description: 'HTTP port (`0` picks a free one)' }),
-  HOST: z.string().min(1).default('127.0.0.1').meta({ group: 'service', description: 'address to listen on; `0.0.0.0` to serve other hosts' }),
+  HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .meta({ group: 'service', description: 'address to listen on; `0.0.0.0` to serve other hosts' }),
   ER_BACKEND: z.enum(['emulator', 'aws']).optional().meta({
     group: 'backend',
     defaultText: '`emulator` (required when `NODE_ENV=production`)',
@@ -178,28 +190,47 @@ export const settingsSchema = z.object({
     .meta({
       group: 'backend',
       typeText: 'http(s) URL',
-      description: 'with `ER_BACKEND=aws`, an endpoint override (a VPC endpoint, or an emulator running elsewhere); a region and credentials are still needed (any credentials for the emulator)',
+      description:
+        'with `ER_BACKEND=aws`, an endpoint override (a VPC endpoint, or an emulator running elsewhere); a region and credentials are still needed (any credentials for the emulator)',
     }),
   AWS_REGION: z
     .string()
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must be a region name such as us-east-1')
     .optional()
-    .meta({ group: 'backend', typeText: 'region name (`us-east-1`)', defaultText: 'SDK default chain', description: "with `ER_BACKEND=aws`, the service's region" }),
+    .meta({
+      group: 'backend',
+      typeText: 'region name (`us-east-1`)',
+      defaultText: 'SDK default chain',
+      description: "with `ER_BACKEND=aws`, the service's region",
+    }),
   // The embedded emulator's, with the bounds the standalone emulator has.
   ...embeddedEmulatorSettings.shape,
-  ER_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000).meta({ group: 'upstream', description: 'how long one upstream attempt may wait for an answer' }),
-  ER_IDEMPOTENCY_MAX_KEYS: z.coerce
+  ER_UPSTREAM_TIMEOUT_MS: z.coerce
     .number()
     .int()
-    .min(1)
-    .max(10_000_000)
+    .min(100)
+    .max(120_000)
     .default(10_000)
-    .meta({
-      group: 'upstream',
-      description: "finished starts' idempotency keys kept in memory at most, the least recently used going first (keys of starts under way or with a lost answer are always kept)",
-    }),
-  ER_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(3_600_000).optional().meta({ group: 'upstream', defaultText: '`5000` (`1000` with the emulator)', description: 'time between polls of a watched job' }),
-  ER_POLL_BACKOFF_CAP_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000).meta({ group: 'upstream', description: 'the longest wait between polls while the service fails' }),
+    .meta({ group: 'upstream', description: 'how long one upstream attempt may wait for an answer' }),
+  ER_IDEMPOTENCY_MAX_KEYS: z.coerce.number().int().min(1).max(10_000_000).default(10_000).meta({
+    group: 'upstream',
+    description:
+      "finished starts' idempotency keys kept in memory at most, the least recently used going first (keys of starts under way or with a lost answer are always kept)",
+  }),
+  ER_POLL_INTERVAL_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(3_600_000)
+    .optional()
+    .meta({ group: 'upstream', defaultText: '`5000` (`1000` with the emulator)', description: 'time between polls of a watched job' }),
+  ER_POLL_BACKOFF_CAP_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(60_000)
+    .meta({ group: 'upstream', description: 'the longest wait between polls while the service fails' }),
   ER_POLL_FAILURE_LIMIT_MS: z.coerce
     .number()
     .int()
@@ -207,123 +238,112 @@ export const settingsSchema = z.object({
     .max(86_400_000)
     .default(120_000)
     .meta({ group: 'upstream', description: 'how long polls of a job may fail before its subscribers get `UPSTREAM_UNAVAILABLE`' }),
-  ER_WS_KEEPALIVE_MS: z.coerce.number().int().min(0).max(600_000).default(12_000).meta({ group: 'subscriptions', description: 'websocket ping interval (`0` turns pings off)' }),
-  ER_WS_INIT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(3_000).meta({ group: 'subscriptions', description: 'a websocket must send `connection_init` within this time' }),
-  ER_SUBSCRIBER_QUEUE: z.coerce
+  ER_WS_KEEPALIVE_MS: z.coerce
     .number()
     .int()
-    .min(1)
-    .max(10_000)
-    .default(8)
-    .meta({ group: 'subscriptions', description: 'undelivered events kept per subscription; a subscriber further behind skips to the latest state' }),
-  ER_WS_MAX_BUFFERED_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(1_073_741_824)
-    .default(1_048_576)
-    .meta({ group: 'subscriptions', description: 'a websocket whose unsent output passes this is closed with 1013 (a client that reads too slowly or not at all)' }),
-  ER_REQUEST_DEADLINE_MS: z.coerce
+    .min(0)
+    .max(600_000)
+    .default(12_000)
+    .meta({ group: 'subscriptions', description: 'websocket ping interval (`0` turns pings off)' }),
+  ER_WS_INIT_TIMEOUT_MS: z.coerce
     .number()
     .int()
     .min(100)
     .max(600_000)
-    .default(10_000)
-    .meta({
-      group: 'upstream',
-      description:
-        'how long one request (HTTP, or a query or mutation over a websocket) may wait for the service in all, every retry and rate-budget wait included; fields that cannot make it fail alone (`THROTTLED`, or `UPSTREAM_UNAVAILABLE` with `reason: "deadline"`)',
-    }),
-  ER_SHUTDOWN_DRAIN_MS: z.coerce
+    .default(3_000)
+    .meta({ group: 'subscriptions', description: 'a websocket must send `connection_init` within this time' }),
+  ER_SUBSCRIBER_QUEUE: z.coerce.number().int().min(1).max(10_000).default(8).meta({
+    group: 'subscriptions',
+    description: 'undelivered events kept per subscription; a subscriber further behind skips to the latest state',
+  }),
+  ER_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_048_576).meta({
+    group: 'subscriptions',
+    description: 'a websocket whose unsent output passes this is closed with 1013 (a client that reads too slowly or not at all)',
+  }),
+  ER_REQUEST_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000).meta({
+    group: 'upstream',
+    description:
+      'how long one request (HTTP, or a query or mutation over a websocket) may wait for the service in all, every retry and rate-budget wait included; fields that cannot make it fail alone (`THROTTLED`, or `UPSTREAM_UNAVAILABLE` with `reason: "deadline"`)',
+  }),
+  ER_SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).max(600_000).default(10_000).meta({
+    group: 'service',
+    description:
+      'on SIGTERM, how long in-flight requests may finish; then those still waiting are answered with `UPSTREAM_UNAVAILABLE` (`reason: "shutdown"`)',
+  }),
+  ER_START_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000).meta({
+    group: 'upstream',
+    description:
+      "how far the service's clock may differ from the gateway's when a lost start is looked for (see [Starting jobs](../frontend/starting-jobs.md))",
+  }),
+  ER_START_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000).meta({
+    group: 'upstream',
+    description:
+      "how long a start's call to the service may last in all (rate-budget wait, attempts, retries after throttling) before it is cut; with the skew allowance, the window in which a start whose answer was lost may still land (see [Starting jobs](../frontend/starting-jobs.md))",
+  }),
+  ER_POLL_SHARE: z.coerce.number().min(0).max(0.9).default(0.2).meta({
+    group: 'upstream',
+    description:
+      "the share of each operation's rate budget that polls of watched jobs keep while queries wait for it too: one token in five by default, so no flood of queries can stop live updates",
+  }),
+  ER_INLINE_TRACING: z.enum(['true', 'false']).default('true').meta({
+    group: 'federation',
+    description:
+      'federated tracing (`ftv1`) for a router that asks for it (with `ER_ROUTER_SECRET`, only the router; without it, only while introspection is on); `false` turns it off',
+  }),
+  ER_INTROSPECTION: z.enum(['true', 'false']).optional().meta({
+    group: 'federation',
+    defaultText: '`false` with `NODE_ENV=production`, else `true`',
+    description:
+      'schema introspection, over HTTP, websockets and SSE alike; off, `__schema`, `__type` and (but for the router) `_service` are refused wherever they appear in a document, and error messages suggest no field names',
+  }),
+  ER_DASHBOARD: z.enum(['true', 'false']).default('true').meta({
+    group: 'service',
+    description: '`false` turns off the dashboard page at `/dashboard/` (see [The dashboard](../frontend/dashboard-and-ide.md))',
+  }),
+  ER_IDE: z.enum(['graphiql', 'sandbox', 'off']).optional().meta({
+    group: 'service',
+    defaultText: '`off` with `NODE_ENV=production`, else `graphiql`',
+    description:
+      "the GraphQL IDE for browsers (see [The IDE](../frontend/dashboard-and-ide.md)): `graphiql` serves GraphiQL at `/ide/`, offline (a browser's GET `/graphql` is sent there, but in production, where the plain page at `/graphql` links it); `sandbox` serves Apollo's embedded Sandbox at GET `/graphql` (from Apollo's CDN: needs the internet); `off` neither (`/ide/` answers 404, `/graphql` shows the plain page)",
+  }),
+  ER_START_WITHOUT_AWS: z.enum(['true', 'false']).default('false').meta({
+    group: 'backend',
+    description:
+      'with `ER_BACKEND=aws`, start even when the SDK finds no region or no credentials: `/readyz` stays 503 (`checks.aws: false`) and clients get `GATEWAY_MISCONFIGURED` until they resolve (looked for again every 30 s); by default the gateway refuses to start, naming what is missing',
+  }),
+  ER_ROUTER_SECRET: z.string().min(16, 'must be at least 16 characters').optional().meta({
+    group: 'federation',
+    description:
+      'a secret the router sends as `X-Router-Secret`: with it, `_service { sdl }` and `ftv1` traces are answered whatever `ER_INTROSPECTION` says',
+  }),
+  ER_METRICS_PORT: z.coerce
     .number()
     .int()
     .min(0)
-    .max(600_000)
-    .default(10_000)
-    .meta({ group: 'service', description: 'on SIGTERM, how long in-flight requests may finish; then those still waiting are answered with `UPSTREAM_UNAVAILABLE` (`reason: "shutdown"`)' }),
-  ER_START_CLOCK_SKEW_MS: z.coerce
-    .number()
-    .int()
-    .min(0)
-    .max(3_600_000)
-    .default(10_000)
-    .meta({ group: 'upstream', description: "how far the service's clock may differ from the gateway's when a lost start is looked for (see [Starting jobs](../frontend/starting-jobs.md))" }),
-  ER_START_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(600_000)
-    .default(15_000)
-    .meta({
-      group: 'upstream',
-      description:
-        "how long a start's call to the service may last in all (rate-budget wait, attempts, retries after throttling) before it is cut; with the skew allowance, the window in which a start whose answer was lost may still land (see [Starting jobs](../frontend/starting-jobs.md))",
-    }),
-  ER_POLL_SHARE: z.coerce
-    .number()
-    .min(0)
-    .max(0.9)
-    .default(0.2)
-    .meta({
-      group: 'upstream',
-      description: "the share of each operation's rate budget that polls of watched jobs keep while queries wait for it too: one token in five by default, so no flood of queries can stop live updates",
-    }),
-  ER_INLINE_TRACING: z
-    .enum(['true', 'false'])
-    .default('true')
-    .meta({
-      group: 'federation',
-      description: 'federated tracing (`ftv1`) for a router that asks for it (with `ER_ROUTER_SECRET`, only the router; without it, only while introspection is on); `false` turns it off',
-    }),
-  ER_INTROSPECTION: z
-    .enum(['true', 'false'])
-    .optional()
-    .meta({
-      group: 'federation',
-      defaultText: '`false` with `NODE_ENV=production`, else `true`',
-      description:
-        'schema introspection, over HTTP, websockets and SSE alike; off, `__schema`, `__type` and (but for the router) `_service` are refused wherever they appear in a document, and error messages suggest no field names',
-    }),
-  ER_DASHBOARD: z.enum(['true', 'false']).default('true').meta({ group: 'service', description: '`false` turns off the dashboard page at `/dashboard/` (see [The dashboard](../frontend/dashboard-and-ide.md))' }),
-  ER_IDE: z
-    .enum(['graphiql', 'sandbox', 'off'])
-    .optional()
-    .meta({
-      group: 'service',
-      defaultText: '`off` with `NODE_ENV=production`, else `graphiql`',
-      description:
-        "the GraphQL IDE for browsers (see [The IDE](../frontend/dashboard-and-ide.md)): `graphiql` serves GraphiQL at `/ide/`, offline (a browser's GET `/graphql` is sent there, but in production, where the plain page at `/graphql` links it); `sandbox` serves Apollo's embedded Sandbox at GET `/graphql` (from Apollo's CDN: needs the internet); `off` neither (`/ide/` answers 404, `/graphql` shows the plain page)",
-    }),
-  ER_START_WITHOUT_AWS: z
-    .enum(['true', 'false'])
-    .default('false')
-    .meta({
-      group: 'backend',
-      description:
-        'with `ER_BACKEND=aws`, start even when the SDK finds no region or no credentials: `/readyz` stays 503 (`checks.aws: false`) and clients get `GATEWAY_MISCONFIGURED` until they resolve (looked for again every 30 s); by default the gateway refuses to start, naming what is missing',
-    }),
-  ER_ROUTER_SECRET: z
+    .max(65535)
+    .default(9464)
+    .meta({ group: 'service', description: "the port of `/metrics`, a listener apart from the service's (`0` picks a free one)" }),
+  ER_METRICS_HOST: z
     .string()
-    .min(16, 'must be at least 16 characters')
-    .optional()
-    .meta({ group: 'federation', description: 'a secret the router sends as `X-Router-Secret`: with it, `_service { sdl }` and `ftv1` traces are answered whatever `ER_INTROSPECTION` says' }),
-  ER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464).meta({ group: 'service', description: "the port of `/metrics`, a listener apart from the service's (`0` picks a free one)" }),
-  ER_METRICS_HOST: z.string().min(1).default('127.0.0.1').meta({ group: 'service', description: 'where `/metrics` listens; `0.0.0.0` for a scraper on another host' }),
-  ER_MAX_UPSTREAM_CALLS: z.coerce
+    .min(1)
+    .default('127.0.0.1')
+    .meta({ group: 'service', description: 'where `/metrics` listens; `0.0.0.0` for a scraper on another host' }),
+  ER_MAX_UPSTREAM_CALLS: z.coerce.number().int().min(1).max(100_000).default(200).meta({
+    group: 'limits',
+    description:
+      'an operation whose estimated upstream calls (see [Limits](limits-and-cost.md)) pass this is refused with `LIMIT_EXCEEDED` before anything runs',
+  }),
+  ER_MAX_ENTITIES: z.coerce
     .number()
     .int()
     .min(1)
     .max(100_000)
-    .default(200)
-    .meta({ group: 'limits', description: 'an operation whose estimated upstream calls (see [Limits](limits-and-cost.md)) pass this is refused with `LIMIT_EXCEEDED` before anything runs' }),
-  ER_MAX_ENTITIES: z.coerce.number().int().min(1).max(100_000).default(100).meta({ group: 'limits', description: 'representations one `_entities` may name' }),
-  ER_BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(104_857_600)
-    .default(102_400)
-    .meta({ group: 'http', description: 'the largest request body, and the largest websocket message (a larger one closes the socket with 1009)' }),
+    .default(100)
+    .meta({ group: 'limits', description: 'representations one `_entities` may name' }),
+  ER_BODY_LIMIT_BYTES: z.coerce.number().int().min(1024).max(104_857_600).default(102_400).meta({
+    group: 'http',
+    description: 'the largest request body, and the largest websocket message (a larger one closes the socket with 1009)',
+  }),
   ER_HTTP_HEADERS_TIMEOUT_MS: z.coerce
     .number()
     .int()
@@ -338,45 +358,36 @@ export const settingsSchema = z.object({
     .max(600_000)
     .default(30_000)
     .meta({ group: 'http', description: 'a client must send its whole request within this (at least the headers timeout)' }),
-  ER_HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).max(600_000).default(5_000).meta({ group: 'http', description: 'an idle keep-alive connection is closed after this' }),
-  ER_MAX_CONNECTIONS: z.coerce
+  ER_HTTP_KEEPALIVE_TIMEOUT_MS: z.coerce
     .number()
     .int()
-    .min(1)
-    .max(1_000_000)
-    .optional()
-    .meta({
-      group: 'http',
-      defaultText: '`10000`, or the file descriptor limit (`ulimit -n`) less 128 when that is lower (read on Linux)',
-      description: 'connections (HTTP and websockets) held at once; past it new ones are refused, so the process never runs out of descriptors',
-    }),
-  ER_STREAMS_PER_CLIENT: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(100_000)
-    .default(20)
-    .meta({
-      group: 'subscriptions',
-      description:
-        'streams one client (principal, else address) may hold at once, websockets and SSE streams together; one more websocket is closed with 1008, one more SSE request is 429 `LIMIT_EXCEEDED` (replaces `ER_WS_SOCKETS_PER_CLIENT`, which now stops start-up naming this one)',
-    }),
-  ER_MAX_CONNECTIONS_PER_ADDRESS: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .optional()
-    .meta({
-      group: 'http',
-      defaultText: 'a tenth of `ER_MAX_CONNECTIONS`',
-      description: "connections of every kind one address may hold at once (at most `ER_MAX_CONNECTIONS`); one more is closed at once. A trusted proxy's address (`ER_TRUST_PROXY`) is exempt",
-    }),
+    .min(0)
+    .max(600_000)
+    .default(5_000)
+    .meta({ group: 'http', description: 'an idle keep-alive connection is closed after this' }),
+  ER_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(1_000_000).optional().meta({
+    group: 'http',
+    defaultText: '`10000`, or the file descriptor limit (`ulimit -n`) less 128 when that is lower (read on Linux)',
+    description:
+      'connections (HTTP and websockets) held at once; past it new ones are refused, so the process never runs out of descriptors',
+  }),
+  ER_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(20).meta({
+    group: 'subscriptions',
+    description:
+      'streams one client (principal, else address) may hold at once, websockets and SSE streams together; one more websocket is closed with 1008, one more SSE request is 429 `LIMIT_EXCEEDED` (replaces `ER_WS_SOCKETS_PER_CLIENT`, which now stops start-up naming this one)',
+  }),
+  ER_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).optional().meta({
+    group: 'http',
+    defaultText: 'a tenth of `ER_MAX_CONNECTIONS`',
+    description:
+      "connections of every kind one address may hold at once (at most `ER_MAX_CONNECTIONS`); one more is closed at once. A trusted proxy's address (`ER_TRUST_PROXY`) is exempt",
+  }),
   // Renamed: read only to say so, as a setting silently dropped would lift the limit it set.
-  ER_WS_SOCKETS_PER_CLIENT: z
-    .string()
-    .optional()
-    .meta({ group: 'removed', typeText: 'any: set, it stops start-up', description: 'renamed `ER_STREAMS_PER_CLIENT`, which counts SSE streams beside websockets; set that instead' }),
+  ER_WS_SOCKETS_PER_CLIENT: z.string().optional().meta({
+    group: 'removed',
+    typeText: 'any: set, it stops start-up',
+    description: 'renamed `ER_STREAMS_PER_CLIENT`, which counts SSE streams beside websockets; set that instead',
+  }),
   ER_WS_SUBSCRIPTIONS_PER_SOCKET: z.coerce
     .number()
     .int()
@@ -391,14 +402,27 @@ export const settingsSchema = z.object({
     .max(1_000_000)
     .default(50)
     .meta({ group: 'subscriptions', description: 'distinct jobs one client may watch at once over all its sockets (each is a poller)' }),
-  ER_WS_MESSAGES_PER_SECOND: z.coerce
-    .number()
-    .min(1)
-    .max(100_000)
-    .default(100)
-    .meta({ group: 'subscriptions', description: 'messages, pings included, a websocket may send per second (bursts of twice as many); past it the socket is closed with 1008' }),
+  ER_WS_MESSAGES_PER_SECOND: z.coerce.number().min(1).max(100_000).default(100).meta({
+    group: 'subscriptions',
+    description:
+      'messages, pings included, a websocket may send per second (bursts of twice as many); past it the socket is closed with 1008',
+  }),
   ER_TRUST_PROXY: z
-    .union([z.string().regex(/^\d+$/).transform(Number), commaList.pipe(z.array(z.string().regex(/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d+)?)$/, 'must be a hop count, or addresses and CIDRs (or loopback, linklocal, uniquelocal)')).min(1))])
+    .union([
+      z.string().regex(/^\d+$/).transform(Number),
+      commaList.pipe(
+        z
+          .array(
+            z
+              .string()
+              .regex(
+                /^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d+)?)$/,
+                'must be a hop count, or addresses and CIDRs (or loopback, linklocal, uniquelocal)',
+              ),
+          )
+          .min(1),
+      ),
+    ])
     .optional()
     .meta({
       group: 'http',
@@ -407,14 +431,17 @@ export const settingsSchema = z.object({
       description:
         "which proxies' `X-Forwarded-For` names the client: a hop count (`1` behind one load balancer) or addresses and CIDRs (`10.0.0.0/8,loopback`). Clients are told apart by it when they are anonymous; the proxies' own connections are exempt from `ER_MAX_CONNECTIONS_PER_ADDRESS` (all of them with a hop count)",
     }),
-  ER_FINAL_JOB_CACHE_SIZE: z.coerce.number().int().min(0).max(10_000_000).default(10_000).meta({ group: 'caching', description: 'finished jobs kept in memory (they never change); `0` keeps none' }),
-  ER_FRESHNESS_MS: z.coerce
+  ER_FINAL_JOB_CACHE_SIZE: z.coerce
     .number()
     .int()
     .min(0)
-    .max(600_000)
-    .default(1000)
-    .meta({ group: 'caching', description: "how long a running job's latest snapshot serves queries without a new call; `0` turns it off" }),
+    .max(10_000_000)
+    .default(10_000)
+    .meta({ group: 'caching', description: 'finished jobs kept in memory (they never change); `0` keeps none' }),
+  ER_FRESHNESS_MS: z.coerce.number().int().min(0).max(600_000).default(1000).meta({
+    group: 'caching',
+    description: "how long a running job's latest snapshot serves queries without a new call; `0` turns it off",
+  }),
   // Above 0, at least one call in 1000 s: the governor's waits (1000 / rate ms at most) then stay within what Node's timers take.
   ER_RATE_PER_SECOND: z.coerce
     .number()
@@ -422,69 +449,70 @@ export const settingsSchema = z.object({
     .max(10_000)
     .refine((rate) => rate === 0 || rate >= 0.001, 'must be 0 (off) or at least 0.001')
     .default(5)
-    .meta({ group: 'upstream', typeText: 'number, `0` or 0.001–10000', description: 'upstream calls per second per operation; `0` turns the governor off' }),
-  ER_RATE_BURST: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(10_000)
-    .optional()
     .meta({
       group: 'upstream',
-      defaultText: '`1`',
-      description: "calls per operation that may go at once after a quiet spell (`1` spaces calls evenly; raise it if your account's limit allows bursts)",
+      typeText: 'number, `0` or 0.001–10000',
+      description: 'upstream calls per second per operation; `0` turns the governor off',
     }),
-  ER_RATE_MAX_WAIT_MS: z.coerce.number().int().min(0).max(600_000).default(5000).meta({ group: 'upstream', description: 'a query that would wait longer than this for its turn fails with `THROTTLED`' }),
-  ER_FINAL_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600).meta({ group: 'caching', description: 'HTTP cache `max-age` of answers about a single finished job' }),
-  ER_RESPONSE_CACHE_MB: z.coerce
+  ER_RATE_BURST: z.coerce.number().int().min(1).max(10_000).optional().meta({
+    group: 'upstream',
+    defaultText: '`1`',
+    description:
+      "calls per operation that may go at once after a quiet spell (`1` spaces calls evenly; raise it if your account's limit allows bursts)",
+  }),
+  ER_RATE_MAX_WAIT_MS: z.coerce
     .number()
+    .int()
     .min(0)
-    .max(65_536)
-    .default(32)
-    .meta({ group: 'caching', description: 'memory for the response cache (whole answers about finished jobs, reused for their `max-age` without executing); `0` turns it off' }),
-  ER_MAX_DEPTH: z.coerce
+    .max(600_000)
+    .default(5000)
+    .meta({ group: 'upstream', description: 'a query that would wait longer than this for its turn fails with `THROTTLED`' }),
+  ER_FINAL_MAX_AGE_SECONDS: z.coerce
     .number()
     .int()
-    .min(1)
-    .max(1000)
-    .default(12)
-    .meta({ group: 'limits', description: 'operations nested deeper are refused (`GRAPHQL_VALIDATION_FAILED`, 400), over HTTP and websockets' }),
-  ER_MAX_VARIABLES_DEPTH: z.coerce
+    .min(0)
+    .max(31_536_000)
+    .default(3600)
+    .meta({ group: 'caching', description: 'HTTP cache `max-age` of answers about a single finished job' }),
+  ER_RESPONSE_CACHE_MB: z.coerce.number().min(0).max(65_536).default(32).meta({
+    group: 'caching',
+    description:
+      'memory for the response cache (whole answers about finished jobs, reused for their `max-age` without executing); `0` turns it off',
+  }),
+  ER_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12).meta({
+    group: 'limits',
+    description: 'operations nested deeper are refused (`GRAPHQL_VALIDATION_FAILED`, 400), over HTTP and websockets',
+  }),
+  ER_MAX_VARIABLES_DEPTH: z.coerce.number().int().min(1).max(1000).default(32).meta({
+    group: 'limits',
+    description:
+      "variables nesting lists and input objects deeper are refused (`BAD_USER_INPUT`, 400) before anything reads them, on every transport; the schema's deepest input needs 3",
+  }),
+  ER_MAX_VARIABLE_VALUES: z.coerce.number().int().min(1).max(1_000_000).default(10_000).meta({
+    group: 'limits',
+    description:
+      "variables holding more values (list items, fields and scalars, counted over all variables) are refused likewise; a router's 100 `_entities` representations hold about 400",
+  }),
+  ER_MAX_ALIASES: z.coerce
     .number()
     .int()
-    .min(1)
-    .max(1000)
-    .default(32)
-    .meta({
-      group: 'limits',
-      description: "variables nesting lists and input objects deeper are refused (`BAD_USER_INPUT`, 400) before anything reads them, on every transport; the schema's deepest input needs 3",
-    }),
-  ER_MAX_VARIABLE_VALUES: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(1_000_000)
-    .default(10_000)
-    .meta({
-      group: 'limits',
-      description: "variables holding more values (list items, fields and scalars, counted over all variables) are refused likewise; a router's 100 `_entities` representations hold about 400",
-    }),
-  ER_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(50).meta({ group: 'limits', description: 'operations with more aliases are refused' }),
-  ER_MAX_COST: z.coerce
-    .number()
-    .int()
-    .min(1)
-    .max(10_000_000)
-    .default(50_000)
-    .meta({
-      group: 'limits',
-      description: "operations whose structural cost (graphql-armor's: fields weighted by depth) passes this are refused; a 100-job list asking every job field scores about 10,000",
-    }),
+    .min(0)
+    .max(10_000)
+    .default(50)
+    .meta({ group: 'limits', description: 'operations with more aliases are refused' }),
+  ER_MAX_COST: z.coerce.number().int().min(1).max(10_000_000).default(50_000).meta({
+    group: 'limits',
+    description:
+      "operations whose structural cost (graphql-armor's: fields weighted by depth) passes this are refused; a 100-job list asking every job field scores about 10,000",
+  }),
   ER_AUTH: commaList
     .pipe(
       z.union([
         z.tuple([z.literal('none')]),
-        z.array(z.enum(['jwt', 'apikey'])).min(1).refine((modes) => new Set(modes).size === modes.length, 'names a mode twice'),
+        z
+          .array(z.enum(['jwt', 'apikey']))
+          .min(1)
+          .refine((modes) => new Set(modes).size === modes.length, 'names a mode twice'),
       ]),
     )
     .optional()
@@ -497,10 +525,26 @@ export const settingsSchema = z.object({
   ER_JWT_JWKS_URL: z
     .url({ protocol: /^https?$/ })
     .optional()
-    .meta({ group: 'auth', typeText: 'http(s) URL', description: "with `jwt`: the issuer's JWKS (cached ten minutes; a token naming an unknown key fetches it again, at most every 30 s)" }),
-  ER_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional().meta({ group: 'auth', typeText: 'file path', description: 'with `jwt`, instead of a JWKS: one public key, SPKI PEM' }),
-  ER_JWT_ISSUER: z.string().min(1).optional().meta({ group: 'auth', defaultText: 'unset (not checked)', description: 'the `iss` tokens must carry; set it (and `ER_JWT_AUDIENCE`) in production' }),
-  ER_JWT_AUDIENCE: z.string().min(1).optional().meta({ group: 'auth', defaultText: 'unset (not checked)', description: 'the `aud` tokens must carry; set it (and `ER_JWT_ISSUER`) in production' }),
+    .meta({
+      group: 'auth',
+      typeText: 'http(s) URL',
+      description: "with `jwt`: the issuer's JWKS (cached ten minutes; a token naming an unknown key fetches it again, at most every 30 s)",
+    }),
+  ER_JWT_PUBLIC_KEY_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ group: 'auth', typeText: 'file path', description: 'with `jwt`, instead of a JWKS: one public key, SPKI PEM' }),
+  ER_JWT_ISSUER: z.string().min(1).optional().meta({
+    group: 'auth',
+    defaultText: 'unset (not checked)',
+    description: 'the `iss` tokens must carry; set it (and `ER_JWT_AUDIENCE`) in production',
+  }),
+  ER_JWT_AUDIENCE: z.string().min(1).optional().meta({
+    group: 'auth',
+    defaultText: 'unset (not checked)',
+    description: 'the `aud` tokens must carry; set it (and `ER_JWT_ISSUER`) in production',
+  }),
   ER_JWT_ALGORITHMS: commaList
     .pipe(z.array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'])).min(1))
     .default(['RS256', 'ES256'])
@@ -510,46 +554,65 @@ export const settingsSchema = z.object({
       defaultText: '`RS256,ES256`',
       description: 'signature algorithms accepted (asymmetric only)',
     }),
-  ER_JWT_CLOCK_SKEW_S: z.coerce.number().int().min(0).max(600).default(30).meta({ group: 'auth', description: "how far the issuer's clock may differ from ours, in seconds" }),
-  ER_JWT_GROUPS_CLAIM: z.string().min(1).default('groups').meta({ group: 'auth', description: "the claim holding a user's groups (`cognito:groups` for Cognito)" }),
-  ER_JWT_JWKS_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(100)
-    .max(60_000)
-    .default(5000)
-    .meta({ group: 'auth', description: 'how long one fetch of the JWKS may take in all, headers and body; past it the fetch is abandoned and its connection closed (see [Securing it](securing.md))' }),
-  ER_JWT_JWKS_GRACE_MS: z.coerce
+  ER_JWT_CLOCK_SKEW_S: z.coerce
     .number()
     .int()
     .min(0)
-    .max(86_400_000)
-    .default(3_600_000)
-    .meta({
-      group: 'auth',
-      defaultText: '`3600000` (1 hour)',
-      description: 'past its ten minutes, how long the last good JWKS still checks tokens while fetching a new one fails; `0` for none',
-    }),
-  ER_API_KEYS_FILE: z.string().min(1).optional().meta({ group: 'auth', typeText: 'file path', description: 'with `apikey`: `keys: [{ name, sha256, groups }]` (YAML or JSON)' }),
-  ER_API_KEYS: z.string().min(1).optional().meta({ group: 'auth', typeText: '`name:sha256hex,…`', description: 'with `apikey`, or beside the file: `name:sha256hex,…`' }),
-  ER_POLICY_FILE: z
+    .max(600)
+    .default(30)
+    .meta({ group: 'auth', description: "how far the issuer's clock may differ from ours, in seconds" }),
+  ER_JWT_GROUPS_CLAIM: z
+    .string()
+    .min(1)
+    .default('groups')
+    .meta({ group: 'auth', description: "the claim holding a user's groups (`cognito:groups` for Cognito)" }),
+  ER_JWT_JWKS_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000).meta({
+    group: 'auth',
+    description:
+      'how long one fetch of the JWKS may take in all, headers and body; past it the fetch is abandoned and its connection closed (see [Securing it](securing.md))',
+  }),
+  ER_JWT_JWKS_GRACE_MS: z.coerce.number().int().min(0).max(86_400_000).default(3_600_000).meta({
+    group: 'auth',
+    defaultText: '`3600000` (1 hour)',
+    description: 'past its ten minutes, how long the last good JWKS still checks tokens while fetching a new one fails; `0` for none',
+  }),
+  ER_API_KEYS_FILE: z
     .string()
     .min(1)
     .optional()
-    .meta({
-      group: 'auth',
-      typeText: 'file path',
-      defaultText: 'unset (with `none`: anyone may do anything; starts write to the workflow\'s own output only)',
-      description: 'the policy, YAML or JSON; required with `jwt` or `apikey`',
-    }),
+    .meta({ group: 'auth', typeText: 'file path', description: 'with `apikey`: `keys: [{ name, sha256, groups }]` (YAML or JSON)' }),
+  ER_API_KEYS: z
+    .string()
+    .min(1)
+    .optional()
+    .meta({ group: 'auth', typeText: '`name:sha256hex,…`', description: 'with `apikey`, or beside the file: `name:sha256hex,…`' }),
+  ER_POLICY_FILE: z.string().min(1).optional().meta({
+    group: 'auth',
+    typeText: 'file path',
+    defaultText: "unset (with `none`: anyone may do anything; starts write to the workflow's own output only)",
+    description: 'the policy, YAML or JSON; required with `jwt` or `apikey`',
+  }),
   ER_ALLOWED_ORIGINS: commaList
-    .pipe(z.array(z.union([z.literal('*'), z.url({ protocol: /^https?$/ }).refine((origin) => URL.canParse(origin) && new URL(origin).origin === origin, 'must be an origin: scheme://host[:port], no path or trailing slash')])))
+    .pipe(
+      z.array(
+        z.union([
+          z.literal('*'),
+          z
+            .url({ protocol: /^https?$/ })
+            .refine(
+              (origin) => URL.canParse(origin) && new URL(origin).origin === origin,
+              'must be an origin: scheme://host[:port], no path or trailing slash',
+            ),
+        ]),
+      ),
+    )
     .optional()
     .meta({
       group: 'auth',
       typeText: 'comma-separated origins (`scheme://host[:port]`), or `*`',
       defaultText: "unset: the gateway's own origin and pages on `localhost`, `127.0.0.1`, `[::1]`",
-      description: "origins (`https://app.example.com`, comma-separated; `*` for any) whose pages may call the gateway, over HTTP (CORS) and websockets; the gateway's own origin always may",
+      description:
+        "origins (`https://app.example.com`, comma-separated; `*` for any) whose pages may call the gateway, over HTTP (CORS) and websockets; the gateway's own origin always may",
     }),
   ER_ALLOWED_HOSTS: commaList
     .pipe(z.array(z.string().regex(/^(\*|[a-zA-Z0-9.-]+|\[?[0-9a-fA-F:]+\]?)$/, 'must be host names without ports, or *')).min(1))
@@ -570,16 +633,13 @@ export const settingsSchema = z.object({
       defaultText: "the emulator's; unset with AWS",
       description: 'with AWS: the account whose workflow ARNs are taken (names are always taken); unset, ARNs are refused',
     }),
-  ER_TRUSTED_DOCUMENTS: z
-    .string()
-    .min(1)
-    .optional()
-    .meta({
-      group: 'auth',
-      typeText: 'file path',
-      defaultText: 'unset (any operation)',
-      description: 'a manifest of trusted documents (see [For frontend teams](../frontend/clients.md)): only its operations run, on HTTP, websockets and SSE',
-    }),
+  ER_TRUSTED_DOCUMENTS: z.string().min(1).optional().meta({
+    group: 'auth',
+    typeText: 'file path',
+    defaultText: 'unset (any operation)',
+    description:
+      'a manifest of trusted documents (see [For frontend teams](../frontend/clients.md)): only its operations run, on HTTP, websockets and SSE',
+  }),
   ER_REDIS_URL: z
     .url({ protocol: /^rediss?$/ })
     .optional()
@@ -593,30 +653,42 @@ export const settingsSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1 to 64 letters, digits or _ . : -')
     .default('er-gateway:')
-    .meta({ group: 'replicas', typeText: '1 to 64 letters, digits or `_ . : -`', description: 'the prefix of every key and channel in Redis; give each deployment its own' }),
-  ER_FINAL_JOB_TTL_S: z.coerce.number().int().min(60).max(31_536_000).default(604_800).meta({ group: 'replicas', defaultText: '`604800` (7 days)', description: 'how long a finished job is kept in Redis, in seconds' }),
-  ER_REDIS_COMMAND_TIMEOUT_MS: z.coerce
-    .number()
-    .int()
-    .min(10)
-    .max(60_000)
-    .default(1000)
     .meta({
       group: 'replicas',
-      description: "how long any Redis command, and the ping behind `/readyz`, may wait for Redis's answer; past it the command fails and the shared parts fall back or refuse (see [Operations](operations.md))",
+      typeText: '1 to 64 letters, digits or `_ . : -`',
+      description: 'the prefix of every key and channel in Redis; give each deployment its own',
     }),
+  ER_FINAL_JOB_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(31_536_000)
+    .default(604_800)
+    .meta({ group: 'replicas', defaultText: '`604800` (7 days)', description: 'how long a finished job is kept in Redis, in seconds' }),
+  ER_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(60_000).default(1000).meta({
+    group: 'replicas',
+    description:
+      "how long any Redis command, and the ping behind `/readyz`, may wait for Redis's answer; past it the command fails and the shared parts fall back or refuse (see [Operations](operations.md))",
+  }),
   ER_CURSOR_KEY: z
     .string()
-    .refine((key) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(key) && Buffer.from(key, 'base64').length === 32, 'must be 32 bytes in base64, e.g. from `openssl rand -base64 32`')
+    .refine(
+      (key) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(key) && Buffer.from(key, 'base64').length === 32,
+      'must be 32 bytes in base64, e.g. from `openssl rand -base64 32`',
+    )
     .transform((key) => Buffer.from(key, 'base64'))
     .optional()
     .meta({
       group: 'replicas',
       typeText: '32 bytes in base64',
       defaultText: 'unset: made at start; with `ER_REDIS_URL`, shared through Redis',
-      description: 'the key list cursors are encrypted with (AES-256-GCM): `openssl rand -base64 32` makes one; the same on every replica (see [Securing it](securing.md))',
+      description:
+        'the key list cursors are encrypted with (AES-256-GCM): `openssl rand -base64 32` makes one; the same on every replica (see [Securing it](securing.md))',
     }),
-  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').meta({ group: 'service', description: 'how much is logged (JSON logs by pino)' }),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .meta({ group: 'service', description: 'how much is logged (JSON logs by pino)' }),
 });
 
 /** Reads the settings from `source` (process.env in production); throws ConfigError naming every bad variable. */
@@ -651,10 +723,18 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     throw new ConfigError('ER_HTTP_REQUEST_TIMEOUT_MS: must be at least ER_HTTP_HEADERS_TIMEOUT_MS, as a request includes its headers.');
   }
   if (vars.ER_WS_SOCKETS_PER_CLIENT !== undefined) {
-    throw new ConfigError('ER_WS_SOCKETS_PER_CLIENT: renamed ER_STREAMS_PER_CLIENT, which counts SSE streams beside websockets; set that instead.');
+    throw new ConfigError(
+      'ER_WS_SOCKETS_PER_CLIENT: renamed ER_STREAMS_PER_CLIENT, which counts SSE streams beside websockets; set that instead.',
+    );
   }
-  if (vars.ER_MAX_CONNECTIONS_PER_ADDRESS !== undefined && vars.ER_MAX_CONNECTIONS !== undefined && vars.ER_MAX_CONNECTIONS_PER_ADDRESS > vars.ER_MAX_CONNECTIONS) {
-    throw new ConfigError('ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS, or one address could take every connection.');
+  if (
+    vars.ER_MAX_CONNECTIONS_PER_ADDRESS !== undefined &&
+    vars.ER_MAX_CONNECTIONS !== undefined &&
+    vars.ER_MAX_CONNECTIONS_PER_ADDRESS > vars.ER_MAX_CONNECTIONS
+  ) {
+    throw new ConfigError(
+      'ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS, or one address could take every connection.',
+    );
   }
   if (modes.length > 0 && vars.ER_POLICY_FILE === undefined) {
     throw new ConfigError(`ER_POLICY_FILE: required with ER_AUTH=${modes.join(',')}; without a policy no one may do anything.`);
@@ -773,7 +853,10 @@ function defaultMaxConnections(): number {
  * the settings, else 10000 (or fewer, under the file descriptor limit) and a
  * tenth of that.
  */
-export function connectionLimits(config: Pick<Config, 'maxConnections' | 'maxConnectionsPerAddress'>): { maxConnections: number; perAddress: number } {
+export function connectionLimits(config: Pick<Config, 'maxConnections' | 'maxConnectionsPerAddress'>): {
+  maxConnections: number;
+  perAddress: number;
+} {
   const maxConnections = config.maxConnections ?? defaultMaxConnections();
   return { maxConnections, perAddress: config.maxConnectionsPerAddress ?? Math.ceil(maxConnections / CONNECTION_SHARE_DIVISOR) };
 }

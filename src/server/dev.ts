@@ -30,7 +30,8 @@ function startGateway(): void {
   child.once('exit', (code, signal) => {
     if (gateway === child) gateway = undefined;
     // child.killed: we stopped it, to restart it or to stop.
-    if (!stopping && !child.killed) process.stderr.write(`dev: the gateway exited (${code ?? signal}); it starts again on the next change\n`);
+    if (!stopping && !child.killed)
+      process.stderr.write(`dev: the gateway exited (${code ?? signal}); it starts again on the next change\n`);
   });
 }
 function restartGateway(): void {

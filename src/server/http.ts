@@ -60,7 +60,15 @@ export const SSE_PATH = '/graphql/stream';
 export type SseHandler = (request: FastifyRequest, reply: FastifyReply, caller: Caller) => Promise<void>;
 
 /** Headers a browser app may send across origins (CORS). */
-const CORS_HEADERS = ['content-type', 'authorization', 'x-api-key', 'apollo-require-preflight', 'x-apollo-operation-name', 'graphql-client-name', 'graphql-client-version'];
+const CORS_HEADERS = [
+  'content-type',
+  'authorization',
+  'x-api-key',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+  'graphql-client-name',
+  'graphql-client-version',
+];
 /** Request headers that decide an answer once auth is on: caches must keep answers apart by them. */
 const CREDENTIAL_HEADERS = 'Authorization, X-API-Key';
 const REALM = 'er-gateway';
@@ -118,7 +126,8 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
 
   // A callback hook, not an async one: it runs on every request, and a promise there shows in throughput.
   app.addHook('onRequest', (request, reply, done) => {
-    const refused = request.url === '/healthz' || request.url === '/readyz' ? undefined : origins.refusal(request.headers.host, request.headers.origin);
+    const refused =
+      request.url === '/healthz' || request.url === '/readyz' ? undefined : origins.refusal(request.headers.host, request.headers.origin);
     if (refused) return void refuse(reply, 403, 'FORBIDDEN', refused);
     const unreadable = unreadableBody(request.headers['content-type'], request.headers['content-encoding']);
     if (unreadable) return void refuse(reply, 415, 'UNSUPPORTED_MEDIA_TYPE', unreadable);
@@ -144,7 +153,13 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   if (options.dashboard) serveDashboard(app, logger);
   const ideRoutes = options.ide ? serveIde(app, options.ide, logger) : [];
   const pages = Object.fromEntries([FAVICON_PATH, ...ideRoutes].map((path) => [path, ['GET', 'HEAD']]));
-  answerInJson(app, { ...ROUTES, ...(options.dashboard ? DASHBOARD_ROUTES : {}), ...pages }, bodyLimit, logger, `GraphQL is at ${GRAPHQL_PATH}`);
+  answerInJson(
+    app,
+    { ...ROUTES, ...(options.dashboard ? DASHBOARD_ROUTES : {}), ...pages },
+    bodyLimit,
+    logger,
+    `GraphQL is at ${GRAPHQL_PATH}`,
+  );
 
   /** The caller a request's credentials name, or undefined once it has been answered 401 (or 503). */
   async function authenticated(request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
@@ -177,7 +192,8 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
     app,
     serveGraphQL(apollo, sse) {
       // Everything a request asks of the service shares one deadline, which ends with the answer.
-      const landingPage = options.browserPage === 'landing' ? landingPageHtml({ dashboard: options.dashboard, ide: options.ide !== undefined }) : undefined;
+      const landingPage =
+        options.browserPage === 'landing' ? landingPageHtml({ dashboard: options.dashboard, ide: options.ide !== undefined }) : undefined;
       const graphql = fastifyApolloHandler(apollo, {
         context: async (request) => {
           const deadline = deadlines.start();
@@ -217,7 +233,12 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         handler: async (request, reply) => {
           // graphql-sse answers a request that is not an event stream with a bare 404: say what it needs instead.
           if (!String(request.headers.accept ?? '').includes('text/event-stream')) {
-            return refuse(reply, 406, 'NOT_ACCEPTABLE', `${SSE_PATH} streams GraphQL over Server-Sent Events: send Accept: text/event-stream. Queries and mutations go to ${GRAPHQL_PATH}.`);
+            return refuse(
+              reply,
+              406,
+              'NOT_ACCEPTABLE',
+              `${SSE_PATH} streams GraphQL over Server-Sent Events: send Accept: text/event-stream. Queries and mutations go to ${GRAPHQL_PATH}.`,
+            );
           }
           const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
           if (!caller) return reply;
@@ -260,7 +281,8 @@ function answerInJson(app: FastifyInstance, routes: Record<string, string[]>, bo
   });
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const status = error.statusCode ?? 500;
-    if (status === 413) return refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${Math.floor(bodyLimit / 1024)} KiB.`);
+    if (status === 413)
+      return refuse(reply, 413, 'PAYLOAD_TOO_LARGE', `The request body is larger than ${Math.floor(bodyLimit / 1024)} KiB.`);
     if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
       return refuse(reply, 400, 'BAD_REQUEST', 'The request body is not valid JSON.');
     }
@@ -290,7 +312,10 @@ function trustedOperation(request: FastifyRequest, trusted: TrustedDocuments): G
   }
   const resolved = trusted.resolve({ query: source.query || undefined, documentId: source.documentId, extensions });
   if (typeof resolved !== 'string') return resolved;
-  const rest = extensions && typeof extensions === 'object' ? Object.fromEntries(Object.entries(extensions).filter(([name]) => name !== 'persistedQuery')) : undefined;
+  const rest =
+    extensions && typeof extensions === 'object'
+      ? Object.fromEntries(Object.entries(extensions).filter(([name]) => name !== 'persistedQuery'))
+      : undefined;
   if (request.method === 'GET') {
     // Apollo reads a GET's operation from the URL itself.
     const url = new URL(request.raw.url ?? '/', 'http://localhost');
@@ -312,7 +337,8 @@ function unreadableBody(contentType: string | undefined, contentEncoding: string
     return `Request bodies are read as sent; content-encoding ${contentEncoding} is not accepted.`;
   }
   const charset = contentType === undefined ? undefined : /;\s*charset="?([^";\s]+)/i.exec(contentType)?.[1].toLowerCase();
-  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') return `Request bodies are read as UTF-8; charset ${charset} is not accepted.`;
+  if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')
+    return `Request bodies are read as UTF-8; charset ${charset} is not accepted.`;
   return undefined;
 }
 
@@ -322,6 +348,15 @@ function clientMessage(error: FastifyError): string {
 }
 
 /** Answers `status` with one error in GraphQL's shape, as every refusal of the HTTP layer is; `details` join its extensions. */
-export function refuse(reply: FastifyReply, status: number, code: string, message: string, details: Record<string, unknown> = {}): FastifyReply {
-  return reply.code(status).type('application/json; charset=utf-8').send({ errors: [{ message, extensions: { code, ...details } }] });
+export function refuse(
+  reply: FastifyReply,
+  status: number,
+  code: string,
+  message: string,
+  details: Record<string, unknown> = {},
+): FastifyReply {
+  return reply
+    .code(status)
+    .type('application/json; charset=utf-8')
+    .send({ errors: [{ message, extensions: { code, ...details } }] });
 }

@@ -32,7 +32,10 @@ const TYPES: Record<string, string> = {
  *   font inline, as a `data:` URL, which is no request at all.
  * - `worker-src 'self'`: Monaco's language workers, bundled as files beside the page (no `blob:` workers, no CDN).
  */
-export const IDE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'; font-src 'self' data:; worker-src 'self'");
+export const IDE_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
+  "style-src 'self'",
+  "style-src 'self' 'unsafe-inline'; font-src 'self' data:; worker-src 'self'",
+);
 
 /**
  * Serves the IDE's built files at /ide/ (and /ide leads there), and returns

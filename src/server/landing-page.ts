@@ -39,7 +39,12 @@ ${ide}
 
 /** Whether a request asks for a page rather than a GraphQL answer: a GET that accepts HTML and no JSON, as a browser's navigation does. */
 export function wantsPage(method: string, accept: string | undefined): boolean {
-  return method === 'GET' && accept !== undefined && /\btext\/html\b/i.test(accept) && !/\bapplication\/(graphql-response\+)?json\b/i.test(accept);
+  return (
+    method === 'GET' &&
+    accept !== undefined &&
+    /\btext\/html\b/i.test(accept) &&
+    !/\bapplication\/(graphql-response\+)?json\b/i.test(accept)
+  );
 }
 
 /** Sends the landing page. */

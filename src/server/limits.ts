@@ -129,7 +129,10 @@ export function limitsPlugin<C extends BaseContext>(
     async validationDidStart({ document, request, contextValue }) {
       return async (errors) => {
         // Only a mutation can start a job; a document without one costs nothing more here.
-        if (errors?.length && document.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation === 'mutation')) {
+        if (
+          errors?.length &&
+          document.definitions.some((definition) => definition.kind === Kind.OPERATION_DEFINITION && definition.operation === 'mutation')
+        ) {
           const workflows = startsIn(document, request.operationName, request.variables);
           if (workflows.length > 0) refusedStarts(contextValue, workflows, 'invalid_operation');
         }
@@ -138,11 +141,19 @@ export function limitsPlugin<C extends BaseContext>(
     async didResolveOperation({ document, operationName, request, operation, contextValue }) {
       // Over HTTP a subscription would run as a query and fail inside; say where subscriptions are served instead.
       if (operation?.operation === 'subscription') {
-        throw new GraphQLError('Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.', {
-          extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
-        });
+        throw new GraphQLError(
+          'Subscriptions are served over websockets (graphql-transport-ws) at /graphql and over Server-Sent Events at /graphql/stream, not over a plain HTTP request.',
+          {
+            extensions: { code: 'BAD_REQUEST', http: { status: 400 } },
+          },
+        );
       }
-      const refusal = operationRefusal(cost, posture, variablesLimits, { document, operationName, variables: request.variables, router: routerOf(request) });
+      const refusal = operationRefusal(cost, posture, variablesLimits, {
+        document,
+        operationName,
+        variables: request.variables,
+        router: routerOf(request),
+      });
       if (refusal && operation?.operation === 'mutation') {
         const workflows = startsIn(document, operationName, request.variables);
         if (workflows.length > 0) refusedStarts(contextValue, workflows, 'limit_exceeded', refusal.extensions.limit as string | undefined);
@@ -155,7 +166,10 @@ export function limitsPlugin<C extends BaseContext>(
     async requestDidStart({ request }) {
       const headers = request.http?.headers;
       // Traces say how the gateway works inside: the router's to ask for, or a development server's.
-      if (headers?.has('apollo-federation-include-trace') && !(posture.inlineTracing && (posture.routerSecret === undefined ? posture.introspection : routerOf(request)))) {
+      if (
+        headers?.has('apollo-federation-include-trace') &&
+        !(posture.inlineTracing && (posture.routerSecret === undefined ? posture.introspection : routerOf(request)))
+      ) {
         headers.delete('apollo-federation-include-trace');
       }
       return listener;

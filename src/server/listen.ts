@@ -4,14 +4,22 @@ import type { AddressInfo } from 'node:net';
 export class ListenError extends Error {}
 
 /** Runs `listen`, turning the errors a person can fix into a ListenError naming the setting to change. */
-export async function listening(listen: () => Promise<unknown>, setting: { port: string; host: string }, host: string, port: number): Promise<void> {
+export async function listening(
+  listen: () => Promise<unknown>,
+  setting: { port: string; host: string },
+  host: string,
+  port: number,
+): Promise<void> {
   try {
     await listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ListenError(`port ${port} on ${host} is in use by another process: stop it, or set ${setting.port} to a free port.`);
-    if (code === 'EACCES') throw new ListenError(`port ${port} on ${host} may not be opened by this user: set ${setting.port} to a port above 1023.`);
-    if (code === 'EADDRNOTAVAIL') throw new ListenError(`${host} is not an address of this machine: set ${setting.host} to one of its addresses.`);
+    if (code === 'EADDRINUSE')
+      throw new ListenError(`port ${port} on ${host} is in use by another process: stop it, or set ${setting.port} to a free port.`);
+    if (code === 'EACCES')
+      throw new ListenError(`port ${port} on ${host} may not be opened by this user: set ${setting.port} to a port above 1023.`);
+    if (code === 'EADDRNOTAVAIL')
+      throw new ListenError(`${host} is not an address of this machine: set ${setting.host} to one of its addresses.`);
     throw err;
   }
 }

@@ -12,7 +12,10 @@ async function main(): Promise<void> {
   const gateway = await startGateway(config);
   const { logger } = gateway;
   if (Number(process.versions.node.split('.')[0]) < 22) {
-    logger.warn({ node: process.version }, 'NODE: Node 20 runs the gateway but is past its end of life, and AWS SDK releases after January 2027 need Node 22: upgrade when you can.');
+    logger.warn(
+      { node: process.version },
+      'NODE: Node 20 runs the gateway but is past its end of life, and AWS SDK releases after January 2027 need Node 22: upgrade when you can.',
+    );
   }
   if (config.backend === 'emulator') {
     logger.warn(
@@ -26,14 +29,20 @@ async function main(): Promise<void> {
     );
   }
   if (config.auth.modes.length > 0) {
-    logger.info({ auth: config.auth.modes.join(','), policy: config.auth.policyFile }, `AUTH: ${config.auth.modes.join(' or ')}, with the policy in ${config.auth.policyFile}`);
+    logger.info(
+      { auth: config.auth.modes.join(','), policy: config.auth.policyFile },
+      `AUTH: ${config.auth.modes.join(' or ')}, with the policy in ${config.auth.policyFile}`,
+    );
   } else if (config.backend === 'aws') {
     logger.error(
       { auth: 'none' },
       'AUTH: NONE (ER_AUTH=none). Anyone who reaches this gateway reads every workflow and job of the AWS account and starts jobs with its identity.',
     );
   } else {
-    logger.warn({ auth: 'none' }, 'AUTH: none. Every caller may do everything: fine for the embedded emulator, never for AWS (see docs/operators/securing.md).');
+    logger.warn(
+      { auth: 'none' },
+      'AUTH: none. Every caller may do everything: fine for the embedded emulator, never for AWS (see docs/operators/securing.md).',
+    );
   }
   // The message's start is what scripts and tests parse; the pages follow it, and are fields too.
   const pages = {

@@ -59,7 +59,12 @@ export class OperationGate {
       }
       this.documents.set(query, document);
     }
-    const refusal = operationRefusal(this.cost, this.posture, this.variablesLimits, { document, operationName: request.operationName, variables: request.variables, router: false });
+    const refusal = operationRefusal(this.cost, this.posture, this.variablesLimits, {
+      document,
+      operationName: request.operationName,
+      variables: request.variables,
+      router: false,
+    });
     if (!refusal) return document;
     tellStarts(refusedStarts, document, request, 'limit_exceeded', refusal.extensions.limit as string | undefined);
     return [refusal];
@@ -67,7 +72,13 @@ export class OperationGate {
 }
 
 /** Tells `refusedStarts` of the starts a refused document held, if it held any. */
-function tellStarts(refusedStarts: RefusedStarts | undefined, document: DocumentNode, request: StreamedOperation, reason: 'invalid_operation' | 'limit_exceeded', limit?: string): void {
+function tellStarts(
+  refusedStarts: RefusedStarts | undefined,
+  document: DocumentNode,
+  request: StreamedOperation,
+  reason: 'invalid_operation' | 'limit_exceeded',
+  limit?: string,
+): void {
   if (!refusedStarts) return;
   const workflows = startsIn(document, request.operationName, request.variables);
   if (workflows.length > 0) refusedStarts(workflows, reason, limit);

@@ -24,19 +24,39 @@ import type { Disposable } from './stack';
  */
 
 /** With ER_BACKEND=emulator: the emulator the gateway talks to, on a loopback port of its own. */
-export async function startEmbeddedEmulator(config: Config, options: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'> = {}): Promise<{ emulator: Emulator } & Disposable> {
-  const emulator = await startEmulator({ concurrency: config.emulatorConcurrency, concurrencyError: config.emulatorConcurrencyError, ...options, jobSeconds: config.emulatorJobSeconds });
+export async function startEmbeddedEmulator(
+  config: Config,
+  options: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'> = {},
+): Promise<{ emulator: Emulator } & Disposable> {
+  const emulator = await startEmulator({
+    concurrency: config.emulatorConcurrency,
+    concurrencyError: config.emulatorConcurrencyError,
+    ...options,
+    jobSeconds: config.emulatorJobSeconds,
+  });
   return { emulator, dispose: () => emulator.close() };
 }
 
 /** With ER_REDIS_URL: the connection replicas share. */
-export async function startSharedRedis(config: Config & { redisUrl: string }, logger: Logger): Promise<{ redis: SharedRedis } & Disposable> {
-  const redis = await connectRedis({ url: config.redisUrl, prefix: config.redisPrefix, logger, commandTimeoutMs: config.redisCommandTimeoutMs });
+export async function startSharedRedis(
+  config: Config & { redisUrl: string },
+  logger: Logger,
+): Promise<{ redis: SharedRedis } & Disposable> {
+  const redis = await connectRedis({
+    url: config.redisUrl,
+    prefix: config.redisPrefix,
+    logger,
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
   return { redis, dispose: () => redis.close() };
 }
 
 /** One cursor key per deployment: the setting's, else the one replicas agree on in Redis, else this process's. */
-export async function startCursorKeys(config: Config, redis: SharedRedis | undefined, logger: Logger): Promise<{ ring: CursorKeyRing } & Disposable> {
+export async function startCursorKeys(
+  config: Config,
+  redis: SharedRedis | undefined,
+  logger: Logger,
+): Promise<{ ring: CursorKeyRing } & Disposable> {
   if (config.cursorKey) return { ring: new CursorKeyRing(config.cursorKey), dispose: () => {} };
   if (redis) return sharedCursorKeys(redis, logger);
   return { ring: new CursorKeyRing(CursorKeyRing.randomKey()), dispose: () => {} };
@@ -111,7 +131,12 @@ export function startJobWatcher(
 }
 
 /** The ListWatcher: one List poll per live list, in this process. */
-export function startListWatcher(config: Config, jobs: JobStore, scheduler: Scheduler, metrics: GatewayMetrics): { lists: ListWatcher } & Disposable {
+export function startListWatcher(
+  config: Config,
+  jobs: JobStore,
+  scheduler: Scheduler,
+  metrics: GatewayMetrics,
+): { lists: ListWatcher } & Disposable {
   const lists = new ListWatcher(jobs, {
     intervalMs: config.pollIntervalMs,
     subscriberQueue: config.subscriberQueue,

@@ -13,9 +13,18 @@ const START_MUTATIONS = new Set<string>(JOB_KINDS.map((kind) => KINDS[kind].name
  * or a variable's value; `?` when neither says. For the audit of an
  * operation refused before it ran, so that no refused start goes unrecorded.
  */
-export function startsIn(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): string[] {
-  const fragments = new Map(document.definitions.flatMap((definition) => (definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition.selectionSet] as const] : [])));
-  const valueOf = (node: ValueNode | undefined): unknown => (node?.kind === Kind.VARIABLE ? variables?.[node.name.value] : node?.kind === Kind.STRING ? node.value : undefined);
+export function startsIn(
+  document: DocumentNode,
+  operationName: string | null | undefined,
+  variables: Record<string, unknown> | null | undefined,
+): string[] {
+  const fragments = new Map(
+    document.definitions.flatMap((definition) =>
+      definition.kind === Kind.FRAGMENT_DEFINITION ? [[definition.name.value, definition.selectionSet] as const] : [],
+    ),
+  );
+  const valueOf = (node: ValueNode | undefined): unknown =>
+    node?.kind === Kind.VARIABLE ? variables?.[node.name.value] : node?.kind === Kind.STRING ? node.value : undefined;
   const workflows: string[] = [];
   const seen = new Set<SelectionSetNode>();
   const visit = (selections: SelectionSetNode) => {
@@ -30,7 +39,9 @@ export function startsIn(document: DocumentNode, operationName: string | null | 
       } else if (START_MUTATIONS.has(selection.name.value)) {
         const input = selection.arguments?.find((argument) => argument.name.value === 'input')?.value;
         const named =
-          input?.kind === Kind.OBJECT ? valueOf(input.fields.find((field) => field.name.value === 'workflowName')?.value) : (valueOf(input) as { workflowName?: unknown } | undefined)?.workflowName;
+          input?.kind === Kind.OBJECT
+            ? valueOf(input.fields.find((field) => field.name.value === 'workflowName')?.value)
+            : (valueOf(input) as { workflowName?: unknown } | undefined)?.workflowName;
         workflows.push(typeof named === 'string' ? named : '?');
       }
     }

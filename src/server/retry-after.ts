@@ -12,7 +12,9 @@ export function retryAfterPlugin<C extends object>(): ApolloServerPlugin<C> {
       return {
         async willSendResponse({ response }) {
           if (response.body.kind !== 'single') return;
-          const waits = (response.body.singleResult.errors ?? []).map((error) => error.extensions?.retryAfterSeconds).filter((s): s is number => typeof s === 'number');
+          const waits = (response.body.singleResult.errors ?? [])
+            .map((error) => error.extensions?.retryAfterSeconds)
+            .filter((s): s is number => typeof s === 'number');
           if (waits.length > 0) response.http.headers.set('retry-after', String(Math.max(...waits)));
         },
       };

@@ -36,7 +36,10 @@ interface Liveness {
  * `check(socket)` applies the buffer limit at once, before a send.
  * Each drop is one info line saying why.
  */
-export function guardSockets(wsServer: WebSocketServer, options: SocketGuardOptions): { check(socket: WebSocket): boolean; dispose(): void } {
+export function guardSockets(
+  wsServer: WebSocketServer,
+  options: SocketGuardOptions,
+): { check(socket: WebSocket): boolean; dispose(): void } {
   const { logger, keepAliveMs, maxBufferedBytes } = options;
   const scheduler = options.scheduler ?? steadyScheduler;
   const liveness = new WeakMap<WebSocket, Liveness>();

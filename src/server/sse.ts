@@ -59,18 +59,31 @@ export function createSseHandler(options: SseOptions): SseHandler {
       const admitted = options.gate.admit(params, (...refused) => options.refusedStarts(callers.get(req.raw)!, ...refused));
       if (Array.isArray(admitted)) {
         const errors = formatAll(format, admitted);
-        return [JSON.stringify({ errors }), { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } }];
+        return [
+          JSON.stringify({ errors }),
+          { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } },
+        ];
       }
       const caller = callers.get(req.raw)!;
       const end = new AbortController();
       // The client's leaving (the response closing) ends the operation: its subscription releases what it held.
       req.context.reply.raw.once('close', () => end.abort());
-      const contextValue = options.context(options.deadlines.start(), caller, { signal: end.signal, quota: options.limits.socketQuota(caller.client) }) as SseContext;
-      return { schema: options.schema, document: admitted as DocumentNode, variableValues: params.variables, operationName: params.operationName, contextValue };
+      const contextValue = options.context(options.deadlines.start(), caller, {
+        signal: end.signal,
+        quota: options.limits.socketQuota(caller.client),
+      }) as SseContext;
+      return {
+        schema: options.schema,
+        document: admitted as DocumentNode,
+        variableValues: params.variables,
+        operationName: params.operationName,
+        contextValue,
+      };
     },
     execute: (args) => settleDeadline(execute(args), args.contextValue),
     subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
-    onNext: (_ctx, _req, result) => ('errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result),
+    onNext: (_ctx, _req, result) =>
+      'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result,
   });
   return async (request, reply, caller) => {
     // A stream counts against the client's budget from before it opens: one budget with its websockets.
@@ -79,10 +92,16 @@ export function createSseHandler(options: SseOptions): SseHandler {
       options.logger.info({ client: caller.client }, 'event stream refused: the client holds its share of streams');
       const { streamsPerClient } = options;
       // No Retry-After: the budget frees when this client closes a stream of its own, which no clock foretells.
-      return void refuse(reply, 429, 'LIMIT_EXCEEDED', `A client may hold ${streamsPerClient} streams (websockets and event streams) at once; close one first.`, {
-        limit: 'streamsPerClient',
-        limitValue: streamsPerClient,
-      });
+      return void refuse(
+        reply,
+        429,
+        'LIMIT_EXCEEDED',
+        `A client may hold ${streamsPerClient} streams (websockets and event streams) at once; close one first.`,
+        {
+          limit: 'streamsPerClient',
+          limitValue: streamsPerClient,
+        },
+      );
     }
     reply.raw.once('close', release);
     const { expiresAt } = caller.principal;
@@ -96,4 +115,3 @@ export function createSseHandler(options: SseOptions): SseHandler {
     await handler(request, reply);
   };
 }
-

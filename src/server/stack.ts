@@ -24,7 +24,10 @@ export class Stack {
   /** Pushes `dispose`; the returned function runs it now (once: the stack then skips it), for a part another part stops first (websockets, in Apollo's drain). */
   defer(dispose: () => unknown): () => Promise<void> {
     let running: Promise<void> | undefined;
-    const once = () => (running ??= Promise.resolve().then(dispose).then(() => undefined));
+    const once = () =>
+      (running ??= Promise.resolve()
+        .then(dispose)
+        .then(() => undefined));
     this.disposes.push(once);
     return once;
   }

@@ -40,9 +40,10 @@ export class TrustedDocuments {
 
   static async load(path: string): Promise<TrustedDocuments> {
     const parsed = await readSettingDocument('ER_TRUSTED_DOCUMENTS', path, manifest, 'the trusted documents manifest');
-    const entries = 'format' in parsed && Array.isArray((parsed as z.infer<typeof apolloManifest>).operations)
-      ? (parsed as z.infer<typeof apolloManifest>).operations.map((op): [string, string] => [op.id, op.body])
-      : Object.entries(parsed as Record<string, string>);
+    const entries =
+      'format' in parsed && Array.isArray((parsed as z.infer<typeof apolloManifest>).operations)
+        ? (parsed as z.infer<typeof apolloManifest>).operations.map((op): [string, string] => [op.id, op.body])
+        : Object.entries(parsed as Record<string, string>);
     return new TrustedDocuments(new Map(entries));
   }
 
@@ -57,15 +58,22 @@ export class TrustedDocuments {
 
   /** The text of the operation `request` names, or the error refusing it. */
   resolve(request: OperationRequest): string | GraphQLError {
-    const hash = typeof request.documentId === 'string' ? request.documentId.replace(/^sha256:/, '') : (request.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
+    const hash =
+      typeof request.documentId === 'string'
+        ? request.documentId.replace(/^sha256:/, '')
+        : (request.extensions as { persistedQuery?: { sha256Hash?: unknown } } | undefined)?.persistedQuery?.sha256Hash;
     if (typeof request.query === 'string') {
       if (this.texts.has(request.query)) return request.query;
-      return new GraphQLError('Only the operations of the trusted documents manifest run on this gateway; this one is not among them.', { extensions: { code: 'FORBIDDEN', reason: 'untrusted_document' } });
+      return new GraphQLError('Only the operations of the trusted documents manifest run on this gateway; this one is not among them.', {
+        extensions: { code: 'FORBIDDEN', reason: 'untrusted_document' },
+      });
     }
     if (typeof hash === 'string') {
       const text = this.byHash.get(hash);
       if (text !== undefined) return text;
-      return new GraphQLError(`No trusted document has the hash ${hash.slice(0, 80)}.`, { extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' } });
+      return new GraphQLError(`No trusted document has the hash ${hash.slice(0, 80)}.`, {
+        extensions: { code: 'PERSISTED_QUERY_NOT_FOUND' },
+      });
     }
     return new GraphQLError('Send a query, or the hash of a trusted document as documentId.', { extensions: { code: 'BAD_REQUEST' } });
   }

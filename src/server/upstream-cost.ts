@@ -64,7 +64,9 @@ const LIST_READS = new Set(COORDINATES.flatMap((k) => [`Query.${k.jobsQuery}`, `
 /** Fields that read one more thing for each object they are on: a Get each (a schema mapping; a request reads each name once, the estimate counts each). */
 const NESTED_READS = new Set(['InputSource.schemaMapping']);
 /** Lists that come whole with their object, at most this many items: a read under each item counts that many times. */
-const NESTED_LIST_MAX: Record<string, number> = Object.fromEntries(COORDINATES.map((k) => [`${k.workflowType}.inputSourceConfig`, MAX_INPUT_SOURCES]));
+const NESTED_LIST_MAX: Record<string, number> = Object.fromEntries(
+  COORDINATES.map((k) => [`${k.workflowType}.inputSourceConfig`, MAX_INPUT_SOURCES]),
+);
 /** Live lists: one List of `first` jobs per event, each listed job a summary. */
 const LIVE_LISTS = new Set(COORDINATES.map((k) => `Subscription.${k.liveList}`));
 /**
@@ -123,7 +125,11 @@ export class UpstreamCost {
     private readonly refused: (limit: string) => void = () => {},
   ) {}
 
-  refusal(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): GraphQLError | undefined {
+  refusal(
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    variables: Record<string, unknown> | null | undefined,
+  ): GraphQLError | undefined {
     const { refusal } = this.verdict(document, operationName, variables);
     if (refusal) this.refused(String(refusal.extensions.limit));
     return refusal;
@@ -144,7 +150,11 @@ export class UpstreamCost {
     return verdict;
   }
 
-  private judge(document: DocumentNode, operationName: string | null | undefined, inputs: Record<string, unknown>): { refusal?: GraphQLError } {
+  private judge(
+    document: DocumentNode,
+    operationName: string | null | undefined,
+    inputs: Record<string, unknown>,
+  ): { refusal?: GraphQLError } {
     const operation = getOperationAST(document, operationName);
     if (!operation) return {};
     const coerced = getVariableValues(this.schema, operation.variableDefinitions ?? [], inputs);
@@ -152,7 +162,8 @@ export class UpstreamCost {
     const root = this.schema.getRootType(operation.operation);
     if (!root) return {};
     const fragments: Record<string, FragmentDefinitionNode> = {};
-    for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+    for (const definition of document.definitions)
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
     const walk: Walk = { schema: this.schema, fragments, variables: coerced.coerced, limits: this.limits, schemaReads: 0 };
     const calls = cost(walk, root, [operation.selectionSet], 1, 'whole');
     if (walk.refusal) return { refusal: walk.refusal };
@@ -228,7 +239,10 @@ function listPages(walk: Walk, coordinate: string, first: number, after: unknown
 function startsCost(walk: Walk, group: FieldGroup, payload: GraphQLCompositeType, lookupGets: number): number {
   const input = group.args.input as { idempotencyKey?: unknown } | undefined;
   const lookup = input?.idempotencyKey === undefined || input.idempotencyKey === null ? 0 : 1 + lookupGets;
-  return group.nodes.reduce((calls, node) => calls + 1 + lookup + (node.selectionSet ? cost(walk, payload, [node.selectionSet], 1, 'whole') : 0), 0);
+  return group.nodes.reduce(
+    (calls, node) => calls + 1 + lookup + (node.selectionSet ? cost(walk, payload, [node.selectionSet], 1, 'whole') : 0),
+    0,
+  );
 }
 
 /** A connection's items, asked for through `nodes` and `edges { node }` alike: one set of objects, read once. */
@@ -239,7 +253,8 @@ function connectionCost(walk: Walk, connection: GraphQLObjectType, selections: S
   for (const group of groups.values()) {
     const nodes = group.field.name === 'nodes' ? group.nodes : group.field.name === 'edges' ? edgeNodes(walk, group) : [];
     for (const node of nodes) if (node.selectionSet) itemSelections.push(node.selectionSet);
-    if (nodes.length > 0) itemType ??= (group.field.name === 'nodes' ? getNamedType(group.field.type) : edgeNodeType(group)) as GraphQLCompositeType;
+    if (nodes.length > 0)
+      itemType ??= (group.field.name === 'nodes' ? getNamedType(group.field.type) : edgeNodeType(group)) as GraphQLCompositeType;
   }
   return itemType ? cost(walk, itemType, itemSelections, items, 'summary') : 0;
 }
@@ -259,7 +274,11 @@ function edgeNodeType(edges: FieldGroup): GraphQLCompositeType {
 function entitiesCost(walk: Walk, group: FieldGroup, selections: SelectionSetNode[], count: number): number {
   const representations = Array.isArray(group.args.representations) ? (group.args.representations as { __typename?: unknown }[]) : [];
   if (representations.length > walk.limits.maxEntities) {
-    walk.refusal = limitExceeded('entities', walk.limits.maxEntities, `_entities may name ${walk.limits.maxEntities} representations at once; this one names ${representations.length}.`);
+    walk.refusal = limitExceeded(
+      'entities',
+      walk.limits.maxEntities,
+      `_entities may name ${walk.limits.maxEntities} representations at once; this one names ${representations.length}.`,
+    );
     return 0;
   }
   const byType = new Map<string, number>();
@@ -279,7 +298,11 @@ function entitiesCost(walk: Walk, group: FieldGroup, selections: SelectionSetNod
 function nodesCost(walk: Walk, group: FieldGroup, type: GraphQLCompositeType, selections: SelectionSetNode[], count: number): number {
   const ids = Array.isArray(group.args.ids) ? group.args.ids.length : 0;
   if (ids > walk.limits.maxEntities) {
-    walk.refusal = limitExceeded('entities', walk.limits.maxEntities, `nodes may name ${walk.limits.maxEntities} ids at once; this one names ${ids}.`);
+    walk.refusal = limitExceeded(
+      'entities',
+      walk.limits.maxEntities,
+      `nodes may name ${walk.limits.maxEntities} ids at once; this one names ${ids}.`,
+    );
     return 0;
   }
   return count * ids + cost(walk, type, selections, count * ids, 'whole');

@@ -26,12 +26,18 @@ export function variablesRefusal(variables: unknown, limits: VariablesLimits): G
   let values = 0;
   for (let next = pending.pop(); next; next = pending.pop()) {
     if (++values > limits.maxValues) {
-      return gatewayError('BAD_USER_INPUT', `The variables hold more than ${limits.maxValues} values.`, { limit: 'variablesValues', limitValue: limits.maxValues });
+      return gatewayError('BAD_USER_INPUT', `The variables hold more than ${limits.maxValues} values.`, {
+        limit: 'variablesValues',
+        limitValue: limits.maxValues,
+      });
     }
     const { value, depth } = next;
     if (value === null || typeof value !== 'object') continue;
     if (depth >= limits.maxDepth) {
-      return gatewayError('BAD_USER_INPUT', `The variables nest lists and objects more than ${limits.maxDepth} deep.`, { limit: 'variablesDepth', limitValue: limits.maxDepth });
+      return gatewayError('BAD_USER_INPUT', `The variables nest lists and objects more than ${limits.maxDepth} deep.`, {
+        limit: 'variablesDepth',
+        limitValue: limits.maxDepth,
+      });
     }
     for (const item of Array.isArray(value) ? value : Object.values(value)) pending.push({ value: item, depth: depth + 1 });
   }

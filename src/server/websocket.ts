@@ -134,65 +134,71 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     scheduler: options.timers,
   });
 
-  const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>(
-    {
-      schema,
-      connectionInitWaitTimeout: options.initTimeoutMs,
-      onConnect: async (ctx) => {
-        const payload = ctx.connectionParams ?? {};
-        const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
-        const { socket, request } = ctx.extra;
-        unnamed.get(request)?.();
-        let principal: Principal;
-        try {
-          principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
-        } catch (err) {
-          if (!(err instanceof AuthenticationError)) throw err;
-          logger.info({ reason: err.reason }, 'websocket not authenticated');
-          options.onAuthFailure?.(err.reason);
-          // The signing keys' fault, not the client's: 1013 is one graphql-ws clients retry, 4401 one they give up on.
-          socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
-          return false;
-        }
-        const caller = callerOf(principal, options.addressOf(request));
-        const release = options.limits.openStream(caller.client);
-        if (!release) {
-          logger.info({ client: caller.client }, 'websocket refused: the client holds its share of streams');
-          socket.close(POLICY_VIOLATION, 'Too many connections from this client');
-          return false;
-        }
-        socket.once('close', release);
-        ctx.extra.caller = caller;
-        ctx.extra.quota = options.limits.socketQuota(caller.client);
-        const { expiresAt } = principal;
-        if (expiresAt !== undefined) {
-          expiries.set(socket, runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.')));
-        }
-        return true;
-      },
-      context: (ctx, id) => {
-        const end = new AbortController();
-        ctx.extra.operations.set(id, end);
-        return options.context(options.deadlines.start(), ctx.extra.caller!, { signal: end.signal, quota: ctx.extra.quota! });
-      },
-      // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
-      onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
-      // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
-      execute: (args) => settleDeadline(execute(args), args.contextValue),
-      subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
-      onSubscribe: (ctx, _id, payload) => {
-        const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
-        if (Array.isArray(admitted)) return admitted as GraphQLError[];
-        return { schema, document: admitted as DocumentNode, variableValues: payload.variables, operationName: payload.operationName ?? undefined };
-      },
-      onError: (_ctx, _id, _payload, errors) => formatAll(format, errors),
-      onNext: (ctx, _id, _payload, _args, result) => {
-        // Past the limit the socket is closed, and graphql-ws sends nothing more on it.
-        guard.check(ctx.extra.socket);
-        return result.errors ? { ...result, errors: formatAll(format, result.errors) } : result;
-      },
-    } satisfies ServerOptions<Record<string, unknown> | undefined, SocketExtra>,
-  );
+  const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    schema,
+    connectionInitWaitTimeout: options.initTimeoutMs,
+    onConnect: async (ctx) => {
+      const payload = ctx.connectionParams ?? {};
+      const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
+      const { socket, request } = ctx.extra;
+      unnamed.get(request)?.();
+      let principal: Principal;
+      try {
+        principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
+      } catch (err) {
+        if (!(err instanceof AuthenticationError)) throw err;
+        logger.info({ reason: err.reason }, 'websocket not authenticated');
+        options.onAuthFailure?.(err.reason);
+        // The signing keys' fault, not the client's: 1013 is one graphql-ws clients retry, 4401 one they give up on.
+        socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
+        return false;
+      }
+      const caller = callerOf(principal, options.addressOf(request));
+      const release = options.limits.openStream(caller.client);
+      if (!release) {
+        logger.info({ client: caller.client }, 'websocket refused: the client holds its share of streams');
+        socket.close(POLICY_VIOLATION, 'Too many connections from this client');
+        return false;
+      }
+      socket.once('close', release);
+      ctx.extra.caller = caller;
+      ctx.extra.quota = options.limits.socketQuota(caller.client);
+      const { expiresAt } = principal;
+      if (expiresAt !== undefined) {
+        expiries.set(
+          socket,
+          runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.')),
+        );
+      }
+      return true;
+    },
+    context: (ctx, id) => {
+      const end = new AbortController();
+      ctx.extra.operations.set(id, end);
+      return options.context(options.deadlines.start(), ctx.extra.caller!, { signal: end.signal, quota: ctx.extra.quota! });
+    },
+    // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
+    onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
+    // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
+    execute: (args) => settleDeadline(execute(args), args.contextValue),
+    subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
+    onSubscribe: (ctx, _id, payload) => {
+      const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
+      if (Array.isArray(admitted)) return admitted as GraphQLError[];
+      return {
+        schema,
+        document: admitted as DocumentNode,
+        variableValues: payload.variables,
+        operationName: payload.operationName ?? undefined,
+      };
+    },
+    onError: (_ctx, _id, _payload, errors) => formatAll(format, errors),
+    onNext: (ctx, _id, _payload, _args, result) => {
+      // Past the limit the socket is closed, and graphql-ws sends nothing more on it.
+      guard.check(ctx.extra.socket);
+      return result.errors ? { ...result, errors: formatAll(format, result.errors) } : result;
+    },
+  } satisfies ServerOptions<Record<string, unknown> | undefined, SocketExtra>);
 
   wsServer.options.handleProtocols = handleProtocols;
   wsServer.on('error', (err: NodeJS.ErrnoException) => {

@@ -17,7 +17,9 @@ export async function resolveAwsAccess(client: EntityResolutionClient): Promise<
     await client.config.credentials();
   } catch (err) {
     const why = (err as Error).message.split('\n', 1)[0];
-    missing.push(`AWS credentials (${why}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with a role (web identity, ECS task or EC2 instance)`);
+    missing.push(
+      `AWS credentials (${why}): set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run with a role (web identity, ECS task or EC2 instance)`,
+    );
   }
   return { region: region || undefined, missing };
 }
@@ -53,12 +55,21 @@ interface After {
  * `startWithoutAws` the gateway starts, logs it, reports not ready, and
  * looks again every AWS_RECHECK_MS until they resolve.
  */
-export async function checkAwsAccess(client: EntityResolutionClient, startWithoutAws: boolean, logger: Logger, scheduler: After): Promise<AwsAccess> {
+export async function checkAwsAccess(
+  client: EntityResolutionClient,
+  startWithoutAws: boolean,
+  logger: Logger,
+  scheduler: After,
+): Promise<AwsAccess> {
   const { region, missing } = await resolveAwsAccess(client);
   if (missing.length === 0) return { region, ready: () => true, dispose: () => undefined };
   const problem = `ER_BACKEND=aws needs ${missing.join('; and ')}.`;
-  if (!startWithoutAws) return { refusal: `${problem} (ER_START_WITHOUT_AWS=true starts anyway, not ready.)`, ready: () => false, dispose: () => undefined };
-  logger.error({ missing }, `AWS: ${problem} Starting anyway (ER_START_WITHOUT_AWS): /readyz is 503 and clients get GATEWAY_MISCONFIGURED until it is fixed.`);
+  if (!startWithoutAws)
+    return { refusal: `${problem} (ER_START_WITHOUT_AWS=true starts anyway, not ready.)`, ready: () => false, dispose: () => undefined };
+  logger.error(
+    { missing },
+    `AWS: ${problem} Starting anyway (ER_START_WITHOUT_AWS): /readyz is 503 and clients get GATEWAY_MISCONFIGURED until it is fixed.`,
+  );
   let ready = false;
   let cancel: (() => void) | undefined;
   const again = () => {

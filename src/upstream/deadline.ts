@@ -63,9 +63,13 @@ export class RequestDeadline {
   error(subject: string): GraphQLError {
     return this.signal.reason === 'shutdown'
       ? gatewayError('UPSTREAM_UNAVAILABLE', `The gateway is shutting down, so ${subject} was not read; retry.`, { reason: 'shutdown' })
-      : gatewayError('UPSTREAM_UNAVAILABLE', `The service did not answer for ${subject} within the request's deadline of ${this.ms / 1000} s; retry.`, {
-          reason: 'deadline',
-        });
+      : gatewayError(
+          'UPSTREAM_UNAVAILABLE',
+          `The service did not answer for ${subject} within the request's deadline of ${this.ms / 1000} s; retry.`,
+          {
+            reason: 'deadline',
+          },
+        );
   }
 }
 

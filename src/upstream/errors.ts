@@ -34,7 +34,15 @@ export function gatewayError(code: ErrorCode, message: string, extensions: Recor
  * `idempotency_key_busy`: another request with the key is still starting).
  * The audit log says it.
  */
-export type RefusalReason = 'not_granted' | 'output_not_allowed' | 'invalid_input' | 'invalid_operation' | 'limit_exceeded' | 'idempotency_key_reused' | 'idempotency_key_busy' | 'start_may_still_land';
+export type RefusalReason =
+  | 'not_granted'
+  | 'output_not_allowed'
+  | 'invalid_input'
+  | 'invalid_operation'
+  | 'limit_exceeded'
+  | 'idempotency_key_reused'
+  | 'idempotency_key_busy'
+  | 'start_may_still_land';
 
 /** Errors that are the gateway's own refusals, with their reason: a start that ends with one was refused, not failed. */
 const refusals = new WeakMap<object, RefusalReason>();
@@ -98,7 +106,10 @@ export function mapUpstreamError(err: unknown, subject: string, action: Upstream
   const verb = action === 'read' ? 'read' : 'start a job of';
   if (err instanceof GraphQLError) return err;
   if (isAwsSetupError(err)) {
-    return gatewayError('GATEWAY_MISCONFIGURED', 'The gateway is not set up to call AWS (no region or no credentials); its operators see why in its log and on /readyz.');
+    return gatewayError(
+      'GATEWAY_MISCONFIGURED',
+      'The gateway is not set up to call AWS (no region or no credentials); its operators see why in its log and on /readyz.',
+    );
   }
   if (!(err instanceof EntityResolutionServiceException)) {
     const error = gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service could not be reached; try again shortly.');
@@ -112,7 +123,10 @@ export function mapUpstreamError(err: unknown, subject: string, action: Upstream
       return gatewayError('BAD_USER_INPUT', `The service refused the request for ${subject}: ${err.message}`);
     case 'AccessDeniedException':
       // The IAM action names what the gateway's role lacks: the operator's fix, and nothing of the account.
-      return gatewayError('FORBIDDEN', `The gateway is not allowed to ${verb} ${subject}${operation ? ` (its AWS identity lacks entityresolution:${operation})` : ''}.`);
+      return gatewayError(
+        'FORBIDDEN',
+        `The gateway is not allowed to ${verb} ${subject}${operation ? ` (its AWS identity lacks entityresolution:${operation})` : ''}.`,
+      );
     case 'ConflictException':
       return gatewayError(
         'CONFLICT',
@@ -120,15 +134,23 @@ export function mapUpstreamError(err: unknown, subject: string, action: Upstream
       );
     case 'ExceedsLimitException': {
       const { quotaName, quotaValue } = err as EntityResolutionServiceException & { quotaName?: string; quotaValue?: number };
-      return gatewayError('LIMIT_EXCEEDED', `A service quota was reached${quotaName ? ` (${quotaName}: ${quotaValue})` : ''}; for running jobs, start again once the running one has finished.`, {
-        quotaName,
-        quotaValue,
-      });
+      return gatewayError(
+        'LIMIT_EXCEEDED',
+        `A service quota was reached${quotaName ? ` (${quotaName}: ${quotaValue})` : ''}; for running jobs, start again once the running one has finished.`,
+        {
+          quotaName,
+          quotaValue,
+        },
+      );
     }
     case 'ThrottlingException':
-      return gatewayError('THROTTLED', `The service is throttling requests for ${subject}; retry after ${THROTTLE_RETRY_AFTER_SECONDS} s.`, {
-        retryAfterSeconds: THROTTLE_RETRY_AFTER_SECONDS,
-      });
+      return gatewayError(
+        'THROTTLED',
+        `The service is throttling requests for ${subject}; retry after ${THROTTLE_RETRY_AFTER_SECONDS} s.`,
+        {
+          retryAfterSeconds: THROTTLE_RETRY_AFTER_SECONDS,
+        },
+      );
     default:
       return gatewayError('UPSTREAM_UNAVAILABLE', `The Entity Resolution service failed to answer for ${subject}; try again shortly.`);
   }

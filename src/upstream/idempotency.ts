@@ -114,7 +114,13 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   async reserve(key: string, fingerprint: string, terms: ReserveTerms): Promise<Reservation> {
     const record = this.live(key);
     const now = this.clock();
-    const pending = (reservedAt: number): IdempotencyRecord => ({ state: 'pending', fingerprint, reservedAt, landBy: now + terms.lifetimeMs, owner: this.owner });
+    const pending = (reservedAt: number): IdempotencyRecord => ({
+      state: 'pending',
+      fingerprint,
+      reservedAt,
+      landBy: now + terms.lifetimeMs,
+      owner: this.owner,
+    });
     const previous = record && takeOver(record, fingerprint, now, terms.skewMs);
     if (previous) {
       this.put(key, pending(record.reservedAt));
@@ -142,12 +148,15 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
         clearTimeout(timer);
         resolve();
       };
-      const timer = setTimeout(() => {
-        const rest = (this.waiters.get(key) ?? []).filter((waiter) => waiter !== wake);
-        if (rest.length > 0) this.waiters.set(key, rest);
-        else this.waiters.delete(key);
-        resolve();
-      }, Math.max(0, timeoutMs));
+      const timer = setTimeout(
+        () => {
+          const rest = (this.waiters.get(key) ?? []).filter((waiter) => waiter !== wake);
+          if (rest.length > 0) this.waiters.set(key, rest);
+          else this.waiters.delete(key);
+          resolve();
+        },
+        Math.max(0, timeoutMs),
+      );
       timer.unref();
       this.waiters.set(key, [...(this.waiters.get(key) ?? []), wake]);
     });

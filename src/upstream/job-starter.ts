@@ -129,10 +129,13 @@ export class JobStarter {
       fingerprint,
       () => sendStart(this.jobs, kind, workflowName, request),
       (lost) =>
-        this.findLostStart(lost, (page) => this.jobs.listJobs(kind, workflowName, page), async (summary) =>
-          rule.reads === 'job'
-            ? (rule.adopt(workflowName, (await this.jobs.getJob(kind, summary)) as never, request) as StartedOfKind[K] | undefined)
-            : (rule.adopt(workflowName, summary) as StartedOfKind[K]),
+        this.findLostStart(
+          lost,
+          (page) => this.jobs.listJobs(kind, workflowName, page),
+          async (summary) =>
+            rule.reads === 'job'
+              ? (rule.adopt(workflowName, (await this.jobs.getJob(kind, summary)) as never, request) as StartedOfKind[K] | undefined)
+              : (rule.adopt(workflowName, summary) as StartedOfKind[K]),
         ),
     );
   }
@@ -150,7 +153,13 @@ export class JobStarter {
       if (!reservation.claimed) {
         const { record } = reservation;
         if (record.fingerprint !== fingerprint) {
-          throw asRefusal(badInput('idempotencyKey', 'This idempotencyKey was used for a different start in the last 24 hours; send a new key for a new start.'), 'idempotency_key_reused');
+          throw asRefusal(
+            badInput(
+              'idempotencyKey',
+              'This idempotencyKey was used for a different start in the last 24 hours; send a new key for a new start.',
+            ),
+            'idempotency_key_reused',
+          );
         }
         if (record.state === 'done') return record.result as R;
         // A start under way (an unknown key of the same input is always claimed): wait for its outcome within this request's deadline.
@@ -186,7 +195,12 @@ export class JobStarter {
       result = await started;
     } catch (err) {
       if (isUnknownOutcome(err)) {
-        const lost: IdempotencyRecord = { state: 'unknown', fingerprint, reservedAt, ...(unanswered(err) ? { landBy: this.keys.now() } : {}) };
+        const lost: IdempotencyRecord = {
+          state: 'unknown',
+          fingerprint,
+          reservedAt,
+          ...(unanswered(err) ? { landBy: this.keys.now() } : {}),
+        };
         await this.keys.settle(key, lost);
       } else {
         await this.keys.release(key);
@@ -223,7 +237,11 @@ export class JobStarter {
    * may still have happened, so no failure here may free the key for a
    * fresh start.
    */
-  private async adoptLostStart<R>(key: string, lost: UnknownRecord, findLostStart: (lost: UnknownRecord) => Promise<LostStart<R>>): Promise<R | undefined> {
+  private async adoptLostStart<R>(
+    key: string,
+    lost: UnknownRecord,
+    findLostStart: (lost: UnknownRecord) => Promise<LostStart<R>>,
+  ): Promise<R | undefined> {
     let lookup: LostStart<R>;
     try {
       lookup = await findLostStart(lost);

@@ -136,18 +136,23 @@ export class JobStore {
     }
     const finalStore = this.options.finalStore;
     const read = () =>
-      this.callService(operation, subject, commands.getJob({ workflowName: key.workflowName, jobId: key.jobId }), 'read', purpose === 'poll' ? 'poll' : 'interactive', true).then(
-        (out) => {
-          const job = records.job(key, out as never) as JobOfKind[K];
-          if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
-            this.jobs.set(id, job, { ttl: isFinal(job.status) ? 0 : this.freshnessMs });
-          } else {
-            this.jobs.delete(id);
-          }
-          if (isFinal(job.status)) finalStore?.put(id, job);
-          return { job, stored: false };
-        },
-      );
+      this.callService(
+        operation,
+        subject,
+        commands.getJob({ workflowName: key.workflowName, jobId: key.jobId }),
+        'read',
+        purpose === 'poll' ? 'poll' : 'interactive',
+        true,
+      ).then((out) => {
+        const job = records.job(key, out as never) as JobOfKind[K];
+        if (isFinal(job.status) ? this.keepFinal : this.freshnessMs > 0) {
+          this.jobs.set(id, job, { ttl: isFinal(job.status) ? 0 : this.freshnessMs });
+        } else {
+          this.jobs.delete(id);
+        }
+        if (isFinal(job.status)) finalStore?.put(id, job);
+        return { job, stored: false };
+      });
     const { result, joined } = this.joinOrStart(id, subject, () =>
       finalStore
         ? finalStore.get(id).then((stored) => {
@@ -172,19 +177,29 @@ export class JobStore {
   }
 
   /** A page of a workflow's jobs; a live list's poll reads at `poll` priority, yielding to queries. Concurrent requests for the same page share one call. */
-  listJobs(kind: JobKind, workflowName: string, page: PageRequest, priority: CallPriority = 'interactive'): Promise<Page<JobSummaryRecord>> {
+  listJobs(
+    kind: JobKind,
+    workflowName: string,
+    page: PageRequest,
+    priority: CallPriority = 'interactive',
+  ): Promise<Page<JobSummaryRecord>> {
     const refused = this.access?.refusal('read', workflowName);
     if (refused) return Promise.reject(refused);
     const { names, label, commands } = KINDS[kind];
     const subject = `The jobs of ${label} workflow ${workflowName}`;
     const id = `${names.listJobs}:${workflowName}:${page.maxResults}:${page.nextToken ?? ''}`;
     return this.joinOrStart(id, subject, () =>
-      this.callService<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>(names.listJobs, subject, commands.listJobs({ workflowName, ...page }), 'read', priority, true).then(
-        (out) => ({
-          items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)),
-          nextToken: out.nextToken,
-        }),
-      ),
+      this.callService<{ jobs?: Parameters<typeof map.jobSummary>[1][]; nextToken?: string }>(
+        names.listJobs,
+        subject,
+        commands.listJobs({ workflowName, ...page }),
+        'read',
+        priority,
+        true,
+      ).then((out) => ({
+        items: (out.jobs ?? []).map((job) => map.jobSummary(workflowName, job)),
+        nextToken: out.nextToken,
+      })),
     ).result;
   }
 
@@ -206,7 +221,11 @@ export class JobStore {
   async getWorkflow<K extends JobKind>(kind: K, workflowName: string): Promise<WorkflowOfKind[K]> {
     this.require('read', workflowName);
     const { names, label, commands, records } = KINDS[kind];
-    const out = await this.callService(names.getWorkflow, `${capitalized(label)} workflow ${workflowName}`, commands.getWorkflow({ workflowName }));
+    const out = await this.callService(
+      names.getWorkflow,
+      `${capitalized(label)} workflow ${workflowName}`,
+      commands.getWorkflow({ workflowName }),
+    );
     return records.workflow(out as never) as WorkflowOfKind[K];
   }
 
@@ -265,7 +284,12 @@ export class JobStore {
     const deadline = this.deadline;
     const starting = action === 'start';
     const abortSignal = starting ? AbortSignal.timeout(this.options.startTimeoutMs ?? 15_000) : shared ? undefined : deadline?.signal;
-    const terms: CallTerms = { priority, remainingMs: deadline && (() => deadline.remainingMs), client: this.clientId, signal: abortSignal };
+    const terms: CallTerms = {
+      priority,
+      remainingMs: deadline && (() => deadline.remainingMs),
+      client: this.clientId,
+      signal: abortSignal,
+    };
     try {
       const client = starting ? this.clients.starts : this.client;
       const out = await withinDeadline(

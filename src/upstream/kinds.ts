@@ -119,12 +119,17 @@ export const KINDS: { [K in JobKind]: KindSpec<K> } = {
     commands: commandsOf(ID_MAPPING),
     startCommandInput: (workflowName, request) => ({ workflowName, outputSourceConfig: outputSources(request), jobType: request.jobType }),
     records: { job: map.idMappingJob, workflow: map.idMappingWorkflow, started: map.startedIdMappingJob },
-    fingerprintInput: (request) => [request.jobType ?? null, (request.outputSourceConfig ?? []).map((o) => [o.roleArn, o.outputS3Path, o.kmsArn ?? null])],
+    fingerprintInput: (request) => [
+      request.jobType ?? null,
+      (request.outputSourceConfig ?? []).map((o) => [o.roleArn, o.outputS3Path, o.kmsArn ?? null]),
+    ],
     lostStart: {
       reads: 'job',
       adopt(workflowName, job, request) {
         const sameType = request.jobType === undefined || job.jobType === request.jobType;
-        const samePath = request.outputSourceConfig === undefined || job.outputSourceConfig?.[0]?.outputS3Path === request.outputSourceConfig[0]?.outputS3Path;
+        const samePath =
+          request.outputSourceConfig === undefined ||
+          job.outputSourceConfig?.[0]?.outputS3Path === request.outputSourceConfig[0]?.outputS3Path;
         return sameType && samePath
           ? { workflowName, jobId: job.jobId, jobType: job.jobType, outputSourceConfig: job.outputSourceConfig, acceptedAt: job.startTime }
           : undefined;

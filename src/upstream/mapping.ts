@@ -128,7 +128,10 @@ function workflowDetail(wf: GetIdMappingWorkflowOutput | GetMatchingWorkflowOutp
       outputS3Path: source.outputS3Path,
       kmsArn: source.KMSArn,
       applyNormalization: 'applyNormalization' in source ? source.applyNormalization : undefined,
-      output: 'output' in source ? source.output?.map((attribute) => ({ name: required(attribute.name, 'output.name'), hashed: attribute.hashed })) : undefined,
+      output:
+        'output' in source
+          ? source.output?.map((attribute) => ({ name: required(attribute.name, 'output.name'), hashed: attribute.hashed }))
+          : undefined,
       customerProfilesIntegration:
         'customerProfilesIntegrationConfig' in source && source.customerProfilesIntegrationConfig
           ? {

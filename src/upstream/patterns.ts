@@ -8,7 +8,8 @@ export const JOB_ID = /^[a-f0-9]{32}$/;
 /** EntityName: every workflow is created with one, so a name of other characters names none. */
 export const WORKFLOW_NAME = /^[a-zA-Z_0-9-]{1,255}$/;
 /** Groups: partition, region, account, kind, name. */
-export const WORKFLOW_ARN = /^arn:(aws|aws-us-gov|aws-cn):entityresolution:([a-z]{2}-[a-z]{1,10}-[0-9]):([0-9]{12}):(idmappingworkflow|matchingworkflow)\/([a-zA-Z_0-9-]{1,255})$/;
+export const WORKFLOW_ARN =
+  /^arn:(aws|aws-us-gov|aws-cn):entityresolution:([a-z]{2}-[a-z]{1,10}-[0-9]):([0-9]{12}):(idmappingworkflow|matchingworkflow)\/([a-zA-Z_0-9-]{1,255})$/;
 /** RoleArn, 32–512 characters: the model takes roles of the aws partition only. */
 export const ROLE_ARN = /^(?=.{32,512}$)arn:aws:iam::\d{12}:role\/?[a-zA-Z_0-9+=,.@\-_/]+$/;
 /** Stricter than the model's KMSArn (^arn:aws:kms:.*:[0-9]+:.*$): a key or alias of a region and account. */

@@ -1,5 +1,11 @@
 import type { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
-import { SMITHY_CONTEXT_KEY, type FinalizeHandler, type FinalizeHandlerArguments, type HandlerExecutionContext, type MetadataBearer } from '@smithy/types';
+import {
+  SMITHY_CONTEXT_KEY,
+  type FinalizeHandler,
+  type FinalizeHandlerArguments,
+  type HandlerExecutionContext,
+  type MetadataBearer,
+} from '@smithy/types';
 import { GraphQLError } from 'graphql';
 import { steadyScheduler, type Scheduler } from '../watch/scheduler';
 
@@ -68,7 +74,11 @@ export interface LaneBudget {
  * call with a token free takes no promise. A quiet operation has its whole
  * burst to spend; a clock that goes back refills nothing meanwhile.
  */
-export function localBudget(ratePerSecond: number, burst: number, now: () => number = steadyScheduler.now): LaneBudget & { take(): number } {
+export function localBudget(
+  ratePerSecond: number,
+  burst: number,
+  now: () => number = steadyScheduler.now,
+): LaneBudget & { take(): number } {
   let tokens = burst;
   let at = now();
   const refill = () => {
@@ -200,11 +210,20 @@ export class RateGovernor {
    */
   govern(client: EntityResolutionClient): void {
     client.middlewareStack.addRelativeTo(
-      (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) => async (args: FinalizeHandlerArguments<object>) => {
-        const terms = callTerms.get((context as { [SMITHY_CONTEXT_KEY]?: { commandInstance?: object } })[SMITHY_CONTEXT_KEY]?.commandInstance ?? {});
-        await this.turn(context.commandName?.replace(/Command$/, '') ?? 'unknown', terms?.priority ?? 'interactive', terms?.remainingMs?.(), terms?.client, terms?.signal);
-        return next(args);
-      },
+      (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) =>
+        async (args: FinalizeHandlerArguments<object>) => {
+          const terms = callTerms.get(
+            (context as { [SMITHY_CONTEXT_KEY]?: { commandInstance?: object } })[SMITHY_CONTEXT_KEY]?.commandInstance ?? {},
+          );
+          await this.turn(
+            context.commandName?.replace(/Command$/, '') ?? 'unknown',
+            terms?.priority ?? 'interactive',
+            terms?.remainingMs?.(),
+            terms?.client,
+            terms?.signal,
+          );
+          return next(args);
+        },
       { name: 'rateGovernor', relation: 'after', toMiddleware: 'retryMiddleware' },
     );
   }

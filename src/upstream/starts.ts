@@ -13,12 +13,22 @@ import type { StartJobRequest } from './records';
  * `startTimeoutMs`, so a start can reach the service only within that time
  * of being sent. Its outcome, the job or the failure's code, is audited.
  */
-export async function sendStart<K extends JobKind>(jobs: JobStore, kind: K, workflowName: string, request: StartJobRequest): Promise<StartedOfKind[K]> {
+export async function sendStart<K extends JobKind>(
+  jobs: JobStore,
+  kind: K,
+  workflowName: string,
+  request: StartJobRequest,
+): Promise<StartedOfKind[K]> {
   const refused = jobs.access?.startRefusal(workflowName, request.outputSourceConfig?.[0]);
   if (refused) throw refused;
   const { names, label, commands, records, startCommandInput } = KINDS[kind];
   try {
-    const out = await jobs.callService(names.startJob, `${label} workflow ${workflowName}`, commands.startJob(startCommandInput(workflowName, request)), 'start');
+    const out = await jobs.callService(
+      names.startJob,
+      `${label} workflow ${workflowName}`,
+      commands.startJob(startCommandInput(workflowName, request)),
+      'start',
+    );
     const started = records.started(workflowName, out as never) as StartedOfKind[K];
     jobs.access?.recordStart(workflowName, { jobId: started.jobId });
     return started;

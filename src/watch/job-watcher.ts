@@ -212,15 +212,19 @@ export class JobWatcher {
     const fetch = () => (watch.latest === undefined ? firstReader.readJob(kind, key, 'query') : this.jobs.readJob(kind, key, 'poll'));
     if (!this.coordinator) void this.poll(watch, fetch);
     else {
-      followHolder(watch, { coordinator: this.coordinator, events: this.events, scheduler: this.scheduler, intervalMs: this.intervalMs }, {
-        adopt: (snapshot) => this.adopt(watch, snapshot),
-        poll: () => void this.poll(watch, fetch),
-        fail: (error) => this.fail(watch, error),
-        ended: (error) => {
-          if (watch.latest === undefined) watch.first.reject(error);
-          this.end(watch);
+      followHolder(
+        watch,
+        { coordinator: this.coordinator, events: this.events, scheduler: this.scheduler, intervalMs: this.intervalMs },
+        {
+          adopt: (snapshot) => this.adopt(watch, snapshot),
+          poll: () => void this.poll(watch, fetch),
+          fail: (error) => this.fail(watch, error),
+          ended: (error) => {
+            if (watch.latest === undefined) watch.first.reject(error);
+            this.end(watch);
+          },
         },
-      });
+      );
     }
     return watch;
   }
@@ -238,7 +242,9 @@ export class JobWatcher {
     watch.cancelPoll = undefined;
     watch.reading = true;
     const late =
-      watch.freshAt === undefined ? undefined : this.scheduler.after(Math.max(0, watch.freshAt + 2 * this.intervalMs - this.scheduler.now()), () => this.markStale(watch));
+      watch.freshAt === undefined
+        ? undefined
+        : this.scheduler.after(Math.max(0, watch.freshAt + 2 * this.intervalMs - this.scheduler.now()), () => this.markStale(watch));
     try {
       const { job, served } = await fetch().finally(() => {
         watch.reading = false;
@@ -270,7 +276,13 @@ export class JobWatcher {
       watch.failures++;
       if (watch.failures >= STALE_AFTER_FAILURES) this.markStale(watch);
       if (this.scheduler.now() - watch.failingSince >= this.failureLimitMs) {
-        return this.fail(watch, gatewayError('UPSTREAM_UNAVAILABLE', 'The Entity Resolution service has been failing; live updates of this job stopped. Subscribe again later.'));
+        return this.fail(
+          watch,
+          gatewayError(
+            'UPSTREAM_UNAVAILABLE',
+            'The Entity Resolution service has been failing; live updates of this job stopped. Subscribe again later.',
+          ),
+        );
       }
       watch.delayMs = Math.min(this.backoffCapMs, watch.delayMs * 2);
     }

@@ -64,7 +64,12 @@ export class ListWatcher {
     this.scheduler = options.scheduler ?? realScheduler;
   }
 
-  async subscribe(kind: JobKind, workflowName: string, first: number, terms: WatchTerms = {}): Promise<AsyncIterableIterator<JobSummaryRecord[] | GraphQLError>> {
+  async subscribe(
+    kind: JobKind,
+    workflowName: string,
+    first: number,
+    terms: WatchTerms = {},
+  ): Promise<AsyncIterableIterator<JobSummaryRecord[] | GraphQLError>> {
     const refused = terms.access?.refusal('subscribe', workflowName);
     if (refused) throw refused;
     terms.signal?.throwIfAborted();
@@ -103,7 +108,9 @@ export class ListWatcher {
   private begin(kind: JobKind, workflowName: string, first: number, id: string): ListWatch {
     const watch: ListWatch = { id, subscribers: new Set(), first: new FirstRead(), ended: false };
     this.watches.set(id, watch);
-    void this.poll(watch, () => this.jobs.listJobs(kind, workflowName, { maxResults: first }, watch.latest === undefined ? 'interactive' : 'poll'));
+    void this.poll(watch, () =>
+      this.jobs.listJobs(kind, workflowName, { maxResults: first }, watch.latest === undefined ? 'interactive' : 'poll'),
+    );
     return watch;
   }
 

@@ -80,7 +80,12 @@ export function followHolder(watch: LeasedWatch, { coordinator, events, schedule
         if (job && !watch.ended && watch.latest === undefined) hooks.adopt(snapshotOf(job));
       }
     } catch {
-      return hooks.fail(gatewayError('UPSTREAM_UNAVAILABLE', "Live updates need the gateway's shared store (Redis), which cannot be reached; subscribe again later."));
+      return hooks.fail(
+        gatewayError(
+          'UPSTREAM_UNAVAILABLE',
+          "Live updates need the gateway's shared store (Redis), which cannot be reached; subscribe again later.",
+        ),
+      );
     }
     if (watch.ended) return;
     if (holds && !watch.holder) {

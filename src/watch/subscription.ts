@@ -40,7 +40,12 @@ export function leaving(signal: AbortSignal | undefined, release: () => void): (
 }
 
 /** The state a new subscriber starts from: the watch's latest, else its first read (given up when `signal` aborts). On failure the subscriber has left. */
-export async function startingState<T>(latest: T | undefined, first: FirstRead<T>, signal: AbortSignal | undefined, leave: () => void): Promise<T> {
+export async function startingState<T>(
+  latest: T | undefined,
+  first: FirstRead<T>,
+  signal: AbortSignal | undefined,
+  leave: () => void,
+): Promise<T> {
   try {
     return latest ?? (await untilAborted(first.promise, signal));
   } catch (err) {

@@ -29,12 +29,15 @@ test('the cost counts variables: a nested list sized by a variable is refused wi
   expect(res.status).toBe(400);
   expect(res.errors).toEqual([
     {
-      message: 'This operation could make up to 10404 calls to the Entity Resolution service; the limit is 200. Ask for fewer items (first), fewer lists or fewer details of listed items.',
+      message:
+        'This operation could make up to 10404 calls to the Entity Resolution service; the limit is 200. Ask for fewer items (first), fewer lists or fewer details of listed items.',
       extensions: { code: 'LIMIT_EXCEEDED', limit: 'upstreamCalls', limitValue: 200 },
     },
   ]);
   expect(t.emulator.requests()).toBe(before);
-  expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_limit_refusals_total\{limit="upstreamCalls"\} 1$/m);
+  expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(
+    /^er_gateway_limit_refusals_total\{limit="upstreamCalls"\} 1$/m,
+  );
   // The same operation, asking for little, runs.
   expect((await t.post(NESTED, { f: 2 })).errors).toBeUndefined();
 });
@@ -54,17 +57,26 @@ test('the estimate is what the operation really costs with nothing cached', asyn
 });
 
 test('identical lists under fifty aliases cost one read', async () => {
-  const jobs = Array.from({ length: 50 }, (_, i) => `j${i}: idMappingJobs(workflowName: "customer-id-map", first: 5) { nodes { jobId status } }`);
+  const jobs = Array.from(
+    { length: 50 },
+    (_, i) => `j${i}: idMappingJobs(workflowName: "customer-id-map", first: 5) { nodes { jobId status } }`,
+  );
   const workflows = Array.from({ length: 49 }, (_, i) => `w${i}: idMappingWorkflows(first: 5) { nodes { workflowName } }`);
   const [listJobs, listWorkflows] = [t.emulator.requests('ListIdMappingJobs'), t.emulator.requests('ListIdMappingWorkflows')];
   const res = await t.post(`{ ${jobs.join(' ')} }`);
   expect(res.errors).toBeUndefined();
   expect((await t.post(`{ ${workflows.join(' ')} }`)).errors).toBeUndefined();
-  expect([t.emulator.requests('ListIdMappingJobs') - listJobs, t.emulator.requests('ListIdMappingWorkflows') - listWorkflows]).toEqual([1, 1]);
+  expect([t.emulator.requests('ListIdMappingJobs') - listJobs, t.emulator.requests('ListIdMappingWorkflows') - listWorkflows]).toEqual([
+    1, 1,
+  ]);
 });
 
 test('_entities names at most ER_MAX_ENTITIES representations, over HTTP and websockets', async () => {
-  const representations = Array.from({ length: 101 }, (_, i) => ({ __typename: 'IdMappingJob', workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', i % 100) }));
+  const representations = Array.from({ length: 101 }, (_, i) => ({
+    __typename: 'IdMappingJob',
+    workflowName: 'customer-id-map',
+    jobId: seededJobId('customer-id-map', i % 100),
+  }));
   const query = `query ($r: [_Any!]!) { _entities(representations: $r) { ... on IdMappingJob { status } } }`;
   const before = t.emulator.requests();
   const res = await t.post(query, { r: representations });
@@ -91,7 +103,10 @@ test('__typename aliases count toward the alias limit, and an operation reads th
   const typenames = Array.from({ length: 60 }, (_, i) => `t${i}: __typename`).join(' ');
   expect(codes(await t.post(`{ ${typenames} }`))).toEqual(['GRAPHQL_VALIDATION_FAILED']);
   const twice = await t.post(`{ a: __schema { queryType { name } } b: __schema { queryType { name } } }`);
-  expect(twice.errors![0]).toMatchObject({ message: 'An operation may ask for the schema (__schema) once.', extensions: { code: 'LIMIT_EXCEEDED' } });
+  expect(twice.errors![0]).toMatchObject({
+    message: 'An operation may ask for the schema (__schema) once.',
+    extensions: { code: 'LIMIT_EXCEEDED' },
+  });
   expect((await t.post(`{ __schema { queryType { name } } }`)).data).toEqual({ __schema: { queryType: { name: 'Query' } } });
 });
 
@@ -104,7 +119,9 @@ async function estimateOf(options: TestGatewayOptions, limit: number, query: str
   const probe = await startTestGateway({ ...options, env: { ...options.env, ER_MAX_UPSTREAM_CALLS: String(limit) } });
   try {
     const res = await probe.post(query);
-    expect(res.errors).toEqual([expect.objectContaining({ extensions: { code: 'LIMIT_EXCEEDED', limit: 'upstreamCalls', limitValue: limit } })]);
+    expect(res.errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'LIMIT_EXCEEDED', limit: 'upstreamCalls', limitValue: limit } }),
+    ]);
     expect(probe.emulator.requests()).toBe(0);
     return Number(/^This operation could make up to (\d+) calls/.exec(res.errors![0].message)![1]);
   } finally {
@@ -113,7 +130,11 @@ async function estimateOf(options: TestGatewayOptions, limit: number, query: str
 }
 
 /** Runs `query` on a gateway of `options` with the default limit, and counts the calls the emulator received for it. */
-async function callsOf(options: TestGatewayOptions, query: string, prepare: (g: TestGateway) => void = () => {}): Promise<{ calls: number; res: Awaited<ReturnType<TestGateway['post']>> }> {
+async function callsOf(
+  options: TestGatewayOptions,
+  query: string,
+  prepare: (g: TestGateway) => void = () => {},
+): Promise<{ calls: number; res: Awaited<ReturnType<TestGateway['post']>> }> {
   const g = await startTestGateway(options);
   try {
     prepare(g);
@@ -160,7 +181,9 @@ describe('the estimate is an upper bound of what the operation makes', () => {
   });
 
   test('a list continued from a cursor partway through a page counts the one more page it reads', async () => {
-    const first = await t.post<{ idMappingJobs: { edges: { cursor: string }[] } }>('{ idMappingJobs(workflowName: "customer-id-map", first: 3) { edges { cursor } } }');
+    const first = await t.post<{ idMappingJobs: { edges: { cursor: string }[] } }>(
+      '{ idMappingJobs(workflowName: "customer-id-map", first: 3) { edges { cursor } } }',
+    );
     const query = `{ idMappingJobs(workflowName: "customer-id-map", first: 25, after: "${first.data!.idMappingJobs.edges[0].cursor}") { nodes { jobId } } }`;
     const estimate = await estimateOf({}, 1, query);
     expect(estimate).toBe(2);
@@ -195,7 +218,12 @@ describe('the estimate is an upper bound of what the operation makes', () => {
       expect(retried.errors).toBeUndefined();
       const calls = g.emulator.requests() - before;
       // Both lost starts are found (a List each, a Get of the ID-mapping candidate) and none started again.
-      expect([g.emulator.requests('ListIdMappingJobs'), g.emulator.requests('ListMatchingJobs'), g.emulator.requests('StartIdMappingJob'), g.emulator.requests('StartMatchingJob')]).toEqual([1, 1, 1, 1]);
+      expect([
+        g.emulator.requests('ListIdMappingJobs'),
+        g.emulator.requests('ListMatchingJobs'),
+        g.emulator.requests('StartIdMappingJob'),
+        g.emulator.requests('StartMatchingJob'),
+      ]).toEqual([1, 1, 1, 1]);
       expect(calls).toBe(5);
       expect(estimate).toBeGreaterThanOrEqual(calls);
     } finally {
@@ -223,10 +251,18 @@ describe('in production', () => {
     const socket = await RawSocket.open(prod.gateway.url);
     try {
       socket.subscribe('1', '{ __type(name: "IdMappingJob") { fields { name } } }');
-      socket.subscribe('2', print(IdMappingJobUpdatedDocument).replace('status', 'statu'), { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 1) });
+      socket.subscribe('2', print(IdMappingJobUpdatedDocument).replace('status', 'statu'), {
+        workflowName: 'customer-id-map',
+        jobId: seededJobId('customer-id-map', 1),
+      });
       await socket.until(() => socket.messages.filter((m) => m.type === 'error').length === 2);
-      const errors = socket.messages.filter((m) => m.type === 'error').map((m) => (m.payload as { message: string; extensions: unknown }[])[0]);
-      expect(errors.map((error) => error.extensions)).toEqual([{ code: 'GRAPHQL_VALIDATION_FAILED' }, { code: 'GRAPHQL_VALIDATION_FAILED' }]);
+      const errors = socket.messages
+        .filter((m) => m.type === 'error')
+        .map((m) => (m.payload as { message: string; extensions: unknown }[])[0]);
+      expect(errors.map((error) => error.extensions)).toEqual([
+        { code: 'GRAPHQL_VALIDATION_FAILED' },
+        { code: 'GRAPHQL_VALIDATION_FAILED' },
+      ]);
       expect(errors[0].message).toMatch(/introspection/i);
       expect(errors[1].message).not.toMatch(/Did you mean/);
     } finally {
@@ -240,7 +276,14 @@ describe('in production', () => {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'apollo-federation-include-trace': 'ftv1', ...headers },
         body: JSON.stringify({ query: '{ _service { sdl } }' }),
-      }).then((res) => res.json() as Promise<{ data?: { _service: { sdl: string } }; errors?: { extensions: { code: string } }[]; extensions?: { ftv1?: string } }>);
+      }).then(
+        (res) =>
+          res.json() as Promise<{
+            data?: { _service: { sdl: string } };
+            errors?: { extensions: { code: string } }[];
+            extensions?: { ftv1?: string };
+          }>,
+      );
     const stranger = await ask({ 'x-router-secret': 'not-the-secret-at-all' });
     expect([stranger.errors?.[0].extensions.code, stranger.extensions?.ftv1]).toEqual(['FORBIDDEN', undefined]);
     const router = await ask({ 'x-router-secret': SECRET });

@@ -21,7 +21,9 @@ test("one client's burst does not throttle another client's single-job query", a
     // The burst's Gets are queued at the governor once the first of them has gone out.
     await until(() => t.emulator.requests('GetIdMappingJob') > 0);
     const honest = await Promise.all([1, 2, 3].map((i) => t.post(single(i), undefined, from(`10.0.1.${i}`))));
-    expect(honest.map((res) => [res.errors, res.data])).toEqual([1, 2, 3].map(() => [undefined, { idMappingJob: { status: expect.any(String) } }]));
+    expect(honest.map((res) => [res.errors, res.data])).toEqual(
+      [1, 2, 3].map(() => [undefined, { idMappingJob: { status: expect.any(String) } }]),
+    );
     // The burst got what fit its share: THROTTLED at once past it, and a deadline's UPSTREAM_UNAVAILABLE for calls others' turns pushed past theirs.
     const burst = await Promise.all(bursts);
     const burstCodes = new Set(burst.flatMap((res) => res.errors ?? []).map((error) => error.extensions?.code));

@@ -16,7 +16,11 @@ const LIST = 'subscription { idMappingJobsChanged(workflowName: "customer-id-map
 const QUERY = '{ idMappingWorkflows(first: 1) { nodes { workflowName } } }';
 
 /** An SSE request that opens a stream: the response (headers read, body left streaming) and the means to close it. */
-async function openStream(t: TestGateway, from: string, headers: Record<string, string> = {}): Promise<{ response: Response; close(): void }> {
+async function openStream(
+  t: TestGateway,
+  from: string,
+  headers: Record<string, string> = {},
+): Promise<{ response: Response; close(): void }> {
   const end = new AbortController();
   const response = await fetchFrom(from)(`${t.gateway.url}/graphql/stream`, {
     method: 'POST',
@@ -33,27 +37,44 @@ async function honestClient(t: TestGateway, headers: Record<string, string> = {}
   const post = fetchFrom(from);
   const answers = await Promise.all(
     Array.from({ length: 10 }, async () => {
-      const res = await post(t.endpoint, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query: QUERY }) });
+      const res = await post(t.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ query: QUERY }),
+      });
       const body = (await res.json()) as { data?: { idMappingWorkflows: { nodes: unknown[] } } };
       return res.status === 200 && body.data?.idMappingWorkflows.nodes.length === 1;
     }),
   );
   const sse = sseClient(t.gateway.url, { fetchFn: post, headers });
-  const ws = createWsClient({ url: `${t.gateway.url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: webSocketFrom(from), retryAttempts: 0, connectionParams: headers });
+  const ws = createWsClient({
+    url: `${t.gateway.url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: webSocketFrom(from),
+    retryAttempts: 0,
+    connectionParams: headers,
+  });
   try {
     const first = async (iterator: AsyncIterableIterator<unknown>) => {
       const { value } = await iterator.next();
       await iterator.return?.();
       return value;
     };
-    return { served: answers.filter(Boolean).length, sse: await first(sse.iterate({ query: LIST })), ws: await first(ws.iterate({ query: LIST })) };
+    return {
+      served: answers.filter(Boolean).length,
+      sse: await first(sse.iterate({ query: LIST })),
+      ws: await first(ws.iterate({ query: LIST })),
+    };
   } finally {
     sse.dispose();
     await ws.dispose();
   }
 }
 
-const SERVED = { served: 10, sse: { data: { idMappingJobsChanged: expect.any(Array) } }, ws: { data: { idMappingJobsChanged: expect.any(Array) } } };
+const SERVED = {
+  served: 10,
+  sse: { data: { idMappingJobsChanged: expect.any(Array) } },
+  ws: { data: { idMappingJobsChanged: expect.any(Array) } },
+};
 
 async function refusals(t: TestGateway, limit: string): Promise<number> {
   const text = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
@@ -67,7 +88,10 @@ test('an address holds ER_STREAMS_PER_CLIENT event streams and websockets togeth
     for (let i = 0; i < 4; i++) {
       const stream = await openStream(t, '127.0.0.1');
       streams.push(stream);
-      expect([stream.response.status, stream.response.headers.get('content-type')]).toEqual([200, expect.stringMatching(/^text\/event-stream/)]);
+      expect([stream.response.status, stream.response.headers.get('content-type')]).toEqual([
+        200,
+        expect.stringMatching(/^text\/event-stream/),
+      ]);
     }
     for (let i = 0; i < 3; i++) {
       const refused = await openStream(t, '127.0.0.1');
@@ -76,7 +100,10 @@ test('an address holds ER_STREAMS_PER_CLIENT event streams and websockets togeth
         'application/json; charset=utf-8',
         {
           errors: [
-            { message: 'A client may hold 4 streams (websockets and event streams) at once; close one first.', extensions: { code: 'LIMIT_EXCEEDED', limit: 'streamsPerClient', limitValue: 4 } },
+            {
+              message: 'A client may hold 4 streams (websockets and event streams) at once; close one first.',
+              extensions: { code: 'LIMIT_EXCEEDED', limit: 'streamsPerClient', limitValue: 4 },
+            },
           ],
         },
       ]);
@@ -121,10 +148,10 @@ test('the stream budget is per principal: a key past its budget is refused while
     for (let i = 0; i < 3; i++) streams.push(await openStream(t, '127.0.0.2', { 'x-api-key': attacker.key }));
     expect(streams.map((stream) => stream.response.status)).toEqual([200, 200, 200]);
     const refused = await openStream(t, '127.0.0.2', { 'x-api-key': attacker.key });
-    expect([refused.response.status, ((await refused.response.json()) as { errors: { extensions: unknown }[] }).errors[0].extensions]).toEqual([
-      429,
-      { code: 'LIMIT_EXCEEDED', limit: 'streamsPerClient', limitValue: 3 },
-    ]);
+    expect([
+      refused.response.status,
+      ((await refused.response.json()) as { errors: { extensions: unknown }[] }).errors[0].extensions,
+    ]).toEqual([429, { code: 'LIMIT_EXCEEDED', limit: 'streamsPerClient', limitValue: 3 }]);
     expect(await honestClient(t, { 'x-api-key': honest.key })).toEqual(SERVED);
   } finally {
     for (const stream of streams) stream.close();
@@ -134,7 +161,13 @@ test('the stream budget is per principal: a key past its budget is refused while
 
 test('one address holding websockets, event streams and slow-header connections gets ER_MAX_CONNECTIONS_PER_ADDRESS of them; another address is served in full', async () => {
   const t = await startTestGateway({
-    env: { ER_STREAMS_PER_CLIENT: '4', ER_MAX_CONNECTIONS: '40', ER_MAX_CONNECTIONS_PER_ADDRESS: '10', ER_HTTP_HEADERS_TIMEOUT_MS: '60000', ER_HTTP_REQUEST_TIMEOUT_MS: '60000' },
+    env: {
+      ER_STREAMS_PER_CLIENT: '4',
+      ER_MAX_CONNECTIONS: '40',
+      ER_MAX_CONNECTIONS_PER_ADDRESS: '10',
+      ER_HTTP_HEADERS_TIMEOUT_MS: '60000',
+      ER_HTTP_REQUEST_TIMEOUT_MS: '60000',
+    },
   });
   const sockets = await Promise.all([RawSocket.open(t.gateway.url), RawSocket.open(t.gateway.url)]);
   const streams = [await openStream(t, '127.0.0.1'), await openStream(t, '127.0.0.1')];
@@ -142,7 +175,8 @@ test('one address holding websockets, event streams and slow-header connections 
   const slow = await Promise.all(Array.from({ length: 30 }, () => slowHeaders(t.gateway.url, '127.0.0.1')));
   try {
     expect(streams.map((stream) => stream.response.status)).toEqual([200, 200]);
-    while (slow.filter((connection) => connection.isClosed()).length < 24) await Promise.race(slow.filter((c) => !c.isClosed()).map((c) => c.closed));
+    while (slow.filter((connection) => connection.isClosed()).length < 24)
+      await Promise.race(slow.filter((c) => !c.isClosed()).map((c) => c.closed));
     // A new stream from the same address is refused at the connection, before any request is read.
     await expect(openStream(t, '127.0.0.1')).rejects.toThrow();
 

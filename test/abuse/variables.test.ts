@@ -26,8 +26,15 @@ const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 const body = (json: string) => `{"query":${JSON.stringify(QUERY)},"variables":{"v":${json}}}`;
 
 async function postRaw(path: string, text: string, accept = 'application/graphql-response+json') {
-  const res = await fetch(`${t.gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: text });
-  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] } };
+  const res = await fetch(`${t.gateway.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept },
+    body: text,
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { data?: unknown; errors?: { message: string; extensions?: Record<string, unknown> }[] },
+  };
 }
 
 describe('variables nested 40,000 deep', () => {
@@ -37,7 +44,10 @@ describe('variables nested 40,000 deep', () => {
     const res = await postRaw('/graphql', deep);
     expect(res.status).toBe(400);
     expect(res.body.errors).toEqual([
-      { message: 'The variables nest lists and objects more than 32 deep.', extensions: { code: 'BAD_USER_INPUT', limit: 'variablesDepth', limitValue: 32 } },
+      {
+        message: 'The variables nest lists and objects more than 32 deep.',
+        extensions: { code: 'BAD_USER_INPUT', limit: 'variablesDepth', limitValue: 32 },
+      },
     ]);
     expect(t.emulator.requests()).toBe(0);
     const next = await postRaw('/graphql', body('1'));
@@ -50,7 +60,11 @@ describe('variables nested 40,000 deep', () => {
       socket.send(`{"id":"deep","type":"subscribe","payload":${body(nested(40_000))}}`);
       await socket.until(() => socket.messages.some((m) => m.id === 'deep'));
       expect(socket.messages.filter((m) => m.id === 'deep')).toEqual([
-        { id: 'deep', type: 'error', payload: [expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', limit: 'variablesDepth', limitValue: 32 } })] },
+        {
+          id: 'deep',
+          type: 'error',
+          payload: [expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', limit: 'variablesDepth', limitValue: 32 } })],
+        },
       ]);
       socket.subscribe('next', QUERY);
       await socket.until(() => socket.messages.some((m) => m.id === 'next' && m.type === 'complete'));
@@ -63,7 +77,9 @@ describe('variables nested 40,000 deep', () => {
   test('over SSE are answered 400 BAD_USER_INPUT', async () => {
     const res = await postRaw('/graphql/stream', deep, 'text/event-stream');
     expect(res.status).toBe(400);
-    expect(res.body.errors).toEqual([expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', limit: 'variablesDepth', limitValue: 32 } })]);
+    expect(res.body.errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'BAD_USER_INPUT', limit: 'variablesDepth', limitValue: 32 } }),
+    ]);
   });
 });
 

@@ -68,13 +68,25 @@ test('a subscription completed by its client before its first read answers is re
 test('a first read refused as THROTTLED ends the subscription with THROTTLED and keeps no poller', async () => {
   const scheduler = new ManualScheduler();
   // The governor's clock stands still: the token the first read takes is not back for the second, however slow the machine.
-  const t = await startTestGateway({ scheduler, timers: new ManualScheduler(), env: { ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '0' } });
+  const t = await startTestGateway({
+    scheduler,
+    timers: new ManualScheduler(),
+    env: { ER_RATE_PER_SECOND: '1', ER_RATE_MAX_WAIT_MS: '0' },
+  });
   const client = wsClient(t.gateway.url);
   try {
-    const first = new Subscription<IdMappingJobUpdatedSubscription>(client, UPDATES, { workflowName: WORKFLOW, jobId: seededJobId(WORKFLOW, 12) });
-    const second = new Subscription<IdMappingJobUpdatedSubscription>(client, UPDATES, { workflowName: WORKFLOW, jobId: seededJobId(WORKFLOW, 11) });
+    const first = new Subscription<IdMappingJobUpdatedSubscription>(client, UPDATES, {
+      workflowName: WORKFLOW,
+      jobId: seededJobId(WORKFLOW, 12),
+    });
+    const second = new Subscription<IdMappingJobUpdatedSubscription>(client, UPDATES, {
+      workflowName: WORKFLOW,
+      jobId: seededJobId(WORKFLOW, 11),
+    });
     await Promise.all([first.ended(), second.ended()]);
-    const outcomes = [first, second].map((sub) => sub.events[0].errors?.[0].extensions?.code ?? sub.events[0].data!.idMappingJobUpdated.status);
+    const outcomes = [first, second].map(
+      (sub) => sub.events[0].errors?.[0].extensions?.code ?? sub.events[0].data!.idMappingJobUpdated.status,
+    );
     expect(outcomes.sort()).toEqual(['SUCCEEDED', 'THROTTLED']);
     expect(t.gateway.watcher.watchedJobs).toBe(0);
     expect(scheduler.pending).toBe(0);
@@ -92,7 +104,10 @@ test('a socket holds ER_WS_SUBSCRIPTIONS_PER_SOCKET subscriptions; past it, LIMI
     for (let i = 0; i < 4; i++) socket.subscribe(`${i}`, UPDATES, { workflowName: WORKFLOW, jobId: bogusJobId(i) });
     await socket.until(() => socket.results('3').length > 0);
     expect(socket.results('3')[0].errors).toEqual([
-      expect.objectContaining({ message: expect.stringMatching(/^A connection may hold 3 subscriptions at once/), extensions: { code: 'LIMIT_EXCEEDED', limit: 'subscriptionsPerSocket', limitValue: 3 } }),
+      expect.objectContaining({
+        message: expect.stringMatching(/^A connection may hold 3 subscriptions at once/),
+        extensions: { code: 'LIMIT_EXCEEDED', limit: 'subscriptionsPerSocket', limitValue: 3 },
+      }),
     ]);
     expect(t.gateway.watcher.watchedJobs).toBe(3);
     socket.send(JSON.stringify({ id: '0', type: 'complete' }));
@@ -116,9 +131,13 @@ test('a client watches ER_WATCHED_JOBS_PER_CLIENT distinct jobs over all its soc
     while ((await activeSubscriptions(t)) < 3) await new Promise((resolve) => setImmediate(resolve));
     b.subscribe('2', UPDATES, { workflowName: WORKFLOW, jobId: bogusJobId(3) });
     await b.until(() => b.results('2').length > 0);
-    expect(b.results('2')[0].errors).toEqual([expect.objectContaining({ extensions: { code: 'LIMIT_EXCEEDED', limit: 'jobsPerClient', limitValue: 2 } })]);
+    expect(b.results('2')[0].errors).toEqual([
+      expect.objectContaining({ extensions: { code: 'LIMIT_EXCEEDED', limit: 'jobsPerClient', limitValue: 2 } }),
+    ]);
     expect(t.gateway.watcher.watchedJobs).toBe(2);
-    expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_limit_refusals_total\{limit="jobsPerClient"\} 1$/m);
+    expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(
+      /^er_gateway_limit_refusals_total\{limit="jobsPerClient"\} 1$/m,
+    );
   } finally {
     a.close();
     b.close();
@@ -170,7 +189,9 @@ test('a socket that floods messages (pings count) is closed with 1008', async ()
     await socket.message('pong');
     socket.ping();
     expect(await socket.closed).toEqual({ code: 1008, reason: 'Too many messages' });
-    expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(/^er_gateway_websockets_dropped_total\{reason="message_rate"\} 1$/m);
+    expect(await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text()).toMatch(
+      /^er_gateway_websockets_dropped_total\{reason="message_rate"\} 1$/m,
+    );
   } finally {
     await t.close();
   }

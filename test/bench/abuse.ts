@@ -33,7 +33,11 @@ export async function abuse(seconds: number): Promise<void> {
   // Honest users read a running job and finished ones.
   const running = gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId;
   const post = async (address: string, body: unknown) => {
-    const res = await fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': address }, body: JSON.stringify(body) });
+    const res = await fetch(endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-for': address },
+      body: JSON.stringify(body),
+    });
     return (await res.json()) as { data?: unknown; errors?: { extensions?: { code?: string } }[] };
   };
   const until = now() + seconds * 1000;
@@ -43,18 +47,28 @@ export async function abuse(seconds: number): Promise<void> {
 
   // The hostile client, from one address, on every door at once.
   const attacker = '10.6.6.6';
-  const bigList = { query: 'query ($f: Int) { idMappingJobs(workflowName: "customer-id-map", first: $f) { nodes { jobId metrics { inputRecords } } } }', variables: { f: 100 } };
-  const tooBig = { query: 'query ($f: Int) { idMappingWorkflows(first: $f) { nodes { jobs(first: $f) { nodes { metrics { inputRecords } } } } } }', variables: { f: 100 } };
+  const bigList = {
+    query: 'query ($f: Int) { idMappingJobs(workflowName: "customer-id-map", first: $f) { nodes { jobId metrics { inputRecords } } } }',
+    variables: { f: 100 },
+  };
+  const tooBig = {
+    query: 'query ($f: Int) { idMappingWorkflows(first: $f) { nodes { jobs(first: $f) { nodes { metrics { inputRecords } } } } } }',
+    variables: { f: 100 },
+  };
   const entities = {
     query: 'query ($r: [_Any!]!) { _entities(representations: $r) { ... on IdMappingJob { status } } }',
-    variables: { r: Array.from({ length: 100 }, (_, i) => ({ __typename: 'IdMappingJob', workflowName: 'customer-id-map', jobId: bogusJobId(i) })) },
+    variables: {
+      r: Array.from({ length: 100 }, (_, i) => ({ __typename: 'IdMappingJob', workflowName: 'customer-id-map', jobId: bogusJobId(i) })),
+    },
   };
   const loop = async (label: string, body: unknown) => {
     while (now() < until) count(`${label}: ${codeOf(await post(attacker, body))}`);
   };
   const sockets = async () => {
     while (now() < until) {
-      const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers: { 'x-forwarded-for': attacker } });
+      const socket = new WebSocket(`${gateway.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', {
+        headers: { 'x-forwarded-for': attacker },
+      });
       socket.on('error', () => {});
       const closed = new Promise((resolve) => socket.once('close', resolve));
       await new Promise((resolve) => socket.once('open', resolve));
@@ -65,7 +79,10 @@ export async function abuse(seconds: number): Promise<void> {
           JSON.stringify({
             id: String(i),
             type: 'subscribe',
-            payload: { query: 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }', variables: { w: 'customer-id-map', j: bogusJobId(i) } },
+            payload: {
+              query: 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }',
+              variables: { w: 'customer-id-map', j: bogusJobId(i) },
+            },
           }),
         );
       }
@@ -114,6 +131,8 @@ export async function abuse(seconds: number): Promise<void> {
   );
   console.log('\nWhat the hostile client got:\n');
   for (const [label, n] of Object.entries(hostile).sort()) console.log(`- ${label}: ${n}`);
-  console.log(`- upstream calls in all: ${gateway.emulator!.requests()} (${(gateway.emulator!.requests() / seconds).toFixed(1)} per second); watched jobs at the end: ${gateway.watcher.watchedJobs}`);
+  console.log(
+    `- upstream calls in all: ${gateway.emulator!.requests()} (${(gateway.emulator!.requests() / seconds).toFixed(1)} per second); watched jobs at the end: ${gateway.watcher.watchedJobs}`,
+  );
   await gateway.close();
 }

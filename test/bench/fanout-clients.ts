@@ -23,10 +23,7 @@ export type ToClients =
   | { cycles: { url: string; job: WatchedJob; count: number } };
 
 export type FromClients =
-  | { ready: { ms: number } }
-  | { received: [jobIndex: number, at: number][] }
-  | { closed: true }
-  | { cycled: { ms: number } };
+  { ready: { ms: number } } | { received: [jobIndex: number, at: number][] } | { closed: true } | { cycled: { ms: number } };
 
 const now = () => performance.timeOrigin + performance.now();
 const CONNECT_BATCH = 250;

@@ -13,7 +13,9 @@ const LATENCY_MS = 50;
 const now = () => performance.now();
 const finished = { workflowName: 'customer-id-map', jobId: seededJobId('customer-id-map', 5) };
 const jobQuery = (job: typeof finished) =>
-  JSON.stringify({ query: `{ idMappingJob(workflowName: "${job.workflowName}", jobId: "${job.jobId}") { status metrics { inputRecords totalRecordsProcessed } } }` });
+  JSON.stringify({
+    query: `{ idMappingJob(workflowName: "${job.workflowName}", jobId: "${job.jobId}") { status metrics { inputRecords totalRecordsProcessed } } }`,
+  });
 
 /** A short unmeasured run first, so that the gateway is measured warm. */
 async function warm(url: string, body: string): Promise<void> {
@@ -51,7 +53,9 @@ const gets = (g: Gateway) => g.emulator!.requests('GetIdMappingJob');
 
 /** Scenario 1: one query over a workflow's 100 jobs with metrics, cold then warm. */
 async function hundredJobs(): Promise<string[]> {
-  const body = JSON.stringify({ query: '{ idMappingJobs(workflowName: "customer-id-map", first: 100) { nodes { jobId metrics { inputRecords } } } }' });
+  const body = JSON.stringify({
+    query: '{ idMappingJobs(workflowName: "customer-id-map", first: 100) { nodes { jobId metrics { inputRecords } } } }',
+  });
   const rows: string[] = [];
   for (const [label, env] of [
     ['governor off', { ER_RATE_PER_SECOND: '0' }],
@@ -107,10 +111,15 @@ async function burst(seconds: number): Promise<string[]> {
     ['governor off', '0'],
   ] as const) {
     const answers: Answers = { at: [], throttled: 0 };
-    const g = await gateway({ ER_RATE_PER_SECOND: rate, ER_FRESHNESS_MS: '0', ER_FINAL_JOB_CACHE_SIZE: '0', EMULATOR_RATE_LIMIT: '5' }, answers);
+    const g = await gateway(
+      { ER_RATE_PER_SECOND: rate, ER_FRESHNESS_MS: '0', ER_FINAL_JOB_CACHE_SIZE: '0', EMULATOR_RATE_LIMIT: '5' },
+      answers,
+    );
     try {
       const started = now();
-      const list = JSON.stringify({ query: '{ idMappingJobs(workflowName: "customer-id-map", first: 25) { nodes { jobId metrics { inputRecords } } } }' });
+      const list = JSON.stringify({
+        query: '{ idMappingJobs(workflowName: "customer-id-map", first: 25) { nodes { jobId metrics { inputRecords } } } }',
+      });
       const r = await load(`${g.url}/graphql`, list, seconds);
       const perSecond = new Map<number, number>();
       for (const t of answers.at.filter((t) => t >= started)) {

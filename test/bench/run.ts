@@ -64,7 +64,14 @@ class Clients {
 }
 
 async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
-  const config = loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'silent', ER_EMULATOR_JOB_SECONDS: '90', ER_POLL_INTERVAL_MS: String(INTERVAL_MS), ...MANY_USERS_ONE_ADDRESS });
+  const config = loadConfig({
+    PORT: '0',
+    ER_METRICS_PORT: '0',
+    LOG_LEVEL: 'silent',
+    ER_EMULATOR_JOB_SECONDS: '90',
+    ER_POLL_INTERVAL_MS: String(INTERVAL_MS),
+    ...MANY_USERS_ONE_ADDRESS,
+  });
   const gateway = await startGateway(config, {
     processMetrics: false,
     emulator: {
@@ -82,7 +89,11 @@ async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gat
 
 async function startJobs(gateway: Gateway): Promise<WatchedJob[]> {
   const post = async (query: string) => {
-    const res = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
     return ((await res.json()) as { data: Record<string, { jobId: string }> }).data;
   };
   const idMapping = await post('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }');
@@ -199,7 +210,10 @@ async function sharedFanout(count: number, replicas: number) {
   const stats = async () => {
     const info = await redis.info('commandstats');
     const calls = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)];
-    return { total: calls.reduce((sum, [, , n]) => sum + Number(n), 0), publish: Number(calls.find(([, name]) => name === 'publish')?.[2] ?? 0) };
+    return {
+      total: calls.reduce((sum, [, , n]) => sum + Number(n), 0),
+      publish: Number(calls.find(([, name]) => name === 'publish')?.[2] ?? 0),
+    };
   };
   const clients = new Clients();
   try {
@@ -221,7 +235,18 @@ async function sharedFanout(count: number, replicas: number) {
     // The stats' own INFO calls are not the gateway's.
     const commands = after.total - before.total - 1;
     const events = after.publish - before.publish;
-    return { replicas, subscribers: count, jobs: jobs.length, connectMs: ready.ms, pollsPerJob: gets / intervals / jobs.length, deliveries: latencies.length, p50: percentile(latencies, 50), p99: percentile(latencies, 99), commandsPerEvent: events > 0 ? commands / events : NaN, events };
+    return {
+      replicas,
+      subscribers: count,
+      jobs: jobs.length,
+      connectMs: ready.ms,
+      pollsPerJob: gets / intervals / jobs.length,
+      deliveries: latencies.length,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      commandsPerEvent: events > 0 ? commands / events : NaN,
+      events,
+    };
   } finally {
     clients.kill();
     await Promise.all(gateways.map((g) => g.close()));
@@ -236,7 +261,11 @@ async function cycles(count: number) {
   return withGateway(new Map(), async (gateway) => {
     const clients = new Clients();
     try {
-      const job: WatchedJob = { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId };
+      const job: WatchedJob = {
+        kind: 'idMapping',
+        workflowName: 'loyalty-id-map',
+        jobId: gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId,
+      };
       await clients.ask({ cycles: { url: gateway.url, job, count: 200 } }, 'cycled');
       gc();
       const heapBefore = heapMb();
@@ -255,10 +284,16 @@ async function main(): Promise<void> {
   if (only === 'abuse') return abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
   if (only === 'shared' || !only) {
     const r = await sharedFanout(Number(process.env.BENCH_SHARED_SUBSCRIBERS ?? 3000), 3);
-    console.log(`\nshared mode: ${r.replicas} replicas on one Redis, ${r.subscribers} subscribers spread over them, ${r.jobs} jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`);
-    console.log('| replicas | subscribers | connect all (s) | polls per job per interval (target 1.00) | deliveries | delivery p50 (ms) | delivery p99 (ms) | Redis commands per event |');
+    console.log(
+      `\nshared mode: ${r.replicas} replicas on one Redis, ${r.subscribers} subscribers spread over them, ${r.jobs} jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`,
+    );
+    console.log(
+      '| replicas | subscribers | connect all (s) | polls per job per interval (target 1.00) | deliveries | delivery p50 (ms) | delivery p99 (ms) | Redis commands per event |',
+    );
     console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-    console.log(`| ${r.replicas} | ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.pollsPerJob.toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.commandsPerEvent.toFixed(1)} (${r.events} events) |`);
+    console.log(
+      `| ${r.replicas} | ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.pollsPerJob.toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.commandsPerEvent.toFixed(1)} (${r.events} events) |`,
+    );
     if (only === 'shared') return;
   }
   if (only === 'throughput' || !only) {
@@ -270,8 +305,12 @@ async function main(): Promise<void> {
   if (only === 'frugality') return;
   if (only !== 'fanout') await abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
   const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,10000').split(',').map(Number);
-  console.log(`\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`);
-  console.log('| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) |');
+  console.log(
+    `\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`,
+  );
+  console.log(
+    '| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const size of sizes) {
     const r = await fanout(size);

@@ -21,7 +21,12 @@ const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
  * The scenarios that stand for many users open all their sockets from this
  * one process, which the per-client limits would take for one abusive client.
  */
-export const MANY_USERS_ONE_ADDRESS = { ER_STREAMS_PER_CLIENT: '100000', ER_WATCHED_JOBS_PER_CLIENT: '100000', ER_MAX_CONNECTIONS: '15000', ER_MAX_CONNECTIONS_PER_ADDRESS: '15000' };
+export const MANY_USERS_ONE_ADDRESS = {
+  ER_STREAMS_PER_CLIENT: '100000',
+  ER_WATCHED_JOBS_PER_CLIENT: '100000',
+  ER_MAX_CONNECTIONS: '15000',
+  ER_MAX_CONNECTIONS_PER_ADDRESS: '15000',
+};
 
 /**
  * The soak: for `seconds`, honest subscribers, subscribers that never read
@@ -33,13 +38,26 @@ export const MANY_USERS_ONE_ADDRESS = { ER_STREAMS_PER_CLIENT: '100000', ER_WATC
 export async function soak(seconds: number): Promise<void> {
   // The started job outlasts the soak and moves its counts at every poll.
   const jobSeconds = String(Math.max(600, seconds * 2));
-  const config = loadConfig({ NODE_ENV: 'test', PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'error', ER_POLL_INTERVAL_MS: '50', ER_RATE_PER_SECOND: '0', ER_EMULATOR_JOB_SECONDS: jobSeconds, ...MANY_USERS_ONE_ADDRESS });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    PORT: '0',
+    ER_METRICS_PORT: '0',
+    LOG_LEVEL: 'error',
+    ER_POLL_INTERVAL_MS: '50',
+    ER_RATE_PER_SECOND: '0',
+    ER_EMULATOR_JOB_SECONDS: jobSeconds,
+    ...MANY_USERS_ONE_ADDRESS,
+  });
   // The emulator's clock jumps past the job's QUEUED phase once it has started.
   let skipQueuedMs = 0;
   const gateway = await startGateway(config, { processMetrics: false, emulator: { clock: () => Date.now() + skipQueuedMs } });
   const emulator = gateway.emulator!;
   const post = async (query: string) => {
-    const res = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query }),
+    });
     return (await res.json()) as { data?: unknown; errors?: unknown[] };
   };
   const started = (await post('mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }')) as {
@@ -78,7 +96,9 @@ export async function soak(seconds: number): Promise<void> {
   const queries = Array.from({ length: 5 }, async (_, worker) => {
     for (let i = 0; performance.now() < until; i++) {
       const at = performance.now();
-      const res = await post(`{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', (worker * 7 + i) % 90)}") { jobId status } }`);
+      const res = await post(
+        `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', (worker * 7 + i) % 90)}") { jobId status } }`,
+      );
       queryMs.push(performance.now() - at);
       if (res.errors) queryErrors += 1;
     }
@@ -92,7 +112,7 @@ export async function soak(seconds: number): Promise<void> {
   })();
   const slowReading = (async () => {
     for (let paused = true; performance.now() < until; paused = !paused) {
-      for (const socket of slow) (paused ? socket.pause() : socket.resume());
+      for (const socket of slow) paused ? socket.pause() : socket.resume();
       await sleep(500);
     }
   })();
@@ -106,8 +126,12 @@ export async function soak(seconds: number): Promise<void> {
   const dropped = (await gateway.metrics.droppedSockets.get()).values.map((v) => `${v.labels.reason}: ${v.value}`).join(', ') || 'none';
   const skipped = (await gateway.metrics.skippedEvents.get()).values[0]?.value ?? 0;
   const polls = (await gateway.metrics.polls.get()).values.map((v) => `${v.labels.outcome}: ${v.value}`).join(', ');
-  console.log(`\nsoak: ${seconds} s; 50 honest clients × 2 jobs, 5 silent and 5 slow sockets × 20 subscriptions, 5 query workers; 50 ms polls; faults (50% 500s, 200 ms latency) on and off every 5 s`);
-  console.log('| events to honest clients | of them stale | events skipped by slow subscribers | sockets dropped | polls | queries | query errors | query p99 (ms) | heap start → end (MB) | RSS start → end (MB) | still serving |');
+  console.log(
+    `\nsoak: ${seconds} s; 50 honest clients × 2 jobs, 5 silent and 5 slow sockets × 20 subscriptions, 5 query workers; 50 ms polls; faults (50% 500s, 200 ms latency) on and off every 5 s`,
+  );
+  console.log(
+    '| events to honest clients | of them stale | events skipped by slow subscribers | sockets dropped | polls | queries | query errors | query p99 (ms) | heap start → end (MB) | RSS start → end (MB) | still serving |',
+  );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   console.log(
     `| ${delivered} | ${stale} | ${skipped} | ${dropped} | ${polls} | ${queryMs.length} | ${queryErrors} | ${percentile(queryMs, 99).toFixed(0)} | ${mb(before.heapUsed)} → ${mb(after.heapUsed)} | ${mb(before.rss)} → ${mb(after.rss)} | ${alive ? 'yes' : 'NO'} |`,

@@ -31,9 +31,27 @@ const WARM_SECONDS = 2;
 /** autocannon's CLI, so the load generator does not share the servers' event loop. */
 export async function load(url: string, body: string, seconds: number, connections = CONNECTIONS): Promise<Load> {
   const cli = resolve(__dirname, '../../node_modules/autocannon/autocannon.js');
-  const args = ['--json', '-c', String(connections), '-d', String(seconds), '-m', 'POST', '-H', 'content-type=application/json', '-b', body, url];
+  const args = [
+    '--json',
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    '-m',
+    'POST',
+    '-H',
+    'content-type=application/json',
+    '-b',
+    body,
+    url,
+  ];
   const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args], { maxBuffer: 16 * 2 ** 20 });
-  const r = JSON.parse(stdout) as { requests: { average: number; total: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number };
+  const r = JSON.parse(stdout) as {
+    requests: { average: number; total: number };
+    latency: { p50: number; p99: number };
+    non2xx: number;
+    errors: number;
+  };
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, non2xx: r.non2xx, errors: r.errors };
 }
 
@@ -60,11 +78,17 @@ interface Scenario {
 
 const SCENARIOS: Scenario[] = [
   { label: 'a single finished job (status, times, two metrics)', target: 0.8, body: finishedJob },
-  { label: 'the same, response cache off (executed; the job from the final-job cache)', body: finishedJob, env: { ER_RESPONSE_CACHE_MB: '0' } },
+  {
+    label: 'the same, response cache off (executed; the job from the final-job cache)',
+    body: finishedJob,
+    env: { ER_RESPONSE_CACHE_MB: '0' },
+  },
   {
     label: 'a list of 25 finished jobs with metrics',
     target: 0.4,
-    body: query('{ idMappingJobs(workflowName: "customer-id-map", first: 25) { nodes { jobId status metrics { inputRecords totalRecordsProcessed } } } }'),
+    body: query(
+      '{ idMappingJobs(workflowName: "customer-id-map", first: 25) { nodes { jobId status metrics { inputRecords totalRecordsProcessed } } } }',
+    ),
   },
   { label: '`{ __typename }`', target: 0.9, body: query('{ __typename }') },
 ];
@@ -85,7 +109,9 @@ const row = (label: string, r: Load, ratio?: string) =>
  * a fast figure meaningless.
  */
 export async function throughput(seconds: number): Promise<void> {
-  console.log(`\nthroughput: ${CONNECTIONS} connections, ${seconds} s each after ${WARM_SECONDS} s warm-up; bare = Apollo Server startStandaloneServer answering { hello }, measured just before each scenario\n`);
+  console.log(
+    `\nthroughput: ${CONNECTIONS} connections, ${seconds} s each after ${WARM_SECONDS} s warm-up; bare = Apollo Server startStandaloneServer answering { hello }, measured just before each scenario\n`,
+  );
   console.log('| server, query | requests/s | p50 (ms) | p99 (ms) | non-2xx or errors | ratio to bare (target) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   const hello = query('{ hello }');
@@ -96,7 +122,11 @@ export async function throughput(seconds: number): Promise<void> {
         logger: pino({ level: 'info' }, pino.destination('/dev/null')),
       });
       try {
-        const answer = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: scenario.body });
+        const answer = await fetch(`${gateway.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: scenario.body,
+        });
         const checked = (await answer.json()) as { errors?: unknown };
         if (!answer.ok || checked.errors) throw new Error(`${scenario.label}: ${JSON.stringify(checked)}`);
         const base = await measure(bare.url, hello, seconds);
@@ -122,7 +152,12 @@ export async function startup(runs = 3): Promise<void> {
   for (let i = 0; i < runs; i++) {
     const started = performance.now();
     // Its own process group, so that the stop reaches node under npm.
-    const child = spawn('npm', ['start'], { cwd: root, env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'ignore'], detached: true });
+    const child = spawn('npm', ['start'], {
+      cwd: root,
+      env: { ...process.env, PORT: '0' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+      detached: true,
+    });
     await new Promise<void>((done, fail) => {
       createInterface({ input: child.stdout! }).on('line', (line) => line.includes('er-gateway ready at') && done());
       child.once('exit', (code) => fail(new Error(`npm start exited (${code}) before it was ready`)));

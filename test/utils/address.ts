@@ -40,7 +40,10 @@ export function webSocketFrom(localAddress: string): typeof WebSocket {
 }
 
 /** A TCP connection to `httpUrl`'s port that sends a request line and then one header line every 100 ms, never ending its headers, until it is closed. */
-export async function slowHeaders(httpUrl: string, localAddress?: string): Promise<{ socket: Socket; closed: Promise<void>; isClosed(): boolean }> {
+export async function slowHeaders(
+  httpUrl: string,
+  localAddress?: string,
+): Promise<{ socket: Socket; closed: Promise<void>; isClosed(): boolean }> {
   const socket = connect({ port: Number(new URL(httpUrl).port), host: '127.0.0.1', localAddress });
   socket.on('error', () => {});
   let closed = false;

@@ -32,7 +32,9 @@ function bundledHome(): { packageEntry: string; dir: string } {
  */
 async function bundledChromium(): Promise<string> {
   if (process.platform !== 'linux' || process.arch !== 'x64') {
-    throw new Error(`@sparticuz/chromium runs on Linux x64 only (this is ${process.platform} ${process.arch}): install Chrome or Chromium and set ER_TEST_BROWSER to its executable`);
+    throw new Error(
+      `@sparticuz/chromium runs on Linux x64 only (this is ${process.platform} ${process.arch}): install Chrome or Chromium and set ER_TEST_BROWSER to its executable`,
+    );
   }
   const { packageEntry, dir } = bundledHome();
   const binary = join(dir, 'chromium');
@@ -80,10 +82,16 @@ export async function testBrowserExecutable(choice = process.env.ER_TEST_BROWSER
     case 'bundled':
       return bundledChromium();
     case 'system':
-      if (!isExecutable(LOCAL_BROWSERS[0])) throw new Error('ER_TEST_BROWSER=system, but /usr/bin/chromium is missing: install Debian\'s chromium, or leave ER_TEST_BROWSER unset to use the bundled one');
+      if (!isExecutable(LOCAL_BROWSERS[0]))
+        throw new Error(
+          "ER_TEST_BROWSER=system, but /usr/bin/chromium is missing: install Debian's chromium, or leave ER_TEST_BROWSER unset to use the bundled one",
+        );
       return LOCAL_BROWSERS[0];
     default:
-      if (!isExecutable(choice)) throw new Error(`ER_TEST_BROWSER=${choice}: no executable there; give the path of a Chrome or Chromium binary, or auto, bundled or system`);
+      if (!isExecutable(choice))
+        throw new Error(
+          `ER_TEST_BROWSER=${choice}: no executable there; give the path of a Chrome or Chromium binary, or auto, bundled or system`,
+        );
       return choice;
   }
 }
@@ -96,9 +104,15 @@ export async function testBrowserExecutable(choice = process.env.ER_TEST_BROWSER
  *
  * @default args []
  */
-export async function launchTestBrowser(options: { args?: string[] } & Omit<LaunchOptions, 'executablePath' | 'args'> = {}): Promise<Browser> {
+export async function launchTestBrowser(
+  options: { args?: string[] } & Omit<LaunchOptions, 'executablePath' | 'args'> = {},
+): Promise<Browser> {
   const { args = [], ...rest } = options;
-  return chromium.launch({ ...rest, executablePath: await testBrowserExecutable(), args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', ...args] });
+  return chromium.launch({
+    ...rest,
+    executablePath: await testBrowserExecutable(),
+    args: ['--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', ...args],
+  });
 }
 
 /** A page on a context of its own, and what it did: every request (websockets included) and every error it logged. */
@@ -124,7 +138,9 @@ export async function openRecordedPage(browser: Browser, origin: string): Promis
     return url.startsWith(`${origin}/`) ? route.continue() : route.abort();
   });
   await context.addInitScript(() =>
-    document.addEventListener('securitypolicyviolation', (event) => console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`)),
+    document.addEventListener('securitypolicyviolation', (event) =>
+      console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`),
+    ),
   );
   const page = await context.newPage();
   page.on('websocket', (socket) => requests.push(socket.url()));

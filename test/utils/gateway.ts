@@ -26,7 +26,11 @@ export interface TestGateway {
   /** A typed operation from test/generated, posted as a frontend posts it. */
   execute<R, V>(document: TypedDocumentNode<R, V>, variables?: V): Promise<GraphQLResponse<R>>;
   /** A query written in the test itself (aliases, deliberately bad input), with the request headers a test adds (credentials). */
-  post<R = Record<string, unknown>>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GraphQLResponse<R>>;
+  post<R = Record<string, unknown>>(
+    query: string,
+    variables?: Record<string, unknown>,
+    headers?: Record<string, string>,
+  ): Promise<GraphQLResponse<R>>;
   /** Closes the gateway, once: the test's end closes it too if the test does not (see leftovers). */
   close(): Promise<void>;
 }
@@ -46,7 +50,11 @@ export interface TestGatewayOptions {
 type LogLine = Record<string, unknown>;
 
 /** A logger whose lines the test reads: `lines` holds each one parsed; `line` waits for one that matches. */
-export function capturedLogger(level = 'info'): { logger: Logger; lines: LogLine[]; line(match: (line: LogLine) => boolean): Promise<LogLine> } {
+export function capturedLogger(level = 'info'): {
+  logger: Logger;
+  lines: LogLine[];
+  line(match: (line: LogLine) => boolean): Promise<LogLine>;
+} {
   const lines: LogLine[] = [];
   let waiters: (() => void)[] = [];
   const sink = new Writable({
@@ -97,7 +105,8 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
   const endpoint = `${gateway.url}/graphql`;
   if (!gateway.emulator) throw new Error('the test gateway runs with its embedded emulator');
 
-  const post = <R>(query: string, variables?: unknown, headers?: Record<string, string>) => postGraphQL<R>(endpoint, query, variables, headers);
+  const post = <R>(query: string, variables?: unknown, headers?: Record<string, string>) =>
+    postGraphQL<R>(endpoint, query, variables, headers);
 
   return {
     gateway,

@@ -18,7 +18,10 @@ const perFile: Dispose[] = [];
 /** Registers `dispose` to run once after the current test (or, from a `beforeAll`, after the file); returns a function that runs it now, once. */
 export function leftover(dispose: Dispose): () => Promise<void> {
   let done: Promise<void> | undefined;
-  const once = () => (done ??= Promise.resolve().then(dispose).then(() => undefined));
+  const once = () =>
+    (done ??= Promise.resolve()
+      .then(dispose)
+      .then(() => undefined));
   if (inJest) (inTest ? perTest : perFile).push(once);
   return once;
 }

@@ -21,7 +21,10 @@ export interface GatewayProcess {
  * ready; `command` runs something else from the repository's root instead
  * (e.g. the image's `node dist/server/main.js`).
  */
-export async function startGatewayProcess(env: Record<string, string>, command = [process.execPath, '-r', 'ts-node/register/transpile-only', 'src/server/main.ts']): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  env: Record<string, string>,
+  command = [process.execPath, '-r', 'ts-node/register/transpile-only', 'src/server/main.ts'],
+): Promise<GatewayProcess> {
   const root = resolve(__dirname, '../..');
   const [program, ...args] = command;
   const child = spawn(program === 'node' ? process.execPath : program, args, {

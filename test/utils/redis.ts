@@ -5,9 +5,13 @@ import { leftover } from './leftovers';
 
 /** A Redis of the test's own on `port`, with nothing saved to disk; resolves once it accepts connections. Stopped after the test if the test does not. */
 export async function ownRedis(port: number): Promise<ChildProcess> {
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   leftover(() => stopRedis(server));
-  await new Promise<void>((resolve) => server.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready to accept connections') && resolve()));
+  await new Promise<void>((resolve) =>
+    server.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready to accept connections') && resolve()),
+  );
   return server;
 }
 

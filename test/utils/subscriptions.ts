@@ -55,7 +55,11 @@ export class Subscription<T = Record<string, unknown>> {
 /** A graphql-ws client over a real websocket, as frontends use it. */
 export function wsClient(
   httpUrl: string,
-  options: { retryAttempts?: number; connectionParams?: Record<string, unknown>; onClosed?: (event: { code: number; reason: string }) => void } = {},
+  options: {
+    retryAttempts?: number;
+    connectionParams?: Record<string, unknown>;
+    onClosed?: (event: { code: number; reason: string }) => void;
+  } = {},
 ): Client {
   const client = createClient({
     url: `${httpUrl.replace(/^http/, 'ws')}/graphql`,

@@ -11,7 +11,9 @@ export async function until(condition: () => boolean | Promise<boolean>, on?: { 
   for (;;) {
     // Listening before looking: an event between the look and the wait is not missed.
     const stop = new AbortController();
-    const next = on ? once(on.emitter, on.event, { signal: stop.signal }).catch(() => undefined) : new Promise<void>((resolve) => setImmediate(resolve));
+    const next = on
+      ? once(on.emitter, on.event, { signal: stop.signal }).catch(() => undefined)
+      : new Promise<void>((resolve) => setImmediate(resolve));
     if (await condition()) return stop.abort();
     await next;
   }
