@@ -108,7 +108,7 @@ process.on('message', (message: ToClients) => {
       reply({ received });
       received = [];
     } else if ('close' in message) {
-      await Promise.all(clients.map((c) => c.dispose()));
+      for (const c of clients) c.dispose();
       clients = [];
       reply({ closed: true });
     } else {

@@ -112,7 +112,10 @@ export async function soak(seconds: number): Promise<void> {
   })();
   const slowReading = (async () => {
     for (let paused = true; performance.now() < until; paused = !paused) {
-      for (const socket of slow) paused ? socket.pause() : socket.resume();
+      for (const socket of slow) {
+        if (paused) socket.pause();
+        else socket.resume();
+      }
       await sleep(500);
     }
   })();
@@ -120,7 +123,7 @@ export async function soak(seconds: number): Promise<void> {
 
   const alive = (await post('{ __typename }')).data !== undefined;
   for (const socket of [...silent, ...slow]) socket.close();
-  await Promise.all(honest.map((client) => client.dispose()));
+  for (const client of honest) client.dispose();
   global.gc?.();
   const after = process.memoryUsage();
   const dropped = (await gateway.metrics.droppedSockets.get()).values.map((v) => `${v.labels.reason}: ${v.value}`).join(', ') || 'none';
