@@ -40,7 +40,8 @@ function readmeClient(): { client: Client; ws: ReturnType<typeof createClient> }
   const nodeRequire = (name: string): unknown =>
     name === 'graphql-ws'
       ? { createClient: (options: ClientOptions) => createClient({ ...options, webSocketImpl: WebSocket, retryAttempts: 0 }) }
-      : require(name);
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports -- the recipe is run as the CommonJS a bundler would make of it
+        require(name);
   const module = { exports: {} as { client: Client; ws: ReturnType<typeof createClient> } };
   new Function('require', 'module', 'exports', outputText)(nodeRequire, module, module.exports);
   return module.exports;

@@ -8,149 +8,13 @@ import { embeddedEmulatorSettings } from '../emulator/settings';
 import '../settings/meta';
 import { OriginGuard } from './origins';
 
-/** The gateway's settings, read and checked once at start-up. Nothing else reads process.env. */
-export interface Config {
-  nodeEnv: 'development' | 'production' | 'test';
-  /** @default 4000 */
-  port: number;
-  /** @default '127.0.0.1' */
-  host: string;
-  /** `emulator`: the local emulator in-process (the default outside production); `aws`: the real service. */
-  backend: 'emulator' | 'aws';
-  /** With `aws`: an endpoint override (a VPC endpoint, or an emulator run elsewhere). */
-  endpoint?: string;
-  /** With `aws`: unset, the SDK's default chain picks the region. */
-  region?: string;
-  /** With `aws`: start even when the SDK finds no region or no credentials, reporting it on /readyz and to clients (GATEWAY_MISCONFIGURED) instead of refusing to start. @default false */
-  startWithoutAws: boolean;
-  /** How long an emulated job takes from QUEUED to SUCCEEDED. @default 20 */
-  emulatorJobSeconds: number;
-  /** With the emulator: which running job blocks a start, one of its kind in the region (as the service's quotas) or only one of the workflow. @default 'region' */
-  emulatorConcurrency: 'workflow' | 'region';
-  /** With the emulator in `region` mode: the exception a start blocked by another workflow's job gets. @default 'ExceedsLimitException' */
-  emulatorConcurrencyError: 'ExceedsLimitException' | 'ConflictException';
-  /** How long one upstream attempt may wait for an answer. @default 10000 */
-  upstreamTimeoutMs: number;
-  /** Idempotency keys kept in memory at most (each lives 24 hours). @default 10000 */
-  idempotencyMaxKeys: number;
-  /** Time between polls of a watched job. @default 5000, or 1000 with the emulator */
-  pollIntervalMs: number;
-  /** The longest wait between polls while the service fails. @default 60000 */
-  pollBackoffCapMs: number;
-  /** How long polls of a job may fail before its subscribers get UPSTREAM_UNAVAILABLE. @default 120000 */
-  pollFailureLimitMs: number;
-  /** Websocket ping interval. @default 12000 */
-  wsKeepAliveMs: number;
-  /** A websocket that sends no connection_init within this time is closed. @default 3000 */
-  wsInitTimeoutMs: number;
-  /** Undelivered events kept per subscription; a subscriber further behind skips to the latest state. @default 8 */
-  subscriberQueue: number;
-  /** A websocket whose unsent output passes this many bytes is closed (1013). @default 1048576 */
-  wsMaxBufferedBytes: number;
-  /** How long one GraphQL request may take, every retry and wait for the rate budget included. @default 10000 */
-  requestDeadlineMs: number;
-  /** At shutdown, how long in-flight requests may finish before they are answered with an error. @default 10000 */
-  shutdownDrainMs: number;
-  /** How far the service's clock may differ from ours when a lost start is looked for. @default 10000 */
-  startClockSkewMs: number;
-  /** Finished jobs kept in memory (they never change). @default 10000 */
-  finalJobCacheSize: number;
-  /** How long a running job's snapshot serves queries without a new call; 0 turns it off. @default 1000 */
-  freshnessMs: number;
-  /** Upstream calls per second per operation; 0 turns the governor off. @default 5 */
-  ratePerSecond: number;
-  /** Calls per operation that may go at once after a quiet spell; 1 paces calls evenly. @default 1 */
-  rateBurst: number;
-  /** A query that would wait longer than this for its turn fails with THROTTLED. @default 5000 */
-  rateMaxWaitMs: number;
-  /** HTTP cache `maxAge` of answers about finished jobs, in seconds. @default 3600 */
-  finalMaxAgeSeconds: number;
-  /** Memory for whole answers to queries whose every field may be reused (finished jobs, pages of them); 0 turns it off. @default 32 */
-  responseCacheMb: number;
-  /** Operations nested deeper than this are refused. @default 12 */
-  maxDepth: number;
-  /** Variables nesting lists and input objects deeper than this are refused (BAD_USER_INPUT), before they are read. @default 32 */
-  maxVariablesDepth: number;
-  /** Variables holding more values than this (list items, fields and scalars) are refused (BAD_USER_INPUT), before they are read. @default 10000 */
-  maxVariableValues: number;
-  /** Operations with more aliases than this are refused. @default 50 */
-  maxAliases: number;
-  /** Operations whose structural cost (graphql-armor's: fields weighted by depth) passes this are refused. @default 50000 */
-  maxCost: number;
-  /** Federated tracing (ftv1) in responses to a router that asks for it (with ER_ROUTER_SECRET set, only to the router). @default true */
-  inlineTracing: boolean;
-  /** Schema introspection over HTTP and websockets alike; off, field suggestions in errors are off too. @default false with NODE_ENV=production, else true */
-  introspection: boolean;
-  /** The live dashboard page at `/dashboard/` (and `/` leads there); it calls the public API with the visitor's own credentials. @default true */
-  dashboard: boolean;
-  /**
-   * What serves GraphQL to a person with a browser: `graphiql`, the GraphiQL IDE bundled into the gateway at `/ide/` (offline, same origin);
-   * `sandbox`, Apollo's embedded Sandbox at GET /graphql (loaded from Apollo's CDN: online only); `off`, neither (GET /graphql shows a plain page).
-   * @default 'off' with NODE_ENV=production, else 'graphiql'
-   */
-  ide: 'graphiql' | 'sandbox' | 'off';
-  /** A secret only the router knows, sent as `X-Router-Secret`: with it, `_service` and ftv1 traces are answered whatever `introspection` says. */
-  routerSecret?: string;
-  /** The port of `/metrics`, apart from the service port; 0 picks a free one. @default 9464 */
-  metricsPort: number;
-  /** @default '127.0.0.1' */
-  metricsHost: string;
-  /** An operation whose estimated upstream calls pass this is refused before it runs. @default 200 */
-  maxUpstreamCalls: number;
-  /** Representations one `_entities` request may name. @default 100 */
-  maxEntities: number;
-  /** The largest request body and websocket message, in bytes. @default 102400 */
-  bodyLimitBytes: number;
-  /** How long a client may take to send a request's headers, and its whole request. @default 10000, 30000 */
-  httpHeadersTimeoutMs: number;
-  httpRequestTimeoutMs: number;
-  /** How long an idle keep-alive connection stays open. @default 5000 */
-  httpKeepAliveTimeoutMs: number;
-  /** Connections (HTTP and websocket) the server holds at once. Unset: 10000, or less to stay under the process's file descriptor limit. */
-  maxConnections?: number;
-  /** Streams one client (principal, else address) may hold open at once: websockets and SSE streams together. @default 20 */
-  streamsPerClient: number;
-  /** Connections one address may hold at once, of every kind; a trusted proxy's address is exempt. Unset: a tenth of the connection cap. */
-  maxConnectionsPerAddress?: number;
-  /** Subscriptions one websocket may hold. @default 100 */
-  wsSubscriptionsPerSocket: number;
-  /** Distinct jobs one client may watch over all its sockets. @default 50 */
-  watchedJobsPerClient: number;
-  /** Messages a websocket may send per second (bursts of twice as many). @default 100 */
-  wsMessagesPerSecond: number;
-  /** Which proxies' X-Forwarded-For is believed for the client address: a hop count, or addresses and CIDRs. Unset: none. */
-  trustProxy?: number | string[];
-  /** Who may call the gateway (ER_AUTH and the ER_JWT_*, ER_API_KEYS* and ER_POLICY_FILE settings). */
-  auth: AuthSettings;
-  /** Origins whose pages may call the gateway beside its own (ER_ALLOWED_ORIGINS); unset: pages on localhost. */
-  allowedOrigins?: string[];
-  /** Host names the gateway answers to (ER_ALLOWED_HOSTS). @default loopback names and HOST when it is a specific address */
-  allowedHosts: string[];
-  /** The AWS account whose workflow ARNs are taken (ER_ACCOUNT_ID); with the emulator, the emulator's. Unset with AWS: names only. */
-  accountId?: string;
-  /** A manifest of trusted documents (ER_TRUSTED_DOCUMENTS): only they run, on every transport. Unset: any operation. */
-  trustedDocuments?: string;
-  /** Redis for running several replicas (ER_REDIS_URL); unset, the gateway runs alone, all in memory. */
-  redisUrl?: string;
-  /** The prefix of every key and channel the gateway writes in Redis. @default 'er-gateway:' */
-  redisPrefix: string;
-  /** How long a finished job is kept in Redis, in seconds. @default 604800 (7 days) */
-  finalJobTtlSeconds: number;
-  /** How long a Redis command (and the ping behind `/readyz`) may wait for its answer; past it, shared parts fall back or refuse. @default 1000 */
-  redisCommandTimeoutMs: number;
-  /** How long a start's call to the service may last in all (its wait for the rate budget, and retries when throttled): the window in which a start may still reach the service ends then. @default 15000 */
-  startTimeoutMs: number;
-  /** The share of each operation's rate budget kept for polls of watched jobs while queries wait for it too. @default 0.2 */
-  pollShare: number;
-  /**
-   * The AES-256 key list cursors are sealed with (ER_CURSOR_KEY, 32 bytes).
-   * Unset: one made at start, and with Redis the deployment's, which the
-   * first replica writes there.
-   */
-  cursorKey?: Buffer;
-  /** @default 'info' */
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-}
+/**
+ * The gateway's settings, read and checked once at start-up (nothing else reads process.env): what
+ * `loadConfig` returns. Each field is its setting's value in the words of the code; what a setting means,
+ * its type, range and default are said once, in `settingsSchema` (and the page generated from it,
+ * docs/operators/configuration.md).
+ */
+export type Config = ReturnType<typeof loadConfig>;
 
 /** A setting that stops start-up; its message names the variable. */
 export class ConfigError extends Error {}
@@ -692,7 +556,7 @@ export const settingsSchema = z.object({
 });
 
 /** Reads the settings from `source` (process.env in production); throws ConfigError naming every bad variable. */
-export function loadConfig(source: Record<string, string | undefined>): Config {
+export function loadConfig(source: Record<string, string | undefined>) {
   // An empty variable counts as unset, as shells and compose files often leave them.
   const present = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = settingsSchema.safeParse(present);
@@ -812,7 +676,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       apiKeysFile: vars.ER_API_KEYS_FILE,
       apiKeys: vars.ER_API_KEYS,
       policyFile: vars.ER_POLICY_FILE,
-    },
+    } satisfies AuthSettings,
     allowedOrigins: vars.ER_ALLOWED_ORIGINS,
     allowedHosts: vars.ER_ALLOWED_HOSTS ?? OriginGuard.defaultHosts(vars.HOST),
     accountId: vars.ER_ACCOUNT_ID,

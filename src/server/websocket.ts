@@ -237,6 +237,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
           }),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
+          // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the listener catches every error itself, below
           socket.on('message', async (data) => {
             if (!withinRate()) return;
             const text = String(data);
