@@ -2,6 +2,7 @@ import { execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { satisfies } from 'semver';
 import { parse, parseAllDocuments } from 'yaml';
 import { loadConfig } from '../src/server/config';
 import { closedPort } from './utils/gateway';
@@ -21,11 +22,24 @@ const root = resolve(__dirname, '..');
 const read = (path: string) => readFileSync(resolve(root, path), 'utf8');
 
 interface ComposeService {
+  build?: string;
+  image?: string;
   command?: string[];
   environment?: Record<string, string>;
   healthcheck?: { test: string[] };
   depends_on?: Record<string, unknown>;
 }
+
+/** A Kubernetes object, as far as these tests read it. */
+interface Manifest {
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each test reads the fields of its own kind
+  spec: any;
+  data?: Record<string, string>;
+}
+
+const manifests = (path: string): Manifest[] => parseAllDocuments(read(path)).map((doc) => doc.toJS() as Manifest);
 
 /** The runtime stage's CMD, as the exec-form JSON array Docker runs. */
 function imageCommand(): string[] {
@@ -35,6 +49,18 @@ function imageCommand(): string[] {
   const cmd = /^CMD (\[.*\])$/m.exec(runtime);
   if (!cmd) throw new Error('the runtime stage has no exec-form CMD');
   return JSON.parse(cmd[1]) as string[];
+}
+
+/** Runs a compose health check's `CMD` form here, its container address replaced by this machine's; resolves to its exit code. */
+function healthCheck(service: ComposeService, inContainer: string, here: string): Promise<number | null> {
+  const [form, program, ...args] = service.healthcheck!.test;
+  expect([form, program]).toEqual(['CMD', 'node']);
+  const child = spawn(
+    process.execPath,
+    args.map((arg) => arg.replace(inContainer, here)),
+    { stdio: 'inherit' },
+  );
+  return new Promise((exited) => child.once('exit', exited));
 }
 
 test('the Dockerfile: multi-stage, production dependencies only, a non-root user, node itself as the process', () => {
@@ -51,10 +77,24 @@ test('the Dockerfile: multi-stage, production dependencies only, a non-root user
   expect(stages[0]).toMatch(/^COPY src \.\/src$/m);
 });
 
+test('the image, CI and engines agree on Node: the image and CI run Node 24, which engines admits with the 20.19 a newcomer may have', () => {
+  const bases = [...read('Dockerfile').matchAll(/^FROM node:(\d+)-/gm)].map((m) => Number(m[1]));
+  expect(bases).toEqual([24, 24]);
+  const ci = /^NODE_IMAGE_VERSION=(\d+)\.\d+\.\d+$/m.exec(read('.ci/run'));
+  expect(Number(ci?.[1])).toBe(24);
+  const engines = (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node;
+  for (const version of ['24.0.0', '22.12.0', '20.19.0']) expect(satisfies(version, engines)).toBe(true);
+  expect(satisfies('18.20.0', engines)).toBe(false);
+});
+
 test('the compose file: Redis, the emulator, two replicas whose settings pass the gateway check and whose health is /readyz', () => {
   const compose = parse(read('docker-compose.yml'), { merge: true }) as { services: Record<string, ComposeService> };
   const { services } = compose;
   expect(Object.keys(services).sort()).toEqual(['emulator', 'gateway-1', 'gateway-2', 'redis']);
+  // One image, built once (by the emulator service), run by the emulator and both replicas.
+  expect(Object.entries(services).filter(([, service]) => service.build !== undefined)).toEqual([['emulator', expect.anything()]]);
+  expect(new Set(['emulator', 'gateway-1', 'gateway-2'].map((name) => services[name].image))).toEqual(new Set(['er-gateway:local']));
+  expect(services.emulator.healthcheck).toBeDefined();
   for (const name of ['gateway-1', 'gateway-2']) {
     const gateway = services[name];
     const config = loadConfig(gateway.environment!);
@@ -70,19 +110,38 @@ test('the compose file: Redis, the emulator, two replicas whose settings pass th
   expect(services.emulator.command).toEqual(['node', 'dist/emulator/main.js']);
 });
 
-test('the Kubernetes manifests: probes on /healthz and /readyz, settings that pass the gateway check, node as the process', () => {
-  const documents = parseAllDocuments(read('deploy/k8s/er-gateway.yaml')).map((doc) => doc.toJS() as Record<string, any>);
+test('the Kubernetes manifests: probes on /healthz and /readyz, settings that pass the gateway check, node as the process, a service account for IRSA, a disruption budget, the shutdown covered once', () => {
+  const documents = manifests('deploy/k8s/er-gateway.yaml');
+  expect(documents.map((doc) => doc.kind).sort()).toEqual(['ConfigMap', 'Deployment', 'PodDisruptionBudget', 'Service', 'ServiceAccount']);
   const configMap = documents.find((doc) => doc.kind === 'ConfigMap')!;
-  expect(loadConfig(configMap.data)).toMatchObject({
+  const config = loadConfig(configMap.data!);
+  expect(config).toMatchObject({
     backend: 'aws',
     redisUrl: 'redis://redis:6379/0',
     auth: { modes: ['jwt'] },
     trustProxy: 1,
   });
-  const container = documents.find((doc) => doc.kind === 'Deployment')!.spec.template.spec.containers[0];
+  const pod = documents.find((doc) => doc.kind === 'Deployment')!.spec.template.spec;
+  const container = pod.containers[0];
   expect([container.livenessProbe.httpGet.path, container.readinessProbe.httpGet.path]).toEqual(['/healthz', '/readyz']);
   expect(container.command).toEqual(imageCommand());
-  const redis = parseAllDocuments(read('deploy/k8s/redis.yaml')).map((doc) => doc.toJS() as Record<string, any>);
+  // The role to fill in, on the account the pods run as.
+  const account = documents.find((doc) => doc.kind === 'ServiceAccount')!;
+  expect(pod.serviceAccountName).toBe(account.metadata.name);
+  expect(account.metadata.annotations).toHaveProperty(['eks.amazonaws.com/role-arn']);
+  expect(documents.find((doc) => doc.kind === 'PodDisruptionBudget')!.spec).toEqual({
+    minAvailable: 1,
+    selector: documents.find((doc) => doc.kind === 'Deployment')!.spec.selector,
+  });
+  // A router in the cluster calls the Service by its name: the host guard admits it.
+  const service = documents.find((doc) => doc.kind === 'Service')!;
+  expect(config.allowedHosts).toEqual(
+    expect.arrayContaining([service.metadata.name, `${service.metadata.name}.default.svc.cluster.local`]),
+  );
+  // The delay is the gateway's own: a preStop sleep would add to it.
+  expect(container.lifecycle?.preStop).toBeUndefined();
+  expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdownDrainMs + 5000);
+  const redis = manifests('deploy/k8s/redis.yaml');
   expect(redis.map((doc) => doc.kind)).toEqual(['Deployment', 'Service']);
 });
 
@@ -117,6 +176,9 @@ test("the image's command, built as the image builds it, serves with the compose
       },
       imageCommand(),
     );
+    // Both health checks, run as compose runs them (inside the container, where the ports are 4610 and 4000).
+    expect(await healthCheck(compose.services.emulator, 'http://127.0.0.1:4610', `http://127.0.0.1:${emulatorPort}`)).toBe(0);
+    expect(await healthCheck(compose.services['gateway-1'], 'http://127.0.0.1:4000', gateway.url)).toBe(0);
     const ready = await fetch(`${gateway.url}/readyz`);
     expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready', checks: { redis: true, aws: true } }]);
     const res = await fetch(`${gateway.url}/graphql`, {
