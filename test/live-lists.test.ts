@@ -18,7 +18,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const client of clients) client.dispose();
+  await Promise.all(clients.map(async (client) => client.dispose()));
   await t.close();
 });
 

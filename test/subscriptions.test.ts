@@ -166,7 +166,7 @@ describe('one poll per job, however many watch', () => {
     const metrics = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^er_gateway_active_subscriptions 0$/m);
     expect(metrics).toMatch(/^er_gateway_watched_jobs 0$/m);
-    for (const c of clients) c.dispose();
+    await Promise.all(clients.map(async (c) => c.dispose()));
   });
 
   test('a client that leaves while its first event is being fetched leaves no watcher behind', async () => {

@@ -108,7 +108,7 @@ process.on('message', (message: ToClients) => {
       reply({ received });
       received = [];
     } else if ('close' in message) {
-      for (const c of clients) c.dispose();
+      await Promise.all(clients.map(async (c) => c.dispose()));
       clients = [];
       reply({ closed: true });
     } else {

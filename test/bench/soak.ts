@@ -123,7 +123,7 @@ export async function soak(seconds: number): Promise<void> {
 
   const alive = (await post('{ __typename }')).data !== undefined;
   for (const socket of [...silent, ...slow]) socket.close();
-  for (const client of honest) client.dispose();
+  await Promise.all(honest.map(async (client) => client.dispose()));
   global.gc?.();
   const after = process.memoryUsage();
   const dropped = (await gateway.metrics.droppedSockets.get()).values.map((v) => `${v.labels.reason}: ${v.value}`).join(', ') || 'none';
