@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import ts from 'typescript';
+
+/**
+ * A docs page's code block, run as written: a recipe's test takes the block a
+ * reader copies, never a copy of its own. A block is found by the marker
+ * `<!-- block: NAME -->` on the line before its fence.
+ */
+
+/** The code of the fenced block that follows `<!-- block: name -->` in `page` (relative to the repo's root), its indent removed. */
+export function docBlock(page: string, name: string): string {
+  const text = readFileSync(resolve(__dirname, '../..', page), 'utf8');
+  const found = new RegExp(`<!-- block: ${name} -->\\n( *)\`\`\`\\w*\\n([\\s\\S]*?)\\n\\1\`\`\``).exec(text);
+  if (!found) throw new Error(`${page} has no block marked <!-- block: ${name} -->`);
+  const indent = found[1];
+  return found[2].replace(new RegExp(`^${indent}`, 'gm'), '');
+}
+
+export interface RunOptions {
+  /** Addresses in the block and what the test runs them against, e.g. `{ 'http://127.0.0.1:4000': gateway.url }`. */
+  addresses?: Record<string, string>;
+  /** Modules the block imports that the test supplies itself (the others are required as usual). */
+  modules?: Record<string, unknown>;
+}
+
+/** Compiles a TypeScript block as a module of its own, runs it, and returns the top-level `names` it declared. */
+export function runBlock<T extends Record<string, unknown>>(code: string, names: (keyof T & string)[], options: RunOptions = {}): T {
+  let source = code;
+  for (const [shown, actual] of Object.entries(options.addresses ?? {})) source = source.replaceAll(shown, actual);
+  const { outputText, diagnostics } = ts.transpileModule(`${source}\nexport { ${names.join(', ')} };`, {
+    compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+    reportDiagnostics: true,
+  });
+  if (diagnostics?.length) throw new Error(ts.flattenDiagnosticMessageText(diagnostics[0].messageText, '\n'));
+  const blockRequire = (name: string): unknown => (options.modules && name in options.modules ? options.modules[name] : require(name));
+  const module = { exports: {} as T };
+  new Function('require', 'module', 'exports', outputText)(blockRequire, module, module.exports);
+  return module.exports;
+}
