@@ -33,7 +33,11 @@ export function runBlock<T extends Record<string, unknown>>(code: string, names:
     reportDiagnostics: true,
   });
   if (diagnostics?.length) throw new Error(ts.flattenDiagnosticMessageText(diagnostics[0].messageText, '\n'));
-  const blockRequire = (name: string): unknown => (options.modules && name in options.modules ? options.modules[name] : require(name));
+  const blockRequire = (name: string): unknown =>
+    options.modules && name in options.modules
+      ? options.modules[name]
+      : // eslint-disable-next-line @typescript-eslint/no-require-imports -- the block is run as the CommonJS a bundler would make of it, through jest's registry (the test's globals)
+        require(name);
   const module = { exports: {} as T };
   new Function('require', 'module', 'exports', outputText)(blockRequire, module, module.exports);
   return module.exports;
