@@ -3,7 +3,7 @@ import type { Client as SseClient } from 'graphql-sse';
 import type { Client as WsClient } from 'graphql-ws';
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
-import { docBlock, runBlock } from './utils/docs';
+import { docBlock, runBlock, typeErrors } from './utils/docs';
 import { startTestGateway, type TestGateway } from './utils/gateway';
 import { leftover } from './utils/leftovers';
 import { until } from './utils/wait';
@@ -141,3 +141,7 @@ test.each(Object.keys(blocks) as (keyof typeof blocks)[])(
     expect(warnings).toEqual([]);
   },
 );
+
+test.each(Object.keys(blocks))('the %s block compiles as a file of a strict TypeScript project', (name) => {
+  expect(typeErrors(docBlock('docs/frontend/clients.md', name))).toEqual([]);
+});

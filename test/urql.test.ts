@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import WebSocket from 'ws';
-import { docBlock, runBlock } from './utils/docs';
+import { docBlock, runBlock, typeErrors } from './utils/docs';
 import { startTestGateway, type TestGateway } from './utils/gateway';
 import { leftover } from './utils/leftovers';
 import { until as waitUntil } from './utils/wait';
@@ -248,4 +248,8 @@ test("the docs' urql client: a watched job query reaches SUCCEEDED from subscrip
   } finally {
     globalThis.fetch = realFetch;
   }
+});
+
+test('the urql block compiles as a file of a strict TypeScript project', () => {
+  expect(typeErrors(block)).toEqual([]);
 });

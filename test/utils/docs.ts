@@ -42,3 +42,32 @@ export function runBlock<T extends Record<string, unknown>>(code: string, names:
   new Function('require', 'module', 'exports', outputText)(blockRequire, module, module.exports);
   return module.exports;
 }
+
+/** What strict TypeScript says of a block, as a file of a frontend's project beside this repo's node_modules: one line per error. */
+export function typeErrors(code: string): string[] {
+  const file = resolve(__dirname, '../__docs_block__.ts');
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.Node16,
+    moduleResolution: ts.ModuleResolutionKind.Node16,
+    esModuleInterop: true,
+    skipLibCheck: true,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'],
+    types: ['node'],
+  };
+  const host = ts.createCompilerHost(options);
+  const readFile = host.readFile.bind(host);
+  const fileExists = host.fileExists.bind(host);
+  host.readFile = (name) => (name === file ? `${code}\nexport {};\n` : readFile(name));
+  host.fileExists = (name) => name === file || fileExists(name);
+  const program = ts.createProgram([file], options, host);
+  return ts
+    .getPreEmitDiagnostics(program)
+    .filter((diagnostic) => diagnostic.file?.fileName === file)
+    .map((diagnostic) => {
+      const { line } = diagnostic.file!.getLineAndCharacterOfPosition(diagnostic.start!);
+      return `line ${line + 1}: ${ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n')}`;
+    });
+}
