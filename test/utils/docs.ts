@@ -22,6 +22,8 @@ export interface RunOptions {
   addresses?: Record<string, string>;
   /** Modules the block imports that the test supplies itself (the others are required as usual). */
   modules?: Record<string, unknown>;
+  /** Names the block uses but leaves to its reader's code (`jobId`, `render`), and what they are in the test. */
+  scope?: Record<string, unknown>;
 }
 
 /** Compiles a TypeScript block as a module of its own, runs it, and returns the top-level `names` it declared. */
@@ -39,7 +41,13 @@ export function runBlock<T extends Record<string, unknown>>(code: string, names:
       : // eslint-disable-next-line @typescript-eslint/no-require-imports -- the block is run as the CommonJS a bundler would make of it, through jest's registry (the test's globals)
         require(name);
   const module = { exports: {} as T };
-  new Function('require', 'module', 'exports', outputText)(blockRequire, module, module.exports);
+  const scope = options.scope ?? {};
+  new Function('require', 'module', 'exports', ...Object.keys(scope), outputText)(
+    blockRequire,
+    module,
+    module.exports,
+    ...Object.values(scope),
+  );
   return module.exports;
 }
 
