@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { newApiKey, startIssuer, writeTempFile } from './utils/auth';
-import { docBlock, runBlock } from './utils/docs';
+import { docBlock, runBlock, typeErrors } from './utils/docs';
 import { capturedLogger, startTestGateway, type TestGateway } from './utils/gateway';
 import { leftover } from './utils/leftovers';
 
@@ -180,4 +180,8 @@ describe("with auth on, the router forwards the client's credential", () => {
     expect(events.map((event) => event.data ?? null)).toEqual([null]);
     expect(refusedSockets()).toBe(before + 1);
   });
+});
+
+test('the router block compiles as a file of a strict TypeScript project', () => {
+  expect(typeErrors(block)).toEqual([]);
 });
