@@ -41,7 +41,8 @@ async function loaded(page: Page): Promise<void> {
         cards.length === count &&
         cards.every(
           (card) =>
-            card.querySelector('.state')!.textContent === 'No jobs yet.' || (card.querySelector('.job') && card.querySelector('.run')),
+            (card as HTMLElement).dataset.history === 'read' &&
+            (card.querySelector('.state')!.textContent === 'No jobs yet.' || (card.querySelector('.job') && card.querySelector('.run'))),
         )
       );
     },
@@ -71,6 +72,9 @@ describe('the console with authentication off', () => {
 
   test('at 1280 × 800 and at 390 × 844 nothing scrolls sideways, every Start button is on screen, and axe finds nothing serious', async () => {
     const { context, page, errors } = await openRecordedPage(browser, t.gateway.url);
+    // A job of each kind running, as the console is usually seen (and the README's screenshot shows).
+    const idMapping = t.emulator.state.holdRunning('idMapping', 'loyalty-id-map');
+    const matching = t.emulator.state.holdRunning('matching', 'customer-matching');
     try {
       mkdirSync(OUTPUT, { recursive: true });
       for (const [width, height, name] of [
@@ -100,10 +104,17 @@ describe('the console with authentication off', () => {
       await expect(customer.locator('.job .as-of').first().textContent()).resolves.toMatch(/^as of /);
       await expect(page.locator('section[data-workflow="address-matching"] .state').textContent()).resolves.toBe('No jobs yet.');
       await expect(page.locator('#who').textContent()).resolves.toContain('Authentication is off');
+      // While they run, no other job of their kinds may start, and each Start says so beside it.
+      await expect(page.locator('section[data-workflow="customer-id-map"] .reason').textContent()).resolves.toBe(
+        'An ID-mapping job is running on loyalty-id-map: the service runs one of a kind at a time in a region.',
+      );
+      expect(await page.locator('button.start:disabled').count()).toBe(WORKFLOWS.length);
       expect(await seriousViolations(page)).toEqual([]);
       expect(errors).toEqual([]);
     } finally {
       await context.close();
+      t.emulator.state.failJob('idMapping', idMapping.workflowName, idMapping.jobId, 'Ended by the test.');
+      t.emulator.state.failJob('matching', matching.workflowName, matching.jobId, 'Ended by the test.');
     }
   });
 
@@ -171,6 +182,7 @@ describe('the console with authentication off', () => {
       await expect(page.locator('.detail .as-of').textContent()).resolves.toMatch(/^as of /);
       expect(await page.locator('.detail .stale').count()).toBe(0);
       expect(await seriousViolations(page)).toEqual([]);
+      await page.screenshot({ path: join(OUTPUT, 'console-detail.png'), fullPage: true });
 
       await page.goto(`${t.gateway.url}/dashboard/#/idmapping/customer-id-map/${seededJobId('customer-id-map', 97)}`);
       await page

@@ -46,14 +46,24 @@ function current(summary: Job): Job {
   return !known || (isActive(known) && !isActive(summary)) ? { ...known, ...summary } : { ...summary, ...known };
 }
 
-function say(text: string | undefined): void {
+let everUp = false;
+/** The last thing the page had to say (a failed read), shown unless the connection is lost, which says more. */
+let notice: string | undefined;
+
+function showBanner(): void {
+  const text = everUp && !linkUp ? 'Reconnecting to the gateway… Live updates and actions resume when it is back.' : notice;
   banner.textContent = text ?? '';
   banner.hidden = !text;
 }
 
+function say(text: string | undefined): void {
+  notice = text;
+  showBanner();
+}
+
 /** Why a workflow's start may not be used now: the connection, a start in flight, or a job of its kind running in the region. */
 function blocker(workflow: Workflow): string | undefined {
-  if (!linkUp) return 'Reconnecting to the gateway: starts wait until it is back.';
+  if (!linkUp) return everUp ? 'Reconnecting to the gateway: starts wait until it is back.' : 'Connecting to the gateway…';
   if (workflow.starting) return 'Starting…';
   const running = activeIn(
     cards.map((card) => card.workflow).filter((other) => other.kind === workflow.kind),
@@ -70,10 +80,18 @@ function renderAll(): void {
   for (const card of cards) card.render(card.workflow.mayStart ? blocker(card.workflow) : undefined, linkUp);
 }
 
+/** Live lists that ended with an error, followed again when the connection is next back (a gateway going away may end them so). */
+const lost = new Set<Workflow>();
+
 watchLink((up) => {
   if (up === linkUp) return;
   linkUp = up;
-  say(up ? undefined : 'Reconnecting to the gateway… Live updates and actions resume when it is back.');
+  if (up) for (const workflow of lost) follow(workflow);
+  if (up) lost.clear();
+  if (up) everUp = true;
+  // What failed while the gateway was away is old news once it is back.
+  if (up) notice = undefined;
+  showBanner();
   document.body.classList.toggle('offline', !up);
   renderAll();
 });
@@ -97,7 +115,11 @@ function watchJob(workflow: Workflow, job: Job): void {
         details.set(now.id, now);
         renderAll();
       },
-      failed: (err) => say(`${workflow.name} ${job.jobId}: ${err.message}`),
+      failed: (err) => {
+        // The next list event watches it again if it is still active.
+        watching.delete(job.id);
+        say(`${workflow.name} ${job.jobId}: ${err.message}`);
+      },
     },
   );
 }
@@ -122,6 +144,7 @@ async function readHistory(workflow: Workflow): Promise<void> {
     if (!details.has(job.id) || !isActive(job)) details.set(job.id, { ...details.get(job.id), ...job });
     remember(workflow, job);
   }
+  workflow.historyRead = true;
   renderAll();
 }
 
@@ -141,6 +164,7 @@ function follow(workflow: Workflow): void {
       failed: (err) => {
         workflow.list = 'failed';
         workflow.listError = err.message;
+        lost.add(workflow);
         renderAll();
       },
     },
@@ -203,6 +227,7 @@ function card(kind: Kind, listed: Listed): WorkflowCard {
     newest: [],
     history: new Map(),
     list: 'loading',
+    historyRead: false,
     starting: false,
   };
   const made = new WorkflowCard(workflow, current);

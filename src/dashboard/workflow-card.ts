@@ -14,6 +14,8 @@ export interface Workflow {
   /** The runs the history chart draws, by global id. */
   history: Map<string, Job>;
   list: 'loading' | 'live' | 'failed';
+  /** Whether the history query has answered. */
+  historyRead: boolean;
   listError?: string;
   /** A start sent and not yet answered. */
   starting: boolean;
@@ -119,24 +121,25 @@ export class WorkflowCard {
     this.refusal.textContent = workflow.refusal ?? '';
     this.refusal.hidden = !workflow.refusal;
 
+    this.element.dataset.history = workflow.historyRead ? 'read' : 'loading';
     const runs = [...workflow.history.values()].map(this.current);
     this.chart.replaceChildren(...(runs.length ? [historyChart(workflow.name, runs)] : []));
 
-    const state =
-      workflow.list === 'failed'
+    // While the connection is down that is the news, whatever the list last said (a gateway going away may end it).
+    const state = !linkUp
+      ? workflow.list === 'loading'
+        ? 'Connecting…'
+        : 'Reconnecting: these jobs are as last seen.'
+      : workflow.list === 'failed'
         ? `The jobs could not be listed: ${workflow.listError ?? 'the gateway refused.'}`
-        : !linkUp
-          ? workflow.list === 'live'
-            ? 'Reconnecting: these jobs are as last seen.'
-            : 'Connecting…'
-          : workflow.list === 'loading'
-            ? 'Loading jobs…'
-            : workflow.newest.length === 0
-              ? 'No jobs yet.'
-              : '';
+        : workflow.list === 'loading'
+          ? 'Loading jobs…'
+          : workflow.newest.length === 0
+            ? 'No jobs yet.'
+            : '';
     this.state.textContent = state;
     this.state.hidden = !state;
-    this.state.className = `state ${workflow.list === 'failed' ? 'failed' : !linkUp ? 'offline' : ''}`;
+    this.state.className = `state ${!linkUp ? 'offline' : workflow.list === 'failed' ? 'failed' : ''}`;
 
     const seen = new Set<string>();
     const rows = workflow.newest.map((summary) => {
@@ -201,8 +204,10 @@ class JobRow {
       this.bar.setAttribute('aria-label', 'No record counts yet');
     }
     this.meta.replaceChildren(processed, asOf(job));
-    this.error.textContent = job.errorDetails?.errorMessage ?? 'The job failed.';
-    if (job.status === 'FAILED') this.element.append(this.error);
+    // Until the job is read (errorDetails unknown), a failed job's row says nothing it may have to take back.
+    const why = job.errorDetails === undefined ? undefined : (job.errorDetails?.errorMessage ?? 'The service gave no reason.');
+    this.error.textContent = why ?? '';
+    if (job.status === 'FAILED' && why) this.element.append(this.error);
     else this.error.remove();
   }
 }
