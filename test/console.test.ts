@@ -70,7 +70,7 @@ describe('the console with authentication off', () => {
     await t.close();
   });
 
-  test('at 1280 × 800 and at 390 × 844 nothing scrolls sideways, every Start button is on screen, and axe finds nothing serious', async () => {
+  test('at 1280 × 800, 390 × 844 and 360 × 740 nothing scrolls sideways, every Start button is on screen, and axe finds nothing serious', async () => {
     const { context, page, errors } = await openRecordedPage(browser, t.gateway.url);
     // A job of each kind running, as the console is usually seen (and the README's screenshot shows).
     const idMapping = t.emulator.state.holdRunning('idMapping', 'loyalty-id-map');
@@ -80,6 +80,7 @@ describe('the console with authentication off', () => {
       for (const [width, height, name] of [
         [1280, 800, 'console-wide.png'],
         [390, 844, 'console-phone.png'],
+        [360, 740, undefined],
       ] as const) {
         await page.setViewportSize({ width, height });
         await page.goto(`${t.gateway.url}/dashboard/`);
@@ -96,7 +97,7 @@ describe('the console with authentication off', () => {
         expect(layout.scrollWidth).toBeLessThanOrEqual(layout.viewport);
         expect(layout.starts).toHaveLength(WORKFLOWS.length);
         for (const box of layout.starts) expect([box.left >= 0, box.right <= layout.viewport]).toEqual([true, true]);
-        await page.screenshot({ path: join(OUTPUT, name), fullPage: true });
+        if (name) await page.screenshot({ path: join(OUTPUT, name), fullPage: true });
       }
       // Each job's type and "as of" are on its row; a workflow without jobs says so.
       const customer = page.locator('section[data-workflow="customer-id-map"]');
@@ -118,7 +119,7 @@ describe('the console with authentication off', () => {
     }
   });
 
-  test('the keyboard reaches Start, opens its form with a visible focus ring, and Cancel gives focus back to Start', async () => {
+  test('the keyboard reaches Start, opens its form with a visible focus ring, and Cancel or Escape gives focus back to Start', async () => {
     const { context, page } = await openRecordedPage(browser, t.gateway.url);
     try {
       await page.goto(`${t.gateway.url}/dashboard/`);
@@ -140,7 +141,14 @@ describe('the console with authentication off', () => {
       ]);
       await page.locator('section[data-workflow="loyalty-id-map"] button.cancel').click();
       expect(await start.evaluate((button) => button === document.activeElement)).toBe(true);
-      await expect(page.locator('section[data-workflow="loyalty-id-map"] form.start-form').isHidden()).resolves.toBe(true);
+      const form = page.locator('section[data-workflow="loyalty-id-map"] form.start-form');
+      await expect(form.isHidden()).resolves.toBe(true);
+      // Escape closes it too.
+      await page.keyboard.press('Enter');
+      await select.waitFor();
+      await page.keyboard.press('Escape');
+      await expect(form.isHidden()).resolves.toBe(true);
+      expect(await start.evaluate((button) => button === document.activeElement)).toBe(true);
     } finally {
       await context.close();
     }
@@ -189,6 +197,16 @@ describe('the console with authentication off', () => {
         .locator('.detail .error', { hasText: 'Failed: Access denied to s3://er-demo-input/crm/customers/part-00042.parquet' })
         .waitFor();
       await expect(page.locator('.detail .badge').textContent()).resolves.toBe('FAILED');
+      // A matching job's view draws its match IDs.
+      const matchingJob = seededJobId('customer-matching', 0);
+      const matchIDs = await t.post<{ matchingJob: { metrics: { matchIDs: number } } }>(
+        `{ matchingJob(workflowName: "customer-matching", jobId: "${matchingJob}") { metrics { matchIDs } } }`,
+      );
+      await page.goto(`${t.gateway.url}/dashboard/#/matching/customer-matching/${matchingJob}`);
+      await expect(page.locator('.detail tr.metric[data-metric="matchIDs"]').getAttribute('data-value')).resolves.toBe(
+        String(matchIDs.data!.matchingJob.metrics.matchIDs),
+      );
+
       // Back to the list, linked from a row.
       await page.locator('.detail a.back').click();
       await page.locator(`section[data-workflow="customer-id-map"] a[href$="${seededJobId('customer-id-map', 99)}"]`).click();

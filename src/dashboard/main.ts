@@ -235,13 +235,21 @@ function card(kind: Kind, listed: Listed): WorkflowCard {
   return made;
 }
 
+/** The job view last shown, to give focus back to its link on the way back to the list. */
+let lastJobRoute: string | undefined;
+
 /** Shows the list or a job's own view, as the address says. */
 function route(): void {
   leaveDetail?.();
   leaveDetail = undefined;
   const job = parseRoute(location.hash);
-  if (job) leaveDetail = showJob(main, job);
-  else main.replaceChildren(listView);
+  if (job) {
+    lastJobRoute = location.hash;
+    leaveDetail = showJob(main, job);
+    return;
+  }
+  main.replaceChildren(listView);
+  if (lastJobRoute) listView.querySelector<HTMLElement>(`a[href="${CSS.escape(lastJobRoute)}"]`)?.focus();
 }
 
 function showViewer(viewer: Viewer): void {

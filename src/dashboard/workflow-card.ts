@@ -87,6 +87,9 @@ export class WorkflowCard {
       this.confirm.type = 'submit';
       this.confirm.setAttribute('aria-describedby', this.reason.id);
       this.form.append(this.confirm, cancel);
+      this.form.addEventListener('keydown', (event) => {
+        if (event.key === 'Escape') this.openForm(false);
+      });
       this.form.addEventListener('submit', (event) => {
         event.preventDefault();
         this.onStart(kind === 'idMapping' ? this.jobType.value : undefined);
