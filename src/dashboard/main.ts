@@ -86,11 +86,13 @@ const lost = new Set<Workflow>();
 watchLink((up) => {
   if (up === linkUp) return;
   linkUp = up;
-  if (up) for (const workflow of lost) follow(workflow);
-  if (up) lost.clear();
-  if (up) everUp = true;
-  // What failed while the gateway was away is old news once it is back.
-  if (up) notice = undefined;
+  if (up) {
+    everUp = true;
+    // What failed while the gateway was away is old news once it is back.
+    notice = undefined;
+    for (const workflow of lost) follow(workflow);
+    lost.clear();
+  }
   showBanner();
   document.body.classList.toggle('offline', !up);
   renderAll();
@@ -144,7 +146,7 @@ async function readHistory(workflow: Workflow): Promise<void> {
     if (!details.has(job.id) || !isActive(job)) details.set(job.id, { ...details.get(job.id), ...job });
     remember(workflow, job);
   }
-  workflow.historyRead = true;
+  workflow.historyState = 'read';
   renderAll();
 }
 
@@ -159,7 +161,8 @@ function follow(workflow: Workflow): void {
         for (const job of jobs) remember(workflow, job);
         renderAll();
         for (const job of jobs) if (isActive(job)) watchJob(workflow, job);
-        readFinished(workflow).catch((err: Error) => say(err.message));
+        // Until the history has answered, it reads these too: one query, not two.
+        if (workflow.historyState !== 'loading') readFinished(workflow).catch((err: Error) => say(err.message));
       },
       failed: (err) => {
         workflow.list = 'failed';
@@ -227,7 +230,7 @@ function card(kind: Kind, listed: Listed): WorkflowCard {
     newest: [],
     history: new Map(),
     list: 'loading',
-    historyRead: false,
+    historyState: 'loading',
     starting: false,
   };
   const made = new WorkflowCard(workflow, current);
@@ -318,7 +321,14 @@ async function load(): Promise<void> {
   route();
   for (const one of cards) {
     follow(one.workflow);
-    readHistory(one.workflow).catch((err: Error) => say(`${one.workflow.name}: ${err.message}`));
+    const { workflow } = one;
+    readHistory(workflow)
+      .catch((err: Error) => {
+        workflow.historyState = 'failed';
+        say(`${workflow.name}: its history could not be read: ${err.message}`);
+      })
+      .then(() => readFinished(workflow))
+      .catch((err: Error) => say(err.message));
   }
 }
 

@@ -14,17 +14,15 @@ export interface Workflow {
   /** The runs the history chart draws, by global id. */
   history: Map<string, Job>;
   list: 'loading' | 'live' | 'failed';
-  /** Whether the history query has answered. */
-  historyRead: boolean;
+  /** Why the live list ended, when it failed. */
   listError?: string;
+  /** Where the history query is: the rows of finished jobs are read once it has answered (it reads most of them). */
+  historyState: 'loading' | 'read' | 'failed';
   /** A start sent and not yet answered. */
   starting: boolean;
   /** The words of the last refusal of a start, shown beside the form until the next try. */
   refusal?: string;
 }
-
-/** Why the workflow's Start is disabled now, or undefined when it may be used. */
-export type Blocker = (workflow: Workflow) => string | undefined;
 
 /**
  * One workflow's card: its header with Start (only when the viewer may
@@ -124,7 +122,7 @@ export class WorkflowCard {
     this.refusal.textContent = workflow.refusal ?? '';
     this.refusal.hidden = !workflow.refusal;
 
-    this.element.dataset.history = workflow.historyRead ? 'read' : 'loading';
+    this.element.dataset.history = workflow.historyState;
     const runs = [...workflow.history.values()].map(this.current);
     this.chart.replaceChildren(...(runs.length ? [historyChart(workflow.name, runs)] : []));
 
