@@ -191,6 +191,10 @@ describe('the console with authentication off', () => {
       expect(await page.locator('.detail .stale').count()).toBe(0);
       expect(await seriousViolations(page)).toEqual([]);
       await page.screenshot({ path: join(OUTPUT, 'console-detail.png'), fullPage: true });
+      // On a phone too, nothing of it scrolls sideways.
+      await page.setViewportSize({ width: 390, height: 844 });
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await page.setViewportSize({ width: 1280, height: 900 });
 
       await page.goto(`${t.gateway.url}/dashboard/#/idmapping/customer-id-map/${seededJobId('customer-id-map', 97)}`);
       await page

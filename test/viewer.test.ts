@@ -1,5 +1,5 @@
 import { ViewerPermissionsDocument, WorkflowPermissionsDocument } from './generated/graphql';
-import { newApiKey, openPolicyEnv, writeTempFile } from './utils/auth';
+import { newApiKey, openPolicyEnv, startIssuer, writeTempFile } from './utils/auth';
 import { codes, startTestGateway } from './utils/gateway';
 
 /**
@@ -104,5 +104,36 @@ test("a workflow read by name says what the viewer may do there, the policy's pa
     expect(await permissions('address-matching')).toEqual({ read: true, start: false, subscribe: false });
   } finally {
     await t.close();
+  }
+});
+
+test("with tokens, the viewer is the token's subject with its groups claim, and its permissions follow the groups", async () => {
+  const issuer = await startIssuer();
+  const t = await startTestGateway({
+    env: {
+      ER_AUTH: 'jwt',
+      ER_JWT_JWKS_URL: issuer.jwksUrl,
+      ER_JWT_ISSUER: issuer.issuer,
+      ER_JWT_AUDIENCE: issuer.audience,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { groups: ['analysts'] }, workflows: ['customer-*'], actions: ['read', 'subscribe'] }],
+      }),
+    },
+  });
+  try {
+    const token = await issuer.sign('ana', { groups: ['analysts'] });
+    const answer = await t.post<{ viewer: unknown; idMappingWorkflows: { nodes: { workflowName: string; permissions: unknown }[] } }>(
+      '{ viewer { id kind groups } idMappingWorkflows { nodes { workflowName permissions { read start subscribe } } } }',
+      {},
+      { authorization: `Bearer ${token}` },
+    );
+    expect(answer.errors).toBeUndefined();
+    expect(answer.data).toEqual({
+      viewer: { id: 'token:ana', kind: 'TOKEN', groups: ['analysts'] },
+      idMappingWorkflows: { nodes: [{ workflowName: 'customer-id-map', permissions: { read: true, start: false, subscribe: true } }] },
+    });
+  } finally {
+    await t.close();
+    await issuer.close();
   }
 });
