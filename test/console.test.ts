@@ -305,6 +305,8 @@ describe('actions that match the viewer', () => {
   async function signIn(page: Page, key: string): Promise<void> {
     await page.goto(`${t.gateway.url}/dashboard/`);
     await page.locator('form.credential', { hasText: 'needs an API key or a token' }).waitFor();
+    mkdirSync(OUTPUT, { recursive: true });
+    await page.screenshot({ path: join(OUTPUT, 'console-sign-in.png') });
     await page.getByLabel('API key or token (JWT)').fill(key);
     await page.keyboard.press('Enter');
     await loaded(page);
@@ -314,6 +316,7 @@ describe('actions that match the viewer', () => {
     const { context, page, errors } = await openRecordedPage(browser, t.gateway.url);
     try {
       await signIn(page, reader.key);
+      await page.screenshot({ path: join(OUTPUT, 'console-reader.png') });
       expect(await page.locator('#who').innerText()).toMatch(/Signed in as apiKey:reader[\s\S]*groups: analysts/);
       expect(await page.locator('button.start, form.start-form').count()).toBe(0);
       expect(await page.locator('section.workflow .note', { hasText: 'Read only' }).count()).toBe(WORKFLOWS.length);
