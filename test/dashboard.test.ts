@@ -90,6 +90,7 @@ describe('the dashboard in Chromium', () => {
       }, before);
 
       await workflow.locator('button.start').click();
+      await workflow.locator('button.confirm').click();
       // While it runs, no ID-mapping workflow can start a job (the service runs one of a kind per region); matching ones can.
       await page.waitForFunction(
         () => document.querySelector<HTMLButtonElement>('section[data-workflow="loyalty-id-map"] button.start')!.disabled,

@@ -11,14 +11,15 @@ const CREDENTIAL = 'er-gateway.credential';
 
 export interface GraphQLErrorShape {
   message: string;
-  extensions?: { code?: string };
+  extensions?: { code?: string; quotaName?: string; quotaValue?: number };
 }
 
-/** What a GraphQL answer said went wrong, with the first error's code. */
+/** What a GraphQL answer said went wrong, with the first error's code and extensions. */
 export class GraphQLFailure extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
+    readonly extensions: GraphQLErrorShape['extensions'] = {},
   ) {
     super(message);
   }
@@ -32,6 +33,11 @@ export function rememberCredential(value: string): void {
   sessionStorage.setItem(CREDENTIAL, value.trim());
 }
 
+/** Signing out: the tab forgets the credential. */
+export function forgetCredential(): void {
+  sessionStorage.removeItem(CREDENTIAL);
+}
+
 /** A JWT goes as a bearer token, anything else as an API key: the two schemes the gateway accepts. */
 function credentialHeaders(): Record<string, string> {
   const value = credential();
@@ -40,7 +46,7 @@ function credentialHeaders(): Record<string, string> {
 }
 
 function failure(errors: GraphQLErrorShape[]): GraphQLFailure {
-  return new GraphQLFailure(errors.map((error) => error.message).join('; '), errors[0]?.extensions?.code);
+  return new GraphQLFailure(errors.map((error) => error.message).join('; '), errors[0]?.extensions?.code, errors[0]?.extensions);
 }
 
 /** Runs a query or mutation; an answer with errors (or none of its data) rejects with them. */
@@ -57,13 +63,24 @@ export async function request<T>(query: string, variables: Record<string, unknow
 }
 
 let live: Client | undefined;
+let onLink: (up: boolean) => void = () => undefined;
 
-/** The page's one websocket; it reconnects by itself and says when it is up or down. */
-function socket(onLink: (up: boolean) => void): Client {
+/** Who is told when the live connection comes up or goes down (the page disables its actions while it is down). */
+export function watchLink(listener: (up: boolean) => void): void {
+  onLink = listener;
+}
+
+/** Waits before the next reconnection: 1, 2, 4 s, then every 5 s, each a little randomised so replicas' pages do not come back at once. */
+const retryWait = (retries: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, Math.min(1000 * 2 ** retries, 5000) + Math.random() * 300));
+
+/** The page's one websocket; it reconnects by itself, resubscribing, and says when it is up or down. */
+function socket(): Client {
   live ??= createClient({
     url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/graphql`,
     connectionParams: credentialHeaders,
     retryAttempts: Infinity,
+    retryWait,
     on: { connected: () => onLink(true), closed: () => onLink(false) },
   });
   return live;
@@ -76,13 +93,8 @@ export interface Watch<T> {
 }
 
 /** Subscribes until the server completes the subscription or the returned function is called. */
-export function subscribe<T>(
-  query: string,
-  variables: Record<string, unknown>,
-  watch: Watch<T>,
-  onLink: (up: boolean) => void,
-): () => void {
-  return socket(onLink).subscribe<T>(
+export function subscribe<T>(query: string, variables: Record<string, unknown>, watch: Watch<T>): () => void {
+  return socket().subscribe<T>(
     { query, variables },
     {
       next: (result) => {

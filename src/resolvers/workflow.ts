@@ -2,6 +2,7 @@ import type { GraphQLResolveInfo } from 'graphql';
 import { Arg, Args, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 import { PageArgs } from '../schema/connection';
 import { KIND_TYPES } from '../schema/kinds';
+import { WorkflowPermissions } from '../schema/viewer';
 import { InputSource, ProviderProperties, RuleBasedProperties, Tag, WorkflowOutputSource } from '../schema/workflow';
 import { KINDS, type JobKind, type WorkflowOfKind } from '../upstream/kinds';
 import type { WorkflowSummaryRecord } from '../upstream/records';
@@ -9,6 +10,7 @@ import { hintJobPage } from './cache-hints';
 import type { GatewayContext } from './context';
 import { validWorkflowName } from './inputs';
 import { pageOf, readConnection } from './paging';
+import { permissionsOn } from './viewer';
 
 /** A workflow as a resolver holds it: in full from a Get, or a summary from a List (a matching one already carries resolutionType). */
 export type WorkflowNode<K extends JobKind> = WorkflowOfKind[K] | WorkflowSummaryRecord;
@@ -94,6 +96,11 @@ export function workflowResolver<K extends JobKind>(kind: K) {
     @FieldResolver(() => [Tag], { nullable: true })
     async tags(@Root() wf: WorkflowNode<K>, @Ctx() ctx: GatewayContext) {
       return (await workflowDetail(kind, wf, ctx)).tags;
+    }
+
+    @FieldResolver(() => WorkflowPermissions, { description: 'What the viewer may do on this workflow (see `viewer`).' })
+    permissions(@Root() wf: WorkflowNode<K>, @Ctx() ctx: GatewayContext): WorkflowPermissions {
+      return permissionsOn(ctx.access, wf.workflowName);
     }
   }
   return WorkflowResolver;

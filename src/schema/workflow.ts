@@ -4,6 +4,7 @@ import { Node } from './node';
 import { connectionOf } from './connection';
 import { ResolutionType } from './enums';
 import { IdMappingJob, MatchingJob } from './job';
+import { WorkflowPermissions } from './viewer';
 
 @ObjectType({ description: 'A data source a workflow reads.', simpleResolvers: true })
 export class InputSource {
@@ -157,6 +158,9 @@ abstract class Workflow {
 
   @Field(() => [Tag], { nullable: true })
   tags?: Tag[];
+
+  @Field(() => WorkflowPermissions, { description: 'What the viewer may do on this workflow (see `viewer`).' })
+  permissions!: WorkflowPermissions;
 }
 
 @Directive('@key(fields: "workflowName")')

@@ -8,6 +8,7 @@ import { buildSchema, createResolversMap } from 'type-graphql';
 import { KIND_RESOLVERS } from '../resolvers/kinds';
 import { NodeResolver } from '../resolvers/node';
 import { InputSourceResolver } from '../resolvers/input-source';
+import { ViewerResolver } from '../resolvers/viewer';
 import { referenceResolvers } from '../resolvers/references';
 import { cacheControlDirective } from '../schema/cache-control';
 
@@ -21,7 +22,7 @@ const FEDERATION_LINK = 'extend schema @link(url: "https://specs.apollo.dev/fede
  */
 export async function buildGatewaySchema(): Promise<GraphQLSchema> {
   const schema = await buildSchema({
-    resolvers: [...KIND_RESOLVERS, NodeResolver, InputSourceResolver],
+    resolvers: [...KIND_RESOLVERS, NodeResolver, InputSourceResolver, ViewerResolver],
     // The subscriptions bring their own streams (the JobWatcher); type-graphql wants a PubSub all the same.
     pubSub: createPubSub(),
     validate: false,
