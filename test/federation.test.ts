@@ -87,6 +87,35 @@ async function viaRouter<T>(query: string): Promise<{ data?: T; errors?: GraphQL
 
 type Pinned = { pinnedJobs: ({ jobId: string; pinnedBy: string; status: string; metrics: { inputRecords: number } | null } | null)[] };
 
+test("er-gateway's root fields and types compose beside a subgraph with the usual names of a supergraph's own (viewer, Viewer, Workflow, Job)", () => {
+  const users = parse(`
+    extend schema @link(url: "https://specs.apollo.dev/federation/v2.4", import: ["@key"])
+    type Query {
+      viewer: Viewer
+      me: Viewer
+    }
+    type Viewer @key(fields: "id") {
+      id: ID!
+      name: String
+    }
+    type Workflow {
+      id: ID!
+    }
+    type Job {
+      id: ID!
+    }
+    enum ViewerKind {
+      HUMAN
+      SERVICE
+    }
+  `);
+  const composed = composeServices([
+    { name: 'er-gateway', typeDefs: parse(readFileSync(resolve(__dirname, '../schema.graphql'), 'utf8')), url: t.endpoint },
+    { name: 'users', typeDefs: users, url: 'http://users.invalid/graphql' },
+  ]);
+  expect(composed.errors?.map((e) => e.message)).toBeUndefined();
+});
+
 test('one query reads fields of both subgraphs on the same jobs; each distinct job costs one Get, a missing one is null with NOT_FOUND', async () => {
   const res = await viaRouter<Pinned>('{ pinnedJobs { jobId pinnedBy status metrics { inputRecords } } }');
   const jobs = res.data!.pinnedJobs;

@@ -3,7 +3,7 @@ import { newApiKey, openPolicyEnv, startIssuer, writeTempFile } from './utils/au
 import { codes, startTestGateway } from './utils/gateway';
 
 /**
- * `viewer` and each workflow's `permissions`: what a frontend needs to show
+ * `entityResolutionViewer` and each workflow's `permissions`: what a frontend needs to show
  * who is signed in and offer only the actions the policy allows, answered
  * from the policy that enforces them, with no upstream call.
  */
@@ -17,7 +17,7 @@ test('with auth off, the viewer is anonymous and may do everything on every work
     t.emulator.resetRequests();
     const { data, errors } = await t.execute(ViewerPermissionsDocument);
     expect(errors).toBeUndefined();
-    expect(data!.viewer).toEqual({ id: 'anonymous', kind: 'ANONYMOUS', groups: [] });
+    expect(data!.entityResolutionViewer).toEqual({ id: 'anonymous', kind: 'ANONYMOUS', groups: [] });
     const workflows = [...data!.idMappingWorkflows!.nodes, ...data!.matchingWorkflows!.nodes];
     expect(workflows.length).toBe(5);
     for (const workflow of workflows) expect(workflow.permissions).toEqual(EVERYTHING);
@@ -51,27 +51,27 @@ test('with API keys, a reader may only read and subscribe, an operator may start
     },
   });
   try {
-    const asReader = await t.post<{ viewer: unknown; matchingWorkflows: { nodes: { permissions: unknown }[] } }>(
-      '{ viewer { id kind groups } matchingWorkflows { nodes { permissions { read start subscribe } } } }',
+    const asReader = await t.post<{ entityResolutionViewer: unknown; matchingWorkflows: { nodes: { permissions: unknown }[] } }>(
+      '{ entityResolutionViewer { id kind groups } matchingWorkflows { nodes { permissions { read start subscribe } } } }',
       {},
       { 'x-api-key': reader.key },
     );
     expect(asReader.errors).toBeUndefined();
-    expect(asReader.data!.viewer).toEqual({ id: 'apiKey:reader', kind: 'API_KEY', groups: ['analysts'] });
+    expect(asReader.data!.entityResolutionViewer).toEqual({ id: 'apiKey:reader', kind: 'API_KEY', groups: ['analysts'] });
     for (const workflow of asReader.data!.matchingWorkflows.nodes)
       expect(workflow.permissions).toEqual({ read: true, start: false, subscribe: true });
 
     const asOperator = await t.post<{
-      viewer: unknown;
+      entityResolutionViewer: unknown;
       idMappingWorkflows: { nodes: { workflowName: string; permissions: unknown }[] };
       matchingWorkflows: { nodes: { workflowName: string; permissions: unknown }[] };
     }>(
-      '{ viewer { id kind groups } idMappingWorkflows { nodes { workflowName permissions { read start subscribe } } } matchingWorkflows { nodes { workflowName permissions { read start subscribe } } } }',
+      '{ entityResolutionViewer { id kind groups } idMappingWorkflows { nodes { workflowName permissions { read start subscribe } } } matchingWorkflows { nodes { workflowName permissions { read start subscribe } } } }',
       {},
       { 'x-api-key': operator.key },
     );
     expect(asOperator.errors).toBeUndefined();
-    expect(asOperator.data!.viewer).toEqual({ id: 'apiKey:operator', kind: 'API_KEY', groups: ['data-ops', 'analysts'] });
+    expect(asOperator.data!.entityResolutionViewer).toEqual({ id: 'apiKey:operator', kind: 'API_KEY', groups: ['data-ops', 'analysts'] });
     for (const workflow of asOperator.data!.idMappingWorkflows.nodes)
       expect([workflow.workflowName, workflow.permissions]).toEqual([workflow.workflowName, { read: true, start: false, subscribe: true }]);
     for (const workflow of asOperator.data!.matchingWorkflows.nodes) expect(workflow.permissions).toEqual(EVERYTHING);
@@ -82,7 +82,7 @@ test('with API keys, a reader may only read and subscribe, an operator may start
     expect((await t.post(start, {}, { 'x-api-key': operator.key })).errors).toBeUndefined();
 
     // Without a key, nothing: not even who is asking.
-    expect(codes(await t.post('{ viewer { id } }'))).toEqual(['UNAUTHENTICATED']);
+    expect(codes(await t.post('{ entityResolutionViewer { id } }'))).toEqual(['UNAUTHENTICATED']);
   } finally {
     await t.close();
   }
@@ -122,14 +122,17 @@ test("with tokens, the viewer is the token's subject with its groups claim, and 
   });
   try {
     const token = await issuer.sign('ana', { groups: ['analysts'] });
-    const answer = await t.post<{ viewer: unknown; idMappingWorkflows: { nodes: { workflowName: string; permissions: unknown }[] } }>(
-      '{ viewer { id kind groups } idMappingWorkflows { nodes { workflowName permissions { read start subscribe } } } }',
+    const answer = await t.post<{
+      entityResolutionViewer: unknown;
+      idMappingWorkflows: { nodes: { workflowName: string; permissions: unknown }[] };
+    }>(
+      '{ entityResolutionViewer { id kind groups } idMappingWorkflows { nodes { workflowName permissions { read start subscribe } } } }',
       {},
       { authorization: `Bearer ${token}` },
     );
     expect(answer.errors).toBeUndefined();
     expect(answer.data).toEqual({
-      viewer: { id: 'token:ana', kind: 'TOKEN', groups: ['analysts'] },
+      entityResolutionViewer: { id: 'token:ana', kind: 'TOKEN', groups: ['analysts'] },
       idMappingWorkflows: { nodes: [{ workflowName: 'customer-id-map', permissions: { read: true, start: false, subscribe: true } }] },
     });
   } finally {

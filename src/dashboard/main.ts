@@ -297,7 +297,7 @@ function askForCredential(reason: string): void {
 }
 
 async function load(): Promise<void> {
-  type Found = { viewer: Viewer; idMappingWorkflows: { nodes: Listed[] }; matchingWorkflows: { nodes: Listed[] } };
+  type Found = { entityResolutionViewer: Viewer; idMappingWorkflows: { nodes: Listed[] }; matchingWorkflows: { nodes: Listed[] } };
   let found: Found;
   try {
     found = await request<Found>(WORKFLOWS);
@@ -309,7 +309,7 @@ async function load(): Promise<void> {
     }
     throw err;
   }
-  showViewer(found.viewer);
+  showViewer(found.entityResolutionViewer);
   cards.push(
     ...found.idMappingWorkflows.nodes.map((listed) => card('idMapping', listed)),
     ...found.matchingWorkflows.nodes.map((listed) => card('matching', listed)),

@@ -84,7 +84,7 @@ export const KINDS = {
 const PERMISSIONS = 'permissions { read start subscribe }';
 
 /** Who is signed in, and every workflow with what they may do on it (an ID-mapping workflow's run type says which job types it takes). */
-export const WORKFLOWS = `query Workflows { viewer { id kind groups } idMappingWorkflows { nodes { workflowName incrementalRunType ${PERMISSIONS} } } matchingWorkflows { nodes { workflowName ${PERMISSIONS} } } }`;
+export const WORKFLOWS = `query Workflows { entityResolutionViewer { id kind groups } idMappingWorkflows { nodes { workflowName incrementalRunType ${PERMISSIONS} } } matchingWorkflows { nodes { workflowName ${PERMISSIONS} } } }`;
 
 /** All of them, for a trusted documents manifest. */
 export const DASHBOARD_DOCUMENTS: string[] = [

@@ -22,9 +22,9 @@ export function permissionsOn(access: Access, workflowName: string): WorkflowPer
 export class ViewerResolver {
   @Query(() => Viewer, {
     description:
-      "Who is asking: the principal the gateway authenticated (with ER_AUTH=none, anonymous). Each workflow's `permissions` say what it may do there.",
+      "Who is asking (named for this subgraph, so that a supergraph's own `viewer` does not clash): the principal the gateway authenticated (with ER_AUTH=none, anonymous). Each workflow's `permissions` say what it may do there.",
   })
-  viewer(@Ctx() ctx: GatewayContext): Viewer {
+  entityResolutionViewer(@Ctx() ctx: GatewayContext): Viewer {
     const { id, kind, groups } = ctx.access.principal;
     return { id, kind: KIND[kind], groups: [...groups] };
   }

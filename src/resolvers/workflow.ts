@@ -98,7 +98,7 @@ export function workflowResolver<K extends JobKind>(kind: K) {
       return (await workflowDetail(kind, wf, ctx)).tags;
     }
 
-    @FieldResolver(() => WorkflowPermissions, { description: 'What the viewer may do on this workflow (see `viewer`).' })
+    @FieldResolver(() => WorkflowPermissions, { description: 'What the viewer may do on this workflow (see `entityResolutionViewer`).' })
     permissions(@Root() wf: WorkflowNode<K>, @Ctx() ctx: GatewayContext): WorkflowPermissions {
       return permissionsOn(ctx.access, wf.workflowName);
     }

@@ -4,11 +4,11 @@ export const ViewerKind = { ANONYMOUS: 'ANONYMOUS', TOKEN: 'TOKEN', API_KEY: 'AP
 export type ViewerKind = (typeof ViewerKind)[keyof typeof ViewerKind];
 
 registerEnumType(ViewerKind, {
-  name: 'ViewerKind',
+  name: 'EntityResolutionViewerKind',
   description: 'How the viewer signed in: ANONYMOUS with authentication off (ER_AUTH=none), TOKEN with a JWT, API_KEY with a key.',
 });
 
-@ObjectType({
+@ObjectType('EntityResolutionViewer', {
   description: "Who is asking, as the gateway's policy sees them: what a frontend shows as signed in.",
   simpleResolvers: true,
 })

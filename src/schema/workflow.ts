@@ -159,7 +159,7 @@ abstract class Workflow {
   @Field(() => [Tag], { nullable: true })
   tags?: Tag[];
 
-  @Field(() => WorkflowPermissions, { description: 'What the viewer may do on this workflow (see `viewer`).' })
+  @Field(() => WorkflowPermissions, { description: 'What the viewer may do on this workflow (see `entityResolutionViewer`).' })
   permissions!: WorkflowPermissions;
 }
 
