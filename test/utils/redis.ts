@@ -1,18 +1,63 @@
 import { Redis } from 'ioredis';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { closedPort } from './gateway';
 import { leftover } from './leftovers';
+import { until } from './wait';
+
+/**
+ * redis-server processes of the test's own, on free loopback ports, their
+ * data in a temporary folder: one server (`ownRedis`), a primary with a
+ * replica under three sentinels (`ownSentinels`), or a cluster of primaries
+ * (`ownCluster`). Each resolves once its Redis is ready for the gateway and
+ * is stopped, and its folder removed, after the test if the test does not.
+ */
+
+/** What each redis-server process has written to stdout so far, and a signal of each new chunk. */
+const outputs = new WeakMap<ChildProcess, { text: string; emitter: EventEmitter }>();
+
+/** Resolves once `server`'s output (from its start) matches `line` (or `line` says so of it); rejects if it exits first. */
+export async function redisLogLine(server: ChildProcess, line: RegExp | ((output: string) => boolean)): Promise<void> {
+  const seen = typeof line === 'function' ? line : (text: string) => line.test(text);
+  const output = outputs.get(server)!;
+  const exited = new Promise<never>((_, reject) =>
+    server.once('exit', (code) => reject(new Error(`redis-server exited (${code}) before logging ${String(line)}:\n${output.text}`))),
+  );
+  await Promise.race([until(() => seen(output.text), { emitter: output.emitter, event: 'data' }), exited]);
+}
+
+/** Starts `redis-server args` and resolves once its output has a line matching `ready`. */
+async function redisProcess(args: string[], ready: RegExp): Promise<ChildProcess> {
+  const server = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  leftover(() => stopRedis(server));
+  const output = { text: '', emitter: new EventEmitter() };
+  outputs.set(server, output);
+  server.stdout!.on('data', (chunk: Buffer) => {
+    output.text += chunk.toString();
+    output.emitter.emit('data');
+  });
+  await redisLogLine(server, ready);
+  return server;
+}
+
+/** A folder of the test's own, removed after the processes started after it. */
+function dataDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'er-gateway-redis-'));
+  leftover(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const READY = /Ready to accept connections/;
 
 /** A Redis of the test's own on `port`, with nothing saved to disk; resolves once it accepts connections. Stopped after the test if the test does not. */
-export async function ownRedis(port: number): Promise<ChildProcess> {
-  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  leftover(() => stopRedis(server));
-  await new Promise<void>((resolve) =>
-    server.stdout!.on('data', (chunk: Buffer) => chunk.toString().includes('Ready to accept connections') && resolve()),
-  );
-  return server;
+export async function ownRedis(port: number, args: string[] = [], ready = READY): Promise<ChildProcess> {
+  return redisProcess(['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args], ready);
 }
 
 /** Stops `server` (SIGCONT first, in case a test left it stopped) and waits for it to exit. */
@@ -22,6 +67,134 @@ export async function stopRedis(server: ChildProcess): Promise<void> {
   server.kill('SIGCONT');
   server.kill('SIGKILL');
   await exited;
+}
+
+/** A Redis server of a topology, with the port it listens on. */
+export interface RedisNodeProcess {
+  port: number;
+  process: ChildProcess;
+}
+
+export interface OwnSentinels {
+  /** `redis+sentinel://` URL of the three sentinels and the master name. */
+  url: string;
+  name: string;
+  primary: RedisNodeProcess;
+  replica: RedisNodeProcess;
+  sentinels: RedisNodeProcess[];
+  /** Resolves with the new primary's port at the first sentinel's `+switch-master` from now on. */
+  switched(): Promise<number>;
+}
+
+/**
+ * A primary, its replica and three sentinels monitoring them (quorum 2, the
+ * primary down after 1 s without an answer). Resolves once the replica is in
+ * sync and every sentinel knows the replica and the other two sentinels (by
+ * their `+slave` and `+sentinel` events), so that a failover can be agreed
+ * from then on.
+ */
+export async function ownSentinels(name = 'er-primary'): Promise<OwnSentinels> {
+  const dir = dataDir();
+  const [primaryPort, replicaPort] = [await closedPort(), await closedPort()];
+  const primary = { port: primaryPort, process: await ownRedis(primaryPort, ['--dir', dir]) };
+  // In sync before the sentinels start: their first look at the primary finds the replica.
+  const replica = {
+    port: replicaPort,
+    process: await ownRedis(
+      replicaPort,
+      ['--dir', dir, '--replicaof', '127.0.0.1', String(primaryPort)],
+      /MASTER <-> REPLICA sync: Finished with success/,
+    ),
+  };
+  const sentinels: RedisNodeProcess[] = [];
+  for (let i = 0; i < 3; i++) {
+    const port = await closedPort();
+    const file = join(dir, `sentinel-${port}.conf`);
+    writeFileSync(
+      file,
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 2`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 10000`,
+        '',
+      ].join('\n'),
+    );
+    sentinels.push({ port, process: await redisProcess([file, '--sentinel'], /\+monitor master/) });
+  }
+  await Promise.all(
+    sentinels.map(({ process }) =>
+      Promise.all([
+        redisLogLine(process, /\+slave slave/),
+        redisLogLine(process, (text) => (text.match(/\+sentinel sentinel/g) ?? []).length >= 2),
+      ]),
+    ),
+  );
+  const url = `redis+sentinel://${sentinels.map(({ port }) => `127.0.0.1:${port}`).join(',')}/${name}`;
+  const switched = async (): Promise<number> => {
+    const listener = new Redis(sentinels[0].port, '127.0.0.1');
+    leftover(() => listener.disconnect());
+    await listener.subscribe('+switch-master');
+    return new Promise<number>((resolve) =>
+      listener.on('message', (_channel: string, message: string) => {
+        // "<name> <old ip> <old port> <new ip> <new port>"
+        const [master, , , , port] = message.split(' ');
+        if (master === name) {
+          listener.disconnect();
+          resolve(Number(port));
+        }
+      }),
+    );
+  };
+  return { url, name, primary, replica, sentinels, switched };
+}
+
+/** A free port whose cluster bus port (the port + 10000) is free too. */
+async function clusterPort(): Promise<number> {
+  for (;;) {
+    const port = await closedPort();
+    if (port + 10000 <= 65535 && (await isFree(port + 10000))) return port;
+  }
+}
+
+function isFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+export interface OwnCluster {
+  /** `redis+cluster://` URL of every primary (seed nodes). */
+  url: string;
+  nodes: RedisNodeProcess[];
+}
+
+/** A cluster of `primaries` primaries and no replicas (`redis-cli --cluster create`); resolves once every node says `cluster_state:ok`. */
+export async function ownCluster(primaries = 3): Promise<OwnCluster> {
+  const dir = dataDir();
+  const nodes: RedisNodeProcess[] = [];
+  for (let i = 0; i < primaries; i++) {
+    const port = await clusterPort();
+    const args = [
+      '--dir',
+      dir,
+      '--cluster-enabled',
+      'yes',
+      '--cluster-config-file',
+      `nodes-${port}.conf`,
+      '--cluster-node-timeout',
+      '2000',
+    ];
+    nodes.push({ port, process: await ownRedis(port, args) });
+  }
+  const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
+  await promisify(execFile)('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes']);
+  await Promise.all(nodes.map(({ process }) => redisLogLine(process, /Cluster state changed: ok/)));
+  return { url: `redis+cluster://${addresses.join(',')}`, nodes };
 }
 
 /** The Redis every test may share (127.0.0.1:6379); each writes under a prefix of its own (`sharedRedisPrefix`). */
