@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { closedPort } from './gateway';
+import { parseRedisUrl } from '../../src/cluster/redis-url';
 import { leftover } from './leftovers';
 import { until } from './wait';
 
@@ -213,4 +214,20 @@ export function sharedRedisPrefix(): string {
     }
   });
   return prefix;
+}
+
+/** The keys matching `pattern` on the Redis `url` names (`ER_REDIS_URL`'s forms): on a cluster, on every seed node, as each holds its own slots. */
+export async function redisKeys(url: string, pattern: string): Promise<string[]> {
+  const topology = parseRedisUrl(url);
+  const clients =
+    topology.kind === 'standalone'
+      ? [new Redis(topology.url)]
+      : topology.kind === 'sentinel'
+        ? [new Redis({ sentinels: topology.sentinels, name: topology.name })]
+        : topology.nodes.map(({ host, port }) => new Redis(port, host));
+  try {
+    return (await Promise.all(clients.map((client) => client.keys(pattern)))).flat();
+  } finally {
+    for (const client of clients) client.disconnect();
+  }
 }
