@@ -259,7 +259,7 @@ describe('ER_REDIS_URL', () => {
   });
 
   test('with the embedded emulator it is refused: each replica would answer from an emulator of its own', () => {
-    for (const backend of [{}, { ER_BACKEND: 'emulator' }]) {
+    for (const backend of [{}, { ER_BACKEND: 'emulator' }] as Record<string, string>[]) {
       expect(refusal({ ...backend, ER_REDIS_URL: 'redis://redis:6379/0' })).toMatch(
         /^ER_REDIS_URL: replicas that share Redis must share one service.*`npm run emulator`.*ER_BACKEND=aws and ER_ENDPOINT=/,
       );

@@ -17,7 +17,7 @@ import { SHARED_REDIS_URL, sharedRedisPrefix } from './utils/redis';
  */
 
 test('ER_REDIS_URL with the embedded emulator: start-up is refused, naming the fix, exit 1', async () => {
-  for (const backend of [{}, { ER_BACKEND: 'emulator' }]) {
+  for (const backend of [{}, { ER_BACKEND: 'emulator' }] as Record<string, string>[]) {
     const { code, stderr } = await runGatewayProcess({ ...backend, ER_REDIS_URL: SHARED_REDIS_URL, ER_REDIS_PREFIX: sharedRedisPrefix() });
     expect(code).toBe(1);
     expect(stderr.trim()).toBe(

@@ -171,14 +171,22 @@ function isFree(port: number): Promise<boolean> {
 export interface OwnCluster {
   /** `redis+cluster://` URL of every primary (seed nodes). */
   url: string;
+  /** The primaries, in the order `redis-cli --cluster create` was given them. */
   nodes: RedisNodeProcess[];
+  /** With `replicas`, one replica per primary (which of them each follows is the cluster's choice). */
+  replicas: RedisNodeProcess[];
 }
 
-/** A cluster of `primaries` primaries and no replicas (`redis-cli --cluster create`); resolves once every node says `cluster_state:ok`. */
-export async function ownCluster(primaries = 3): Promise<OwnCluster> {
+/**
+ * A cluster of `primaries` primaries, each with `replicas` replicas
+ * (`redis-cli --cluster create … --cluster-replicas`), nodes failing after
+ * 2 s without an answer; resolves once every node says `cluster_state:ok`
+ * and every replica is in sync with its primary.
+ */
+export async function ownCluster(primaries = 3, replicas = 0): Promise<OwnCluster> {
   const dir = dataDir();
-  const nodes: RedisNodeProcess[] = [];
-  for (let i = 0; i < primaries; i++) {
+  const all: RedisNodeProcess[] = [];
+  for (let i = 0; i < primaries * (1 + replicas); i++) {
     const port = await clusterPort();
     const args = [
       '--dir',
@@ -190,12 +198,57 @@ export async function ownCluster(primaries = 3): Promise<OwnCluster> {
       '--cluster-node-timeout',
       '2000',
     ];
-    nodes.push({ port, process: await ownRedis(port, args) });
+    all.push({ port, process: await ownRedis(port, args) });
   }
-  const addresses = nodes.map(({ port }) => `127.0.0.1:${port}`);
-  await promisify(execFile)('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes']);
-  await Promise.all(nodes.map(({ process }) => redisLogLine(process, /Cluster state changed: ok/)));
-  return { url: `redis+cluster://${addresses.join(',')}`, nodes };
+  const addresses = all.map(({ port }) => `127.0.0.1:${port}`);
+  await promisify(execFile)('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes']);
+  // redis-cli makes the first nodes primaries and the rest their replicas.
+  const nodes = all.slice(0, primaries);
+  // A replica not yet in sync cannot be promoted (it counts as disconnected for too long): ready once each is.
+  await Promise.all([
+    ...all.map(({ process }) => redisLogLine(process, /Cluster state changed: ok/)),
+    ...all.slice(primaries).map(({ process }) => redisLogLine(process, /MASTER <-> REPLICA sync: Finished with success/)),
+  ]);
+  return { url: `redis+cluster://${nodes.map(({ port }) => `127.0.0.1:${port}`).join(',')}`, nodes, replicas: all.slice(primaries) };
+}
+
+/** The primary of `cluster` that serves `key`'s slot now, and the slot. */
+export async function primaryOf(cluster: OwnCluster, key: string): Promise<{ node: RedisNodeProcess; slot: number }> {
+  const alive = [...cluster.nodes, ...cluster.replicas].find(({ process }) => process.exitCode === null && process.signalCode === null)!;
+  const client = new Redis(alive.port, '127.0.0.1');
+  try {
+    const slot = (await client.call('CLUSTER', 'KEYSLOT', key)) as number;
+    const ranges = (await client.call('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+    const port = ranges.find(([from, to]) => slot >= from && slot <= to)![2][1];
+    return { node: [...cluster.nodes, ...cluster.replicas].find((node) => node.port === port)!, slot };
+  } finally {
+    client.disconnect();
+  }
+}
+
+/**
+ * Moves `key`'s slot, with its keys, to another primary, as a resharding
+ * does (SETSLOT IMPORTING / MIGRATING, MIGRATE, SETSLOT NODE on every
+ * primary); resolves once every primary has it at its new place.
+ */
+export async function moveSlotOf(cluster: OwnCluster, key: string): Promise<void> {
+  const { node: owner, slot } = await primaryOf(cluster, key);
+  const target = cluster.nodes.find((node) => node !== owner)!;
+  const [from, to] = [owner, target].map(({ port }) => new Redis(port, '127.0.0.1'));
+  const primaries = cluster.nodes.map(({ port }) => new Redis(port, '127.0.0.1'));
+  try {
+    const [fromId, toId] = (await Promise.all([from.call('CLUSTER', 'MYID'), to.call('CLUSTER', 'MYID')])) as string[];
+    await to.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId);
+    await from.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+    for (;;) {
+      const keys = (await from.call('CLUSTER', 'GETKEYSINSLOT', slot, 100)) as string[];
+      if (keys.length === 0) break;
+      await from.call('MIGRATE', '127.0.0.1', target.port, '', 0, 5000, 'KEYS', ...keys);
+    }
+    for (const client of [to, from, ...primaries]) await client.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId);
+  } finally {
+    for (const client of [from, to, ...primaries]) client.disconnect();
+  }
 }
 
 /** The Redis every test may share (127.0.0.1:6379); each writes under a prefix of its own (`sharedRedisPrefix`). */
