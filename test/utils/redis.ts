@@ -136,7 +136,8 @@ export async function ownSentinels(name = 'er-primary'): Promise<OwnSentinels> {
   const url = `redis+sentinel://${sentinels.map(({ port }) => `127.0.0.1:${port}`).join(',')}/${name}`;
   const switched = async (): Promise<number> => {
     const listener = new Redis(sentinels[0].port, '127.0.0.1');
-    leftover(() => listener.disconnect());
+    // Disconnected twice, ioredis leaves a timer of 2 s for a socket already closed.
+    leftover(() => listener.status !== 'end' && listener.disconnect());
     await listener.subscribe('+switch-master');
     return new Promise<number>((resolve) =>
       listener.on('message', (_channel: string, message: string) => {
