@@ -61,7 +61,9 @@ type ReserveCommand = (
  * before anything is sent (a start without its key could run twice); a
  * `settle` that cannot be written leaves the key pending, and a retry takes
  * it over once its owner's start can no longer land (see `takeOver`).
- * Times are the replicas' clocks (`clock`); the clock-skew allowance covers
+ * Under Sentinel a claim and a settled record are on a replica before the
+ * start is sent and before it is answered (`replicated`), so a failover
+ * keeps them. Times are the replicas' clocks (`clock`); the clock-skew allowance covers
  * their differences.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {

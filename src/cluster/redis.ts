@@ -68,7 +68,7 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
   const client = createClient(topology, options.prefix, commandTimeoutMs);
   let down = false;
   let closing = false;
-  /** The last ping went unanswered within the timeout while connected. */
+  /** The last probe (a ping; on a cluster, CLUSTER INFO saying every slot is served) failed within the timeout while connected. */
   let hung = false;
   const lost = (err?: Error) => {
     if (down || closing) return;
@@ -223,6 +223,8 @@ export async function closeConnection(client: RedisClient, waitMs: number): Prom
 /**
  * A Lua script of one key as a command of the shared connection (ioredis's
  * `defineCommand`: EVALSHA, the key prefixed), defined once per connection.
+ * One key only: a script's keys are then in one slot by construction, so it
+ * runs on a Redis Cluster as on one server, wherever the slot lives.
  */
 export function redisScript<F extends (key: string, ...args: never[]) => Promise<unknown>>(
   redis: SharedRedis,
