@@ -285,3 +285,67 @@ export async function redisKeys(url: string, pattern: string): Promise<string[]>
     for (const client of clients) client.disconnect();
   }
 }
+
+export interface OwnTlsRedis {
+  port: number;
+  /** The CA that signed the server's certificate, in PEM (for NODE_EXTRA_CA_CERTS). */
+  caFile: string;
+}
+
+/**
+ * A Redis that takes TLS only (a certificate for 127.0.0.1 and localhost
+ * from a CA made here by openssl) and one ACL user, `user` with `password`,
+ * the default user off: as managed Redis runs. Resolves once it accepts
+ * connections.
+ */
+export async function ownTlsRedis(user: string, password: string): Promise<OwnTlsRedis> {
+  const dir = dataDir();
+  const run = (...args: string[]) => promisify(execFile)('openssl', args, { cwd: dir });
+  await run(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.pem',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=er-gateway test CA',
+  );
+  await run('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost');
+  writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
+  await run(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.pem',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'server.pem',
+    '-days',
+    '1',
+    '-extfile',
+    'san.ext',
+  );
+  const port = await closedPort();
+  const args = ['--port', '0', '--tls-port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  args.push(
+    '--tls-cert-file',
+    join(dir, 'server.pem'),
+    '--tls-key-file',
+    join(dir, 'server.key'),
+    '--tls-ca-cert-file',
+    join(dir, 'ca.pem'),
+  );
+  args.push('--tls-auth-clients', 'no', '--user', 'default', 'off', '--user', user, 'on', `>${password}`, '~*', '&*', '+@all');
+  await redisProcess(args, READY);
+  return { port, caFile: join(dir, 'ca.pem') };
+}
