@@ -96,3 +96,26 @@ test('the primary killed: the gateway follows the promotion with no restart, and
   watching.unsubscribe();
   await client.dispose();
 }, 60_000);
+
+test('the replica down: keyed starts go on (the wait for a replica to hold the key gives up), and a retry names the job', async () => {
+  localCredentials();
+  const emulator = await startTestEmulator({ jobSeconds: 30 });
+  const redis = await ownSentinels();
+  const gateway = await startGateway(
+    loadConfig({
+      ...awsBackendEnv(emulator.url, emulator.state.region),
+      ER_ACCOUNT_ID: emulator.state.accountId,
+      ER_REDIS_URL: redis.url,
+      ER_REDIS_COMMAND_TIMEOUT_MS: '400',
+    }),
+    { logger: capturedLogger('silent').logger, processMetrics: false },
+  );
+  leftover(() => gateway.close());
+  await stopRedis(redis.replica.process);
+  const input = { workflowName: 'customer-matching', idempotencyKey: `key-${randomUUID()}` };
+  const first = await postGraphQL(`${gateway.url}/graphql`, print(StartMatchingJobDocument), { input });
+  expect(first.errors).toBeUndefined();
+  const retried = await postGraphQL(`${gateway.url}/graphql`, print(StartMatchingJobDocument), { input });
+  expect(jobOf(retried)).toBe(jobOf(first));
+  expect(emulator.requests('StartMatchingJob')).toBe(1);
+});

@@ -152,7 +152,13 @@ function answers(client: RedisClient): Promise<boolean> {
  * the timeout, reconnects backing off to 2 s.
  */
 function createClient(topology: RedisTopology, keyPrefix: string, commandTimeoutMs: number): RedisClient {
-  const node: RedisOptions = { connectTimeout: 2000, commandTimeout: commandTimeoutMs, maxRetriesPerRequest: 0 };
+  const node: RedisOptions = {
+    connectTimeout: 2000,
+    commandTimeout: commandTimeoutMs,
+    maxRetriesPerRequest: 0,
+    // A primary demoted under a managed endpoint (its DNS name moved to the promoted replica) refuses writes with READONLY: connecting again reaches the new one.
+    reconnectOnError: (err) => err.message.startsWith('READONLY'),
+  };
   const retryStrategy = (attempt: number) => Math.min(100 * 2 ** attempt, 2000);
   if (topology.kind === 'standalone') return new Redis(topology.url, { ...node, keyPrefix, enableOfflineQueue: false, retryStrategy });
   const { username, password, tls } = topology;
