@@ -106,7 +106,6 @@ test('the replica down: keyed starts go on (the wait for a replica to hold the k
       ...awsBackendEnv(emulator.url, emulator.state.region),
       ER_ACCOUNT_ID: emulator.state.accountId,
       ER_REDIS_URL: redis.url,
-      ER_REDIS_COMMAND_TIMEOUT_MS: '400',
     }),
     { logger: capturedLogger('silent').logger, processMetrics: false },
   );

@@ -120,7 +120,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
   }
 
   /**
-   * With Sentinel, waits (WAIT, up to half the command timeout) until a
+   * With Sentinel, waits (WAIT, up to a quarter of the command timeout, so
+   * that the answer comes well within it) until a
    * replica has this connection's writes, so the replica a failover promotes
    * holds them. False only when the primary stopped answering; a replica that
    * does not acknowledge in time (down or far behind, so not the one promoted
@@ -130,7 +131,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
    */
   private async replicated(): Promise<boolean> {
     if (this.redis.kind !== 'sentinel') return true;
-    return this.client.call('WAIT', 1, Math.max(1, Math.floor(this.redis.commandTimeoutMs / 2))).then(
+    return this.client.call('WAIT', 1, Math.max(1, Math.floor(this.redis.commandTimeoutMs / 4))).then(
       () => true,
       () => false,
     );
