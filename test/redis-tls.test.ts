@@ -1,4 +1,7 @@
-import { startTestEmulator, awsBackendEnv } from './utils/gateway';
+import { startGateway } from '../src/server/app';
+import { loadConfig } from '../src/server/config';
+import { awsBackendEnv, capturedLogger, localCredentials, startTestEmulator } from './utils/gateway';
+import { leftover } from './utils/leftovers';
 import { startGatewayProcess } from './utils/process';
 import { ownTlsRedis } from './utils/redis';
 
@@ -22,12 +25,15 @@ test('rediss:// with an ACL user and a percent-encoded password: ready; the wron
     return [res.status, ((await res.json()) as { checks: Record<string, boolean> }).checks.redis];
   };
   const good = `rediss://gateway:s%40cret%2F1@127.0.0.1:${redis.port}/0`;
-  const [trusted, wrongPassword, untrusted] = await Promise.all([
+  const [trusted, wrongPassword] = await Promise.all([
     startGatewayProcess(env(good)),
     startGatewayProcess(env(`rediss://gateway:wrong@127.0.0.1:${redis.port}/0`)),
-    startGatewayProcess(env(good, false)),
   ]);
   expect(await readyz(trusted)).toEqual([200, true]);
   expect(await readyz(wrongPassword)).toEqual([503, false]);
+  // This process was not given the CA.
+  localCredentials();
+  const untrusted = await startGateway(loadConfig(env(good, false)), { logger: capturedLogger('silent').logger, processMetrics: false });
+  leftover(() => untrusted.close());
   expect(await readyz(untrusted)).toEqual([503, false]);
-});
+}, 60_000);
