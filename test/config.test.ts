@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../src/server/config';
+import { parseRedisUrl } from '../src/cluster/redis-url';
 
 function refusal(env: Record<string, string>): string {
   try {
@@ -213,4 +214,55 @@ test('an endpoint with the embedded emulator is refused, naming ER_ENDPOINT', ()
 
 test('an empty variable counts as unset', () => {
   expect(loadConfig({ PORT: '', ER_BACKEND: '' })).toMatchObject({ port: 4000, backend: 'emulator' });
+});
+
+describe('ER_REDIS_URL', () => {
+  const aws = { ER_BACKEND: 'aws', ER_AUTH: 'none' };
+
+  test('one server, Sentinel and Cluster, with ACL users, passwords percent-encoded, and TLS', () => {
+    expect(parseRedisUrl('rediss://gateway:s%40cret@redis.internal:6380/2')).toEqual({
+      kind: 'standalone',
+      url: 'rediss://gateway:s%40cret@redis.internal:6380/2',
+    });
+    expect(parseRedisUrl('redis+sentinel://gateway:s%40cret@s1:26379,s2,[::1]:26380/my%20primary/3?sentinelPassword=p%26q')).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+        { host: '::1', port: 26380 },
+      ],
+      name: 'my primary',
+      db: 3,
+      tls: false,
+      username: 'gateway',
+      password: 's@cret',
+      sentinelPassword: 'p&q',
+    });
+    expect(parseRedisUrl('rediss+cluster://:secret@node-1:6379,node-2:6379')).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'node-1', port: 6379 },
+        { host: 'node-2', port: 6379 },
+      ],
+      tls: true,
+      password: 'secret',
+    });
+    expect(loadConfig({ ...aws, ER_REDIS_URL: 'redis+cluster://node-1:6379' }).redisUrl).toBe('redis+cluster://node-1:6379');
+  });
+
+  test('a URL the gateway cannot use stops start-up, saying what is wrong with it', () => {
+    expect(refusal({ ...aws, ER_REDIS_URL: 'memcached://cache:11211' })).toMatch(/^ER_REDIS_URL: must start with redis:\/\//);
+    expect(refusal({ ...aws, ER_REDIS_URL: 'redis+sentinel://s1:26379,s2:26379' })).toMatch(/^ER_REDIS_URL: needs the master name/);
+    expect(refusal({ ...aws, ER_REDIS_URL: 'redis+cluster://n1:6379/1' })).toMatch(/^ER_REDIS_URL: names a database, but a Redis Cluster/);
+    expect(refusal({ ...aws, ER_REDIS_URL: 'redis+sentinel://s1:99999/m' })).toMatch(/^ER_REDIS_URL: has a bad host:port "s1:99999"/);
+    expect(refusal({ ...aws, ER_REDIS_URL: 'redis+cluster://n1?password=x' })).toMatch(/^ER_REDIS_URL: does not take password/);
+  });
+
+  test('with the embedded emulator it is refused: each replica would answer from an emulator of its own', () => {
+    for (const backend of [{}, { ER_BACKEND: 'emulator' }] as Record<string, string>[]) {
+      expect(refusal({ ...backend, ER_REDIS_URL: 'redis://redis:6379/0' })).toMatch(
+        /^ER_REDIS_URL: replicas that share Redis must share one service.*`npm run emulator`.*ER_BACKEND=aws and ER_ENDPOINT=/,
+      );
+    }
+  });
 });

@@ -3,7 +3,7 @@ import type { Emulator } from '../src/emulator/http';
 import { seededJobId } from '../src/emulator/seed';
 import { startGateway, type Gateway } from '../src/server/app';
 import { loadConfig } from '../src/server/config';
-import { awsBackendEnv, capturedLogger, closedPort, startTestEmulator } from './utils/gateway';
+import { awsBackendEnv, capturedLogger, closedPort, localCredentials, startTestEmulator } from './utils/gateway';
 import { startGatewayProcess } from './utils/process';
 import { ownRedis, SHARED_REDIS_URL, sharedRedisPrefix, stopRedis } from './utils/redis';
 
@@ -43,14 +43,17 @@ describe('a Redis that hangs', () => {
   test('/readyz says not ready within the Redis timeout, queries are served from the service, a keyed start is refused with reason store; all recover on SIGCONT', async () => {
     const port = await closedPort();
     const redis = await ownRedis(port);
+    const emulator = await startTestEmulator();
+    localCredentials();
     const log = capturedLogger('info');
     let g: Gateway | undefined;
     try {
       g = await startGateway(
         loadConfig({
-          NODE_ENV: 'test',
-          PORT: '0',
-          ER_METRICS_PORT: '0',
+          ...awsBackendEnv(emulator.url, emulator.state.region),
+          // The rate budget's default, so that the shared one is in play.
+          ER_RATE_PER_SECOND: undefined,
+          ER_ACCOUNT_ID: emulator.state.accountId,
           ER_REDIS_URL: `redis://127.0.0.1:${port}/0`,
           ER_REDIS_COMMAND_TIMEOUT_MS: String(REDIS_TIMEOUT_MS),
           ER_REQUEST_DEADLINE_MS: String(DEADLINE_MS),
@@ -63,7 +66,7 @@ describe('a Redis that hangs', () => {
       const readyStarted = performance.now();
       const down = await fetch(`${g.url}/readyz`);
       const readyMs = performance.now() - readyStarted;
-      expect([down.status, await down.json()]).toEqual([503, { status: 'not ready', checks: { redis: false } }]);
+      expect([down.status, await down.json()]).toEqual([503, { status: 'not ready', checks: { redis: false, aws: true } }]);
       expect(readyMs).toBeLessThan(REDIS_TIMEOUT_MS + 1000);
 
       // A finished job never read before: the final-job store (Redis) is skipped, the shared rate budget falls back to this process's.
@@ -77,14 +80,14 @@ describe('a Redis that hangs', () => {
       const refused = await timedPost(g.url, START_MATCHING, { input: { workflowName: 'address-matching', idempotencyKey: randomUUID() } });
       expect(refused.body.errors![0].extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE', reason: 'store' });
       expect(refused.ms).toBeLessThan(DEADLINE_MS);
-      expect(g.emulator!.requests('StartMatchingJob')).toBe(0);
+      expect(emulator.requests('StartMatchingJob')).toBe(0);
 
       redis.kill('SIGCONT');
       await log.line((line) => line.msg === 'redis answering again');
       expect((await fetch(`${g.url}/readyz`)).status).toBe(200);
       const started = await timedPost(g.url, START_MATCHING, { input: { workflowName: 'address-matching', idempotencyKey: randomUUID() } });
       expect(started.body.errors).toBeUndefined();
-      expect(g.emulator!.requests('StartMatchingJob')).toBe(1);
+      expect(emulator.requests('StartMatchingJob')).toBe(1);
       // One line when Redis stopped answering and one when it answered again, however many requests came between.
       expect(log.lines.filter((line) => /^redis /.test(String(line.msg))).map((line) => line.msg)).toEqual([
         'redis not answering: shared features fall back until it answers',

@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gatewayError } from '../upstream/errors';
@@ -10,7 +9,7 @@ import {
   type Reservation,
   type ReserveTerms,
 } from '../upstream/idempotency';
-import { redisScript, type SharedRedis } from './redis';
+import { redisScript, type RedisClient, type SharedRedis } from './redis';
 
 /**
  * Claims a key in one step, as `takeOver` says: free → pending (with the
@@ -62,11 +61,13 @@ type ReserveCommand = (
  * before anything is sent (a start without its key could run twice); a
  * `settle` that cannot be written leaves the key pending, and a retry takes
  * it over once its owner's start can no longer land (see `takeOver`).
- * Times are the replicas' clocks (`clock`); the clock-skew allowance covers
+ * Under Sentinel a claim and a settled record are on a replica before the
+ * start is sent and before it is answered (`replicated`), so a failover
+ * keeps them. Times are the replicas' clocks (`clock`); the clock-skew allowance covers
  * their differences.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly reserveScript: ReserveCommand;
 
   /** This replica, named in the keys it holds pending. */
@@ -102,6 +103,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     } catch {
       throw unreachable();
     }
+    // A claim the primary took but that died with it would let a retry on the promoted replica start the job again: it must be on a replica before the start is sent.
+    if (answer[0] === 1 && !(await this.replicated())) throw unreachable();
     const [claimed, current] = answer;
     if (current === '') return { claimed: true, reservedAt: now };
     const record = JSON.parse(current) as IdempotencyRecord;
@@ -113,6 +116,25 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const stamped = record.state === 'unknown' ? { lostAt: this.clock(), ...record } : record;
     const ttlMs = Math.max(1, record.reservedAt + IDEMPOTENCY_TTL_MS - this.clock());
     await this.client.set(this.redisKey(key), JSON.stringify(stamped), 'PX', ttlMs).catch(() => {});
+    await this.replicated();
+  }
+
+  /**
+   * With Sentinel, waits (WAIT, up to a quarter of the command timeout, so
+   * that the answer comes well within it) until a
+   * replica has this connection's writes, so the replica a failover promotes
+   * holds them. False only when the primary stopped answering; a replica that
+   * does not acknowledge in time (down or far behind, so not the one promoted
+   * soon) does not hold starts up. A cluster is not asked: WAIT goes to one
+   * node, and ioredis routes a command without keys to any (see the
+   * operators' page on replicas).
+   */
+  private async replicated(): Promise<boolean> {
+    if (this.redis.kind !== 'sentinel') return true;
+    return this.client.call('WAIT', 1, Math.max(1, Math.floor(this.redis.commandTimeoutMs / 4))).then(
+      () => true,
+      () => false,
+    );
   }
 
   async release(key: string): Promise<void> {

@@ -2,26 +2,27 @@ import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
 import type { JobEvents } from '../watch/job-watcher';
 import { parseJobJson } from './job-json';
-import { closeConnection, type SharedRedis } from './redis';
+import { closeConnection, type RedisClient, type SharedRedis } from './redis';
 
 type Listener = Parameters<EventTarget['addEventListener']>[1];
 
 /**
  * Job events across replicas: Redis pub/sub through
  * `@graphql-yoga/redis-event-target`, on channels `<prefix>job:<watch id>`.
+ * On a cluster, PUBLISH reaches the subscribers of every node (classic
+ * pub/sub is cluster-wide), so a channel needs no slot of its own.
  * Every replica's listeners, the publisher's own included, get each event
  * once, through Redis. While Redis is unreachable, events are delivered in
  * this process only: the watcher's errors still reach its subscribers.
  */
 export class ClusterJobEvents extends EventTarget implements JobEvents {
   private readonly remote: EventTarget;
-  private readonly subscriber: Redis;
+  private readonly subscriber: RedisClient;
 
   constructor(private readonly redis: SharedRedis) {
     super();
-    // A connection in subscriber mode of its own; it resubscribes by itself after a reconnect.
-    this.subscriber = redis.client.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.subscriber.on('error', () => {}); // the shared connection logs the outage
+    // A connection in subscriber mode of its own; it resubscribes by itself after a reconnect, a failover, or (on a cluster) the loss of the node it listened on.
+    this.subscriber = redis.subscriber();
     const quiet =
       <A extends unknown[]>(send: (...args: A) => Promise<unknown>) =>
       (...args: A) =>

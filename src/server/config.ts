@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { AuthMode } from '../auth/authenticator';
 import type { AuthSettings } from '../auth/setup';
+import { parseRedisUrl, RedisUrlError } from '../cluster/redis-url';
 import { embeddedEmulatorSettings } from '../emulator/settings';
 // For the `.meta` fields (group, defaultText, typeText) the configuration reference reads.
 import '../settings/meta';
@@ -505,13 +506,23 @@ export const settingsSchema = z.object({
       'a manifest of trusted documents (see [For frontend teams](../frontend/clients.md)): only its operations run, on HTTP, websockets and SSE',
   }),
   ER_REDIS_URL: z
-    .url({ protocol: /^rediss?$/ })
+    .string()
+    .superRefine((url, ctx) => {
+      try {
+        parseRedisUrl(url);
+      } catch (err) {
+        if (!(err instanceof RedisUrlError)) throw err;
+        ctx.addIssue({ code: 'custom', message: err.message });
+      }
+    })
     .optional()
     .meta({
       group: 'replicas',
-      typeText: '`redis://` or `rediss://` URL',
+      typeText:
+        '`redis://[user:password@]host:port/db`; `redis+sentinel://[user:password@]host:port,…/<master name>[/db][?sentinelPassword=…]`; `redis+cluster://[user:password@]host:port,…`; `rediss…` for TLS',
       defaultText: 'unset (one process, all in memory)',
-      description: 'the Redis replicas share (see [Running several replicas](replicas-and-deploying.md))',
+      description:
+        'the Redis replicas share: one server, the primary Sentinel names (followed across failovers), or a Redis Cluster from seed nodes; needs `ER_BACKEND=aws`, so that replicas share one service too (see [Running several replicas](replicas-and-deploying.md))',
     }),
   ER_REDIS_PREFIX: z
     .string()
@@ -570,6 +581,12 @@ export function loadConfig(source: Record<string, string | undefined>) {
   const backend = vars.ER_BACKEND ?? 'emulator';
   if (backend === 'emulator' && vars.ER_ENDPOINT !== undefined) {
     throw new ConfigError('ER_ENDPOINT: applies to ER_BACKEND=aws only; the embedded emulator picks its own port.');
+  }
+  if (backend === 'emulator' && vars.ER_REDIS_URL !== undefined) {
+    // Each replica would answer from an emulator of its own while the Redis they share answers for all: a job started on one is NOT_FOUND on another, yet its idempotency key names it.
+    throw new ConfigError(
+      'ER_REDIS_URL: replicas that share Redis must share one service, but each would run an embedded emulator of its own (ER_BACKEND unset or "emulator"). Run one emulator for all of them (`npm run emulator`) and set ER_BACKEND=aws and ER_ENDPOINT=http://<its host>:4610 on every replica (with ER_AUTH, AWS_REGION=us-east-1 and any AWS credentials); or unset ER_REDIS_URL to run one gateway alone.',
+    );
   }
   if (backend === 'aws' && vars.ER_AUTH === undefined) {
     throw new ConfigError(
