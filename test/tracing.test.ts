@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { seededJobId } from '../src/emulator/seed';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './utils/otlp';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
+import { Subscription, wsClient } from './utils/subscriptions';
 
 /** A W3C traceparent of a sampled trace a router started, and its ids. */
 function routerParent(): { traceparent: string; traceId: string; spanId: string } {
@@ -121,5 +122,47 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
     const [server] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 2);
     const audit = gateway.lines.find((line) => line.audit === true && line.trace_id === parent.traceId);
     expect(audit).toMatchObject({ action: 'start', workflow: 'loyalty-id-map', span_id: server.spanId, trace_flags: '01' });
+  });
+
+  test("a websocket subscription's subscribe span is in the client's trace (connection_init's traceparent); each poll is a trace of its own, linked to it", async () => {
+    const watcher = await startGatewayProcess({
+      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_BSP_SCHEDULE_DELAY: '20',
+      ER_EMULATOR_JOB_SECONDS: '30',
+      ER_POLL_INTERVAL_MS: '50',
+    });
+    const start = await fetch(`${watcher.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }' }),
+    });
+    const { jobId } = ((await start.json()) as { data: { startIdMappingJob: { jobId: string } } }).data.startIdMappingJob;
+    const parent = routerParent();
+    const client = wsClient(watcher.url, { connectionParams: { traceparent: parent.traceparent } });
+    const subscription = new Subscription(
+      client,
+      'subscription Follow($jobId: ID!) { idMappingJobUpdated(workflowName: "customer-id-map", jobId: $jobId) { status } }',
+      { jobId },
+    );
+    await subscription.event(1);
+    const [subscribe] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 2);
+    expect(subscribe).toMatchObject({
+      parentSpanId: parent.spanId,
+      name: 'subscription Follow',
+      attributes: { 'graphql.operation.type': 'subscription' },
+    });
+    const [firstRead] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 3);
+    expect(firstRead).toMatchObject({ parentSpanId: subscribe.spanId, attributes: { 'rpc.method': 'GetIdMappingJob' } });
+    const linked = (span: ReceivedSpan) => span.links.some((link) => link.spanId === subscribe.spanId);
+    const polls = await receiver.waitFor((span) => span.name === 'poll idMapping job' && linked(span), 2);
+    expect(new Set(polls.map((poll) => poll.traceId)).size).toBe(polls.length);
+    for (const poll of polls) {
+      expect(poll.traceId).not.toBe(parent.traceId);
+      expect(poll.parentSpanId).toBeUndefined();
+      expect(poll.attributes).toMatchObject({ 'er.job.id': jobId, 'er.poll.subscriptions': 1 });
+      const [call] = await receiver.waitFor((span) => span.traceId === poll.traceId && span.kind === 3);
+      expect(call).toMatchObject({ parentSpanId: poll.spanId, attributes: { 'rpc.method': 'GetIdMappingJob' } });
+    }
   });
 });

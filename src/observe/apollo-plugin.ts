@@ -15,8 +15,8 @@ export function observePlugin<C extends { observed: ObservedOperation }>(): Apol
       const { observed } = contextValue;
       let errors: readonly GraphQLError[] | undefined;
       return {
-        async didResolveOperation({ document, operationName, source }) {
-          observed.resolved(document, operationName, source);
+        async didResolveOperation({ document, operation, source }) {
+          observed.resolved(document, operation, source);
         },
         async didEncounterErrors(requestContext) {
           errors = requestContext.errors;

@@ -1,5 +1,5 @@
 import type { Context } from '@opentelemetry/api';
-import { getOperationAST, print, type DocumentNode, type GraphQLError } from 'graphql';
+import { getOperationAST, print, type DocumentNode, type GraphQLError, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from 'pino';
 import type { GatewayMetrics } from './metrics';
 import { traceFields, type OperationTrace, type TraceCarrier, type Tracing } from './tracing';
@@ -54,9 +54,9 @@ export class ObservedOperation {
     return this.trace?.context;
   }
 
-  /** The operation in `document` named `operationName` is the one that runs. */
-  resolved(document: DocumentNode, operationName: string | null | undefined, source?: string): void {
-    const operation = getOperationAST(document, operationName);
+  /** `operation` of `document` is the one that runs (from a transport that has not picked it: the one `operationName` names). */
+  resolved(document: DocumentNode, operation: OperationDefinitionNode | string | null | undefined, source?: string): void {
+    if (typeof operation !== 'object' || operation === null) operation = getOperationAST(document, operation);
     if (!operation) return;
     this.type = operation.operation;
     const name = operation.name?.value;

@@ -199,7 +199,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     const observed = observer.start(carrier);
     const trace = observed.traceContext;
     // Inside a traced operation, audit lines carry its trace and span ids.
-    const access = new Access(principal, policy, trace ? auditTo(observer.logger(logger, trace)) : audit);
+    const access = new Access(principal, policy, trace ? (entry) => auditTo(observer.logger(logger, trace))(entry) : audit);
     const scoped = jobs.forRequest(deadline, access, client, trace);
     return {
       deadline,
