@@ -55,40 +55,56 @@ const MODES: { label: string; target?: number; env: (collectorUrl: string) => Re
   },
 ];
 
-async function measure(env: Record<string, string>, seconds: number): Promise<Load> {
+/** Rounds per mode, taken in turn (off, on, 10 %, off, …) so that the machine's drift falls on every mode alike. */
+const ROUNDS = 3;
+
+async function gatewayWith(env: Record<string, string>): Promise<{ url: string; close: () => Promise<void> }> {
   const gateway = await startGateway(loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'info', ...env }), {
     logger: pino({ level: 'info' }, pino.destination('/dev/null')),
   });
-  try {
-    const url = `${gateway.url}/graphql`;
-    const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: job });
-    const checked = (await answer.json()) as { errors?: unknown };
-    if (!answer.ok || checked.errors) throw new Error(JSON.stringify(checked));
-    await load(url, job, WARM_SECONDS);
-    return await load(url, job, seconds);
-  } finally {
-    await gateway.close();
-  }
+  const url = `${gateway.url}/graphql`;
+  const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: job });
+  const checked = (await answer.json()) as { errors?: unknown };
+  if (!answer.ok || checked.errors) throw new Error(JSON.stringify(checked));
+  return { url, close: () => gateway.close() };
 }
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/**
+ * Per scenario, one gateway per mode, all started at once (only one is
+ * loaded at a time); each warmed, then measured `ROUNDS` times in turn.
+ * A mode's figure is its median round; its ratio, the median of its rounds'
+ * ratios to the off round just before.
+ */
 export async function tracingCost(seconds: number): Promise<void> {
+  const round = Math.max(1, Math.round(seconds / ROUNDS));
   console.log(
-    `\ntracing cost on Node ${process.versions.node}: 50 connections, ${seconds} s each after ${WARM_SECONDS} s warm-up, no traceparent sent\n`,
+    `\ntracing cost on Node ${process.versions.node}: 50 connections, ${ROUNDS} rounds of ${round} s per mode taken in turn after ${WARM_SECONDS} s warm-up, no traceparent sent\n`,
   );
   console.log('| query | tracing | requests/s | p50 (ms) | p99 (ms) | ratio to off (target) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   const sink = await collector();
   try {
     for (const scenario of SCENARIOS) {
-      let off: Load | undefined;
-      for (const mode of MODES) {
-        const r = await measure({ ...scenario.env, ...mode.env(sink.url) }, seconds);
-        off ??= r;
-        const ratio = r.rps / off.rps;
-        const verdict = mode.target === undefined ? '' : ` (≥ ${mode.target})${ratio >= mode.target ? '' : ' MISSED'}`;
-        console.log(
-          `| ${scenario.label} | ${mode.label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | **${ratio.toFixed(2)}**${verdict} |`,
-        );
+      const gateways = await Promise.all(MODES.map((mode) => gatewayWith({ ...scenario.env, ...mode.env(sink.url) })));
+      try {
+        for (const gateway of gateways) await load(gateway.url, job, WARM_SECONDS);
+        const rounds: Load[][] = MODES.map(() => []);
+        for (let r = 0; r < ROUNDS; r++) {
+          for (const [m, gateway] of gateways.entries()) rounds[m].push(await load(gateway.url, job, round));
+        }
+        for (const [m, mode] of MODES.entries()) {
+          const loads = rounds[m];
+          const ratio = median(loads.map((l, r) => l.rps / rounds[0][r].rps));
+          const mid = loads.find((l) => l.rps === median(loads.map((x) => x.rps)))!;
+          const verdict = mode.target === undefined ? '' : ` (≥ ${mode.target})${ratio >= mode.target ? '' : ' MISSED'}`;
+          console.log(
+            `| ${scenario.label} | ${mode.label} | ${mid.rps.toFixed(0)} | ${mid.p50} | ${mid.p99} | **${ratio.toFixed(2)}**${verdict} |`,
+          );
+        }
+      } finally {
+        await Promise.all(gateways.map((gateway) => gateway.close()));
       }
     }
   } finally {
