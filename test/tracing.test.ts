@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { seededJobId } from '../src/emulator/seed';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './utils/otlp';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
-import { Subscription, wsClient } from './utils/subscriptions';
+import { sseClient, Subscription, wsClient } from './utils/subscriptions';
 
 /** A W3C traceparent of a sampled trace a router started, and its ids. */
 function routerParent(): { traceparent: string; traceId: string; spanId: string } {
@@ -109,6 +109,16 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
       expect(body).not.toContain(other);
       expect(body).not.toContain(token);
     }
+  });
+
+  test("an operation over SSE continues the traceparent of its request's headers", async () => {
+    const parent = routerParent();
+    const client = sseClient(gateway.url, { headers: { traceparent: parent.traceparent } });
+    const results: unknown[] = [];
+    for await (const result of client.iterate({ query: 'query OverSse { __typename }' })) results.push(result);
+    expect(results).toEqual([{ data: { __typename: 'Query' } }]);
+    const [server] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 2);
+    expect(server).toMatchObject({ parentSpanId: parent.spanId, name: 'query OverSse' });
   });
 
   test('a log line written during a traced request (the audit line of a start) carries its trace and span ids', async () => {
