@@ -1,4 +1,4 @@
-import { trace as traces, type Context, type SpanContext } from '@opentelemetry/api';
+import { TraceFlags, trace as traces, type Context, type SpanContext } from '@opentelemetry/api';
 import { GraphQLError } from 'graphql';
 import { setMaxListeners } from 'node:events';
 import type { Access } from '../auth/access';
@@ -197,7 +197,9 @@ export class JobWatcher {
     const release = quota?.claim(id);
     const watch = this.watches.get(id) ?? this.begin(kind, key, id, client, trace);
     watch.subscribers++;
-    const linked = this.tracing && trace && traces.getSpanContext(trace);
+    // Polls link to subscriptions whose trace is kept (sampled): a link to a span nobody recorded leads nowhere.
+    const spanContext = this.tracing && trace ? traces.getSpanContext(trace) : undefined;
+    const linked = spanContext && spanContext.traceFlags & TraceFlags.SAMPLED ? spanContext : undefined;
     if (linked) (watch.traced ??= new Set()).add(linked);
     this.observer?.subscriptions(1);
     // Listen before reading the current state, so no change falls between the two.
