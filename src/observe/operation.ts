@@ -1,6 +1,7 @@
 import type { Context } from '@opentelemetry/api';
 import { getOperationAST, print, type DocumentNode, type GraphQLError, type OperationDefinitionNode } from 'graphql';
 import type { Logger } from 'pino';
+import type { Histogram } from 'prom-client';
 import type { GatewayMetrics } from './metrics';
 import { traceFields, type OperationTrace, type TraceCarrier, type Tracing } from './tracing';
 
@@ -70,9 +71,8 @@ export class ObservedOperation {
     this.settledAlready = true;
     const { metrics, clientCode } = this.observer;
     const codes = errors?.map(clientCode) ?? [];
-    const labels = { type: this.type, name: this.name };
-    metrics.operationDuration.observe(labels, (performance.now() - this.started) / 1000);
-    for (const code of codes) metrics.operationErrors.inc({ ...labels, code });
+    this.observer.durationOf(this.type, this.name).observe((performance.now() - this.started) / 1000);
+    for (const code of codes) metrics.operationErrors.inc({ type: this.type, name: this.name, code }, 1);
     this.trace?.end(codes);
   }
 }
@@ -80,6 +80,8 @@ export class ObservedOperation {
 /** Starts an ObservedOperation per operation; with tracing, each with its span. */
 export class OperationObserver {
   readonly names: OperationNames;
+  /** The duration histogram's series by type and name, looked up once: prom-client hashes a label set on every observation otherwise. */
+  private readonly durations = new Map<string, Histogram.Internal<'type' | 'name'>>();
 
   constructor(
     readonly metrics: GatewayMetrics,
@@ -88,6 +90,17 @@ export class OperationObserver {
     private readonly tracing?: Tracing,
   ) {
     this.names = new OperationNames(maxNames);
+  }
+
+  /** The duration series of operations of `type` named `name` (a bounded label). */
+  durationOf(type: string, name: string): Histogram.Internal<'type' | 'name'> {
+    const key = `${type} ${name}`;
+    let series = this.durations.get(key);
+    if (!series) {
+      series = this.metrics.operationDuration.labels({ type, name });
+      this.durations.set(key, series);
+    }
+    return series;
   }
 
   /** An operation arriving with `carrier`'s headers (or websocket fields) for its trace context. */
