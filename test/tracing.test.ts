@@ -134,13 +134,14 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
     expect(audit).toMatchObject({ action: 'start', workflow: 'loyalty-id-map', span_id: server.spanId, trace_flags: '01' });
   });
 
-  test("a websocket subscription's subscribe span is in the client's trace (connection_init's traceparent); each poll is a trace of its own, linked to it", async () => {
+  test("a websocket subscription's subscribe span is in the client's trace (connection_init's traceparent), with its document when asked; each poll is a trace of its own, linked to it", async () => {
     const watcher = await startGatewayProcess({
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
       OTEL_BSP_SCHEDULE_DELAY: '20',
       ER_EMULATOR_JOB_SECONDS: '30',
       ER_POLL_INTERVAL_MS: '50',
+      ER_TRACE_DOCUMENT: 'true',
     });
     const start = await fetch(`${watcher.url}/graphql`, {
       method: 'POST',
@@ -162,6 +163,9 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
       name: 'subscription Follow',
       attributes: { 'graphql.operation.type': 'subscription' },
     });
+    // ER_TRACE_DOCUMENT puts the document on the span; its variables stay off it.
+    expect(subscribe.attributes['graphql.document']).toContain('subscription Follow($jobId: ID!)');
+    expect(subscribe.raw).not.toContain(jobId);
     const [firstRead] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 3);
     expect(firstRead).toMatchObject({ parentSpanId: subscribe.spanId, attributes: { 'rpc.method': 'GetIdMappingJob' } });
     const linked = (span: ReceivedSpan) => span.links.some((link) => link.spanId === subscribe.spanId);
