@@ -3,6 +3,7 @@ import { seededJobId } from '../src/emulator/seed';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './utils/otlp';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
 import { sseClient, Subscription, wsClient } from './utils/subscriptions';
+import { until } from './utils/wait';
 
 /** A W3C traceparent of a sampled trace a router started, and its ids. */
 function routerParent(): { traceparent: string; traceId: string; spanId: string } {
@@ -130,8 +131,10 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
     );
     expect(res.errors).toBeUndefined();
     const [server] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 2);
-    const audit = gateway.lines.find((line) => line.audit === true && line.trace_id === parent.traceId);
-    expect(audit).toMatchObject({ action: 'start', workflow: 'loyalty-id-map', span_id: server.spanId, trace_flags: '01' });
+    const audited = () => gateway.lines.find((line) => line.audit === true && line.trace_id === parent.traceId);
+    // The line comes on the process's stdout, which may trail the span's export.
+    await until(() => audited() !== undefined, { emitter: gateway.child.stdout!, event: 'data' });
+    expect(audited()).toMatchObject({ action: 'start', workflow: 'loyalty-id-map', span_id: server.spanId, trace_flags: '01' });
   });
 
   test("a websocket subscription's subscribe span is in the client's trace (connection_init's traceparent), with its document when asked; each poll is a trace of its own, linked to it", async () => {
