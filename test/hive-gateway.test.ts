@@ -1,6 +1,7 @@
 import { composeServices } from '@apollo/composition';
 import { parse } from 'graphql';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -30,6 +31,8 @@ beforeAll(async () => {
     OTEL_SERVICE_NAME: 'er-gateway',
     ER_FINAL_JOB_CACHE_SIZE: '0',
     ER_RESPONSE_CACHE_MB: '0',
+    ER_EMULATOR_JOB_SECONDS: '30',
+    ER_POLL_INTERVAL_MS: '50',
   });
   const composed = composeServices([
     { name: 'er-gateway', typeDefs: parse(readFileSync(resolve(__dirname, '../schema.graphql'), 'utf8')), url: `${subgraph.url}/graphql` },
@@ -80,4 +83,47 @@ test("one trace covers Hive Gateway's spans, er-gateway's operation span under t
   expect(routerSpans.map((span) => span.name)).toEqual(
     expect.arrayContaining(['graphql.operation PinnedJob', 'subgraph.execute (er-gateway)']),
   );
+});
+
+test("a subscription through the router: the subscribe span is in the client's trace, under the router's fetch, and polls link to it", async () => {
+  const start = await fetch(routerUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: 'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }' }),
+  });
+  const { jobId } = ((await start.json()) as { data: { startIdMappingJob: { jobId: string } } }).data.startIdMappingJob;
+  // The client's own trace, which the router continues.
+  const clientTrace = randomBytes(16).toString('hex');
+  const stream = new AbortController();
+  leftover(() => stream.abort());
+  const response = await fetch(routerUrl, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      traceparent: `00-${clientTrace}-${randomBytes(8).toString('hex')}-01`,
+    },
+    body: JSON.stringify({
+      query: `subscription FollowJob { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${jobId}") { status } }`,
+    }),
+    signal: stream.signal,
+  });
+  expect(response.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const reader = response.body!.getReader();
+  let text = '';
+  while (!text.includes('"status"')) text += new TextDecoder().decode((await reader.read()).value);
+  expect(text).toMatch(/"status":"(QUEUED|RUNNING)"/);
+
+  const [subscribe] = await receiver.waitFor(
+    (span) => span.resource['service.name'] === 'er-gateway' && span.name === 'subscription FollowJob',
+  );
+  const routerSpans = await receiver.waitFor(
+    (span) => span.traceId === subscribe.traceId && span.resource['service.name'] === 'hive-gateway',
+  );
+  expect(routerSpans.find((span) => span.spanId === subscribe.parentSpanId)?.name).toBe('http.fetch');
+  const polls = await receiver.waitFor(
+    (span) => span.name === 'poll idMapping job' && span.links.some((link) => link.spanId === subscribe.spanId),
+  );
+  expect(polls[0].traceId).not.toBe(subscribe.traceId);
+  stream.abort();
 });

@@ -21,6 +21,8 @@ openTelemetrySetup({
 const router = createGatewayRuntime({
   supergraph: readFileSync(process.env.SUPERGRAPH_FILE!, 'utf8'),
   logging: false,
+  // Subscriptions go to er-gateway's SSE endpoint over HTTP, whose fetches carry the trace context.
+  transportEntries: { 'er-gateway': { options: { subscriptions: { kind: 'http', location: '/graphql/stream' } } } },
   plugins: (ctx) => [useOpenTelemetry({ ...ctx, traces: true })],
 });
 // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the gateway's adapter answers each request and catches its own errors
