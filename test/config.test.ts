@@ -86,6 +86,9 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     redisCommandTimeoutMs: 1000,
     cursorKey: undefined,
     logLevel: 'info',
+    logFormat: 'auto',
+    tracing: undefined,
+    metricsOperationNames: 100,
   });
 });
 
@@ -264,5 +267,51 @@ describe('ER_REDIS_URL', () => {
         /^ER_REDIS_URL: replicas that share Redis must share one service.*`npm run emulator`.*ER_BACKEND=aws and ER_ENDPOINT=/,
       );
     }
+  });
+});
+
+describe('tracing settings (the standard OTEL_* variables)', () => {
+  test('tracing is off unless an endpoint is set, and off with OTEL_SDK_DISABLED', () => {
+    expect(loadConfig({ OTEL_SERVICE_NAME: 'x' }).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBeUndefined();
+  });
+
+  test('an endpoint turns it on with the spec defaults; the signal endpoint is used as it is', () => {
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({
+      endpoint: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+      headers: {},
+      serviceName: 'er-gateway',
+      resourceAttributes: {},
+      sampler: 'parentbased_always_on',
+      ratio: 1,
+      exportDelayMs: 5000,
+      document: false,
+    });
+    expect(
+      loadConfig({
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://collector.example/traces',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+        OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=a%3Db, tenant=ops',
+        OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod',
+        OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+        OTEL_TRACES_SAMPLER_ARG: '0.1',
+      }).tracing,
+    ).toMatchObject({
+      endpoint: 'https://collector.example/traces',
+      protocol: 'http/json',
+      headers: { 'x-api-key': 'a=b', tenant: 'ops' },
+      resourceAttributes: { 'deployment.environment.name': 'prod' },
+      ratio: 0.1,
+    });
+  });
+
+  test('gRPC and malformed lists are refused, naming the variable', () => {
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4317', OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(
+      /^OTEL_EXPORTER_OTLP_PROTOCOL: the gateway exports OTLP over HTTP/,
+    );
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_RESOURCE_ATTRIBUTES: 'no-equals' })).toThrow(
+      /^OTEL_RESOURCE_ATTRIBUTES: "no-equals" is not name=value/,
+    );
   });
 });

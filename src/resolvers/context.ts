@@ -1,5 +1,6 @@
 import type { Access } from '../auth/access';
 import type { Loaders } from '../loaders';
+import type { ObservedOperation } from '../observe/operation';
 import type { RequestDeadline } from '../upstream/deadline';
 import type { JobStarter } from '../upstream/job-starter';
 import type { JobStore } from '../upstream/job-store';
@@ -32,6 +33,8 @@ export interface GatewayContext {
   client: string;
   /** Over a websocket: the end of this operation's interest (it completed, or its socket closed) and the socket's quota of watches. */
   subscriber?: { signal: AbortSignal; quota: WatchQuota };
+  /** The operation as /metrics and its trace see it: the transports name and settle it; resolvers leave it alone. */
+  observed: ObservedOperation;
   /** `PRIVATE` once answers depend on who asks (auth on); `PUBLIC` when everyone gets the same. */
   cacheScope: 'PUBLIC' | 'PRIVATE';
 }

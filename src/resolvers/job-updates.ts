@@ -54,6 +54,7 @@ export function jobUpdatesResolver<K extends JobKind>(kind: K) {
         context.watcher.subscribe(kind, validJobKey(args.workflowName, args.jobId, kind, context.home), {
           access: context.access,
           client: context.client,
+          trace: context.observed.traceContext,
           ...context.subscriber,
         }),
     })

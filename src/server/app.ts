@@ -4,8 +4,10 @@ import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDis
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import proxyAddr from '@fastify/proxy-addr';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
 import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
@@ -27,11 +29,16 @@ import { realScheduler, steadyScheduler, type Scheduler } from '../watch/schedul
 import { ClientLimits, type Caller } from './client-limits';
 import { ConfigError, connectionLimits, trustedProxies, type Config } from './config';
 import { shareConnections } from './connection-share';
-import { clientErrorFormatter } from './errors';
+import { clientCode, clientErrorFormatter } from './errors';
 import { createHttpLayer, createMetricsListener } from './http';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
 import { listening, urlOf } from './listen';
-import { createMetrics, type GatewayMetrics } from './metrics';
+import { observePlugin } from '../observe/apollo-plugin';
+import { createLogger } from '../observe/logging';
+import { createMetrics, type GatewayMetrics } from '../observe/metrics';
+import { OperationObserver } from '../observe/operation';
+import { countedStreams } from '../observe/streams';
+import { startTracing, type TraceCarrier } from '../observe/tracing';
 import { OperationGate } from './operations';
 import { OriginGuard } from './origins';
 import {
@@ -91,6 +98,15 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** This package's version, for the spans' `service.version`. */
+function gatewayVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** After the drain deadline, how long the answers of cut-short requests have to be written before connections are closed. */
 const ANSWER_GRACE_MS = 2000;
 
@@ -111,14 +127,16 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await stack
       .dispose()
       .catch((stopError: unknown) =>
-        (options.logger ?? pino({ level: config.logLevel })).error({ err: stopError }, 'a part failed to stop after start-up failed'),
+        (options.logger ?? createLogger(config)).error({ err: stopError }, 'a part failed to stop after start-up failed'),
       );
     throw err;
   }
 }
 
 async function compose(config: Config, options: GatewayOptions, stack: Stack): Promise<Gateway> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  const logger = options.logger ?? createLogger(config);
+  // First on the stack, so last to stop: the spans of everything else's shutdown are exported.
+  const tracing = config.tracing ? stack.use(startTracing(config.tracing, gatewayVersion())).tracing : undefined;
   const scheduler = options.scheduler ?? realScheduler;
   const timers = options.timers ?? steadyScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
@@ -126,14 +144,17 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   const manifest = config.trustedDocuments ? await TrustedDocuments.load(config.trustedDocuments) : undefined;
   // The dashboard the gateway serves runs on it whatever the manifest names.
   const trusted = manifest && config.dashboard ? manifest.including(DASHBOARD_DOCUMENTS) : manifest;
-  const audit = (entry: AuditEntry) => logger.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
+  const auditTo = (log: Logger) => (entry: AuditEntry) =>
+    log.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
+  const audit = auditTo(logger);
   const emulator = config.backend === 'emulator' ? stack.use(await startEmbeddedEmulator(config, options.emulator)).emulator : undefined;
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const observer = new OperationObserver(metrics, clientCode, config.metricsOperationNames, tracing);
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger)).redis : undefined;
   const cursors = new Cursors(stack.use(await startCursorKeys(config, redis, logger)).ring);
   const deadlines = new Deadlines(config.requestDeadlineMs, timers);
-  const { clients } = stack.use(startUpstreamClients(config, emulator, redis, metrics, timers));
+  const { clients } = stack.use(startUpstreamClients(config, emulator, redis, metrics, timers, tracing));
   // Against AWS: a missing region or credentials stops start-up with its name (or, asked to start anyway, keeps /readyz at 503).
   const awsAccess = emulator ? undefined : stack.use(await checkAwsAccess(clients.reads, config.startWithoutAws, logger, scheduler));
   if (awsAccess?.refusal) throw new ConfigError(awsAccess.refusal);
@@ -144,10 +165,12 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     observeRead: (result) => metrics.jobReads.inc({ result }),
     finalStore: redis && config.finalJobCacheSize > 0 ? new RedisFinalJobStore(redis, config.finalJobTtlSeconds) : undefined,
     startTimeoutMs: config.startTimeoutMs,
-    observe: (operation, outcome, error) => {
+    observe: (operation, outcome, error, trace) => {
       metrics.upstreamRequests.inc({ operation, outcome });
       // Refusals (a missing job, bad input) are the client's business; service trouble is the operator's.
-      if (error) logger[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
+      if (!error) return;
+      const log = observer.logger(logger, trace);
+      log[CLIENT_REFUSALS.has(outcome) ? 'debug' : 'warn']({ operation, outcome, err: error }, 'upstream call failed');
     },
   });
   const idempotency =
@@ -159,7 +182,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   });
   // With replicas, job events travel on Redis and one replica polls each job.
   const shared = redis ? { redis, events: stack.use(startClusterJobEvents(redis)).events } : undefined;
-  const { watcher } = stack.use(startJobWatcher(config, jobs, shared, scheduler, metrics));
+  const { watcher } = stack.use(startJobWatcher(config, jobs, shared, scheduler, metrics, tracing));
   const { lists } = stack.use(startListWatcher(config, jobs, scheduler, metrics));
   const listMaxAgeSeconds = Math.floor(config.freshnessMs / 1000);
   const home = emulator
@@ -167,11 +190,20 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     : { region: awsAccess?.region ?? '', accountId: config.accountId };
   // Once answers depend on who asks, no shared cache may hand one principal's answer to another.
   const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
-  const context = (deadline: RequestDeadline, { principal, client }: Caller, subscriber?: GatewayContext['subscriber']): GatewayContext => {
-    const access = new Access(principal, policy, audit);
-    const scoped = jobs.forRequest(deadline, access, client);
+  const context = (
+    deadline: RequestDeadline,
+    { principal, client }: Caller,
+    subscriber: GatewayContext['subscriber'],
+    carrier: TraceCarrier,
+  ): GatewayContext => {
+    const observed = observer.start(carrier);
+    const trace = observed.traceContext;
+    // Inside a traced operation, audit lines carry its trace and span ids.
+    const access = new Access(principal, policy, trace ? (entry) => auditTo(observer.logger(logger, trace))(entry) : audit);
+    const scoped = jobs.forRequest(deadline, access, client, trace);
     return {
       deadline,
+      observed,
       access,
       home,
       jobs: scoped,
@@ -280,7 +312,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     onDrop: (reason) => metrics.droppedSockets.inc({ reason }),
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'websocket' }),
     refusedStarts,
-    limits,
+    limits: countedStreams(limits, metrics, 'websocket'),
     addressOf: (request) => (trustProxy ? proxyAddr(request, trustProxy) : (request.socket.remoteAddress ?? 'unknown')),
     maxPayloadBytes: config.bodyLimitBytes,
     messagesPerSecond: config.wsMessagesPerSecond,
@@ -304,6 +336,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
         refusedStarts({ principal: ctx.access.principal, client: ctx.client }, ...refused),
       ),
       retryAfterPlugin<GatewayContext>(),
+      observePlugin<GatewayContext>(),
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // Apollo's page loads its script from Apollo's CDN: only when asked for (ER_IDE=sandbox); otherwise the HTTP layer serves ours.
       config.ide === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
@@ -340,7 +373,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       gate,
       posture,
       context,
-      limits,
+      limits: countedStreams(limits, metrics, 'sse'),
       streamsPerClient: config.streamsPerClient,
       refusedStarts,
       deadlines,

@@ -564,6 +564,83 @@ export const settingsSchema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .meta({ group: 'service', description: 'how much is logged (JSON logs by pino)' }),
+  LOG_FORMAT: z.enum(['auto', 'json', 'pretty']).default('auto').meta({
+    group: 'service',
+    description:
+      "`json`: one JSON object a line (pino's); `pretty`: pino-pretty's readable lines; `auto`: `pretty` when stdout is a terminal and `NODE_ENV` is not `production`, else `json`",
+  }),
+  OTEL_SDK_DISABLED: z.enum(['true', 'false']).default('false').meta({
+    group: 'observing',
+    description: '`true` turns tracing off even with an endpoint set',
+  }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .meta({
+      group: 'observing',
+      typeText: 'http(s) URL',
+      defaultText: 'unset: tracing off',
+      description:
+        'the OTLP/HTTP collector traces go to (`/v1/traces` is added); tracing is off unless this or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` is set (see [Observing it](observing.md))',
+    }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .meta({
+      group: 'observing',
+      typeText: 'http(s) URL',
+      defaultText: 'unset',
+      description: 'the full URL traces are posted to, instead of `OTEL_EXPORTER_OTLP_ENDPOINT`/v1/traces',
+    }),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json', 'grpc']).default('http/protobuf').meta({
+    group: 'observing',
+    description: 'OTLP over HTTP, as protobuf or JSON; `grpc` is refused (the gateway exports over HTTP only)',
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json', 'grpc'])
+    .optional()
+    .meta({ group: 'observing', defaultText: '`OTEL_EXPORTER_OTLP_PROTOCOL`', description: 'the protocol of traces alone' }),
+  OTEL_EXPORTER_OTLP_HEADERS: z.string().optional().meta({
+    group: 'observing',
+    typeText: '`name=value,…` (values URL-encoded)',
+    description: "headers sent with every export, e.g. a collector's API key",
+  }),
+  OTEL_SERVICE_NAME: z.string().min(1).default('er-gateway').meta({ group: 'observing', description: "the spans' `service.name`" }),
+  OTEL_RESOURCE_ATTRIBUTES: z.string().optional().meta({
+    group: 'observing',
+    typeText: '`key=value,…` (values URL-encoded)',
+    description: 'more resource attributes (`deployment.environment.name=prod,service.namespace=data`)',
+  }),
+  OTEL_TRACES_SAMPLER: z
+    .enum(['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'])
+    .default('parentbased_always_on')
+    .meta({
+      group: 'observing',
+      description:
+        "which traces are kept: `parentbased_*` follows the caller's `traceparent` sampled flag and applies the rest to traces that start here",
+    }),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce
+    .number()
+    .min(0)
+    .max(1)
+    .default(1)
+    .meta({ group: 'observing', description: 'with `traceidratio` and `parentbased_traceidratio`: the share of traces kept (`0.1`)' }),
+  OTEL_BSP_SCHEDULE_DELAY: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(60_000)
+    .default(5000)
+    .meta({ group: 'observing', description: 'ms between exports of the finished spans' }),
+  ER_TRACE_DOCUMENT: z.enum(['true', 'false']).default('false').meta({
+    group: 'observing',
+    description: "`true` puts each operation's document in its span (`graphql.document`); variables never are",
+  }),
+  ER_METRICS_OPERATION_NAMES: z.coerce.number().int().min(1).max(10_000).default(100).meta({
+    group: 'observing',
+    description:
+      'distinct operation names the per-operation metrics keep as labels; names past them (and anonymous operations) are counted under `__other`',
+  }),
 });
 
 /** Reads the settings from `source` (process.env in production); throws ConfigError naming every bad variable. */
@@ -615,6 +692,11 @@ export function loadConfig(source: Record<string, string | undefined>) {
   ) {
     throw new ConfigError(
       'ER_MAX_CONNECTIONS_PER_ADDRESS: must be at most ER_MAX_CONNECTIONS, or one address could take every connection.',
+    );
+  }
+  if ((vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL) === 'grpc') {
+    throw new ConfigError(
+      'OTEL_EXPORTER_OTLP_PROTOCOL: the gateway exports OTLP over HTTP: set http/protobuf or http/json (a collector takes both).',
     );
   }
   if (modes.length > 0 && vars.ER_POLICY_FILE === undefined) {
@@ -704,6 +786,45 @@ export function loadConfig(source: Record<string, string | undefined>) {
     redisCommandTimeoutMs: vars.ER_REDIS_COMMAND_TIMEOUT_MS,
     cursorKey: vars.ER_CURSOR_KEY,
     logLevel: vars.LOG_LEVEL,
+    logFormat: vars.LOG_FORMAT,
+    tracing: tracingSettings(vars),
+    metricsOperationNames: vars.ER_METRICS_OPERATION_NAMES,
+  };
+}
+
+/** `name=value,…` with URL-encoded values (OTEL_EXPORTER_OTLP_HEADERS, OTEL_RESOURCE_ATTRIBUTES), as the OpenTelemetry spec writes them. */
+function keyValueList(name: string, text: string | undefined): Record<string, string> {
+  const pairs: Record<string, string> = {};
+  for (const item of (text ?? '').split(',')) {
+    if (item.trim() === '') continue;
+    const at = item.indexOf('=');
+    if (at <= 0) throw new ConfigError(`${name}: "${item.trim()}" is not name=value.`);
+    try {
+      pairs[decodeURIComponent(item.slice(0, at).trim())] = decodeURIComponent(item.slice(at + 1).trim());
+    } catch {
+      throw new ConfigError(`${name}: "${item.trim()}" is not URL-encoded.`);
+    }
+  }
+  return pairs;
+}
+
+/** Tracing's settings, from the standard OTEL_* variables: undefined (off) unless an endpoint is set. */
+function tracingSettings(vars: z.output<typeof settingsSchema>) {
+  const endpoint =
+    vars.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ??
+    (vars.OTEL_EXPORTER_OTLP_ENDPOINT && `${vars.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/traces`);
+  if (!endpoint || vars.OTEL_SDK_DISABLED === 'true') return undefined;
+  const ratio = vars.OTEL_TRACES_SAMPLER_ARG;
+  return {
+    endpoint,
+    protocol: (vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL) as 'http/protobuf' | 'http/json',
+    headers: keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS),
+    serviceName: vars.OTEL_SERVICE_NAME,
+    resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
+    sampler: vars.OTEL_TRACES_SAMPLER,
+    ratio: vars.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? ratio : 1,
+    exportDelayMs: vars.OTEL_BSP_SCHEDULE_DELAY,
+    document: vars.ER_TRACE_DOCUMENT === 'true',
   };
 }
 

@@ -45,6 +45,14 @@ export function clientErrorFormatter(logger: Logger, { hideSuggestions = false }
   };
 }
 
+/** The code the client is sent for `error`, as the formatter decides it: for metrics and spans, which never carry a masked error's own. */
+export function clientCode(error: GraphQLError): string {
+  const code = error.extensions?.code;
+  if (typeof code === 'string' && CLIENT_CODES.has(code)) return code;
+  if (code === undefined && error.originalError === undefined && !error.path) return 'GRAPHQL_VALIDATION_FAILED';
+  return 'INTERNAL_SERVER_ERROR';
+}
+
 function isGraphQLError(error: unknown): error is GraphQLError {
   return typeof error === 'object' && error !== null && 'toJSON' in error && 'locations' in error;
 }

@@ -12,13 +12,14 @@ import { DASHBOARD_ROUTES, serveDashboard } from './dashboard';
 import { FAVICON_PATH, serveFavicon } from './favicon';
 import { IDE_PATH, serveIde, type IdeSettings } from './ide';
 import { landingPageHtml, sendLandingPage, wantsPage } from './landing-page';
-import type { GatewayMetrics } from './metrics';
+import type { GatewayMetrics } from '../observe/metrics';
+import type { TraceCarrier } from '../observe/tracing';
 import type { OriginGuard } from './origins';
 import type { TrustedDocuments } from './trusted-documents';
 
 export interface HttpLayerOptions<C extends BaseContext> {
-  /** The context of one GraphQL request by `caller`, whose calls wait for the service no longer than `deadline`. */
-  context: (deadline: RequestDeadline, caller: Caller) => C;
+  /** The context of one GraphQL request by `caller`, whose calls wait for the service no longer than `deadline`; `carrier` reads its headers (trace context). */
+  context: (deadline: RequestDeadline, caller: Caller, subscriber: undefined, carrier: TraceCarrier) => C;
   /** Who is asking: a GraphQL request that names no principal is answered 401 before Apollo sees it. */
   authenticator: Authenticator;
   /** Which Host names and page origins are served, on every route but /healthz; CORS follows it. */
@@ -198,7 +199,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
         context: async (request) => {
           const deadline = deadlines.start();
           requestDeadlines.set(request, deadline);
-          return options.context(deadline, callers.get(request)!);
+          return options.context(deadline, callers.get(request)!, undefined, (name) => request.headers[name]);
         },
       });
       app.route<{ Reply: string }>({

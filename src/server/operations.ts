@@ -1,4 +1,14 @@
-import { parse, specifiedRules, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import {
+  GraphQLError,
+  parse,
+  specifiedRules,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { GatewayContext } from '../resolvers/context';
 import { operationRefusal, type SchemaPosture } from './limits';
@@ -84,11 +94,21 @@ function tellStarts(
   if (workflows.length > 0) refusedStarts(workflows, reason, limit);
 }
 
-/** Closes the operation's deadline once `work` has settled: a subscription's with its setup, as its events read nothing more of the service. */
-export async function settleDeadline<T>(work: T | Promise<T>, context: unknown): Promise<T> {
+/**
+ * Closes the operation's deadline once `work` has settled: a subscription's with its setup, as its events read nothing more of the
+ * service. The operation is observed then too (its duration, its errors' codes, its span), as Apollo's plugin observes HTTP's.
+ */
+export async function settleDeadline<T extends ExecutionResult | AsyncIterable<unknown>>(
+  work: T | Promise<T>,
+  args: ExecutionArgs,
+): Promise<T> {
+  const { deadline, observed } = args.contextValue as GatewayContext;
+  observed.resolved(args.document, args.operationName);
+  let result: T | undefined;
   try {
-    return await work;
+    return (result = await work);
   } finally {
-    (context as GatewayContext).deadline.close();
+    deadline.close();
+    observed.settled(result === undefined ? [new GraphQLError('The operation failed.')] : 'errors' in result ? result.errors : undefined);
   }
 }

@@ -14,7 +14,9 @@ import { JobWatcher } from '../watch/job-watcher';
 import { ListWatcher } from '../watch/list-watcher';
 import type { Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
-import type { GatewayMetrics } from './metrics';
+import type { GatewayMetrics } from '../observe/metrics';
+import type { Tracing } from '../observe/tracing';
+import { observeUpstreamCalls } from '../observe/upstream-calls';
 import type { Disposable } from './stack';
 
 /**
@@ -62,14 +64,17 @@ export async function startCursorKeys(
   return { ring: new CursorKeyRing(CursorKeyRing.randomKey()), dispose: () => {} };
 }
 
-/** The SDK clients, against the embedded emulator or AWS, under the rate governor when ER_RATE_PER_SECOND is set. */
-/** The SDK clients, paced by the rate governor on `timers` (its waits and its clock). */
+/**
+ * The SDK clients, against the embedded emulator or AWS, paced by the rate governor when ER_RATE_PER_SECOND is set (on `timers`: its
+ * waits and its clock); every call timed on /metrics, and with `tracing` a span.
+ */
 export function startUpstreamClients(
   config: Config,
   emulator: Emulator | undefined,
   redis: SharedRedis | undefined,
   metrics: GatewayMetrics,
   timers: Scheduler,
+  tracing: Tracing | undefined,
 ): { clients: UpstreamClients } & Disposable {
   const governor =
     config.ratePerSecond > 0
@@ -94,6 +99,9 @@ export function startUpstreamClients(
     requestTimeoutMs: config.upstreamTimeoutMs,
     governor,
   });
+  for (const client of [clients.reads, clients.starts]) {
+    observeUpstreamCalls(client, { metrics, tracer: tracing?.tracer, governed: governor !== undefined });
+  }
   return { clients, dispose: () => clients.destroy() };
 }
 
@@ -110,6 +118,7 @@ export function startJobWatcher(
   shared: { redis: SharedRedis; events: ClusterJobEvents } | undefined,
   scheduler: Scheduler,
   metrics: GatewayMetrics,
+  tracing: Tracing | undefined,
 ): { watcher: JobWatcher } & Disposable {
   const watcher = new JobWatcher(jobs, {
     events: shared?.events,
@@ -119,7 +128,10 @@ export function startJobWatcher(
     failureLimitMs: config.pollFailureLimitMs,
     subscriberQueue: config.subscriberQueue,
     scheduler,
+    tracing,
     observer: {
+      delivered: () => metrics.subscriptionEvents.inc(),
+      polled: (ageMs) => metrics.pollAge.observe(ageMs / 1000),
       subscriptions: (delta) => metrics.activeSubscriptions.inc(delta),
       watchedJobs: (delta) => metrics.watchedJobs.inc(delta),
       poll: (outcome) => metrics.polls.inc({ outcome }),
@@ -127,6 +139,7 @@ export function startJobWatcher(
       stale: (stale) => metrics.staleJobs.inc(stale ? 1 : -1),
     },
   });
+  metrics.reportPollAge(() => watcher.oldestStateMs() / 1000);
   return { watcher, dispose: () => watcher.close() };
 }
 

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { execute, subscribe, type DocumentNode } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
 import type { Logger } from 'pino';
+import type { TraceCarrier } from '../observe/tracing';
 import type { GatewayContext } from '../resolvers/context';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import type { Caller, ClientLimits } from './client-limits';
@@ -18,7 +19,12 @@ export interface SseOptions {
   schema: GraphQLSchema;
   gate: OperationGate;
   posture: SchemaPosture;
-  context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
+  context: (
+    deadline: RequestDeadline,
+    caller: Caller,
+    subscriber: NonNullable<GatewayContext['subscriber']>,
+    carrier: TraceCarrier,
+  ) => GatewayContext;
   limits: ClientLimits;
   /** Told of the starts of each mutation the gate refuses, with who sent it. */
   refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
@@ -68,10 +74,12 @@ export function createSseHandler(options: SseOptions): SseHandler {
       const end = new AbortController();
       // The client's leaving (the response closing) ends the operation: its subscription releases what it held.
       req.context.reply.raw.once('close', () => end.abort());
-      const contextValue = options.context(options.deadlines.start(), caller, {
-        signal: end.signal,
-        quota: options.limits.socketQuota(caller.client),
-      }) as SseContext;
+      const contextValue = options.context(
+        options.deadlines.start(),
+        caller,
+        { signal: end.signal, quota: options.limits.socketQuota(caller.client) },
+        (name) => req.raw.headers[name],
+      ) as SseContext;
       return {
         schema: options.schema,
         document: admitted as DocumentNode,
@@ -80,8 +88,8 @@ export function createSseHandler(options: SseOptions): SseHandler {
         contextValue,
       };
     },
-    execute: (args) => settleDeadline(execute(args), args.contextValue),
-    subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
+    execute: (args) => settleDeadline(execute(args), args),
+    subscribe: (args) => settleDeadline(subscribe(args), args),
     onNext: (_ctx, _req, result) =>
       'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result,
   });

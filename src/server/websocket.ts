@@ -6,6 +6,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
+import { socketCarrier, type TraceCarrier } from '../observe/tracing';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
@@ -27,7 +28,12 @@ export interface WebSocketOptions {
   /** Introspection as on HTTP: off, error messages suggest no field names. */
   posture: SchemaPosture;
   /** The context of one operation by `caller`, whose calls wait for the service no longer than `deadline`, and which ends with `subscriber.signal`. */
-  context: (deadline: RequestDeadline, caller: Caller, subscriber: NonNullable<GatewayContext['subscriber']>) => GatewayContext;
+  context: (
+    deadline: RequestDeadline,
+    caller: Caller,
+    subscriber: NonNullable<GatewayContext['subscriber']>,
+    carrier: TraceCarrier,
+  ) => GatewayContext;
   /** What each client may hold: sockets, subscriptions per socket, distinct jobs. */
   limits: ClientLimits;
   /** The address a socket's client calls from (behind trusted proxies, the forwarded one). */
@@ -172,16 +178,18 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       }
       return true;
     },
-    context: (ctx, id) => {
+    context: (ctx, id, payload) => {
       const end = new AbortController();
       ctx.extra.operations.set(id, end);
-      return options.context(options.deadlines.start(), ctx.extra.caller!, { signal: end.signal, quota: ctx.extra.quota! });
+      // Trace context: the message's extensions, else connection_init's payload, else the upgrade's headers.
+      const carrier = socketCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request.headers);
+      return options.context(options.deadlines.start(), ctx.extra.caller!, { signal: end.signal, quota: ctx.extra.quota! }, carrier);
     },
     // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
     onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
     // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
-    execute: (args) => settleDeadline(execute(args), args.contextValue),
-    subscribe: (args) => settleDeadline(subscribe(args), args.contextValue),
+    execute: (args) => settleDeadline(execute(args), args),
+    subscribe: (args) => settleDeadline(subscribe(args), args),
     onSubscribe: (ctx, _id, payload) => {
       const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
       if (Array.isArray(admitted)) return admitted as GraphQLError[];

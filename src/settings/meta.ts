@@ -17,6 +17,7 @@ export const settingGroups = {
   federation: 'Federation and introspection',
   auth: 'Authentication and access',
   replicas: 'Replicas (Redis)',
+  observing: 'Observing (OpenTelemetry, metrics, logs)',
   removed: 'Removed settings',
 } as const;
 

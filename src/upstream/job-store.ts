@@ -1,4 +1,5 @@
 import { GetSchemaMappingCommand } from '@aws-sdk/client-entityresolution';
+import type { Context } from '@opentelemetry/api';
 import { GraphQLError } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { Access } from '../auth/access';
@@ -13,8 +14,8 @@ import { isFinal } from './records';
 
 export type { JobKind, JobOfKind } from './kinds';
 
-/** Told of every upstream call once it has ended: `outcome` is `ok` or the error's name. */
-export type UpstreamObserver = (operation: string, outcome: string, error?: unknown) => void;
+/** Told of every upstream call once it has ended: `outcome` is `ok` or the error's name; `trace`, the operation's trace context when it is traced. */
+export type UpstreamObserver = (operation: string, outcome: string, error?: unknown, trace?: Context) => void;
 
 export interface JobStoreOptions {
   observe?: UpstreamObserver;
@@ -76,6 +77,8 @@ export class JobStore {
   readonly access?: Access;
   /** Who the calls are for (a client of the gateway), so that the rate governor gives each its turn. */
   readonly clientId?: string;
+  /** The trace context of the operation (or poll) the calls serve, when it is traced: each call's span is its child. */
+  readonly trace?: Context;
 
   constructor(
     private readonly clients: Pick<UpstreamClients, 'reads' | 'starts'>,
@@ -97,12 +100,20 @@ export class JobStore {
    * read. Caches, calls in flight and counters are this store's. Costs one
    * small object.
    */
-  forRequest(deadline: RequestDeadline, access: Access, clientId: string): JobStore {
+  forRequest(deadline: RequestDeadline, access: Access, clientId: string, trace?: Context): JobStore {
     // Assigned, not defined by descriptor: views then share one shape, and making one stays cheap.
-    const view = Object.create(this) as { deadline?: RequestDeadline; access?: Access; clientId?: string };
+    const view = Object.create(this) as { deadline?: RequestDeadline; access?: Access; clientId?: string; trace?: Context };
     view.deadline = deadline;
     view.access = access;
     view.clientId = clientId;
+    view.trace = trace;
+    return view as JobStore;
+  }
+
+  /** A view whose calls are children of `trace` (a poll's), with this view's deadline, policy and client. */
+  forTrace(trace: Context): JobStore {
+    const view = Object.create(this) as { trace?: Context };
+    view.trace = trace;
     return view as JobStore;
   }
 
@@ -289,6 +300,7 @@ export class JobStore {
       remainingMs: deadline && (() => deadline.remainingMs),
       client: this.clientId,
       signal: abortSignal,
+      trace: this.trace,
     };
     try {
       const client = starting ? this.clients.starts : this.client;
@@ -297,16 +309,16 @@ export class JobStore {
         shared || starting ? undefined : deadline,
         subject,
       );
-      this.observe(operation, 'ok');
+      this.observe(operation, 'ok', undefined, this.trace);
       return out;
     } catch (err) {
       // The governor's refusal is not a call: nothing reached the service.
       if (err instanceof GovernorRefusal) throw err;
       if (err instanceof GraphQLError && err.extensions.reason !== undefined) {
-        this.observe(operation, String(err.extensions.reason));
+        this.observe(operation, String(err.extensions.reason), undefined, this.trace);
         throw err;
       }
-      this.observe(operation, failureName(err), err);
+      this.observe(operation, failureName(err), err, this.trace);
       throw mapUpstreamError(err, subject, action, operation);
     }
   }

@@ -1,4 +1,5 @@
 import type { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
+import type { Context } from '@opentelemetry/api';
 import {
   SMITHY_CONTEXT_KEY,
   type FinalizeHandler,
@@ -30,10 +31,17 @@ export interface CallTerms {
   client?: string;
   /** Aborted when the request no longer waits (its deadline passed): the call leaves the queue without spending a token. */
   signal?: AbortSignal;
+  /** The trace context of the operation the call serves (OpenTelemetry's): the call's span is its child. Unset with tracing off. */
+  trace?: Context;
 }
 
 /** Terms by SDK command: the middleware finds them on the command it governs, for every attempt the SDK makes of it. */
 const callTerms = new WeakMap<object, CallTerms>();
+
+/** The terms of the command an SDK middleware is handling (see `withTerms`), if it was given any. */
+export function termsOf(context: HandlerExecutionContext): CallTerms | undefined {
+  return callTerms.get((context as { [SMITHY_CONTEXT_KEY]?: { commandInstance?: object } })[SMITHY_CONTEXT_KEY]?.commandInstance ?? {});
+}
 
 /** Sets the terms of `command` before it is sent; a command sent without terms is an interactive call with no deadline. */
 export function withTerms<C extends object>(command: C, terms: CallTerms): C {
@@ -212,9 +220,7 @@ export class RateGovernor {
     client.middlewareStack.addRelativeTo(
       (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) =>
         async (args: FinalizeHandlerArguments<object>) => {
-          const terms = callTerms.get(
-            (context as { [SMITHY_CONTEXT_KEY]?: { commandInstance?: object } })[SMITHY_CONTEXT_KEY]?.commandInstance ?? {},
-          );
+          const terms = termsOf(context);
           await this.turn(
             context.commandName?.replace(/Command$/, '') ?? 'unknown',
             terms?.priority ?? 'interactive',

@@ -1,3 +1,4 @@
+import { TraceFlags, trace as traces, type Context, type SpanContext } from '@opentelemetry/api';
 import { GraphQLError } from 'graphql';
 import { setMaxListeners } from 'node:events';
 import type { Access } from '../auth/access';
@@ -30,6 +31,20 @@ export interface WatcherObserver {
   skipped(): void;
   /** A watched job went stale (its polls fail) or recovered. */
   stale(stale: boolean): void;
+  /** A state delivered to one subscriber. */
+  delivered?(): void;
+  /** A poll that succeeded, `ageMs` after the one before. */
+  polled?(ageMs: number): void;
+}
+
+/** Runs each poll as a trace of its own, linked to the subscriptions it serves (observe/tracing.ts's Tracing). */
+export interface PollTracing {
+  poll<T>(
+    name: string,
+    attributes: Record<string, string>,
+    links: readonly SpanContext[],
+    work: (context: Context) => Promise<T>,
+  ): Promise<T>;
 }
 
 export interface JobWatcherOptions {
@@ -50,6 +65,8 @@ export interface JobWatcherOptions {
   random?: () => number;
   /** With replicas: which replica polls each job, and the latest snapshot any of them saw. Unset: this process polls every job it watches. */
   coordinator?: WatchCoordinator;
+  /** With tracing on: polls are traces, linked to the subscriptions they serve. */
+  tracing?: PollTracing;
 }
 
 /** Limits one subscriber's holdings (per socket, per client): `claim` throws LIMIT_EXCEEDED past them, else returns the release. */
@@ -65,6 +82,8 @@ export interface WatchTerms {
   quota?: WatchQuota;
   /** Who subscribes: a job's first read is this client's turn at the rate governor. */
   client?: string;
+  /** The subscribe's trace context, when it is traced: the job's first read is its child, and its polls link to it. */
+  trace?: Context;
 }
 
 /** Every subscriber of a job listens on its topic: thousands of listeners are the point, not a leak. */
@@ -97,6 +116,8 @@ interface Watch {
   reading?: boolean;
   cancelLead?: () => void;
   follow?: (event: Event) => void;
+  /** With tracing: the span contexts of the subscriptions that are traced, which its polls link to. */
+  traced?: Set<SpanContext>;
 }
 
 /**
@@ -134,6 +155,7 @@ export class JobWatcher {
   private readonly observer?: WatcherObserver;
   private readonly random: () => number;
   private readonly coordinator?: WatchCoordinator;
+  private readonly tracing?: PollTracing;
 
   constructor(
     private readonly jobs: JobStore,
@@ -149,6 +171,15 @@ export class JobWatcher {
     this.observer = options.observer;
     this.random = options.random ?? Math.random;
     this.coordinator = options.coordinator;
+    this.tracing = options.tracing;
+  }
+
+  /** How old the oldest state among watched jobs is, in ms (since its last successful poll); 0 when none is watched. */
+  oldestStateMs(): number {
+    const now = this.scheduler.now();
+    let oldest = 0;
+    for (const watch of this.watches.values()) if (watch.freshAt !== undefined) oldest = Math.max(oldest, now - watch.freshAt);
+    return oldest;
   }
 
   /** How many jobs are being polled. */
@@ -158,14 +189,18 @@ export class JobWatcher {
 
   subscribe<K extends JobKind>(kind: K, key: JobKey, terms?: WatchTerms): Promise<AsyncIterableIterator<JobOfKind[K] | GraphQLError>>;
   async subscribe(kind: JobKind, key: JobKey, terms: WatchTerms = {}): Promise<AsyncIterableIterator<JobRecord | GraphQLError>> {
-    const { access, signal, quota, client } = terms;
+    const { access, signal, quota, client, trace } = terms;
     const refused = access?.refusal('subscribe', key.workflowName);
     if (refused) throw refused;
     signal?.throwIfAborted();
     const id = `${kind}:${key.workflowName}:${key.jobId}`;
     const release = quota?.claim(id);
-    const watch = this.watches.get(id) ?? this.begin(kind, key, id, client);
+    const watch = this.watches.get(id) ?? this.begin(kind, key, id, client, trace);
     watch.subscribers++;
+    // Polls link to subscriptions whose trace is kept (sampled): a link to a span nobody recorded leads nowhere.
+    const spanContext = this.tracing && trace ? traces.getSpanContext(trace) : undefined;
+    const linked = spanContext && spanContext.traceFlags & TraceFlags.SAMPLED ? spanContext : undefined;
+    if (linked) (watch.traced ??= new Set()).add(linked);
     this.observer?.subscriptions(1);
     // Listen before reading the current state, so no change falls between the two.
     const mailbox = new Mailbox<JobEvent>(this.subscriberQueue, () => this.observer?.skipped());
@@ -175,6 +210,7 @@ export class JobWatcher {
       release?.();
       this.events.removeEventListener(id, listener);
       mailbox.close();
+      if (linked) watch.traced?.delete(linked);
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
@@ -183,6 +219,7 @@ export class JobWatcher {
     return subscriberStream<JobRecord | GraphQLError>(leave, async (push, stop) => {
       let last = first.seen;
       await push(first.job);
+      this.observer?.delivered?.();
       if (isFinal(first.job.status)) return stop();
       for (let event = await mailbox.take(); event; event = await mailbox.take()) {
         if ('error' in event) {
@@ -192,6 +229,7 @@ export class JobWatcher {
         if (event.seen === last) continue;
         last = event.seen;
         await push(event.job);
+        this.observer?.delivered?.();
         if (isFinal(event.job.status)) return stop();
       }
     });
@@ -202,14 +240,16 @@ export class JobWatcher {
     for (const watch of [...this.watches.values()]) this.end(watch);
   }
 
-  private begin(kind: JobKind, key: JobKey, id: string, client: string | undefined): Watch {
+  private begin(kind: JobKind, key: JobKey, id: string, client: string | undefined, trace: Context | undefined): Watch {
     const watch: Watch = { id, subscribers: 0, first: new FirstRead(), delayMs: this.intervalMs, failures: 0, ended: false };
     this.watches.set(id, watch);
     this.observer?.watchedJobs(1);
     // The first read answers a waiting client: a fresh snapshot serves it, at a query's priority.
     // Later reads are polls: they ask the service, and yield to queries.
-    const firstReader = client === undefined ? this.jobs : this.jobs.forClient(client);
-    const fetch = () => (watch.latest === undefined ? firstReader.readJob(kind, key, 'query') : this.jobs.readJob(kind, key, 'poll'));
+    const forClient = client === undefined ? this.jobs : this.jobs.forClient(client);
+    // The first read is the first subscriber's: with tracing, its call is in that subscription's trace.
+    const firstReader = trace && this.tracing ? forClient.forTrace(trace) : forClient;
+    const fetch = () => (watch.latest === undefined ? firstReader.readJob(kind, key, 'query') : this.pollRead(watch, kind, key));
     if (!this.coordinator) void this.poll(watch, fetch);
     else {
       followHolder(
@@ -227,6 +267,18 @@ export class JobWatcher {
       );
     }
     return watch;
+  }
+
+  /** A poll's read: with tracing, a trace of its own (`poll <kind> job`), linked to the traced subscriptions it serves. */
+  private pollRead(watch: Watch, kind: JobKind, key: JobKey): Promise<JobRead> {
+    const tracing = this.tracing;
+    if (!tracing) return this.jobs.readJob(kind, key, 'poll');
+    return tracing.poll(
+      `poll ${kind} job`,
+      { 'er.workflow.name': key.workflowName, 'er.job.id': key.jobId },
+      [...(watch.traced ?? [])],
+      (context) => this.jobs.forTrace(context).readJob(kind, key, 'poll'),
+    );
   }
 
   /** A snapshot the holder saw (another replica), taken as this watch's latest: the first one answers the subscribers waiting for it. */
@@ -256,7 +308,9 @@ export class JobWatcher {
       const previous = watch.latest;
       watch.latest = snapshot;
       if (previous?.job.stale) this.observer?.stale(false);
-      watch.freshAt = this.scheduler.now();
+      const now = this.scheduler.now();
+      if (watch.freshAt !== undefined && served === 'miss') this.observer?.polled?.(now - watch.freshAt);
+      watch.freshAt = now;
       watch.failingSince = undefined;
       watch.failures = 0;
       watch.delayMs = this.intervalMs;

@@ -11,6 +11,7 @@ import { abuse } from './abuse';
 import { frugality } from './frugality';
 import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
 import { startup, throughput } from './throughput';
+import { tracingCost } from './tracing';
 
 /**
  * `npm run bench`: figures measured in one run on this machine. Each scenario
@@ -296,8 +297,10 @@ async function main(): Promise<void> {
     );
     if (only === 'shared') return;
   }
+  if (only === 'tracing') return tracingCost(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'throughput' || !only) {
     await throughput(Number(process.env.BENCH_SECONDS ?? 10));
+    await tracingCost(Number(process.env.BENCH_SECONDS ?? 10));
     await startup();
   }
   if (only === 'throughput') return;

@@ -27,13 +27,79 @@ export interface GatewayMetrics {
   /** Requests and websockets refused for their credentials, by why (`missing`, `invalid`, `expired`, `unavailable`) and transport (`http`, `websocket`). */
   authFailures: Counter<'reason' | 'transport'>;
   listPolls: Counter<'outcome'>;
+  /** GraphQL operations by type and name (bounded: see OperationNames), on every transport: seconds to the answer (a subscription's: to its setup). */
+  operationDuration: Histogram<'type' | 'name'>;
+  /** Errors sent to clients, by the operation's type and name and the error's code (masked ones as INTERNAL_SERVER_ERROR). */
+  operationErrors: Counter<'type' | 'name' | 'code'>;
+  /** Seconds each SDK call took, its attempts and governor waits included, by operation and outcome (`ok` or the error's name). */
+  upstreamDuration: Histogram<'operation' | 'outcome'>;
+  /** Open websockets that have sent `connection_init`, and open SSE streams. */
+  activeStreams: Gauge<'transport'>;
+  /** Job states delivered to subscribers (one per subscriber per event). */
+  subscriptionEvents: Counter;
+  /** At each successful poll of a watched job: seconds since the one before (the state subscribers held was this old at most). */
+  pollAge: Histogram;
+  /** Tells the poll-age gauge where to read the age of the oldest state among watched jobs. */
+  reportPollAge(oldestSeconds: () => number): void;
 }
+
+/** Buckets of GraphQL operations and SDK calls, in seconds: a cached answer is sub-millisecond, an upstream call tens of ms. */
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'er_gateway_' });
+  let oldestPollSeconds = () => 0;
+  new Gauge({
+    name: 'er_gateway_poll_age_max_seconds',
+    help: 'Age of the oldest last successful poll among the jobs this process watches (0 when it watches none).',
+    registers: [registry],
+    collect() {
+      this.set(oldestPollSeconds());
+    },
+  });
   return {
     registry,
+    reportPollAge: (oldest) => {
+      oldestPollSeconds = oldest;
+    },
+    operationDuration: new Histogram({
+      name: 'er_gateway_operation_duration_seconds',
+      help: 'GraphQL operations, by type and name (names past ER_METRICS_OPERATION_NAMES, and anonymous ones, as __other): seconds to the answer, or to a subscription set up.',
+      labelNames: ['type', 'name'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    operationErrors: new Counter({
+      name: 'er_gateway_operation_errors_total',
+      help: "Errors sent to clients, by the operation's type and name and the error's extensions.code.",
+      labelNames: ['type', 'name', 'code'],
+      registers: [registry],
+    }),
+    upstreamDuration: new Histogram({
+      name: 'er_gateway_upstream_duration_seconds',
+      help: 'Calls to the Entity Resolution service, attempts and rate governor waits included, by operation and outcome.',
+      labelNames: ['operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    activeStreams: new Gauge({
+      name: 'er_gateway_active_streams',
+      help: 'Open websockets (past connection_init) and SSE streams, by transport.',
+      labelNames: ['transport'],
+      registers: [registry],
+    }),
+    subscriptionEvents: new Counter({
+      name: 'er_gateway_subscription_events_total',
+      help: 'Job states delivered to subscribers, one per subscriber per event.',
+      registers: [registry],
+    }),
+    pollAge: new Histogram({
+      name: 'er_gateway_poll_age_seconds',
+      help: 'At each successful poll of a watched job, the seconds since its last one.',
+      buckets: [0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300],
+      registers: [registry],
+    }),
     upstreamRequests: new Counter({
       name: 'er_gateway_upstream_requests_total',
       help: 'Calls to the Entity Resolution service, by operation and outcome.',

@@ -1,0 +1,203 @@
+import {
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  type Context,
+  type Link,
+  type Span,
+  type SpanContext,
+  type TextMapGetter,
+  type Tracer,
+} from '@opentelemetry/api';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  TraceIdRatioBasedSampler,
+  TracerProvider,
+  type Sampler,
+} from '@opentelemetry/sdk-trace';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../server/config';
+
+/** Tracing's settings, from the OTEL_* variables (see config.ts); undefined when tracing is off. */
+export type TracingSettings = NonNullable<Config['tracing']>;
+
+/** Reads one incoming header (or `connection_init` field, or `extensions` entry) by its lower-case name. */
+export type TraceCarrier = (name: string) => unknown;
+
+const carrierGetter: TextMapGetter<TraceCarrier> = {
+  get: (carrier, key) => {
+    const value = carrier(key);
+    if (typeof value === 'string') return value;
+    return Array.isArray(value) && value.every((item) => typeof item === 'string') ? (value as string[]) : undefined;
+  },
+  keys: () => [],
+};
+
+/** Links a poll span keeps at most: a job with thousands of subscribers links the newest ones. */
+const MAX_LINKS = 32;
+
+/**
+ * One GraphQL operation's server span, started when the request arrives
+ * (the parent is the caller's `traceparent`, if any) and named once the
+ * operation is known, as the GraphQL semantic conventions name it
+ * (`query JobPage`). `context` is what the operation's upstream calls are
+ * children of: it travels explicitly (the GraphQL context, the JobStore
+ * view, the SDK command's terms), never through AsyncLocalStorage.
+ */
+export class OperationTrace {
+  constructor(
+    readonly span: Span,
+    readonly context: Context,
+    private readonly withDocument: boolean,
+  ) {}
+
+  /** The operation's kind and name (and its text, when ER_TRACE_DOCUMENT asks). */
+  resolved(type: string, name: string | undefined, document: () => string | undefined): void {
+    if (!this.span.isRecording()) return;
+    this.span.updateName(name ? `${type} ${name}` : type);
+    this.span.setAttribute('graphql.operation.type', type);
+    if (name) this.span.setAttribute('graphql.operation.name', name);
+    if (this.withDocument) {
+      const text = document();
+      if (text !== undefined) this.span.setAttribute('graphql.document', text);
+    }
+  }
+
+  /** Ends the span with the codes of the errors the client was sent (masked ones as INTERNAL_SERVER_ERROR): codes only, never messages. */
+  end(codes: readonly string[]): void {
+    if (codes.length > 0 && this.span.isRecording()) {
+      const distinct = [...new Set(codes)];
+      this.span.setAttribute('graphql.error.codes', distinct);
+      for (const code of codes) this.span.addEvent('graphql.error', { 'graphql.error.code': code });
+      this.span.setStatus({ code: SpanStatusCode.ERROR, message: distinct.join(', ') });
+    }
+    this.span.end();
+  }
+}
+
+/**
+ * Tracing, on when an OTLP endpoint is set: spans go to it over OTLP/HTTP in
+ * batches. No context manager is installed (none is needed: every span's
+ * parent is handed to it), so with tracing off nothing of OpenTelemetry runs
+ * at all, and with it on no async hook slows the process.
+ */
+export class Tracing {
+  readonly tracer: Tracer;
+  private readonly propagator = new CompositePropagator({
+    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
+  });
+
+  constructor(
+    provider: TracerProvider,
+    private readonly settings: TracingSettings,
+  ) {
+    this.tracer = provider.getTracer('er-gateway');
+  }
+
+  /** The context a caller sent: W3C `traceparent`, `tracestate` and `baggage`; the root when it sent none. */
+  extract(carrier: TraceCarrier | undefined): Context {
+    return carrier ? this.propagator.extract(ROOT_CONTEXT, carrier, carrierGetter) : ROOT_CONTEXT;
+  }
+
+  /** Starts the server span of one operation, child of the caller's context. */
+  operation(carrier: TraceCarrier | undefined): OperationTrace {
+    const parent = this.extract(carrier);
+    const span = this.tracer.startSpan('GraphQL Operation', { kind: SpanKind.SERVER }, parent);
+    return new OperationTrace(span, trace.setSpan(parent, span), this.settings.document);
+  }
+
+  /**
+   * Runs one poll of a watched job as a trace of its own, linked to the
+   * subscriptions it serves (the newest `MAX_LINKS`): a poll serves every
+   * subscriber at once, so no subscriber's trace holds it.
+   */
+  async poll<T>(
+    name: string,
+    attributes: Record<string, string>,
+    links: readonly SpanContext[],
+    work: (context: Context) => Promise<T>,
+  ): Promise<T> {
+    const spanLinks: Link[] = links.slice(-MAX_LINKS).map((context) => ({ context }));
+    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, root: true, links: spanLinks, attributes }, ROOT_CONTEXT);
+    if (links.length > 0) span.setAttribute('er.poll.subscriptions', links.length);
+    try {
+      return await work(trace.setSpan(ROOT_CONTEXT, span));
+    } catch (err) {
+      const code = (err as { extensions?: { code?: unknown } }).extensions?.code;
+      span.setStatus({ code: SpanStatusCode.ERROR, message: typeof code === 'string' ? code : 'error' });
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+}
+
+function samplerOf(settings: TracingSettings): Sampler {
+  const ratio = new TraceIdRatioBasedSampler(settings.ratio);
+  switch (settings.sampler) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return ratio;
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: ratio });
+    default:
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+  }
+}
+
+/** Starts tracing with `settings`; its dispose exports the spans still buffered, then stops. */
+export function startTracing(settings: TracingSettings, version: string): { tracing: Tracing; dispose(): Promise<void> } {
+  const Exporter = settings.protocol === 'http/json' ? JsonExporter : ProtobufExporter;
+  const provider = new TracerProvider({
+    resource: resourceFromAttributes({
+      'service.version': version,
+      'service.instance.id': randomUUID(),
+      ...settings.resourceAttributes,
+      'service.name': settings.serviceName,
+    }),
+    sampler: samplerOf(settings),
+    spanProcessors: [
+      new BatchSpanProcessor({
+        exporter: new Exporter({ url: settings.endpoint, headers: settings.headers }),
+        scheduledDelayMillis: settings.exportDelayMs,
+      }),
+    ],
+  });
+  return { tracing: new Tracing(provider, settings), dispose: () => provider.shutdown() };
+}
+
+/** The ids log lines carry inside a traced operation (pino's fields), or none when it is not sampled. */
+export function traceFields(context: Context | undefined): { trace_id: string; span_id: string; trace_flags: string } | undefined {
+  const span = context && trace.getSpanContext(context);
+  if (!span || !trace.isSpanContextValid(span)) return undefined;
+  return { trace_id: span.traceId, span_id: span.spanId, trace_flags: `0${span.traceFlags.toString(16)}` };
+}
+
+/**
+ * A websocket operation's carrier: the subscribe message's `extensions`
+ * first (each operation its own trace), then `connection_init`'s payload
+ * (the socket's), then the upgrade request's headers. Field names are
+ * matched in any case, as headers are.
+ */
+export function socketCarrier(...sources: (Record<string, unknown> | NodeJS.Dict<string | string[]> | null | undefined)[]): TraceCarrier {
+  return (name) => {
+    for (const source of sources) {
+      if (!source || typeof source !== 'object') continue;
+      for (const [key, value] of Object.entries(source)) if (key.toLowerCase() === name && value !== undefined) return value;
+    }
+    return undefined;
+  };
+}

@@ -1,0 +1,125 @@
+import { EventEmitter } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { leftover } from './leftovers';
+import { until } from './wait';
+
+/** An attribute value as OTLP/JSON writes it. */
+type AnyValue = {
+  stringValue?: string;
+  intValue?: string | number;
+  boolValue?: boolean;
+  doubleValue?: number;
+  arrayValue?: { values: AnyValue[] };
+};
+
+/** A span as a receiver got it, its attributes (and its resource's) made plain. */
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: Record<string, unknown>;
+  resource: Record<string, unknown>;
+  events: { name: string; attributes: Record<string, unknown> }[];
+  links: { traceId: string; spanId: string }[];
+  status: { code?: number; message?: string };
+  /** The span as sent, for checks that no field anywhere carries a value. */
+  raw: string;
+}
+
+/** A collector that accepts OTLP/HTTP in JSON at /v1/traces, as an OpenTelemetry collector does, and keeps the spans. */
+export interface OtlpReceiver {
+  /** For OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:PORT */
+  url: string;
+  spans: ReceivedSpan[];
+  /** Every request body received, as sent. */
+  bodies: string[];
+  /** Waits until spans matching `match` have arrived, and returns them. */
+  waitFor(match: (span: ReceivedSpan) => boolean, count?: number): Promise<ReceivedSpan[]>;
+  close(): Promise<void>;
+}
+
+function plain(value: AnyValue | undefined): unknown {
+  if (!value) return undefined;
+  if (value.stringValue !== undefined) return value.stringValue;
+  if (value.intValue !== undefined) return Number(value.intValue);
+  if (value.boolValue !== undefined) return value.boolValue;
+  if (value.doubleValue !== undefined) return value.doubleValue;
+  if (value.arrayValue) return value.arrayValue.values.map(plain);
+  return undefined;
+}
+
+function attributes(list: { key: string; value: AnyValue }[] | undefined): Record<string, unknown> {
+  return Object.fromEntries((list ?? []).map(({ key, value }) => [key, plain(value)]));
+}
+
+interface ExportRequest {
+  resourceSpans: {
+    resource?: { attributes?: { key: string; value: AnyValue }[] };
+    scopeSpans: {
+      spans: (Omit<ReceivedSpan, 'attributes' | 'resource' | 'events' | 'raw'> & {
+        attributes?: { key: string; value: AnyValue }[];
+        events?: { name: string; attributes?: { key: string; value: AnyValue }[] }[];
+        links?: { traceId: string; spanId: string }[];
+      })[];
+    }[];
+  }[];
+}
+
+/** Starts a receiver on an ephemeral loopback port, closed after the test. */
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const spans: ReceivedSpan[] = [];
+  const bodies: string[] = [];
+  const arrived = new EventEmitter();
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const body = Buffer.concat(chunks).toString();
+      if (request.url !== '/v1/traces' || !String(request.headers['content-type']).startsWith('application/json')) {
+        response.writeHead(415).end();
+        return;
+      }
+      bodies.push(body);
+      for (const resourceSpans of (JSON.parse(body) as ExportRequest).resourceSpans) {
+        const resource = attributes(resourceSpans.resource?.attributes);
+        for (const scope of resourceSpans.scopeSpans) {
+          for (const span of scope.spans) {
+            spans.push({
+              ...span,
+              parentSpanId: span.parentSpanId || undefined,
+              attributes: attributes(span.attributes),
+              resource,
+              events: (span.events ?? []).map((event) => ({ name: event.name, attributes: attributes(event.attributes) })),
+              links: span.links ?? [],
+              status: span.status ?? {},
+              raw: JSON.stringify(span),
+            });
+          }
+        }
+      }
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      arrived.emit('spans');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const close = leftover(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    spans,
+    bodies,
+    async waitFor(match, count = 1) {
+      await until(() => spans.filter(match).length >= count, { emitter: arrived, event: 'spans' });
+      return spans.filter(match);
+    },
+    close,
+  };
+}
