@@ -5,7 +5,7 @@ import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import proxyAddr from '@fastify/proxy-addr';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
 import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
@@ -31,6 +31,7 @@ import { clientErrorFormatter } from './errors';
 import { createHttpLayer, createMetricsListener } from './http';
 import { limitRules, limitsPlugin, type SchemaPosture } from './limits';
 import { listening, urlOf } from './listen';
+import { createLogger, stdoutLog, type LogOutput } from './log';
 import { createMetrics, type GatewayMetrics } from './metrics';
 import { OperationGate } from './operations';
 import { OriginGuard } from './origins';
@@ -54,7 +55,10 @@ import { UpstreamCost } from './upstream-cost';
 import { serveWebSockets } from './websocket';
 
 export interface GatewayOptions {
+  /** @default JSON lines on stdout (see LogOutput), at `logLevel` */
   logger?: Logger;
+  /** Where `logger` writes, for the count of dropped lines on /metrics. @default stdout's, when `logger` is unset */
+  logOutput?: LogOutput;
   /** Settings for the embedded emulator (ER_BACKEND=emulator): tests pass a clock and faults. */
   emulator?: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'>;
   /** Node's process metrics (heap, event loop) on /metrics. @default true */
@@ -81,12 +85,16 @@ export interface Gateway {
   readonly emulator?: Emulator;
   readonly watcher: JobWatcher;
   /**
-   * Stops taking connections, closes websockets (1001) and lets HTTP requests
-   * finish for `shutdownDrainMs`; then whatever still waits for the service is
-   * answered with UPSTREAM_UNAVAILABLE (reason `shutdown`) instead of being
-   * cut. Then it stops the rest of what it started, last started first:
-   * the metrics listener, pollers, the SDK clients, Redis, the embedded
-   * emulator.
+   * Shuts down, readiness first: `/readyz` answers 503 at once, and for
+   * `shutdownDelayMs` the gateway goes on serving new requests and
+   * connections (answers say `Connection: close`), while load balancers
+   * stop sending. Then it stops taking connections, closes websockets (1001,
+   * with a reason that tells clients to reconnect) and ends event streams,
+   * and lets HTTP requests finish for `shutdownDrainMs`; whatever still waits
+   * for the service then is answered with UPSTREAM_UNAVAILABLE (reason
+   * `shutdown`) instead of being cut. Last it stops the rest of what it
+   * started, last started first: the metrics listener, pollers, the SDK
+   * clients, Redis, the embedded emulator. The same promise when asked again.
    */
   close(): Promise<void>;
 }
@@ -111,14 +119,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     await stack
       .dispose()
       .catch((stopError: unknown) =>
-        (options.logger ?? pino({ level: config.logLevel })).error({ err: stopError }, 'a part failed to stop after start-up failed'),
+        (options.logger ?? createLogger(config.logLevel)).error({ err: stopError }, 'a part failed to stop after start-up failed'),
       );
     throw err;
   }
 }
 
 async function compose(config: Config, options: GatewayOptions, stack: Stack): Promise<Gateway> {
-  const logger = options.logger ?? pino({ level: config.logLevel });
+  const logger = options.logger ?? createLogger(config.logLevel);
+  let closing: Promise<void> | undefined;
+  const logOutput = options.logOutput ?? (options.logger ? undefined : stdoutLog());
+  /** Set on `close`: from then on /readyz answers 503, and HTTP answers close their connection. */
+  let shuttingDown = false;
   const scheduler = options.scheduler ?? realScheduler;
   const timers = options.timers ?? steadyScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
@@ -128,7 +140,10 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   const trusted = manifest && config.dashboard ? manifest.including(DASHBOARD_DOCUMENTS) : manifest;
   const audit = (entry: AuditEntry) => logger.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const emulator = config.backend === 'emulator' ? stack.use(await startEmbeddedEmulator(config, options.emulator)).emulator : undefined;
-  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const metrics = createMetrics({
+    processMetrics: options.processMetrics ?? true,
+    logLinesDropped: logOutput && (() => logOutput.dropped),
+  });
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger)).redis : undefined;
   const cursors = new Cursors(stack.use(await startCursorKeys(config, redis, logger)).ring);
@@ -227,6 +242,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     deadlines,
     logger,
     backend: config.backend,
+    shuttingDown: () => shuttingDown,
     readiness: async (): Promise<Record<string, boolean>> => ({
       ...(redis ? { redis: await redis.check() } : {}),
       ...(awsAccess ? { aws: awsAccess.ready() } : {}),
@@ -285,8 +301,20 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     maxPayloadBytes: config.bodyLimitBytes,
     messagesPerSecond: config.wsMessagesPerSecond,
   });
+  const sse = createSseHandler({
+    schema,
+    gate,
+    posture,
+    context,
+    limits,
+    streamsPerClient: config.streamsPerClient,
+    refusedStarts,
+    deadlines,
+    scheduler,
+    logger,
+  });
   // On the stack for a start that fails before Apollo runs; once it does, Apollo's drain closes them (and the stack skips them).
-  const closeWebSockets = stack.defer(() => webSockets.dispose());
+  const closeStreams = stack.defer(() => Promise.all([webSockets.dispose(), sse.close()]));
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     validationRules,
@@ -316,8 +344,8 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
             }),
           ]
         : []),
-      // Websockets close (1001) while HTTP requests drain: Apollo runs the drain hooks together.
-      { serverWillStart: async () => ({ drainServer: closeWebSockets }) },
+      // Websockets close (1001) and event streams end while HTTP requests drain: Apollo runs the drain hooks together.
+      { serverWillStart: async () => ({ drainServer: closeStreams }) },
     ],
   });
   await apollo.start();
@@ -333,21 +361,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       clearTimeout(cut);
     }
   });
-  http.serveGraphQL(
-    apollo,
-    createSseHandler({
-      schema,
-      gate,
-      posture,
-      context,
-      limits,
-      streamsPerClient: config.streamsPerClient,
-      refusedStarts,
-      deadlines,
-      scheduler,
-      logger,
-    }),
-  );
+  http.serveGraphQL(apollo, sse.handle);
   await listening(
     () => http.app.listen({ port: config.port, host: config.host }),
     { port: 'PORT', host: 'HOST' },
@@ -368,6 +382,18 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     metrics,
     emulator,
     watcher,
-    close: () => stack.dispose(),
+    close: () =>
+      (closing ??= (async () => {
+        shuttingDown = true;
+        if (config.shutdownDelayMs > 0) {
+          // Load balancers take a few checks to stop sending: everything that arrives meanwhile is served.
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+          logger.info(
+            { delayMs: config.shutdownDelayMs },
+            'shutdown delay over: no longer accepting; closing websockets and event streams',
+          );
+        }
+        await stack.dispose();
+      })()),
   };
 }

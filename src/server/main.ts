@@ -2,7 +2,11 @@ import 'reflect-metadata';
 import { SettingError } from '../settings/files';
 import { startGateway } from './app';
 import { ListenError } from './listen';
+import { stdoutLog } from './log';
 import { ConfigError, loadConfig } from './config';
+
+/** How long the last log lines may take to reach stdout's reader before the process exits without them. */
+const LAST_LINES_MS = 1000;
 
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
@@ -59,15 +63,24 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down: draining requests and closing websockets');
+    const { shutdownDelayMs: delayMs, shutdownDrainMs: drainMs } = config;
+    logger.info(
+      { signal, delayMs, drainMs },
+      `shutting down: /readyz answers 503; serving for ${delayMs} ms more, then closing websockets and draining requests for up to ${drainMs} ms`,
+    );
+    // A stdout whose reader has gone drops lines (LogOutput): nothing here waits on it longer than LAST_LINES_MS.
+    const exit = (code: number) =>
+      void stdoutLog()
+        .flush(LAST_LINES_MS)
+        .then(() => process.exit(code));
     gateway.close().then(
       () => {
         logger.info('shut down cleanly');
-        process.exit(0);
+        exit(0);
       },
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exit(1);
       },
     );
   };

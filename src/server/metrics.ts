@@ -27,13 +27,27 @@ export interface GatewayMetrics {
   /** Requests and websockets refused for their credentials, by why (`missing`, `invalid`, `expired`, `unavailable`) and transport (`http`, `websocket`). */
   authFailures: Counter<'reason' | 'transport'>;
   listPolls: Counter<'outcome'>;
+  /** Log lines dropped because stdout could not take them (its reader gone, or too far behind). */
+  logLinesDropped: Counter;
 }
 
-export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
+export function createMetrics(options: { processMetrics: boolean; logLinesDropped?: () => number }): GatewayMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'er_gateway_' });
+  const dropped = options.logLinesDropped;
   return {
     registry,
+    logLinesDropped: new Counter({
+      name: 'er_gateway_log_lines_dropped_total',
+      help: 'Log lines dropped because stdout could not take them: its reader is gone, or too far behind.',
+      registers: [registry],
+      // The log output counts its own drops: it writes before any registry exists, and for the whole process.
+      collect() {
+        if (!dropped) return;
+        this.reset();
+        this.inc(dropped());
+      },
+    }),
     upstreamRequests: new Counter({
       name: 'er_gateway_upstream_requests_total',
       help: 'Calls to the Entity Resolution service, by operation and outcome.',

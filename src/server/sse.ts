@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { execute, subscribe, type DocumentNode } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
 import type { Logger } from 'pino';
@@ -47,8 +48,13 @@ type SseContext = GatewayContext & Record<PropertyKey, unknown>;
  * the request before this handler sees it. A stream opened with a token ends
  * when the token expires, as a websocket closes then: a client that opens it
  * again must bring a token that is still valid.
+ *
+ * `close` (at shutdown) ends every open stream without a `complete` event,
+ * which graphql-sse clients take as a lost connection: they open it again
+ * (through the load balancer, to another replica) and get the job's current
+ * state first. A stream asked for after `close` is refused with 503.
  */
-export function createSseHandler(options: SseOptions): SseHandler {
+export function createSseHandler(options: SseOptions): { handle: SseHandler; close(): void } {
   const format = clientErrorFormatter(options.logger, { hideSuggestions: !options.posture.introspection });
   const callers = new WeakMap<FastifyRequest, Caller>();
   const handler = createHandler<SseContext>({
@@ -85,7 +91,20 @@ export function createSseHandler(options: SseOptions): SseHandler {
     onNext: (_ctx, _req, result) =>
       'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result,
   });
-  return async (request, reply, caller) => {
+  const open = new Set<ServerResponse>();
+  let closed = false;
+  const handle: SseHandler = async (request, reply, caller) => {
+    if (closed) {
+      return void refuse(
+        reply.header('retry-after', '1'),
+        503,
+        'UPSTREAM_UNAVAILABLE',
+        'This replica is shutting down: open the stream again.',
+        {
+          reason: 'shutdown',
+        },
+      );
+    }
     // A stream counts against the client's budget from before it opens: one budget with its websockets.
     const release = options.limits.openStream(caller.client);
     if (!release) {
@@ -104,6 +123,8 @@ export function createSseHandler(options: SseOptions): SseHandler {
       );
     }
     reply.raw.once('close', release);
+    open.add(reply.raw);
+    reply.raw.once('close', () => open.delete(reply.raw));
     const { expiresAt } = caller.principal;
     if (expiresAt !== undefined) {
       const cancel = runAt(options.scheduler, expiresAt, () => reply.raw.end());
@@ -113,5 +134,12 @@ export function createSseHandler(options: SseOptions): SseHandler {
     // The handler writes the response itself, an event stream or its own refusal.
     reply.hijack();
     await handler(request, reply);
+  };
+  return {
+    handle,
+    close: () => {
+      closed = true;
+      for (const stream of open) stream.end();
+    },
   };
 }

@@ -77,6 +77,10 @@ const UNAUTHORIZED = 4401;
 const TRY_AGAIN_LATER = 1013;
 /** A client past a limit of its own (too many sockets, too many messages): policy violation. */
 const POLICY_VIOLATION = 1008;
+/** The gateway is shutting down: graphql-ws clients retry on this code by default. */
+const GOING_AWAY = 1001;
+/** What a socket closed at shutdown is told (a close reason has 123 bytes at most). */
+export const SHUTDOWN_REASON = 'The gateway is shutting down: reconnect and subscribe again; you get the current state first.';
 
 /**
  * GraphQL over websockets (the graphql-transport-ws protocol) at /graphql on
@@ -263,7 +267,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   return {
     dispose: async () => {
       guard.dispose();
-      for (const socket of wsServer.clients) socket.close(1001, 'Going away');
+      for (const socket of wsServer.clients) socket.close(GOING_AWAY, SHUTDOWN_REASON);
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };
