@@ -1,0 +1,239 @@
+import { createClient as createSseClient } from 'graphql-sse';
+import { createClient, type Client } from 'graphql-ws';
+import { setTimeout as sleep } from 'node:timers/promises';
+import WebSocket from 'ws';
+import type { Emulator } from '../../src/emulator/http';
+import { seededJobId } from '../../src/emulator/seed';
+import { awsBackendEnv, closedPort } from './gateway';
+import { startLoadBalancer, type LoadBalancer } from './haproxy';
+import { startGatewayProcess, type GatewayProcess } from './process';
+
+/**
+ * A rolling restart under load, as a deploy does it: two gateway processes
+ * (one Redis prefix, one emulator, so jobs are the same on both) behind
+ * HAProxy, whose health checks read /readyz; a steady stream of queries and
+ * subscribers of one running job through HAProxy; then each replica in turn
+ * is sent SIGTERM, and a new one started on its port once it has exited.
+ * The job ends after both restarts, once every subscriber has reconnected
+ * and had the current state. Everything waits for events: HAProxy's view of
+ * each server (its stats socket), ready lines, subscription messages.
+ */
+export interface RollingOptions {
+  emulator: Emulator;
+  redisUrl: string;
+  prefix: string;
+  /** ER_SHUTDOWN_DELAY_MS of every replica. */
+  delayMs: number;
+  wsSubscribers: number;
+  sseSubscribers: number;
+  /** Queries in flight at any time: each worker sends its next as soon as the last is answered. */
+  queryWorkers: number;
+  /** HAProxy's `option redispatch`. @default false */
+  redispatch?: boolean;
+  /** The replicas restarted, in turn. @default both */
+  restart?: ('g1' | 'g2')[];
+}
+
+export interface RollingRun {
+  /** Queries answered 200 with data and no errors. */
+  succeeded: number;
+  /** Every other query: why it failed (HTTP status, or the network error). */
+  failures: string[];
+  /** Queries in flight through HAProxy at each SIGTERM. */
+  inFlightAtSignal: number[];
+  /** Per restart, ms from SIGTERM until HAProxy marked the replica down, and until it exited. */
+  downAfterMs: number[];
+  exitAfterMs: number[];
+  /** Exit codes of the replicas sent SIGTERM. */
+  exits: (number | string)[];
+  subscribers: SubscriberRecord[];
+}
+
+/** What one subscriber saw. */
+export interface SubscriberRecord {
+  transport: 'ws' | 'sse';
+  /** The statuses of its events, in order, across reconnects. */
+  statuses: string[];
+  /** Connections lost (and so reconnected). */
+  reconnects: number;
+  completed: boolean;
+  failure?: unknown;
+}
+
+/** graphql-ws's reconnect settings as docs/frontend/live-updates.md gives them: retry on every close but a refusal, with jittered backoff. */
+export function reconnectingWsClient(url: string): Client {
+  return createClient({
+    url,
+    webSocketImpl: WebSocket,
+    retryAttempts: Infinity,
+    shouldRetry: () => true,
+    retryWait: async (retries) => sleep(Math.random() * Math.min(10_000, 500 * 2 ** retries)),
+  });
+}
+
+const UPDATES = 'subscription ($w: String!, $j: ID!) { idMappingJobUpdated(workflowName: $w, jobId: $j) { status } }';
+const QUERY = JSON.stringify({
+  query: `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 3)}") { status } }`,
+});
+
+export async function rollingRestart(options: RollingOptions): Promise<RollingRun> {
+  const { emulator } = options;
+  const names = ['g1', 'g2'] as const;
+  const ports = { lb: await closedPort(), g1: await closedPort(), g2: await closedPort() };
+  const env = (port: number) => ({
+    ...awsBackendEnv(emulator.url, emulator.state.region),
+    PORT: String(port),
+    ER_ACCOUNT_ID: emulator.state.accountId,
+    ER_REDIS_URL: options.redisUrl,
+    ER_REDIS_PREFIX: options.prefix,
+    ER_POLL_INTERVAL_MS: '250',
+    ER_SHUTDOWN_DELAY_MS: String(options.delayMs),
+    ER_SHUTDOWN_DRAIN_MS: '5000',
+    // HAProxy forwards the client's address; every client here is on loopback, so they share one client's budget.
+    ER_TRUST_PROXY: 'loopback',
+    ER_STREAMS_PER_CLIENT: '10000',
+  });
+  const [g1, g2] = await Promise.all([startGatewayProcess(env(ports.g1)), startGatewayProcess(env(ports.g2))]);
+  const replicas: Record<(typeof names)[number], GatewayProcess> = { g1, g2 };
+  const disposals: (() => unknown)[] = [];
+  let lb: LoadBalancer | undefined;
+  try {
+    // Servers are marked down after two failed checks 400 ms apart: a delay of two seconds or more covers it.
+    lb = await startLoadBalancer({
+      port: ports.lb,
+      servers: { g1: ports.g1, g2: ports.g2 },
+      interMs: 400,
+      fall: 2,
+      rise: 2,
+      redispatch: options.redispatch,
+    });
+    await Promise.all(names.map((name) => lb!.until(name, 'UP')));
+
+    const job = emulator.state.holdRunning('idMapping', 'loyalty-id-map');
+    const variables = { w: job.workflowName, j: job.jobId };
+    /** Per subscriber: whether it has had an event since it last (re)connected. */
+    const fresh: boolean[] = [];
+    const records: SubscriberRecord[] = [];
+    /** Waits until `condition` holds, looking again at each message, end or answer. */
+    let waiting: (() => void)[] = [];
+    const notify = () => {
+      const wake = waiting;
+      waiting = [];
+      for (const resolve of wake) resolve();
+    };
+    const until = async (condition: () => boolean) => {
+      while (!condition()) await new Promise<void>((resolve) => waiting.push(resolve));
+    };
+    const sink = (i: number) => ({
+      next: (result: { data?: unknown }) => {
+        records[i].statuses.push(
+          (result.data as { idMappingJobUpdated?: { status: string } } | undefined)?.idMappingJobUpdated?.status ?? 'error',
+        );
+        fresh[i] = true;
+        notify();
+      },
+      error: (err: unknown) => {
+        records[i].failure = err;
+        notify();
+      },
+      complete: () => {
+        records[i].completed = true;
+        notify();
+      },
+    });
+    const lost = (i: number) => {
+      records[i].reconnects++;
+      fresh[i] = false;
+    };
+    for (let i = 0; i < options.wsSubscribers + options.sseSubscribers; i++) {
+      const ws = i < options.wsSubscribers;
+      records.push({ transport: ws ? 'ws' : 'sse', statuses: [], reconnects: 0, completed: false });
+      fresh.push(false);
+      if (ws) {
+        const client = reconnectingWsClient(`${lb.url.replace(/^http/, 'ws')}/graphql`);
+        client.on('closed', () => lost(i));
+        client.subscribe({ query: UPDATES, variables }, sink(i));
+        disposals.push(() => client.dispose());
+      } else {
+        // graphql-sse's settings as docs/frontend/live-updates.md gives them.
+        const client = createSseClient({
+          url: `${lb.url}/graphql/stream`,
+          retryAttempts: Infinity,
+          retry: async (retries) => sleep(Math.random() * Math.min(10_000, 500 * 2 ** retries)),
+        });
+        client.subscribe({ query: UPDATES, variables }, sink(i), { connecting: (reconnecting) => reconnecting && lost(i) });
+        disposals.push(() => client.dispose());
+      }
+    }
+    await until(() => fresh.every(Boolean));
+
+    let stopped = false;
+    let inFlight = 0;
+    const run: RollingRun = {
+      succeeded: 0,
+      failures: [],
+      inFlightAtSignal: [],
+      downAfterMs: [],
+      exitAfterMs: [],
+      exits: [],
+      subscribers: records,
+    };
+    const worker = async () => {
+      while (!stopped) {
+        inFlight++;
+        try {
+          const res = await fetch(`${lb!.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: QUERY });
+          const body = (await res.json().catch(() => undefined)) as
+            { data?: { idMappingJob?: { status: string } }; errors?: unknown[] } | undefined;
+          if (res.status === 200 && body?.data?.idMappingJob?.status === 'SUCCEEDED' && !body.errors) run.succeeded++;
+          else run.failures.push(`HTTP ${res.status}`);
+        } catch (err) {
+          run.failures.push(String((err as { cause?: { code?: string } }).cause?.code ?? err));
+        } finally {
+          inFlight--;
+          notify();
+        }
+      }
+    };
+    const workers = Array.from({ length: options.queryWorkers }, worker);
+    const answeredSoFar = () => run.succeeded + run.failures.length;
+    const more = async (count: number) => {
+      const target = answeredSoFar() + count;
+      await until(() => answeredSoFar() >= target);
+    };
+    await more(50);
+
+    for (const name of options.restart ?? names) {
+      const old = replicas[name];
+      run.inFlightAtSignal.push(inFlight);
+      const signalled = performance.now();
+      old.child.kill('SIGTERM');
+      await lb.until(name, 'DOWN');
+      run.downAfterMs.push(performance.now() - signalled);
+      run.exits.push(await old.exited);
+      run.exitAfterMs.push(performance.now() - signalled);
+      replicas[name] = await startGatewayProcess(env(ports[name]));
+      await lb.until(name, 'UP');
+      // Every subscriber the old replica held has reconnected (to the other) and had the current state.
+      await until(() => fresh.every(Boolean));
+      await more(50);
+    }
+
+    // The job ends after the restarts: every subscriber sees it end once, wherever it is now.
+    const { job: held, view } = emulator.state.getJob('idMapping', job.workflowName, job.jobId);
+    held.run = { status: 'SUCCEEDED', endTime: Date.now(), metrics: view.metrics };
+    await until(() => records.every((r) => r.completed || r.failure !== undefined));
+    stopped = true;
+    await Promise.all(workers);
+    return run;
+  } finally {
+    await Promise.all(disposals.map((dispose) => dispose()));
+    await lb?.close();
+    for (const replica of Object.values(replicas)) {
+      if (replica.child.exitCode === null && replica.child.signalCode === null) {
+        replica.child.kill('SIGKILL');
+        await replica.exited;
+      }
+    }
+  }
+}
