@@ -33,7 +33,7 @@ async function logged(process: GatewayProcess, pattern: RegExp): Promise<void> {
 beforeAll(async () => {
   emulator = await startEmulator();
   gateway = await gatewayOnEmulator({ ER_SHUTDOWN_DRAIN_MS: '1000', ER_REQUEST_DEADLINE_MS: '60000' });
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   gateway.child.kill('SIGKILL');
@@ -133,7 +133,7 @@ test('SIGTERM with a shutdown delay: /readyz is 503 at once, new requests and co
   expect(text).not.toContain('event: complete');
   expect(await g.exited).toBe(0);
   emulator.state.failJob('idMapping', 'loyalty-id-map', running.jobId, 'test over');
-}, 60_000);
+}, 120_000);
 
 test('a second signal during the shutdown delay exits at once', async () => {
   const g = await gatewayOnEmulator({ ER_SHUTDOWN_DELAY_MS: '600000' });
@@ -142,7 +142,7 @@ test('a second signal during the shutdown delay exits at once', async () => {
   g.child.kill('SIGTERM');
   expect(await g.exited).toBe(1);
   expect(g.lines.map((line) => line.msg)).toContain('second signal: exiting without finishing the drain');
-}, 60_000);
+}, 120_000);
 
 test('a gateway whose stdout reader has gone answers requests, counts the log lines it drops, and exits 0 on SIGTERM within the drain deadline', async () => {
   const DRAIN_MS = 3000;
@@ -162,4 +162,4 @@ test('a gateway whose stdout reader has gone answers requests, counts the log li
   g.child.kill('SIGTERM');
   expect(await g.exited).toBe(0);
   expect(performance.now() - signalled).toBeLessThan(DRAIN_MS);
-}, 60_000);
+}, 120_000);

@@ -393,6 +393,8 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
             'shutdown delay over: no longer accepting; closing websockets and event streams',
           );
         }
+        // Before the HTTP drain, which cuts connections with no request in progress: upgraded websockets are such connections.
+        await closeStreams();
         await stack.dispose();
       })()),
   };
