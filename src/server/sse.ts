@@ -13,6 +13,7 @@ import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { GraphQLSchema } from 'graphql';
 import type { Scheduler } from '../watch/scheduler';
+import { closeWhenIdle, type Writes } from './hand-over';
 import { runAt } from './timers';
 
 export interface SseOptions {
@@ -54,7 +55,7 @@ type SseContext = GatewayContext & Record<PropertyKey, unknown>;
  * (through the load balancer, to another replica) and get the job's current
  * state first. A stream asked for after `close` is refused with 503.
  */
-export function createSseHandler(options: SseOptions): { handle: SseHandler; close(): void } {
+export function createSseHandler(options: SseOptions): { handle: SseHandler; close(): Promise<void> } {
   const format = clientErrorFormatter(options.logger, { hideSuggestions: !options.posture.introspection });
   const callers = new WeakMap<FastifyRequest, Caller>();
   const handler = createHandler<SseContext>({
@@ -91,7 +92,8 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
     onNext: (_ctx, _req, result) =>
       'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result,
   });
-  const open = new Set<ServerResponse>();
+  /** Each open stream, with its writes in progress. */
+  const open = new Map<ServerResponse, Writes>();
   let closed = false;
   const handle: SseHandler = async (request, reply, caller) => {
     if (closed) {
@@ -123,7 +125,7 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
       );
     }
     reply.raw.once('close', release);
-    open.add(reply.raw);
+    open.set(reply.raw, countWrites(reply.raw));
     reply.raw.once('close', () => open.delete(reply.raw));
     const { expiresAt } = caller.principal;
     if (expiresAt !== undefined) {
@@ -137,9 +139,24 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
   };
   return {
     handle,
-    close: () => {
+    close: async () => {
       closed = true;
-      for (const stream of open) stream.end();
+      // Once the event each is writing, if any, is out, and its `complete` after it (see closeWhenIdle).
+      await Promise.all([...open].map(([stream, writes]) => closeWhenIdle(writes, () => stream.end())));
     },
   };
+}
+
+/** Counts `stream`'s writes in progress (graphql-sse writes each message with a callback and waits for it). */
+function countWrites(stream: ServerResponse): Writes {
+  const writes: Writes = { pending: 0 };
+  const write = stream.write.bind(stream) as (chunk: unknown, callback?: (err?: Error | null) => void) => boolean;
+  stream.write = ((chunk: unknown, callback?: (err?: Error | null) => void) => {
+    writes.pending++;
+    return write(chunk, (err) => {
+      if (--writes.pending === 0) writes.idle?.();
+      callback?.(err);
+    });
+  }) as ServerResponse['write'];
+  return writes;
 }

@@ -16,6 +16,7 @@ import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
+import { closeWhenIdle, type Writes } from './hand-over';
 import { guardSockets, type DropReason } from './socket-guard';
 import { runAt } from './timers';
 
@@ -79,8 +80,6 @@ const TRY_AGAIN_LATER = 1013;
 const POLICY_VIOLATION = 1008;
 /** The gateway is shutting down: graphql-ws clients retry on this code by default. */
 const GOING_AWAY = 1001;
-/** At shutdown, the longest a socket's close waits for its writes in progress (see `handOver`). */
-const HANDOVER_WAIT_MS = 1000;
 /** What a socket closed at shutdown is told (a close reason has 123 bytes at most). */
 export const SHUTDOWN_REASON = 'The gateway is shutting down: reconnect and subscribe again; you get the current state first.';
 
@@ -133,7 +132,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   /** Each socket's expiry timer, cancelled when it closes. */
   const expiries = new WeakMap<WebSocket, () => void>();
   /** Each socket's sends not yet written, and what waits for there to be none (a close at shutdown). */
-  const writes = new WeakMap<WebSocket, { pending: number; idle?: () => void }>();
+  const writes = new WeakMap<WebSocket, Writes>();
   const guard = guardSockets(wsServer, {
     keepAliveMs: options.keepAliveMs,
     maxBufferedBytes: options.maxBufferedBytes,
@@ -274,31 +273,13 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     });
   });
 
-  /**
-   * Closes `socket` with 1001 once none of its writes is in progress (or
-   * after HANDOVER_WAIT_MS). A final event being written is followed by its
-   * subscription's `complete` a few promise turns later: a close between the
-   * two would leave the client without the `complete`, so it would subscribe
-   * again elsewhere and get the final state twice.
-   */
-  const handOver = (socket: WebSocket) =>
-    new Promise<void>((resolve) => {
-      const close = () => {
-        clearTimeout(deadline);
-        socket.close(GOING_AWAY, SHUTDOWN_REASON);
-        resolve();
-      };
-      const deadline = setTimeout(close, HANDOVER_WAIT_MS);
-      const written = writes.get(socket);
-      const whenIdle = () => setImmediate(() => (written?.pending ? undefined : close()));
-      if (written) written.idle = whenIdle;
-      whenIdle();
-    });
-
   return {
     dispose: async () => {
       guard.dispose();
-      await Promise.all([...wsServer.clients].map(handOver));
+      // Once the event each is writing, if any, is out, and its `complete` after it (see closeWhenIdle).
+      await Promise.all(
+        [...wsServer.clients].map((socket) => closeWhenIdle(writes.get(socket), () => socket.close(GOING_AWAY, SHUTDOWN_REASON))),
+      );
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };
