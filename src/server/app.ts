@@ -313,7 +313,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     scheduler,
     logger,
   });
-  // On the stack for a start that fails before Apollo runs; once it does, Apollo's drain closes them (and the stack skips them).
+  // `close` runs it at the end of the shutdown delay, before the drain; the stack (and Apollo's drain) for a start that fails, once whichever asks first.
   const closeStreams = stack.defer(() => Promise.all([webSockets.dispose(), sse.close()]));
   const apollo = new ApolloServer<GatewayContext>({
     schema,
@@ -344,7 +344,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
             }),
           ]
         : []),
-      // Websockets close (1001) and event streams end while HTTP requests drain: Apollo runs the drain hooks together.
+      // Should anything but `close` stop Apollo, websockets close (1001) and event streams end as HTTP requests drain.
       { serverWillStart: async () => ({ drainServer: closeStreams }) },
     ],
   });

@@ -20,7 +20,7 @@ export async function rolling(): Promise<void> {
     '\nrolling restart: 2 replicas behind HAProxy, 8 queries in flight, 150 websocket + 50 SSE subscribers, each replica restarted in turn',
   );
   console.log(
-    '| ER_SHUTDOWN_DELAY_MS | HAProxy option redispatch | queries answered | queries failed | failures | in flight at SIGTERM | down in HAProxy after SIGTERM (ms) | exit after SIGTERM (ms) | subscribers with SUCCEEDED once | connection losses |',
+    '| ER_SHUTDOWN_DELAY_MS | HAProxy option redispatch | queries answered | queries failed | failures | in flight at SIGTERM | down in HAProxy after SIGTERM (ms) | exit after SIGTERM (ms) | subscribers with SUCCEEDED once | reconnect attempts |',
   );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   try {
