@@ -22,7 +22,8 @@ function expectEverySubscriberEndedOnce(run: RollingRun): void {
   for (const subscriber of run.subscribers) {
     expect(subscriber.failure).toBeUndefined();
     expect(subscriber.completed).toBe(true);
-    expect(subscriber.statuses.filter((status) => status === 'SUCCEEDED')).toHaveLength(1);
+    const succeeded = subscriber.statuses.filter((status) => status === 'SUCCEEDED').length;
+    expect({ transport: subscriber.transport, succeeded }).toEqual({ transport: subscriber.transport, succeeded: 1 });
     expect(subscriber.statuses.at(-1)).toBe('SUCCEEDED');
   }
 }

@@ -1,6 +1,10 @@
+import { ApolloClient, InMemoryCache, gql } from '@apollo/client';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { Client as UrqlClient, subscriptionExchange } from '@urql/core';
 import { createClient as createSseClient } from 'graphql-sse';
 import { createClient, type Client } from 'graphql-ws';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { onEnd, pipe, subscribe } from 'wonka';
 import WebSocket from 'ws';
 import type { Emulator } from '../../src/emulator/http';
 import { seededJobId } from '../../src/emulator/seed';
@@ -24,6 +28,7 @@ export interface RollingOptions {
   prefix: string;
   /** ER_SHUTDOWN_DELAY_MS of every replica. */
   delayMs: number;
+  /** graphql-ws clients; with each of Apollo Client and urql over them, a tenth of these (graphql-ws's settings are theirs). */
   wsSubscribers: number;
   sseSubscribers: number;
   /** Queries in flight at any time: each worker sends its next as soon as the last is answered. */
@@ -51,7 +56,7 @@ export interface RollingRun {
 
 /** What one subscriber saw. */
 export interface SubscriberRecord {
-  transport: 'ws' | 'sse';
+  transport: 'graphql-ws' | 'apollo' | 'urql' | 'sse';
   /** The statuses of its events, in order, across reconnects. */
   statuses: string[];
   /** Connections lost (and so reconnected). */
@@ -145,15 +150,38 @@ export async function rollingRestart(options: RollingOptions): Promise<RollingRu
       records[i].reconnects++;
       fresh[i] = false;
     };
+    const tenth = Math.floor(options.wsSubscribers / 10);
     for (let i = 0; i < options.wsSubscribers + options.sseSubscribers; i++) {
-      const ws = i < options.wsSubscribers;
-      records.push({ transport: ws ? 'ws' : 'sse', statuses: [], reconnects: 0, completed: false });
+      const transport = i < tenth ? 'apollo' : i < 2 * tenth ? 'urql' : i < options.wsSubscribers ? 'graphql-ws' : 'sse';
+      records.push({ transport, statuses: [], reconnects: 0, completed: false });
       fresh.push(false);
-      if (ws) {
+      if (transport !== 'sse') {
         const client = reconnectingWsClient(`${lb.url.replace(/^http/, 'ws')}/graphql`);
         client.on('closed', () => lost(i));
-        client.subscribe({ query: UPDATES, variables }, sink(i));
         disposals.push(() => client.dispose());
+        if (transport === 'graphql-ws') client.subscribe({ query: UPDATES, variables }, sink(i));
+        else if (transport === 'apollo') {
+          // Apollo Client as docs/frontend/clients.md sets it up, its subscriptions on the reconnecting graphql-ws client.
+          const apollo = new ApolloClient({ cache: new InMemoryCache(), link: new GraphQLWsLink(client) });
+          const subscription = apollo.subscribe({ query: gql(UPDATES), variables }).subscribe(sink(i));
+          disposals.push(() => subscription.unsubscribe());
+        } else {
+          const urql = new UrqlClient({
+            url: `${lb.url}/graphql`,
+            exchanges: [
+              subscriptionExchange({
+                forwardSubscription: (request) => ({
+                  subscribe: (observer) => ({ unsubscribe: client.subscribe({ ...request, query: request.query ?? '' }, observer) }),
+                }),
+              }),
+            ],
+          });
+          const { next, complete } = sink(i);
+          // At a subscription's end urql hands the last result on once more, with hasNext: false: not an event of the gateway's.
+          const events = (result: { data?: unknown; hasNext?: boolean }) => result.hasNext !== false && next(result);
+          const { unsubscribe } = pipe(urql.subscription(UPDATES, variables), onEnd(complete), subscribe(events));
+          disposals.push(unsubscribe);
+        }
       } else {
         // graphql-sse's settings as docs/frontend/live-updates.md gives them.
         const client = createSseClient({
