@@ -48,7 +48,10 @@ export async function rolling(): Promise<void> {
         if (keys.length > 0) await redis.del(...keys);
         redis.disconnect();
       }
-      const kinds = [...new Set(run.failures)].map((kind) => `${kind} × ${run.failures.filter((f) => f === kind).length}`).join(', ');
+      const kindOf = (failure: string) => failure.split(' (')[0];
+      const kinds = [...new Set(run.failures.map(kindOf))]
+        .map((kind) => `${kind} × ${run.failures.filter((f) => kindOf(f) === kind).length}`)
+        .join(', ');
       const once = run.subscribers.filter((s) => s.completed && s.statuses.filter((status) => status === 'SUCCEEDED').length === 1).length;
       console.log(
         `| ${delayMs} | ${redispatch ? 'on' : 'off'} | ${run.succeeded + run.failures.length} | ${run.failures.length} | ${kinds || '—'} | ${run.inFlightAtSignal.join(', ')} | ${run.downAfterMs.map(Math.round).join(', ')} | ${run.exitAfterMs.map(Math.round).join(', ')} | ${once} of ${run.subscribers.length} | ${run.subscribers.reduce((n, s) => n + s.reconnects, 0)} |`,

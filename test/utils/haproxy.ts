@@ -55,7 +55,7 @@ export async function startLoadBalancer(options: LoadBalancerOptions): Promise<L
     '  timeout client 60s',
     '  timeout server 60s',
     // A replica busy with a burst of reconnects may answer a check late: late is not down.
-    '  timeout check 2s',
+    '  timeout check 5s',
     // Websockets are tunnels once upgraded.
     '  timeout tunnel 10m',
     '  retries 3',

@@ -42,7 +42,7 @@ export interface RollingOptions {
 export interface RollingRun {
   /** Queries answered 200 with data and no errors. */
   succeeded: number;
-  /** Every other query: why it failed (HTTP status, or the network error). */
+  /** Every other query: why it failed (HTTP status and body, or the network error), and in which phase of the restart. */
   failures: string[];
   /** Queries in flight through HAProxy at each SIGTERM. */
   inFlightAtSignal: number[];
@@ -97,6 +97,9 @@ export async function rollingRestart(options: RollingOptions): Promise<RollingRu
     // HAProxy forwards the client's address; every client here is on loopback, so they share one client's budget.
     ER_TRUST_PROXY: 'loopback',
     ER_STREAMS_PER_CLIENT: '10000',
+    // /readyz pings Redis within this time. On this machine, shared with other work, the replica left alone with every
+    // subscriber's reconnect can take more than the default second to answer: two such checks would mark it down too.
+    ER_REDIS_COMMAND_TIMEOUT_MS: '5000',
   });
   const [g1, g2] = await Promise.all([startGatewayProcess(env(ports.g1)), startGatewayProcess(env(ports.g2))]);
   const replicas: Record<(typeof names)[number], GatewayProcess> = { g1, g2 };
@@ -157,7 +160,8 @@ export async function rollingRestart(options: RollingOptions): Promise<RollingRu
       fresh.push(false);
       if (transport !== 'sse') {
         const client = reconnectingWsClient(`${lb.url.replace(/^http/, 'ws')}/graphql`);
-        client.on('closed', () => lost(i));
+        // A lazy client closes its socket once its subscription has completed: that is no loss.
+        client.on('closed', () => records[i].completed || lost(i));
         disposals.push(() => client.dispose());
         if (transport === 'graphql-ws') client.subscribe({ query: UPDATES, variables }, sink(i));
         else if (transport === 'apollo') {
@@ -206,17 +210,30 @@ export async function rollingRestart(options: RollingOptions): Promise<RollingRu
       exits: [],
       subscribers: records,
     };
+    /** What the restart is doing, named in each failure. */
+    let phase = 'steady';
     const worker = async () => {
       while (!stopped) {
         inFlight++;
         try {
           const res = await fetch(`${lb!.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: QUERY });
-          const body = (await res.json().catch(() => undefined)) as
-            { data?: { idMappingJob?: { status: string } }; errors?: unknown[] } | undefined;
+          const text = await res.text();
+          let body: { data?: { idMappingJob?: { status: string } }; errors?: unknown[] } | undefined;
+          try {
+            body = JSON.parse(text) as typeof body;
+          } catch {
+            // HAProxy's own answers are HTML.
+          }
           if (res.status === 200 && body?.data?.idMappingJob?.status === 'SUCCEEDED' && !body.errors) run.succeeded++;
-          else run.failures.push(`HTTP ${res.status}`);
+          else
+            run.failures.push(
+              `HTTP ${res.status} (${phase}): ${text
+                .replace(/<[^>]+>|\s+/g, ' ')
+                .trim()
+                .slice(0, 60)}`,
+            );
         } catch (err) {
-          run.failures.push(String((err as { cause?: { code?: string } }).cause?.code ?? err));
+          run.failures.push(`${String((err as { cause?: { code?: string } }).cause?.code ?? err)} (${phase})`);
         } finally {
           inFlight--;
           notify();
@@ -235,13 +252,18 @@ export async function rollingRestart(options: RollingOptions): Promise<RollingRu
       const old = replicas[name];
       run.inFlightAtSignal.push(inFlight);
       const signalled = performance.now();
+      phase = `${name} stopping`;
       old.child.kill('SIGTERM');
       await lb.until(name, 'DOWN');
+      phase = `${name} down`;
       run.downAfterMs.push(performance.now() - signalled);
       run.exits.push(await old.exited);
       run.exitAfterMs.push(performance.now() - signalled);
+      phase = `${name} exited`;
       replicas[name] = await startGatewayProcess(env(ports[name]));
+      phase = `${name} restarted`;
       await lb.until(name, 'UP');
+      phase = `${name} up`;
       // Every subscriber the old replica held has reconnected (to the other) and had the current state.
       await until(() => fresh.every(Boolean));
       await more(50);
