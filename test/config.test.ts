@@ -33,6 +33,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     wsMaxBufferedBytes: 1_048_576,
     requestDeadlineMs: 10_000,
     shutdownDrainMs: 10_000,
+    shutdownDelayMs: 0,
     startClockSkewMs: 10_000,
     startTimeoutMs: 15_000,
     pollShare: 0.2,
@@ -140,6 +141,12 @@ test('the IDE is GraphiQL by default outside production and off in production; E
   expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_IDE: 'graphiql' }).ide).toBe('graphiql');
   expect(loadConfig({ ER_IDE: 'sandbox' }).ide).toBe('sandbox');
   expect(refusal({ ER_IDE: 'graphql-playground' })).toMatch(/^ER_IDE: /);
+});
+
+test('the shutdown delay is 5 s in production, where a load balancer routes to the process, and 0 elsewhere; ER_SHUTDOWN_DELAY_MS sets it', () => {
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'emulator' }).shutdownDelayMs).toBe(5000);
+  expect(loadConfig({ NODE_ENV: 'production', ER_BACKEND: 'emulator', ER_SHUTDOWN_DELAY_MS: '0' }).shutdownDelayMs).toBe(0);
+  expect(loadConfig({ ER_SHUTDOWN_DELAY_MS: '1500' }).shutdownDelayMs).toBe(1500);
 });
 
 test('production must name its backend', () => {

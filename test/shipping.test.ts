@@ -140,7 +140,9 @@ test('the Kubernetes manifests: probes on /healthz and /readyz, settings that pa
   );
   // The delay is the gateway's own: a preStop sleep would add to it.
   expect(container.lifecycle?.preStop).toBeUndefined();
-  expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdownDrainMs + 5000);
+  // Delay, drain and the 2 s in which requests still waiting are answered.
+  expect(config.shutdownDelayMs).toBe(5000);
+  expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(config.shutdownDelayMs + config.shutdownDrainMs + 2000);
   const redis = manifests('deploy/k8s/redis.yaml');
   expect(redis.map((doc) => doc.kind)).toEqual(['Deployment', 'Service']);
 });

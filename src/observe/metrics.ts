@@ -41,12 +41,14 @@ export interface GatewayMetrics {
   pollAge: Histogram;
   /** Tells the poll-age gauge where to read the age of the oldest state among watched jobs. */
   reportPollAge(oldestSeconds: () => number): void;
+  /** Log lines dropped because stdout could not take them (its reader gone, or too far behind). */
+  logLinesDropped: Counter;
 }
 
 /** Buckets of GraphQL operations and SDK calls, in seconds: a cached answer is sub-millisecond, an upstream call tens of ms. */
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export function createMetrics(options: { processMetrics: boolean }): GatewayMetrics {
+export function createMetrics(options: { processMetrics: boolean; logLinesDropped?: () => number }): GatewayMetrics {
   const registry = new Registry();
   if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'er_gateway_' });
   let oldestPollSeconds = () => 0;
@@ -58,8 +60,20 @@ export function createMetrics(options: { processMetrics: boolean }): GatewayMetr
       this.set(oldestPollSeconds());
     },
   });
+  const dropped = options.logLinesDropped;
   return {
     registry,
+    logLinesDropped: new Counter({
+      name: 'er_gateway_log_lines_dropped_total',
+      help: 'Log lines dropped because stdout could not take them: its reader is gone, or too far behind.',
+      registers: [registry],
+      // The log output counts its own drops: it writes before any registry exists, and for the whole process.
+      collect() {
+        if (!dropped) return;
+        this.reset();
+        this.inc(dropped());
+      },
+    }),
     reportPollAge: (oldest) => {
       oldestPollSeconds = oldest;
     },

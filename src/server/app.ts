@@ -39,6 +39,7 @@ import { createMetrics, type GatewayMetrics } from '../observe/metrics';
 import { OperationObserver } from '../observe/operation';
 import { countedStreams } from '../observe/streams';
 import { startTracing, type TraceCarrier } from '../observe/tracing';
+import { stdoutLog, type LogOutput } from './log';
 import { OperationGate } from './operations';
 import { OriginGuard } from './origins';
 import {
@@ -61,7 +62,10 @@ import { UpstreamCost } from './upstream-cost';
 import { serveWebSockets } from './websocket';
 
 export interface GatewayOptions {
+  /** @default JSON lines on stdout (see LogOutput), at `logLevel` */
   logger?: Logger;
+  /** Where `logger` writes, for the count of dropped lines on /metrics. @default stdout's, when `logger` is unset */
+  logOutput?: LogOutput;
   /** Settings for the embedded emulator (ER_BACKEND=emulator): tests pass a clock and faults. */
   emulator?: Omit<EmulatorOptions, 'port' | 'host' | 'jobSeconds'>;
   /** Node's process metrics (heap, event loop) on /metrics. @default true */
@@ -88,12 +92,16 @@ export interface Gateway {
   readonly emulator?: Emulator;
   readonly watcher: JobWatcher;
   /**
-   * Stops taking connections, closes websockets (1001) and lets HTTP requests
-   * finish for `shutdownDrainMs`; then whatever still waits for the service is
-   * answered with UPSTREAM_UNAVAILABLE (reason `shutdown`) instead of being
-   * cut. Then it stops the rest of what it started, last started first:
-   * the metrics listener, pollers, the SDK clients, Redis, the embedded
-   * emulator.
+   * Shuts down, readiness first: `/readyz` answers 503 at once, and for
+   * `shutdownDelayMs` the gateway goes on serving new requests and
+   * connections (answers say `Connection: close`), while load balancers
+   * stop sending. Then it stops taking connections, closes websockets (1001,
+   * with a reason that tells clients to reconnect) and ends event streams,
+   * and lets HTTP requests finish for `shutdownDrainMs`; whatever still waits
+   * for the service then is answered with UPSTREAM_UNAVAILABLE (reason
+   * `shutdown`) instead of being cut. Last it stops the rest of what it
+   * started, last started first: the metrics listener, pollers, the SDK
+   * clients, Redis, the embedded emulator. The same promise when asked again.
    */
   close(): Promise<void>;
 }
@@ -134,7 +142,11 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 }
 
 async function compose(config: Config, options: GatewayOptions, stack: Stack): Promise<Gateway> {
-  const logger = options.logger ?? createLogger(config);
+  const logOutput = options.logOutput ?? (options.logger ? undefined : stdoutLog());
+  const logger = options.logger ?? createLogger(config, logOutput);
+  let closing: Promise<void> | undefined;
+  /** Set on `close`: from then on /readyz answers 503, and HTTP answers close their connection. */
+  let shuttingDown = false;
   // First on the stack, so last to stop: the spans of everything else's shutdown are exported.
   const tracing = config.tracing ? stack.use(startTracing(config.tracing, gatewayVersion())).tracing : undefined;
   const scheduler = options.scheduler ?? realScheduler;
@@ -148,7 +160,10 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     log.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const audit = auditTo(logger);
   const emulator = config.backend === 'emulator' ? stack.use(await startEmbeddedEmulator(config, options.emulator)).emulator : undefined;
-  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const metrics = createMetrics({
+    processMetrics: options.processMetrics ?? true,
+    logLinesDropped: logOutput && (() => logOutput.dropped),
+  });
   const observer = new OperationObserver(metrics, clientCode, config.metricsOperationNames, tracing);
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger)).redis : undefined;
@@ -259,6 +274,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     deadlines,
     logger,
     backend: config.backend,
+    shuttingDown: () => shuttingDown,
     readiness: async (): Promise<Record<string, boolean>> => ({
       ...(redis ? { redis: await redis.check() } : {}),
       ...(awsAccess ? { aws: awsAccess.ready() } : {}),
@@ -317,8 +333,20 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     maxPayloadBytes: config.bodyLimitBytes,
     messagesPerSecond: config.wsMessagesPerSecond,
   });
-  // On the stack for a start that fails before Apollo runs; once it does, Apollo's drain closes them (and the stack skips them).
-  const closeWebSockets = stack.defer(() => webSockets.dispose());
+  const sse = createSseHandler({
+    schema,
+    gate,
+    posture,
+    context,
+    limits: countedStreams(limits, metrics, 'sse'),
+    streamsPerClient: config.streamsPerClient,
+    refusedStarts,
+    deadlines,
+    scheduler,
+    logger,
+  });
+  // `close` runs it at the end of the shutdown delay, before the drain; the stack (and Apollo's drain) for a start that fails, once whichever asks first.
+  const closeStreams = stack.defer(() => Promise.all([webSockets.dispose(), sse.close()]));
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     validationRules,
@@ -349,8 +377,8 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
             }),
           ]
         : []),
-      // Websockets close (1001) while HTTP requests drain: Apollo runs the drain hooks together.
-      { serverWillStart: async () => ({ drainServer: closeWebSockets }) },
+      // Should anything but `close` stop Apollo, websockets close (1001) and event streams end as HTTP requests drain.
+      { serverWillStart: async () => ({ drainServer: closeStreams }) },
     ],
   });
   await apollo.start();
@@ -366,21 +394,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       clearTimeout(cut);
     }
   });
-  http.serveGraphQL(
-    apollo,
-    createSseHandler({
-      schema,
-      gate,
-      posture,
-      context,
-      limits: countedStreams(limits, metrics, 'sse'),
-      streamsPerClient: config.streamsPerClient,
-      refusedStarts,
-      deadlines,
-      scheduler,
-      logger,
-    }),
-  );
+  http.serveGraphQL(apollo, sse.handle);
   await listening(
     () => http.app.listen({ port: config.port, host: config.host }),
     { port: 'PORT', host: 'HOST' },
@@ -401,6 +415,20 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     metrics,
     emulator,
     watcher,
-    close: () => stack.dispose(),
+    close: () =>
+      (closing ??= (async () => {
+        shuttingDown = true;
+        if (config.shutdownDelayMs > 0) {
+          // Load balancers take a few checks to stop sending: everything that arrives meanwhile is served.
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDelayMs));
+          logger.info(
+            { delayMs: config.shutdownDelayMs },
+            'shutdown delay over: no longer accepting; closing websockets and event streams',
+          );
+        }
+        // Before the HTTP drain, which cuts connections with no request in progress: upgraded websockets are such connections.
+        await closeStreams();
+        await stack.dispose();
+      })()),
   };
 }

@@ -135,6 +135,12 @@ export const settingsSchema = z.object({
     description:
       'on SIGTERM, how long in-flight requests may finish; then those still waiting are answered with `UPSTREAM_UNAVAILABLE` (`reason: "shutdown"`)',
   }),
+  ER_SHUTDOWN_DELAY_MS: z.coerce.number().int().min(0).max(600_000).optional().meta({
+    group: 'service',
+    defaultText: '`5000` with `NODE_ENV=production`, else `0`',
+    description:
+      "on SIGTERM, `/readyz` answers 503 at once, and the gateway goes on serving new requests and connections for this long before it stops accepting, closes websockets (1001) and event streams, and drains: load balancers and Kubernetes endpoints keep sending for a few seconds after a replica is told to stop, and this covers them (set it above the load balancer's check interval × the failed checks that mark a server down). 0 outside production, where nothing routes to the process and a stop should be quick; see [Replicas and deploying](replicas-and-deploying.md#shutting-down)",
+  }),
   ER_START_CLOCK_SKEW_MS: z.coerce.number().int().min(0).max(3_600_000).default(10_000).meta({
     group: 'upstream',
     description:
@@ -724,6 +730,7 @@ export function loadConfig(source: Record<string, string | undefined>) {
     wsMaxBufferedBytes: vars.ER_WS_MAX_BUFFERED_BYTES,
     requestDeadlineMs: vars.ER_REQUEST_DEADLINE_MS,
     shutdownDrainMs: vars.ER_SHUTDOWN_DRAIN_MS,
+    shutdownDelayMs: vars.ER_SHUTDOWN_DELAY_MS ?? (vars.NODE_ENV === 'production' ? 5000 : 0),
     startClockSkewMs: vars.ER_START_CLOCK_SKEW_MS,
     startTimeoutMs: vars.ER_START_TIMEOUT_MS,
     pollShare: vars.ER_POLL_SHARE,

@@ -28,9 +28,10 @@ export interface HttpLayerOptions<C extends BaseContext> {
   logger: Logger;
   /** What `/healthz` names as the backend. */
   backend: string;
-  /** Whether the gateway may take traffic (`/readyz`): each dependency it needs, up or not. */
-  /** Each dependency's check, asked anew (within its own timeout) on every `/readyz`. */
+  /** Whether the gateway may take traffic (`/readyz`): each dependency's check, asked anew (within its own timeout) on every `/readyz`. */
   readiness: () => Promise<Record<string, boolean>>;
+  /** True from SIGTERM on: `/readyz` answers 503 at once, whatever the checks, and every answer closes its connection. */
+  shuttingDown: () => boolean;
   /** Which proxies' X-Forwarded-For names the client's address (fastify's `trustProxy`). @default none */
   trustProxy?: (address: string, hop: number) => boolean;
   /** Slow clients: headers, whole request, idle keep-alive, and connections held at once. */
@@ -127,6 +128,8 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
 
   // A callback hook, not an async one: it runs on every request, and a promise there shows in throughput.
   app.addHook('onRequest', (request, reply, done) => {
+    // A client on keep-alive opens its next connection through the load balancer, which sends it to a replica that stays.
+    if (options.shuttingDown()) reply.raw.setHeader('connection', 'close');
     const refused =
       request.url === '/healthz' || request.url === '/readyz' ? undefined : origins.refusal(request.headers.host, request.headers.origin);
     if (refused) return void refuse(reply, 403, 'FORBIDDEN', refused);
@@ -146,6 +149,11 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
   app.get('/healthz', async () => ({ status: 'ok', backend: options.backend }));
   // Ready when every dependency is: a load balancer sends no traffic to a replica that cannot reach Redis.
   app.get('/readyz', async (_request, reply) => {
+    if (options.shuttingDown()) {
+      return reply
+        .code(503)
+        .send({ status: 'shutting down', reason: 'This replica is shutting down (SIGTERM): send new traffic to another one.' });
+    }
     const checks = await options.readiness();
     const ready = Object.values(checks).every(Boolean);
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not ready', checks });

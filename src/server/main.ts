@@ -2,7 +2,11 @@ import 'reflect-metadata';
 import { SettingError } from '../settings/files';
 import { startGateway } from './app';
 import { ListenError } from './listen';
+import { stdoutLog } from './log';
 import { ConfigError, loadConfig } from './config';
+
+/** How long the last log lines may take to reach stdout's reader before the process exits without them. */
+const LAST_LINES_MS = 1000;
 
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
@@ -11,6 +15,37 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const gateway = await startGateway(config);
   const { logger } = gateway;
+  // Before the ready line: whoever reads it may send SIGTERM at once, which must find the handler installed.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting without finishing the drain');
+      process.exit(1);
+    }
+    stopping = true;
+    const { shutdownDelayMs: delayMs, shutdownDrainMs: drainMs } = config;
+    logger.info(
+      { signal, delayMs, drainMs },
+      `shutting down: /readyz answers 503; serving for ${delayMs} ms more, then closing websockets and draining requests for up to ${drainMs} ms`,
+    );
+    // A stdout whose reader has gone drops lines (LogOutput): nothing here waits on it longer than LAST_LINES_MS.
+    const exit = (code: number) =>
+      void stdoutLog()
+        .flush(LAST_LINES_MS)
+        .then(() => process.exit(code));
+    gateway.close().then(
+      () => {
+        logger.info('shut down cleanly');
+        exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
   if (Number(process.versions.node.split('.')[0]) < 22) {
     logger.warn(
       { node: process.version },
@@ -51,28 +86,6 @@ async function main(): Promise<void> {
   };
   const named = [pages.dashboard && `dashboard at ${pages.dashboard}`, pages.ide && `IDE at ${pages.ide}`].filter(Boolean).join(', ');
   logger.info(pages, `er-gateway ready at ${gateway.url}/graphql (metrics at ${gateway.metricsUrl}/metrics)${named ? `; ${named}` : ''}`);
-
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting without finishing the drain');
-      process.exit(1);
-    }
-    stopping = true;
-    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'shutting down: draining requests and closing websockets');
-    gateway.close().then(
-      () => {
-        logger.info('shut down cleanly');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
 }
 
 main().catch((err: unknown) => {

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import type { ServerResponse } from 'node:http';
 import { execute, subscribe, type DocumentNode } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
 import type { Logger } from 'pino';
@@ -13,6 +14,7 @@ import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { GraphQLSchema } from 'graphql';
 import type { Scheduler } from '../watch/scheduler';
+import { closeWhenIdle, type Writes } from './hand-over';
 import { runAt } from './timers';
 
 export interface SseOptions {
@@ -53,8 +55,13 @@ type SseContext = GatewayContext & Record<PropertyKey, unknown>;
  * the request before this handler sees it. A stream opened with a token ends
  * when the token expires, as a websocket closes then: a client that opens it
  * again must bring a token that is still valid.
+ *
+ * `close` (at shutdown) ends every open stream without a `complete` event,
+ * which graphql-sse clients take as a lost connection: they open it again
+ * (through the load balancer, to another replica) and get the job's current
+ * state first. A stream asked for after `close` is refused with 503.
  */
-export function createSseHandler(options: SseOptions): SseHandler {
+export function createSseHandler(options: SseOptions): { handle: SseHandler; close(): Promise<void> } {
   const format = clientErrorFormatter(options.logger, { hideSuggestions: !options.posture.introspection });
   const callers = new WeakMap<FastifyRequest, Caller>();
   const handler = createHandler<SseContext>({
@@ -93,7 +100,21 @@ export function createSseHandler(options: SseOptions): SseHandler {
     onNext: (_ctx, _req, result) =>
       'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result,
   });
-  return async (request, reply, caller) => {
+  /** Each open stream, with its writes in progress. */
+  const open = new Map<ServerResponse, Writes>();
+  let closed = false;
+  const handle: SseHandler = async (request, reply, caller) => {
+    if (closed) {
+      return void refuse(
+        reply.header('retry-after', '1'),
+        503,
+        'UPSTREAM_UNAVAILABLE',
+        'This replica is shutting down: open the stream again.',
+        {
+          reason: 'shutdown',
+        },
+      );
+    }
     // A stream counts against the client's budget from before it opens: one budget with its websockets.
     const release = options.limits.openStream(caller.client);
     if (!release) {
@@ -112,6 +133,8 @@ export function createSseHandler(options: SseOptions): SseHandler {
       );
     }
     reply.raw.once('close', release);
+    open.set(reply.raw, countWrites(reply.raw));
+    reply.raw.once('close', () => open.delete(reply.raw));
     const { expiresAt } = caller.principal;
     if (expiresAt !== undefined) {
       const cancel = runAt(options.scheduler, expiresAt, () => reply.raw.end());
@@ -122,4 +145,26 @@ export function createSseHandler(options: SseOptions): SseHandler {
     reply.hijack();
     await handler(request, reply);
   };
+  return {
+    handle,
+    close: async () => {
+      closed = true;
+      // Once the event each is writing, if any, is out, and its `complete` after it (see closeWhenIdle).
+      await Promise.all([...open].map(([stream, writes]) => closeWhenIdle(writes, () => stream.end())));
+    },
+  };
+}
+
+/** Counts `stream`'s writes in progress (graphql-sse writes each message with a callback and waits for it). */
+function countWrites(stream: ServerResponse): Writes {
+  const writes: Writes = { pending: 0 };
+  const write = stream.write.bind(stream) as (chunk: unknown, callback?: (err?: Error | null) => void) => boolean;
+  stream.write = ((chunk: unknown, callback?: (err?: Error | null) => void) => {
+    writes.pending++;
+    return write(chunk, (err) => {
+      if (--writes.pending === 0) writes.idle?.();
+      callback?.(err);
+    });
+  }) as ServerResponse['write'];
+  return writes;
 }

@@ -17,6 +17,7 @@ import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
+import { closeWhenIdle, type Writes } from './hand-over';
 import { guardSockets, type DropReason } from './socket-guard';
 import { runAt } from './timers';
 
@@ -83,6 +84,10 @@ const UNAUTHORIZED = 4401;
 const TRY_AGAIN_LATER = 1013;
 /** A client past a limit of its own (too many sockets, too many messages): policy violation. */
 const POLICY_VIOLATION = 1008;
+/** The gateway is shutting down: graphql-ws clients retry on this code by default. */
+const GOING_AWAY = 1001;
+/** What a socket closed at shutdown is told (a close reason has 123 bytes at most). */
+export const SHUTDOWN_REASON = 'The gateway is shutting down: reconnect and subscribe again; you get the current state first.';
 
 /**
  * GraphQL over websockets (the graphql-transport-ws protocol) at /graphql on
@@ -132,6 +137,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   const unnamed = new WeakMap<IncomingMessage, () => void>();
   /** Each socket's expiry timer, cancelled when it closes. */
   const expiries = new WeakMap<WebSocket, () => void>();
+  /** Each socket's sends not yet written, and what waits for there to be none (a close at shutdown). */
+  const writes = new WeakMap<WebSocket, Writes>();
   const guard = guardSockets(wsServer, {
     keepAliveMs: options.keepAliveMs,
     maxBufferedBytes: options.maxBufferedBytes,
@@ -240,8 +247,14 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         send: (data) =>
           new Promise<void>((resolve) => {
             if (socket.readyState !== socket.OPEN) return resolve();
+            const written = writes.get(socket) ?? { pending: 0 };
+            writes.set(socket, written);
+            written.pending++;
             // A write that fails means the client is gone: its close event releases its operations.
-            socket.send(data, () => resolve());
+            socket.send(data, () => {
+              if (--written.pending === 0) written.idle?.();
+              resolve();
+            });
           }),
         close: (code, reason) => socket.close(code, reason),
         onMessage: (handle) =>
@@ -272,7 +285,10 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   return {
     dispose: async () => {
       guard.dispose();
-      for (const socket of wsServer.clients) socket.close(1001, 'Going away');
+      // Once the event each is writing, if any, is out, and its `complete` after it (see closeWhenIdle).
+      await Promise.all(
+        [...wsServer.clients].map((socket) => closeWhenIdle(writes.get(socket), () => socket.close(GOING_AWAY, SHUTDOWN_REASON))),
+      );
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };

@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
 import { abuse } from './abuse';
 import { frugality } from './frugality';
+import { rolling } from './rolling';
 import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
 import { startup, throughput } from './throughput';
 import { tracingCost } from './tracing';
@@ -283,6 +284,7 @@ async function main(): Promise<void> {
   const only = process.env.BENCH_ONLY;
   if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
   if (only === 'abuse') return abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
+  if (only === 'rolling') return rolling();
   if (only === 'shared' || !only) {
     const r = await sharedFanout(Number(process.env.BENCH_SHARED_SUBSCRIBERS ?? 3000), 3);
     console.log(

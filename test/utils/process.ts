@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { leftover } from './leftovers';
@@ -12,6 +13,8 @@ export interface GatewayProcess {
   metricsUrl: string;
   /** Its log lines so far, parsed. */
   lines: Record<string, unknown>[];
+  /** Emits `line` at each log line, once it is in `lines`. */
+  output: EventEmitter;
   /** Resolves with the exit code (or the signal's name) when it exits. */
   exited: Promise<number | string>;
 }
@@ -33,6 +36,7 @@ export async function startGatewayProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: Record<string, unknown>[] = [];
+  const output = new EventEmitter();
   const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? 'unknown')));
   // A process the test left running is killed after it (SIGCONT first, in case the test stopped it).
   leftover(async () => {
@@ -53,11 +57,12 @@ export async function startGatewayProcess(
       } catch {
         lines.push({ msg: text });
       }
+      output.emit('line');
     });
     void exited.then((code) => fail(new Error(`the gateway exited (${code}) before it was ready: ${stderr}`)));
   });
   const [url, metricsUrl] = await ready;
-  return { child, url, metricsUrl, lines, exited };
+  return { child, url, metricsUrl, lines, output, exited };
 }
 
 /** Runs src/server/main.ts with `env` until it exits by itself: for start-ups that must fail, and say why. */
