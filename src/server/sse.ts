@@ -3,10 +3,10 @@ import type { ServerResponse } from 'node:http';
 import { execute, subscribe, type DocumentNode } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
 import type { Logger } from 'pino';
-import type { TraceCarrier } from '../observe/tracing';
 import type { GatewayContext } from '../resolvers/context';
-import type { Deadlines, RequestDeadline } from '../upstream/deadline';
+import type { Deadlines } from '../upstream/deadline';
 import type { Caller, ClientLimits } from './client-limits';
+import type { StreamContext } from './websocket';
 import { clientErrorFormatter, formatAll } from './errors';
 import { refuse, type SseHandler } from './http';
 import type { SchemaPosture } from './limits';
@@ -21,12 +21,7 @@ export interface SseOptions {
   schema: GraphQLSchema;
   gate: OperationGate;
   posture: SchemaPosture;
-  context: (
-    deadline: RequestDeadline,
-    caller: Caller,
-    subscriber: NonNullable<GatewayContext['subscriber']>,
-    carrier: TraceCarrier,
-  ) => GatewayContext;
+  context: StreamContext;
   limits: ClientLimits;
   /** Told of the starts of each mutation the gate refuses, with who sent it. */
   refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;

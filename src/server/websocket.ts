@@ -21,6 +21,17 @@ import { closeWhenIdle, type Writes } from './hand-over';
 import { guardSockets, type DropReason } from './socket-guard';
 import { runAt } from './timers';
 
+/**
+ * The context of one operation on a stream (a websocket's or an event stream's) by `caller`: its calls wait
+ * for the service no longer than `deadline`, it ends with `subscriber.signal`, and its spans continue `carrier`.
+ */
+export type StreamContext = (
+  deadline: RequestDeadline,
+  caller: Caller,
+  subscriber: NonNullable<GatewayContext['subscriber']>,
+  carrier: TraceCarrier,
+) => GatewayContext;
+
 export interface WebSocketOptions {
   httpServer: Server;
   schema: GraphQLSchema;
@@ -29,12 +40,7 @@ export interface WebSocketOptions {
   /** Introspection as on HTTP: off, error messages suggest no field names. */
   posture: SchemaPosture;
   /** The context of one operation by `caller`, whose calls wait for the service no longer than `deadline`, and which ends with `subscriber.signal`. */
-  context: (
-    deadline: RequestDeadline,
-    caller: Caller,
-    subscriber: NonNullable<GatewayContext['subscriber']>,
-    carrier: TraceCarrier,
-  ) => GatewayContext;
+  context: StreamContext;
   /** What each client may hold: sockets, subscriptions per socket, distinct jobs. */
   limits: ClientLimits;
   /** The address a socket's client calls from (behind trusted proxies, the forwarded one). */
