@@ -63,7 +63,10 @@ type ReserveCommand = (
  * it over once its owner's start can no longer land (see `takeOver`).
  * Under Sentinel a claim and a settled record are on a replica before the
  * start is sent and before it is answered (`replicated`), so a failover
- * keeps them. Times are the replicas' clocks (`clock`); the clock-skew allowance covers
+ * keeps them, as long as a replica acknowledges within the wait: when none
+ * does (down, or far behind), starts go on rather than stop, and a failover
+ * in that window can lose the claim (a retry then meets only the service's
+ * one-running-job rule). Times are the replicas' clocks (`clock`); the clock-skew allowance covers
  * their differences.
  */
 export class RedisIdempotencyStore implements IdempotencyStore {
@@ -104,7 +107,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       throw unreachable();
     }
     // A claim the primary took but that died with it would let a retry on the promoted replica start the job again: it must be on a replica before the start is sent.
-    if (answer[0] === 1 && !(await this.replicated())) throw unreachable();
+    if (answer[0] === 1 && !(await this.replicated())) {
+      // Nothing was sent: a retry must find the key free, not wait out a claim that no start stands behind.
+      await this.release(key);
+      throw unreachable();
+    }
     const [claimed, current] = answer;
     if (current === '') return { claimed: true, reservedAt: now };
     const record = JSON.parse(current) as IdempotencyRecord;
@@ -124,8 +131,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
    * that the answer comes well within it) until a
    * replica has this connection's writes, so the replica a failover promotes
    * holds them. False only when the primary stopped answering; a replica that
-   * does not acknowledge in time (down or far behind, so not the one promoted
-   * soon) does not hold starts up. A cluster is not asked: WAIT goes to one
+   * does not acknowledge in time (down or far behind) does not hold starts up,
+   * which leaves the window the class comment names. A cluster is not asked: WAIT goes to one
    * node, and ioredis routes a command without keys to any (see the
    * operators' page on replicas).
    */

@@ -62,15 +62,14 @@ export function parseRedisUrl(text: string): RedisTopology {
     return { kind: 'standalone', url: text };
   }
   const kind = mode as 'sentinel' | 'cluster';
-  const [beforeQuery, query = ''] = splitOnce(rest, '?');
+  // The user info first, by the last `@`: a password with an unencoded `/` or `?` must not be taken for a path
+  // or a query, nor be quoted in an error about the nodes.
+  const at = rest.lastIndexOf('@');
+  const credentials = at < 0 ? {} : userInfo(rest.slice(0, at));
+  const [beforeQuery, query = ''] = splitOnce(rest.slice(at + 1), '?');
   const [authority, path = ''] = splitOnce(beforeQuery, '/');
-  const at = authority.lastIndexOf('@');
-  const credentials = at < 0 ? {} : userInfo(authority.slice(0, at));
-  const nodes = authority
-    .slice(at + 1)
-    .split(',')
-    .map((node) => hostPort(node, DEFAULT_PORTS[kind]));
-  const params = new URLSearchParams(query);
+  const nodes = authority.split(',').map((node) => hostPort(node, DEFAULT_PORTS[kind]));
+  const params = queryParams(query);
   const known = kind === 'sentinel' ? ['sentinelUsername', 'sentinelPassword'] : [];
   const unknown = [...params.keys()].filter((key) => !known.includes(key));
   if (unknown.length > 0)
@@ -124,6 +123,16 @@ function decode(text: string): string {
   }
 }
 
+/** A URL's query, its values percent-decoded as a URL's user info is (a `+` stays a `+`, as base64 passwords have them). */
+function queryParams(query: string): Map<string, string> {
+  const params = new Map<string, string>();
+  for (const pair of query.split('&').filter((part) => part !== '')) {
+    const [key, value = ''] = splitOnce(pair, '=');
+    params.set(decode(key), decode(value));
+  }
+  return params;
+}
+
 function userInfo(text: string): Credentials {
   const [user, password] = splitOnce(text, ':');
   return {
@@ -133,8 +142,8 @@ function userInfo(text: string): Credentials {
 }
 
 function hostPort(text: string, defaultPort: number): RedisNode {
-  // [::1]:6379 for IPv6, host:port otherwise.
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+))(?::(\d{1,5}))?$/.exec(text);
+  // [::1]:6379 for IPv6, host:port otherwise (`_` as compose service names have it).
+  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9._-]+))(?::(\d{1,5}))?$/.exec(text);
   const port = Number(match?.[3] ?? defaultPort);
   if (!match || port < 1 || port > 65535) throw new RedisUrlError(`has a bad host:port "${text}" in its list of nodes`);
   return { host: match[1] ?? match[2], port };

@@ -76,7 +76,14 @@ export function jobRoute(kind: Kind, workflowName: string, jobId: string): strin
 export function parseRoute(hash: string): { kind: Kind; workflowName: string; jobId: string } | undefined {
   const match = /^#\/(idmapping|matching)\/([^/]+)\/([0-9a-f]+)$/.exec(hash);
   if (!match) return undefined;
-  return { kind: match[1] === 'idmapping' ? 'idMapping' : 'matching', workflowName: decodeURIComponent(match[2]), jobId: match[3] };
+  let workflowName: string;
+  try {
+    workflowName = decodeURIComponent(match[2]);
+  } catch {
+    // A link mangled on its way (`%` not followed by two hex digits) shows the list, not a broken page.
+    return undefined;
+  }
+  return { kind: match[1] === 'idmapping' ? 'idMapping' : 'matching', workflowName, jobId: match[3] };
 }
 
 /** A status badge. */

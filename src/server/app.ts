@@ -427,8 +427,11 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
           );
         }
         // Before the HTTP drain, which cuts connections with no request in progress: upgraded websockets are such connections.
-        await closeStreams();
-        await stack.dispose();
+        try {
+          await closeStreams();
+        } finally {
+          await stack.dispose();
+        }
       })()),
   };
 }

@@ -59,12 +59,13 @@ export class LogOutput {
     return new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
-        this.stream.removeListener('drain', done);
         this.stream.removeListener('error', done);
         resolve();
       };
       const timer = setTimeout(done, timeoutMs);
-      this.stream.once('drain', done);
+      // Writes complete in order: the callback of an empty one comes once every line before it is out
+      // ('drain' would come only after a write that filled the buffer).
+      this.stream.write('', done);
       this.stream.once('error', done);
     });
   }

@@ -8,6 +8,9 @@ import { ConfigError, loadConfig } from './config';
 /** How long the last log lines may take to reach stdout's reader before the process exits without them. */
 const LAST_LINES_MS = 1000;
 
+/** Past the delay and the drain, what the rest of the shutdown may take: the answers' grace, streams, Redis, the last spans. */
+const SHUTDOWN_MARGIN_MS = 5000;
+
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
@@ -33,6 +36,14 @@ async function main(): Promise<void> {
       void stdoutLog()
         .flush(LAST_LINES_MS)
         .then(() => process.exit(code));
+    // Whatever a step waits on (a collector that never answers, a peer), the process is gone before an orchestrator's SIGKILL would cut it.
+    setTimeout(
+      () => {
+        logger.error({ limitMs: delayMs + drainMs + SHUTDOWN_MARGIN_MS }, 'shutdown took too long: exiting without finishing it');
+        exit(1);
+      },
+      delayMs + drainMs + SHUTDOWN_MARGIN_MS,
+    ).unref();
     gateway.close().then(
       () => {
         logger.info('shut down cleanly');

@@ -2,7 +2,7 @@ import { execute, subscribe, type DocumentNode, type GraphQLError, type GraphQLS
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions as WsServerOptions, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
@@ -20,6 +20,9 @@ import type { OriginGuard } from './origins';
 import { closeWhenIdle, type Writes } from './hand-over';
 import { guardSockets, type DropReason } from './socket-guard';
 import { runAt } from './timers';
+
+/** How long a closed socket's client has to answer the close frame before its connection is cut. */
+const CLOSE_HANDSHAKE_MS = 1000; // ws 8.23's `closeTimeout`, which @types/ws 8.18 does not name yet
 
 /**
  * The context of one operation on a stream (a websocket's or an event stream's) by `caller`: its calls wait
@@ -116,10 +119,13 @@ export const SHUTDOWN_REASON = 'The gateway is shutting down: reconnect and subs
 export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise<void> } {
   const { schema, logger } = options;
   const format = clientErrorFormatter(logger, { hideSuggestions: !options.posture.introspection });
-  const wsServer = new WebSocketServer({
+  const wsServer = new WebSocketServer(<WsServerOptions & { closeTimeout: number }>{
     server: options.httpServer,
     path: '/graphql',
     maxPayload: options.maxPayloadBytes,
+    // A client that never answers our close frame (a half-open connection, a stalled reader) is cut after a
+    // second: ws's own 30 s would hold the whole shutdown, as wsServer.close waits for every socket.
+    closeTimeout: CLOSE_HANDSHAKE_MS,
     // Pings are messages too: they count against the message rate before they are answered.
     autoPong: false,
     verifyClient: ({ req }, allow) => {
@@ -227,6 +233,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     if (err.syscall !== 'listen') logger.error({ err }, 'websocket server error');
   });
   wsServer.on('connection', (socket, request) => {
+    // From the start: a shutdown that reads it before the first send must still see that send (closeWhenIdle).
+    writes.set(socket, { pending: 0 });
     socket.once('error', (err) => {
       logger.info({ err }, 'websocket client dropped after a socket error');
       // ws has sent the close frame (1009 for a message too large); a client that never answers it is cut.

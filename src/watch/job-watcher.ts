@@ -269,15 +269,16 @@ export class JobWatcher {
     return watch;
   }
 
-  /** A poll's read: with tracing, a trace of its own (`poll <kind> job`), linked to the traced subscriptions it serves. */
+  /**
+   * A poll's read: with tracing, a trace of its own (`poll <kind> job`), linked to the traced subscriptions it
+   * serves; a poll that serves none is no trace (untraced subscribers would fill the exporter's queue with polls).
+   */
   private pollRead(watch: Watch, kind: JobKind, key: JobKey): Promise<JobRead> {
     const tracing = this.tracing;
-    if (!tracing) return this.jobs.readJob(kind, key, 'poll');
-    return tracing.poll(
-      `poll ${kind} job`,
-      { 'er.workflow.name': key.workflowName, 'er.job.id': key.jobId },
-      [...(watch.traced ?? [])],
-      (context) => this.jobs.forTrace(context).readJob(kind, key, 'poll'),
+    const links = [...(watch.traced ?? [])];
+    if (!tracing || links.length === 0) return this.jobs.readJob(kind, key, 'poll');
+    return tracing.poll(`poll ${kind} job`, { 'er.workflow.name': key.workflowName, 'er.job.id': key.jobId }, links, (context) =>
+      this.jobs.forTrace(context).readJob(kind, key, 'poll'),
     );
   }
 
