@@ -102,9 +102,10 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
     onNext: (_ctx, req, result) => {
       // A shared payload is masked and serialized already, once for all its subscribers: the stream's writer puts its JSON in.
       const json = options.executions.serialized(result);
-      const shared = json === undefined ? undefined : open.get(req.context.reply.raw)?.shared;
-      if (shared) {
-        shared.push(json!);
+      if (json !== undefined) {
+        const shared = open.get(req.context.reply.raw)?.shared;
+        if (!shared) return result;
+        shared.push(json);
         return STAND_IN as never;
       }
       return 'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result;
