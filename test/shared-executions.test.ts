@@ -1,7 +1,7 @@
 import type { Client } from 'graphql-ws';
 import { newApiKey, writeTempFile } from './utils/auth';
 import { ManualClock } from './utils/clock';
-import { startTestGateway, type TestGateway } from './utils/gateway';
+import { runningJob, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
 import { sseClient, Subscription, wsClient } from './utils/subscriptions';
 import { until } from './utils/wait';
@@ -120,7 +120,7 @@ test('2,000 subscribers of one job with the same selection share one execution p
   expect(await count.executions()).toBe(3);
   // Deliveries are still counted per subscriber.
   expect(await count.deliveries()).toBe(3 * subs.length);
-  await Promise.all(sockets.map((socket) => socket.dispose()));
+  await Promise.all(sockets.map(async (socket) => socket.dispose()));
 });
 
 test('subscribers with different selections get executions of their own, each its own fields', async () => {
@@ -160,7 +160,7 @@ test('principals with other rights on the workflow never share an execution; one
   // The refusal is its only event: no job state, then complete.
   expect(outsider.events).toEqual([{ errors: [expect.objectContaining({ extensions: { code: 'FORBIDDEN' } })] }]);
   expect(outsider.completed).toBe(true);
-  await Promise.all([alpha, gamma, beta, delta].map((socket) => socket.dispose()));
+  await Promise.all([alpha, gamma, beta, delta].map(async (socket) => socket.dispose()));
 });
 
 test('a websocket subscriber and an event stream subscriber of the same operation share each execution', async () => {
@@ -180,4 +180,35 @@ test('a websocket subscriber and an event stream subscriber of the same operatio
   expect(await count.executions()).toBe(3);
   await socket.dispose();
   stream.dispose();
+});
+
+test('a stale state and the error that ends a watch are shared too, each subscriber getting them as it would alone', async () => {
+  const own = new ManualScheduler();
+  const g = await startTestGateway({ scheduler: own, env: { ER_POLL_INTERVAL_MS: '1000', ER_POLL_FAILURE_LIMIT_MS: '2500' } });
+  const executions = async () => (await g.gateway.metrics.subscriptionExecutions.get()).values[0]?.value ?? 0;
+  const variables = { w: 'loyalty-id-map', j: runningJob(g.emulator).jobId };
+  const socket = wsClient(g.gateway.url);
+  const stream = sseClient(g.gateway.url);
+  const subs = [
+    new Subscription<Updates>(socket, STATUS, variables),
+    new Subscription<Updates>(socket, STATUS, variables),
+    new Subscription<Updates>(stream as unknown as Client, STATUS, variables),
+  ];
+  await Promise.all(subs.map((sub) => sub.event(1)));
+  g.emulator.setFaults({ internalErrorRate: 1 });
+  await own.runNext(); // fails at 1 s: backs off
+  await own.runNext(); // fails at 3 s: the second failure in a row, so a stale state
+  await own.runNext(); // fails at 7 s: past the limit
+  await Promise.all(subs.map((sub) => sub.ended()));
+  const [first, ...others] = subs;
+  expect(first.events).toEqual([
+    { data: { idMappingJobUpdated: { status: 'RUNNING' } } },
+    { data: { idMappingJobUpdated: { status: 'RUNNING' } } },
+    { data: null, errors: [expect.objectContaining({ extensions: { code: 'UPSTREAM_UNAVAILABLE' } })] },
+  ]);
+  for (const sub of others) expect(sub.events).toEqual(first.events);
+  expect(await executions()).toBe(3);
+  await socket.dispose();
+  stream.dispose();
+  await g.close();
 });
