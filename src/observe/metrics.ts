@@ -37,6 +37,8 @@ export interface GatewayMetrics {
   activeStreams: Gauge<'transport'>;
   /** Job states delivered to subscribers (one per subscriber per event). */
   subscriptionEvents: Counter;
+  /** GraphQL executions of subscription events on websockets and SSE: one per event per distinct subscription (see SharedExecutions). */
+  subscriptionExecutions: Counter;
   /** At each successful poll of a watched job: seconds since the one before (the state subscribers held was this old at most). */
   pollAge: Histogram;
   /** Tells the poll-age gauge where to read the age of the oldest state among watched jobs. */
@@ -106,6 +108,11 @@ export function createMetrics(options: { processMetrics: boolean; logLinesDroppe
     subscriptionEvents: new Counter({
       name: 'er_gateway_subscription_events_total',
       help: 'Job states delivered to subscribers, one per subscriber per event.',
+      registers: [registry],
+    }),
+    subscriptionExecutions: new Counter({
+      name: 'er_gateway_subscription_executions_total',
+      help: 'GraphQL executions of subscription events (websockets and SSE): one per event per distinct subscription, however many share it.',
       registers: [registry],
     }),
     pollAge: new Histogram({

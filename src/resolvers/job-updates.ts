@@ -3,6 +3,7 @@ import { Arg, Ctx, ID, Int, Resolver, Root, Subscription, type SubscribeResolver
 import { createLoaders } from '../loaders';
 import { KIND_TYPES } from '../schema/kinds';
 import { badInput } from '../upstream/errors';
+import { ACTIONS } from '../auth/policy';
 import { capitalized, KINDS, type JobKind, type JobOfKind } from '../upstream/kinds';
 import type { JobSummaryRecord } from '../upstream/records';
 import type { GatewayContext } from './context';
@@ -34,6 +35,35 @@ function payloadOf<T>(event: T | GraphQLError): T {
   if (event instanceof GraphQLError) throw event;
   return event;
 }
+
+/**
+ * What a shareable subscription's payload depends on of who asks, from its
+ * context and its root field's arguments: subscribers with the same document,
+ * variables and audience share one execution per event (server/shared-executions.ts).
+ */
+export type SharedAudience = (context: GatewayContext, args: Record<string, unknown>) => string | undefined;
+
+/**
+ * The job subscriptions, which may be shared: every field of a job is read
+ * from the event itself (no loader, nothing about the viewer), so its payload
+ * depends on who asks only through the policy's decisions on the job's
+ * workflow, which the audience names for every action.
+ */
+export const SHARED_JOB_SUBSCRIPTIONS: ReadonlyMap<string, SharedAudience> = new Map(
+  (Object.keys(KINDS) as JobKind[]).map((kind) => [
+    KINDS[kind].names.jobSubscription,
+    ({ access, home }: GatewayContext, args: Record<string, unknown>) => {
+      let workflowName: string;
+      try {
+        // The workflow as the watcher's access check names it (an ARN stands for its name).
+        workflowName = validWorkflowName(String(args.workflowName), kind, home);
+      } catch {
+        return undefined; // refused at subscribe: nothing to share
+      }
+      return ACTIONS.map((action) => (access.can(action, workflowName) ? action : '-')).join(' ');
+    },
+  ]),
+);
 
 /**
  * Live job progress of `kind`. The first event is the job's current state;

@@ -18,6 +18,7 @@ import type { Emulator, EmulatorOptions } from '../emulator/http';
 import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
 import { Cursors } from '../resolvers/cursors';
+import { SHARED_JOB_SUBSCRIPTIONS } from '../resolvers/job-updates';
 import { checkAwsAccess } from '../upstream/aws-access';
 import { Deadlines, type RequestDeadline } from '../upstream/deadline';
 import { CLIENT_REFUSALS } from '../upstream/errors';
@@ -55,6 +56,7 @@ import type { RefusedStarts } from './refused-starts';
 import { responseCache } from './response-cache';
 import { retryAfterPlugin } from './retry-after';
 import { buildGatewaySchema } from './schema';
+import { SharedExecutions } from './shared-executions';
 import { createSseHandler } from './sse';
 import { Stack } from './stack';
 import { TrustedDocuments } from './trusted-documents';
@@ -310,7 +312,14 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   // Pushed before Apollo, so that it closes after the drain: /metrics answers while requests drain.
   const metricsListener = createMetricsListener(metrics, logger);
   stack.defer(() => metricsListener.close());
+  // One for both transports: a websocket's and an event stream's subscribers of one operation share its executions.
+  const executions = new SharedExecutions({
+    audiences: SHARED_JOB_SUBSCRIPTIONS,
+    format: clientErrorFormatter(logger, { hideSuggestions: !posture.introspection }),
+    onExecution: () => metrics.subscriptionExecutions.inc(),
+  });
   const webSockets = serveWebSockets({
+    executions,
     httpServer,
     schema,
     gate,
@@ -334,6 +343,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     messagesPerSecond: config.wsMessagesPerSecond,
   });
   const sse = createSseHandler({
+    executions,
     schema,
     gate,
     posture,

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { execute, subscribe, type DocumentNode } from 'graphql';
+import { execute, type subscribe, type DocumentNode } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
 import type { Logger } from 'pino';
 import type { GatewayContext } from '../resolvers/context';
@@ -15,10 +15,13 @@ import type { RefusedStarts } from './refused-starts';
 import type { GraphQLSchema } from 'graphql';
 import type { Scheduler } from '../watch/scheduler';
 import { closeWhenIdle, type Writes } from './hand-over';
+import type { SharedExecutions } from './shared-executions';
 import { runAt } from './timers';
 
 export interface SseOptions {
   schema: GraphQLSchema;
+  /** Subscriptions, executed once per event per distinct subscription (shared with websockets). */
+  executions: SharedExecutions;
   gate: OperationGate;
   posture: SchemaPosture;
   context: StreamContext;
@@ -32,6 +35,10 @@ export interface SseOptions {
   scheduler: Scheduler;
   logger: Logger;
 }
+
+/** What graphql-sse writes for a shared payload, which the stream's writer replaces with the payload's JSON (see countWrites). */
+const STAND_IN = { 'er-gateway': 'shared payload' };
+const STAND_IN_MESSAGE = `event: next\ndata: ${JSON.stringify(STAND_IN)}\n\n`;
 
 /** graphql-sse wants a context it can index. */
 type SseContext = GatewayContext & Record<PropertyKey, unknown>;
@@ -91,12 +98,21 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
       };
     },
     execute: (args) => settleDeadline(execute(args), args),
-    subscribe: (args) => settleDeadline(subscribe(args), args),
-    onNext: (_ctx, _req, result) =>
-      'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result,
+    subscribe: (args) => settleDeadline(options.executions.subscribe(args), args) as ReturnType<typeof subscribe>,
+    onNext: (_ctx, req, result) => {
+      // A shared payload is masked and serialized already, once for all its subscribers: the stream's writer puts its JSON in.
+      const json = options.executions.serialized(result);
+      if (json !== undefined) {
+        const shared = open.get(req.context.reply.raw)?.shared;
+        if (!shared) return result;
+        shared.push(json);
+        return STAND_IN as never;
+      }
+      return 'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result;
+    },
   });
   /** Each open stream, with its writes in progress. */
-  const open = new Map<ServerResponse, Writes>();
+  const open = new Map<ServerResponse, StreamWrites>();
   let closed = false;
   const handle: SseHandler = async (request, reply, caller) => {
     if (closed) {
@@ -150,12 +166,21 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
   };
 }
 
-/** Counts `stream`'s writes in progress (graphql-sse writes each message with a callback and waits for it). */
-function countWrites(stream: ServerResponse): Writes {
-  const writes: Writes = { pending: 0 };
+/** A stream's writes in progress, and the JSON of the shared payloads graphql-sse has yet to write, in order. */
+interface StreamWrites extends Writes {
+  shared: string[];
+}
+
+/**
+ * Counts `stream`'s writes in progress (graphql-sse writes each message with a callback and waits for it), and puts each shared
+ * payload's JSON in place of its stand-in: graphql-sse writes one stream's messages in the order onNext answered them.
+ */
+function countWrites(stream: ServerResponse): StreamWrites {
+  const writes: StreamWrites = { pending: 0, shared: [] };
   const write = stream.write.bind(stream) as (chunk: unknown, callback?: (err?: Error | null) => void) => boolean;
   stream.write = ((chunk: unknown, callback?: (err?: Error | null) => void) => {
     writes.pending++;
+    if (chunk === STAND_IN_MESSAGE && writes.shared.length > 0) chunk = `event: next\ndata: ${writes.shared.shift()}\n\n`;
     return write(chunk, (err) => {
       if (--writes.pending === 0) writes.idle?.();
       callback?.(err);

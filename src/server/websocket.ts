@@ -1,4 +1,4 @@
-import { execute, subscribe, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { execute, type subscribe, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
@@ -18,6 +18,7 @@ import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
 import { closeWhenIdle, type Writes } from './hand-over';
+import type { SharedExecutions } from './shared-executions';
 import { guardSockets, type DropReason } from './socket-guard';
 import { runAt } from './timers';
 
@@ -38,6 +39,8 @@ export type StreamContext = (
 export interface WebSocketOptions {
   httpServer: Server;
   schema: GraphQLSchema;
+  /** Subscriptions, executed once per event per distinct subscription (shared with SSE). */
+  executions: SharedExecutions;
   /** Parses, validates and limits each operation as HTTP does. */
   gate: OperationGate;
   /** Introspection as on HTTP: off, error messages suggest no field names. */
@@ -95,6 +98,9 @@ const TRY_AGAIN_LATER = 1013;
 const POLICY_VIOLATION = 1008;
 /** The gateway is shutting down: graphql-ws clients retry on this code by default. */
 const GOING_AWAY = 1001;
+/** How a `next` message whose payload is shared ends once serialized with the payload left out (graphql-ws writes id, type, payload). */
+const SPLICED_TAIL = '"payload":""}';
+
 /** What a socket closed at shutdown is told (a close reason has 123 bytes at most). */
 export const SHUTDOWN_REASON = 'The gateway is shutting down: reconnect and subscribe again; you get the current state first.';
 
@@ -159,8 +165,20 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     scheduler: options.timers,
   });
 
+  /**
+   * The JSON of the shared payload in the message being serialized, spliced in by `send`: a shared payload is serialized once
+   * for all its subscribers. graphql-ws serializes each message and hands it to `send` at once, so nothing runs in between.
+   */
+  let sharedJson: string | undefined;
   const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
+    jsonMessageReplacer: (key, value: unknown) => {
+      if (key !== 'payload') return value;
+      const json = options.executions.serialized(value);
+      if (json === undefined) return value;
+      sharedJson = json;
+      return '';
+    },
     connectionInitWaitTimeout: options.initTimeoutMs,
     onConnect: async (ctx) => {
       const payload = ctx.connectionParams ?? {};
@@ -208,7 +226,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
     // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
     execute: (args) => settleDeadline(execute(args), args),
-    subscribe: (args) => settleDeadline(subscribe(args), args),
+    subscribe: (args) => settleDeadline(options.executions.subscribe(args), args) as ReturnType<typeof subscribe>,
     onSubscribe: (ctx, _id, payload) => {
       const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
       if (Array.isArray(admitted)) return admitted as GraphQLError[];
@@ -223,6 +241,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     onNext: (ctx, _id, _payload, _args, result) => {
       // Past the limit the socket is closed, and graphql-ws sends nothing more on it.
       guard.check(ctx.extra.socket);
+      // A shared payload is masked already, once for all its subscribers.
+      if (options.executions.serialized(result) !== undefined) return result;
       return result.errors ? { ...result, errors: formatAll(format, result.errors) } : result;
     },
   } satisfies ServerOptions<Record<string, unknown> | undefined, SocketExtra>);
@@ -258,9 +278,12 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     const closed = protocol.opened(
       {
         protocol: socket.protocol,
-        send: (data) =>
+        send: (message) =>
           new Promise<void>((resolve) => {
+            const json = sharedJson;
+            sharedJson = undefined;
             if (socket.readyState !== socket.OPEN) return resolve();
+            const data = json !== undefined && message.endsWith(SPLICED_TAIL) ? message.slice(0, -3) + json + '}' : message;
             const written = writes.get(socket) ?? { pending: 0 };
             writes.set(socket, written);
             written.pending++;

@@ -127,7 +127,14 @@ interface FanoutResult {
   kbPerSubscriber: number;
   heapAfterCloseMb: number;
   heapBeforeMb: number;
+  /** GraphQL executions of events in the window, per event published (target: 1.00, one per distinct subscription). */
+  executionsPerEvent: number;
+  events: number;
 }
+
+/** The counter's value now, summed over its series. */
+const counted = async (gateway: Gateway) =>
+  (await gateway.metrics.subscriptionExecutions.get()).values.reduce((sum, v) => sum + v.value, 0);
 
 async function fanout(count: number): Promise<FanoutResult> {
   const answers = new Map<string, number[]>();
@@ -141,11 +148,18 @@ async function fanout(count: number): Promise<FanoutResult> {
       gc();
       const heapWith = heapMb();
       gateway.emulator!.resetRequests();
+      const executionsBefore = await counted(gateway);
       const started = now();
       await sleep(WINDOW_MS);
       const gets = gateway.emulator!.requests('GetIdMappingJob') + gateway.emulator!.requests('GetMatchingJob');
       const intervals = (now() - started) / INTERVAL_MS;
       const { received } = await clients.ask({ report: true }, 'received');
+      // Events published: each job's deliveries over its subscribers (subscriber n watches job n % jobs), every subscriber getting each.
+      const executions = (await counted(gateway)) - executionsBefore;
+      const events = jobs.reduce((sum, _job, index) => {
+        const subscribers = Math.ceil((count - index) / jobs.length);
+        return sum + received.filter(([jobIndex]) => jobIndex === index).length / subscribers;
+      }, 0);
       // Delivery: from the emulator's answer that carried the change to the subscriber's receipt.
       const latencies = received.map(([jobIndex, at]) => {
         const times = answers.get(jobs[jobIndex].jobId) ?? [];
@@ -168,6 +182,8 @@ async function fanout(count: number): Promise<FanoutResult> {
         kbPerSubscriber: ((heapWith - heapBefore) * 1024) / count,
         heapBeforeMb: heapBefore,
         heapAfterCloseMb: heapMb(),
+        executionsPerEvent: executions / events,
+        events,
       };
     } finally {
       clients.kill();
@@ -314,13 +330,13 @@ async function main(): Promise<void> {
     `\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`,
   );
   console.log(
-    '| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) |',
+    '| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) | executions per event (target 1.00) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const size of sizes) {
     const r = await fanout(size);
     console.log(
-      `| ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.getsPerInterval.toFixed(2)} | ${(r.getsPerInterval / r.jobs).toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.kbPerSubscriber.toFixed(1)} | ${r.heapBeforeMb.toFixed(1)} → ${r.heapAfterCloseMb.toFixed(1)} |`,
+      `| ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.getsPerInterval.toFixed(2)} | ${(r.getsPerInterval / r.jobs).toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.kbPerSubscriber.toFixed(1)} | ${r.heapBeforeMb.toFixed(1)} → ${r.heapAfterCloseMb.toFixed(1)} | ${r.executionsPerEvent.toFixed(2)} (${r.events.toFixed(1)} events) |`,
     );
   }
   const c = await cycles(Number(process.env.BENCH_CYCLES ?? 10_000));
