@@ -69,12 +69,17 @@ export class ResponseCache {
   private readonly maxBytes: number;
   private bytes = 0;
   private readonly now: () => number;
+  /** The lookups counter's series, bound once: prom-client hashes a label set on every increment otherwise. */
+  private readonly hits?: Counter.Internal;
+  private readonly misses?: Counter.Internal;
   /** HTTP requests on their way through Apollo: the key to fill, and (once Apollo has answered) its verdict. */
   private readonly pending = new WeakMap<object, { key: string; verdict?: Verdict }>();
 
   constructor(private readonly options: ResponseCacheOptions) {
     this.maxBytes = Math.max(1, Math.floor(options.megabytes * 2 ** 20));
     this.now = options.now ?? (() => performance.now());
+    this.hits = options.lookups?.labels({ result: 'hit' });
+    this.misses = options.lookups?.labels({ result: 'miss' });
   }
 
   /** The key of `request` under `scope` (the principal's grants; ignored unless `scoped`), or undefined when it may be neither answered nor stored here. */
@@ -120,7 +125,7 @@ export class ResponseCache {
     // Most recently used last: eviction takes from the front.
     this.entries.delete(key);
     this.entries.set(key, entry);
-    this.options.lookups?.inc({ result: 'hit' }, 1);
+    this.hits?.inc(1);
     return entry;
   }
 
@@ -166,12 +171,12 @@ export class ResponseCache {
 
   /** Apollo's side: counts a miss as Apollo takes an expected request, and gives its verdict once the answer is known. */
   plugin<C extends BaseContext>(): ApolloServerPlugin<C> {
-    const { pending, options } = this;
+    const { pending, options, misses } = this;
     return {
       async requestDidStart({ request }) {
         const waiting = request.http && pending.get(request.http);
         if (!waiting) return;
-        options.lookups?.inc({ result: 'miss' }, 1);
+        misses?.inc(1);
         return {
           async willSendResponse(requestContext) {
             const { operation, response, overallCachePolicy } = requestContext;
