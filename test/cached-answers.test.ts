@@ -1,8 +1,11 @@
+import { randomBytes } from 'node:crypto';
 import { seededJobId } from '../src/emulator/seed';
 import { documentHash } from '../src/server/trusted-documents';
 import { newApiKey, writeTempFile } from './utils/auth';
 import { ManualClock } from './utils/clock';
 import { runningJob, startTestGateway, type TestGateway } from './utils/gateway';
+import { startOtlpReceiver } from './utils/otlp';
+import { startGatewayProcess } from './utils/process';
 
 /**
  * The response cache answers at the HTTP layer, before Apollo runs. With the
@@ -244,4 +247,43 @@ test('with trusted documents, a trusted document is answered from the cache by t
   } finally {
     await t.close();
   }
+});
+
+test("a hit is traced as the miss is: a server span named by the operation, child of the caller's, with no upstream call under it", async () => {
+  const receiver = await startOtlpReceiver();
+  const gateway = await startGatewayProcess({
+    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ER_FINAL_JOB_CACHE_SIZE: '0',
+    ER_RESPONSE_CACHE_MB: '8',
+  });
+  const ask = async (traceparent: string) => {
+    const res = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent },
+      body: JSON.stringify({ query: JOB, variables: jobOf(5) }),
+    });
+    return { age: res.headers.get('age'), bytes: await res.text() };
+  };
+  const parent = () => {
+    const traceId = randomBytes(16).toString('hex');
+    const spanId = randomBytes(8).toString('hex');
+    return { traceparent: `00-${traceId}-${spanId}-01`, traceId, spanId };
+  };
+  const [first, second] = [parent(), parent()];
+  const miss = await ask(first.traceparent);
+  // The miss's upstream call is exported with its server span: once it is in, so is everything of the miss.
+  await receiver.waitFor((span) => span.traceId === first.traceId && span.kind === 3);
+  const hit = await ask(second.traceparent);
+  expect(hit.age).not.toBeNull();
+  expect(hit.bytes).toBe(miss.bytes);
+  const [server] = await receiver.waitFor((span) => span.traceId === second.traceId && span.kind === 2);
+  expect(server).toMatchObject({
+    parentSpanId: second.spanId,
+    name: 'query CustomerJob',
+    attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'CustomerJob' },
+  });
+  // A call's span ends before its operation's, so it is exported no later: had the hit made one, it would be here.
+  expect(receiver.spans.filter((span) => span.traceId === second.traceId && span.kind === 3)).toEqual([]);
 });
