@@ -87,7 +87,7 @@ export class ResponseCache {
     const { headers } = request;
     // A router asking for ftv1 gets a trace of this execution: never a stored one.
     if (headers['apollo-federation-include-trace'] !== undefined) return undefined;
-    let params = request.params as Record<string, unknown> | undefined;
+    const params = request.params as Record<string, unknown> | undefined;
     if (!params || typeof params !== 'object' || Array.isArray(params)) return undefined;
     let variables = params.variables;
     let extensions = params.extensions;
