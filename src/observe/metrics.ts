@@ -19,6 +19,8 @@ export interface GatewayMetrics {
   droppedSockets: Counter<'reason'>;
   /** Job reads by how they were served: `hit` (cache), `shared` (a call in flight), `miss` (a new call). */
   jobReads: Counter<'result'>;
+  /** Response cache lookups of HTTP queries: `hit` (answered before Apollo ran), `miss` (Apollo took the request). */
+  responseCacheLookups: Counter<'result'>;
   /** How long calls waited for their turn under the rate governor. */
   rateWait: Histogram<'operation'>;
   /** Queries refused by the governor (THROTTLED) because their turn was too far off. */
@@ -150,6 +152,12 @@ export function createMetrics(options: { processMetrics: boolean; logLinesDroppe
     jobReads: new Counter({
       name: 'er_gateway_job_reads_total',
       help: 'Job reads by how they were served: hit (cache), shared (a call in flight), miss (a new upstream call).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    responseCacheLookups: new Counter({
+      name: 'er_gateway_response_cache_lookups_total',
+      help: 'Response cache lookups by result: hit (answered before Apollo ran), miss (Apollo took the request).',
       labelNames: ['result'],
       registers: [registry],
     }),

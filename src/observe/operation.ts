@@ -65,6 +65,13 @@ export class ObservedOperation {
     this.trace?.resolved(this.type, name, () => source ?? print(document));
   }
 
+  /** The operation is known without its document: an answer from the response cache, of the operation Apollo resolved when it was stored. */
+  named(type: string, name: string | undefined, source: string): void {
+    this.type = type;
+    this.name = this.observer.names.label(name);
+    this.trace?.resolved(type, name, () => source);
+  }
+
   /** The operation's answer has been sent (a subscription's, once it is set up), with these errors. */
   settled(errors: readonly GraphQLError[] | undefined): void {
     if (this.settledAlready) return;

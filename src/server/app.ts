@@ -9,7 +9,6 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Access, type AuditEntry } from '../auth/access';
-import { grantsKey } from '../auth/principal';
 import { loadAuth } from '../auth/setup';
 import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
@@ -53,7 +52,7 @@ import {
   startUpstreamClients,
 } from './parts';
 import type { RefusedStarts } from './refused-starts';
-import { responseCache } from './response-cache';
+import { ResponseCache } from './response-cache';
 import { retryAfterPlugin } from './retry-after';
 import { buildGatewaySchema } from './schema';
 import { SharedExecutions } from './shared-executions';
@@ -269,6 +268,15 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     refused,
   );
   const { maxConnections, perAddress } = connectionLimits(config);
+  const responseCache =
+    config.responseCacheMb > 0
+      ? new ResponseCache({
+          megabytes: config.responseCacheMb,
+          now: options.now,
+          scoped: authenticator.required,
+          lookups: metrics.responseCacheLookups,
+        })
+      : undefined;
   const http = createHttpLayer({
     context,
     authenticator,
@@ -298,6 +306,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     // In production the plain page stays at /graphql, and links the IDE when it is on.
     browserPage: config.ide === 'sandbox' ? 'apollo' : config.ide === 'graphiql' && config.nodeEnv !== 'production' ? 'ide' : 'landing',
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'http' }),
+    responseCache: responseCache && { cache: responseCache, observer },
   });
   const httpServer = http.app.server;
   stack.use(
@@ -378,15 +387,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       config.inlineTracing ? ApolloServerPluginInlineTrace() : ApolloServerPluginInlineTraceDisabled(),
       // Apollo's page loads its script from Apollo's CDN: only when asked for (ER_IDE=sandbox); otherwise the HTTP layer serves ours.
       config.ide === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
-      ...(config.responseCacheMb > 0
-        ? [
-            responseCache<GatewayContext>({
-              megabytes: config.responseCacheMb,
-              now: options.now,
-              sessionId: authenticator.required ? (ctx) => grantsKey(ctx.access.principal) : undefined,
-            }),
-          ]
-        : []),
+      ...(responseCache ? [responseCache.plugin<GatewayContext>()] : []),
       // Should anything but `close` stop Apollo, websockets close (1001) and event streams end as HTTP requests drain.
       { serverWillStart: async () => ({ drainServer: closeStreams }) },
     ],

@@ -1,11 +1,11 @@
-import type { ApolloServer, BaseContext } from '@apollo/server';
-import { fastifyApolloHandler } from '@as-integrations/fastify';
+import { HeaderMap, type ApolloServer, type BaseContext } from '@apollo/server';
 import cors from '@fastify/cors';
 import type { GraphQLError } from 'graphql';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
-import { ANONYMOUS, type Principal } from '../auth/principal';
+import { ANONYMOUS, grantsKey, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
 import { DASHBOARD_ROUTES, serveDashboard } from './dashboard';
@@ -13,7 +13,9 @@ import { FAVICON_PATH, serveFavicon } from './favicon';
 import { IDE_PATH, serveIde, type IdeSettings } from './ide';
 import { landingPageHtml, sendLandingPage, wantsPage } from './landing-page';
 import type { GatewayMetrics } from '../observe/metrics';
+import type { OperationObserver } from '../observe/operation';
 import type { TraceCarrier } from '../observe/tracing';
+import type { CachedAnswer, ResponseCache } from './response-cache';
 import type { OriginGuard } from './origins';
 import type { TrustedDocuments } from './trusted-documents';
 
@@ -52,6 +54,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
    * `apollo`, Apollo's landing page (the embedded Sandbox), which Apollo serves after authentication as any GET.
    */
   browserPage: 'ide' | 'landing' | 'apollo';
+  /** With ER_RESPONSE_CACHE_MB: answers reused before Apollo runs, each hit observed as an operation. @default none */
+  responseCache?: { cache: ResponseCache; observer: OperationObserver };
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -203,14 +207,13 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
       // Everything a request asks of the service shares one deadline, which ends with the answer.
       const landingPage =
         options.browserPage === 'landing' ? landingPageHtml({ dashboard: options.dashboard, ide: options.ide !== undefined }) : undefined;
-      const graphql = fastifyApolloHandler(apollo, {
-        context: async (request) => {
-          const deadline = deadlines.start();
-          requestDeadlines.set(request, deadline);
-          return options.context(deadline, callers.get(request)!, undefined, (name) => request.headers[name]);
-        },
-      });
-      app.route<{ Reply: string }>({
+      const responseCache = options.responseCache;
+      const context = async (request: FastifyRequest): Promise<C> => {
+        const deadline = deadlines.start();
+        requestDeadlines.set(request, deadline);
+        return options.context(deadline, callers.get(request)!, undefined, (name) => request.headers[name]);
+      };
+      app.route<{ Reply: string | Readable }>({
         method: ROUTES[GRAPHQL_PATH],
         url: GRAPHQL_PATH,
         handler: async function (request, reply) {
@@ -228,9 +231,25 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
               return refuse(reply, code === 'FORBIDDEN' ? 403 : 400, code, untrusted.message);
             }
           }
+          // Only once the request would reach Apollo: authenticated, its Host and Origin allowed, its document trusted.
+          const key = responseCache?.cache.keyOf(
+            { method: request.method, params: request.method === 'GET' ? request.query : request.body, headers: request.headers },
+            authenticator.required ? grantsKey(caller.principal) : '',
+          );
+          if (key !== undefined) {
+            const hit = responseCache!.cache.lookup(key);
+            if (hit) return answerFromCache(request, reply, hit, responseCache!);
+          }
           callers.set(request, caller);
+          const httpGraphQLRequest = graphQLRequestOf(request);
+          if (key !== undefined) responseCache!.cache.expect(httpGraphQLRequest, key);
           try {
-            return await graphql.call(this, request, reply);
+            const response = await apollo.executeHTTPGraphQLRequest({ httpGraphQLRequest, context: () => context(request) });
+            for (const [name, header] of response.headers) void reply.header(name, header);
+            void reply.code(response.status ?? 200);
+            if (response.body.kind !== 'complete') return reply.send(Readable.from(response.body.asyncIterator));
+            if (key !== undefined) responseCache!.cache.fill(httpGraphQLRequest, response.status, response.headers, response.body.string);
+            return response.body.string;
           } finally {
             requestDeadlines.get(request)?.close();
           }
@@ -299,6 +318,36 @@ function answerInJson(app: FastifyInstance, routes: Record<string, string[]>, bo
     logger.error({ err: error, method: request.method, path: request.url.split('?', 1)[0] }, 'unexpected error in the HTTP layer');
     return refuse(reply, 500, 'INTERNAL_SERVER_ERROR', 'Internal server error');
   });
+}
+
+/** The request as Apollo reads it (as @as-integrations/fastify hands it over): a GET's query string is read from the URL, which trusted documents may have rewritten. */
+function graphQLRequestOf(request: FastifyRequest) {
+  const headers = new HeaderMap();
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  const url = request.url;
+  const at = url.indexOf('?');
+  return { body: request.body, method: request.method.toUpperCase(), headers, search: at < 0 ? '' : url.slice(at) };
+}
+
+/**
+ * A hit: the stored bytes with Apollo's headers of the miss, and `Age`. The
+ * headers set before (CORS, `Vary` by credentials) are this request's own,
+ * as on a miss. Counted and traced as an operation, as Apollo's plugin does on a miss.
+ */
+function answerFromCache(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  hit: CachedAnswer,
+  responseCache: { cache: ResponseCache; observer: OperationObserver },
+): string {
+  const observed = responseCache.observer.start((name) => request.headers[name]);
+  observed.named('query', hit.operationName, hit.source);
+  for (const [name, value] of hit.headers) void reply.header(name, value);
+  void reply.header('age', String(responseCache.cache.ageOf(hit)));
+  observed.settled(undefined);
+  return hit.body;
 }
 
 /**
