@@ -1,3 +1,4 @@
+import { ManualClock } from './utils/clock';
 import { startTestGateway, type TestGateway } from './utils/gateway';
 import { sseClient } from './utils/subscriptions';
 import { until } from './utils/wait';
@@ -5,9 +6,15 @@ import { until } from './utils/wait';
 /** Subscriptions over Server-Sent Events (graphql-sse), for networks that block websockets: the same watcher, limits and masking. */
 
 let t: TestGateway;
+// The emulator's jobs move only when the test says: the first state is seen however slow the machine is.
+const clock = new ManualClock();
+const JOB_MS = 2000;
 
 beforeAll(async () => {
-  t = await startTestGateway({ env: { ER_EMULATOR_JOB_SECONDS: '2', ER_POLL_INTERVAL_MS: '200' } });
+  t = await startTestGateway({
+    emulator: { clock: clock.read },
+    env: { ER_EMULATOR_JOB_SECONDS: String(JOB_MS / 1000), ER_POLL_INTERVAL_MS: '200' },
+  });
 });
 
 afterAll(async () => {
@@ -28,6 +35,8 @@ test('a subscription over SSE follows a job to SUCCEEDED, then completes and lea
     for await (const result of client.iterate<{ idMappingJobUpdated: { status: string } }>({ query: UPDATES, variables: { jobId } })) {
       expect(result.errors).toBeUndefined();
       statuses.push(result.data!.idMappingJobUpdated.status);
+      // Halfway (RUNNING) once QUEUED is seen, then past the end once RUNNING is.
+      clock.advance(JOB_MS / 2);
     }
     expect(statuses[0]).toBe('QUEUED');
     expect(statuses.at(-1)).toBe('SUCCEEDED');
