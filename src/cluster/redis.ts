@@ -105,17 +105,7 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
   };
   const probe = setInterval(() => void check(), options.probeIntervalMs ?? 1000);
   probe.unref();
-  await new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, options.connectWaitMs ?? 2000);
-    const done = () => {
-      clearTimeout(timer);
-      client.off('ready', done);
-      client.off('error', done);
-      resolve();
-    };
-    client.once('ready', done);
-    client.once('error', done);
-  });
+  await firstOf(client, ['ready', 'error'], options.connectWaitMs ?? 2000);
   return {
     client,
     kind: topology.kind,
