@@ -121,6 +121,23 @@ export const settingsSchema = z.object({
     group: 'subscriptions',
     description: 'undelivered events kept per subscription; a subscriber further behind skips to the latest state',
   }),
+  ER_CALLBACK_URL_ALLOW: commaList
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/]/i, 'must be an http(s) origin or a glob over http(s) URLs')
+          .refine((entry) => !entry.includes('?') && !entry.includes('#'), 'is matched against the origin and path only: no ? or #'),
+      ),
+    )
+    .default([])
+    .meta({
+      group: 'subscriptions',
+      typeText: 'comma-separated origins (`scheme://host[:port]`) or globs (`https://*.routers.internal/callback/**`)',
+      defaultText: 'unset: callback mode is refused (`FORBIDDEN`)',
+      description:
+        "the routers' callback URLs the gateway may POST subscription messages to (HTTP callback protocol): an origin allows any path on it, a glob (picomatch, `*` stops at `/`) is matched against the URL's origin and path. A subscription naming any other URL is refused with `FORBIDDEN` before anything is called",
+    }),
   ER_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_048_576).meta({
     group: 'subscriptions',
     description: 'a websocket whose unsent output passes this is closed with 1013 (a client that reads too slowly or not at all)',
@@ -749,6 +766,7 @@ export function loadConfig(source: Record<string, string | undefined>) {
     httpKeepAliveTimeoutMs: vars.ER_HTTP_KEEPALIVE_TIMEOUT_MS,
     maxConnections: vars.ER_MAX_CONNECTIONS,
     streamsPerClient: vars.ER_STREAMS_PER_CLIENT,
+    callbackUrlAllow: vars.ER_CALLBACK_URL_ALLOW,
     maxConnectionsPerAddress: vars.ER_MAX_CONNECTIONS_PER_ADDRESS,
     wsSubscriptionsPerSocket: vars.ER_WS_SUBSCRIPTIONS_PER_SOCKET,
     watchedJobsPerClient: vars.ER_WATCHED_JOBS_PER_CLIENT,
