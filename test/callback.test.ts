@@ -55,15 +55,20 @@ async function startJob(t: TestGateway, headers: Record<string, string> = {}): P
   return jobId;
 }
 
-afterEach(() => {
+// Its subscriptions end with it (FAILED, then complete): the next test's counts are its own.
+afterEach(async () => {
   for (const { t, jobId } of started.splice(0)) {
     try {
       t.emulator.state.failJob('idMapping', 'customer-id-map', jobId, 'ended by the test');
     } catch {
       // Final already.
     }
+    await until(async () => t.gateway.watcher.watchedJobs === 0 && (await openCallbacks(t).catch(() => 0)) === 0);
   }
 });
+
+/** Open callback subscriptions, as /metrics counts them. */
+const openCallbacks = (t: TestGateway) => metric(t, 'er_gateway_active_streams{transport="callback"}');
 
 async function metric(t: TestGateway, name: string): Promise<number> {
   const text = await (await fetch(`${t.gateway.metricsUrl}/metrics`)).text();
@@ -82,7 +87,11 @@ describe('with the receiver allowed', () => {
     t = await startTestGateway({
       emulator: { clock: clock.read },
       timers,
-      env: { ER_EMULATOR_JOB_SECONDS: String(JOB_MS / 1000), ER_POLL_INTERVAL_MS: '100', ER_CALLBACK_URL_ALLOW: 'http://127.0.0.1:*/callback/**' },
+      env: {
+        ER_EMULATOR_JOB_SECONDS: String(JOB_MS / 1000),
+        ER_POLL_INTERVAL_MS: '100',
+        ER_CALLBACK_URL_ALLOW: 'http://127.0.0.1:*/callback/**',
+      },
     });
   });
   afterEach(() => {
@@ -138,6 +147,8 @@ describe('with the receiver allowed', () => {
     const checks = (id: string) => receiver.actions(id).filter((action) => action === 'check').length;
     await until(() => receiver.actions(beating.id).includes('next') && receiver.actions(silent.id).includes('next'));
     for (let beat = 1; beat <= 3; beat++) {
+      // The next heartbeat is armed once the last one was answered.
+      await until(() => timers.delays.includes(8000));
       await timers.advance(7999);
       expect(checks(beating.id)).toBe(beat);
       await timers.advance(1);
@@ -145,8 +156,9 @@ describe('with the receiver allowed', () => {
     }
     expect(checks(silent.id)).toBe(1);
     receiver.answer = () => 404;
+    await until(() => timers.delays.includes(8000));
     await timers.advance(8000);
-    await until(() => receiver.actions(beating.id).length === 5);
+    await until(() => t.gateway.watcher.watchedJobs === 1 && receiver.actions(beating.id).length === 6);
     expect(checks(silent.id)).toBe(1);
   });
 
@@ -159,20 +171,22 @@ describe('with the receiver allowed', () => {
     receiver.answer = (message) => (message.id === id && unavailable-- > 0 ? 503 : 204);
     const before = receiver.attempts;
     await timers.advance(8000);
-    await until(() => receiver.attempts === before + 1);
-    // The waits between attempts double: 100 ms, then 200.
-    await timers.advance(100);
-    await until(() => receiver.attempts === before + 2);
-    await timers.advance(200);
-    await until(() => receiver.attempts === before + 3);
-    expect(receiver.actions(id).filter((a) => a === 'check')).toHaveLength(4);
+    // The waits between attempts double: 100 ms, then 200; each is on the gateway's clock once the 503 is in.
+    for (const wait of [100, 200]) {
+      await until(() => timers.delays.includes(wait));
+      await timers.advance(wait);
+    }
+    await until(() => receiver.actions(id).filter((a) => a === 'check').length === 4);
+    expect(receiver.attempts).toBe(before + 3);
+    expect(receiver.of(id).filter((m) => m.action === 'check')).toHaveLength(4);
 
     const dropped = await metric(t, 'er_gateway_callback_messages_dropped_total{action="check"}');
     receiver.answer = (message) => (message.id === id ? 503 : 204);
     const failing = receiver.attempts;
+    await until(() => timers.delays.includes(8000));
     await timers.advance(8000);
     for (const wait of [100, 200, 400, 800]) {
-      await until(() => receiver.attempts > failing + Math.log2(wait / 100));
+      await until(() => timers.delays.includes(wait));
       await timers.advance(wait);
     }
     await until(() => receiver.attempts === failing + 5);
@@ -214,6 +228,7 @@ describe('with the receiver allowed', () => {
     await timers.advance(8000);
     await until(() => receiver.actions(id).filter((a) => a === 'check').length === 2);
     receiver.answer = () => 404;
+    await until(() => timers.delays.includes(8000));
     await timers.advance(8000);
     await until(() => t.gateway.watcher.watchedJobs === 0);
   });
@@ -224,7 +239,7 @@ describe('with the receiver allowed', () => {
     const { status, body } = await subscribe(t, (id) => elsewhere.urlOf(id), { jobId });
     expect(status).toBe(403);
     expect(body.errors![0].extensions.code).toBe('FORBIDDEN');
-    // Nor through a redirect: a URL outside the path pattern, on the allowed host.
+    // Nor a URL on the allowed host outside the pattern's path.
     const off = await subscribe(t, (id) => `${receiver.url}/elsewhere/${id}`, { jobId });
     expect(off.status).toBe(403);
     expect(receiver.of(off.id)).toEqual([]);
@@ -232,7 +247,7 @@ describe('with the receiver allowed', () => {
     expect(t.gateway.watcher.watchedJobs).toBe(0);
   });
 
-  test('at shutdown each subscription is sent complete with UPSTREAM_UNAVAILABLE (reason shutdown), and a new one is refused with 503', async () => {
+  test('at shutdown each subscription is sent complete with UPSTREAM_UNAVAILABLE (reason shutdown)', async () => {
     const own = await startTestGateway({
       emulator: { clock: clock.read },
       env: { ER_EMULATOR_JOB_SECONDS: String(JOB_MS / 1000), ER_CALLBACK_URL_ALLOW: receiver.url },
@@ -305,7 +320,7 @@ describe('with auth on', () => {
     // The router ends the first: the next message it is sent meets a 404.
     receiver.answer = (message) => (message.id === first.id ? 404 : 204);
     t.emulator.state.failJob('idMapping', 'customer-id-map', jobId, 'stopped by the test');
-    await until(() => t.gateway.watcher.watchedJobs === 0);
+    await until(async () => (await openCallbacks(t)) === 0);
     const third = await subscribe(t, (id) => receiver.urlOf(id), { jobId }, { headers });
     expect(third.status).toBe(200);
   });

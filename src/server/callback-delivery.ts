@@ -10,9 +10,7 @@ export interface CallbackTarget {
 
 /** A message of the callback protocol: `next` carries the result's JSON as serialized (a shared payload is serialized once). */
 export type CallbackMessage =
-  | { action: 'check' }
-  | { action: 'next'; payloadJson: string }
-  | { action: 'complete'; errors?: readonly GraphQLFormattedError[] };
+  { action: 'check' } | { action: 'next'; payloadJson: string } | { action: 'complete'; errors?: readonly GraphQLFormattedError[] };
 
 /**
  * How a message fared: `delivered` (2xx), `gone` (404: the router ended the

@@ -143,7 +143,12 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
     if (Array.isArray(admitted)) return void reply.code(400).send({ errors: formatAll(format, admitted) });
     const document = admitted as DocumentNode;
     if (getOperationAST(document, body.operationName ?? undefined)?.operation !== 'subscription') {
-      return void refuse(reply, 400, 'BAD_USER_INPUT', 'Callback mode is for subscriptions: send queries and mutations without extensions.subscription.');
+      return void refuse(
+        reply,
+        400,
+        'BAD_USER_INPUT',
+        'Callback mode is for subscriptions: send queries and mutations without extensions.subscription.',
+      );
     }
     const release = options.limits.openStream(caller.client);
     if (!release) {
@@ -290,16 +295,21 @@ class CallbackSubscription {
   /** A `check` within every heartbeat interval; one that fails ends the subscription. */
   private beat(): void {
     if (this.heartbeatMs <= 0) return;
-    this.cancelHeartbeat = this.options.timers.after(this.heartbeatMs * HEARTBEAT_SHARE, async () => {
-      const delivery = await this.send({ action: 'check' });
-      if (delivery !== 'delivered') return void (await this.finish(undefined, false));
-      if (!this.ending) this.beat();
-    });
+    // Not awaited by the timer: its retries wait on the same clock.
+    this.cancelHeartbeat = this.options.timers.after(this.heartbeatMs * HEARTBEAT_SHARE, () => void this.heartbeat());
+  }
+
+  private async heartbeat(): Promise<void> {
+    const delivery = await this.send({ action: 'check' });
+    if (delivery !== 'delivered') return void (await this.finish(undefined, false));
+    if (!this.ending) this.beat();
   }
 
   /** Queues `message` behind the one in progress; its delivery, once it has been tried. */
   private send(message: CallbackMessage): Promise<Delivery> {
-    const sent = this.sending.then(() => (this.stop.signal.aborted ? 'undeliverable' : this.tell(message, this.budgetMs, this.stop.signal)));
+    const sent = this.sending.then(() =>
+      this.stop.signal.aborted ? 'undeliverable' : this.tell(message, this.budgetMs, this.stop.signal),
+    );
     this.sending = sent;
     return sent;
   }

@@ -47,7 +47,11 @@ export class CallbackReceiver extends EventEmitter {
       for await (const chunk of req) chunks.push(chunk as Buffer);
       let message: CallbackMessage;
       try {
-        message = { ...(JSON.parse(Buffer.concat(chunks).toString('utf8')) as CallbackMessage), headers: req.headers, at: performance.now() };
+        message = {
+          ...(JSON.parse(Buffer.concat(chunks).toString('utf8')) as CallbackMessage),
+          headers: req.headers,
+          at: performance.now(),
+        };
       } catch {
         res.writeHead(400).end();
         return;
