@@ -79,7 +79,11 @@ export async function callbackFanout(count: number): Promise<void> {
   try {
     const post = async (body: unknown) =>
       (await (
-        await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+        await fetch(`${gateway.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
       ).json()) as { data: Record<string, { jobId: string }> };
     const a = (await post({ query: 'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }' })).data;
     const b = (await post({ query: 'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }' })).data;
@@ -99,7 +103,9 @@ export async function callbackFanout(count: number): Promise<void> {
           jobOf.set(id, job.jobId);
           const res = await post({
             query: `subscription { ${job.field}(workflowName: "${job.workflowName}", jobId: "${job.jobId}") { id status metrics { inputRecords totalRecordsProcessed } } }`,
-            extensions: { subscription: { callbackUrl: `${back.url}/callback/${id}`, subscriptionId: id, verifier: id, heartbeatIntervalMs: 5000 } },
+            extensions: {
+              subscription: { callbackUrl: `${back.url}/callback/${id}`, subscriptionId: id, verifier: id, heartbeatIntervalMs: 5000 },
+            },
           });
           if ((res as { errors?: unknown }).errors) throw new Error(JSON.stringify(res));
         }),
