@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
-import { writeTempFile } from './utils/auth';
+import { newApiKey, writeTempFile } from './utils/auth';
 import { docBlock, runBlock, typeErrors } from './utils/docs';
 import { startTestGateway, type TestGateway } from './utils/gateway';
 import { leftover } from './utils/leftovers';
@@ -99,8 +99,8 @@ async function startRouter(t: TestGateway, pinsUrl: string, port: number): Promi
 type Update = { idMappingJobUpdated: { status: string; pinnedBy: string } };
 
 /** A client's subscription at the router over SSE: its results as they come, and its end. */
-function subscribe(router: string, query: string) {
-  const client = createSseClient({ url: router, retryAttempts: 0 });
+function subscribe(router: string, query: string, headers: Record<string, string> = {}) {
+  const client = createSseClient({ url: router, headers, retryAttempts: 0 });
   const results: ExecutionResult<Update, unknown>[] = [];
   const ended = new Promise<void>((done, failed) => {
     client.subscribe<Update>({ query }, { next: (result) => void results.push(result), error: failed, complete: done });
@@ -112,10 +112,10 @@ function subscribe(router: string, query: string) {
 const updates = (jobId: string) =>
   `subscription { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${jobId}") { status pinnedBy } }`;
 
-async function startJob(router: string): Promise<string> {
+async function startJob(router: string, headers: Record<string, string> = {}): Promise<string> {
   const res = await fetch(router, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify({ query: 'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }' }),
   });
   const body = (await res.json()) as { data?: { startIdMappingJob: { jobId: string } }; errors?: unknown[] };
@@ -142,6 +142,33 @@ test("a subscription through the router reaches SUCCEEDED with the other subgrap
   expect(results.at(-1)!.data!.idMappingJobUpdated.status).toBe('SUCCEEDED');
   for (const result of results) expect(result.data!.idMappingJobUpdated.pinnedBy).toBe(`ops-${jobId.slice(0, 4)}`);
   await until(async () => t.gateway.watcher.watchedJobs === 0 && (await callbackStreams(t)) === 0);
+});
+
+test("with auth on, the router forwards the client's API key on its callback subscription request; without one the subscription is refused", async () => {
+  const pipeline = newApiKey();
+  const port = await freePort();
+  const t = await startTestGateway({
+    env: {
+      ER_EMULATOR_JOB_SECONDS: '1',
+      ER_POLL_INTERVAL_MS: '100',
+      ER_CALLBACK_URL_ALLOW: `http://127.0.0.1:${port}`,
+      ER_AUTH: 'apikey',
+      ER_API_KEYS: `pipeline:${pipeline.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { apiKeys: ['pipeline'] }, workflows: ['customer-*'], actions: ['read', 'start', 'subscribe'] }],
+      }),
+    },
+  });
+  const router = await startRouter(t, await startPins(), port);
+  const headers = { 'x-api-key': pipeline.key };
+  const jobId = await startJob(router.url, headers);
+  const allowed = subscribe(router.url, updates(jobId), headers);
+  await allowed.ended;
+  expect(allowed.results.flatMap((result) => result.errors ?? [])).toEqual([]);
+  expect(allowed.results.at(-1)!.data!.idMappingJobUpdated.status).toBe('SUCCEEDED');
+  const refused = subscribe(router.url, updates(jobId));
+  await refused.ended.catch(() => undefined);
+  expect(refused.results.flatMap((result) => result.errors ?? []).map((error) => error.extensions?.code)).toEqual(['UNAUTHENTICATED']);
 });
 
 describe('the router ending a subscription mid-job', () => {

@@ -130,7 +130,7 @@ export function createMetrics(options: { processMetrics: boolean; logLinesDroppe
     }),
     subscriptionExecutions: new Counter({
       name: 'er_gateway_subscription_executions_total',
-      help: 'GraphQL executions of subscription events (websockets and SSE): one per event per distinct subscription, however many share it.',
+      help: 'GraphQL executions of subscription events (websockets, SSE and callbacks): one per event per distinct subscription, however many share it.',
       registers: [registry],
     }),
     pollAge: new Histogram({
