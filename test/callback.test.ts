@@ -220,6 +220,14 @@ describe('with the receiver allowed', () => {
     await until(() => t.gateway.watcher.watchedJobs === 0);
   });
 
+  test('a heartbeat interval under 500 ms, or not a whole number, is refused with BAD_USER_INPUT before anything is called', async () => {
+    for (const heartbeatIntervalMs of [1, 499, 1.5, -1]) {
+      const { id, status, body } = await subscribe(t, (id) => receiver.urlOf(id), { jobId: 'f'.repeat(32) }, { heartbeatIntervalMs });
+      expect({ status, code: body.errors![0].extensions.code }).toEqual({ status: 400, code: 'BAD_USER_INPUT' });
+      expect(receiver.of(id)).toEqual([]);
+    }
+  });
+
   test("the preview's snake_case names (callback_url, subscription_id, heartbeat_interval_ms) are accepted", async () => {
     const jobId = await startJob(t);
     const { id, status } = await subscribe(t, (id) => receiver.urlOf(id), { jobId }, { preview: true, heartbeatIntervalMs: 10_000 });

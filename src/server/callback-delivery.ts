@@ -34,6 +34,9 @@ export interface RetryPolicy {
   budgetMs: number;
 }
 
+/** The longest one attempt waits for an answer (its connection idle), whatever is left of the budget. */
+const ATTEMPT_TIMEOUT_MS = 10_000;
+
 export const DEFAULT_RETRIES: Omit<RetryPolicy, 'budgetMs'> = { attempts: 5, firstBackoffMs: 100, maxBackoffMs: 1000 };
 
 /** The header every message carries: the protocol's version. */
@@ -69,7 +72,7 @@ export async function deliver(
   for (let attempt = 1; ; attempt++) {
     const left = policy.budgetMs - (scheduler.now() - started);
     if (signal.aborted || left <= 0) return 'undeliverable';
-    const status = await post(target.url, body, Math.ceil(left), signal);
+    const status = await post(target.url, body, Math.ceil(Math.min(left, ATTEMPT_TIMEOUT_MS)), signal);
     if (status !== undefined && status >= 200 && status < 300) return 'delivered';
     if (status === 404) return 'gone';
     if (status !== undefined && status < 500) return 'refused';

@@ -55,6 +55,8 @@ export type CallbackHandler = (request: FastifyRequest, reply: FastifyReply, cal
 
 /** The heartbeat when the router names none, as Apollo Server's plugin has it. */
 const DEFAULT_HEARTBEAT_MS = 5000;
+/** The shortest heartbeat a router may ask for: each is a POST per subscription, and the router picks the interval. */
+export const MIN_HEARTBEAT_MS = 500;
 /** Without heartbeats, how long a message is retried before it is dropped. */
 const BUDGET_WITHOUT_HEARTBEAT_MS = 5000;
 /**
@@ -198,13 +200,14 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
     open.add(subscription.finish);
     const { expiresAt } = caller.principal;
     if (expiresAt !== undefined) expiry = runAt(options.scheduler, expiresAt, () => subscription.finish([EXPIRED_ERROR]));
+    // The events go out once the router has its answer; a router that left before it had it (during the check, say) has no
+    // subscription to send them to.
+    reply.raw.once('close', () => (reply.raw.writableFinished ? subscription.start() : void subscription.finish(undefined, false)));
     const checked = await subscription.check();
     if (checked !== 'delivered') {
       logger.info({ delivery: checked }, 'callback subscription refused: the router did not confirm its check');
       return void refuse(reply, 400, 'BAD_REQUEST', `The callback URL did not confirm the subscription (check: ${checked}).`);
     }
-    // The events go out once the router has its answer; a router that left before it had it has no subscription to send them to.
-    reply.raw.once('close', () => (reply.raw.writableFinished ? subscription.start() : void subscription.finish(undefined, false)));
     return void reply.code(200).type('application/json; charset=utf-8').send('{"data":null}');
   };
 
@@ -344,8 +347,8 @@ function readExtension(
   if (typeof callbackUrl !== 'string' || typeof subscriptionId !== 'string' || typeof verifier !== 'string') {
     return 'extensions.subscription needs callbackUrl, subscriptionId and verifier, as strings (the HTTP callback protocol).';
   }
-  if (typeof heartbeat !== 'number' || !Number.isInteger(heartbeat) || heartbeat < 0) {
-    return 'extensions.subscription.heartbeatIntervalMs must be a whole number of milliseconds, 0 for none.';
+  if (typeof heartbeat !== 'number' || !Number.isInteger(heartbeat) || heartbeat < 0 || (heartbeat > 0 && heartbeat < MIN_HEARTBEAT_MS)) {
+    return `extensions.subscription.heartbeatIntervalMs must be a whole number of milliseconds, at least ${MIN_HEARTBEAT_MS}, or 0 for none.`;
   }
   return { callbackUrl, subscriptionId, verifier, heartbeatIntervalMs: heartbeat };
 }
