@@ -262,7 +262,7 @@ export const settingsSchema = z.object({
   ER_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(20).meta({
     group: 'subscriptions',
     description:
-      'streams one client (principal, else address) may hold at once, websockets and SSE streams together; one more websocket is closed with 1008, one more SSE request is 429 `LIMIT_EXCEEDED` (replaces `ER_WS_SOCKETS_PER_CLIENT`, which now stops start-up naming this one)',
+      'streams one client (principal, else address) may hold at once, websockets, SSE streams and callback subscriptions together; one more websocket is closed with 1008, one more SSE or callback subscription request is 429 `LIMIT_EXCEEDED` (replaces `ER_WS_SOCKETS_PER_CLIENT`, which now stops start-up naming this one)',
   }),
   ER_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).optional().meta({
     group: 'http',
