@@ -48,6 +48,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     maxUpstreamCalls: 200,
     maxEntities: 100,
     bodyLimitBytes: 102_400,
+    callbackUrlAllow: [],
     httpHeadersTimeoutMs: 10_000,
     httpRequestTimeoutMs: 30_000,
     httpKeepAliveTimeoutMs: 5_000,

@@ -288,6 +288,19 @@ describe('the websocket protocol', () => {
     expect(pings.slice(1).map((at, i) => at - pings[i])).toEqual([5000, 5000, 5000]);
   });
 
+  test("a router's keep-alives are answered both ways: a ping frame with a pong frame, a graphql-ws ping with a pong message", async () => {
+    const g = await startTestGateway();
+    const socket = await RawSocket.open(g.gateway.url);
+    let pongs = 0;
+    socket.onPong(() => pongs++);
+    for (let i = 1; i <= 3; i++) {
+      socket.ping();
+      socket.send(JSON.stringify({ type: 'ping' }));
+      await socket.until(() => pongs === i && socket.messages.filter((m) => m.type === 'pong').length === i);
+    }
+    await g.close();
+  });
+
   test('the operation limits apply over websockets too', async () => {
     const g = await startTestGateway({ env: { ER_MAX_DEPTH: '2' } });
     const c = wsClient(g.gateway.url);

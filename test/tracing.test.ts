@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { seededJobId } from '../src/emulator/seed';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './utils/otlp';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
+import { CallbackReceiver } from './utils/callback-receiver';
 import { sseClient, Subscription, wsClient } from './utils/subscriptions';
 import { until } from './utils/wait';
 
@@ -29,6 +30,7 @@ beforeAll(async () => {
     ER_FINAL_JOB_CACHE_SIZE: '0',
     ER_FRESHNESS_MS: '0',
     ER_RESPONSE_CACHE_MB: '0',
+    ER_CALLBACK_URL_ALLOW: 'http://127.0.0.1:*/callback/**',
   });
 });
 
@@ -120,6 +122,23 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
     expect(results).toEqual([{ data: { __typename: 'Query' } }]);
     const [server] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 2);
     expect(server).toMatchObject({ parentSpanId: parent.spanId, name: 'query OverSse' });
+  });
+
+  test("a callback subscription continues the traceparent of the router's request", async () => {
+    const parent = routerParent();
+    const callbacks = await CallbackReceiver.start();
+    const id = 'traced-callback';
+    const response = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: parent.traceparent },
+      body: JSON.stringify({
+        query: `subscription OverCallback { idMappingJobUpdated(workflowName: "customer-id-map", jobId: "${'f'.repeat(32)}") { status } }`,
+        extensions: { subscription: { callbackUrl: callbacks.urlOf(id), subscriptionId: id, verifier: 'v', heartbeatIntervalMs: 0 } },
+      }),
+    });
+    expect(response.status).toBe(200);
+    const [server] = await receiver.waitFor((span) => inTrace(parent.traceId)(span) && span.kind === 2);
+    expect(server).toMatchObject({ parentSpanId: parent.spanId, name: 'subscription OverCallback' });
   });
 
   test('a log line written during a traced request (the audit line of a start) carries its trace and span ids', async () => {

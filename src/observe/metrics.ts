@@ -35,7 +35,7 @@ export interface GatewayMetrics {
   operationErrors: Counter<'type' | 'name' | 'code'>;
   /** Seconds each SDK call took, its attempts and governor waits included, by operation and outcome (`ok` or the error's name). */
   upstreamDuration: Histogram<'operation' | 'outcome'>;
-  /** Open websockets that have sent `connection_init`, and open SSE streams. */
+  /** Open websockets that have sent `connection_init`, open SSE streams and callback subscriptions. */
   activeStreams: Gauge<'transport'>;
   /** Job states delivered to subscribers (one per subscriber per event). */
   subscriptionEvents: Counter;
@@ -47,6 +47,10 @@ export interface GatewayMetrics {
   reportPollAge(oldestSeconds: () => number): void;
   /** Log lines dropped because stdout could not take them (its reader gone, or too far behind). */
   logLinesDropped: Counter;
+  /** Messages POSTed to routers' callback URLs, by action (`check`, `next`, `complete`) and delivery (`delivered`, `gone`, `refused`, `undeliverable`). */
+  callbackMessages: Counter<'action' | 'delivery'>;
+  /** Callback messages dropped after their retries (network errors, timeouts, 5xx): each ends its subscription. */
+  callbackMessagesDropped: Counter<'action'>;
 }
 
 /** Buckets of GraphQL operations and SDK calls, in seconds: a cached answer is sub-millisecond, an upstream call tens of ms. */
@@ -101,9 +105,21 @@ export function createMetrics(options: { processMetrics: boolean; logLinesDroppe
       buckets: LATENCY_BUCKETS,
       registers: [registry],
     }),
+    callbackMessages: new Counter({
+      name: 'er_gateway_callback_messages_total',
+      help: "Messages POSTed to routers' callback URLs (HTTP callback subscriptions), by action and delivery.",
+      labelNames: ['action', 'delivery'],
+      registers: [registry],
+    }),
+    callbackMessagesDropped: new Counter({
+      name: 'er_gateway_callback_messages_dropped_total',
+      help: 'Callback messages that could not be delivered within their retries, by action; each ends its subscription.',
+      labelNames: ['action'],
+      registers: [registry],
+    }),
     activeStreams: new Gauge({
       name: 'er_gateway_active_streams',
-      help: 'Open websockets (past connection_init) and SSE streams, by transport.',
+      help: 'Open websockets (past connection_init), SSE streams and callback subscriptions, by transport.',
       labelNames: ['transport'],
       registers: [registry],
     }),
@@ -114,7 +130,7 @@ export function createMetrics(options: { processMetrics: boolean; logLinesDroppe
     }),
     subscriptionExecutions: new Counter({
       name: 'er_gateway_subscription_executions_total',
-      help: 'GraphQL executions of subscription events (websockets and SSE): one per event per distinct subscription, however many share it.',
+      help: 'GraphQL executions of subscription events (websockets, SSE and callbacks): one per event per distinct subscription, however many share it.',
       registers: [registry],
     }),
     pollAge: new Histogram({

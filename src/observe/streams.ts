@@ -3,10 +3,10 @@ import type { GatewayMetrics } from './metrics';
 
 /**
  * `limits` for one transport, counting its open streams on /metrics: every
- * websocket (once `connection_init` named its client) and every SSE stream
- * takes a stream from the client's budget, and gives it back when it closes.
+ * websocket (once `connection_init` named its client), every SSE stream and
+ * every callback subscription takes a stream from the client's budget, and gives it back when it closes.
  */
-export function countedStreams(limits: ClientLimits, metrics: GatewayMetrics, transport: 'websocket' | 'sse'): ClientLimits {
+export function countedStreams(limits: ClientLimits, metrics: GatewayMetrics, transport: 'websocket' | 'sse' | 'callback'): ClientLimits {
   const counted = Object.create(limits) as ClientLimits;
   const gauge = metrics.activeStreams.labels({ transport });
   counted.openStream = (client) => {

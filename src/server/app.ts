@@ -26,6 +26,8 @@ import { JobStarter } from '../upstream/job-starter';
 import { JobStore } from '../upstream/job-store';
 import type { JobWatcher } from '../watch/job-watcher';
 import { realScheduler, steadyScheduler, type Scheduler } from '../watch/scheduler';
+import { createCallbackHandler } from './callback';
+import { CallbackUrls } from './callback-urls';
 import { ClientLimits, type Caller } from './client-limits';
 import { ConfigError, connectionLimits, trustedProxies, type Config } from './config';
 import { shareConnections } from './connection-share';
@@ -321,7 +323,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   // Pushed before Apollo, so that it closes after the drain: /metrics answers while requests drain.
   const metricsListener = createMetricsListener(metrics, logger);
   stack.defer(() => metricsListener.close());
-  // One for both transports: a websocket's and an event stream's subscribers of one operation share its executions.
+  // One for every streaming transport: the subscribers of one operation on websockets, event streams and callbacks share its executions.
   const executions = new SharedExecutions({
     audiences: SHARED_JOB_SUBSCRIPTIONS,
     format: clientErrorFormatter(logger, { hideSuggestions: !posture.introspection }),
@@ -364,8 +366,27 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     scheduler,
     logger,
   });
+  const callbacks = createCallbackHandler({
+    executions,
+    schema,
+    gate,
+    posture,
+    context,
+    limits: countedStreams(limits, metrics, 'callback'),
+    streamsPerClient: config.streamsPerClient,
+    refusedStarts,
+    urls: new CallbackUrls(config.callbackUrlAllow),
+    deadlines,
+    scheduler,
+    timers,
+    onMessage: (action, delivery) => {
+      metrics.callbackMessages.inc({ action, delivery });
+      if (delivery === 'undeliverable') metrics.callbackMessagesDropped.inc({ action });
+    },
+    logger,
+  });
   // `close` runs it at the end of the shutdown delay, before the drain; the stack (and Apollo's drain) for a start that fails, once whichever asks first.
-  const closeStreams = stack.defer(() => Promise.all([webSockets.dispose(), sse.close()]));
+  const closeStreams = stack.defer(() => Promise.all([webSockets.dispose(), sse.close(), callbacks.close()]));
   const apollo = new ApolloServer<GatewayContext>({
     schema,
     validationRules,
@@ -405,7 +426,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       clearTimeout(cut);
     }
   });
-  http.serveGraphQL(apollo, sse.handle);
+  http.serveGraphQL(apollo, sse.handle, callbacks.handle);
   await listening(
     () => http.app.listen({ port: config.port, host: config.host }),
     { port: 'PORT', host: 'HOST' },

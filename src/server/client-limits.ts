@@ -4,7 +4,7 @@ import { gatewayError } from '../upstream/errors';
 import type { WatchQuota } from '../watch/job-watcher';
 
 export interface ClientLimitSettings {
-  /** Streams one client may hold open at once: its websockets and its SSE streams together. */
+  /** Streams one client may hold open at once: its websockets, SSE streams and callback subscriptions together. */
   streamsPerClient: number;
   /** Subscriptions one websocket may hold at once. */
   subscriptionsPerSocket: number;
@@ -46,7 +46,7 @@ function once(release: () => void): () => void {
 }
 
 interface ClientHoldings {
-  /** Websockets and SSE streams. */
+  /** Websockets, SSE streams and callback subscriptions. */
   streams: number;
   /** Watch ids with how many of the client's subscriptions hold each. */
   jobs: Counts<string>;

@@ -121,6 +121,23 @@ export const settingsSchema = z.object({
     group: 'subscriptions',
     description: 'undelivered events kept per subscription; a subscriber further behind skips to the latest state',
   }),
+  ER_CALLBACK_URL_ALLOW: commaList
+    .pipe(
+      z.array(
+        z
+          .string()
+          .regex(/^https?:\/\/[^/]/i, 'must be an http(s) origin or a glob over http(s) URLs')
+          .refine((entry) => !entry.includes('?') && !entry.includes('#'), 'is matched against the origin and path only: no ? or #'),
+      ),
+    )
+    .default([])
+    .meta({
+      group: 'subscriptions',
+      typeText: 'comma-separated origins (`scheme://host[:port]`) or globs (`https://*.routers.internal/callback/**`)',
+      defaultText: 'unset: callback mode is refused (`FORBIDDEN`)',
+      description:
+        "the routers' callback URLs the gateway may POST subscription messages to (HTTP callback protocol): an origin allows any path on it, a glob (picomatch, `*` stops at `/`) is matched against the URL's origin and path. A subscription naming any other URL is refused with `FORBIDDEN` before anything is called",
+    }),
   ER_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_048_576).meta({
     group: 'subscriptions',
     description: 'a websocket whose unsent output passes this is closed with 1013 (a client that reads too slowly or not at all)',
@@ -245,7 +262,7 @@ export const settingsSchema = z.object({
   ER_STREAMS_PER_CLIENT: z.coerce.number().int().min(1).max(100_000).default(20).meta({
     group: 'subscriptions',
     description:
-      'streams one client (principal, else address) may hold at once, websockets and SSE streams together; one more websocket is closed with 1008, one more SSE request is 429 `LIMIT_EXCEEDED` (replaces `ER_WS_SOCKETS_PER_CLIENT`, which now stops start-up naming this one)',
+      'streams one client (principal, else address) may hold at once, websockets, SSE streams and callback subscriptions together; one more websocket is closed with 1008, one more SSE or callback subscription request is 429 `LIMIT_EXCEEDED` (replaces `ER_WS_SOCKETS_PER_CLIENT`, which now stops start-up naming this one)',
   }),
   ER_MAX_CONNECTIONS_PER_ADDRESS: z.coerce.number().int().min(1).max(1_000_000).optional().meta({
     group: 'http',
@@ -749,6 +766,7 @@ export function loadConfig(source: Record<string, string | undefined>) {
     httpKeepAliveTimeoutMs: vars.ER_HTTP_KEEPALIVE_TIMEOUT_MS,
     maxConnections: vars.ER_MAX_CONNECTIONS,
     streamsPerClient: vars.ER_STREAMS_PER_CLIENT,
+    callbackUrlAllow: vars.ER_CALLBACK_URL_ALLOW,
     maxConnectionsPerAddress: vars.ER_MAX_CONNECTIONS_PER_ADDRESS,
     wsSubscriptionsPerSocket: vars.ER_WS_SUBSCRIPTIONS_PER_SOCKET,
     watchedJobsPerClient: vars.ER_WATCHED_JOBS_PER_CLIENT,

@@ -15,6 +15,7 @@ import { landingPageHtml, sendLandingPage, wantsPage } from './landing-page';
 import type { GatewayMetrics } from '../observe/metrics';
 import type { OperationObserver } from '../observe/operation';
 import type { TraceCarrier } from '../observe/tracing';
+import type { CallbackExtension, CallbackHandler } from './callback';
 import type { CachedAnswer, ResponseCache } from './response-cache';
 import type { OriginGuard } from './origins';
 import type { TrustedDocuments } from './trusted-documents';
@@ -90,8 +91,8 @@ const ROUTES: Record<string, string[]> = {
 /** The HTTP layer; Apollo, which drains its server, is started before GraphQL is served. */
 export interface HttpLayer<C extends BaseContext> {
   app: FastifyInstance;
-  /** Mounts GraphQL on `/graphql`: call once Apollo has started, before listening. */
-  serveGraphQL(apollo: ApolloServer<C>, sse: SseHandler): void;
+  /** Mounts GraphQL on `/graphql` (a router's callback subscriptions to `callbacks`): call once Apollo has started, before listening. */
+  serveGraphQL(apollo: ApolloServer<C>, sse: SseHandler, callbacks: CallbackHandler): void;
 }
 
 /**
@@ -203,7 +204,7 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
 
   return {
     app,
-    serveGraphQL(apollo, sse) {
+    serveGraphQL(apollo, sse, callbacks) {
       // Everything a request asks of the service shares one deadline, which ends with the answer.
       const landingPage =
         options.browserPage === 'landing' ? landingPageHtml({ dashboard: options.dashboard, ide: options.ide !== undefined }) : undefined;
@@ -231,6 +232,9 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
               return refuse(reply, code === 'FORBIDDEN' ? 403 : 400, code, untrusted.message);
             }
           }
+          // A router's subscription in callback mode: answered by the callback transport, never cached.
+          const callback = callbackExtension(request);
+          if (callback) return callbacks(request, reply, caller, callback);
           // Only once the request would reach Apollo: authenticated, its Host and Origin allowed, its document trusted.
           const key = responseCache?.cache.keyOf(
             { method: request.method, params: request.method === 'GET' ? request.query : request.body, headers: request.headers },
@@ -387,6 +391,14 @@ function trustedOperation(request: FastifyRequest, trusted: TrustedDocuments): G
   delete source.documentId;
   if (rest) source.extensions = rest;
   return undefined;
+}
+
+/** A POST's `extensions.subscription` (the HTTP callback protocol), when its JSON body has one. */
+function callbackExtension(request: FastifyRequest): CallbackExtension | undefined {
+  if (request.method !== 'POST') return undefined;
+  const body = request.body as { extensions?: { subscription?: unknown } } | undefined;
+  const extension = body && typeof body === 'object' ? body.extensions?.subscription : undefined;
+  return extension && typeof extension === 'object' && !Array.isArray(extension) ? (extension as CallbackExtension) : undefined;
 }
 
 /** Why a body cannot be read as sent (a charset other than UTF-8, a compressed body), or undefined when it can. */

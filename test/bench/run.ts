@@ -8,6 +8,7 @@ import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
 import { abuse } from './abuse';
+import { callbackFanout } from './callback';
 import { frugality } from './frugality';
 import { rolling } from './rolling';
 import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
@@ -301,6 +302,7 @@ async function main(): Promise<void> {
   if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
   if (only === 'abuse') return abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
   if (only === 'rolling') return rolling();
+  if (only === 'callback') return callbackFanout(Number(process.env.BENCH_CALLBACK_SUBSCRIPTIONS ?? 1000));
   if (only === 'shared' || !only) {
     const r = await sharedFanout(Number(process.env.BENCH_SHARED_SUBSCRIBERS ?? 3000), 3);
     console.log(

@@ -31,6 +31,11 @@ export class ManualScheduler implements Scheduler {
     return this.next()?.delay;
   }
 
+  /** The waits the pending tasks were scheduled with, soonest first. */
+  get delays(): number[] {
+    return [...this.tasks].sort((a, b) => a.due - b.due).map((task) => task.delay);
+  }
+
   /** Moves time to the next task, runs it and waits for it to finish (one poll). */
   async runNext(): Promise<void> {
     const task = this.next();

@@ -133,6 +133,11 @@ export class RawSocket {
     this.socket.on('ping', listener);
   }
 
+  /** Calls `listener` at each websocket pong frame the server sends (its answer to `ping`). */
+  onPong(listener: () => void): void {
+    this.socket.on('pong', listener);
+  }
+
   /** Sends `data` as it is: a frame of any size or content. */
   send(data: string | Buffer): void {
     this.socket.send(data);
