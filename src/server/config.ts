@@ -631,6 +631,11 @@ export const settingsSchema = z.object({
     .max(1)
     .default(1)
     .meta({ group: 'observing', description: 'with `traceidratio` and `parentbased_traceidratio`: the share of traces kept (`0.1`)' }),
+  ER_TRACE_REMOTE_PARENT: z.enum(['follow', 'ratio', 'ignore']).default('follow').meta({
+    group: 'observing',
+    description:
+      "what a caller's `traceparent` decides with a `parentbased_*` sampler: `follow` keeps the traces a caller sampled (what routers expect); `ratio` continues the caller's trace but decides it as a trace that starts here (`OTEL_TRACES_SAMPLER_ARG`, on the trace id), so no client can force sampling; `ignore` starts a trace of its own per operation, linked to the caller's span",
+  }),
   OTEL_BSP_SCHEDULE_DELAY: z.coerce
     .number()
     .int()
@@ -829,6 +834,7 @@ function tracingSettings(vars: z.output<typeof settingsSchema>) {
     serviceName: vars.OTEL_SERVICE_NAME,
     resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
     sampler: vars.OTEL_TRACES_SAMPLER,
+    remoteParent: vars.ER_TRACE_REMOTE_PARENT,
     ratio: vars.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? ratio : 1,
     exportDelayMs: vars.OTEL_BSP_SCHEDULE_DELAY,
     document: vars.ER_TRACE_DOCUMENT === 'true',

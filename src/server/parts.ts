@@ -100,7 +100,7 @@ export function startUpstreamClients(
     governor,
   });
   for (const client of [clients.reads, clients.starts]) {
-    observeUpstreamCalls(client, { metrics, tracer: tracing?.tracer, governed: governor !== undefined });
+    observeUpstreamCalls(client, { metrics, tracing, governed: governor !== undefined });
   }
   return { clients, dispose: () => clients.destroy() };
 }
