@@ -167,7 +167,9 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   });
   const observer = new OperationObserver(metrics, clientCode, config.metricsOperationNames, tracing);
   // Several replicas share Redis; without it everything stays in this process.
-  const redis = config.redisUrl ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger)).redis : undefined;
+  const redis = config.redisUrl
+    ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger, tracing)).redis
+    : undefined;
   const cursors = new Cursors(stack.use(await startCursorKeys(config, redis, logger)).ring);
   const deadlines = new Deadlines(config.requestDeadlineMs, timers);
   const { clients } = stack.use(startUpstreamClients(config, emulator, redis, metrics, timers, tracing));

@@ -254,7 +254,7 @@ export class JobWatcher {
     else {
       followHolder(
         watch,
-        { coordinator: this.coordinator, events: this.events, scheduler: this.scheduler, intervalMs: this.intervalMs },
+        { coordinator: this.coordinator, events: this.events, scheduler: this.scheduler, intervalMs: this.intervalMs, trace },
         {
           adopt: (snapshot) => this.adopt(watch, snapshot),
           poll: () => void this.poll(watch, fetch),
