@@ -295,6 +295,7 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
       ratio: 1,
       exportDelayMs: 5000,
       document: false,
+      resolvers: false,
     });
     expect(
       loadConfig({

@@ -38,6 +38,7 @@ import { createLogger } from '../observe/logging';
 import { createMetrics, type GatewayMetrics } from '../observe/metrics';
 import { OperationObserver } from '../observe/operation';
 import { countedStreams } from '../observe/streams';
+import { traceResolvers } from '../observe/resolver-spans';
 import { startTracing, type TraceCarrier } from '../observe/tracing';
 import { stdoutLog, type LogOutput } from './log';
 import { OperationGate } from './operations';
@@ -246,6 +247,8 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
   const schema = await buildGatewaySchema();
+  if (tracing && config.tracing?.resolvers)
+    traceResolvers(schema, tracing, (context) => (context as GatewayContext).observed?.traceContext);
   const posture: SchemaPosture = {
     introspection: config.introspection,
     routerSecret: config.routerSecret,

@@ -647,6 +647,11 @@ export const settingsSchema = z.object({
     group: 'observing',
     description: "`true` puts each operation's document in its span (`graphql.document`); variables never are",
   }),
+  ER_TRACE_RESOLVERS: z.enum(['true', 'false']).default('false').meta({
+    group: 'observing',
+    description:
+      '`true` adds a span per field resolver that does work (returns a promise: loaders, calls, checks), named `graphql.resolve <path>`, under the operation span; property reads get none',
+  }),
   ER_METRICS_OPERATION_NAMES: z.coerce.number().int().min(1).max(10_000).default(100).meta({
     group: 'observing',
     description:
@@ -838,6 +843,7 @@ function tracingSettings(vars: z.output<typeof settingsSchema>) {
     ratio: vars.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? ratio : 1,
     exportDelayMs: vars.OTEL_BSP_SCHEDULE_DELAY,
     document: vars.ER_TRACE_DOCUMENT === 'true',
+    resolvers: vars.ER_TRACE_RESOLVERS === 'true',
   };
 }
 
