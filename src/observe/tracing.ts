@@ -165,13 +165,17 @@ export class Tracing {
 }
 
 /** Starts tracing with `settings`; its dispose exports the spans still buffered, then stops. */
-export function startTracing(settings: TracingSettings, version: string): { tracing: Tracing; dispose(): Promise<void> } {
+export function startTracing(
+  settings: TracingSettings,
+  version: string,
+  instanceId: string = randomUUID(),
+): { tracing: Tracing; dispose(): Promise<void> } {
   const Exporter = settings.protocol === 'http/json' ? JsonExporter : ProtobufExporter;
   const sampling = new TraceSampling(settings);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({
       'service.version': version,
-      'service.instance.id': randomUUID(),
+      'service.instance.id': instanceId,
       ...settings.resourceAttributes,
       'service.name': settings.serviceName,
     }),
