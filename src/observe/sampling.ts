@@ -73,8 +73,8 @@ export class TraceSampling implements Sampler {
     if (!span) return this.decide(this.root, undefined) ? parent.setValue(DECIDED, true) : undefined;
     const context = span.spanContext();
     if (!trace.isSpanContextValid(context)) return undefined; // UNSAMPLED's
-    // A local parent was decided when it started; its children share its trace id and so its fate.
-    if (!context.isRemote) return span.isRecording() ? parent : undefined;
+    // A local parent was decided when it started (its flag says how; an ended span records no more, but its late children still count).
+    if (!context.isRemote) return context.traceFlags & TraceFlags.SAMPLED ? parent : undefined;
     return this.decide(this.remote, context) ? parent.setValue(DECIDED, true) : undefined;
   }
 

@@ -18,6 +18,7 @@ import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../server/config';
 import { TraceSampling, UNSAMPLED } from './sampling';
+import { SubscriptionRecord } from './subscription-record';
 
 /** Tracing's settings, from the OTEL_* variables (see config.ts); undefined when tracing is off. */
 export type TracingSettings = NonNullable<Config['tracing']>;
@@ -135,6 +136,11 @@ export class Tracing {
     if (span) return new OperationTrace(span, trace.setSpan(parent, span), this.settings.document);
     // An unsampled caller's context is kept: its children are dropped as it was, and log lines name its trace.
     return parent === ROOT_CONTEXT ? this.unsampled : new OperationTrace(undefined, trace.getSpan(parent) ? parent : UNSAMPLED, false);
+  }
+
+  /** The record of one traced subscription's events, written as a span of its trace when it ends. */
+  subscription(parent: Context, attributes: Record<string, string>): SubscriptionRecord {
+    return new SubscriptionRecord(this, parent, attributes);
   }
 
   /**
