@@ -58,7 +58,7 @@ export class TraceSampling implements Sampler {
     }[sampler] as [Rule, Rule];
     this.root = root;
     this.child = child;
-    // `ignore` never gets here with a remote parent: the operation is a root (see Tracing.extract).
+    // `ignore` never gets here with a remote parent: the operation is a root (see Tracing.operation).
     this.remote = remoteParent === 'ratio' && child === 'follow' ? root : child;
   }
 
