@@ -292,9 +292,11 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
       serviceName: 'er-gateway',
       resourceAttributes: {},
       sampler: 'parentbased_always_on',
+      remoteParent: 'follow',
       ratio: 1,
       exportDelayMs: 5000,
       document: false,
+      resolvers: false,
     });
     expect(
       loadConfig({

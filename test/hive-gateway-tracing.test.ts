@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { seededJobId } from '../src/emulator/seed';
 import { writeTempFile } from './utils/auth';
 import { leftover } from './utils/leftovers';
-import { startOtlpReceiver, type OtlpReceiver } from './utils/otlp';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './utils/otlp';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
 
 /**
@@ -74,9 +74,10 @@ test("one trace covers Hive Gateway's spans, er-gateway's operation span under t
   const [operation] = await receiver.waitFor((span) => span.resource['service.name'] === 'er-gateway' && span.name.startsWith('query '));
   const [call] = await receiver.waitFor((span) => span.traceId === operation.traceId && span.name === 'EntityResolution.GetIdMappingJob');
   expect(call.parentSpanId).toBe(operation.spanId);
-  const routerSpans = await receiver.waitFor(
-    (span) => span.traceId === operation.traceId && span.resource['service.name'] === 'hive-gateway',
-  );
+  const fromRouter = (span: ReceivedSpan) => span.traceId === operation.traceId && span.resource['service.name'] === 'hive-gateway';
+  // The router's root span ends last, so it may come in a later export than the others: wait for it.
+  await receiver.waitFor((span) => fromRouter(span) && span.parentSpanId === undefined);
+  const routerSpans = receiver.spans.filter(fromRouter);
   // The operation span's parent is a span of the router's (its call to the subgraph), in the same trace.
   expect(routerSpans.find((span) => span.spanId === operation.parentSpanId)?.name).toBe('http.fetch');
   expect(routerSpans.find((span) => span.parentSpanId === undefined)?.name).toBe('POST /graphql');

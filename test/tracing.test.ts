@@ -76,6 +76,8 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
       },
     });
     expect(call.attributes['aws.request_id']).toEqual(expect.any(String));
+    // ER_TRACE_RESOLVERS is off by default: no span per field.
+    expect(receiver.spans.filter((span) => span.traceId === parent.traceId && span.name.startsWith('graphql.resolve'))).toEqual([]);
   });
 
   test('a NOT_FOUND and a THROTTLED carry their codes, on the server span and the call; no span carries variables or credentials', async () => {

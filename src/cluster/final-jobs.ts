@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { FinalJobStore } from '../upstream/job-store';
 import type { IdMappingJobRecord, MatchingJobRecord } from '../upstream/records';
 import type { SharedRedis } from './redis';
@@ -17,10 +18,10 @@ export class RedisFinalJobStore implements FinalJobStore {
     private readonly ttlSeconds: number,
   ) {}
 
-  async get(id: string): Promise<JobRecord | undefined> {
+  async get(id: string, trace?: Context): Promise<JobRecord | undefined> {
     if (!this.redis.ready()) return undefined;
     try {
-      const stored = await this.redis.client.get(`final:${id}`);
+      const stored = await this.redis.span(trace, 'GET', () => this.redis.client.get(`final:${id}`));
       return stored === null ? undefined : parseJobJson<JobRecord>(stored);
     } catch {
       return undefined;

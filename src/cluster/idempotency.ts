@@ -94,14 +94,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const now = this.clock();
     let answer: [number, string];
     try {
-      answer = await this.reserveScript(
-        this.redisKey(key),
-        fingerprint,
-        now,
-        terms.lifetimeMs,
-        terms.skewMs,
-        this.owner,
-        IDEMPOTENCY_TTL_MS,
+      answer = await this.redis.span(
+        terms.trace,
+        'EVALSHA',
+        () => this.reserveScript(this.redisKey(key), fingerprint, now, terms.lifetimeMs, terms.skewMs, this.owner, IDEMPOTENCY_TTL_MS),
+        'erReserve',
       );
     } catch {
       throw unreachable();

@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { JobRecord } from '../watch/job-snapshot';
 import type { WatchCoordinator } from '../watch/replicas';
 import { parseJobJson } from './job-json';
@@ -44,16 +45,18 @@ export class RedisWatchCoordinator implements WatchCoordinator {
     this.releaseScript = redisScript<LeaseCommand>(redis, 'erRelease', RELEASE);
   }
 
-  async acquire(id: string): Promise<boolean> {
-    return (await this.acquireScript(`lease:${id}`, this.replicaId, this.leaseMs)) === 1;
+  async acquire(id: string, trace?: Context): Promise<boolean> {
+    return (
+      (await this.redis.span(trace, 'EVALSHA', () => this.acquireScript(`lease:${id}`, this.replicaId, this.leaseMs), 'erAcquire')) === 1
+    );
   }
 
   async release(id: string): Promise<void> {
     await this.releaseScript(`lease:${id}`, this.replicaId).catch(() => {});
   }
 
-  async latest(id: string): Promise<JobRecord | undefined> {
-    const stored = await this.redis.client.get(`snap:${id}`);
+  async latest(id: string, trace?: Context): Promise<JobRecord | undefined> {
+    const stored = await this.redis.span(trace, 'GET', () => this.redis.client.get(`snap:${id}`));
     return stored === null ? undefined : parseJobJson<JobRecord>(stored);
   }
 

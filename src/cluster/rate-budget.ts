@@ -44,10 +44,10 @@ export function sharedBudgets(redis: SharedRedis, ratePerSecond: number, burst: 
     /** The last wait Redis answered: the estimate of the next. */
     let lastWaitMs = 0;
     return {
-      take: async () => {
+      take: async (trace) => {
         if (!redis.ready()) return fallback.take();
         try {
-          lastWaitMs = await take(`rate:${operation}`, ratePerSecond, burst);
+          lastWaitMs = await redis.span(trace, 'EVALSHA', () => take(`rate:${operation}`, ratePerSecond, burst), 'erTake');
           return lastWaitMs;
         } catch {
           return fallback.take();

@@ -1,3 +1,4 @@
+import { untracedRedis, type RedisSpan } from '../observe/redis-spans';
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { describeTopology, parseRedisUrl, type RedisTopology } from './redis-url';
@@ -11,6 +12,8 @@ export interface SharedRedis {
   readonly client: RedisClient;
   /** How Redis is run: one server, a primary Sentinel follows, or a cluster. */
   readonly kind: RedisTopology['kind'];
+  /** Runs a command made for a traced operation or poll in a client span of its own (see observe/redis-spans.ts); with tracing off, just the command. */
+  readonly span: RedisSpan;
   /** The key prefix every shared part writes under, e.g. `er-gateway:`. */
   readonly prefix: string;
   /** How long a command may wait for its answer, in ms; also how long a close waits for Redis to see the connection go. */
@@ -109,6 +112,7 @@ export async function connectRedis(options: SharedRedisOptions): Promise<SharedR
   return {
     client,
     kind: topology.kind,
+    span: untracedRedis,
     prefix: options.prefix,
     commandTimeoutMs,
     ready: () => client.status === 'ready' && !hung,

@@ -14,17 +14,11 @@ import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } 
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  TracerProvider,
-  type Sampler,
-} from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../server/config';
+import { TraceSampling, UNSAMPLED } from './sampling';
+import { SubscriptionRecord } from './subscription-record';
 
 /** Tracing's settings, from the OTEL_* variables (see config.ts); undefined when tracing is off. */
 export type TracingSettings = NonNullable<Config['tracing']>;
@@ -41,6 +35,8 @@ const carrierGetter: TextMapGetter<TraceCarrier> = {
   keys: () => [],
 };
 
+type SpanOptions = NonNullable<Parameters<Tracer['startSpan']>[1]>;
+
 /** Links a poll span keeps at most: a job with thousands of subscribers links the newest ones. */
 const MAX_LINKS = 32;
 
@@ -54,14 +50,15 @@ const MAX_LINKS = 32;
  */
 export class OperationTrace {
   constructor(
-    readonly span: Span,
+    /** None when the operation is not sampled: then nothing is recorded, and `context` drops its children too. */
+    readonly span: Span | undefined,
     readonly context: Context,
     private readonly withDocument: boolean,
   ) {}
 
   /** The operation's kind and name (and its text, when ER_TRACE_DOCUMENT asks). */
   resolved(type: string, name: string | undefined, document: () => string | undefined): void {
-    if (!this.span.isRecording()) return;
+    if (!this.span) return;
     this.span.updateName(name ? `${type} ${name}` : type);
     this.span.setAttribute('graphql.operation.type', type);
     if (name) this.span.setAttribute('graphql.operation.name', name);
@@ -73,7 +70,8 @@ export class OperationTrace {
 
   /** Ends the span with the codes of the errors the client was sent (masked ones as INTERNAL_SERVER_ERROR): codes only, never messages. */
   end(codes: readonly string[]): void {
-    if (codes.length > 0 && this.span.isRecording()) {
+    if (!this.span) return;
+    if (codes.length > 0) {
       const distinct = [...new Set(codes)];
       this.span.setAttribute('graphql.error.codes', distinct);
       for (const code of codes) this.span.addEvent('graphql.error', { 'graphql.error.code': code });
@@ -90,16 +88,31 @@ export class OperationTrace {
  * at all, and with it on no async hook slows the process.
  */
 export class Tracing {
-  readonly tracer: Tracer;
+  private readonly tracer: Tracer;
   private readonly propagator = new CompositePropagator({
     propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
   });
 
+  /** The operation of an unsampled request that sent no trace context: one for all, as it holds nothing. */
+  private readonly unsampled: OperationTrace;
+
   constructor(
     provider: TracerProvider,
+    private readonly sampling: TraceSampling,
     private readonly settings: TracingSettings,
   ) {
     this.tracer = provider.getTracer('er-gateway');
+    this.unsampled = new OperationTrace(undefined, UNSAMPLED, false);
+  }
+
+  /**
+   * Starts a span under `parent` (a root without one) when it is sampled;
+   * undefined, with nothing made, when it is not. Every span of the gateway
+   * starts here: an unsampled request costs no ids, spans or attributes.
+   */
+  startSpan(name: string, options: SpanOptions, parent: Context = ROOT_CONTEXT): Span | undefined {
+    const decided = this.sampling.parentFor(parent);
+    return decided && this.tracer.startSpan(name, options, decided);
   }
 
   /** The context a caller sent: W3C `traceparent`, `tracestate` and `baggage`; the root when it sent none. */
@@ -107,11 +120,27 @@ export class Tracing {
     return carrier ? this.propagator.extract(ROOT_CONTEXT, carrier, carrierGetter) : ROOT_CONTEXT;
   }
 
-  /** Starts the server span of one operation, child of the caller's context. */
+  /**
+   * Starts the server span of one operation, child of the caller's context
+   * (with ER_TRACE_REMOTE_PARENT=ignore: a root, linked to the caller's span).
+   */
   operation(carrier: TraceCarrier | undefined): OperationTrace {
-    const parent = this.extract(carrier);
-    const span = this.tracer.startSpan('GraphQL Operation', { kind: SpanKind.SERVER }, parent);
-    return new OperationTrace(span, trace.setSpan(parent, span), this.settings.document);
+    let parent = this.extract(carrier);
+    let links: Link[] | undefined;
+    if (this.settings.remoteParent === 'ignore' && parent !== ROOT_CONTEXT) {
+      const caller = trace.getSpanContext(parent);
+      if (caller) links = [{ context: caller }];
+      parent = ROOT_CONTEXT;
+    }
+    const span = this.startSpan('GraphQL Operation', { kind: SpanKind.SERVER, links }, parent);
+    if (span) return new OperationTrace(span, trace.setSpan(parent, span), this.settings.document);
+    // An unsampled caller's context is kept: its children are dropped as it was, and log lines name its trace.
+    return parent === ROOT_CONTEXT ? this.unsampled : new OperationTrace(undefined, trace.getSpan(parent) ? parent : UNSAMPLED, false);
+  }
+
+  /** The record of one traced subscription's events, written as a span of its trace when it ends. */
+  subscription(parent: Context, attributes: Record<string, string>): SubscriptionRecord {
+    return new SubscriptionRecord(this, parent, attributes);
   }
 
   /**
@@ -126,7 +155,8 @@ export class Tracing {
     work: (context: Context) => Promise<T>,
   ): Promise<T> {
     const spanLinks: Link[] = links.slice(-MAX_LINKS).map((context) => ({ context }));
-    const span = this.tracer.startSpan(name, { kind: SpanKind.INTERNAL, root: true, links: spanLinks, attributes }, ROOT_CONTEXT);
+    const span = this.startSpan(name, { kind: SpanKind.INTERNAL, root: true, links: spanLinks, attributes });
+    if (!span) return work(UNSAMPLED);
     if (links.length > 0) span.setAttribute('er.poll.subscriptions', links.length);
     try {
       return await work(trace.setSpan(ROOT_CONTEXT, span));
@@ -140,35 +170,22 @@ export class Tracing {
   }
 }
 
-function samplerOf(settings: TracingSettings): Sampler {
-  const ratio = new TraceIdRatioBasedSampler(settings.ratio);
-  switch (settings.sampler) {
-    case 'always_on':
-      return new AlwaysOnSampler();
-    case 'always_off':
-      return new AlwaysOffSampler();
-    case 'traceidratio':
-      return ratio;
-    case 'parentbased_always_off':
-      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
-    case 'parentbased_traceidratio':
-      return new ParentBasedSampler({ root: ratio });
-    default:
-      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
-  }
-}
-
 /** Starts tracing with `settings`; its dispose exports the spans still buffered, then stops. */
-export function startTracing(settings: TracingSettings, version: string): { tracing: Tracing; dispose(): Promise<void> } {
+export function startTracing(
+  settings: TracingSettings,
+  version: string,
+  instanceId: string = randomUUID(),
+): { tracing: Tracing; dispose(): Promise<void> } {
   const Exporter = settings.protocol === 'http/json' ? JsonExporter : ProtobufExporter;
+  const sampling = new TraceSampling(settings);
   const provider = new TracerProvider({
     resource: resourceFromAttributes({
       'service.version': version,
-      'service.instance.id': randomUUID(),
+      'service.instance.id': instanceId,
       ...settings.resourceAttributes,
       'service.name': settings.serviceName,
     }),
-    sampler: samplerOf(settings),
+    sampler: sampling,
     spanProcessors: [
       new BatchSpanProcessor({
         exporter: new Exporter({ url: settings.endpoint, headers: settings.headers }),
@@ -176,7 +193,7 @@ export function startTracing(settings: TracingSettings, version: string): { trac
       }),
     ],
   });
-  return { tracing: new Tracing(provider, settings), dispose: () => provider.shutdown() };
+  return { tracing: new Tracing(provider, sampling, settings), dispose: () => provider.shutdown() };
 }
 
 /** The ids log lines carry inside a traced operation (pino's fields), or none when it is not sampled. */

@@ -1,5 +1,5 @@
 import type { EntityResolutionClient } from '@aws-sdk/client-entityresolution';
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span, type Tracer } from '@opentelemetry/api';
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api';
 import type {
   FinalizeHandler,
   FinalizeHandlerArguments,
@@ -12,6 +12,7 @@ import type {
 import { failureName } from '../upstream/errors';
 import { GovernorRefusal, termsOf } from '../upstream/rate-governor';
 import type { GatewayMetrics } from './metrics';
+import type { Tracing } from './tracing';
 
 /** How `rpc.service` names the service, as the AWS SDK instrumentation does. */
 const SERVICE = 'EntityResolution';
@@ -26,12 +27,13 @@ interface Call {
 
 /**
  * Observes every call `client` makes, as SDK middleware: its duration by
- * operation and outcome on /metrics, and with `tracer` a client span per
+ * operation and outcome on /metrics, and with `tracing` a client span per
  * call (all its attempts) named `EntityResolution.<Operation>`, with the
  * AWS attributes (`rpc.system=aws-api`, `rpc.service`, `rpc.method`,
  * `aws.request_id`, the HTTP status, attempts and retries, the exception's
  * name as `error.type`). The span is the child of the operation the call
- * serves (its command's terms carry the context), or of a poll's trace.
+ * serves (its command's terms carry the context), or of a poll's trace;
+ * none when that is not sampled.
  * With `governed`, each attempt's wait for its turn at the rate governor is
  * a child span of its own (`rate governor wait`) when it waited at all, and
  * the call's total wait an attribute; a call the governor refused is an
@@ -39,9 +41,9 @@ interface Call {
  */
 export function observeUpstreamCalls(
   client: EntityResolutionClient,
-  options: { metrics: GatewayMetrics; tracer?: Tracer; governed: boolean },
+  options: { metrics: GatewayMetrics; tracing?: Tracing; governed: boolean },
 ): void {
-  const { metrics, tracer } = options;
+  const { metrics, tracing } = options;
   const calls = new WeakMap<HandlerExecutionContext, Call>();
   client.middlewareStack.add(
     (next: InitializeHandler<object, MetadataBearer>, context: HandlerExecutionContext) =>
@@ -49,13 +51,12 @@ export function observeUpstreamCalls(
         const operation = context.commandName?.replace(/Command$/, '') ?? 'unknown';
         const started = performance.now();
         let call: Call | undefined;
-        if (tracer) {
-          const parent = termsOf(context)?.trace ?? ROOT_CONTEXT;
-          const span = tracer.startSpan(
-            `${SERVICE}.${operation}`,
-            { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'aws-api', 'rpc.service': SERVICE, 'rpc.method': operation } },
-            parent,
-          );
+        const span = tracing?.startSpan(
+          `${SERVICE}.${operation}`,
+          { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'aws-api', 'rpc.service': SERVICE, 'rpc.method': operation } },
+          termsOf(context)?.trace,
+        );
+        if (span) {
           call = { span, waitedMs: 0 };
           calls.set(context, call);
         }
@@ -78,7 +79,7 @@ export function observeUpstreamCalls(
       },
     { step: 'initialize', name: 'observeUpstreamCall', priority: 'high' },
   );
-  if (!tracer || !options.governed) return;
+  if (!tracing || !options.governed) return;
   // Around the governor's middleware, inside the retry loop: the time between the two is one attempt's wait for its turn.
   client.middlewareStack.addRelativeTo(
     (next: FinalizeHandler<object, MetadataBearer>, context: HandlerExecutionContext) => (args: FinalizeHandlerArguments<object>) => {
@@ -96,7 +97,7 @@ export function observeUpstreamCalls(
         call.waitedMs += waitedMs;
         if (waitedMs >= 1) {
           const startTime = performance.timeOrigin + call.queuedAt;
-          tracer.startSpan('rate governor wait', { startTime }, trace.setSpan(ROOT_CONTEXT, call.span)).end(startTime + waitedMs);
+          tracing.startSpan('rate governor wait', { startTime }, trace.setSpan(ROOT_CONTEXT, call.span))?.end(startTime + waitedMs);
         }
         call.queuedAt = undefined;
       }
@@ -108,19 +109,17 @@ export function observeUpstreamCalls(
 
 function ended(call: Call, outcome: string, metadata?: ResponseMetadata): void {
   const { span } = call;
-  if (span.isRecording()) {
-    span.setAttribute('er.upstream.outcome', outcome);
-    span.setAttribute('er.rate_governor.wait_ms', Math.round(call.waitedMs));
-    if (metadata?.requestId) span.setAttribute('aws.request_id', metadata.requestId);
-    if (metadata?.httpStatusCode) span.setAttribute('http.response.status_code', metadata.httpStatusCode);
-    if (metadata?.attempts !== undefined) {
-      span.setAttribute('er.upstream.attempts', metadata.attempts);
-      span.setAttribute('er.upstream.retries', Math.max(0, metadata.attempts - 1));
-    }
-    if (outcome !== 'ok') {
-      span.setAttribute('error.type', outcome);
-      span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
-    }
+  span.setAttribute('er.upstream.outcome', outcome);
+  span.setAttribute('er.rate_governor.wait_ms', Math.round(call.waitedMs));
+  if (metadata?.requestId) span.setAttribute('aws.request_id', metadata.requestId);
+  if (metadata?.httpStatusCode) span.setAttribute('http.response.status_code', metadata.httpStatusCode);
+  if (metadata?.attempts !== undefined) {
+    span.setAttribute('er.upstream.attempts', metadata.attempts);
+    span.setAttribute('er.upstream.retries', Math.max(0, metadata.attempts - 1));
+  }
+  if (outcome !== 'ok') {
+    span.setAttribute('error.type', outcome);
+    span.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
   }
   span.end();
 }

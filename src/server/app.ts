@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
@@ -40,6 +41,8 @@ import { createLogger } from '../observe/logging';
 import { createMetrics, type GatewayMetrics } from '../observe/metrics';
 import { OperationObserver } from '../observe/operation';
 import { countedStreams } from '../observe/streams';
+import { startMetricsExport } from '../observe/metrics-export';
+import { traceResolvers } from '../observe/resolver-spans';
 import { startTracing, type TraceCarrier } from '../observe/tracing';
 import { stdoutLog, type LogOutput } from './log';
 import { OperationGate } from './operations';
@@ -151,7 +154,9 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   /** Set on `close`: from then on /readyz answers 503, and HTTP answers close their connection. */
   let shuttingDown = false;
   // First on the stack, so last to stop: the spans of everything else's shutdown are exported.
-  const tracing = config.tracing ? stack.use(startTracing(config.tracing, gatewayVersion())).tracing : undefined;
+  // One id for this process's traces and metrics.
+  const instanceId = randomUUID();
+  const tracing = config.tracing ? stack.use(startTracing(config.tracing, gatewayVersion(), instanceId)).tracing : undefined;
   const scheduler = options.scheduler ?? realScheduler;
   const timers = options.timers ?? steadyScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
@@ -167,9 +172,23 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     processMetrics: options.processMetrics ?? true,
     logLinesDropped: logOutput && (() => logOutput.dropped),
   });
+  // Pushed after the parts that count are started, so stopped after them: the last export has their final counts.
+  if (config.metricsExport) {
+    const { serviceName, resourceAttributes } = config.metricsExport;
+    stack.use(
+      startMetricsExport(config.metricsExport, metrics.registry, {
+        'service.version': gatewayVersion(),
+        'service.instance.id': instanceId,
+        ...resourceAttributes,
+        'service.name': serviceName,
+      }),
+    );
+  }
   const observer = new OperationObserver(metrics, clientCode, config.metricsOperationNames, tracing);
   // Several replicas share Redis; without it everything stays in this process.
-  const redis = config.redisUrl ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger)).redis : undefined;
+  const redis = config.redisUrl
+    ? stack.use(await startSharedRedis({ ...config, redisUrl: config.redisUrl }, logger, tracing)).redis
+    : undefined;
   const cursors = new Cursors(stack.use(await startCursorKeys(config, redis, logger)).ring);
   const deadlines = new Deadlines(config.requestDeadlineMs, timers);
   const { clients } = stack.use(startUpstreamClients(config, emulator, redis, metrics, timers, tracing));
@@ -246,6 +265,8 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   const origins = new OriginGuard({ allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
 
   const schema = await buildGatewaySchema();
+  if (tracing && config.tracing?.resolvers)
+    traceResolvers(schema, tracing, (context) => (context as GatewayContext).observed?.traceContext);
   const posture: SchemaPosture = {
     introspection: config.introspection,
     routerSecret: config.routerSecret,

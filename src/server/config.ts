@@ -628,6 +628,35 @@ export const settingsSchema = z.object({
     typeText: '`name=value,…` (values URL-encoded)',
     description: "headers sent with every export, e.g. a collector's API key",
   }),
+  OTEL_METRICS_EXPORTER: z
+    .string()
+    .regex(/^(otlp|none|prometheus)(,(otlp|none|prometheus))*$/, 'must be otlp, none or prometheus (or a comma-separated list of them)')
+    .default('otlp')
+    .meta({
+      group: 'observing',
+      description:
+        '`otlp`: the metrics are also exported over OTLP/HTTP when an OTLP endpoint is set; `none` or `prometheus`: not (the Prometheus listener serves `/metrics` whatever this says)',
+    }),
+  OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: z
+    .url({ protocol: /^https?$/ })
+    .optional()
+    .meta({
+      group: 'observing',
+      typeText: 'http(s) URL',
+      defaultText: '`OTEL_EXPORTER_OTLP_ENDPOINT`/v1/metrics',
+      description: 'the full URL metrics are posted to; set alone, it exports the metrics without turning tracing on',
+    }),
+  OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: z
+    .enum(['http/protobuf', 'http/json', 'grpc'])
+    .optional()
+    .meta({ group: 'observing', defaultText: '`OTEL_EXPORTER_OTLP_PROTOCOL`', description: 'the protocol of metrics alone' }),
+  OTEL_METRIC_EXPORT_INTERVAL: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(3_600_000)
+    .default(60_000)
+    .meta({ group: 'observing', description: 'ms between OTLP exports of the metrics (and one more at shutdown)' }),
   OTEL_SERVICE_NAME: z.string().min(1).default('er-gateway').meta({ group: 'observing', description: "the spans' `service.name`" }),
   OTEL_RESOURCE_ATTRIBUTES: z.string().optional().meta({
     group: 'observing',
@@ -648,6 +677,11 @@ export const settingsSchema = z.object({
     .max(1)
     .default(1)
     .meta({ group: 'observing', description: 'with `traceidratio` and `parentbased_traceidratio`: the share of traces kept (`0.1`)' }),
+  ER_TRACE_REMOTE_PARENT: z.enum(['follow', 'ratio', 'ignore']).default('follow').meta({
+    group: 'observing',
+    description:
+      "what a caller's `traceparent` decides with a `parentbased_*` sampler: `follow` keeps the traces a caller sampled (what routers expect); `ratio` continues the caller's trace but decides it as a trace that starts here (`OTEL_TRACES_SAMPLER_ARG`, on the trace id), so no client can force sampling; `ignore` starts a trace of its own per operation, linked to the caller's span",
+  }),
   OTEL_BSP_SCHEDULE_DELAY: z.coerce
     .number()
     .int()
@@ -658,6 +692,11 @@ export const settingsSchema = z.object({
   ER_TRACE_DOCUMENT: z.enum(['true', 'false']).default('false').meta({
     group: 'observing',
     description: "`true` puts each operation's document in its span (`graphql.document`); variables never are",
+  }),
+  ER_TRACE_RESOLVERS: z.enum(['true', 'false']).default('false').meta({
+    group: 'observing',
+    description:
+      '`true` adds a span per field resolver that does work (returns a promise: loaders, calls, checks), named `graphql.resolve <path>`, under the operation span; property reads get none',
   }),
   ER_METRICS_OPERATION_NAMES: z.coerce.number().int().min(1).max(10_000).default(100).meta({
     group: 'observing',
@@ -721,6 +760,9 @@ export function loadConfig(source: Record<string, string | undefined>) {
     throw new ConfigError(
       'OTEL_EXPORTER_OTLP_PROTOCOL: the gateway exports OTLP over HTTP: set http/protobuf or http/json (a collector takes both).',
     );
+  }
+  if (vars.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL === 'grpc') {
+    throw new ConfigError('OTEL_EXPORTER_OTLP_METRICS_PROTOCOL: the gateway exports OTLP over HTTP: set http/protobuf or http/json.');
   }
   if (modes.length > 0 && vars.ER_POLICY_FILE === undefined) {
     throw new ConfigError(`ER_POLICY_FILE: required with ER_AUTH=${modes.join(',')}; without a policy no one may do anything.`);
@@ -813,6 +855,7 @@ export function loadConfig(source: Record<string, string | undefined>) {
     logLevel: vars.LOG_LEVEL,
     logFormat: vars.LOG_FORMAT,
     tracing: tracingSettings(vars),
+    metricsExport: metricsExportSettings(vars),
     metricsOperationNames: vars.ER_METRICS_OPERATION_NAMES,
   };
 }
@@ -847,9 +890,26 @@ function tracingSettings(vars: z.output<typeof settingsSchema>) {
     serviceName: vars.OTEL_SERVICE_NAME,
     resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
     sampler: vars.OTEL_TRACES_SAMPLER,
+    remoteParent: vars.ER_TRACE_REMOTE_PARENT,
     ratio: vars.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? ratio : 1,
     exportDelayMs: vars.OTEL_BSP_SCHEDULE_DELAY,
     document: vars.ER_TRACE_DOCUMENT === 'true',
+    resolvers: vars.ER_TRACE_RESOLVERS === 'true',
+  };
+}
+
+function metricsExportSettings(vars: z.output<typeof settingsSchema>) {
+  const endpoint =
+    vars.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ??
+    (vars.OTEL_EXPORTER_OTLP_ENDPOINT && `${vars.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/+$/, '')}/v1/metrics`);
+  if (!endpoint || vars.OTEL_SDK_DISABLED === 'true' || !vars.OTEL_METRICS_EXPORTER.split(',').includes('otlp')) return undefined;
+  return {
+    endpoint,
+    protocol: (vars.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL) as 'http/protobuf' | 'http/json',
+    headers: keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS),
+    serviceName: vars.OTEL_SERVICE_NAME,
+    resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
+    intervalMs: vars.OTEL_METRIC_EXPORT_INTERVAL,
   };
 }
 

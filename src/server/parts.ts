@@ -15,6 +15,7 @@ import { ListWatcher } from '../watch/list-watcher';
 import type { Scheduler } from '../watch/scheduler';
 import type { Config } from './config';
 import type { GatewayMetrics } from '../observe/metrics';
+import { redisSpans } from '../observe/redis-spans';
 import type { Tracing } from '../observe/tracing';
 import { observeUpstreamCalls } from '../observe/upstream-calls';
 import type { Disposable } from './stack';
@@ -43,13 +44,16 @@ export async function startEmbeddedEmulator(
 export async function startSharedRedis(
   config: Config & { redisUrl: string },
   logger: Logger,
+  tracing: Tracing | undefined,
 ): Promise<{ redis: SharedRedis } & Disposable> {
-  const redis = await connectRedis({
+  const connected = await connectRedis({
     url: config.redisUrl,
     prefix: config.redisPrefix,
     logger,
     commandTimeoutMs: config.redisCommandTimeoutMs,
   });
+  // Commands made for a traced operation or poll get spans of their own.
+  const redis = tracing ? { ...connected, span: redisSpans(tracing, connected.client) } : connected;
   return { redis, dispose: () => redis.close() };
 }
 
@@ -100,7 +104,7 @@ export function startUpstreamClients(
     governor,
   });
   for (const client of [clients.reads, clients.starts]) {
-    observeUpstreamCalls(client, { metrics, tracer: tracing?.tracer, governed: governor !== undefined });
+    observeUpstreamCalls(client, { metrics, tracing, governed: governor !== undefined });
   }
   return { clients, dispose: () => clients.destroy() };
 }

@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { JobKey } from './records';
@@ -38,6 +39,8 @@ export interface ReserveTerms {
   lifetimeMs: number;
   /** How far the service's clock (and other replicas') may differ from the store's. */
   skewMs: number;
+  /** The trace context of the start that reserves, when it is traced. */
+  trace?: Context;
 }
 
 /**

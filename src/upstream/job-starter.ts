@@ -149,7 +149,11 @@ export class JobStarter {
     if (clientKey === undefined) return this.answer(start(), false);
     const key = `${this.keyScope}\u0000${clientKey}`;
     for (let round = 0; ; round++) {
-      const reservation = await this.keys.reserve(key, fingerprint, { lifetimeMs: this.startTimeoutMs, skewMs: this.clockSkewMs });
+      const reservation = await this.keys.reserve(key, fingerprint, {
+        lifetimeMs: this.startTimeoutMs,
+        skewMs: this.clockSkewMs,
+        trace: this.jobs.trace,
+      });
       if (!reservation.claimed) {
         const { record } = reservation;
         if (record.fingerprint !== fingerprint) {

@@ -40,7 +40,8 @@ export interface JobStoreOptions {
  * instead); `put` never throws and never waits.
  */
 export interface FinalJobStore {
-  get(id: string): Promise<JobRecord | undefined>;
+  /** `trace`: the operation's (or poll's) trace context the read is made for. */
+  get(id: string, trace?: Context): Promise<JobRecord | undefined>;
   put(id: string, job: JobRecord): void;
 }
 
@@ -166,7 +167,7 @@ export class JobStore {
       });
     const { result, joined } = this.joinOrStart(id, subject, () =>
       finalStore
-        ? finalStore.get(id).then((stored) => {
+        ? finalStore.get(id, this.trace).then((stored) => {
             if (!stored) return read();
             if (this.keepFinal) this.jobs.set(id, stored, { ttl: 0 });
             return { job: stored as JobOfKind[K], stored: true };

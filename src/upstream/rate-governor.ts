@@ -73,7 +73,8 @@ export interface RateGovernorOptions {
  * promise.
  */
 export interface LaneBudget {
-  take(): number | Promise<number>;
+  /** `trace`: the trace context of the call that asks, when one does (the shared budget's Redis command is in its trace). */
+  take(trace?: Context): number | Promise<number>;
   waitFor(tokens: number): number;
 }
 
@@ -161,12 +162,19 @@ export class RateGovernor {
   }
 
   /** Resolves when `operation` may be called; rejects with THROTTLED when an interactive caller would wait too long. */
-  async turn(operation: string, priority: CallPriority, remainingMs = Infinity, client = 'anonymous', signal?: AbortSignal): Promise<void> {
+  async turn(
+    operation: string,
+    priority: CallPriority,
+    remainingMs = Infinity,
+    client = 'anonymous',
+    signal?: AbortSignal,
+    trace?: Context,
+  ): Promise<void> {
     const lane = this.lane(operation);
     const started = this.scheduler.now();
     if (priority === 'interactive') {
       // A free token goes straight out only when nobody is waiting for one.
-      let free = waiting(lane) ? undefined : lane.budget.take();
+      let free = waiting(lane) ? undefined : lane.budget.take(trace);
       if (typeof free === 'object') free = await free;
       if (free !== 0) {
         const expectedWaitMs = lane.budget.waitFor(this.turnsUntil(lane, client));
@@ -199,7 +207,7 @@ export class RateGovernor {
         });
       }
     } else {
-      let free = waiting(lane) ? undefined : lane.budget.take();
+      let free = waiting(lane) ? undefined : lane.budget.take(trace);
       if (typeof free === 'object') free = await free;
       // A poll waits without a deadline: its turn comes with its share of the tokens.
       if (free !== 0) {
@@ -227,6 +235,7 @@ export class RateGovernor {
             terms?.remainingMs?.(),
             terms?.client,
             terms?.signal,
+            terms?.trace,
           );
           return next(args);
         },

@@ -45,6 +45,15 @@ export interface PollTracing {
     links: readonly SpanContext[],
     work: (context: Context) => Promise<T>,
   ): Promise<T>;
+  /** What a traced subscription got, written to its trace when it ends (observe/subscription-record.ts). */
+  subscription(parent: Context, attributes: Record<string, string>): SubscriptionEvents;
+}
+
+/** Counts one traced subscriber's events until it leaves. */
+export interface SubscriptionEvents {
+  deliver(status: string): void;
+  skip(): void;
+  end(): void;
 }
 
 export interface JobWatcherOptions {
@@ -201,9 +210,16 @@ export class JobWatcher {
     const spanContext = this.tracing && trace ? traces.getSpanContext(trace) : undefined;
     const linked = spanContext && spanContext.traceFlags & TraceFlags.SAMPLED ? spanContext : undefined;
     if (linked) (watch.traced ??= new Set()).add(linked);
+    const record =
+      linked && trace
+        ? this.tracing?.subscription(trace, { 'er.job.kind': kind, 'er.workflow.name': key.workflowName, 'er.job.id': key.jobId })
+        : undefined;
     this.observer?.subscriptions(1);
     // Listen before reading the current state, so no change falls between the two.
-    const mailbox = new Mailbox<JobEvent>(this.subscriberQueue, () => this.observer?.skipped());
+    const mailbox = new Mailbox<JobEvent>(this.subscriberQueue, () => {
+      record?.skip();
+      this.observer?.skipped();
+    });
     const listener = (event: Event) => mailbox.offer((event as CustomEvent<JobEvent>).detail);
     this.events.addEventListener(id, listener);
     const leave = leaving(signal, () => {
@@ -211,6 +227,7 @@ export class JobWatcher {
       this.events.removeEventListener(id, listener);
       mailbox.close();
       if (linked) watch.traced?.delete(linked);
+      record?.end();
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
@@ -219,6 +236,7 @@ export class JobWatcher {
     return subscriberStream<JobRecord | GraphQLError>(leave, async (push, stop) => {
       let last = first.seen;
       await push(first.job);
+      record?.deliver(first.job.status);
       this.observer?.delivered?.();
       if (isFinal(first.job.status)) return stop();
       for (let event = await mailbox.take(); event; event = await mailbox.take()) {
@@ -229,6 +247,7 @@ export class JobWatcher {
         if (event.seen === last) continue;
         last = event.seen;
         await push(event.job);
+        record?.deliver(event.job.status);
         this.observer?.delivered?.();
         if (isFinal(event.job.status)) return stop();
       }
@@ -254,7 +273,7 @@ export class JobWatcher {
     else {
       followHolder(
         watch,
-        { coordinator: this.coordinator, events: this.events, scheduler: this.scheduler, intervalMs: this.intervalMs },
+        { coordinator: this.coordinator, events: this.events, scheduler: this.scheduler, intervalMs: this.intervalMs, trace },
         {
           adopt: (snapshot) => this.adopt(watch, snapshot),
           poll: () => void this.poll(watch, fetch),

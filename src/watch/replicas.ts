@@ -1,3 +1,4 @@
+import type { Context } from '@opentelemetry/api';
 import type { GraphQLError } from 'graphql';
 import { gatewayError } from '../upstream/errors';
 import { snapshotOf, type JobEvent, type JobRecord, type Snapshot } from './job-snapshot';
@@ -12,9 +13,10 @@ import type { Scheduler } from './scheduler';
  */
 export interface WatchCoordinator {
   readonly leaseMs: number;
-  acquire(id: string): Promise<boolean>;
+  /** `trace`: the trace context the command is made for (the first subscriber's, on a watch's first lead). */
+  acquire(id: string, trace?: Context): Promise<boolean>;
   release(id: string): Promise<void>;
-  latest(id: string): Promise<JobRecord | undefined>;
+  latest(id: string, trace?: Context): Promise<JobRecord | undefined>;
   store(id: string, job: JobRecord): void;
 }
 
@@ -51,6 +53,8 @@ export interface LeaseLoop {
   scheduler: Scheduler;
   /** The poll interval: the lease is renewed every half of it. */
   intervalMs: number;
+  /** The first subscriber's trace context: the first lead (lease and snapshot) is in its trace. */
+  trace?: Context;
 }
 
 /**
@@ -61,7 +65,11 @@ export interface LeaseLoop {
  * intervals of the holder's last renewal. Without the coordinator (Redis
  * unreachable) the watch ends with UPSTREAM_UNAVAILABLE.
  */
-export function followHolder(watch: LeasedWatch, { coordinator, events, scheduler, intervalMs }: LeaseLoop, hooks: LeaseHooks): void {
+export function followHolder(
+  watch: LeasedWatch,
+  { coordinator, events, scheduler, intervalMs, trace }: LeaseLoop,
+  hooks: LeaseHooks,
+): void {
   watch.follow = (event: Event) => {
     const detail = (event as CustomEvent<JobEvent>).detail;
     if ('error' in detail) return hooks.ended(detail.error);
@@ -73,10 +81,12 @@ export function followHolder(watch: LeasedWatch, { coordinator, events, schedule
     watch.cancelLead = undefined;
     if (watch.ended) return;
     let holds: boolean;
+    // Until the first state is there, the lead is the first subscriber's wait; after it, background work.
+    const first = watch.latest === undefined ? trace : undefined;
     try {
-      holds = await coordinator.acquire(watch.id);
+      holds = await coordinator.acquire(watch.id, first);
       if (!holds && watch.latest === undefined) {
-        const job = await coordinator.latest(watch.id);
+        const job = await coordinator.latest(watch.id, first);
         if (job && !watch.ended && watch.latest === undefined) hooks.adopt(snapshotOf(job));
       }
     } catch {

@@ -29,11 +29,53 @@ export interface ReceivedSpan {
   raw: string;
 }
 
-/** A collector that accepts OTLP/HTTP in JSON at /v1/traces, as an OpenTelemetry collector does, and keeps the spans. */
+/** One data point of a metric as a receiver got it (a sum's or gauge's value, or a histogram's counts), its attributes made plain. */
+export interface ReceivedPoint {
+  metric: string;
+  unit?: string;
+  kind: 'sum' | 'gauge' | 'histogram';
+  isMonotonic?: boolean;
+  attributes: Record<string, unknown>;
+  value?: number;
+  count?: number;
+  sum?: number;
+  bucketCounts?: number[];
+  explicitBounds?: number[];
+}
+
+interface MetricsRequest {
+  resourceMetrics: {
+    scopeMetrics: {
+      metrics: ({ name: string; unit?: string } & Partial<
+        Record<
+          'sum' | 'gauge' | 'histogram',
+          {
+            isMonotonic?: boolean;
+            dataPoints: {
+              attributes?: { key: string; value: AnyValue }[];
+              asDouble?: number;
+              asInt?: string | number;
+              count?: string | number;
+              sum?: number;
+              bucketCounts?: (string | number)[];
+              explicitBounds?: number[];
+            }[];
+          }
+        >
+      >)[];
+    }[];
+  }[];
+}
+
+/** A collector that accepts OTLP/HTTP in JSON at /v1/traces and /v1/metrics, as an OpenTelemetry collector does, and keeps what it got. */
 export interface OtlpReceiver {
   /** For OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:PORT */
   url: string;
   spans: ReceivedSpan[];
+  /** Every metric data point of every export, in the order received. */
+  points: ReceivedPoint[];
+  /** Waits until an export has brought data points matching `match`, and returns those of the latest such export. */
+  waitForPoints(match: (point: ReceivedPoint) => boolean): Promise<ReceivedPoint[]>;
   /** Every request body received, as sent. */
   bodies: string[];
   /** Waits until spans matching `match` have arrived, and returns them. */
@@ -71,6 +113,9 @@ interface ExportRequest {
 /** Starts a receiver on an ephemeral loopback port, closed after the test. */
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
+  const points: ReceivedPoint[] = [];
+  /** Each export's data points, so a wait sees one export's values together. */
+  const exports: ReceivedPoint[][] = [];
   const bodies: string[] = [];
   const arrived = new EventEmitter();
   const server = createServer((request, response) => {
@@ -78,8 +123,45 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const body = Buffer.concat(chunks).toString();
-      if (request.url !== '/v1/traces' || !String(request.headers['content-type']).startsWith('application/json')) {
+      if (!String(request.headers['content-type']).startsWith('application/json')) {
         response.writeHead(415).end();
+        return;
+      }
+      if (request.url === '/v1/metrics') {
+        bodies.push(body);
+        const received: ReceivedPoint[] = [];
+        for (const resource of (JSON.parse(body) as MetricsRequest).resourceMetrics) {
+          for (const scope of resource.scopeMetrics) {
+            for (const metric of scope.metrics) {
+              for (const kind of ['sum', 'gauge', 'histogram'] as const) {
+                const data = metric[kind];
+                if (!data) continue;
+                for (const p of data.dataPoints) {
+                  received.push({
+                    metric: metric.name,
+                    unit: metric.unit,
+                    kind,
+                    isMonotonic: data.isMonotonic,
+                    attributes: attributes(p.attributes),
+                    value: p.asDouble ?? (p.asInt === undefined ? undefined : Number(p.asInt)),
+                    count: p.count === undefined ? undefined : Number(p.count),
+                    sum: p.sum,
+                    bucketCounts: p.bucketCounts?.map(Number),
+                    explicitBounds: p.explicitBounds,
+                  });
+                }
+              }
+            }
+          }
+        }
+        points.push(...received);
+        exports.push(received);
+        response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+        arrived.emit('spans');
+        return;
+      }
+      if (request.url !== '/v1/traces') {
+        response.writeHead(404).end();
         return;
       }
       bodies.push(body);
@@ -115,7 +197,13 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     spans,
+    points,
     bodies,
+    async waitForPoints(match) {
+      const latest = () => [...exports].reverse().find((received) => received.some(match));
+      await until(() => latest() !== undefined, { emitter: arrived, event: 'spans' });
+      return latest()!;
+    },
     async waitFor(match, count = 1) {
       await until(() => spans.filter(match).length >= count, { emitter: arrived, event: 'spans' });
       return spans.filter(match);
