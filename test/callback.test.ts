@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { newApiKey, writeTempFile } from './utils/auth';
 import { CallbackReceiver } from './utils/callback-receiver';
 import { ManualClock } from './utils/clock';
-import { startTestGateway, type TestGateway } from './utils/gateway';
+import { capturedLogger, startTestGateway, type TestGateway } from './utils/gateway';
 import { ManualScheduler } from './utils/scheduler';
 import { until } from './utils/wait';
 
@@ -278,6 +278,36 @@ test('without ER_CALLBACK_URL_ALLOW, callback mode is refused with FORBIDDEN nam
   expect(status).toBe(403);
   expect(body.errors![0]).toMatchObject({ message: expect.stringMatching(/ER_CALLBACK_URL_ALLOW/), extensions: { code: 'FORBIDDEN' } });
   expect(receiver.attempts).toBe(0);
+  await t.close();
+});
+
+test('a request of the wrong shape is 400 BAD_REQUEST, holds no stream and logs no error', async () => {
+  const receiver = await CallbackReceiver.start();
+  const { logger, lines } = capturedLogger();
+  const t = await startTestGateway({ logger, env: { ER_CALLBACK_URL_ALLOW: receiver.url, ER_STREAMS_PER_CLIENT: '1' } });
+  const extensions = {
+    subscription: { callbackUrl: receiver.urlOf('shape'), subscriptionId: 'shape', verifier: 'v', heartbeatIntervalMs: 0 },
+  };
+  const variables = { jobId: 'f'.repeat(32) };
+  const shapes = [
+    { query: UPDATES, variables: 'x' },
+    { query: UPDATES, variables: [1] },
+    { query: 123, variables },
+    { query: {}, variables },
+    { query: UPDATES, variables, operationName: 7 },
+  ];
+  for (const shape of shapes) {
+    const res = await fetch(t.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...shape, extensions }),
+    });
+    const body = (await res.json()) as Subscribed['body'];
+    expect({ shape, status: res.status, code: body.errors?.[0].extensions.code }).toEqual({ shape, status: 400, code: 'BAD_REQUEST' });
+    expect(await openCallbacks(t)).toBe(0);
+  }
+  expect(receiver.attempts).toBe(0);
+  expect(lines.filter((line) => (line.level as number) >= 50)).toEqual([]);
   await t.close();
 });
 

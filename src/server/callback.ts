@@ -4,12 +4,13 @@ import type { Logger } from 'pino';
 import type { Deadlines } from '../upstream/deadline';
 import type { Scheduler } from '../watch/scheduler';
 import { DEFAULT_RETRIES, deliver, type CallbackMessage, type CallbackTarget, type Delivery } from './callback-delivery';
+import { readExtension, readOperation, type CallbackExtension } from './callback-request';
 import type { CallbackUrls } from './callback-urls';
 import type { Caller, ClientLimits } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
 import { refuse } from './http';
 import type { SchemaPosture } from './limits';
-import { settleDeadline, type OperationGate, type StreamedOperation } from './operations';
+import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { SharedExecutions } from './shared-executions';
 import { runAt } from './timers';
@@ -39,24 +40,9 @@ export interface CallbackOptions {
   logger: Logger;
 }
 
-/** The router's `extensions.subscription`, in the GA names or the preview's snake_case ones. */
-export interface CallbackExtension {
-  callbackUrl?: unknown;
-  callback_url?: unknown;
-  subscriptionId?: unknown;
-  subscription_id?: unknown;
-  verifier?: unknown;
-  heartbeatIntervalMs?: unknown;
-  heartbeat_interval_ms?: unknown;
-}
-
 /** Serves one callback subscription request from a router, for `caller`, answering it itself. */
 export type CallbackHandler = (request: FastifyRequest, reply: FastifyReply, caller: Caller, extension: CallbackExtension) => Promise<void>;
 
-/** The heartbeat when the router names none, as Apollo Server's plugin has it. */
-const DEFAULT_HEARTBEAT_MS = 5000;
-/** The shortest heartbeat a router may ask for: each is a POST per subscription, and the router picks the interval. */
-export const MIN_HEARTBEAT_MS = 500;
 /** Without heartbeats, how long a message is retried before it is dropped. */
 const BUDGET_WITHOUT_HEARTBEAT_MS = 5000;
 /**
@@ -140,7 +126,8 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
       logger.info({ client: caller.client }, 'callback subscription refused: its callback URL is not in ER_CALLBACK_URL_ALLOW');
       return void refuse(reply, 403, 'FORBIDDEN', 'This gateway may not call that callback URL: it is not in ER_CALLBACK_URL_ALLOW.');
     }
-    const body = request.body as StreamedOperation;
+    const body = readOperation(request.body);
+    if (typeof body === 'string') return void refuse(reply, 400, 'BAD_REQUEST', body);
     const admitted = options.gate.admit(body, (...refused) => options.refusedStarts(caller, ...refused));
     if (Array.isArray(admitted)) return void reply.code(400).send({ errors: formatAll(format, admitted) });
     const document = admitted as DocumentNode;
@@ -164,51 +151,60 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
       );
     }
     const end = new AbortController();
-    const args = {
-      schema: options.schema,
-      document,
-      variableValues: body.variables ?? undefined,
-      operationName: body.operationName ?? undefined,
-      // Trace context from the router's request headers, as on HTTP and SSE.
-      contextValue: options.context(
-        options.deadlines.start(),
-        caller,
-        { signal: end.signal, quota: options.limits.socketQuota(caller.client) },
-        (name) => request.headers[name],
-      ),
-    };
-    const setup = await settleDeadline(options.executions.subscribe(args), args);
-    if (!isAsyncIterator(setup)) {
-      release();
-      // A refusal (FORBIDDEN, NOT_FOUND, a quota) is the answer: no subscription, nothing called.
-      return void reply.code(200).send({ data: null, errors: formatAll(format, (setup as ExecutionResult).errors ?? []) });
-    }
-    let expiry = (): void => undefined;
-    const subscription = new CallbackSubscription(
-      { url, id: asked.subscriptionId, verifier: asked.verifier },
-      asked.heartbeatIntervalMs,
-      setup,
-      options,
-      format,
-      () => {
+    // From here the stream is the subscription's to release once it runs; whatever else happens (a refusal, a throw) releases it.
+    let running = false;
+    try {
+      const args = {
+        schema: options.schema,
+        document,
+        variableValues: body.variables ?? undefined,
+        operationName: body.operationName ?? undefined,
+        // Trace context from the router's request headers, as on HTTP and SSE.
+        contextValue: options.context(
+          options.deadlines.start(),
+          caller,
+          { signal: end.signal, quota: options.limits.socketQuota(caller.client) },
+          (name) => request.headers[name],
+        ),
+      };
+      const setup = await settleDeadline(options.executions.subscribe(args), args);
+      if (!isAsyncIterator(setup)) {
+        // A refusal (FORBIDDEN, NOT_FOUND, a quota) is the answer: no subscription, nothing called.
+        return void reply.code(200).send({ data: null, errors: formatAll(format, (setup as ExecutionResult).errors ?? []) });
+      }
+      running = true;
+      let expiry = (): void => undefined;
+      const subscription = new CallbackSubscription(
+        { url, id: asked.subscriptionId, verifier: asked.verifier },
+        asked.heartbeatIntervalMs,
+        setup,
+        options,
+        format,
+        () => {
+          end.abort();
+          release();
+          expiry();
+          open.delete(subscription.finish);
+        },
+      );
+      open.add(subscription.finish);
+      const { expiresAt } = caller.principal;
+      if (expiresAt !== undefined) expiry = runAt(options.scheduler, expiresAt, () => subscription.finish([EXPIRED_ERROR]));
+      // The events go out once the router has its answer; a router that left before it had it (during the check, say) has no
+      // subscription to send them to.
+      reply.raw.once('close', () => (reply.raw.writableFinished ? subscription.start() : void subscription.finish(undefined, false)));
+      const checked = await subscription.check();
+      if (checked !== 'delivered') {
+        logger.info({ delivery: checked }, 'callback subscription refused: the router did not confirm its check');
+        return void refuse(reply, 400, 'BAD_REQUEST', `The callback URL did not confirm the subscription (check: ${checked}).`);
+      }
+      return void reply.code(200).type('application/json; charset=utf-8').send('{"data":null}');
+    } finally {
+      if (!running) {
         end.abort();
         release();
-        expiry();
-        open.delete(subscription.finish);
-      },
-    );
-    open.add(subscription.finish);
-    const { expiresAt } = caller.principal;
-    if (expiresAt !== undefined) expiry = runAt(options.scheduler, expiresAt, () => subscription.finish([EXPIRED_ERROR]));
-    // The events go out once the router has its answer; a router that left before it had it (during the check, say) has no
-    // subscription to send them to.
-    reply.raw.once('close', () => (reply.raw.writableFinished ? subscription.start() : void subscription.finish(undefined, false)));
-    const checked = await subscription.check();
-    if (checked !== 'delivered') {
-      logger.info({ delivery: checked }, 'callback subscription refused: the router did not confirm its check');
-      return void refuse(reply, 400, 'BAD_REQUEST', `The callback URL did not confirm the subscription (check: ${checked}).`);
+      }
     }
-    return void reply.code(200).type('application/json; charset=utf-8').send('{"data":null}');
   };
 
   return {
@@ -334,23 +330,6 @@ class CallbackSubscription {
   private formatted(result: ExecutionResult): unknown {
     return result.errors ? { ...result, errors: formatAll(this.format, result.errors) } : result;
   }
-}
-
-/** The router's subscription extension, checked, or why it cannot be used. */
-function readExtension(
-  extension: CallbackExtension,
-): { callbackUrl: string; subscriptionId: string; verifier: string; heartbeatIntervalMs: number } | string {
-  const callbackUrl = extension.callbackUrl ?? extension.callback_url;
-  const subscriptionId = extension.subscriptionId ?? extension.subscription_id;
-  const { verifier } = extension;
-  const heartbeat = extension.heartbeatIntervalMs ?? extension.heartbeat_interval_ms ?? DEFAULT_HEARTBEAT_MS;
-  if (typeof callbackUrl !== 'string' || typeof subscriptionId !== 'string' || typeof verifier !== 'string') {
-    return 'extensions.subscription needs callbackUrl, subscriptionId and verifier, as strings (the HTTP callback protocol).';
-  }
-  if (typeof heartbeat !== 'number' || !Number.isInteger(heartbeat) || heartbeat < 0 || (heartbeat > 0 && heartbeat < MIN_HEARTBEAT_MS)) {
-    return `extensions.subscription.heartbeatIntervalMs must be a whole number of milliseconds, at least ${MIN_HEARTBEAT_MS}, or 0 for none.`;
-  }
-  return { callbackUrl, subscriptionId, verifier, heartbeatIntervalMs: heartbeat };
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
