@@ -24,6 +24,11 @@ export interface CallbackAsk {
 const DEFAULT_HEARTBEAT_MS = 5000;
 /** The shortest heartbeat a router may ask for: each is a POST per subscription, and the router picks the interval. */
 const MIN_HEARTBEAT_MS = 500;
+/**
+ * The longest: past 2^31-1 ms Node fires a timer after 1 ms, so a router asking for more would get a `check` storm; and
+ * no router waits that long to learn that a subgraph has gone (Apollo Router's default is 5 s, Hive Gateway's 50 s).
+ */
+const MAX_HEARTBEAT_MS = 300_000;
 
 /** The router's subscription extension, checked, or why it cannot be used. */
 export function readExtension(extension: CallbackExtension): CallbackAsk | string {
@@ -34,8 +39,14 @@ export function readExtension(extension: CallbackExtension): CallbackAsk | strin
   if (typeof callbackUrl !== 'string' || typeof subscriptionId !== 'string' || typeof verifier !== 'string') {
     return 'extensions.subscription needs callbackUrl, subscriptionId and verifier, as strings (the HTTP callback protocol).';
   }
-  if (typeof heartbeat !== 'number' || !Number.isInteger(heartbeat) || heartbeat < 0 || (heartbeat > 0 && heartbeat < MIN_HEARTBEAT_MS)) {
-    return `extensions.subscription.heartbeatIntervalMs must be a whole number of milliseconds, at least ${MIN_HEARTBEAT_MS}, or 0 for none.`;
+  if (
+    typeof heartbeat !== 'number' ||
+    !Number.isInteger(heartbeat) ||
+    heartbeat < 0 ||
+    (heartbeat > 0 && heartbeat < MIN_HEARTBEAT_MS) ||
+    heartbeat > MAX_HEARTBEAT_MS
+  ) {
+    return `extensions.subscription.heartbeatIntervalMs must be a whole number of milliseconds from ${MIN_HEARTBEAT_MS} to ${MAX_HEARTBEAT_MS}, or 0 for none.`;
   }
   return { callbackUrl, subscriptionId, verifier, heartbeatIntervalMs: heartbeat };
 }
