@@ -197,6 +197,51 @@ describe('with the receiver allowed', () => {
     expect(receiver.attempts).toBe(failing + 5);
   });
 
+  test("a next answered 200 with a body that never ends is delivered at its status: the check behind it goes out, and the drip's connection is cut at the attempt's deadline", async () => {
+    const jobId = await startJob(t);
+    let cut!: () => void;
+    const dripCut = new Promise<void>((resolve) => (cut = resolve));
+    let dripping = false;
+    receiver.answer = (message) => {
+      if (message.action !== 'next' || dripping) return 204;
+      dripping = true;
+      return (res) => {
+        res.writeHead(200, { 'content-type': 'text/plain' }).write(' ');
+        const drip = setInterval(() => res.write(' '), 20);
+        res.once('close', () => {
+          clearInterval(drip);
+          cut();
+        });
+      };
+    };
+    const { id } = await subscribe(t, (id) => receiver.urlOf(id), { jobId }, { heartbeatIntervalMs: 10_000 });
+    await until(() => receiver.actions(id).includes('next'));
+    await timers.advance(8000);
+    await until(() => receiver.actions(id).filter((action) => action === 'check').length === 2);
+    // Still dripping: the attempt's 10 s are on the gateway's clock.
+    await timers.advance(2000);
+    await dripCut;
+  });
+
+  test("a check whose answer never completes its headers is cut at the heartbeat interval on the gateway's clock: dropped, and the subscription ends", async () => {
+    const jobId = await startJob(t);
+    const { id } = await subscribe(t, (id) => receiver.urlOf(id), { jobId }, { heartbeatIntervalMs: 10_000 });
+    await until(() => receiver.actions(id).includes('next'));
+    const dropped = await metric(t, 'er_gateway_callback_messages_dropped_total{action="check"}');
+    receiver.answer = () => (res) => {
+      // A header line at a time, never the blank line that ends them: the connection is never idle.
+      res.socket!.write('HTTP/1.1 200 OK\r\n');
+      const drip = setInterval(() => res.socket!.write('x-drip: 1\r\n'), 20);
+      res.socket!.once('close', () => clearInterval(drip));
+    };
+    await timers.advance(8000);
+    await until(() => receiver.actions(id).filter((action) => action === 'check').length === 2);
+    expect(t.gateway.watcher.watchedJobs).toBe(1);
+    await timers.advance(10_000);
+    await until(() => t.gateway.watcher.watchedJobs === 0);
+    expect(await metric(t, 'er_gateway_callback_messages_dropped_total{action="check"}')).toBe(dropped + 1);
+  });
+
   test('a 404 from the router ends the subscription at once and releases its poller: no retry, no complete', async () => {
     const jobId = await startJob(t);
     const { id } = await subscribe(t, (id) => receiver.urlOf(id), { jobId }, { heartbeatIntervalMs: 10_000 });

@@ -15,10 +15,12 @@ export type CallbackMessage =
   { action: 'check' } | { action: 'next'; payloadJson: string } | { action: 'complete'; errors?: readonly GraphQLFormattedError[] };
 
 /**
- * How a message fared: `delivered` (2xx), `gone` (404: the router ended the
- * subscription), `refused` (any other answer that is not worth a retry: a
- * 3xx, which is never followed, or a 4xx), `undeliverable` (network errors,
- * timeouts and 5xx past the retries, or cut short by `signal`).
+ * How a message fared, from the answer's status alone (its body means
+ * nothing to the protocol and is not waited for): `delivered` (2xx), `gone`
+ * (404: the router ended the subscription), `refused` (any other answer that
+ * is not worth a retry: a 3xx, which is never followed, or a 4xx),
+ * `undeliverable` (network errors, timeouts and 5xx past the retries, or cut
+ * short by `signal`).
  */
 export type Delivery = 'delivered' | 'gone' | 'refused' | 'undeliverable';
 
@@ -30,11 +32,11 @@ export interface RetryPolicy {
   firstBackoffMs: number;
   /** @default 1000 */
   maxBackoffMs: number;
-  /** No attempt starts past this many ms after the first, and none waits for an answer beyond it. */
+  /** No attempt starts past this many ms after the first, and none waits for an answer beyond it (on the scheduler's clock). */
   budgetMs: number;
 }
 
-/** The longest one attempt waits for an answer (its connection idle), whatever is left of the budget. */
+/** The longest one attempt waits for an answer's status, whatever is left of the budget: also its connection's idle timeout. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
 
 export const DEFAULT_RETRIES: Omit<RetryPolicy, 'budgetMs'> = { attempts: 5, firstBackoffMs: 100, maxBackoffMs: 1000 };
@@ -53,11 +55,13 @@ export function messageBody(target: CallbackTarget, message: CallbackMessage): s
 /**
  * POSTs `message` to the target, retrying a transient failure (a network
  * error, a timeout, a 5xx) with exponential backoff within `policy`: at most
- * `attempts` tries, none after `budgetMs`. Redirects are not followed: the
- * URL was checked against the allow-list, the one it points to was not
- * (Node's http never follows them). The
- * waits between attempts are `scheduler`'s; `signal` cuts them short (at
- * shutdown) and aborts the attempt in progress.
+ * `attempts` tries, none after `budgetMs`, and none waiting past it. An
+ * attempt ends with the answer's status; its body is read and dropped
+ * afterwards, so a router that drips it holds no message behind it.
+ * Redirects are not followed: the URL was checked against the allow-list,
+ * the one it points to was not (Node's http never follows them). The waits
+ * between attempts and each attempt's deadline are `scheduler`'s; `signal`
+ * cuts them short (at shutdown) and aborts the attempt in progress.
  */
 export async function deliver(
   target: CallbackTarget,
@@ -72,7 +76,7 @@ export async function deliver(
   for (let attempt = 1; ; attempt++) {
     const left = policy.budgetMs - (scheduler.now() - started);
     if (signal.aborted || left <= 0) return 'undeliverable';
-    const status = await post(target.url, body, Math.ceil(Math.min(left, ATTEMPT_TIMEOUT_MS)), signal);
+    const status = await post(target.url, body, Math.ceil(Math.min(left, ATTEMPT_TIMEOUT_MS)), scheduler, signal);
     if (status !== undefined && status >= 200 && status < 300) return 'delivered';
     if (status === 404) return 'gone';
     if (status !== undefined && status < 500) return 'refused';
@@ -92,8 +96,12 @@ const agents = {
   'https:': new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
 };
 
-/** The answer's status, or undefined when there was none (a network error, a timeout, an abort). */
-function post(url: URL, body: string, timeoutMs: number, signal: AbortSignal): Promise<number | undefined> {
+/**
+ * The answer's status, or undefined when there was none (a network error, a timeout, an abort). `timeoutMs` is the
+ * attempt's deadline on `scheduler`, whatever its connection does: a socket's idle timeout alone never ends an answer that
+ * drips a byte at a time, which would hold its pooled connection, and every message behind it, for as long as it liked.
+ */
+function post(url: URL, body: string, timeoutMs: number, scheduler: Scheduler, signal: AbortSignal): Promise<number | undefined> {
   return new Promise((resolve) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
@@ -103,11 +111,14 @@ function post(url: URL, body: string, timeoutMs: number, signal: AbortSignal): P
       timeout: timeoutMs,
       signal,
     });
+    // Past it the connection is cut, its body unread or not: it goes back to the pool only once the body has ended.
+    const cancel = scheduler.after(timeoutMs, () => req.destroy());
+    req.once('close', cancel);
     req.once('response', (res) => {
-      // The body is not read, but must be consumed for the connection to be reused.
+      resolve(res.statusCode);
+      // Consumed for the connection to be reused; a body cut at the deadline is of no consequence, the status is in.
+      res.on('error', () => undefined);
       res.resume();
-      res.once('end', () => resolve(res.statusCode));
-      res.once('error', () => resolve(res.statusCode));
     });
     req.once('timeout', () => req.destroy());
     req.once('error', () => resolve(undefined));

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { leftover } from './leftovers';
 
@@ -16,17 +16,20 @@ export interface CallbackMessage {
   at: number;
 }
 
+/** How the receiver answers a message: with a status, or by handing the response to the test (an answer that drips, say). */
+export type Answer = number | ((res: ServerResponse) => void);
+
 /**
  * A router's callback endpoint held by the test: a plain HTTP server that
  * records every POST (`received`, emitted as `message`) and answers what
- * `answer` says (204 by default, as a router does); `attempts` counts every
+ * `answer` says (204 by default, as a router does, or as the test writes it); `attempts` counts every
  * request, whatever its body. `down()` closes it, so further messages meet a
  * refused connection, as with a router that has gone.
  */
 export class CallbackReceiver extends EventEmitter {
   readonly received: CallbackMessage[] = [];
   attempts = 0;
-  answer: (message: CallbackMessage) => number | Promise<number> = () => 204;
+  answer: (message: CallbackMessage) => Answer | Promise<Answer> = () => 204;
 
   private constructor(
     private readonly server: Server,
@@ -56,9 +59,10 @@ export class CallbackReceiver extends EventEmitter {
         res.writeHead(400).end();
         return;
       }
-      const status = await receiver.answer(message);
+      const answer = await receiver.answer(message);
       receiver.received.push(message);
-      res.writeHead(status, { 'subscription-protocol': 'callback/1.0' }).end();
+      if (typeof answer === 'number') res.writeHead(answer, { 'subscription-protocol': 'callback/1.0' }).end();
+      else answer(res);
       receiver.emit('message', message);
     });
     leftover(() => receiver.close());
