@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { newApiKey, writeTempFile } from './utils/auth';
+import { fetchFrom } from './utils/address';
 import { CallbackReceiver } from './utils/callback-receiver';
 import { ManualClock } from './utils/clock';
 import { capturedLogger, startTestGateway, type TestGateway } from './utils/gateway';
@@ -299,6 +300,55 @@ describe('with the receiver allowed', () => {
     expect(receiver.of(off.id)).toEqual([]);
     expect(elsewhere.attempts).toBe(0);
     expect(t.gateway.watcher.watchedJobs).toBe(0);
+  });
+
+  test('a router that leaves while the subscription is being set up leaves nothing behind: no check, no stream, no poller', async () => {
+    const { logger, line } = capturedLogger();
+    // One connection per address: the router's address gets another once the gateway has seen its first one close.
+    const own = await startTestGateway({ logger, env: { ER_CALLBACK_URL_ALLOW: receiver.url, ER_MAX_CONNECTIONS_PER_ADDRESS: '1' } });
+    const jobId = await startJob(own);
+    const router = fetchFrom('127.0.0.7');
+    // The subscription's first read is held at the service until the router has gone.
+    const held = own.emulator.holdNext('GetIdMappingJob');
+    const leave = new AbortController();
+    const id = randomUUID();
+    const request = router(own.endpoint, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: UPDATES,
+        variables: { jobId },
+        extensions: { subscription: { callbackUrl: receiver.urlOf(id), subscriptionId: id, verifier: 'v', heartbeatIntervalMs: 0 } },
+      }),
+      signal: leave.signal,
+    }).catch(() => undefined);
+    await held.arrived;
+    leave.abort();
+    await request;
+    await until(() =>
+      router(`${own.gateway.url}/healthz`).then(
+        () => true,
+        () => false,
+      ),
+    );
+    await held.release();
+    await line((l) => l.msg === 'callback subscription dropped: the router left during its setup');
+    await until(async () => (await openCallbacks(own)) === 0 && own.gateway.watcher.watchedJobs === 0);
+    expect(receiver.of(id)).toEqual([]);
+  });
+
+  test('a subscription still being set up when shutdown begins is refused with 503 and never called', async () => {
+    const own = await startTestGateway({ env: { ER_CALLBACK_URL_ALLOW: receiver.url } });
+    const jobId = await startJob(own);
+    const held = own.emulator.holdNext('GetIdMappingJob');
+    const pending = subscribe(own, (id) => receiver.urlOf(id), { jobId });
+    await held.arrived;
+    const closing = own.close();
+    await held.release();
+    const { id, status, body } = await pending;
+    expect({ status, code: body.errors?.[0].extensions.code }).toEqual({ status: 503, code: 'UPSTREAM_UNAVAILABLE' });
+    await closing;
+    expect(receiver.of(id)).toEqual([]);
   });
 
   test('at shutdown each subscription is sent complete with UPSTREAM_UNAVAILABLE (reason shutdown)', async () => {

@@ -106,11 +106,7 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
   let closed = false;
 
   const handle: CallbackHandler = async (request, reply, caller, extension) => {
-    if (closed) {
-      return void refuse(reply.header('retry-after', '1'), 503, 'UPSTREAM_UNAVAILABLE', 'This replica is shutting down: subscribe again.', {
-        reason: 'shutdown',
-      });
-    }
+    if (closed) return void refuseAtShutdown(reply);
     const asked = readExtension(extension);
     if (typeof asked === 'string') return void refuse(reply, 400, 'BAD_USER_INPUT', asked);
     if (!options.urls.enabled) {
@@ -153,6 +149,15 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
     const end = new AbortController();
     // From here the stream is the subscription's to release once it runs; whatever else happens (a refusal, a throw) releases it.
     let running = false;
+    let subscription: CallbackSubscription | undefined;
+    let left = false;
+    // From before the setup: a router that leaves during it must be seen once it is done. The events go out once the router has
+    // its answer; a router that left before it had it (during the check, say) has no subscription to send them to.
+    reply.raw.once('close', () => {
+      if (!subscription) left = true;
+      else if (reply.raw.writableFinished) subscription.start();
+      else void subscription.finish(undefined, false);
+    });
     try {
       const args = {
         schema: options.schema,
@@ -172,9 +177,14 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
         // A refusal (FORBIDDEN, NOT_FOUND, a quota) is the answer: no subscription, nothing called.
         return void reply.code(200).send({ data: null, errors: formatAll(format, (setup as ExecutionResult).errors ?? []) });
       }
+      if (left || closed) {
+        void setup.return?.();
+        if (left) return void logger.info({ client: caller.client }, 'callback subscription dropped: the router left during its setup');
+        return void refuseAtShutdown(reply);
+      }
       running = true;
       let expiry = (): void => undefined;
-      const subscription = new CallbackSubscription(
+      const started = new CallbackSubscription(
         { url, id: asked.subscriptionId, verifier: asked.verifier },
         asked.heartbeatIntervalMs,
         setup,
@@ -184,16 +194,14 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
           end.abort();
           release();
           expiry();
-          open.delete(subscription.finish);
+          open.delete(started.finish);
         },
       );
-      open.add(subscription.finish);
+      subscription = started;
+      open.add(started.finish);
       const { expiresAt } = caller.principal;
-      if (expiresAt !== undefined) expiry = runAt(options.scheduler, expiresAt, () => subscription.finish([EXPIRED_ERROR]));
-      // The events go out once the router has its answer; a router that left before it had it (during the check, say) has no
-      // subscription to send them to.
-      reply.raw.once('close', () => (reply.raw.writableFinished ? subscription.start() : void subscription.finish(undefined, false)));
-      const checked = await subscription.check();
+      if (expiresAt !== undefined) expiry = runAt(options.scheduler, expiresAt, () => started.finish([EXPIRED_ERROR]));
+      const checked = await started.check();
       if (checked !== 'delivered') {
         logger.info({ delivery: checked }, 'callback subscription refused: the router did not confirm its check');
         return void refuse(reply, 400, 'BAD_REQUEST', `The callback URL did not confirm the subscription (check: ${checked}).`);
@@ -330,6 +338,13 @@ class CallbackSubscription {
   private formatted(result: ExecutionResult): unknown {
     return result.errors ? { ...result, errors: formatAll(this.format, result.errors) } : result;
   }
+}
+
+/** A subscription asked for once shutdown has begun, or still being set up then: the router subscribes again, elsewhere. */
+function refuseAtShutdown(reply: FastifyReply): void {
+  refuse(reply.header('retry-after', '1'), 503, 'UPSTREAM_UNAVAILABLE', 'This replica is shutting down: subscribe again.', {
+    reason: 'shutdown',
+  });
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {
