@@ -298,6 +298,10 @@ describe('with the receiver allowed', () => {
     const off = await subscribe(t, (id) => `${receiver.url}/elsewhere/${id}`, { jobId });
     expect(off.status).toBe(403);
     expect(receiver.of(off.id)).toEqual([]);
+    // The path is matched case and all: /Callback is not /callback.
+    const cased = await subscribe(t, (id) => `${receiver.url}/Callback/${id}`, { jobId });
+    expect(cased.status).toBe(403);
+    expect(receiver.of(cased.id)).toEqual([]);
     expect(elsewhere.attempts).toBe(0);
     expect(t.gateway.watcher.watchedJobs).toBe(0);
   });

@@ -7,6 +7,7 @@ import { parseRedisUrl, RedisUrlError } from '../cluster/redis-url';
 import { embeddedEmulatorSettings } from '../emulator/settings';
 // For the `.meta` fields (group, defaultText, typeText) the configuration reference reads.
 import '../settings/meta';
+import { CallbackUrls } from './callback-urls';
 import { OriginGuard } from './origins';
 
 /**
@@ -127,16 +128,17 @@ export const settingsSchema = z.object({
         z
           .string()
           .regex(/^https?:\/\/[^/]/i, 'must be an http(s) origin or a glob over http(s) URLs')
-          .refine((entry) => !entry.includes('?') && !entry.includes('#'), 'is matched against the origin and path only: no ? or #'),
+          .refine((entry) => !entry.includes('?') && !entry.includes('#'), 'is matched against the origin and path only: no ? or #')
+          .refine(CallbackUrls.readable, 'must be `scheme://host[:port][/path]`, host and path may be globs, with no user info'),
       ),
     )
     .default([])
     .meta({
       group: 'subscriptions',
-      typeText: 'comma-separated origins (`scheme://host[:port]`) or globs (`https://*.routers.internal/callback/**`)',
+      typeText: 'comma-separated URLs or globs (`https://*.routers.internal/callback/**`)',
       defaultText: 'unset: callback mode is refused (`FORBIDDEN`)',
       description:
-        "the routers' callback URLs the gateway may POST subscription messages to (HTTP callback protocol): an origin allows any path on it, a glob (picomatch, `*` stops at `/`) is matched against the URL's origin and path. A subscription naming any other URL is refused with `FORBIDDEN` before anything is called",
+        "the routers' callback URLs the gateway may POST subscription messages to (HTTP callback protocol), best with a path (`https://router.internal:4000/callback/**`): an entry without one allows any path. Host and path may be globs (picomatch): the host is matched in any case, a label at a time (`*` is one label, `**` several), the path as written (`*` stops at `/`); the scheme's default port is the same as none. Matched on the URL, not on the address its host resolves to. A subscription naming any other URL is refused with `FORBIDDEN` before anything is called",
     }),
   ER_WS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).max(1_073_741_824).default(1_048_576).meta({
     group: 'subscriptions',
