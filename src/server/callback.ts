@@ -1,43 +1,32 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
-import type { Logger } from 'pino';
-import type { Deadlines } from '../upstream/deadline';
 import type { Scheduler } from '../watch/scheduler';
 import { DEFAULT_RETRIES, deliver, type CallbackMessage, type CallbackTarget, type Delivery } from './callback-delivery';
 import { readExtension, readOperation, type CallbackExtension } from './callback-request';
 import type { CallbackUrls } from './callback-urls';
-import type { Caller, ClientLimits } from './client-limits';
+import type { Caller } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
 import { refuse } from './http';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { SharedExecutions } from './shared-executions';
-import { runAt } from './timers';
-import type { StreamContext } from './websocket';
+import { admitStream, maskedResult, refuseAtShutdown, type StreamAdmissionOptions } from './stream-admission';
 
-export interface CallbackOptions {
+/** What callback subscriptions are served with; the stream budget, the context and token expiry as for event streams. */
+export interface CallbackOptions extends StreamAdmissionOptions {
   schema: GraphQLSchema;
   /** Subscriptions, executed once per event per distinct subscription (shared with websockets and SSE). */
   executions: SharedExecutions;
   gate: OperationGate;
   posture: SchemaPosture;
-  context: StreamContext;
-  /** One budget with websockets and SSE: each callback subscription is a stream of its client. */
-  limits: ClientLimits;
-  /** The streams one client may hold, named in a refusal. */
-  streamsPerClient: number;
   refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
   /** The callback URLs the gateway may call (ER_CALLBACK_URL_ALLOW). */
   urls: CallbackUrls;
-  deadlines: Deadlines;
-  /** The clock of token expiry. */
-  scheduler: Scheduler;
-  /** The time of heartbeats and of the waits between a message's attempts: tests drive it by hand. */
+  /** The time of heartbeats and of a message's attempts: tests drive it by hand. */
   timers: Scheduler;
   /** Told of each message's fate, by action. */
   onMessage?: (action: CallbackMessage['action'], delivery: Delivery) => void;
-  logger: Logger;
 }
 
 /** Serves one callback subscription request from a router, for `caller`, answering it itself. */
@@ -106,7 +95,7 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
   let closed = false;
 
   const handle: CallbackHandler = async (request, reply, caller, extension) => {
-    if (closed) return void refuseAtShutdown(reply);
+    if (closed) return void refuseAtShutdown(reply, 'subscribe again');
     const asked = readExtension(extension);
     if (typeof asked === 'string') return void refuse(reply, 400, 'BAD_USER_INPUT', asked);
     if (!options.urls.enabled) {
@@ -135,21 +124,15 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
         'Callback mode is for subscriptions: send queries and mutations without extensions.subscription.',
       );
     }
-    const release = options.limits.openStream(caller.client);
-    if (!release) {
-      const { streamsPerClient } = options;
-      return void refuse(
-        reply,
-        429,
-        'LIMIT_EXCEEDED',
-        `A client may hold ${streamsPerClient} streams (websockets, event streams and callback subscriptions) at once; end one first.`,
-        { limit: 'streamsPerClient', limitValue: streamsPerClient },
-      );
-    }
+    let subscription: CallbackSubscription | undefined;
+    let expired = false;
+    const stream = admitStream(options, reply, caller, 'callback subscription', () =>
+      subscription ? void subscription.finish([EXPIRED_ERROR]) : (expired = true),
+    );
+    if (!stream) return;
     const end = new AbortController();
     // From here the stream is the subscription's to release once it runs; whatever else happens (a refusal, a throw) releases it.
     let running = false;
-    let subscription: CallbackSubscription | undefined;
     let left = false;
     // From before the setup: a router that leaves during it must be seen once it is done. The events go out once the router has
     // its answer; a router that left before it had it (during the check, say) has no subscription to send them to.
@@ -165,25 +148,20 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
         variableValues: body.variables ?? undefined,
         operationName: body.operationName ?? undefined,
         // Trace context from the router's request headers, as on HTTP and SSE.
-        contextValue: options.context(
-          options.deadlines.start(),
-          caller,
-          { signal: end.signal, quota: options.limits.socketQuota(caller.client) },
-          (name) => request.headers[name],
-        ),
+        contextValue: stream.context(end.signal, (name) => request.headers[name]),
       };
       const setup = await settleDeadline(options.executions.subscribe(args), args);
       if (!isAsyncIterator(setup)) {
         // A refusal (FORBIDDEN, NOT_FOUND, a quota) is the answer: no subscription, nothing called.
         return void reply.code(200).send({ data: null, errors: formatAll(format, (setup as ExecutionResult).errors ?? []) });
       }
-      if (left || closed) {
+      if (left || closed || expired) {
         void setup.return?.();
         if (left) return void logger.info({ client: caller.client }, 'callback subscription dropped: the router left during its setup');
-        return void refuseAtShutdown(reply);
+        if (expired) return void refuse(reply, 401, 'UNAUTHENTICATED', EXPIRED_ERROR.message);
+        return void refuseAtShutdown(reply, 'subscribe again');
       }
       running = true;
-      let expiry = (): void => undefined;
       const started = new CallbackSubscription(
         { url, id: asked.subscriptionId, verifier: asked.verifier },
         asked.heartbeatIntervalMs,
@@ -192,15 +170,12 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
         format,
         () => {
           end.abort();
-          release();
-          expiry();
+          stream.release();
           open.delete(started.finish);
         },
       );
       subscription = started;
       open.add(started.finish);
-      const { expiresAt } = caller.principal;
-      if (expiresAt !== undefined) expiry = runAt(options.scheduler, expiresAt, () => started.finish([EXPIRED_ERROR]));
       const checked = await started.check();
       if (checked !== 'delivered') {
         logger.info({ delivery: checked }, 'callback subscription refused: the router did not confirm its check');
@@ -210,7 +185,7 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
     } finally {
       if (!running) {
         end.abort();
-        release();
+        stream.release();
       }
     }
   };
@@ -289,7 +264,8 @@ class CallbackSubscription {
         const step = await this.results.next();
         if (this.ending) return;
         if (step.done) return void (await this.finish());
-        const payloadJson = this.options.executions.serialized(step.value) ?? JSON.stringify(this.formatted(step.value as ExecutionResult));
+        const payloadJson =
+          this.options.executions.serialized(step.value) ?? JSON.stringify(maskedResult(this.format, step.value as ExecutionResult));
         const delivery = await this.send({ action: 'next', payloadJson });
         if (delivery !== 'delivered') return void (await this.finish(undefined, false));
       }
@@ -334,17 +310,6 @@ class CallbackSubscription {
   private get budgetMs(): number {
     return this.heartbeatMs > 0 ? this.heartbeatMs : BUDGET_WITHOUT_HEARTBEAT_MS;
   }
-
-  private formatted(result: ExecutionResult): unknown {
-    return result.errors ? { ...result, errors: formatAll(this.format, result.errors) } : result;
-  }
-}
-
-/** A subscription asked for once shutdown has begun, or still being set up then: the router subscribes again, elsewhere. */
-function refuseAtShutdown(reply: FastifyReply): void {
-  refuse(reply.header('retry-after', '1'), 503, 'UPSTREAM_UNAVAILABLE', 'This replica is shutting down: subscribe again.', {
-    reason: 'shutdown',
-  });
 }
 
 function isAsyncIterator(value: unknown): value is AsyncIterator<unknown> {

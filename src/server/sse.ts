@@ -1,39 +1,27 @@
 import type { FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { execute, type subscribe, type DocumentNode } from 'graphql';
+import { execute, type subscribe, type DocumentNode, type ExecutionResult } from 'graphql';
 import { createHandler } from 'graphql-sse/lib/use/fastify';
-import type { Logger } from 'pino';
 import type { GatewayContext } from '../resolvers/context';
-import type { Deadlines } from '../upstream/deadline';
-import type { Caller, ClientLimits } from './client-limits';
-import type { StreamContext } from './websocket';
+import type { Caller } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
-import { refuse, type SseHandler } from './http';
+import type { SseHandler } from './http';
 import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { GraphQLSchema } from 'graphql';
-import type { Scheduler } from '../watch/scheduler';
 import { closeWhenIdle, type Writes } from './hand-over';
 import type { SharedExecutions } from './shared-executions';
-import { runAt } from './timers';
+import { admitStream, maskedResult, refuseAtShutdown, type AdmittedStream, type StreamAdmissionOptions } from './stream-admission';
 
-export interface SseOptions {
+export interface SseOptions extends StreamAdmissionOptions {
   schema: GraphQLSchema;
   /** Subscriptions, executed once per event per distinct subscription (shared with websockets). */
   executions: SharedExecutions;
   gate: OperationGate;
   posture: SchemaPosture;
-  context: StreamContext;
-  limits: ClientLimits;
   /** Told of the starts of each mutation the gate refuses, with who sent it. */
   refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
-  /** The streams one client may hold (the limit `limits` keeps), named in a refusal. */
-  streamsPerClient: number;
-  deadlines: Deadlines;
-  /** The clock a token's expiry is timed on. */
-  scheduler: Scheduler;
-  logger: Logger;
 }
 
 /** What graphql-sse writes for a shared payload, which the stream's writer replaces with the payload's JSON (see countWrites). */
@@ -65,13 +53,13 @@ type SseContext = GatewayContext & Record<PropertyKey, unknown>;
  */
 export function createSseHandler(options: SseOptions): { handle: SseHandler; close(): Promise<void> } {
   const format = clientErrorFormatter(options.logger, { hideSuggestions: !options.posture.introspection });
-  const callers = new WeakMap<FastifyRequest, Caller>();
+  const callers = new WeakMap<FastifyRequest, { caller: Caller; stream: AdmittedStream }>();
   const handler = createHandler<SseContext>({
     schema: options.schema,
     // Distinct connections only: a stream per operation, no reservation tokens to keep.
     authenticate: () => null as unknown as string,
     onSubscribe: (req, params) => {
-      const admitted = options.gate.admit(params, (...refused) => options.refusedStarts(callers.get(req.raw)!, ...refused));
+      const admitted = options.gate.admit(params, (...refused) => options.refusedStarts(callers.get(req.raw)!.caller, ...refused));
       if (Array.isArray(admitted)) {
         const errors = formatAll(format, admitted);
         return [
@@ -79,16 +67,10 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
           { status: 400, statusText: 'Bad Request', headers: { 'content-type': 'application/json; charset=utf-8' } },
         ];
       }
-      const caller = callers.get(req.raw)!;
       const end = new AbortController();
       // The client's leaving (the response closing) ends the operation: its subscription releases what it held.
       req.context.reply.raw.once('close', () => end.abort());
-      const contextValue = options.context(
-        options.deadlines.start(),
-        caller,
-        { signal: end.signal, quota: options.limits.socketQuota(caller.client) },
-        (name) => req.raw.headers[name],
-      ) as SseContext;
+      const contextValue = callers.get(req.raw)!.stream.context(end.signal, (name) => req.raw.headers[name]) as SseContext;
       return {
         schema: options.schema,
         document: admitted as DocumentNode,
@@ -108,50 +90,21 @@ export function createSseHandler(options: SseOptions): { handle: SseHandler; clo
         shared.push(json);
         return STAND_IN as never;
       }
-      return 'errors' in result && result.errors ? { ...result, errors: formatAll(format, result.errors) as never } : result;
+      return maskedResult(format, result as ExecutionResult) as never;
     },
   });
   /** Each open stream, with its writes in progress. */
   const open = new Map<ServerResponse, StreamWrites>();
   let closed = false;
   const handle: SseHandler = async (request, reply, caller) => {
-    if (closed) {
-      return void refuse(
-        reply.header('retry-after', '1'),
-        503,
-        'UPSTREAM_UNAVAILABLE',
-        'This replica is shutting down: open the stream again.',
-        {
-          reason: 'shutdown',
-        },
-      );
-    }
-    // A stream counts against the client's budget from before it opens: one budget with its websockets.
-    const release = options.limits.openStream(caller.client);
-    if (!release) {
-      options.logger.info({ client: caller.client }, 'event stream refused: the client holds its share of streams');
-      const { streamsPerClient } = options;
-      // No Retry-After: the budget frees when this client closes a stream of its own, which no clock foretells.
-      return void refuse(
-        reply,
-        429,
-        'LIMIT_EXCEEDED',
-        `A client may hold ${streamsPerClient} streams (websockets and event streams) at once; close one first.`,
-        {
-          limit: 'streamsPerClient',
-          limitValue: streamsPerClient,
-        },
-      );
-    }
-    reply.raw.once('close', release);
+    if (closed) return void refuseAtShutdown(reply, 'open the stream again');
+    // A stream counts against the client's budget from before it opens: one budget with its websockets; it ends when its token expires.
+    const stream = admitStream(options, reply, caller, 'event stream', () => reply.raw.end());
+    if (!stream) return;
+    reply.raw.once('close', stream.release);
     open.set(reply.raw, countWrites(reply.raw));
     reply.raw.once('close', () => open.delete(reply.raw));
-    const { expiresAt } = caller.principal;
-    if (expiresAt !== undefined) {
-      const cancel = runAt(options.scheduler, expiresAt, () => reply.raw.end());
-      reply.raw.once('close', cancel);
-    }
-    callers.set(request, caller);
+    callers.set(request, { caller, stream });
     // The handler writes the response itself, an event stream or its own refusal.
     reply.hijack();
     await handler(request, reply);

@@ -6,10 +6,10 @@ import { WebSocketServer, type ServerOptions as WsServerOptions, type WebSocket 
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
-import { socketCarrier, type TraceCarrier } from '../observe/tracing';
+import { socketCarrier } from '../observe/tracing';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
-import type { Deadlines, RequestDeadline } from '../upstream/deadline';
+import type { Deadlines } from '../upstream/deadline';
 import { localBudget } from '../upstream/rate-governor';
 import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
@@ -20,21 +20,11 @@ import type { OriginGuard } from './origins';
 import { closeWhenIdle, type Writes } from './hand-over';
 import type { SharedExecutions } from './shared-executions';
 import { guardSockets, type DropReason } from './socket-guard';
+import { maskedResult, type StreamContext } from './stream-admission';
 import { runAt } from './timers';
 
 /** How long a closed socket's client has to answer the close frame before its connection is cut. */
 const CLOSE_HANDSHAKE_MS = 1000; // ws 8.23's `closeTimeout`, which @types/ws 8.18 does not name yet
-
-/**
- * The context of one operation on a stream (a websocket's or an event stream's) by `caller`: its calls wait
- * for the service no longer than `deadline`, it ends with `subscriber.signal`, and its spans continue `carrier`.
- */
-export type StreamContext = (
-  deadline: RequestDeadline,
-  caller: Caller,
-  subscriber: NonNullable<GatewayContext['subscriber']>,
-  carrier: TraceCarrier,
-) => GatewayContext;
 
 export interface WebSocketOptions {
   httpServer: Server;
@@ -243,7 +233,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       guard.check(ctx.extra.socket);
       // A shared payload is masked already, once for all its subscribers.
       if (options.executions.serialized(result) !== undefined) return result;
-      return result.errors ? { ...result, errors: formatAll(format, result.errors) } : result;
+      return maskedResult(format, result);
     },
   } satisfies ServerOptions<Record<string, unknown> | undefined, SocketExtra>);
 

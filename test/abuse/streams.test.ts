@@ -101,7 +101,7 @@ test('an address holds ER_STREAMS_PER_CLIENT event streams and websockets togeth
         {
           errors: [
             {
-              message: 'A client may hold 4 streams (websockets and event streams) at once; close one first.',
+              message: 'A client may hold 4 streams (websockets, event streams and callback subscriptions) at once; close one first.',
               extensions: { code: 'LIMIT_EXCEEDED', limit: 'streamsPerClient', limitValue: 4 },
             },
           ],
