@@ -49,7 +49,7 @@ export interface GatewayMetrics {
   logLinesDropped: Counter;
   /** Messages POSTed to routers' callback URLs, by action (`check`, `next`, `complete`) and delivery (`delivered`, `gone`, `refused`, `undeliverable`). */
   callbackMessages: Counter<'action' | 'delivery'>;
-  /** Callback messages dropped after their retries (network errors, timeouts, 5xx): each ends its subscription. */
+  /** Callback messages dropped after their retries (network errors, timeouts, 5xx), or cut short at shutdown; each but those ends its subscription. */
   callbackMessagesDropped: Counter<'action'>;
 }
 
@@ -113,7 +113,7 @@ export function createMetrics(options: { processMetrics: boolean; logLinesDroppe
     }),
     callbackMessagesDropped: new Counter({
       name: 'er_gateway_callback_messages_dropped_total',
-      help: 'Callback messages that could not be delivered within their retries, by action; each ends its subscription.',
+      help: 'Callback messages that could not be delivered within their retries, or were cut short at shutdown, by action; each but those at shutdown ends its subscription.',
       labelNames: ['action'],
       registers: [registry],
     }),

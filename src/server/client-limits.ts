@@ -70,10 +70,10 @@ export function limitExceeded(limit: string, value: number, message: string): Gr
 
 /**
  * What each client holds of the gateway's shared resources: its streams
- * (websockets and SSE streams), each one's subscriptions, and the distinct
- * jobs it watches. A client is
- * the principal when there is one, else its address, so that one caller
- * cannot take what every caller shares by opening more sockets.
+ * (websockets, SSE streams and callback subscriptions), each one's
+ * subscriptions, and the distinct jobs it watches. A client is the principal
+ * when there is one, else its address, so that one caller cannot take what
+ * every caller shares by opening more sockets.
  */
 export class ClientLimits {
   private readonly clients = new Map<string, ClientHoldings>();
@@ -87,9 +87,9 @@ export class ClientLimits {
   ) {}
 
   /**
-   * Counts a stream of `client`, a websocket or an SSE stream, from one
-   * budget: its release, or undefined when the client holds its share
-   * already. One budget, so that a client refused more sockets cannot open
+   * Counts a stream of `client`, a websocket, an SSE stream or a callback
+   * subscription, from one budget: its release, or undefined when the client
+   * holds its share already. One budget, so that a client refused more sockets cannot open
    * streams instead.
    */
   openStream(client: string): (() => void) | undefined {

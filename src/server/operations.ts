@@ -20,7 +20,7 @@ import type { VariablesLimits } from './variables';
 /** Parsed and validated operations, by their text: many clients subscribe with the same few. */
 const DOCUMENT_CACHE_SIZE = 500;
 
-/** An operation as a streaming transport receives it (graphql-ws's subscribe payload, graphql-sse's request). */
+/** An operation as a streaming transport receives it (graphql-ws's subscribe payload, graphql-sse's request, a router's callback subscription). */
 export interface StreamedOperation extends OperationRequest {
   query?: string;
   operationName?: string | null;
@@ -28,11 +28,13 @@ export interface StreamedOperation extends OperationRequest {
 }
 
 /**
- * The door streaming transports (websockets, SSE) share for each operation a
- * client sends: parsed and validated once per distinct text, against the
- * same rules as HTTP, then held to the same limits with its variables (a
- * stream is never the router's). The starts of a mutation it refuses are
- * told to `refusedStarts`, for the audit log.
+ * The door streaming transports (websockets, SSE, callback subscriptions)
+ * share for each operation a client sends: parsed and validated once per
+ * distinct text, against the same rules as HTTP, then held to the same
+ * limits with its variables, as a client's (a callback subscription comes
+ * through a router, but for one client, and is held to that client's
+ * limits). The starts of a mutation it refuses are told to `refusedStarts`,
+ * for the audit log.
  */
 export class OperationGate {
   private readonly documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });

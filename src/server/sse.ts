@@ -38,8 +38,9 @@ type SseContext = GatewayContext & Record<PropertyKey, unknown>;
  * (one OperationGate), the same masking, the same watcher. Each request is
  * one operation; it ends when its client disconnects, and everything the
  * operation held is released then, as for a websocket. Each stream counts
- * against its client's stream budget, shared with its websockets: past it
- * the request is 429 before any stream opens.
+ * against its client's stream budget, shared with its websockets and
+ * callback subscriptions: past it the request is 429 before any stream
+ * opens.
  *
  * The caller (principal and client) is the HTTP layer's, which authenticates
  * the request before this handler sees it. A stream opened with a token ends
