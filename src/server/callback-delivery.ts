@@ -39,13 +39,14 @@ export interface RetryPolicy {
 /** The longest one attempt waits for an answer's status, whatever is left of the budget: also its connection's idle timeout. */
 const ATTEMPT_TIMEOUT_MS = 10_000;
 
+/** How hard every callback message is tried, but for its budget, which is the subscription's (its heartbeat interval). */
 export const DEFAULT_RETRIES: Omit<RetryPolicy, 'budgetMs'> = { attempts: 5, firstBackoffMs: 100, maxBackoffMs: 1000 };
 
 /** The header every message carries: the protocol's version. */
-export const PROTOCOL_HEADER = { 'subscription-protocol': 'callback/1.0' };
+const PROTOCOL_HEADER = { 'subscription-protocol': 'callback/1.0' };
 
 /** The message's body as the protocol spells it. */
-export function messageBody(target: CallbackTarget, message: CallbackMessage): string {
+function messageBody(target: CallbackTarget, message: CallbackMessage): string {
   const base = JSON.stringify({ kind: 'subscription', action: message.action, id: target.id, verifier: target.verifier });
   if (message.action === 'next') return `${base.slice(0, -1)},"payload":${message.payloadJson}}`;
   if (message.action === 'complete' && message.errors?.length) return `${base.slice(0, -1)},"errors":${JSON.stringify(message.errors)}}`;

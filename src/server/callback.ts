@@ -43,7 +43,7 @@ const HEARTBEAT_SHARE = 0.8;
 const SHUTDOWN_BUDGET_MS = 1000;
 
 /** What a router is told at shutdown (in `complete`'s errors): its client subscribes again, through the router, elsewhere. */
-export const SHUTDOWN_ERROR: GraphQLFormattedError = {
+const SHUTDOWN_ERROR: GraphQLFormattedError = {
   message: 'The gateway is shutting down: subscribe again; you get the current state first.',
   extensions: { code: 'UPSTREAM_UNAVAILABLE', reason: 'shutdown' },
 };
