@@ -64,15 +64,18 @@ const EXPIRED_ERROR: GraphQLFormattedError = { message: 'The token has expired.'
  * and watched-jobs quota, released when it ends; and its fetches only go to
  * URLs the allow-list names, never following a redirect.
  *
- * The flow, per subscription: the URL is checked against the allow-list (none
- * listed: FORBIDDEN, and nothing is called), the operation admitted and its
- * subscription set up (a refusal, FORBIDDEN or NOT_FOUND, is the answer, and
- * nothing is called); then a `check` is POSTed, and only once the router has
+ * The flow, per subscription: the request's shape and the URL are checked
+ * (a body of the wrong shape: BAD_REQUEST; a URL the allow-list does not
+ * name, or none listed: FORBIDDEN, and nothing is called), the operation
+ * admitted and its subscription set up (a refusal, FORBIDDEN or NOT_FOUND,
+ * is the answer, and nothing is called); then a `check` is POSTed, and only once the router has
  * confirmed it is its request answered, `{"data":null}`; the events follow as
  * `next`, a final state's as the last before `complete`. A `check` goes out
  * within every heartbeat interval the router asked for (none for 0). Each
  * message is retried on a network error, a timeout or a 5xx, with backoff,
- * for at most five attempts within one heartbeat interval; what still fails
+ * for at most five attempts within one heartbeat interval, each ending at its
+ * answer's status (docs/federation.md says where this departs from Apollo
+ * Server's plugin, and why); what still fails
  * is dropped (counted) and ends the subscription, as does a 404 (the router
  * ended it) or any other refusal. Ending releases the watcher's subscription
  * (and the poller, if it was the job's last), the stream and the job quota.
@@ -85,7 +88,9 @@ const EXPIRED_ERROR: GraphQLFormattedError = { message: 'The token has expired.'
  * the callback protocol has no reconnect of its own, so the client subscribes
  * again, through the router, to a replica that stays, and gets the job's
  * current state first. Without it the router would hold the subscription
- * until a heartbeat went missing, then fail it.
+ * until a heartbeat went missing, then fail it. A subscription still being
+ * set up then is refused (503) before its `check`, as is one whose router
+ * left during its setup (dropped, with nothing called).
  */
 export function createCallbackHandler(options: CallbackOptions): { handle: CallbackHandler; close(): Promise<void> } {
   const { logger } = options;
