@@ -75,9 +75,9 @@ const EXPIRED_ERROR: GraphQLFormattedError = { message: 'The token has expired.'
  * message is retried on a network error, a timeout or a 5xx, with backoff,
  * for at most five attempts within one heartbeat interval, each ending at its
  * answer's status (docs/federation.md says where this departs from Apollo
- * Server's plugin, and why); what still fails
- * is dropped (counted) and ends the subscription, as does a 404 (the router
- * ended it) or any other refusal. Ending releases the watcher's subscription
+ * Server's plugin, and why); what still fails is dropped (counted) and ends
+ * the subscription, as does a 404 (the router ended it) or any other
+ * refusal. Ending releases the watcher's subscription
  * (and the poller, if it was the job's last), the stream and the job quota.
  * Messages go out one at a time per subscription; the watcher's bounded
  * drop-oldest mailbox holds what arrives meanwhile, so nothing queues without
