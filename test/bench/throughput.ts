@@ -2,6 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import fastify from 'fastify';
 import { execFile, spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -9,6 +10,7 @@ import pino from 'pino';
 import { seededJobId } from '../../src/emulator/seed';
 import { startGateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
+import { newApiKey, startIssuer, writeTempFile, type TestIssuer } from '../utils/auth';
 
 /**
  * Throughput against the ceiling: the gateway with its production defaults
@@ -30,9 +32,16 @@ const CONNECTIONS = 50;
 const WARM_SECONDS = 2;
 
 /** autocannon's CLI, so the load generator does not share the servers' event loop. */
-export async function load(url: string, body: string, seconds: number, connections = CONNECTIONS): Promise<Load> {
+export async function load(
+  url: string,
+  body: string,
+  seconds: number,
+  connections = CONNECTIONS,
+  headers: Record<string, string> = {},
+): Promise<Load> {
   const cli = resolve(__dirname, '../../node_modules/autocannon/autocannon.js');
   const args = [
+    ...Object.entries(headers).flatMap(([name, value]) => ['-H', `${name}=${value}`]),
     '--json',
     '-c',
     String(connections),
@@ -57,9 +66,9 @@ export async function load(url: string, body: string, seconds: number, connectio
 }
 
 /** Warmed for two seconds, then measured. */
-async function measure(url: string, body: string, seconds: number): Promise<Load> {
-  await load(url, body, WARM_SECONDS);
-  return load(url, body, seconds);
+async function measure(url: string, body: string, seconds: number, headers?: Record<string, string>): Promise<Load> {
+  await load(url, body, WARM_SECONDS, CONNECTIONS, headers);
+  return load(url, body, seconds, CONNECTIONS, headers);
 }
 
 const query = (text: string) => JSON.stringify({ query: text });
@@ -95,6 +104,43 @@ const SCENARIOS: Scenario[] = [
   { label: '`{ __typename }`', target: 1.0, body: query('{ __typename }') },
 ];
 
+/** How requests authenticate: each scenario runs with auth off, then with each mode, whose ratio must stay within 10 % of off's. */
+interface AuthMode {
+  label: string;
+  env: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+/** A JWT signed by a local key set (a JWKS over HTTP, as an identity provider serves it) and an API key, each granted read on every workflow. */
+async function authModes(issuer: TestIssuer): Promise<AuthMode[]> {
+  const apiKey = newApiKey();
+  const policy = writeTempFile('policy.yaml', {
+    grants: [{ to: { groups: ['bench'] }, workflows: ['*'], actions: ['read'] }],
+  });
+  return [
+    {
+      label: 'JWT',
+      env: {
+        ER_AUTH: 'jwt',
+        ER_JWT_JWKS_URL: issuer.jwksUrl,
+        ER_JWT_ISSUER: issuer.issuer,
+        ER_JWT_AUDIENCE: issuer.audience,
+        ER_POLICY_FILE: policy,
+      },
+      headers: { authorization: `Bearer ${await issuer.sign('bench', { groups: ['bench'] })}` },
+    },
+    {
+      label: 'API key',
+      env: {
+        ER_AUTH: 'apikey',
+        ER_API_KEYS_FILE: writeTempFile('keys.yaml', { keys: [{ name: 'bench', sha256: apiKey.sha256, groups: ['bench'] }] }),
+        ER_POLICY_FILE: policy,
+      },
+      headers: { 'x-api-key': apiKey.key },
+    },
+  ];
+}
+
 /** The ceiling: a raw fastify route answering `body` (the bytes of a cached answer) as JSON, with nothing else to do. */
 async function rawRoute(body: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const app = fastify({ logger: false });
@@ -120,38 +166,59 @@ const row = (label: string, r: Load, ratio?: string) =>
  */
 export async function throughput(seconds: number): Promise<void> {
   console.log(
-    `\nthroughput: ${CONNECTIONS} connections, ${seconds} s each after ${WARM_SECONDS} s warm-up; bare = Apollo Server startStandaloneServer answering { hello }, measured just before each scenario\n`,
+    `\nthroughput: ${CONNECTIONS} connections, ${seconds} s each after ${WARM_SECONDS} s warm-up; bare = Apollo Server startStandaloneServer answering { hello }, measured just before each scenario; load average ${loadAverage()} (the machine is shared: figures move with it)\n`,
   );
   console.log('| server, query | requests/s | p50 (ms) | p99 (ms) | non-2xx or errors | ratio to bare (target) |');
   console.log('| --- | --- | --- | --- | --- | --- |');
   const hello = query('{ hello }');
   const bare = await bareServer();
+  const issuer = await startIssuer();
+  const modes = await authModes(issuer);
   try {
     await ceiling(bare.url, hello, seconds);
     for (const scenario of SCENARIOS) {
-      const gateway = await startGateway(loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'info', ...scenario.env }), {
-        logger: pino({ level: 'info' }, pino.destination('/dev/null')),
-      });
-      try {
-        const answer = await fetch(`${gateway.url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: scenario.body,
-        });
-        const checked = (await answer.json()) as { errors?: unknown };
-        if (!answer.ok || checked.errors) throw new Error(`${scenario.label}: ${JSON.stringify(checked)}`);
-        const base = await measure(bare.url, hello, seconds);
-        const r = await measure(`${gateway.url}/graphql`, scenario.body, seconds);
-        const ratio = r.rps / base.rps;
-        const verdict = scenario.target === undefined ? '' : ` (≥ ${scenario.target})${ratio >= scenario.target ? '' : ' MISSED'}`;
-        console.log(row('bare Apollo Server, `{ hello }`', base));
-        console.log(row(`er-gateway, ${scenario.label}`, r, `**${ratio.toFixed(2)}**${verdict}`));
-      } finally {
-        await gateway.close();
-      }
+      const off = await pair(bare.url, hello, scenario, seconds);
+      for (const mode of modes) await pair(bare.url, hello, scenario, seconds, mode, off);
     }
   } finally {
+    await issuer.close();
     await bare.stop();
+  }
+  console.log(`\nload average at the end: ${loadAverage()}`);
+}
+
+/** The 1, 5 and 15-minute load averages. */
+const loadAverage = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+
+/**
+ * One scenario (with `auth`, authenticated by it) beside the bare server measured just before; its ratio, printed with
+ * the target, and with auth its ratio to auth off's (`off`), which must stay within 10 %.
+ */
+async function pair(bareUrl: string, hello: string, scenario: Scenario, seconds: number, auth?: AuthMode, off?: number): Promise<number> {
+  const gateway = await startGateway(loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'info', ...scenario.env, ...auth?.env }), {
+    logger: pino({ level: 'info' }, pino.destination('/dev/null')),
+  });
+  try {
+    const answer = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...auth?.headers },
+      body: scenario.body,
+    });
+    const checked = (await answer.json()) as { errors?: unknown };
+    if (!answer.ok || checked.errors) throw new Error(`${scenario.label}: ${JSON.stringify(checked)}`);
+    const base = await measure(bareUrl, hello, seconds);
+    const r = await measure(`${gateway.url}/graphql`, scenario.body, seconds, auth?.headers);
+    const ratio = r.rps / base.rps;
+    let verdict = scenario.target === undefined ? '' : ` (≥ ${scenario.target})${ratio >= scenario.target ? '' : ' MISSED'}`;
+    if (auth && off !== undefined) verdict += `, ${(ratio / off).toFixed(2)} of auth off's (≥ 0.9)${ratio / off >= 0.9 ? '' : ' MISSED'}`;
+    console.log(row('bare Apollo Server, `{ hello }`', base));
+    console.log(row(`er-gateway${auth ? ` with ${auth.label}` : ''}, ${scenario.label}`, r, `**${ratio.toFixed(2)}**${verdict}`));
+    return ratio;
+  } finally {
+    await gateway.close();
   }
 }
 
