@@ -5,7 +5,7 @@ import type { ApiKeyEntry } from './api-keys';
 import { SettingError } from '../settings/files';
 import { KeySetUnavailable, RemoteKeySet } from './jwks';
 import { ANONYMOUS, type Principal } from './principal';
-import { VerifiedCredentials } from './verified-tokens';
+import { VerifiedCredentials } from './verified-credentials';
 
 /** What a request presents: a bearer token, an API key, or neither. */
 export interface Credentials {
