@@ -80,8 +80,12 @@ export class MatchingJobMetrics extends JobMetrics {
   matchIDs?: number;
 }
 
-/** What every job has, whatever its workflow's kind. */
-@ObjectType()
+/**
+ * What every job has, whatever its workflow's kind. Its fields are read as
+ * graphql-js reads a property (`simpleResolvers`): no resolver of
+ * type-graphql's around each, on the path of every job of every answer.
+ */
+@ObjectType({ simpleResolvers: true })
 abstract class Job {
   @Field()
   workflowName!: string;
@@ -118,7 +122,7 @@ abstract class Job {
 
 @Directive('@key(fields: "workflowName jobId")')
 @Directive(INHERIT_MAX_AGE)
-@ObjectType({ description: 'A run of an ID-mapping workflow.', implements: Node })
+@ObjectType({ description: 'A run of an ID-mapping workflow.', implements: Node, simpleResolvers: true })
 export class IdMappingJob extends Job {
   @Field(() => IdMappingJobType, { nullable: true })
   jobType?: IdMappingJobType;
@@ -129,7 +133,7 @@ export class IdMappingJob extends Job {
 
 @Directive('@key(fields: "workflowName jobId")')
 @Directive(INHERIT_MAX_AGE)
-@ObjectType({ description: 'A run of a matching workflow.', implements: Node })
+@ObjectType({ description: 'A run of a matching workflow.', implements: Node, simpleResolvers: true })
 export class MatchingJob extends Job {
   @Field(() => MatchingJobMetrics, { nullable: true })
   metrics?: MatchingJobMetrics;
