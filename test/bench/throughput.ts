@@ -17,6 +17,10 @@ import { newApiKey, startIssuer, writeTempFile, type TestIssuer } from '../utils
  * (caches, governor and limits on, info logging to /dev/null) beside a bare
  * Apollo Server from `startStandaloneServer` answering `{ hello }`, measured
  * in the same run, both warmed up, by autocannon in a process of its own.
+ * Each scenario runs with auth off, then with a JWT and with an API key.
+ * Beside requests/s, the CPU time the servers' process spends per request:
+ * on a shared machine the share of a core this process gets moves from one
+ * round to the next, and requests/s with it; the CPU per request does not.
  */
 
 export interface Load {
@@ -66,9 +70,16 @@ export async function load(
 }
 
 /** Warmed for two seconds, then measured. */
-async function measure(url: string, body: string, seconds: number, headers?: Record<string, string>): Promise<Load> {
+/**
+ * Warmed for two seconds, then measured; with the CPU time this process (the servers; autocannon has its own) spent per
+ * request served meanwhile, in µs: on a machine others load too, the steadier figure.
+ */
+async function measure(url: string, body: string, seconds: number, headers?: Record<string, string>): Promise<Load & { cpuUs: number }> {
   await load(url, body, WARM_SECONDS, CONNECTIONS, headers);
-  return load(url, body, seconds, CONNECTIONS, headers);
+  const before = process.cpuUsage();
+  const r = await load(url, body, seconds, CONNECTIONS, headers);
+  const used = process.cpuUsage(before);
+  return { ...r, cpuUs: (used.user + used.system) / Math.max(1, r.total) };
 }
 
 const query = (text: string) => JSON.stringify({ query: text });
@@ -155,8 +166,8 @@ async function bareServer(): Promise<{ url: string; stop: () => Promise<void> }>
   return { url, stop: () => apollo.stop() };
 }
 
-const row = (label: string, r: Load, ratio?: string) =>
-  `| ${label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors} | ${ratio ?? '—'} |`;
+const row = (label: string, r: Load & { cpuUs: number }, ratio?: string, cpuRatio?: string) =>
+  `| ${label} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.non2xx + r.errors} | ${r.cpuUs.toFixed(0)} | ${ratio ?? '—'} | ${cpuRatio ?? '—'} |`;
 
 /**
  * Prints each scenario's requests/s and p50/p99 beside the bare server's,
@@ -168,8 +179,10 @@ export async function throughput(seconds: number): Promise<void> {
   console.log(
     `\nthroughput: ${CONNECTIONS} connections, ${seconds} s each after ${WARM_SECONDS} s warm-up; bare = Apollo Server startStandaloneServer answering { hello }, measured just before each scenario; load average ${loadAverage()} (the machine is shared: figures move with it)\n`,
   );
-  console.log('| server, query | requests/s | p50 (ms) | p99 (ms) | non-2xx or errors | ratio to bare (target) |');
-  console.log('| --- | --- | --- | --- | --- | --- |');
+  console.log(
+    '| server, query | requests/s | p50 (ms) | p99 (ms) | non-2xx or errors | CPU µs per request | ratio to bare (target) | by CPU: bare µs ÷ these µs |',
+  );
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
   const hello = query('{ hello }');
   const bare = await bareServer();
   const issuer = await startIssuer();
@@ -197,7 +210,14 @@ const loadAverage = () =>
  * One scenario (with `auth`, authenticated by it) beside the bare server measured just before; its ratio, printed with
  * the target, and with auth its ratio to auth off's (`off`), which must stay within 10 %.
  */
-async function pair(bareUrl: string, hello: string, scenario: Scenario, seconds: number, auth?: AuthMode, off?: number): Promise<number> {
+async function pair(
+  bareUrl: string,
+  hello: string,
+  scenario: Scenario,
+  seconds: number,
+  auth?: AuthMode,
+  off?: { ratio: number; cpuUs: number },
+): Promise<{ ratio: number; cpuUs: number }> {
   const gateway = await startGateway(loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'info', ...scenario.env, ...auth?.env }), {
     logger: pino({ level: 'info' }, pino.destination('/dev/null')),
   });
@@ -212,11 +232,22 @@ async function pair(bareUrl: string, hello: string, scenario: Scenario, seconds:
     const base = await measure(bareUrl, hello, seconds);
     const r = await measure(`${gateway.url}/graphql`, scenario.body, seconds, auth?.headers);
     const ratio = r.rps / base.rps;
-    let verdict = scenario.target === undefined ? '' : ` (≥ ${scenario.target})${ratio >= scenario.target ? '' : ' MISSED'}`;
-    if (auth && off !== undefined) verdict += `, ${(ratio / off).toFixed(2)} of auth off's (≥ 0.9)${ratio / off >= 0.9 ? '' : ' MISSED'}`;
+    const cpuRatio = base.cpuUs / r.cpuUs;
+    const target = (value: number) =>
+      scenario.target === undefined ? '' : ` (≥ ${scenario.target})${value >= scenario.target ? '' : ' MISSED'}`;
+    const ofOff = (value: number, offValue: number) =>
+      `, ${(value / offValue).toFixed(2)} of auth off's (≥ 0.9)${value / offValue >= 0.9 ? '' : ' MISSED'}`;
     console.log(row('bare Apollo Server, `{ hello }`', base));
-    console.log(row(`er-gateway${auth ? ` with ${auth.label}` : ''}, ${scenario.label}`, r, `**${ratio.toFixed(2)}**${verdict}`));
-    return ratio;
+    console.log(
+      row(
+        `er-gateway${auth ? ` with ${auth.label}` : ''}, ${scenario.label}`,
+        r,
+        `**${ratio.toFixed(2)}**${target(ratio)}${off ? ofOff(ratio, off.ratio) : ''}`,
+        // Beside auth off's by the gateway's own µs: the bare rounds' own drift stays out of it.
+        `**${cpuRatio.toFixed(2)}**${target(cpuRatio)}${off ? ofOff(off.cpuUs, r.cpuUs) : ''}`,
+      ),
+    );
+    return { ratio, cpuUs: r.cpuUs };
   } finally {
     await gateway.close();
   }
@@ -244,7 +275,12 @@ async function ceiling(bareUrl: string, hello: string, seconds: number): Promise
     const r = await measure(raw.url, '{}', seconds);
     console.log(row('bare Apollo Server, `{ hello }`', base));
     console.log(
-      row(`raw fastify route, the cached single job's ${bytes.length} bytes (the ceiling)`, r, `**${(r.rps / base.rps).toFixed(2)}**`),
+      row(
+        `raw fastify route, the cached single job's ${bytes.length} bytes (the ceiling)`,
+        r,
+        `**${(r.rps / base.rps).toFixed(2)}**`,
+        `**${(base.cpuUs / r.cpuUs).toFixed(2)}**`,
+      ),
     );
   } finally {
     await raw.stop();
