@@ -129,6 +129,18 @@ describe('what Apollo still answers', () => {
     expect(metrics).toMatch(/^er_gateway_limit_refusals_total\{limit="upstreamCalls"\} 1$/m);
   });
 
+  test("a GET answered with Apollo's landing page teaches no content type to POSTs with its Accept header", async () => {
+    const { t, counted } = await gateway({ ER_IDE: 'sandbox' });
+    const accept = { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' };
+    const page = await fetch(t.endpoint, { headers: accept });
+    expect(page.headers.get('content-type')).toContain('text/html');
+    await page.text();
+    await sameTwice(t, counted, { query: '{ __typename }' });
+    const posted = await send(t, { query: '{ __typename }' }, accept);
+    expect(posted.headers).toContainEqual(['content-type', 'application/json; charset=utf-8']);
+    expect(counted.direct).toBe(1);
+  });
+
   test('mutations, extensions, other content types and the router are never answered here', async () => {
     const { t, counted } = await gateway();
     const typename = { query: '{ __typename }' };

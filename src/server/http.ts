@@ -264,7 +264,8 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
             for (const [name, header] of response.headers) void reply.header(name, header);
             void reply.code(response.status ?? 200);
             if (response.body.kind !== 'complete') return reply.send(Readable.from(response.body.asyncIterator));
-            if (response.status === undefined || response.status === 200) {
+            // A POST's: a GET may be answered with Apollo's landing page, whose type is no GraphQL answer's.
+            if (request.method === 'POST' && (response.status === undefined || response.status === 200)) {
               options.prepared?.queries.learnContentType(request.headers.accept, response.headers.get('content-type'));
             }
             if (key !== undefined) responseCache!.cache.fill(httpGraphQLRequest, response.status, response.headers, response.body.string);

@@ -124,7 +124,7 @@ export class PreparedQueries<C extends ObservedContext> {
     return { requestDidStart: async () => listener };
   }
 
-  /** Apollo answered a request with this Accept header with `contentType`, status 200: requests with the same header get the same. */
+  /** Apollo answered a POST with this Accept header with `contentType`, status 200: POSTs with the same header get the same. */
   learnContentType(accept: string | undefined, contentType: string | undefined): void {
     if (accept === undefined || accept === '' || contentType === undefined || this.contentTypes.has(accept)) return;
     if (this.contentTypes.size < ACCEPTS) this.contentTypes.set(accept, contentType);
