@@ -1,4 +1,5 @@
-import { GraphQLDateTime, GraphQLSafeInt } from 'graphql-scalars';
+import { GraphQLSafeInt } from 'graphql-scalars';
+import { DateTime } from './date-time';
 import { Directive, Field, ID, ObjectType } from 'type-graphql';
 import { Node } from './node';
 import { IdMappingJobType, JobStatus } from './enums';
@@ -96,10 +97,10 @@ abstract class Job {
   @Field(() => JobStatus)
   status!: JobStatus;
 
-  @Field(() => GraphQLDateTime)
+  @Field(() => DateTime)
   startTime!: Date;
 
-  @Field(() => GraphQLDateTime, { nullable: true })
+  @Field(() => DateTime, { nullable: true })
   endTime?: Date;
 
   @Field(() => ErrorDetails, { nullable: true })
@@ -108,7 +109,7 @@ abstract class Job {
   @Field(() => [OutputSource], { nullable: true })
   outputSourceConfig?: OutputSource[];
 
-  @Field(() => GraphQLDateTime, {
+  @Field(() => DateTime, {
     description: 'When the gateway last heard from the service about this job: a client can show "as of 36 s ago".',
   })
   observedAt!: Date;
