@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
@@ -56,6 +57,7 @@ import {
   startSharedRedis,
   startUpstreamClients,
 } from './parts';
+import { PreparedQueries } from './prepared-queries';
 import type { RefusedStarts } from './refused-starts';
 import { ResponseCache } from './response-cache';
 import { retryAfterPlugin } from './retry-after';
@@ -84,6 +86,8 @@ export interface GatewayOptions {
   timers?: Scheduler;
   /** The clock of the caches' windows (the freshness window, the response cache's maxAge), in ms: tests move it by hand. @default performance.now */
   now?: () => number;
+  /** Told of each query answered without Apollo's pipeline (see PreparedQueries): tests count them. */
+  onDirectAnswer?: () => void;
 }
 
 /** A running gateway; whoever starts it closes it. */
@@ -300,6 +304,10 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
           lookups: metrics.responseCacheLookups,
         })
       : undefined;
+  const formatError = clientErrorFormatter(logger, { hideSuggestions: !config.introspection });
+  // Apollo's own, given explicitly: the same instance hints and says Cache-Control for the queries answered without Apollo's pipeline.
+  const cacheControl = ApolloServerPluginCacheControl();
+  const prepared = new PreparedQueries<GatewayContext>({ cost, posture, variablesLimits, formatError, cacheControl });
   const http = createHttpLayer({
     context,
     authenticator,
@@ -330,6 +338,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     browserPage: config.ide === 'sandbox' ? 'apollo' : config.ide === 'graphiql' && config.nodeEnv !== 'production' ? 'ide' : 'landing',
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'http' }),
     responseCache: responseCache && { cache: responseCache, observer },
+    prepared: { queries: prepared, onAnswer: options.onDirectAnswer },
   });
   const httpServer = http.app.server;
   stack.use(
@@ -412,7 +421,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     schema,
     validationRules,
     logger,
-    formatError: clientErrorFormatter(logger, { hideSuggestions: !config.introspection }),
+    formatError,
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by the validation rules, on HTTP and websockets alike.
     introspection: true,
@@ -430,8 +439,11 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       // Apollo's page loads its script from Apollo's CDN: only when asked for (ER_IDE=sandbox); otherwise the HTTP layer serves ours.
       config.ide === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
       ...(responseCache ? [responseCache.plugin<GatewayContext>()] : []),
+      prepared.plugin(),
       // Should anything but `close` stop Apollo, websockets close (1001) and event streams end as HTTP requests drain.
       { serverWillStart: async () => ({ drainServer: closeStreams }) },
+      // Last, where Apollo would put it when installed implicitly: its headers are set after the others'.
+      cacheControl,
     ],
   });
   await apollo.start();
