@@ -6,10 +6,9 @@ import { gatewayError } from '../upstream/errors';
 import type { JobKind, JobOfKind, JobRead, JobStore } from '../upstream/job-store';
 import { isFinal, type JobKey } from '../upstream/records';
 import { snapshotOf, type JobEvent, type JobRecord, type Snapshot } from './job-snapshot';
-import { Mailbox } from './mailbox';
+import { JobStream } from './job-stream';
 import { followHolder, type WatchCoordinator } from './replicas';
 import { realScheduler, type Scheduler } from './scheduler';
-import { subscriberStream } from './stream';
 import { FINAL_REFUSALS, FirstRead, leaving, startingState } from './subscription';
 
 export type { JobEvent, WatchCoordinator };
@@ -202,37 +201,25 @@ export class JobWatcher {
     const linked = spanContext && spanContext.traceFlags & TraceFlags.SAMPLED ? spanContext : undefined;
     if (linked) (watch.traced ??= new Set()).add(linked);
     this.observer?.subscriptions(1);
+    const observer = this.observer;
+    const stream: JobStream = new JobStream(this.subscriberQueue, {
+      leave: () => leave(),
+      skipped: () => observer?.skipped(),
+      delivered: () => observer?.delivered?.(),
+    });
     // Listen before reading the current state, so no change falls between the two.
-    const mailbox = new Mailbox<JobEvent>(this.subscriberQueue, () => this.observer?.skipped());
-    const listener = (event: Event) => mailbox.offer((event as CustomEvent<JobEvent>).detail);
-    this.events.addEventListener(id, listener);
+    this.events.addEventListener(id, stream);
     const leave = leaving(signal, () => {
       release?.();
-      this.events.removeEventListener(id, listener);
-      mailbox.close();
+      this.events.removeEventListener(id, stream);
+      stream.close();
       if (linked) watch.traced?.delete(linked);
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
     });
-    const first = await startingState(watch.latest, watch.first, signal, leave);
-    return subscriberStream<JobRecord | GraphQLError>(leave, async (push, stop) => {
-      let last = first.seen;
-      await push(first.job);
-      this.observer?.delivered?.();
-      if (isFinal(first.job.status)) return stop();
-      for (let event = await mailbox.take(); event; event = await mailbox.take()) {
-        if ('error' in event) {
-          await push(event.error);
-          return stop();
-        }
-        if (event.seen === last) continue;
-        last = event.seen;
-        await push(event.job);
-        this.observer?.delivered?.();
-        if (isFinal(event.job.status)) return stop();
-      }
-    });
+    stream.start(await startingState(watch.latest, watch.first, signal, leave));
+    return stream;
   }
 
   /** Stops every poll loop (at shutdown, after the subscriptions are closed). */

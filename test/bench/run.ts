@@ -1,7 +1,10 @@
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { availableParallelism, loadavg } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startEmulator } from '../../src/emulator/http';
@@ -185,6 +188,29 @@ interface FanoutResult {
   load: number;
 }
 
+/**
+ * With BENCH_PROFILE_DIR set: a CPU profile of the gateway's process from now until the returned function is called,
+ * then a heap snapshot (the subscribers still connected), written to that folder as `name`.cpuprofile and .heapsnapshot.
+ */
+async function profiled(name: string): Promise<(() => Promise<void>) | undefined> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<unknown>((done, fail) => session.post(method, (err, result) => (err ? fail(err) : done(result))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+    // After the window, which the snapshot's pause would distort; the subscribers are still there.
+    writeHeapSnapshot(join(dir, `${name}.heapsnapshot`));
+  };
+}
+
 /** The counter's value now, summed over its series. */
 const counted = async (gateway: Gateway) =>
   (await gateway.metrics.subscriptionExecutions.get()).values.reduce((sum, v) => sum + v.value, 0);
@@ -202,10 +228,12 @@ async function fanout(count: number): Promise<FanoutResult> {
       const heapWith = heapMb();
       gateway.emulator!.resetRequests();
       const executionsBefore = await counted(gateway);
+      const profile = await profiled(`fanout-${count}`);
       const started = now();
       const cpuBefore = process.cpuUsage();
       await sleep(WINDOW_MS);
       const cpu = process.cpuUsage(cpuBefore);
+      await profile?.();
       const load = loadavg()[0];
       const gets = gateway.emulator!.requests('GetIdMappingJob') + gateway.emulator!.requests('GetMatchingJob');
       const windowMs = now() - started;
