@@ -18,6 +18,7 @@ import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
 import { closeWhenIdle, type Writes } from './hand-over';
+import type { PayloadWriter } from './direct-delivery';
 import type { SharedExecutions } from './shared-executions';
 import { guardSockets, type DropReason } from './socket-guard';
 import { runAt } from './timers';
@@ -98,8 +99,6 @@ const TRY_AGAIN_LATER = 1013;
 const POLICY_VIOLATION = 1008;
 /** The gateway is shutting down: graphql-ws clients retry on this code by default. */
 const GOING_AWAY = 1001;
-/** How a `next` message whose payload is shared ends once serialized with the payload left out (graphql-ws writes id, type, payload). */
-const SPLICED_TAIL = '"payload":""}';
 
 /** What a socket closed at shutdown is told (a close reason has 123 bytes at most). */
 export const SHUTDOWN_REASON = 'The gateway is shutting down: reconnect and subscribe again; you get the current state first.';
@@ -165,20 +164,10 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     scheduler: options.timers,
   });
 
-  /**
-   * The JSON of the shared payload in the message being serialized, spliced in by `send`: a shared payload is serialized once
-   * for all its subscribers. graphql-ws serializes each message and hands it to `send` at once, so nothing runs in between.
-   */
-  let sharedJson: string | undefined;
+  /** Each subscription's writer of shared payloads, by its context. */
+  const writers = new WeakMap<GatewayContext, PayloadWriter>();
   const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
-    jsonMessageReplacer: (key, value: unknown) => {
-      if (key !== 'payload') return value;
-      const json = options.executions.serialized(value);
-      if (json === undefined) return value;
-      sharedJson = json;
-      return '';
-    },
     connectionInitWaitTimeout: options.initTimeoutMs,
     onConnect: async (ctx) => {
       const payload = ctx.connectionParams ?? {};
@@ -220,13 +209,24 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       ctx.extra.operations.set(id, end);
       // Trace context: the message's extensions, else connection_init's payload, else the upgrade's headers.
       const carrier = socketCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request.headers);
-      return options.context(options.deadlines.start(), ctx.extra.caller!, { signal: end.signal, quota: ctx.extra.quota! }, carrier);
+      const context = options.context(
+        options.deadlines.start(),
+        ctx.extra.caller!,
+        { signal: end.signal, quota: ctx.extra.quota! },
+        carrier,
+      );
+      const { socket } = ctx.extra;
+      writers.set(context, new SubscriptionWriter(socket, id, writes.get(socket)!, guard.check));
+      return context;
     },
     // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
     onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
     // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
     execute: (args) => settleDeadline(execute(args), args),
-    subscribe: (args) => settleDeadline(options.executions.subscribe(args), args) as ReturnType<typeof subscribe>,
+    subscribe: (args) =>
+      settleDeadline(options.executions.subscribe(args, writers.get(args.contextValue as GatewayContext)), args) as ReturnType<
+        typeof subscribe
+      >,
     onSubscribe: (ctx, _id, payload) => {
       const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
       if (Array.isArray(admitted)) return admitted as GraphQLError[];
@@ -280,15 +280,11 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         protocol: socket.protocol,
         send: (message) =>
           new Promise<void>((resolve) => {
-            const json = sharedJson;
-            sharedJson = undefined;
             if (socket.readyState !== socket.OPEN) return resolve();
-            const data = json !== undefined && message.endsWith(SPLICED_TAIL) ? message.slice(0, -3) + json + '}' : message;
-            const written = writes.get(socket) ?? { pending: 0 };
-            writes.set(socket, written);
+            const written = writes.get(socket)!;
             written.pending++;
             // A write that fails means the client is gone: its close event releases its operations.
-            socket.send(data, () => {
+            socket.send(message, () => {
               if (--written.pending === 0) written.idle?.();
               resolve();
             });
@@ -343,4 +339,46 @@ function completed(text: string, operations: Map<string, AbortController>): void
   if (type !== 'complete' || typeof id !== 'string') return;
   operations.get(id)?.abort();
   operations.delete(id);
+}
+
+/** A `next` message's bytes before and after its payload, for subscription `id`. */
+const nextHead = (id: string) => Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+const NEXT_TAIL = 0x7d; // }
+const TEXT = { binary: false };
+
+/**
+ * One subscription's writes of shared payloads: a `next` message per payload, built around the payload's bytes
+ * (shared by every subscriber) without serializing anything per subscriber, and counted among the socket's writes.
+ */
+class SubscriptionWriter implements PayloadWriter {
+  private readonly head: Buffer;
+  private delivery?: { written(): void };
+
+  constructor(
+    private readonly socket: WebSocket,
+    id: string,
+    private readonly writes: Writes,
+    private readonly withinBuffer: (socket: WebSocket) => boolean,
+  ) {
+    this.head = nextHead(id);
+  }
+
+  write(json: Buffer, delivery: { written(): void }): void {
+    const { socket, head } = this;
+    // Past the buffer limit the socket is closed (the guard says why), and its close returns the subscription.
+    if (socket.readyState !== socket.OPEN || !this.withinBuffer(socket)) return;
+    const message = Buffer.allocUnsafe(head.length + json.length + 1);
+    head.copy(message, 0);
+    json.copy(message, head.length);
+    message[message.length - 1] = NEXT_TAIL;
+    this.delivery = delivery;
+    this.writes.pending++;
+    // A write that fails means the client is gone: its close event releases its operations.
+    socket.send(message, TEXT, this.afterWrite);
+  }
+
+  private readonly afterWrite = (): void => {
+    if (--this.writes.pending === 0) this.writes.idle?.();
+    this.delivery?.written();
+  };
 }

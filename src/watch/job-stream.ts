@@ -164,3 +164,14 @@ export class JobStream implements AsyncIterableIterator<JobItem> {
     }
   }
 }
+
+/** A stream that can be read without a promise per item, as JobStream can. */
+export interface TakeableStream<T> extends AsyncIterableIterator<T> {
+  take(): T | undefined | typeof ENDED;
+  waitFor(reader: StreamReader): void;
+}
+
+export function isTakeable(stream: AsyncIterable<unknown>): stream is TakeableStream<unknown> {
+  const candidate = stream as Partial<TakeableStream<unknown>>;
+  return typeof candidate.take === 'function' && typeof candidate.waitFor === 'function';
+}
