@@ -1,16 +1,15 @@
 import { execute, type subscribe, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type ServerOptions as WsServerOptions, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
-import { socketCarrier, type TraceCarrier } from '../observe/tracing';
+import { socketCarrier, traceHeaders, type TraceCarrier } from '../observe/tracing';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
-import { localBudget } from '../upstream/rate-governor';
 import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
 import type { SchemaPosture } from './limits';
@@ -21,6 +20,7 @@ import { closeWhenIdle, type Writes } from './hand-over';
 import type { PayloadWriter } from './direct-delivery';
 import type { SharedExecutions } from './shared-executions';
 import { guardSockets, type DropReason } from './socket-guard';
+import { listenTo, sessionOf, SocketSession } from './socket-session';
 import { runAt } from './timers';
 
 /** How long a closed socket's client has to answer the close frame before its connection is cut. */
@@ -81,15 +81,8 @@ export interface WebSocketOptions {
   deadlines: Deadlines;
 }
 
-/** What graphql-ws hands our hooks beside the message: the socket, its upgrade request, and who it is once `connection_init` said so. */
-interface SocketExtra {
-  socket: WebSocket;
-  request: IncomingMessage;
-  caller?: Caller;
-  /** The ends of the socket's operations, by id: aborted when the client completes one or the socket closes. */
-  operations: Map<string, AbortController>;
-  quota?: NonNullable<GatewayContext['subscriber']>['quota'];
-}
+/** What graphql-ws hands our hooks beside the message: the socket's session (the socket, who it is once `connection_init` said so). */
+type SocketExtra = SocketSession;
 
 /** Close codes of a socket whose credentials fail: graphql-ws's Unauthorized. */
 const UNAUTHORIZED = 4401;
@@ -152,10 +145,6 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   });
   /** Each upgrade's count among its address's sockets not yet initialised, released at `connection_init` or close. */
   const unnamed = new WeakMap<IncomingMessage, () => void>();
-  /** Each socket's expiry timer, cancelled when it closes. */
-  const expiries = new WeakMap<WebSocket, () => void>();
-  /** Each socket's sends not yet written, and what waits for there to be none (a close at shutdown). */
-  const writes = new WeakMap<WebSocket, Writes>();
   const guard = guardSockets(wsServer, {
     keepAliveMs: options.keepAliveMs,
     maxBufferedBytes: options.maxBufferedBytes,
@@ -172,8 +161,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     onConnect: async (ctx) => {
       const payload = ctx.connectionParams ?? {};
       const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
-      const { socket, request } = ctx.extra;
-      unnamed.get(request)?.();
+      const { socket } = ctx.extra;
+      ctx.extra.releaseUnnamed?.();
       let principal: Principal;
       try {
         principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
@@ -185,22 +174,19 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
         return false;
       }
-      const caller = callerOf(principal, options.addressOf(request));
+      const caller = callerOf(principal, ctx.extra.address);
       const release = options.limits.openStream(caller.client);
       if (!release) {
         logger.info({ client: caller.client }, 'websocket refused: the client holds its share of streams');
         socket.close(POLICY_VIOLATION, 'Too many connections from this client');
         return false;
       }
-      socket.once('close', release);
+      ctx.extra.releaseStream = release;
       ctx.extra.caller = caller;
       ctx.extra.quota = options.limits.socketQuota(caller.client);
       const { expiresAt } = principal;
       if (expiresAt !== undefined) {
-        expiries.set(
-          socket,
-          runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.')),
-        );
+        ctx.extra.cancelExpiry = runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.'));
       }
       return true;
     },
@@ -208,15 +194,14 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       const end = new AbortController();
       ctx.extra.operations.set(id, end);
       // Trace context: the message's extensions, else connection_init's payload, else the upgrade's headers.
-      const carrier = socketCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request.headers);
+      const carrier = socketCarrier(payload.extensions, ctx.connectionParams, ctx.extra.traceHeaders);
       const context = options.context(
         options.deadlines.start(),
         ctx.extra.caller!,
         { signal: end.signal, quota: ctx.extra.quota! },
         carrier,
       );
-      const { socket } = ctx.extra;
-      writers.set(context, new SubscriptionWriter(socket, id, writes.get(socket)!, guard.check));
+      writers.set(context, new SubscriptionWriter(ctx.extra.socket, id, ctx.extra, guard.check));
       return context;
     },
     // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
@@ -252,67 +237,14 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     // ws passes on the HTTP server's errors: a failed listen is the starter's to report, once.
     if (err.syscall !== 'listen') logger.error({ err }, 'websocket server error');
   });
+  const sessionSettings = { messagesPerSecond: options.messagesPerSecond, now: options.timers?.now, logger, onDrop: options.onDrop };
   wsServer.on('connection', (socket, request) => {
-    // From the start: a shutdown that reads it before the first send must still see that send (closeWhenIdle).
-    writes.set(socket, { pending: 0 });
-    socket.once('error', (err) => {
-      logger.info({ err }, 'websocket client dropped after a socket error');
-      // ws has sent the close frame (1009 for a message too large); a client that never answers it is cut.
-      setTimeout(() => socket.terminate(), 1000).unref();
-    });
-    const operations = new Map<string, AbortController>();
-    const messages = localBudget(options.messagesPerSecond, options.messagesPerSecond * 2, options.timers?.now);
-    /** A message within the socket's rate; past it, the socket is closed and false returned. */
-    const withinRate = (): boolean => {
-      if (messages.take() === 0) return true;
-      if (socket.readyState === socket.OPEN) {
-        logger.info({ limit: options.messagesPerSecond }, 'websocket client dropped: too many messages');
-        options.onDrop?.('message_rate');
-        socket.close(POLICY_VIOLATION, 'Too many messages');
-      }
-      return false;
-    };
-    socket.on('ping', (data) => {
-      if (withinRate()) socket.pong(data);
-    });
-    const closed = protocol.opened(
-      {
-        protocol: socket.protocol,
-        send: (message) =>
-          new Promise<void>((resolve) => {
-            if (socket.readyState !== socket.OPEN) return resolve();
-            const written = writes.get(socket)!;
-            written.pending++;
-            // A write that fails means the client is gone: its close event releases its operations.
-            socket.send(message, () => {
-              if (--written.pending === 0) written.idle?.();
-              resolve();
-            });
-          }),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the listener catches every error itself, below
-          socket.on('message', async (data) => {
-            if (!withinRate()) return;
-            const text = String(data);
-            // graphql-ws forgets a subscription completed before its setup resolved; its end must still reach the watcher.
-            if (text.includes('"complete"')) completed(text, operations);
-            try {
-              await handle(text);
-            } catch (err) {
-              logger.error({ err }, 'websocket message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            }
-          }),
-      },
-      { socket, request, operations },
-    );
-    socket.once('close', (code, reason) => {
-      expiries.get(socket)?.();
-      for (const end of operations.values()) end.abort();
-      operations.clear();
-      void closed(code, String(reason));
-    });
+    // The session keeps of the upgrade request only what its operations need: the request goes.
+    const releaseUnnamed = unnamed.get(request);
+    if (releaseUnnamed) request.socket.removeListener('close', releaseUnnamed);
+    const session = new SocketSession(socket, options.addressOf(request), traceHeaders(request.headers), releaseUnnamed, sessionSettings);
+    listenTo(socket, session);
+    session.open((graphqlSocket) => protocol.opened(graphqlSocket, graphqlSocket));
   });
 
   return {
@@ -320,25 +252,11 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       guard.dispose();
       // Once the event each is writing, if any, is out, and its `complete` after it (see closeWhenIdle).
       await Promise.all(
-        [...wsServer.clients].map((socket) => closeWhenIdle(writes.get(socket), () => socket.close(GOING_AWAY, SHUTDOWN_REASON))),
+        [...wsServer.clients].map((socket) => closeWhenIdle(sessionOf(socket), () => socket.close(GOING_AWAY, SHUTDOWN_REASON))),
       );
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };
-}
-
-/** Aborts the operation a client's `complete` message names. */
-function completed(text: string, operations: Map<string, AbortController>): void {
-  let message: unknown;
-  try {
-    message = JSON.parse(text);
-  } catch {
-    return; // graphql-ws answers a malformed message itself
-  }
-  const { type, id } = (message ?? {}) as { type?: unknown; id?: unknown };
-  if (type !== 'complete' || typeof id !== 'string') return;
-  operations.get(id)?.abort();
-  operations.delete(id);
 }
 
 /** A `next` message's bytes before and after its payload, for subscription `id`. */
