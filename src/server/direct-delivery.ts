@@ -1,3 +1,4 @@
+import type { ExecutionArgs } from 'graphql';
 import { ENDED, type StreamReader, type TakeableStream } from '../watch/job-stream';
 import type { SharedPayload } from './shared-executions';
 
@@ -11,6 +12,11 @@ import type { SharedPayload } from './shared-executions';
  */
 export interface PayloadWriter {
   write(json: Buffer, delivery: { written(): void }): void;
+}
+
+/** Where a delivery finds each item's shared result (SharedExecutions): by the item, the share key and the subscription's arguments. */
+export interface SharedResults {
+  resultOf(item: unknown, key: string, args: ExecutionArgs): SharedResult;
 }
 
 /** Told when a shared result it waits for is ready. */
@@ -95,7 +101,9 @@ export class DirectDelivery implements AsyncIterableIterator<never>, StreamReade
 
   constructor(
     private readonly source: TakeableStream<unknown>,
-    private readonly answer: (item: unknown) => SharedResult,
+    private readonly results: SharedResults,
+    private readonly key: string,
+    private readonly args: ExecutionArgs,
     private readonly writer: PayloadWriter,
   ) {}
 
@@ -127,7 +135,7 @@ export class DirectDelivery implements AsyncIterableIterator<never>, StreamReade
       const item = this.source.take();
       if (item === undefined) return this.source.waitFor(this);
       if (item === ENDED) return this.stop();
-      const result = this.answer(item);
+      const result = this.results.resultOf(item, this.key, this.args);
       this.writing = true;
       if (result.ready) this.write(result);
       else result.await(this);

@@ -13,7 +13,7 @@ import {
 import type { GatewayContext } from '../resolvers/context';
 import type { SharedAudience } from '../resolvers/job-updates';
 import { isTakeable } from '../watch/job-stream';
-import { DirectDelivery, SharedResult, isPromise, type PayloadWriter } from './direct-delivery';
+import { DirectDelivery, SharedResult, isPromise, type PayloadWriter, type SharedResults } from './direct-delivery';
 import { formatAll, type clientErrorFormatter } from './errors';
 
 /** One event's answer to one distinct subscription, as every transport sends it: masked once, serialized once. */
@@ -67,7 +67,7 @@ export interface SharedExecutionsOptions {
  * must name it in its audience, or stay out of `audiences`: subscriptions to
  * a field not listed are executed per subscriber, as graphql-js does.
  */
-export class SharedExecutions {
+export class SharedExecutions implements SharedResults {
   /** Each source event's shared results, by share key: dropped with the event once no subscriber holds it. */
   private readonly results = new WeakMap<object, Map<string, SharedResult>>();
   /** Each shared result's JSON. */
@@ -101,12 +101,12 @@ export class SharedExecutions {
         return execute({ ...args, rootValue: event }) as Promise<ExecutionResult> | ExecutionResult;
       });
     }
-    if (writer && isTakeable(source)) return new DirectDelivery(source, (event) => this.shared(event, key, args), writer);
-    return mapped(source[Symbol.asyncIterator](), (event) => this.shared(event, key, args).settled());
+    if (writer && isTakeable(source)) return new DirectDelivery(source, this, key, args, writer);
+    return mapped(source[Symbol.asyncIterator](), (event) => this.resultOf(event, key, args).settled());
   };
 
   /** The result of `event` for `key`: executed by the first subscriber that takes it, shared with the rest. */
-  private shared(event: unknown, key: string, args: ExecutionArgs): SharedResult {
+  resultOf(event: unknown, key: string, args: ExecutionArgs): SharedResult {
     if (typeof event !== 'object' || event === null) return this.executed(event, args);
     let byKey = this.results.get(event);
     if (!byKey) this.results.set(event, (byKey = new Map()));

@@ -11,6 +11,8 @@ import type { DropReason } from './socket-guard';
 const POLICY_VIOLATION = 1008;
 
 export interface SessionSettings {
+  /** A socket that sends no connection_init within this time is closed (4408); 0 waits for ever. */
+  initTimeoutMs: number;
   /** Messages (pings included) a socket may send per second, with bursts of twice as many; past it the socket is closed with 1008. */
   messagesPerSecond: number;
   /** The clock of the message rate. @default steadyScheduler's */
@@ -43,6 +45,8 @@ export class SocketSession implements Writes {
   private closed?: (code: number, reason: string) => Promise<void>;
   private readonly messages: LocalBudget;
   private failedAlready = false;
+  /** Ours rather than graphql-ws's, so that it is gone once `connection_init` came (graphql-ws keeps its timer for the socket's life). */
+  private initTimer?: NodeJS.Timeout;
 
   constructor(
     readonly socket: WebSocket,
@@ -55,6 +59,19 @@ export class SocketSession implements Writes {
     private readonly settings: SessionSettings,
   ) {
     this.messages = new LocalBudget(settings.messagesPerSecond, settings.messagesPerSecond * 2, settings.now);
+    if (settings.initTimeoutMs > 0 && Number.isFinite(settings.initTimeoutMs)) {
+      this.initTimer = setTimeout(() => {
+        this.initTimer = undefined;
+        socket.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+      }, settings.initTimeoutMs);
+    }
+  }
+
+  /** `connection_init` came: the socket may stay past the init timeout. */
+  initialised(): void {
+    clearTimeout(this.initTimer);
+    this.initTimer = undefined;
+    this.releaseUnnamed?.();
   }
 
   /** graphql-ws's hand-over: what it runs on each message, and what to tell at close. */
@@ -112,8 +129,8 @@ export class SocketSession implements Writes {
   }
 
   ended(code: number, reason: Buffer): void {
+    this.initialised();
     this.cancelExpiry?.();
-    this.releaseUnnamed?.();
     this.releaseStream?.();
     for (const end of this.operations.values()) end.abort();
     this.operations.clear();

@@ -157,12 +157,15 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   const writers = new WeakMap<GatewayContext, PayloadWriter>();
   const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
-    connectionInitWaitTimeout: options.initTimeoutMs,
+    // The session times connection_init itself (see SocketSession).
+    connectionInitWaitTimeout: 0,
+    // A subscription's message stays with graphql-ws for the subscription's life: its query is the gate's copy, not one per subscriber.
+    jsonMessageReviver: (key, value: unknown) => (key === 'query' && typeof value === 'string' ? options.gate.sharedText(value) : value),
     onConnect: async (ctx) => {
       const payload = ctx.connectionParams ?? {};
       const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
       const { socket } = ctx.extra;
-      ctx.extra.releaseUnnamed?.();
+      ctx.extra.initialised();
       let principal: Principal;
       try {
         principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
@@ -237,7 +240,13 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     // ws passes on the HTTP server's errors: a failed listen is the starter's to report, once.
     if (err.syscall !== 'listen') logger.error({ err }, 'websocket server error');
   });
-  const sessionSettings = { messagesPerSecond: options.messagesPerSecond, now: options.timers?.now, logger, onDrop: options.onDrop };
+  const sessionSettings = {
+    initTimeoutMs: options.initTimeoutMs,
+    messagesPerSecond: options.messagesPerSecond,
+    now: options.timers?.now,
+    logger,
+    onDrop: options.onDrop,
+  };
   wsServer.on('connection', (socket, request) => {
     // The session keeps of the upgrade request only what its operations need: the request goes.
     const releaseUnnamed = unnamed.get(request);

@@ -13,12 +13,10 @@ export interface StreamReader {
 /** What `take` answers once the stream has ended and every item was taken. */
 export const ENDED = Symbol('ended');
 
-/** What a stream tells its watcher: the subscriber left, an event was dropped for it, a state was delivered to it. */
-export interface JobStreamHooks {
-  /** Idempotent: the subscriber releases what it holds. */
-  leave(): void;
+/** What a stream tells /metrics: an event dropped for its subscriber, a state delivered to it (the watcher's observer). */
+export interface JobStreamObserver {
   skipped(): void;
-  delivered(): void;
+  delivered?(): void;
 }
 
 /**
@@ -29,7 +27,7 @@ export interface JobStreamHooks {
  * it keeps at most `capacity` events the reader has not taken, dropping the
  * oldest (job events are whole states, so a subscriber that fell behind
  * skips to the latest). `return()` and `close()` end it at once and release
- * what the subscriber held (`leave`).
+ * what the subscriber held (`onLeave`).
  *
  * Two ways to read it. As an async iterator (graphql-js, SSE), one promise
  * per item. Or without a promise per item, as the websocket path of shared
@@ -50,9 +48,12 @@ export class JobStream implements AsyncIterableIterator<JobItem> {
   private pull?: (result: IteratorResult<JobItem>) => void;
   private reader?: StreamReader;
 
+  /** Releases what the subscriber holds (idempotent): set by the watcher once it holds something. */
+  onLeave?: () => void;
+
   constructor(
     private readonly capacity: number,
-    private readonly hooks: JobStreamHooks,
+    private readonly observer?: JobStreamObserver,
   ) {}
 
   /** The state the subscriber starts from: the events that arrived before it and repeat it are skipped. */
@@ -70,7 +71,7 @@ export class JobStream implements AsyncIterableIterator<JobItem> {
     queue.push((event as CustomEvent<JobEvent>).detail);
     if (queue.length > this.capacity) {
       queue.shift();
-      this.hooks.skipped();
+      this.observer?.skipped();
     }
     if (this.started) this.notify();
   }
@@ -132,7 +133,7 @@ export class JobStream implements AsyncIterableIterator<JobItem> {
   }
 
   private taken(job: JobRecord): JobRecord {
-    this.hooks.delivered();
+    this.observer?.delivered?.();
     // Nothing follows a final state: the subscriber leaves now, and the reader's next take ends the stream.
     if (isFinal(job.status)) this.finish();
     return job;
@@ -143,7 +144,7 @@ export class JobStream implements AsyncIterableIterator<JobItem> {
     this.finished = true;
     this.first = undefined;
     this.queue = undefined;
-    this.hooks.leave();
+    this.onLeave?.();
   }
 
   /** Hands the next item to a waiting reader. */

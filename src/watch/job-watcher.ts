@@ -201,23 +201,20 @@ export class JobWatcher {
     const linked = spanContext && spanContext.traceFlags & TraceFlags.SAMPLED ? spanContext : undefined;
     if (linked) (watch.traced ??= new Set()).add(linked);
     this.observer?.subscriptions(1);
-    const observer = this.observer;
-    const stream: JobStream = new JobStream(this.subscriberQueue, {
-      leave: () => leave(),
-      skipped: () => observer?.skipped(),
-      delivered: () => observer?.delivered?.(),
-    });
+    const stream = new JobStream(this.subscriberQueue, this.observer);
     // Listen before reading the current state, so no change falls between the two.
     this.events.addEventListener(id, stream);
+    // What the subscriber holds for as long as it stays, named through `watch` (a string per subscriber would stay too).
     const leave = leaving(signal, () => {
       release?.();
-      this.events.removeEventListener(id, stream);
+      this.events.removeEventListener(watch.id, stream);
       stream.close();
       if (linked) watch.traced?.delete(linked);
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
     });
+    stream.onLeave = leave;
     stream.start(await startingState(watch.latest, watch.first, signal, leave));
     return stream;
   }
