@@ -20,12 +20,15 @@ export interface WatchedJob {
 export type ToClients =
   /** `url`: one gateway, or replicas that subscribers are spread over in turn. This process holds subscribers `first` to `first + count - 1`. */
   | { subscribe: { url: string | string[]; jobs: WatchedJob[]; first: number; count: number } }
+  /** From now on, record receipts afresh (the measuring window starts). */
+  | { record: true }
   | { report: true }
   | { close: true }
   | { cycles: { url: string; job: WatchedJob; count: number } };
 
 export type FromClients =
   | { ready: { ms: number } }
+  | { recording: true }
   /** `cpuMs`: this process's CPU time (user and system) while it recorded. */
   | { received: [jobIndex: number, at: number][]; cpuMs: number }
   | { closed: true }
@@ -125,6 +128,11 @@ process.on('message', (message: ToClients) => {
       recording = true;
       cpuAtStart = process.cpuUsage();
       reply({ ready: { ms: now() - started } });
+    } else if ('record' in message) {
+      received = [];
+      recording = true;
+      cpuAtStart = process.cpuUsage();
+      reply({ recording: true });
     } else if ('report' in message) {
       recording = false;
       const cpu = process.cpuUsage(cpuAtStart);

@@ -93,6 +93,11 @@ class Clients {
     return { ms: now() - started };
   }
 
+  /** Every process records afresh from now on: receipts before the window are not counted. */
+  async record(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.ask({ record: true }, 'recording')));
+  }
+
   /** What every subscriber received while recording, and the client processes' CPU time meanwhile (summed). */
   async report(): Promise<{ received: [number, number][]; cpuMs: number }> {
     const reports = await Promise.all(this.processes.map((p) => p.ask({ report: true }, 'received')));
@@ -226,6 +231,7 @@ async function fanout(count: number): Promise<FanoutResult> {
       const ready = await clients.subscribe(gateway.url, jobs, count);
       gc();
       const heapWith = heapMb();
+      await clients.record();
       gateway.emulator!.resetRequests();
       const executionsBefore = await counted(gateway);
       const profile = await profiled(`fanout-${count}`);
