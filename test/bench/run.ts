@@ -129,6 +129,8 @@ async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gat
     // 15,000 subscribers and the bench's own requests: one descriptor each, under the machine's 20,000.
     ER_MAX_CONNECTIONS: '16000',
     ER_MAX_CONNECTIONS_PER_ADDRESS: '16000',
+    // Thousands of sockets open at once on a busy machine: a client process may take longer than 3 s to send connection_init.
+    ER_WS_INIT_TIMEOUT_MS: '30000',
   });
   const gateway = await startGateway(config, {
     processMetrics: false,
