@@ -16,7 +16,6 @@ import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
 import { DASHBOARD_DOCUMENTS } from '../dashboard/operations';
 import type { Emulator, EmulatorOptions } from '../emulator/http';
-import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
 import { Cursors } from '../resolvers/cursors';
 import { SHARED_JOB_SUBSCRIPTIONS } from '../resolvers/job-updates';
@@ -68,6 +67,7 @@ import { Stack } from './stack';
 import { TrustedDocuments } from './trusted-documents';
 import { UpstreamCost } from './upstream-cost';
 import { serveWebSockets } from './websocket';
+import { OperationContext, type ProcessContext } from './operation-context';
 
 export interface GatewayOptions {
   /** @default JSON lines on stdout (see LogOutput), at `logLevel` */
@@ -231,6 +231,16 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     : { region: awsAccess?.region ?? '', accountId: config.accountId };
   // Once answers depend on who asks, no shared cache may hand one principal's answer to another.
   const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
+  const processContext: ProcessContext = {
+    home,
+    cursors,
+    watcher,
+    lists,
+    finalMaxAgeSeconds: config.finalMaxAgeSeconds,
+    listMaxAgeSeconds,
+    cacheScope,
+    starters: starter,
+  };
   const context = (
     deadline: RequestDeadline,
     { principal, client }: Caller,
@@ -242,23 +252,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     // Inside a traced operation, audit lines carry its trace and span ids.
     const access = new Access(principal, policy, trace ? (entry) => auditTo(observer.logger(logger, trace))(entry) : audit);
     const scoped = jobs.forRequest(deadline, access, client, trace);
-    return {
-      deadline,
-      observed,
-      access,
-      home,
-      jobs: scoped,
-      loaders: createLoaders(scoped),
-      cursors,
-      starter: starter.forRequest(scoped, principal.id),
-      watcher,
-      lists,
-      finalMaxAgeSeconds: config.finalMaxAgeSeconds,
-      listMaxAgeSeconds,
-      cacheScope,
-      client,
-      subscriber,
-    };
+    return new OperationContext(processContext, deadline, observed, access, scoped, client, subscriber);
   };
   /** The starts of a mutation refused as a whole (on any transport), each audited as a refused start of its caller. */
   const refusedStarts = ({ principal }: Caller, ...[workflows, reason, limit]: Parameters<RefusedStarts>) => {
