@@ -22,7 +22,7 @@ export class ClusterJobEvents extends EventTarget implements JobEvents {
    * The Redis event target keeps listeners as functions, in a set: an object listener (a subscriber's JobStream)
    * gets a function of its own there, as its `handleEvent` is one function shared by every stream.
    */
-  private readonly callbacks = new WeakMap<EventListenerObject, EventListener>();
+  private readonly callbacks = new WeakMap<{ handleEvent(event: Event): void }, (event: Event) => void>();
 
   constructor(private readonly redis: SharedRedis) {
     super();
@@ -66,8 +66,8 @@ export class ClusterJobEvents extends EventTarget implements JobEvents {
   private callbackOf(listener: Listener, create: boolean): Listener {
     if (!listener || typeof listener === 'function') return listener;
     let callback = this.callbacks.get(listener);
-    if (!callback && create) this.callbacks.set(listener, (callback = (event) => listener.handleEvent(event)));
-    return callback ?? null;
+    if (!callback && create) this.callbacks.set(listener, (callback = (event: Event) => listener.handleEvent(event)));
+    return callback ?? listener;
   }
 
   private channel(type: string): string {
