@@ -680,7 +680,7 @@ export const settingsSchema = z.object({
   ER_TRACE_REMOTE_PARENT: z.enum(['follow', 'ratio', 'ignore']).default('follow').meta({
     group: 'observing',
     description:
-      "what a caller's `traceparent` decides with a `parentbased_*` sampler: `follow` keeps the traces a caller sampled (what routers expect); `ratio` continues the caller's trace but decides it as a trace that starts here (`OTEL_TRACES_SAMPLER_ARG`, on the trace id), so no client can force sampling; `ignore` starts a trace of its own per operation, linked to the caller's span",
+      "what a caller's `traceparent` decides with a `parentbased_*` sampler: `follow` keeps the traces a caller sampled (what routers expect); `ratio` continues the caller's trace but keeps it by `OTEL_TRACES_SAMPLER_ARG` alone, on its trace id hashed with a secret of the process's own, so no flag or trace id a client sends forces sampling; `ignore` starts a trace of its own per operation, linked to the caller's span",
   }),
   OTEL_BSP_SCHEDULE_DELAY: z.coerce
     .number()
