@@ -696,7 +696,7 @@ export const settingsSchema = z.object({
   ER_TRACE_RESOLVERS: z.enum(['true', 'false']).default('false').meta({
     group: 'observing',
     description:
-      '`true` adds a span per field resolver that does work (returns a promise: loaders, calls, checks), named `graphql.resolve <path>`, under the operation span; property reads get none',
+      '`true` adds a span per field resolver that does work (returns a promise: loaders, calls, checks), named `graphql.resolve Parent.field` (the path, aliases and list indexes included, is its `graphql.field.path`), under the operation span; property reads get none',
   }),
   ER_METRICS_OPERATION_NAMES: z.coerce.number().int().min(1).max(10_000).default(100).meta({
     group: 'observing',
