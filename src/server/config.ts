@@ -626,7 +626,14 @@ export const settingsSchema = z.object({
   OTEL_EXPORTER_OTLP_HEADERS: z.string().optional().meta({
     group: 'observing',
     typeText: '`name=value,…` (values URL-encoded)',
-    description: "headers sent with every export, e.g. a collector's API key",
+    description:
+      "headers sent with every export, e.g. a collector's API key; a signal's own `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_METRICS_HEADERS` replaces it for that signal",
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: z.string().optional().meta({
+    group: 'observing',
+    typeText: '`name=value,…` (values URL-encoded)',
+    defaultText: '`OTEL_EXPORTER_OTLP_HEADERS`',
+    description: 'the headers sent with trace exports alone, instead of (not beside) `OTEL_EXPORTER_OTLP_HEADERS`',
   }),
   OTEL_METRICS_EXPORTER: z
     .string()
@@ -650,6 +657,13 @@ export const settingsSchema = z.object({
     .enum(['http/protobuf', 'http/json', 'grpc'])
     .optional()
     .meta({ group: 'observing', defaultText: '`OTEL_EXPORTER_OTLP_PROTOCOL`', description: 'the protocol of metrics alone' }),
+  OTEL_EXPORTER_OTLP_METRICS_HEADERS: z.string().optional().meta({
+    group: 'observing',
+    typeText: '`name=value,…` (values URL-encoded)',
+    defaultText: '`OTEL_EXPORTER_OTLP_HEADERS`',
+    description:
+      "the headers sent with metric exports alone, instead of (not beside) `OTEL_EXPORTER_OTLP_HEADERS`: set it when the metrics go to a collector of their own that must not get the traces' key",
+  }),
   OTEL_METRIC_EXPORT_INTERVAL: z.coerce
     .number()
     .int()
@@ -876,6 +890,18 @@ function keyValueList(name: string, text: string | undefined): Record<string, st
   return pairs;
 }
 
+/**
+ * One signal's export headers, as the OpenTelemetry spec has them: the
+ * signal's own variable when set, replacing the general one (not merged
+ * with it), so a key meant for one collector need not reach the other.
+ */
+function signalHeaders(vars: z.output<typeof settingsSchema>, signal: 'TRACES' | 'METRICS'): Record<string, string> {
+  const own = `OTEL_EXPORTER_OTLP_${signal}_HEADERS` as const;
+  return vars[own] === undefined
+    ? keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS)
+    : keyValueList(own, vars[own]);
+}
+
 /** Tracing's settings, from the standard OTEL_* variables: undefined (off) unless an endpoint is set. */
 function tracingSettings(vars: z.output<typeof settingsSchema>) {
   const endpoint =
@@ -886,7 +912,7 @@ function tracingSettings(vars: z.output<typeof settingsSchema>) {
   return {
     endpoint,
     protocol: (vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL) as 'http/protobuf' | 'http/json',
-    headers: keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS),
+    headers: signalHeaders(vars, 'TRACES'),
     serviceName: vars.OTEL_SERVICE_NAME,
     resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
     sampler: vars.OTEL_TRACES_SAMPLER,
@@ -906,7 +932,7 @@ function metricsExportSettings(vars: z.output<typeof settingsSchema>) {
   return {
     endpoint,
     protocol: (vars.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL) as 'http/protobuf' | 'http/json',
-    headers: keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS),
+    headers: signalHeaders(vars, 'METRICS'),
     serviceName: vars.OTEL_SERVICE_NAME,
     resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
     intervalMs: vars.OTEL_METRIC_EXPORT_INTERVAL,
