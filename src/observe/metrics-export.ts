@@ -38,7 +38,7 @@ function unitOf(name: string): string {
  * the gateway's own) are left out. One registry, one source of truth:
  * nothing is counted twice.
  */
-export class PrometheusProducer implements MetricProducer {
+class PrometheusProducer implements MetricProducer {
   /** Cumulative sums and histograms count from the registry's creation, near enough the process's start. */
   private readonly startTime: HrTime = millisToHrTime(Date.now());
 
