@@ -295,6 +295,7 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
       remoteParent: 'follow',
       ratio: 1,
       exportDelayMs: 5000,
+      timeoutMs: 2000,
       document: false,
       resolvers: false,
     });

@@ -671,6 +671,11 @@ export const settingsSchema = z.object({
     .max(3_600_000)
     .default(60_000)
     .meta({ group: 'observing', description: 'ms between OTLP exports of the metrics (and one more at shutdown)' }),
+  ER_OTLP_EXPORT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000).meta({
+    group: 'observing',
+    description:
+      'ms an OTLP export (a batch of spans, or the metrics) may take before it is abandoned; at shutdown the last spans and metrics are exported at once within it, so a collector that never answers delays the exit this long at most',
+  }),
   OTEL_SERVICE_NAME: z.string().min(1).default('er-gateway').meta({ group: 'observing', description: "the spans' `service.name`" }),
   OTEL_RESOURCE_ATTRIBUTES: z.string().optional().meta({
     group: 'observing',
@@ -919,6 +924,7 @@ function tracingSettings(vars: z.output<typeof settingsSchema>) {
     remoteParent: vars.ER_TRACE_REMOTE_PARENT,
     ratio: vars.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? ratio : 1,
     exportDelayMs: vars.OTEL_BSP_SCHEDULE_DELAY,
+    timeoutMs: vars.ER_OTLP_EXPORT_TIMEOUT_MS,
     document: vars.ER_TRACE_DOCUMENT === 'true',
     resolvers: vars.ER_TRACE_RESOLVERS === 'true',
   };
@@ -936,6 +942,7 @@ function metricsExportSettings(vars: z.output<typeof settingsSchema>) {
     serviceName: vars.OTEL_SERVICE_NAME,
     resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
     intervalMs: vars.OTEL_METRIC_EXPORT_INTERVAL,
+    timeoutMs: vars.ER_OTLP_EXPORT_TIMEOUT_MS,
   };
 }
 

@@ -211,3 +211,32 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     close,
   };
 }
+
+/** A collector that accepts connections and requests and never answers one: what a hung or overloaded collector looks like. */
+export interface HangingCollector {
+  /** For OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:PORT */
+  url: string;
+  /** The path of every request received so far (`/v1/traces`, `/v1/metrics`). */
+  paths: string[];
+  /** Emits `request` at each request, once it is in `paths`. */
+  arrived: EventEmitter;
+}
+
+/** Starts a hanging collector on an ephemeral loopback port; its connections are cut and it is closed after the test. */
+export async function startHangingCollector(): Promise<HangingCollector> {
+  const paths: string[] = [];
+  const arrived = new EventEmitter();
+  const server = createServer((request) => {
+    paths.push(String(request.url));
+    arrived.emit('request');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  leftover(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths, arrived };
+}
