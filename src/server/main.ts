@@ -11,11 +11,16 @@ const LAST_LINES_MS = 1000;
 /** Past the delay and the drain, what the rest of the shutdown may take: the answers' grace, streams, Redis (the last exports have a budget of their own). */
 const SHUTDOWN_MARGIN_MS = 5000;
 
+/** Read by loadConfig, and hidden from the OTLP exporters, which would merge them anew (see main). */
+const OTLP_HEADER_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS'];
+
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   // The SDK's own notice is a multi-line stderr message on every start; the log says it once, below.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // The OTLP exporters read these again themselves and would send the general headers beside a signal's own: the config's reading, where a signal's own replace them, is the one that counts.
+  for (const name of OTLP_HEADER_VARIABLES) delete process.env[name];
   const gateway = await startGateway(config);
   const { logger } = gateway;
   // Before the ready line: whoever reads it may send SIGTERM at once, which must find the handler installed.
