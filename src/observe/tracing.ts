@@ -171,7 +171,7 @@ export class Tracing {
   }
 }
 
-/** Starts tracing with `settings`; its dispose exports the spans still buffered, then stops. */
+/** Starts tracing with `settings`; its dispose exports the spans still buffered, then stops (see startTelemetryExport for its bound). */
 export function startTracing(
   settings: TracingSettings,
   version: string,
@@ -189,8 +189,9 @@ export function startTracing(
     sampler: sampling,
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: new Exporter({ url: settings.endpoint, headers: settings.headers }),
+        exporter: new Exporter({ url: settings.endpoint, headers: settings.headers, timeoutMillis: settings.timeoutMs }),
         scheduledDelayMillis: settings.exportDelayMs,
+        exportTimeoutMillis: settings.timeoutMs,
       }),
     ],
   });

@@ -41,9 +41,9 @@ import { createLogger } from '../observe/logging';
 import { createMetrics, type GatewayMetrics } from '../observe/metrics';
 import { OperationObserver } from '../observe/operation';
 import { countedStreams } from '../observe/streams';
-import { startMetricsExport } from '../observe/metrics-export';
 import { traceResolvers } from '../observe/resolver-spans';
-import { startTracing, type TraceCarrier } from '../observe/tracing';
+import { startTelemetryExport } from '../observe/telemetry-export';
+import { type TraceCarrier } from '../observe/tracing';
 import { stdoutLog, type LogOutput } from './log';
 import { OperationGate } from './operations';
 import { OriginGuard } from './origins';
@@ -157,10 +157,15 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   let closing: Promise<void> | undefined;
   /** Set on `close`: from then on /readyz answers 503, and HTTP answers close their connection. */
   let shuttingDown = false;
-  // First on the stack, so last to stop: the spans of everything else's shutdown are exported.
-  // One id for this process's traces and metrics.
-  const instanceId = randomUUID();
-  const tracing = config.tracing ? stack.use(startTracing(config.tracing, gatewayVersion(), instanceId)).tracing : undefined;
+  const metrics = createMetrics({
+    processMetrics: options.processMetrics ?? true,
+    logLinesDropped: logOutput && (() => logOutput.dropped),
+  });
+  // First on the stack, so last to stop: the spans of everything else's shutdown are exported, and the final counts.
+  const { tracing } = stack.use(
+    // One id for this process's traces and metrics.
+    startTelemetryExport(config, metrics.registry, { version: gatewayVersion(), instanceId: randomUUID() }, logger),
+  );
   const scheduler = options.scheduler ?? realScheduler;
   const timers = options.timers ?? steadyScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
@@ -172,22 +177,6 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     log.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const audit = auditTo(logger);
   const emulator = config.backend === 'emulator' ? stack.use(await startEmbeddedEmulator(config, options.emulator)).emulator : undefined;
-  const metrics = createMetrics({
-    processMetrics: options.processMetrics ?? true,
-    logLinesDropped: logOutput && (() => logOutput.dropped),
-  });
-  // Pushed after the parts that count are started, so stopped after them: the last export has their final counts.
-  if (config.metricsExport) {
-    const { serviceName, resourceAttributes } = config.metricsExport;
-    stack.use(
-      startMetricsExport(config.metricsExport, metrics.registry, {
-        'service.version': gatewayVersion(),
-        'service.instance.id': instanceId,
-        ...resourceAttributes,
-        'service.name': serviceName,
-      }),
-    );
-  }
   const observer = new OperationObserver(metrics, clientCode, config.metricsOperationNames, tracing);
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl
