@@ -585,6 +585,58 @@ describe('signing keys', () => {
     }
   });
 
+  test('a token checked once is remembered until it expires, then refused as expired', async () => {
+    const own = await startIssuer();
+    const now = new ManualClock(Date.now());
+    try {
+      const authenticator = await Authenticator.create({ ...settings(own), now: now.read });
+      const token = await own.sign('ana', { groups: ['analysts'], exp: Math.floor(now.now / 1000) + 60 });
+      const first = await authenticator.authenticate({ bearer: token });
+      // The same principal object: no second signature check made a new one.
+      expect(await authenticator.authenticate({ bearer: token })).toBe(first);
+      now.advance(59_000);
+      expect(await authenticator.authenticate({ bearer: token })).toBe(first);
+      now.advance(1000);
+      await expect(authenticator.authenticate({ bearer: token })).rejects.toMatchObject({ reason: 'expired' });
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('a remembered token is checked anew once its key set is due to be fetched again', async () => {
+    const own = await startIssuer();
+    const now = new ManualClock(Date.now());
+    try {
+      const authenticator = await Authenticator.create({ ...settings(own), jwt: { ...settings(own).jwt, jwksGraceMs: 0 }, now: now.read });
+      const token = await own.sign('ana', { exp: Math.floor(now.now / 1000) + 3600 });
+      const first = await authenticator.authenticate({ bearer: token });
+      now.advance(10 * 60_000 - 1);
+      expect(await authenticator.authenticate({ bearer: token })).toBe(first);
+      expect(own.fetches).toBe(1);
+      // Ten minutes on, the keys must be fetched again: the token is not taken on its old check while they cannot be.
+      own.fail('error');
+      now.advance(1);
+      await expect(authenticator.authenticate({ bearer: token })).rejects.toMatchObject({ reason: 'unavailable' });
+      expect(own.fetches).toBe(2);
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('an API key is looked up once; a wrong key is refused every time', async () => {
+    const key = newApiKey();
+    const authenticator = await Authenticator.create({
+      modes: ['apikey'],
+      apiKeys: [{ name: 'etl', sha256: key.sha256, groups: ['pipelines'] }],
+    });
+    const first = await authenticator.authenticate({ apiKey: key.key });
+    expect(first).toMatchObject({ id: 'apiKey:etl', groups: ['pipelines'] });
+    expect(await authenticator.authenticate({ apiKey: key.key })).toBe(first);
+    for (let i = 0; i < 2; i++) {
+      await expect(authenticator.authenticate({ apiKey: `${key.key}x` })).rejects.toMatchObject({ reason: 'invalid' });
+    }
+  });
+
   test('a key set that cannot be fetched is 503 UPSTREAM_UNAVAILABLE with Retry-After, not 401 and not 500', async () => {
     const own = await startIssuer();
     const token = await own.sign('ana', { groups: ['analysts'] });

@@ -295,6 +295,7 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
       remoteParent: 'follow',
       ratio: 1,
       exportDelayMs: 5000,
+      timeoutMs: 2000,
       document: false,
       resolvers: false,
     });
@@ -314,6 +315,24 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
       resourceAttributes: { 'deployment.environment.name': 'prod' },
       ratio: 0.1,
     });
+  });
+
+  test("a signal's own headers replace OTEL_EXPORTER_OTLP_HEADERS for that signal alone, as the OpenTelemetry spec has it", () => {
+    const general = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=traces-key,tenant=ops' };
+    expect(loadConfig(general).metricsExport?.headers).toEqual({ 'x-api-key': 'traces-key', tenant: 'ops' });
+    const own = loadConfig({
+      ...general,
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://metrics-collector:4318/v1/metrics',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'authorization=Basic%20bWV0cmljcw%3D%3D',
+    });
+    expect(own.metricsExport?.headers).toEqual({ authorization: 'Basic bWV0cmljcw==' });
+    expect(own.tracing?.headers).toEqual({ 'x-api-key': 'traces-key', tenant: 'ops' });
+    const traces = loadConfig({ ...general, OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'x-api-key=other' });
+    expect(traces.tracing?.headers).toEqual({ 'x-api-key': 'other' });
+    expect(traces.metricsExport?.headers).toEqual({ 'x-api-key': 'traces-key', tenant: 'ops' });
+    expect(() => loadConfig({ ...general, OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'bad' })).toThrow(
+      /^OTEL_EXPORTER_OTLP_METRICS_HEADERS: "bad" is not name=value/,
+    );
   });
 
   test('gRPC and malformed lists are refused, naming the variable', () => {

@@ -71,4 +71,32 @@ describe('metrics over OTLP/HTTP', () => {
     // Only the metrics endpoint was set: tracing stayed off.
     expect(receiver.spans).toEqual([]);
   });
+
+  test("OTEL_EXPORTER_OTLP_METRICS_HEADERS replaces the general headers for the metrics alone: a metrics collector of its own never gets the traces' key", async () => {
+    const traces = await startOtlpReceiver();
+    const metrics = await startOtlpReceiver();
+    const gateway = await startGatewayProcess({
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${traces.url}/v1/traces`,
+      OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: `${metrics.url}/v1/metrics`,
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=traces-key',
+      OTEL_EXPORTER_OTLP_METRICS_HEADERS: 'x-metrics-token=metrics%20token',
+      OTEL_BSP_SCHEDULE_DELAY: '20',
+      OTEL_METRIC_EXPORT_INTERVAL: '200',
+    });
+    const traceId = 'ab'.repeat(16);
+    await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${'cd'.repeat(8)}-01` },
+      body: JSON.stringify({ query: counted(4) }),
+    });
+    await traces.waitFor((span) => span.traceId === traceId);
+    await metrics.waitForPoints((point) => point.metric === 'er_gateway_operation_duration_seconds');
+    expect(traces.requests.map(({ headers }) => headers['x-api-key'])).toEqual(traces.requests.map(() => 'traces-key'));
+    expect(metrics.requests.length).toBeGreaterThan(0);
+    for (const { headers } of metrics.requests) {
+      expect(headers['x-metrics-token']).toBe('metrics token');
+      expect(headers['x-api-key']).toBeUndefined();
+    }
+  });
 });

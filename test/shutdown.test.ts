@@ -1,6 +1,7 @@
 import { startEmulator, type Emulator } from '../src/emulator/http';
 import { seededJobId } from '../src/emulator/seed';
 import { SHUTDOWN_REASON } from '../src/server/websocket';
+import { startHangingCollector } from './utils/otlp';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
 import { RawSocket, Subscription, wsClient } from './utils/subscriptions';
 import { until } from './utils/wait';
@@ -163,3 +164,30 @@ test('a gateway whose stdout reader has gone answers requests, counts the log li
   expect(await g.exited).toBe(0);
   expect(performance.now() - signalled).toBeLessThan(DRAIN_MS);
 }, 120_000);
+
+test('SIGTERM with a collector that never answers: the last spans and metrics are exported at once within ER_OTLP_EXPORT_TIMEOUT_MS, then exit 0', async () => {
+  const collector = await startHangingCollector();
+  const g = await gatewayOnEmulator({
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    ER_OTLP_EXPORT_TIMEOUT_MS: '1000',
+  });
+  // A sampled operation: its spans wait in the batch (OTEL_BSP_SCHEDULE_DELAY's 5 s) for the export at shutdown, as do the metrics.
+  const response = await fetch(`${g.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01` },
+    body: JSON.stringify({
+      query: `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 1)}") { jobId } }`,
+    }),
+  });
+  expect(response.status).toBe(200);
+  const signalled = performance.now();
+  g.child.kill('SIGTERM');
+  expect(await g.exited).toBe(0);
+  const tookMs = performance.now() - signalled;
+  // Both exports reached the collector, and were waited for together: one budget, not one per signal in turn (each 10 s by the SDK's default).
+  expect([...new Set(collector.paths)].sort()).toEqual(['/v1/metrics', '/v1/traces']);
+  expect(g.lines.some((line) => /not exported within ER_OTLP_EXPORT_TIMEOUT_MS/.test(String(line.msg)))).toBe(true);
+  expect(tookMs).toBeGreaterThan(1000);
+  expect(tookMs).toBeLessThan(1000 + 3000);
+}, 60_000);

@@ -10,22 +10,16 @@ function callerParent(sampled: boolean): { traceparent: string; traceId: string;
   return { traceparent: `00-${traceId}-${spanId}-${sampled ? '01' : '00'}`, traceId, spanId };
 }
 
-/**
- * A trace id the ratio sampler keeps (`keep`) or drops at any ratio short of
- * 1: the SDK's rule XORs the id's four 32-bit words and keeps the trace when
- * that is below ratio × 2³²; here it is 0, or 2³² − 1.
- */
-function traceIdFor(keep: boolean): string {
-  const words = [0, 1, 2].map(() => randomBytes(4).readUInt32BE());
-  words.push((words[0] ^ words[1] ^ words[2] ^ (keep ? 0 : 0xffffffff)) >>> 0);
-  return words.map((word) => word.toString(16).padStart(8, '0')).join('');
-}
+/** The trace id a client would craft to be kept by a ratio decided on the id's own bits (the SDK's TraceIdRatioBasedSampler XORs its words). */
+const CRAFTED_TRACE_ID = '00000000000000000000000000000001';
 
 const jobQuery = (n: number) =>
   `query SampledJob { idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', n)}") { status } }`;
 
 interface TracedGateway {
   post(query: string, headers?: Record<string, string>): Promise<{ errors?: unknown }>;
+  /** SIGTERM, and its exit status: by then every span it kept is exported. */
+  stop(): Promise<number | string>;
 }
 
 /** A gateway process (its exporter runs as in production) sending its spans to `receiver`. */
@@ -49,6 +43,10 @@ async function gatewayWith(receiver: OtlpReceiver, env: Record<string, string>):
       });
       return (await response.json()) as { errors?: unknown };
     },
+    stop() {
+      gateway.child.kill('SIGTERM');
+      return gateway.exited;
+    },
   };
 }
 
@@ -58,9 +56,9 @@ async function gatewayWith(receiver: OtlpReceiver, env: Record<string, string>):
  * them was exported in the same or an earlier batch.
  */
 async function settle(receiver: OtlpReceiver, gateway: TracedGateway): Promise<ReceivedSpan[]> {
-  // Sampled, and within any ratio but 0: so kept whatever ER_TRACE_REMOTE_PARENT says.
-  const marker = { traceId: traceIdFor(true), spanId: randomBytes(8).toString('hex') };
-  await gateway.post(jobQuery(9), { traceparent: `00-${marker.traceId}-${marker.spanId}-01` });
+  // Sampled: so kept as ER_TRACE_REMOTE_PARENT=follow keeps it.
+  const marker = callerParent(true);
+  await gateway.post(jobQuery(9), { traceparent: marker.traceparent });
   await receiver.waitFor((span) => span.traceId === marker.traceId, 2);
   return receiver.spans.filter((span) => span.traceId !== marker.traceId);
 }
@@ -84,24 +82,35 @@ describe('which traces are kept', () => {
     expect(server.parentSpanId).toBe(caller.spanId);
   });
 
-  test("with ER_TRACE_REMOTE_PARENT=ratio a caller's sampled flag forces nothing: the ratio decides on its trace id, which continues", async () => {
+  test("with ER_TRACE_REMOTE_PARENT=ratio a caller's trace id forces nothing: 50 operations under a crafted 00…01 export no span at a ratio of 0.0001", async () => {
     const receiver = await startOtlpReceiver();
     const gateway = await gatewayWith(receiver, {
       OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
-      OTEL_TRACES_SAMPLER_ARG: '0.5',
+      OTEL_TRACES_SAMPLER_ARG: '0.0001',
       ER_TRACE_REMOTE_PARENT: 'ratio',
     });
-    const spanId = () => randomBytes(8).toString('hex');
-    const dropped = { traceId: traceIdFor(false), spanId: spanId() };
-    const kept = { traceId: traceIdFor(true), spanId: spanId() };
-    // Both say "sampled"; the first's trace id is past the ratio, the second's within it (the unsampled flag of a third is overridden alike).
-    await gateway.post(jobQuery(1), { traceparent: `00-${dropped.traceId}-${dropped.spanId}-01` });
-    await gateway.post(jobQuery(2), { traceparent: `00-${kept.traceId}-${kept.spanId}-00` });
-    const spans = await settle(receiver, gateway);
-    expect(spans.filter((span) => span.traceId === dropped.traceId)).toEqual([]);
-    const server = spans.find((span) => span.traceId === kept.traceId && span.kind === 2);
-    expect(server?.parentSpanId).toBe(kept.spanId);
-    expect(spans.find((span) => span.traceId === kept.traceId && span.kind === 3)?.parentSpanId).toBe(server?.spanId);
+    // Sampled flag or not, each new span id under the one trace id.
+    for (let n = 0; n < 50; n++) {
+      const traceparent = `00-${CRAFTED_TRACE_ID}-${randomBytes(8).toString('hex')}-${n % 2 === 0 ? '01' : '00'}`;
+      expect((await gateway.post(jobQuery(n % 8), { traceparent })).errors).toBeUndefined();
+    }
+    expect(await gateway.stop()).toBe(0);
+    expect(receiver.spans.filter((span) => span.traceId === CRAFTED_TRACE_ID)).toEqual([]);
+  });
+
+  test("with ER_TRACE_REMOTE_PARENT=ratio a kept operation continues the caller's trace, whatever its sampled flag said", async () => {
+    const receiver = await startOtlpReceiver();
+    const gateway = await gatewayWith(receiver, {
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '1',
+      ER_TRACE_REMOTE_PARENT: 'ratio',
+    });
+    const caller = callerParent(false);
+    await gateway.post(jobQuery(1), { traceparent: caller.traceparent });
+    const [server] = await receiver.waitFor((span) => span.traceId === caller.traceId && span.kind === 2);
+    expect(server.parentSpanId).toBe(caller.spanId);
+    const [call] = await receiver.waitFor((span) => span.traceId === caller.traceId && span.kind === 3);
+    expect(call.parentSpanId).toBe(server.spanId);
   });
 
   test("with ER_TRACE_REMOTE_PARENT=ignore each operation is a trace of its own, linked to the caller's span", async () => {

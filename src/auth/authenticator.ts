@@ -1,10 +1,11 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type KeyLike } from 'jose';
 import type { Logger } from 'pino';
 import type { ApiKeyEntry } from './api-keys';
 import { SettingError } from '../settings/files';
 import { KeySetUnavailable, RemoteKeySet } from './jwks';
 import { ANONYMOUS, type Principal } from './principal';
+import { VerifiedCredentials } from './verified-credentials';
 
 /** What a request presents: a bearer token, an API key, or neither. */
 export interface Credentials {
@@ -82,30 +83,47 @@ const JWKS_CACHE_MS = 10 * 60_000;
  * everyone is ANONYMOUS whatever they send; otherwise a request must present
  * a credential of an enabled mode, and anything missing, malformed, expired,
  * badly signed or unknown is an AuthenticationError, never another error.
- * API keys are stored as SHA-256 hashes and compared in constant time.
+ * API keys are stored as SHA-256 hashes, looked up by the hash of the key
+ * presented. A credential that passed its check is remembered (see
+ * VerifiedCredentials): a token until it expires, and no longer than the
+ * key set it was checked against is used without a fetch; an API key for
+ * the process's life.
  */
 export class Authenticator {
   private readonly modes: ReadonlySet<AuthMode>;
   private readonly now: () => number;
-  private readonly keyHashes: { entry: ApiKeyEntry; hash: Buffer }[];
+  /** The principal of each API key, by the key's SHA-256 in hex. */
+  private readonly keyPrincipals: ReadonlyMap<string, Principal>;
   private readonly jwt?: JwtSettings;
+  private readonly verifiedTokens: VerifiedCredentials;
+  private readonly verifiedKeys: VerifiedCredentials;
 
   private constructor(
     options: AuthenticatorOptions,
     private readonly jwtKey: KeyLike | JWTVerifyGetKey | undefined,
+    /** Until when (epoch ms) a check against the keys at hand holds: while a fetched key set is used without a fetch; a fixed key, always. */
+    private readonly keysFreshUntil: () => number,
   ) {
     this.modes = new Set(options.modes);
     this.now = options.now ?? Date.now;
     this.jwt = options.jwt;
-    this.keyHashes = (options.apiKeys ?? []).map((entry) => ({ entry, hash: Buffer.from(entry.sha256, 'hex') }));
+    this.keyPrincipals = new Map(
+      (options.apiKeys ?? []).map((entry) => [
+        entry.sha256,
+        { id: `apiKey:${entry.name}`, kind: 'apiKey', apiKey: entry.name, groups: entry.groups ?? [], scopes: [] },
+      ]),
+    );
+    this.verifiedTokens = new VerifiedCredentials(this.now);
+    this.verifiedKeys = new VerifiedCredentials(this.now);
   }
 
   static async create(options: AuthenticatorOptions): Promise<Authenticator> {
     let key: KeyLike | JWTVerifyGetKey | undefined;
+    let keysFreshUntil = () => Infinity;
     if (options.modes.includes('jwt')) {
       const jwt = options.jwt;
       if (jwt?.jwksUrl) {
-        key = new RemoteKeySet({
+        const keySet = new RemoteKeySet({
           url: jwt.jwksUrl,
           maxAgeMs: JWKS_CACHE_MS,
           cooldownMs: jwt.jwksCooldownMs,
@@ -113,7 +131,9 @@ export class Authenticator {
           graceMs: jwt.jwksGraceMs,
           now: options.now,
           logger: options.logger,
-        }).getKey;
+        });
+        key = keySet.getKey;
+        keysFreshUntil = () => keySet.freshUntil;
       } else if (jwt?.publicKeyPem) {
         try {
           key = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
@@ -127,7 +147,7 @@ export class Authenticator {
     if (options.modes.includes('apikey') && (options.apiKeys ?? []).length === 0) {
       throw new SettingError('ER_AUTH=apikey needs keys: set ER_API_KEYS_FILE or ER_API_KEYS.');
     }
-    return new Authenticator(options, key);
+    return new Authenticator(options, key, keysFreshUntil);
   }
 
   /** False with ER_AUTH=none. */
@@ -154,6 +174,8 @@ export class Authenticator {
   }
 
   private async verifyToken(token: string): Promise<Principal> {
+    const known = this.verifiedTokens.get(token);
+    if (known) return known;
     const jwt = this.jwt!;
     let payload: JWTPayload;
     try {
@@ -175,25 +197,28 @@ export class Authenticator {
       }
       throw new AuthenticationError('invalid', 'The token is not valid for this gateway.', true);
     }
-    return {
+    const expiresAt = (payload.exp as number) * 1000 + jwt.clockSkewSeconds * 1000;
+    const principal: Principal = {
       id: `token:${payload.sub}`,
       kind: 'token',
       subject: payload.sub,
       groups: listClaim(payload[jwt.groupsClaim]),
       scopes: listClaim(payload.scope ?? payload.scp),
-      expiresAt: (payload.exp as number) * 1000 + jwt.clockSkewSeconds * 1000,
+      expiresAt,
     };
+    // Once the key set is due to be fetched again, a key may have been withdrawn: the token is checked anew, as the keys' grace and faults decide.
+    this.verifiedTokens.set(token, principal, Math.min(expiresAt, this.keysFreshUntil()));
+    return principal;
   }
 
   private checkKey(key: string): Principal {
-    const presented = createHash('sha256').update(key).digest();
-    let found: ApiKeyEntry | undefined;
-    // Every entry is compared, so the time taken says nothing of which one matched.
-    for (const { entry, hash } of this.keyHashes) {
-      if (timingSafeEqual(presented, hash) && !found) found = entry;
-    }
-    if (!found) throw new AuthenticationError('invalid', 'The API key is not valid for this gateway.');
-    return { id: `apiKey:${found.name}`, kind: 'apiKey', apiKey: found.name, groups: found.groups ?? [], scopes: [] };
+    const known = this.verifiedKeys.get(key);
+    if (known) return known;
+    // Looked up by its hash: how long the lookup takes depends on the hash, which says nothing of any stored key.
+    const principal = this.keyPrincipals.get(createHash('sha256').update(key).digest('hex'));
+    if (!principal) throw new AuthenticationError('invalid', 'The API key is not valid for this gateway.');
+    this.verifiedKeys.set(key, principal, Infinity);
+    return principal;
   }
 }
 

@@ -75,6 +75,11 @@ export class RemoteKeySet {
     this.logger = options.logger;
   }
 
+  /** Until when (epoch ms) the key set at hand is used as it is, without a fetch: a check against it holds no longer. */
+  get freshUntil(): number {
+    return this.keys ? this.keys.fetchedAt + this.maxAgeMs : -Infinity;
+  }
+
   /** jose's key lookup (`jwtVerify`'s second argument). */
   readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<KeyLike> => {
     const age = this.keys ? this.now() - this.keys.fetchedAt : Infinity;

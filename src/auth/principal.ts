@@ -21,11 +21,19 @@ export interface Principal {
 /** With ER_AUTH=none, everyone. */
 export const ANONYMOUS: Principal = { id: 'anonymous', kind: 'anonymous', groups: [], scopes: [] };
 
+/** Each principal's key, made once: a remembered credential hands back the same principal on every request (see VerifiedCredentials). */
+const grantsKeys = new WeakMap<Principal, string>();
+
 /**
  * Everything the policy's decisions depend on, as one string: two requests
  * with the same grants may share cached answers (a token refreshed for the
  * same user keeps its cache), any other two may not.
  */
 export function grantsKey(principal: Principal): string {
-  return JSON.stringify([principal.id, [...principal.groups].sort(), [...principal.scopes].sort()]);
+  let key = grantsKeys.get(principal);
+  if (key === undefined) {
+    key = JSON.stringify([principal.id, [...principal.groups].sort(), [...principal.scopes].sort()]);
+    grantsKeys.set(principal, key);
+  }
+  return key;
 }

@@ -18,6 +18,11 @@ type Listener = Parameters<EventTarget['addEventListener']>[1];
 export class ClusterJobEvents extends EventTarget implements JobEvents {
   private readonly remote: EventTarget;
   private readonly subscriber: RedisClient;
+  /**
+   * The Redis event target keeps listeners as functions, in a set: an object listener (a subscriber's JobStream)
+   * gets a function of its own there, as its `handleEvent` is one function shared by every stream.
+   */
+  private readonly callbacks = new WeakMap<{ handleEvent(event: Event): void }, (event: Event) => void>();
 
   constructor(private readonly redis: SharedRedis) {
     super();
@@ -40,12 +45,12 @@ export class ClusterJobEvents extends EventTarget implements JobEvents {
 
   override addEventListener(type: string, listener: Listener, options?: Parameters<EventTarget['addEventListener']>[2]): void {
     super.addEventListener(type, listener, options);
-    this.remote.addEventListener(this.channel(type), listener);
+    this.remote.addEventListener(this.channel(type), this.callbackOf(listener, true));
   }
 
   override removeEventListener(type: string, listener: Listener, options?: Parameters<EventTarget['removeEventListener']>[2]): void {
     super.removeEventListener(type, listener, options);
-    this.remote.removeEventListener(this.channel(type), listener);
+    this.remote.removeEventListener(this.channel(type), this.callbackOf(listener, false));
   }
 
   override dispatchEvent(event: Event): boolean {
@@ -56,6 +61,13 @@ export class ClusterJobEvents extends EventTarget implements JobEvents {
   /** Closes the subscriber connection; resolves once it is closed. */
   close(): Promise<void> {
     return closeConnection(this.subscriber, this.redis.commandTimeoutMs);
+  }
+
+  private callbackOf(listener: Listener, create: boolean): Listener {
+    if (!listener || typeof listener === 'function') return listener;
+    let callback = this.callbacks.get(listener);
+    if (!callback && create) this.callbacks.set(listener, (callback = (event: Event) => listener.handleEvent(event)));
+    return callback ?? listener;
   }
 
   private channel(type: string): string {

@@ -1,4 +1,4 @@
-import { localBudget, type LaneBudget } from '../upstream/rate-governor';
+import { LocalBudget, type LaneBudget } from '../upstream/rate-governor';
 import { redisScript, type SharedRedis } from './redis';
 
 /**
@@ -40,7 +40,7 @@ type TakeCommand = (key: string, rate: number, burst: number) => Promise<number>
 export function sharedBudgets(redis: SharedRedis, ratePerSecond: number, burst: number): (operation: string) => LaneBudget {
   const take = redisScript<TakeCommand>(redis, 'erTake', TAKE);
   return (operation) => {
-    const fallback = localBudget(ratePerSecond, burst);
+    const fallback = new LocalBudget(ratePerSecond, burst);
     /** The last wait Redis answered: the estimate of the next. */
     let lastWaitMs = 0;
     return {

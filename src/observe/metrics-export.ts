@@ -38,7 +38,7 @@ function unitOf(name: string): string {
  * the gateway's own) are left out. One registry, one source of truth:
  * nothing is counted twice.
  */
-export class PrometheusProducer implements MetricProducer {
+class PrometheusProducer implements MetricProducer {
   /** Cumulative sums and histograms count from the registry's creation, near enough the process's start. */
   private readonly startTime: HrTime = millisToHrTime(Date.now());
 
@@ -127,9 +127,9 @@ export function startMetricsExport(
   const Exporter = settings.protocol === 'http/json' ? JsonExporter : ProtobufExporter;
   const resource = resourceFromAttributes(resourceAttributes);
   const reader = new PeriodicExportingMetricReader({
-    exporter: new Exporter({ url: settings.endpoint, headers: settings.headers }),
+    exporter: new Exporter({ url: settings.endpoint, headers: settings.headers, timeoutMillis: settings.timeoutMs }),
     exportIntervalMillis: settings.intervalMs,
-    exportTimeoutMillis: Math.min(settings.intervalMs, 30_000),
+    exportTimeoutMillis: Math.min(settings.intervalMs, settings.timeoutMs),
     metricProducers: [new PrometheusProducer(registry, resource)],
   });
   const provider = new MeterProvider({ resource, readers: [reader] });

@@ -18,9 +18,10 @@ function pathOf(info: GraphQLResolveInfo): string {
  * "does work" is told by the answer: a resolver that returns a promise (a
  * loader, a call, a check) gets a span from the moment it was called to the
  * promise settling; one that returns its value at once (a property read)
- * gets none. Spans are named `graphql.resolve <path>`, with
- * `graphql.field.name`, `graphql.field.path`, `graphql.field.type` and
- * `graphql.parent.type`; they are siblings under the operation span (the
+ * gets none. Spans are named `graphql.resolve Parent.field`, by the schema
+ * (the path, which carries a client's aliases and list indexes, would make
+ * span names without bound), with `graphql.field.name`, `graphql.field.path`,
+ * `graphql.field.type` and `graphql.parent.type`; they are siblings under the operation span (the
  * context travels explicitly, so a field does not know its parent field's
  * span). Subscription fields are left alone: their events are counted on
  * the subscription, not traced (see Observing it).
@@ -49,7 +50,7 @@ function traced(
     const result = resolve(source, args, context, info);
     if (!(result instanceof Promise)) return result;
     const span = tracing.startSpan(
-      `graphql.resolve ${pathOf(info)}`,
+      `graphql.resolve ${info.parentType.name}.${info.fieldName}`,
       {
         startTime,
         attributes: {

@@ -8,12 +8,13 @@ import {
   type SamplingResult,
   type SpanContext,
 } from '@opentelemetry/api';
-import { TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace';
+import type { Sampler } from '@opentelemetry/sdk-trace';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Config } from '../server/config';
 
 type TracingSettings = NonNullable<Config['tracing']>;
 
-/** How one kind of span is decided: kept, dropped, by the ratio on its trace id, or as its parent was. */
+/** How one kind of span is decided: kept, dropped, by the ratio (see `TraceSampling.byRatio`), or as its parent was. */
 type Rule = 'on' | 'off' | 'ratio' | 'follow';
 
 /** Marks a context whose span was decided before the SDK saw it (see `TraceSampling.parentFor`): the SDK's sampler keeps it. */
@@ -37,8 +38,9 @@ const DROP: SamplingResult = { decision: SamplingDecision.NOT_RECORD };
  * same policy to whatever else the SDK starts.
  */
 export class TraceSampling implements Sampler {
-  private readonly byTraceId: TraceIdRatioBasedSampler;
   private readonly ratio: number;
+  /** This process's own, never sent: what a trace id is hashed with before the ratio decides on it. */
+  private readonly secret = randomBytes(32);
   private readonly root: Rule;
   /** Spans whose parent is local (the gateway's own). */
   private readonly child: Rule;
@@ -47,7 +49,6 @@ export class TraceSampling implements Sampler {
 
   constructor({ sampler, ratio, remoteParent }: Pick<TracingSettings, 'sampler' | 'ratio' | 'remoteParent'>) {
     this.ratio = ratio;
-    this.byTraceId = new TraceIdRatioBasedSampler(ratio);
     const [root, child]: [Rule, Rule] = {
       always_on: ['on', 'on'],
       always_off: ['off', 'off'],
@@ -94,10 +95,21 @@ export class TraceSampling implements Sampler {
       case 'follow':
         return parent !== undefined && (parent.traceFlags & TraceFlags.SAMPLED) !== 0;
       case 'ratio':
-        return traceId === undefined
-          ? Math.random() < this.ratio
-          : this.byTraceId.shouldSample(ROOT_CONTEXT, traceId).decision === SamplingDecision.RECORD_AND_SAMPLED;
+        return traceId === undefined ? Math.random() < this.ratio : this.byRatio(traceId);
     }
+  }
+
+  /**
+   * The ratio's decision on a trace id, which may be a caller's: the id is
+   * hashed with this process's secret first, so no id a client can choose is
+   * kept more often than the ratio says (the SDK's TraceIdRatioBasedSampler
+   * decides on the id's own bits, and `00…01` is always kept). One trace id
+   * is still decided alike every time in this process: a caller's several
+   * operations of one trace are all kept, or none.
+   */
+  private byRatio(traceId: string): boolean {
+    const draw = createHmac('sha256', this.secret).update(traceId).digest().readUIntBE(0, 6) / 2 ** 48;
+    return draw < this.ratio;
   }
 
   toString(): string {

@@ -81,6 +81,10 @@ export class OperationTrace {
   }
 }
 
+/** What a caller's trace context travels in: W3C `traceparent`, `tracestate` and `baggage`. */
+const propagator = new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] });
+const TRACE_FIELDS = propagator.fields();
+
 /**
  * Tracing, on when an OTLP endpoint is set: spans go to it over OTLP/HTTP in
  * batches. No context manager is installed (none is needed: every span's
@@ -89,9 +93,6 @@ export class OperationTrace {
  */
 export class Tracing {
   private readonly tracer: Tracer;
-  private readonly propagator = new CompositePropagator({
-    propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()],
-  });
 
   /** The operation of an unsampled request that sent no trace context: one for all, as it holds nothing. */
   private readonly unsampled: OperationTrace;
@@ -117,7 +118,7 @@ export class Tracing {
 
   /** The context a caller sent: W3C `traceparent`, `tracestate` and `baggage`; the root when it sent none. */
   extract(carrier: TraceCarrier | undefined): Context {
-    return carrier ? this.propagator.extract(ROOT_CONTEXT, carrier, carrierGetter) : ROOT_CONTEXT;
+    return carrier ? propagator.extract(ROOT_CONTEXT, carrier, carrierGetter) : ROOT_CONTEXT;
   }
 
   /**
@@ -170,7 +171,7 @@ export class Tracing {
   }
 }
 
-/** Starts tracing with `settings`; its dispose exports the spans still buffered, then stops. */
+/** Starts tracing with `settings`; its dispose exports the spans still buffered, then stops (see startTelemetryExport for its bound). */
 export function startTracing(
   settings: TracingSettings,
   version: string,
@@ -188,8 +189,9 @@ export function startTracing(
     sampler: sampling,
     spanProcessors: [
       new BatchSpanProcessor({
-        exporter: new Exporter({ url: settings.endpoint, headers: settings.headers }),
+        exporter: new Exporter({ url: settings.endpoint, headers: settings.headers, timeoutMillis: settings.timeoutMs }),
         scheduledDelayMillis: settings.exportDelayMs,
+        exportTimeoutMillis: settings.timeoutMs,
       }),
     ],
   });
@@ -201,6 +203,19 @@ export function traceFields(context: Context | undefined): { trace_id: string; s
   const span = context && trace.getSpanContext(context);
   if (!span || !trace.isSpanContextValid(span)) return undefined;
   return { trace_id: span.traceId, span_id: span.spanId, trace_flags: `0${span.traceFlags.toString(16)}` };
+}
+
+/**
+ * Of a request's headers, those a trace context travels in (undefined when it has none): what a long-lived socket
+ * keeps of its upgrade request for its operations' carriers, rather than the whole request.
+ */
+export function traceHeaders(headers: NodeJS.Dict<string | string[]>): Record<string, string | string[]> | undefined {
+  let kept: Record<string, string | string[]> | undefined;
+  for (const field of TRACE_FIELDS) {
+    const value = headers[field];
+    if (value !== undefined) (kept ??= {})[field] = value;
+  }
+  return kept;
 }
 
 /**

@@ -39,7 +39,7 @@ export interface Connection<T> {
 /** A `<Name>Connection` type and its `<Name>Edge`, over `node`. */
 export function connectionOf<T extends object>(node: ClassType<T>, name: string): ClassType<Connection<T>> {
   @Directive(INHERIT_MAX_AGE)
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { simpleResolvers: true })
   class EdgeType {
     @Field()
     cursor!: string;
@@ -49,7 +49,7 @@ export function connectionOf<T extends object>(node: ClassType<T>, name: string)
   }
 
   @Directive(INHERIT_MAX_AGE)
-  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.` })
+  @ObjectType(`${name}Connection`, { description: `A page of ${name} items.`, simpleResolvers: true })
   class ConnectionType {
     @Field(() => [EdgeType])
     edges!: EdgeType[];

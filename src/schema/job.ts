@@ -1,4 +1,5 @@
-import { GraphQLDateTime, GraphQLSafeInt } from 'graphql-scalars';
+import { GraphQLSafeInt } from 'graphql-scalars';
+import { DateTime } from './date-time';
 import { Directive, Field, ID, ObjectType } from 'type-graphql';
 import { Node } from './node';
 import { IdMappingJobType, JobStatus } from './enums';
@@ -80,8 +81,12 @@ export class MatchingJobMetrics extends JobMetrics {
   matchIDs?: number;
 }
 
-/** What every job has, whatever its workflow's kind. */
-@ObjectType()
+/**
+ * What every job has, whatever its workflow's kind. Its fields are read as
+ * graphql-js reads a property (`simpleResolvers`): no resolver of
+ * type-graphql's around each, on the path of every job of every answer.
+ */
+@ObjectType({ simpleResolvers: true })
 abstract class Job {
   @Field()
   workflowName!: string;
@@ -92,10 +97,10 @@ abstract class Job {
   @Field(() => JobStatus)
   status!: JobStatus;
 
-  @Field(() => GraphQLDateTime)
+  @Field(() => DateTime)
   startTime!: Date;
 
-  @Field(() => GraphQLDateTime, { nullable: true })
+  @Field(() => DateTime, { nullable: true })
   endTime?: Date;
 
   @Field(() => ErrorDetails, { nullable: true })
@@ -104,7 +109,7 @@ abstract class Job {
   @Field(() => [OutputSource], { nullable: true })
   outputSourceConfig?: OutputSource[];
 
-  @Field(() => GraphQLDateTime, {
+  @Field(() => DateTime, {
     description: 'When the gateway last heard from the service about this job: a client can show "as of 36 s ago".',
   })
   observedAt!: Date;
@@ -118,7 +123,7 @@ abstract class Job {
 
 @Directive('@key(fields: "workflowName jobId")')
 @Directive(INHERIT_MAX_AGE)
-@ObjectType({ description: 'A run of an ID-mapping workflow.', implements: Node })
+@ObjectType({ description: 'A run of an ID-mapping workflow.', implements: Node, simpleResolvers: true })
 export class IdMappingJob extends Job {
   @Field(() => IdMappingJobType, { nullable: true })
   jobType?: IdMappingJobType;
@@ -129,7 +134,7 @@ export class IdMappingJob extends Job {
 
 @Directive('@key(fields: "workflowName jobId")')
 @Directive(INHERIT_MAX_AGE)
-@ObjectType({ description: 'A run of a matching workflow.', implements: Node })
+@ObjectType({ description: 'A run of a matching workflow.', implements: Node, simpleResolvers: true })
 export class MatchingJob extends Job {
   @Field(() => MatchingJobMetrics, { nullable: true })
   metrics?: MatchingJobMetrics;

@@ -1,4 +1,4 @@
-import { GraphQLDateTime } from 'graphql-scalars';
+import { DateTime } from './date-time';
 import { Field, ObjectType } from 'type-graphql';
 import { Tag } from './workflow';
 
@@ -40,10 +40,10 @@ export class SchemaMapping {
   @Field(() => [SchemaField])
   fields!: SchemaField[];
 
-  @Field(() => GraphQLDateTime)
+  @Field(() => DateTime)
   createdAt!: Date;
 
-  @Field(() => GraphQLDateTime)
+  @Field(() => DateTime)
   updatedAt!: Date;
 
   @Field(() => [Tag], { nullable: true })

@@ -1,4 +1,5 @@
-import { GraphQLDateTime, GraphQLJSON } from 'graphql-scalars';
+import { GraphQLJSON } from 'graphql-scalars';
+import { DateTime } from './date-time';
 import { Directive, Field, ObjectType } from 'type-graphql';
 import { Node } from './node';
 import { connectionOf } from './connection';
@@ -135,10 +136,10 @@ abstract class Workflow {
   @Field(() => String, { nullable: true })
   description?: string;
 
-  @Field(() => GraphQLDateTime)
+  @Field(() => DateTime)
   createdAt!: Date;
 
-  @Field(() => GraphQLDateTime)
+  @Field(() => DateTime)
   updatedAt!: Date;
 
   @Field(() => String, { nullable: true, description: 'The IAM role the service assumes to run the workflow.' })

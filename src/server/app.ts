@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginCacheControl } from '@apollo/server/plugin/cacheControl';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginInlineTraceDisabled, ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginInlineTrace } from '@apollo/server/plugin/inlineTrace';
@@ -15,7 +16,6 @@ import { RedisFinalJobStore } from '../cluster/final-jobs';
 import { RedisIdempotencyStore } from '../cluster/idempotency';
 import { DASHBOARD_DOCUMENTS } from '../dashboard/operations';
 import type { Emulator, EmulatorOptions } from '../emulator/http';
-import { createLoaders } from '../loaders';
 import type { GatewayContext } from '../resolvers/context';
 import { Cursors } from '../resolvers/cursors';
 import { SHARED_JOB_SUBSCRIPTIONS } from '../resolvers/job-updates';
@@ -41,9 +41,9 @@ import { createLogger } from '../observe/logging';
 import { createMetrics, type GatewayMetrics } from '../observe/metrics';
 import { OperationObserver } from '../observe/operation';
 import { countedStreams } from '../observe/streams';
-import { startMetricsExport } from '../observe/metrics-export';
 import { traceResolvers } from '../observe/resolver-spans';
-import { startTracing, type TraceCarrier } from '../observe/tracing';
+import { startTelemetryExport } from '../observe/telemetry-export';
+import { type TraceCarrier } from '../observe/tracing';
 import { stdoutLog, type LogOutput } from './log';
 import { OperationGate } from './operations';
 import { OriginGuard } from './origins';
@@ -56,6 +56,7 @@ import {
   startSharedRedis,
   startUpstreamClients,
 } from './parts';
+import { PreparedQueries } from './prepared-queries';
 import type { RefusedStarts } from './refused-starts';
 import { ResponseCache } from './response-cache';
 import { retryAfterPlugin } from './retry-after';
@@ -66,6 +67,7 @@ import { Stack } from './stack';
 import { TrustedDocuments } from './trusted-documents';
 import { UpstreamCost } from './upstream-cost';
 import { serveWebSockets } from './websocket';
+import { OperationContext, type ProcessContext } from './operation-context';
 
 export interface GatewayOptions {
   /** @default JSON lines on stdout (see LogOutput), at `logLevel` */
@@ -84,6 +86,8 @@ export interface GatewayOptions {
   timers?: Scheduler;
   /** The clock of the caches' windows (the freshness window, the response cache's maxAge), in ms: tests move it by hand. @default performance.now */
   now?: () => number;
+  /** Told of each query answered without Apollo's pipeline (see PreparedQueries): tests count them. */
+  onDirectAnswer?: () => void;
 }
 
 /** A running gateway; whoever starts it closes it. */
@@ -153,10 +157,15 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   let closing: Promise<void> | undefined;
   /** Set on `close`: from then on /readyz answers 503, and HTTP answers close their connection. */
   let shuttingDown = false;
-  // First on the stack, so last to stop: the spans of everything else's shutdown are exported.
-  // One id for this process's traces and metrics.
-  const instanceId = randomUUID();
-  const tracing = config.tracing ? stack.use(startTracing(config.tracing, gatewayVersion(), instanceId)).tracing : undefined;
+  const metrics = createMetrics({
+    processMetrics: options.processMetrics ?? true,
+    logLinesDropped: logOutput && (() => logOutput.dropped),
+  });
+  // First on the stack, so last to stop: the spans of everything else's shutdown are exported, and the final counts.
+  const { tracing } = stack.use(
+    // One id for this process's traces and metrics.
+    startTelemetryExport(config, metrics.registry, { version: gatewayVersion(), instanceId: randomUUID() }, logger),
+  );
   const scheduler = options.scheduler ?? realScheduler;
   const timers = options.timers ?? steadyScheduler;
   const { authenticator, policy } = await loadAuth(config.auth, scheduler.now, logger);
@@ -168,22 +177,6 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     log.info({ audit: true, ...entry }, `audit: ${entry.action} ${entry.workflow} ${entry.outcome}`);
   const audit = auditTo(logger);
   const emulator = config.backend === 'emulator' ? stack.use(await startEmbeddedEmulator(config, options.emulator)).emulator : undefined;
-  const metrics = createMetrics({
-    processMetrics: options.processMetrics ?? true,
-    logLinesDropped: logOutput && (() => logOutput.dropped),
-  });
-  // Pushed after the parts that count are started, so stopped after them: the last export has their final counts.
-  if (config.metricsExport) {
-    const { serviceName, resourceAttributes } = config.metricsExport;
-    stack.use(
-      startMetricsExport(config.metricsExport, metrics.registry, {
-        'service.version': gatewayVersion(),
-        'service.instance.id': instanceId,
-        ...resourceAttributes,
-        'service.name': serviceName,
-      }),
-    );
-  }
   const observer = new OperationObserver(metrics, clientCode, config.metricsOperationNames, tracing);
   // Several replicas share Redis; without it everything stays in this process.
   const redis = config.redisUrl
@@ -227,6 +220,16 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     : { region: awsAccess?.region ?? '', accountId: config.accountId };
   // Once answers depend on who asks, no shared cache may hand one principal's answer to another.
   const cacheScope = authenticator.required ? 'PRIVATE' : 'PUBLIC';
+  const processContext: ProcessContext = {
+    home,
+    cursors,
+    watcher,
+    lists,
+    finalMaxAgeSeconds: config.finalMaxAgeSeconds,
+    listMaxAgeSeconds,
+    cacheScope,
+    starters: starter,
+  };
   const context = (
     deadline: RequestDeadline,
     { principal, client }: Caller,
@@ -238,23 +241,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     // Inside a traced operation, audit lines carry its trace and span ids.
     const access = new Access(principal, policy, trace ? (entry) => auditTo(observer.logger(logger, trace))(entry) : audit);
     const scoped = jobs.forRequest(deadline, access, client, trace);
-    return {
-      deadline,
-      observed,
-      access,
-      home,
-      jobs: scoped,
-      loaders: createLoaders(scoped),
-      cursors,
-      starter: starter.forRequest(scoped, principal.id),
-      watcher,
-      lists,
-      finalMaxAgeSeconds: config.finalMaxAgeSeconds,
-      listMaxAgeSeconds,
-      cacheScope,
-      client,
-      subscriber,
-    };
+    return new OperationContext(processContext, deadline, observed, access, scoped, client, subscriber);
   };
   /** The starts of a mutation refused as a whole (on any transport), each audited as a refused start of its caller. */
   const refusedStarts = ({ principal }: Caller, ...[workflows, reason, limit]: Parameters<RefusedStarts>) => {
@@ -300,6 +287,10 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
           lookups: metrics.responseCacheLookups,
         })
       : undefined;
+  const formatError = clientErrorFormatter(logger, { hideSuggestions: !config.introspection });
+  // Apollo's own, given explicitly: the same instance hints and says Cache-Control for the queries answered without Apollo's pipeline.
+  const cacheControl = ApolloServerPluginCacheControl();
+  const prepared = new PreparedQueries<GatewayContext>({ cost, posture, variablesLimits, formatError, cacheControl });
   const http = createHttpLayer({
     context,
     authenticator,
@@ -330,6 +321,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     browserPage: config.ide === 'sandbox' ? 'apollo' : config.ide === 'graphiql' && config.nodeEnv !== 'production' ? 'ide' : 'landing',
     onAuthFailure: (reason) => metrics.authFailures.inc({ reason, transport: 'http' }),
     responseCache: responseCache && { cache: responseCache, observer },
+    prepared: { queries: prepared, onAnswer: options.onDirectAnswer },
   });
   const httpServer = http.app.server;
   stack.use(
@@ -412,7 +404,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     schema,
     validationRules,
     logger,
-    formatError: clientErrorFormatter(logger, { hideSuggestions: !config.introspection }),
+    formatError,
     includeStacktraceInErrorResponses: false,
     // Introspection is refused by the validation rules, on HTTP and websockets alike.
     introspection: true,
@@ -430,8 +422,11 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
       // Apollo's page loads its script from Apollo's CDN: only when asked for (ER_IDE=sandbox); otherwise the HTTP layer serves ours.
       config.ide === 'sandbox' ? ApolloServerPluginLandingPageLocalDefault() : ApolloServerPluginLandingPageDisabled(),
       ...(responseCache ? [responseCache.plugin<GatewayContext>()] : []),
+      prepared.plugin(),
       // Should anything but `close` stop Apollo, websockets close (1001) and event streams end as HTTP requests drain.
       { serverWillStart: async () => ({ drainServer: closeStreams }) },
+      // Last, where Apollo would put it when installed implicitly: its headers are set after the others'.
+      cacheControl,
     ],
   });
   await apollo.start();

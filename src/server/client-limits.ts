@@ -123,36 +123,43 @@ export class ClientLimits {
 
   /** The quota of one socket of `client`: its subscriptions, and the client's distinct jobs. */
   socketQuota(client: string): WatchQuota {
-    let subscriptions = 0;
-    return {
-      claim: (watchId) => {
-        const { subscriptionsPerSocket, jobsPerClient } = this.settings;
-        if (subscriptions >= subscriptionsPerSocket) {
-          this.refused('subscriptionsPerSocket');
-          throw limitExceeded(
-            'subscriptionsPerSocket',
-            subscriptionsPerSocket,
-            `A connection may hold ${subscriptionsPerSocket} subscriptions at once; complete one first.`,
-          );
-        }
-        const holdings = this.holdings(client);
-        if (holdings.jobs.of(watchId) === 0 && holdings.jobs.size >= jobsPerClient) {
-          this.refused('jobsPerClient');
-          throw limitExceeded(
-            'jobsPerClient',
-            jobsPerClient,
-            `A client may watch ${jobsPerClient} distinct jobs at once; complete a subscription first.`,
-          );
-        }
-        subscriptions++;
-        holdings.jobs.add(watchId);
-        return once(() => {
-          subscriptions--;
-          holdings.jobs.remove(watchId);
-          this.forget(client, holdings);
-        });
-      },
-    };
+    return new SocketQuota(this, client);
+  }
+
+  /**
+   * A subscription of `quota`'s socket claims `watchId` (SocketQuota's claim): throws LIMIT_EXCEEDED past the socket's
+   * subscriptions or the client's distinct jobs, else counts it and returns its release (run at most once).
+   */
+  claimWatch(quota: SocketQuota, watchId: string): () => void {
+    const { subscriptionsPerSocket, jobsPerClient } = this.settings;
+    if (quota.subscriptions >= subscriptionsPerSocket) {
+      this.refused('subscriptionsPerSocket');
+      throw limitExceeded(
+        'subscriptionsPerSocket',
+        subscriptionsPerSocket,
+        `A connection may hold ${subscriptionsPerSocket} subscriptions at once; complete one first.`,
+      );
+    }
+    const holdings = this.holdings(quota.client);
+    if (holdings.jobs.of(watchId) === 0 && holdings.jobs.size >= jobsPerClient) {
+      this.refused('jobsPerClient');
+      throw limitExceeded(
+        'jobsPerClient',
+        jobsPerClient,
+        `A client may watch ${jobsPerClient} distinct jobs at once; complete a subscription first.`,
+      );
+    }
+    quota.subscriptions++;
+    holdings.jobs.add(watchId);
+    const claim = new WatchClaim(this, quota, holdings, watchId);
+    return claim.release.bind(claim);
+  }
+
+  /** A claim's release: its socket and its client hold one subscription of `watchId` fewer. */
+  releaseWatch(quota: SocketQuota, holdings: ClientHoldings, watchId: string): void {
+    quota.subscriptions--;
+    holdings.jobs.remove(watchId);
+    this.forget(quota.client, holdings);
   }
 
   private holdings(client: string): ClientHoldings {
@@ -167,5 +174,37 @@ export class ClientLimits {
   /** A client holding nothing takes no memory. */
   private forget(client: string, holdings: ClientHoldings): void {
     if (holdings.streams === 0 && holdings.jobs.size === 0 && this.clients.get(client) === holdings) this.clients.delete(client);
+  }
+}
+
+/** One socket's quota: its count of subscriptions, its client's through `limits`. A small object, as a socket lives long. */
+class SocketQuota implements WatchQuota {
+  subscriptions = 0;
+
+  constructor(
+    private readonly limits: ClientLimits,
+    readonly client: string,
+  ) {}
+
+  claim(watchId: string): () => void {
+    return this.limits.claimWatch(this, watchId);
+  }
+}
+
+/** One subscription's claim of a watch, released at most once. */
+class WatchClaim {
+  private released = false;
+
+  constructor(
+    private readonly limits: ClientLimits,
+    private readonly quota: SocketQuota,
+    private readonly holdings: ClientHoldings,
+    private readonly watchId: string,
+  ) {}
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.limits.releaseWatch(this.quota, this.holdings, this.watchId);
   }
 }

@@ -628,7 +628,14 @@ export const settingsSchema = z.object({
   OTEL_EXPORTER_OTLP_HEADERS: z.string().optional().meta({
     group: 'observing',
     typeText: '`name=value,…` (values URL-encoded)',
-    description: "headers sent with every export, e.g. a collector's API key",
+    description:
+      "headers sent with every export, e.g. a collector's API key; a signal's own `OTEL_EXPORTER_OTLP_TRACES_HEADERS` or `OTEL_EXPORTER_OTLP_METRICS_HEADERS` replaces it for that signal",
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: z.string().optional().meta({
+    group: 'observing',
+    typeText: '`name=value,…` (values URL-encoded)',
+    defaultText: '`OTEL_EXPORTER_OTLP_HEADERS`',
+    description: 'the headers sent with trace exports alone, instead of (not beside) `OTEL_EXPORTER_OTLP_HEADERS`',
   }),
   OTEL_METRICS_EXPORTER: z
     .string()
@@ -652,6 +659,13 @@ export const settingsSchema = z.object({
     .enum(['http/protobuf', 'http/json', 'grpc'])
     .optional()
     .meta({ group: 'observing', defaultText: '`OTEL_EXPORTER_OTLP_PROTOCOL`', description: 'the protocol of metrics alone' }),
+  OTEL_EXPORTER_OTLP_METRICS_HEADERS: z.string().optional().meta({
+    group: 'observing',
+    typeText: '`name=value,…` (values URL-encoded)',
+    defaultText: '`OTEL_EXPORTER_OTLP_HEADERS`',
+    description:
+      "the headers sent with metric exports alone, instead of (not beside) `OTEL_EXPORTER_OTLP_HEADERS`: set it when the metrics go to a collector of their own that must not get the traces' key",
+  }),
   OTEL_METRIC_EXPORT_INTERVAL: z.coerce
     .number()
     .int()
@@ -659,6 +673,11 @@ export const settingsSchema = z.object({
     .max(3_600_000)
     .default(60_000)
     .meta({ group: 'observing', description: 'ms between OTLP exports of the metrics (and one more at shutdown)' }),
+  ER_OTLP_EXPORT_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(2000).meta({
+    group: 'observing',
+    description:
+      'ms an OTLP export (a batch of spans, or the metrics) may take before it is abandoned; at shutdown the last spans and metrics are exported at once within it, so a collector that never answers delays the exit this long at most',
+  }),
   OTEL_SERVICE_NAME: z.string().min(1).default('er-gateway').meta({ group: 'observing', description: "the spans' `service.name`" }),
   OTEL_RESOURCE_ATTRIBUTES: z.string().optional().meta({
     group: 'observing',
@@ -682,7 +701,7 @@ export const settingsSchema = z.object({
   ER_TRACE_REMOTE_PARENT: z.enum(['follow', 'ratio', 'ignore']).default('follow').meta({
     group: 'observing',
     description:
-      "what a caller's `traceparent` decides with a `parentbased_*` sampler: `follow` keeps the traces a caller sampled (what routers expect); `ratio` continues the caller's trace but decides it as a trace that starts here (`OTEL_TRACES_SAMPLER_ARG`, on the trace id), so no client can force sampling; `ignore` starts a trace of its own per operation, linked to the caller's span",
+      "what a caller's `traceparent` decides with a `parentbased_*` sampler: `follow` keeps the traces a caller sampled (what routers expect); `ratio` continues the caller's trace but keeps it by `OTEL_TRACES_SAMPLER_ARG` alone, on its trace id hashed with a secret of the process's own, so no flag or trace id a client sends forces sampling; `ignore` starts a trace of its own per operation, linked to the caller's span",
   }),
   OTEL_BSP_SCHEDULE_DELAY: z.coerce
     .number()
@@ -698,7 +717,7 @@ export const settingsSchema = z.object({
   ER_TRACE_RESOLVERS: z.enum(['true', 'false']).default('false').meta({
     group: 'observing',
     description:
-      '`true` adds a span per field resolver that does work (returns a promise: loaders, calls, checks), named `graphql.resolve <path>`, under the operation span; property reads get none',
+      '`true` adds a span per field resolver that does work (returns a promise: loaders, calls, checks), named `graphql.resolve Parent.field` (the path, aliases and list indexes included, is its `graphql.field.path`), under the operation span; property reads get none',
   }),
   ER_METRICS_OPERATION_NAMES: z.coerce.number().int().min(1).max(10_000).default(100).meta({
     group: 'observing',
@@ -878,6 +897,18 @@ function keyValueList(name: string, text: string | undefined): Record<string, st
   return pairs;
 }
 
+/**
+ * One signal's export headers, as the OpenTelemetry spec has them: the
+ * signal's own variable when set, replacing the general one (not merged
+ * with it), so a key meant for one collector need not reach the other.
+ */
+function signalHeaders(vars: z.output<typeof settingsSchema>, signal: 'TRACES' | 'METRICS'): Record<string, string> {
+  const own = `OTEL_EXPORTER_OTLP_${signal}_HEADERS` as const;
+  return vars[own] === undefined
+    ? keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS)
+    : keyValueList(own, vars[own]);
+}
+
 /** Tracing's settings, from the standard OTEL_* variables: undefined (off) unless an endpoint is set. */
 function tracingSettings(vars: z.output<typeof settingsSchema>) {
   const endpoint =
@@ -888,13 +919,14 @@ function tracingSettings(vars: z.output<typeof settingsSchema>) {
   return {
     endpoint,
     protocol: (vars.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL) as 'http/protobuf' | 'http/json',
-    headers: keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS),
+    headers: signalHeaders(vars, 'TRACES'),
     serviceName: vars.OTEL_SERVICE_NAME,
     resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
     sampler: vars.OTEL_TRACES_SAMPLER,
     remoteParent: vars.ER_TRACE_REMOTE_PARENT,
     ratio: vars.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? ratio : 1,
     exportDelayMs: vars.OTEL_BSP_SCHEDULE_DELAY,
+    timeoutMs: vars.ER_OTLP_EXPORT_TIMEOUT_MS,
     document: vars.ER_TRACE_DOCUMENT === 'true',
     resolvers: vars.ER_TRACE_RESOLVERS === 'true',
   };
@@ -908,10 +940,11 @@ function metricsExportSettings(vars: z.output<typeof settingsSchema>) {
   return {
     endpoint,
     protocol: (vars.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? vars.OTEL_EXPORTER_OTLP_PROTOCOL) as 'http/protobuf' | 'http/json',
-    headers: keyValueList('OTEL_EXPORTER_OTLP_HEADERS', vars.OTEL_EXPORTER_OTLP_HEADERS),
+    headers: signalHeaders(vars, 'METRICS'),
     serviceName: vars.OTEL_SERVICE_NAME,
     resourceAttributes: keyValueList('OTEL_RESOURCE_ATTRIBUTES', vars.OTEL_RESOURCE_ATTRIBUTES),
     intervalMs: vars.OTEL_METRIC_EXPORT_INTERVAL,
+    timeoutMs: vars.ER_OTLP_EXPORT_TIMEOUT_MS,
   };
 }
 

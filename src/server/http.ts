@@ -17,11 +17,12 @@ import type { OperationObserver } from '../observe/operation';
 import type { TraceCarrier } from '../observe/tracing';
 import type { CallbackHandler } from './callback';
 import type { CallbackExtension } from './callback-request';
+import type { ObservedContext, PreparedQueries } from './prepared-queries';
 import type { CachedAnswer, ResponseCache } from './response-cache';
 import type { OriginGuard } from './origins';
 import type { TrustedDocuments } from './trusted-documents';
 
-export interface HttpLayerOptions<C extends BaseContext> {
+export interface HttpLayerOptions<C extends BaseContext & ObservedContext> {
   /** The context of one GraphQL request by `caller`, whose calls wait for the service no longer than `deadline`; `carrier` reads its headers (trace context). */
   context: (deadline: RequestDeadline, caller: Caller, subscriber: undefined, carrier: TraceCarrier) => C;
   /** Who is asking: a GraphQL request that names no principal is answered 401 before Apollo sees it. */
@@ -58,6 +59,8 @@ export interface HttpLayerOptions<C extends BaseContext> {
   browserPage: 'ide' | 'landing' | 'apollo';
   /** With ER_RESPONSE_CACHE_MB: answers reused before Apollo runs, each hit observed as an operation. @default none */
   responseCache?: { cache: ResponseCache; observer: OperationObserver };
+  /** Queries Apollo has answered once, answered again without its pipeline; told of each such answer. @default none: Apollo answers all */
+  prepared?: { queries: PreparedQueries<C>; onAnswer?: () => void };
 }
 
 export const GRAPHQL_PATH = '/graphql';
@@ -110,7 +113,7 @@ export interface HttpLayer<C extends BaseContext> {
  * answered by CORS for allowed origins, and a request without a principal is
  * 401 with `WWW-Authenticate` (503 when the signing keys cannot be fetched).
  */
-export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions<C>): HttpLayer<C> {
+export function createHttpLayer<C extends BaseContext & ObservedContext>(options: HttpLayerOptions<C>): HttpLayer<C> {
   const { deadlines, logger, authenticator, origins } = options;
   /** Each GraphQL request's deadline, opened with its context, closed with its answer. */
   const requestDeadlines = new WeakMap<object, RequestDeadline>();
@@ -246,6 +249,19 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
             if (hit) return answerFromCache(request, reply, hit, responseCache!);
           }
           callers.set(request, caller);
+          const direct = options.shuttingDown() ? undefined : options.prepared?.queries.prepare(request.body, request.headers);
+          if (direct) {
+            try {
+              const answer = await options.prepared!.queries.answer(direct, await context(request));
+              for (const [name, header] of answer.headers) void reply.header(name, header);
+              void reply.code(answer.status);
+              if (key !== undefined) responseCache!.cache.answered(key, answer, answer.operationName, answer.source);
+              options.prepared!.onAnswer?.();
+              return answer.body;
+            } finally {
+              requestDeadlines.get(request)?.close();
+            }
+          }
           const httpGraphQLRequest = graphQLRequestOf(request);
           if (key !== undefined) responseCache!.cache.expect(httpGraphQLRequest, key);
           try {
@@ -253,6 +269,10 @@ export function createHttpLayer<C extends BaseContext>(options: HttpLayerOptions
             for (const [name, header] of response.headers) void reply.header(name, header);
             void reply.code(response.status ?? 200);
             if (response.body.kind !== 'complete') return reply.send(Readable.from(response.body.asyncIterator));
+            // A POST's: a GET may be answered with Apollo's landing page, whose type is no GraphQL answer's.
+            if (request.method === 'POST' && (response.status === undefined || response.status === 200)) {
+              options.prepared?.queries.learnContentType(request.headers.accept, response.headers.get('content-type'));
+            }
             if (key !== undefined) responseCache!.cache.fill(httpGraphQLRequest, response.status, response.headers, response.body.string);
             return response.body.string;
           } finally {

@@ -70,20 +70,22 @@ export function fromRouter(posture: SchemaPosture, secret: string | undefined): 
  * Why a valid operation may not run, before it does: its variables (too
  * deep or too many values, checked first, as everything after reads them),
  * its upstream calls (see UpstreamCost), or `_service` asked by anyone but
- * the router while introspection is off.
+ * the router while introspection is off. A refusal of the cost is counted
+ * on /metrics unless `counted` is false.
  */
 export function operationRefusal(
   cost: UpstreamCost,
   posture: SchemaPosture,
   variablesLimits: VariablesLimits,
   request: { document: DocumentNode; operationName?: string | null; variables?: Record<string, unknown> | null; router: boolean },
+  counted = true,
 ): GraphQLError | undefined {
   const badVariables = variablesRefusal(request.variables, variablesLimits);
   if (badVariables) return badVariables;
   if (!posture.introspection && !request.router && asksForService(request.document)) {
     return gatewayError('FORBIDDEN', '_service is answered to the router only.');
   }
-  return cost.refusal(request.document, request.operationName, request.variables);
+  return cost.refusal(request.document, request.operationName, request.variables, counted);
 }
 
 /** Documents already looked through: Apollo and the OperationGate hand the same parsed document to every request of one text. */

@@ -8,14 +8,19 @@ import { ConfigError, loadConfig } from './config';
 /** How long the last log lines may take to reach stdout's reader before the process exits without them. */
 const LAST_LINES_MS = 1000;
 
-/** Past the delay and the drain, what the rest of the shutdown may take: the answers' grace, streams, Redis, the last spans. */
+/** Past the delay and the drain, what the rest of the shutdown may take: the answers' grace, streams, Redis (the last exports have a budget of their own). */
 const SHUTDOWN_MARGIN_MS = 5000;
+
+/** Read by loadConfig, and hidden from the OTLP exporters, which would merge them anew (see main). */
+const OTLP_HEADER_VARIABLES = ['OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'OTEL_EXPORTER_OTLP_METRICS_HEADERS'];
 
 /** `npm start`: the gateway, configured from the environment, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
   // The SDK's own notice is a multi-line stderr message on every start; the log says it once, below.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  // The OTLP exporters read these again themselves and would send the general headers beside a signal's own: the config's reading, where a signal's own replace them, is the one that counts.
+  for (const name of OTLP_HEADER_VARIABLES) delete process.env[name];
   const gateway = await startGateway(config);
   const { logger } = gateway;
   // Before the ready line: whoever reads it may send SIGTERM at once, which must find the handler installed.
@@ -27,6 +32,8 @@ async function main(): Promise<void> {
     }
     stopping = true;
     const { shutdownDelayMs: delayMs, shutdownDrainMs: drainMs } = config;
+    const exportMs = (config.tracing ?? config.metricsExport)?.timeoutMs ?? 0;
+    const limitMs = delayMs + drainMs + SHUTDOWN_MARGIN_MS + exportMs;
     logger.info(
       { signal, delayMs, drainMs },
       `shutting down: /readyz answers 503; serving for ${delayMs} ms more, then closing websockets and draining requests for up to ${drainMs} ms`,
@@ -37,13 +44,10 @@ async function main(): Promise<void> {
         .flush(LAST_LINES_MS)
         .then(() => process.exit(code));
     // Whatever a step waits on (a collector that never answers, a peer), the process is gone before an orchestrator's SIGKILL would cut it.
-    setTimeout(
-      () => {
-        logger.error({ limitMs: delayMs + drainMs + SHUTDOWN_MARGIN_MS }, 'shutdown took too long: exiting without finishing it');
-        exit(1);
-      },
-      delayMs + drainMs + SHUTDOWN_MARGIN_MS,
-    ).unref();
+    setTimeout(() => {
+      logger.error({ limitMs }, 'shutdown took too long: exiting without finishing it');
+      exit(1);
+    }, limitMs).unref();
     gateway.close().then(
       () => {
         logger.info('shut down cleanly');

@@ -52,6 +52,11 @@ export class OperationGate {
     this.rules = [...specifiedRules, ...rules];
   }
 
+  /** `query` as the gate keeps it when it knows that text (the string its document was parsed from), else `query` itself. */
+  sharedText(query: string): string {
+    return this.documents.peek(query)?.loc?.source.body ?? query;
+  }
+
   /** The document of the operation a client sent, or the errors that refuse it: an untrusted document, a parse error, validation errors, or a limit. */
   admit(request: StreamedOperation, refusedStarts?: RefusedStarts): DocumentNode | readonly GraphQLError[] {
     // A transport's empty query stands for none: the client named a trusted document by hash.

@@ -145,8 +145,28 @@ export class ResponseCache {
   /** Stores what Apollo answered for `request`, if Apollo's verdict allowed it. */
   fill(request: object, status: number | undefined, headers: Iterable<[string, string]>, body: string): void {
     const waiting = this.pending.get(request);
-    if (!waiting?.verdict || (status !== undefined && status !== 200)) return;
-    const { key, verdict } = waiting;
+    if (!waiting?.verdict) return;
+    this.store(waiting.key, waiting.verdict, status, headers, body);
+  }
+
+  /**
+   * A query answered without Apollo's pipeline (see PreparedQueries), under `key`: counted as a miss, and stored as
+   * Apollo's verdict would have allowed (no errors, cacheable by its hints, PUBLIC unless keyed by principal).
+   */
+  answered(
+    key: string,
+    answer: { status: number; headers: Iterable<[string, string]>; body: string; policy?: { maxAge: number; scope: 'PUBLIC' | 'PRIVATE' } },
+    operationName: string | undefined,
+    source: string,
+  ): void {
+    this.misses?.inc(1);
+    const { policy } = answer;
+    if (!policy || (policy.scope === 'PRIVATE' && !this.options.scoped)) return;
+    this.store(key, { maxAge: policy.maxAge, operationName, source }, answer.status, answer.headers, answer.body);
+  }
+
+  private store(key: string, verdict: Verdict, status: number | undefined, headers: Iterable<[string, string]>, body: string): void {
+    if (status !== undefined && status !== 200) return;
     const kept = [...headers].filter(([name]) => name !== 'content-length');
     const size = 2 * (key.length + body.length + verdict.source.length) + 256;
     if (size > this.maxBytes) return;

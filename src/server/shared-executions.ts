@@ -12,6 +12,8 @@ import {
 } from 'graphql';
 import type { GatewayContext } from '../resolvers/context';
 import type { SharedAudience } from '../resolvers/job-updates';
+import { isTakeable } from '../watch/job-stream';
+import { DirectDelivery, SharedResult, isPromise, type PayloadWriter, type SharedResults } from './direct-delivery';
 import { formatAll, type clientErrorFormatter } from './errors';
 
 /** One event's answer to one distinct subscription, as every transport sends it: masked once, serialized once. */
@@ -65,9 +67,9 @@ export interface SharedExecutionsOptions {
  * must name it in its audience, or stay out of `audiences`: subscriptions to
  * a field not listed are executed per subscriber, as graphql-js does.
  */
-export class SharedExecutions {
+export class SharedExecutions implements SharedResults {
   /** Each source event's shared results, by share key: dropped with the event once no subscriber holds it. */
-  private readonly results = new WeakMap<object, Map<string, Promise<SharedPayload>>>();
+  private readonly results = new WeakMap<object, Map<string, SharedResult>>();
   /** Each shared result's JSON. */
   private readonly json = new WeakMap<SharedPayload, string>();
   /** A number per parsed document: its identity in share keys. */
@@ -81,22 +83,30 @@ export class SharedExecutions {
     return typeof payload === 'object' && payload !== null ? this.json.get(payload as SharedPayload) : undefined;
   }
 
-  subscribe = async (args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult | SharedPayload> | ExecutionResult> => {
+  /**
+   * With `writer` (a websocket's subscription), a shared subscription whose source can be read without a promise
+   * per item (the watcher's job streams) is delivered by the writer itself, a frame per event: the stream handed
+   * back yields nothing and ends (or fails) when the subscription does. Anything else is a stream of results.
+   */
+  subscribe = async (
+    args: ExecutionArgs,
+    writer?: PayloadWriter,
+  ): Promise<AsyncIterableIterator<ExecutionResult | SharedPayload> | ExecutionResult> => {
     const key = this.shareKey(args);
     const source = await createSourceEventStream(args);
     if (!isAsyncIterable(source)) return source;
-    const answer =
-      key === undefined
-        ? (event: unknown) => {
-            this.options.onExecution?.();
-            return execute({ ...args, rootValue: event }) as Promise<ExecutionResult> | ExecutionResult;
-          }
-        : (event: unknown) => this.shared(event, key, args);
-    return mapped(source[Symbol.asyncIterator](), answer);
+    if (key === undefined) {
+      return mapped(source[Symbol.asyncIterator](), (event: unknown) => {
+        this.options.onExecution?.();
+        return execute({ ...args, rootValue: event }) as Promise<ExecutionResult> | ExecutionResult;
+      });
+    }
+    if (writer && isTakeable(source)) return new DirectDelivery(source, this, key, args, writer);
+    return mapped(source[Symbol.asyncIterator](), (event) => this.resultOf(event, key, args).settled());
   };
 
   /** The result of `event` for `key`: executed by the first subscriber that takes it, shared with the rest. */
-  private shared(event: unknown, key: string, args: ExecutionArgs): Promise<SharedPayload> {
+  resultOf(event: unknown, key: string, args: ExecutionArgs): SharedResult {
     if (typeof event !== 'object' || event === null) return this.executed(event, args);
     let byKey = this.results.get(event);
     if (!byKey) this.results.set(event, (byKey = new Map()));
@@ -105,14 +115,25 @@ export class SharedExecutions {
     return result;
   }
 
-  private async executed(event: unknown, args: ExecutionArgs): Promise<SharedPayload> {
+  private executed(event: unknown, args: ExecutionArgs): SharedResult {
     this.options.onExecution?.();
-    const { data, errors } = await execute({ ...args, rootValue: event });
-    const payload: SharedPayload = errors ? { data, errors: formatAll(this.options.format, errors) } : { data };
-    this.json.set(payload, JSON.stringify(payload));
-    return payload;
+    const result = new SharedResult();
+    const answer = (executed: ExecutionResult) => {
+      const { data, errors } = executed;
+      const payload: SharedPayload = errors ? { data, errors: formatAll(this.options.format, errors) } : { data };
+      const json = JSON.stringify(payload);
+      this.json.set(payload, json);
+      result.settle(payload, json);
+    };
+    try {
+      const executed = execute({ ...args, rootValue: event });
+      if (isPromise(executed)) executed.then(answer, (err: unknown) => result.fail(err));
+      else answer(executed);
+    } catch (err) {
+      result.fail(err);
+    }
+    return result;
   }
-
   /** The share key of a subscription, or undefined when its subscribers are executed one by one. */
   private shareKey(args: ExecutionArgs): string | undefined {
     const operation = getOperationAST(args.document, args.operationName);

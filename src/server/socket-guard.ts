@@ -63,10 +63,14 @@ export function guardSockets(
     return false;
   };
 
+  // One pong listener for every socket (`this` is the socket): thousands of sockets cost no closure each.
+  function answered(this: WebSocket): void {
+    const state = liveness.get(this);
+    if (state) state.answered = true;
+  }
   wsServer.on('connection', (socket) => {
-    const state: Liveness = { answered: true };
-    liveness.set(socket, state);
-    socket.on('pong', () => (state.answered = true));
+    liveness.set(socket, { answered: true });
+    socket.on('pong', answered);
   });
 
   const sweepMs = Math.min(options.sweepMs ?? 1000, keepAliveMs > 0 ? keepAliveMs : Infinity);

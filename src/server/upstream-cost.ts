@@ -125,13 +125,15 @@ export class UpstreamCost {
     private readonly refused: (limit: string) => void = () => {},
   ) {}
 
+  /** @param counted whether a refusal is told to `refused` (a mere look ahead, which the request's own check follows, is not) */
   refusal(
     document: DocumentNode,
     operationName: string | null | undefined,
     variables: Record<string, unknown> | null | undefined,
+    counted = true,
   ): GraphQLError | undefined {
     const { refusal } = this.verdict(document, operationName, variables);
-    if (refusal) this.refused(String(refusal.extensions.limit));
+    if (refusal && counted) this.refused(String(refusal.extensions.limit));
     return refusal;
   }
 

@@ -1,16 +1,15 @@
 import { execute, type subscribe, type DocumentNode, type GraphQLError, type GraphQLSchema } from 'graphql';
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import { handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type ServerOptions as WsServerOptions, type WebSocket } from 'ws';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
-import { socketCarrier } from '../observe/tracing';
+import { socketCarrier, traceHeaders } from '../observe/tracing';
 import type { GatewayContext } from '../resolvers/context';
 import type { Scheduler } from '../watch/scheduler';
 import type { Deadlines } from '../upstream/deadline';
-import { localBudget } from '../upstream/rate-governor';
 import { callerOf, type Caller, type ClientLimits } from './client-limits';
 import { clientErrorFormatter, formatAll } from './errors';
 import type { SchemaPosture } from './limits';
@@ -18,8 +17,10 @@ import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
 import { closeWhenIdle, type Writes } from './hand-over';
+import type { PayloadWriter } from './direct-delivery';
 import type { SharedExecutions } from './shared-executions';
 import { guardSockets, type DropReason } from './socket-guard';
+import { listenTo, sessionOf, SocketSession } from './socket-session';
 import { maskedResult, type StreamContext } from './stream-admission';
 import { runAt } from './timers';
 
@@ -70,15 +71,8 @@ export interface WebSocketOptions {
   deadlines: Deadlines;
 }
 
-/** What graphql-ws hands our hooks beside the message: the socket, its upgrade request, and who it is once `connection_init` said so. */
-interface SocketExtra {
-  socket: WebSocket;
-  request: IncomingMessage;
-  caller?: Caller;
-  /** The ends of the socket's operations, by id: aborted when the client completes one or the socket closes. */
-  operations: Map<string, AbortController>;
-  quota?: NonNullable<GatewayContext['subscriber']>['quota'];
-}
+/** What graphql-ws hands our hooks beside the message: the socket's session (the socket, who it is once `connection_init` said so). */
+type SocketExtra = SocketSession;
 
 /** Close codes of a socket whose credentials fail: graphql-ws's Unauthorized. */
 const UNAUTHORIZED = 4401;
@@ -88,8 +82,6 @@ const TRY_AGAIN_LATER = 1013;
 const POLICY_VIOLATION = 1008;
 /** The gateway is shutting down: graphql-ws clients retry on this code by default. */
 const GOING_AWAY = 1001;
-/** How a `next` message whose payload is shared ends once serialized with the payload left out (graphql-ws writes id, type, payload). */
-const SPLICED_TAIL = '"payload":""}';
 
 /** What a socket closed at shutdown is told (a close reason has 123 bytes at most). */
 export const SHUTDOWN_REASON = 'The gateway is shutting down: reconnect and subscribe again; you get the current state first.';
@@ -143,10 +135,6 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
   });
   /** Each upgrade's count among its address's sockets not yet initialised, released at `connection_init` or close. */
   const unnamed = new WeakMap<IncomingMessage, () => void>();
-  /** Each socket's expiry timer, cancelled when it closes. */
-  const expiries = new WeakMap<WebSocket, () => void>();
-  /** Each socket's sends not yet written, and what waits for there to be none (a close at shutdown). */
-  const writes = new WeakMap<WebSocket, Writes>();
   const guard = guardSockets(wsServer, {
     keepAliveMs: options.keepAliveMs,
     maxBufferedBytes: options.maxBufferedBytes,
@@ -155,26 +143,19 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     scheduler: options.timers,
   });
 
-  /**
-   * The JSON of the shared payload in the message being serialized, spliced in by `send`: a shared payload is serialized once
-   * for all its subscribers. graphql-ws serializes each message and hands it to `send` at once, so nothing runs in between.
-   */
-  let sharedJson: string | undefined;
+  /** Each subscription's writer of shared payloads, by its context. */
+  const writers = new WeakMap<GatewayContext, PayloadWriter>();
   const protocol = makeServer<Record<string, unknown> | undefined, SocketExtra>({
     schema,
-    jsonMessageReplacer: (key, value: unknown) => {
-      if (key !== 'payload') return value;
-      const json = options.executions.serialized(value);
-      if (json === undefined) return value;
-      sharedJson = json;
-      return '';
-    },
-    connectionInitWaitTimeout: options.initTimeoutMs,
+    // The session times connection_init itself (see SocketSession).
+    connectionInitWaitTimeout: 0,
+    // A subscription's message stays with graphql-ws for the subscription's life: its query is the gate's copy, not one per subscriber.
+    jsonMessageReviver: (key, value: unknown) => (key === 'query' && typeof value === 'string' ? options.gate.sharedText(value) : value),
     onConnect: async (ctx) => {
       const payload = ctx.connectionParams ?? {};
       const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
-      const { socket, request } = ctx.extra;
-      unnamed.get(request)?.();
+      const { socket } = ctx.extra;
+      ctx.extra.initialised();
       let principal: Principal;
       try {
         principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
@@ -186,22 +167,19 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
         return false;
       }
-      const caller = callerOf(principal, options.addressOf(request));
+      const caller = callerOf(principal, ctx.extra.address);
       const release = options.limits.openStream(caller.client);
       if (!release) {
         logger.info({ client: caller.client }, 'websocket refused: the client holds its share of streams');
         socket.close(POLICY_VIOLATION, 'Too many connections from this client');
         return false;
       }
-      socket.once('close', release);
+      ctx.extra.releaseStream = release;
       ctx.extra.caller = caller;
       ctx.extra.quota = options.limits.socketQuota(caller.client);
       const { expiresAt } = principal;
       if (expiresAt !== undefined) {
-        expiries.set(
-          socket,
-          runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.')),
-        );
+        ctx.extra.cancelExpiry = runAt(options.scheduler, expiresAt, () => socket.close(UNAUTHORIZED, 'The token has expired.'));
       }
       return true;
     },
@@ -209,14 +187,24 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       const end = new AbortController();
       ctx.extra.operations.set(id, end);
       // Trace context: the message's extensions, else connection_init's payload, else the upgrade's headers.
-      const carrier = socketCarrier(payload.extensions, ctx.connectionParams, ctx.extra.request.headers);
-      return options.context(options.deadlines.start(), ctx.extra.caller!, { signal: end.signal, quota: ctx.extra.quota! }, carrier);
+      const carrier = socketCarrier(payload.extensions, ctx.connectionParams, ctx.extra.traceHeaders);
+      const context = options.context(
+        options.deadlines.start(),
+        ctx.extra.caller!,
+        { signal: end.signal, quota: ctx.extra.quota! },
+        carrier,
+      );
+      writers.set(context, new SubscriptionWriter(ctx.extra.socket, id, ctx.extra, guard.check));
+      return context;
     },
     // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
     onComplete: (ctx, id) => void ctx.extra.operations.delete(id),
     // The deadline ends with the answer; a subscription's with its setup, as its events read nothing more of the service.
     execute: (args) => settleDeadline(execute(args), args),
-    subscribe: (args) => settleDeadline(options.executions.subscribe(args), args) as ReturnType<typeof subscribe>,
+    subscribe: (args) =>
+      settleDeadline(options.executions.subscribe(args, writers.get(args.contextValue as GatewayContext)), args) as ReturnType<
+        typeof subscribe
+      >,
     onSubscribe: (ctx, _id, payload) => {
       const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
       if (Array.isArray(admitted)) return admitted as GraphQLError[];
@@ -242,71 +230,20 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     // ws passes on the HTTP server's errors: a failed listen is the starter's to report, once.
     if (err.syscall !== 'listen') logger.error({ err }, 'websocket server error');
   });
+  const sessionSettings = {
+    initTimeoutMs: options.initTimeoutMs,
+    messagesPerSecond: options.messagesPerSecond,
+    now: options.timers?.now,
+    logger,
+    onDrop: options.onDrop,
+  };
   wsServer.on('connection', (socket, request) => {
-    // From the start: a shutdown that reads it before the first send must still see that send (closeWhenIdle).
-    writes.set(socket, { pending: 0 });
-    socket.once('error', (err) => {
-      logger.info({ err }, 'websocket client dropped after a socket error');
-      // ws has sent the close frame (1009 for a message too large); a client that never answers it is cut.
-      setTimeout(() => socket.terminate(), 1000).unref();
-    });
-    const operations = new Map<string, AbortController>();
-    const messages = localBudget(options.messagesPerSecond, options.messagesPerSecond * 2, options.timers?.now);
-    /** A message within the socket's rate; past it, the socket is closed and false returned. */
-    const withinRate = (): boolean => {
-      if (messages.take() === 0) return true;
-      if (socket.readyState === socket.OPEN) {
-        logger.info({ limit: options.messagesPerSecond }, 'websocket client dropped: too many messages');
-        options.onDrop?.('message_rate');
-        socket.close(POLICY_VIOLATION, 'Too many messages');
-      }
-      return false;
-    };
-    socket.on('ping', (data) => {
-      if (withinRate()) socket.pong(data);
-    });
-    const closed = protocol.opened(
-      {
-        protocol: socket.protocol,
-        send: (message) =>
-          new Promise<void>((resolve) => {
-            const json = sharedJson;
-            sharedJson = undefined;
-            if (socket.readyState !== socket.OPEN) return resolve();
-            const data = json !== undefined && message.endsWith(SPLICED_TAIL) ? message.slice(0, -3) + json + '}' : message;
-            const written = writes.get(socket) ?? { pending: 0 };
-            writes.set(socket, written);
-            written.pending++;
-            // A write that fails means the client is gone: its close event releases its operations.
-            socket.send(data, () => {
-              if (--written.pending === 0) written.idle?.();
-              resolve();
-            });
-          }),
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (handle) =>
-          // eslint-disable-next-line @typescript-eslint/no-misused-promises -- the listener catches every error itself, below
-          socket.on('message', async (data) => {
-            if (!withinRate()) return;
-            const text = String(data);
-            // graphql-ws forgets a subscription completed before its setup resolved; its end must still reach the watcher.
-            if (text.includes('"complete"')) completed(text, operations);
-            try {
-              await handle(text);
-            } catch (err) {
-              logger.error({ err }, 'websocket message handling failed');
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
-            }
-          }),
-      },
-      { socket, request, operations },
-    );
-    socket.once('close', (code, reason) => {
-      expiries.get(socket)?.();
-      for (const end of operations.values()) end.abort();
-      operations.clear();
-      void closed(code, String(reason));
-    });
+    // The session keeps of the upgrade request only what its operations need: the request goes.
+    const releaseUnnamed = unnamed.get(request);
+    if (releaseUnnamed) request.socket.removeListener('close', releaseUnnamed);
+    const session = new SocketSession(socket, options.addressOf(request), traceHeaders(request.headers), releaseUnnamed, sessionSettings);
+    listenTo(socket, session);
+    session.open((graphqlSocket) => protocol.opened(graphqlSocket, graphqlSocket));
   });
 
   return {
@@ -314,23 +251,51 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       guard.dispose();
       // Once the event each is writing, if any, is out, and its `complete` after it (see closeWhenIdle).
       await Promise.all(
-        [...wsServer.clients].map((socket) => closeWhenIdle(writes.get(socket), () => socket.close(GOING_AWAY, SHUTDOWN_REASON))),
+        [...wsServer.clients].map((socket) => closeWhenIdle(sessionOf(socket), () => socket.close(GOING_AWAY, SHUTDOWN_REASON))),
       );
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };
 }
 
-/** Aborts the operation a client's `complete` message names. */
-function completed(text: string, operations: Map<string, AbortController>): void {
-  let message: unknown;
-  try {
-    message = JSON.parse(text);
-  } catch {
-    return; // graphql-ws answers a malformed message itself
+/** A `next` message's bytes before and after its payload, for subscription `id`. */
+const nextHead = (id: string) => Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
+const NEXT_TAIL = 0x7d; // }
+const TEXT = { binary: false };
+
+/**
+ * One subscription's writes of shared payloads: a `next` message per payload, built around the payload's bytes
+ * (shared by every subscriber) without serializing anything per subscriber, and counted among the socket's writes.
+ */
+class SubscriptionWriter implements PayloadWriter {
+  private readonly head: Buffer;
+  private delivery?: { written(): void };
+
+  constructor(
+    private readonly socket: WebSocket,
+    id: string,
+    private readonly writes: Writes,
+    private readonly withinBuffer: (socket: WebSocket) => boolean,
+  ) {
+    this.head = nextHead(id);
   }
-  const { type, id } = (message ?? {}) as { type?: unknown; id?: unknown };
-  if (type !== 'complete' || typeof id !== 'string') return;
-  operations.get(id)?.abort();
-  operations.delete(id);
+
+  write(json: Buffer, delivery: { written(): void }): void {
+    const { socket, head } = this;
+    // Past the buffer limit the socket is closed (the guard says why), and its close returns the subscription.
+    if (socket.readyState !== socket.OPEN || !this.withinBuffer(socket)) return;
+    const message = Buffer.allocUnsafe(head.length + json.length + 1);
+    head.copy(message, 0);
+    json.copy(message, head.length);
+    message[message.length - 1] = NEXT_TAIL;
+    this.delivery = delivery;
+    this.writes.pending++;
+    // A write that fails means the client is gone: its close event releases its operations.
+    socket.send(message, TEXT, this.afterWrite);
+  }
+
+  private readonly afterWrite = (): void => {
+    if (--this.writes.pending === 0) this.writes.idle?.();
+    this.delivery?.written();
+  };
 }

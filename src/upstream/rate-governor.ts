@@ -81,35 +81,44 @@ export interface LaneBudget {
 /**
  * This process's token bucket, refilled by `now` (ms): synchronous, so a
  * call with a token free takes no promise. A quiet operation has its whole
- * burst to spend; a clock that goes back refills nothing meanwhile.
+ * burst to spend; a clock that goes back refills nothing meanwhile. One
+ * small object (a websocket holds one for its message rate).
  */
-export function localBudget(
-  ratePerSecond: number,
-  burst: number,
-  now: () => number = steadyScheduler.now,
-): LaneBudget & { take(): number } {
-  let tokens = burst;
-  let at = now();
-  const refill = () => {
+export class LocalBudget implements LaneBudget {
+  private tokens: number;
+  private at: number;
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = steadyScheduler.now,
+  ) {
+    this.tokens = burst;
+    this.at = now();
+  }
+
+  /** 0 when a token was free (and is now taken), else the ms until one is. */
+  take(): number {
+    this.refill();
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) * 1000) / this.ratePerSecond));
+  }
+
+  waitFor(wanted: number): number {
+    this.refill();
+    const missing = wanted - this.tokens;
+    return missing <= 0 ? 0 : (missing / this.ratePerSecond) * 1000;
+  }
+
+  private refill(): void {
+    const now = this.now; // a scheduler's `now`, called as the function it was handed
     const time = now();
-    tokens = Math.min(burst, tokens + (Math.max(0, time - at) * ratePerSecond) / 1000);
-    at = time;
-  };
-  return {
-    take: () => {
-      refill();
-      if (tokens >= 1) {
-        tokens -= 1;
-        return 0;
-      }
-      return Math.max(1, Math.ceil(((1 - tokens) * 1000) / ratePerSecond));
-    },
-    waitFor: (wanted) => {
-      refill();
-      const missing = wanted - tokens;
-      return missing <= 0 ? 0 : (missing / ratePerSecond) * 1000;
-    },
-  };
+    this.tokens = Math.min(this.burst, this.tokens + (Math.max(0, time - this.at) * this.ratePerSecond) / 1000);
+    this.at = time;
+  }
 }
 
 interface Waiter {
@@ -314,7 +323,7 @@ export class RateGovernor {
   private lane(operation: string): Lane {
     let lane = this.lanes.get(operation);
     if (!lane) {
-      const budget = this.options.sharedBudget?.(operation) ?? localBudget(this.options.ratePerSecond, this.burst, this.scheduler.now);
+      const budget = this.options.sharedBudget?.(operation) ?? new LocalBudget(this.options.ratePerSecond, this.burst, this.scheduler.now);
       lane = { budget, queues: new Map(), interactiveWaiting: 0, polls: [], pollCredit: 0 };
       this.lanes.set(operation, lane);
     }

@@ -6,10 +6,9 @@ import { gatewayError } from '../upstream/errors';
 import type { JobKind, JobOfKind, JobRead, JobStore } from '../upstream/job-store';
 import { isFinal, type JobKey } from '../upstream/records';
 import { snapshotOf, type JobEvent, type JobRecord, type Snapshot } from './job-snapshot';
-import { Mailbox } from './mailbox';
+import { JobStream, type JobStreamObserver } from './job-stream';
 import { followHolder, type WatchCoordinator } from './replicas';
 import { realScheduler, type Scheduler } from './scheduler';
-import { subscriberStream } from './stream';
 import { FINAL_REFUSALS, FirstRead, leaving, startingState } from './subscription';
 
 export type { JobEvent, WatchCoordinator };
@@ -215,43 +214,36 @@ export class JobWatcher {
         ? this.tracing?.subscription(trace, { 'er.job.kind': kind, 'er.workflow.name': key.workflowName, 'er.job.id': key.jobId })
         : undefined;
     this.observer?.subscriptions(1);
+    // A traced subscription's stream also tells its record; every other stream shares the watcher's observer.
+    const observer: JobStreamObserver | undefined = record
+      ? {
+          skipped: () => {
+            record.skip();
+            this.observer?.skipped();
+          },
+          delivered: (job) => {
+            record.deliver(job.status);
+            this.observer?.delivered?.();
+          },
+        }
+      : this.observer;
+    const stream = new JobStream(this.subscriberQueue, observer);
     // Listen before reading the current state, so no change falls between the two.
-    const mailbox = new Mailbox<JobEvent>(this.subscriberQueue, () => {
-      record?.skip();
-      this.observer?.skipped();
-    });
-    const listener = (event: Event) => mailbox.offer((event as CustomEvent<JobEvent>).detail);
-    this.events.addEventListener(id, listener);
+    this.events.addEventListener(id, stream);
+    // What the subscriber holds for as long as it stays, named through `watch` (a string per subscriber would stay too).
     const leave = leaving(signal, () => {
       release?.();
-      this.events.removeEventListener(id, listener);
-      mailbox.close();
+      this.events.removeEventListener(watch.id, stream);
+      stream.close();
       if (linked) watch.traced?.delete(linked);
       record?.end();
       watch.subscribers--;
       this.observer?.subscriptions(-1);
       if (watch.subscribers === 0) this.end(watch);
     });
-    const first = await startingState(watch.latest, watch.first, signal, leave);
-    return subscriberStream<JobRecord | GraphQLError>(leave, async (push, stop) => {
-      let last = first.seen;
-      await push(first.job);
-      record?.deliver(first.job.status);
-      this.observer?.delivered?.();
-      if (isFinal(first.job.status)) return stop();
-      for (let event = await mailbox.take(); event; event = await mailbox.take()) {
-        if ('error' in event) {
-          await push(event.error);
-          return stop();
-        }
-        if (event.seen === last) continue;
-        last = event.seen;
-        await push(event.job);
-        record?.deliver(event.job.status);
-        this.observer?.delivered?.();
-        if (isFinal(event.job.status)) return stop();
-      }
-    });
+    stream.onLeave = leave;
+    stream.start(await startingState(watch.latest, watch.first, signal, leave));
+    return stream;
   }
 
   /** Stops every poll loop (at shutdown, after the subscriptions are closed). */

@@ -1,12 +1,14 @@
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
+import { randomUUID } from 'node:crypto';
 import WebSocket from 'ws';
 import { IdMappingJobUpdatedDocument, MatchingJobUpdatedDocument } from '../generated/graphql';
 
 /**
- * The subscribers of the fan-out benchmark, in a process of their own so
- * that the gateway's heap holds only the gateway. One websocket per
- * subscriber, as browser tabs would open them. Driven by the parent over IPC.
+ * The subscribers of the fan-out benchmark, in processes of their own so
+ * that the gateway's heap and CPU hold only the gateway; the parent spreads
+ * them over several such processes. One websocket per subscriber, as browser
+ * tabs would open them. Driven by the parent over IPC.
  */
 
 export interface WatchedJob {
@@ -16,20 +18,28 @@ export interface WatchedJob {
 }
 
 export type ToClients =
-  /** `url`: one gateway, or replicas that subscribers are spread over in turn. */
-  | { subscribe: { url: string | string[]; jobs: WatchedJob[]; count: number } }
+  /** `url`: one gateway, or replicas that subscribers are spread over in turn. This process holds subscribers `first` to `first + count - 1`. */
+  | { subscribe: { url: string | string[]; jobs: WatchedJob[]; first: number; count: number } }
+  /** From now on, record receipts afresh (the measuring window starts). */
+  | { record: true }
   | { report: true }
   | { close: true }
   | { cycles: { url: string; job: WatchedJob; count: number } };
 
 export type FromClients =
-  { ready: { ms: number } } | { received: [jobIndex: number, at: number][] } | { closed: true } | { cycled: { ms: number } };
+  | { ready: { ms: number } }
+  | { recording: true }
+  /** `cpuMs`: this process's CPU time (user and system) while it recorded. */
+  | { received: [jobIndex: number, at: number][]; cpuMs: number }
+  | { closed: true }
+  | { cycled: { ms: number } };
 
 const now = () => performance.timeOrigin + performance.now();
 const CONNECT_BATCH = 250;
-let clients: Client[] = [];
+let sockets: WebSocket[] = [];
 let received: [number, number][] = [];
 let recording = false;
+let cpuAtStart = process.cpuUsage();
 
 function documentFor(job: WatchedJob): string {
   return print(job.kind === 'idMapping' ? IdMappingJobUpdatedDocument : MatchingJobUpdatedDocument);
@@ -39,37 +49,51 @@ function client(url: string): Client {
   return createClient({ url: url.replace(/^http/, 'ws') + '/graphql', webSocketImpl: WebSocket, retryAttempts: 0, keepAlive: 0 });
 }
 
-async function subscribeAll(url: string | string[], jobs: WatchedJob[], count: number): Promise<void> {
+/**
+ * One subscriber on a websocket of its own, speaking graphql-transport-ws itself rather than through graphql-ws's client:
+ * the receipt of an event is timed when its frame arrives, before any parsing, so that what is measured is the
+ * gateway's delivery and the clients' own work stays small. Each subscription has an id of its own, as real clients' do.
+ */
+function subscriber(url: string, job: WatchedJob, jobIndex: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const socket = new WebSocket(url.replace(/^http/, 'ws') + '/graphql', 'graphql-transport-ws', {
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+    });
+    sockets.push(socket);
+    let subscribed = false;
+    socket.once('open', () => socket.send('{"type":"connection_init"}'));
+    socket.once('error', reject);
+    socket.once('close', (code) => {
+      if (!subscribed) reject(new Error(`socket closed with ${code} before the first event`));
+    });
+    socket.on('message', (data: Buffer) => {
+      if (subscribed) {
+        if (recording && data.includes(NEXT)) received.push([jobIndex, now()]);
+        return;
+      }
+      const message = JSON.parse(String(data)) as { type: string; payload?: unknown };
+      if (message.type === 'connection_ack') {
+        const payload = { query: documentFor(job), variables: { workflowName: job.workflowName, jobId: job.jobId } };
+        socket.send(JSON.stringify({ id: randomUUID(), type: 'subscribe', payload }));
+      } else if (message.type === 'next') {
+        subscribed = true;
+        resolve();
+      } else {
+        reject(new Error(`unexpected first message: ${String(data)}`));
+      }
+    });
+  });
+}
+
+const NEXT = Buffer.from('"type":"next"');
+
+/** Subscribers `first` to `first + count - 1` of the run: subscriber n watches job n % jobs and calls url n % urls. */
+async function subscribeAll(url: string | string[], jobs: WatchedJob[], first: number, count: number): Promise<void> {
   const urls = Array.isArray(url) ? url : [url];
-  for (let start = 0; start < count; start += CONNECT_BATCH) {
-    const batch = Array.from({ length: Math.min(CONNECT_BATCH, count - start) }, (_, i) => start + i);
-    await Promise.all(
-      batch.map(
-        (n) =>
-          new Promise<void>((resolve, reject) => {
-            const c = client(urls[n % urls.length]);
-            clients.push(c);
-            const jobIndex = n % jobs.length;
-            const job = jobs[jobIndex];
-            let first = true;
-            c.subscribe(
-              { query: documentFor(job), variables: { workflowName: job.workflowName, jobId: job.jobId } },
-              {
-                next: () => {
-                  if (first) {
-                    first = false;
-                    resolve();
-                  } else if (recording) {
-                    received.push([jobIndex, now()]);
-                  }
-                },
-                error: reject,
-                complete: () => {},
-              },
-            );
-          }),
-      ),
-    );
+  for (let start = first; start < first + count; start += CONNECT_BATCH) {
+    const batch = Array.from({ length: Math.min(CONNECT_BATCH, first + count - start) }, (_, i) => start + i);
+    await Promise.all(batch.map((n) => subscriber(urls[n % urls.length], jobs[n % jobs.length], n % jobs.length)));
   }
 }
 
@@ -99,17 +123,33 @@ process.on('message', (message: ToClients) => {
   void (async () => {
     if ('subscribe' in message) {
       const started = now();
-      const { url, jobs, count } = message.subscribe;
-      await subscribeAll(url, jobs, count);
+      const { url, jobs, first, count } = message.subscribe;
+      await subscribeAll(url, jobs, first, count);
       recording = true;
+      cpuAtStart = process.cpuUsage();
       reply({ ready: { ms: now() - started } });
+    } else if ('record' in message) {
+      received = [];
+      recording = true;
+      cpuAtStart = process.cpuUsage();
+      reply({ recording: true });
     } else if ('report' in message) {
       recording = false;
-      reply({ received });
+      const cpu = process.cpuUsage(cpuAtStart);
+      reply({ received, cpuMs: (cpu.user + cpu.system) / 1000 });
       received = [];
     } else if ('close' in message) {
-      await Promise.all(clients.map(async (c) => c.dispose()));
-      clients = [];
+      await Promise.all(
+        sockets.map(
+          (socket) =>
+            new Promise<void>((closed) => {
+              if (socket.readyState === WebSocket.CLOSED) return closed();
+              socket.once('close', () => closed());
+              socket.close(1000);
+            }),
+        ),
+      );
+      sockets = [];
       reply({ closed: true });
     } else {
       const started = now();

@@ -1,6 +1,10 @@
 import 'reflect-metadata';
 import { fork, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+import { availableParallelism, loadavg } from 'node:os';
+import { join, resolve } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { startEmulator } from '../../src/emulator/http';
@@ -39,7 +43,8 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-class Clients {
+/** One process of subscribers (fanout-clients.ts). */
+class ClientProcess {
   private readonly child: ChildProcess;
   private readonly inbox: FromClients[] = [];
   private waiting?: () => void;
@@ -66,6 +71,54 @@ class Clients {
   }
 }
 
+/**
+ * The subscribers, spread over `processes` child processes (BENCH_CLIENT_PROCESSES, default 2), so that no one client
+ * process's backlog is counted as the gateway's delivery time, and none holds more sockets than its descriptors allow.
+ */
+class Clients {
+  private readonly processes: ClientProcess[];
+
+  constructor(processes = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2)) {
+    this.processes = Array.from({ length: Math.max(1, processes) }, () => new ClientProcess());
+  }
+
+  /** Opens `count` subscribers over all the processes; resolves once each has had its first event. */
+  async subscribe(url: string | string[], jobs: WatchedJob[], count: number): Promise<{ ms: number }> {
+    const started = now();
+    const share = Math.ceil(count / this.processes.length);
+    await Promise.all(
+      this.processes.map((p, i) =>
+        p.ask({ subscribe: { url, jobs, first: i * share, count: Math.max(0, Math.min(share, count - i * share)) } }, 'ready'),
+      ),
+    );
+    return { ms: now() - started };
+  }
+
+  /** Every process records afresh from now on: receipts before the window are not counted. */
+  async record(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.ask({ record: true }, 'recording')));
+  }
+
+  /** What every subscriber received while recording, and the client processes' CPU time meanwhile (summed). */
+  async report(): Promise<{ received: [number, number][]; cpuMs: number }> {
+    const reports = await Promise.all(this.processes.map((p) => p.ask({ report: true }, 'received')));
+    return { received: reports.flatMap((r) => r.received), cpuMs: reports.reduce((sum, r) => sum + r.cpuMs, 0) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.processes.map((p) => p.ask({ close: true }, 'closed')));
+  }
+
+  /** Subscribe/unsubscribe cycles on one socket, in the first process. */
+  cycles(url: string, job: WatchedJob, count: number) {
+    return this.processes[0].ask({ cycles: { url, job, count } }, 'cycled');
+  }
+
+  kill(): void {
+    for (const p of this.processes) p.kill();
+  }
+}
+
 async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
   const config = loadConfig({
     PORT: '0',
@@ -74,6 +127,11 @@ async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gat
     ER_EMULATOR_JOB_SECONDS: '90',
     ER_POLL_INTERVAL_MS: String(INTERVAL_MS),
     ...MANY_USERS_ONE_ADDRESS,
+    // 15,000 subscribers and the bench's own requests: one descriptor each, under the machine's 20,000.
+    ER_MAX_CONNECTIONS: '16000',
+    ER_MAX_CONNECTIONS_PER_ADDRESS: '16000',
+    // Thousands of sockets open at once on a busy machine: a client process may take longer than 3 s to send connection_init.
+    ER_WS_INIT_TIMEOUT_MS: '30000',
   });
   const gateway = await startGateway(config, {
     processMetrics: false,
@@ -131,6 +189,34 @@ interface FanoutResult {
   /** GraphQL executions of events in the window, per event published (target: 1.00, one per distinct subscription). */
   executionsPerEvent: number;
   events: number;
+  /** CPU time over the window, in % of one core: the gateway's process (the emulator's included), the client processes' together. */
+  gatewayCpu: number;
+  clientCpu: number;
+  /** The machine's 1-minute load average at the end of the window (it has os.availableParallelism() cores). */
+  load: number;
+}
+
+/**
+ * With BENCH_PROFILE_DIR set: a CPU profile of the gateway's process from now until the returned function is called,
+ * then a heap snapshot (the subscribers still connected), written to that folder as `name`.cpuprofile and .heapsnapshot.
+ */
+async function profiled(name: string): Promise<(() => Promise<void>) | undefined> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (!dir) return undefined;
+  mkdirSync(dir, { recursive: true });
+  const session = new Session();
+  session.connect();
+  const post = (method: string) =>
+    new Promise<unknown>((done, fail) => session.post(method, (err, result) => (err ? fail(err) : done(result))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return async () => {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+    // After the window, which the snapshot's pause would distort; the subscribers are still there.
+    writeHeapSnapshot(join(dir, `${name}.heapsnapshot`));
+  };
 }
 
 /** The counter's value now, summed over its series. */
@@ -145,16 +231,23 @@ async function fanout(count: number): Promise<FanoutResult> {
     try {
       gc();
       const heapBefore = heapMb();
-      const { ready } = await clients.ask({ subscribe: { url: gateway.url, jobs, count } }, 'ready');
+      const ready = await clients.subscribe(gateway.url, jobs, count);
       gc();
       const heapWith = heapMb();
+      await clients.record();
       gateway.emulator!.resetRequests();
       const executionsBefore = await counted(gateway);
+      const profile = await profiled(`fanout-${count}`);
       const started = now();
+      const cpuBefore = process.cpuUsage();
       await sleep(WINDOW_MS);
+      const cpu = process.cpuUsage(cpuBefore);
+      await profile?.();
+      const load = loadavg()[0];
       const gets = gateway.emulator!.requests('GetIdMappingJob') + gateway.emulator!.requests('GetMatchingJob');
-      const intervals = (now() - started) / INTERVAL_MS;
-      const { received } = await clients.ask({ report: true }, 'received');
+      const windowMs = now() - started;
+      const intervals = windowMs / INTERVAL_MS;
+      const { received, cpuMs: clientCpuMs } = await clients.report();
       // Events published: each job's deliveries over its subscribers (subscriber n watches job n % jobs), every subscriber getting each.
       const executions = (await counted(gateway)) - executionsBefore;
       const events = jobs.reduce((sum, _job, index) => {
@@ -167,7 +260,7 @@ async function fanout(count: number): Promise<FanoutResult> {
         const answeredAt = times.filter((t) => t <= at).at(-1) ?? at;
         return at - answeredAt;
       });
-      await clients.ask({ close: true }, 'closed');
+      await clients.close();
       while (gateway.watcher.watchedJobs > 0) await sleep(10);
       // Server sides of the sockets finish their closing handshakes after the clients are gone.
       await sleep(1000);
@@ -185,6 +278,9 @@ async function fanout(count: number): Promise<FanoutResult> {
         heapAfterCloseMb: heapMb(),
         executionsPerEvent: executions / events,
         events,
+        gatewayCpu: ((cpu.user + cpu.system) / 1000 / windowMs) * 100,
+        clientCpu: (clientCpuMs / windowMs) * 100,
+        load,
       };
     } finally {
       clients.kill();
@@ -237,7 +333,11 @@ async function sharedFanout(count: number, replicas: number) {
   const clients = new Clients();
   try {
     const jobs = await startJobs(gateways[0]);
-    const { ready } = await clients.ask({ subscribe: { url: gateways.map((g) => g.url), jobs, count } }, 'ready');
+    const ready = await clients.subscribe(
+      gateways.map((g) => g.url),
+      jobs,
+      count,
+    );
     emulator.resetRequests();
     const before = await stats();
     const started = now();
@@ -245,12 +345,12 @@ async function sharedFanout(count: number, replicas: number) {
     const intervals = (now() - started) / INTERVAL_MS;
     const gets = emulator.requests('GetIdMappingJob') + emulator.requests('GetMatchingJob');
     const after = await stats();
-    const { received } = await clients.ask({ report: true }, 'received');
+    const { received } = await clients.report();
     const latencies = received.map(([jobIndex, at]) => {
       const times = answers.get(jobs[jobIndex].jobId) ?? [];
       return at - (times.filter((t) => t <= at).at(-1) ?? at);
     });
-    await clients.ask({ close: true }, 'closed');
+    await clients.close();
     // The stats' own INFO calls are not the gateway's.
     const commands = after.total - before.total - 1;
     const events = after.publish - before.publish;
@@ -278,17 +378,17 @@ async function sharedFanout(count: number, replicas: number) {
 
 async function cycles(count: number) {
   return withGateway(new Map(), async (gateway) => {
-    const clients = new Clients();
+    const clients = new Clients(1);
     try {
       const job: WatchedJob = {
         kind: 'idMapping',
         workflowName: 'loyalty-id-map',
         jobId: gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId,
       };
-      await clients.ask({ cycles: { url: gateway.url, job, count: 200 } }, 'cycled');
+      await clients.cycles(gateway.url, job, 200);
       gc();
       const heapBefore = heapMb();
-      const { cycled } = await clients.ask({ cycles: { url: gateway.url, job, count } }, 'cycled');
+      const { cycled } = await clients.cycles(gateway.url, job, count);
       gc();
       return { count, ms: cycled.ms, watchers: gateway.watcher.watchedJobs, heapBefore, heapAfter: heapMb() };
     } finally {
@@ -327,18 +427,18 @@ async function main(): Promise<void> {
   if (only !== 'fanout') await frugality(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'frugality') return;
   if (only !== 'fanout') await abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
-  const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,10000').split(',').map(Number);
+  const sizes = (process.env.BENCH_SUBSCRIBERS ?? '1000,5000,10000,15000').split(',').map(Number);
   console.log(
-    `\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`,
+    `\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s; Node ${process.version}, ${availableParallelism()} cores; clients in ${Number(process.env.BENCH_CLIENT_PROCESSES ?? 2)} processes`,
   );
   console.log(
-    '| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) | executions per event (target 1.00) |',
+    '| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) | executions per event (target 1.00) | CPU gateway / clients (% of a core) | load (1 min) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const size of sizes) {
     const r = await fanout(size);
     console.log(
-      `| ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.getsPerInterval.toFixed(2)} | ${(r.getsPerInterval / r.jobs).toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.kbPerSubscriber.toFixed(1)} | ${r.heapBeforeMb.toFixed(1)} → ${r.heapAfterCloseMb.toFixed(1)} | ${r.executionsPerEvent.toFixed(2)} (${r.events.toFixed(1)} events) |`,
+      `| ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.getsPerInterval.toFixed(2)} | ${(r.getsPerInterval / r.jobs).toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.kbPerSubscriber.toFixed(1)} | ${r.heapBeforeMb.toFixed(1)} → ${r.heapAfterCloseMb.toFixed(1)} | ${r.executionsPerEvent.toFixed(2)} (${r.events.toFixed(1)} events) | ${r.gatewayCpu.toFixed(0)} / ${r.clientCpu.toFixed(0)} | ${r.load.toFixed(2)} |`,
     );
   }
   const c = await cycles(Number(process.env.BENCH_CYCLES ?? 10_000));

@@ -45,6 +45,8 @@ export interface TestGatewayOptions {
   idempotencyStore?: IdempotencyStore;
   /** The caches' clock, in ms. */
   now?: () => number;
+  /** Told of each query answered without Apollo's pipeline (see GatewayOptions.onDirectAnswer). */
+  onDirectAnswer?: () => void;
 }
 
 type LogLine = Record<string, unknown>;
@@ -99,6 +101,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     logger: options.logger,
     idempotencyStore: options.idempotencyStore,
     now: options.now,
+    onDirectAnswer: options.onDirectAnswer,
     processMetrics: false,
   });
   const close = leftover(() => gateway.close());

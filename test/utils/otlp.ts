@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { leftover } from './leftovers';
 import { until } from './wait';
@@ -78,6 +78,8 @@ export interface OtlpReceiver {
   waitForPoints(match: (point: ReceivedPoint) => boolean): Promise<ReceivedPoint[]>;
   /** Every request body received, as sent. */
   bodies: string[];
+  /** Every export's path and headers, in the order received. */
+  requests: { path: string; headers: IncomingHttpHeaders }[];
   /** Waits until spans matching `match` have arrived, and returns them. */
   waitFor(match: (span: ReceivedSpan) => boolean, count?: number): Promise<ReceivedSpan[]>;
   close(): Promise<void>;
@@ -117,8 +119,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   /** Each export's data points, so a wait sees one export's values together. */
   const exports: ReceivedPoint[][] = [];
   const bodies: string[] = [];
+  const requests: { path: string; headers: IncomingHttpHeaders }[] = [];
   const arrived = new EventEmitter();
   const server = createServer((request, response) => {
+    requests.push({ path: String(request.url), headers: request.headers });
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -199,6 +203,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     spans,
     points,
     bodies,
+    requests,
     async waitForPoints(match) {
       const latest = () => [...exports].reverse().find((received) => received.some(match));
       await until(() => latest() !== undefined, { emitter: arrived, event: 'spans' });
@@ -210,4 +215,33 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     },
     close,
   };
+}
+
+/** A collector that accepts connections and requests and never answers one: what a hung or overloaded collector looks like. */
+export interface HangingCollector {
+  /** For OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:PORT */
+  url: string;
+  /** The path of every request received so far (`/v1/traces`, `/v1/metrics`). */
+  paths: string[];
+  /** Emits `request` at each request, once it is in `paths`. */
+  arrived: EventEmitter;
+}
+
+/** Starts a hanging collector on an ephemeral loopback port; its connections are cut and it is closed after the test. */
+export async function startHangingCollector(): Promise<HangingCollector> {
+  const paths: string[] = [];
+  const arrived = new EventEmitter();
+  const server = createServer((request) => {
+    paths.push(String(request.url));
+    arrived.emit('request');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  leftover(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, paths, arrived };
 }
