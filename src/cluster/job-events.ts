@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { Redis } from 'ioredis';
 import type { JobEvents } from '../watch/job-watcher';
@@ -26,6 +27,8 @@ export class ClusterJobEvents extends EventTarget implements JobEvents {
 
   constructor(private readonly redis: SharedRedis) {
     super();
+    // One listener per subscriber of a job: thousands are expected, and Node's warning past 10 would say otherwise.
+    setMaxListeners(0, this);
     // A connection in subscriber mode of its own; it resubscribes by itself after a reconnect, a failover, or (on a cluster) the loss of the node it listened on.
     this.subscriber = redis.subscriber();
     const quiet =

@@ -6,7 +6,8 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import pino from 'pino';
+import { connectRedis } from '../../src/cluster/redis';
 import { startEmulator } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
@@ -148,7 +149,8 @@ async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gat
   }
 }
 
-async function startJobs(gateway: Gateway): Promise<WatchedJob[]> {
+/** Two running jobs and a quiet one, started through `gateway`, on `state`: the emulator behind it (embedded, or the one replicas share). */
+async function startJobs(gateway: Gateway, state = gateway.emulator!.state): Promise<WatchedJob[]> {
   const post = async (query: string) => {
     const res = await fetch(`${gateway.url}/graphql`, {
       method: 'POST',
@@ -171,7 +173,7 @@ async function startJobs(gateway: Gateway): Promise<WatchedJob[]> {
     { kind: 'idMapping', workflowName: 'customer-id-map', jobId: idMapping.startIdMappingJob.jobId },
     { kind: 'matching', workflowName: 'customer-matching', jobId: matching.startMatchingJob.jobId },
     // A job that never changes: its subscribers cost polls but receive nothing after the first event.
-    { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: gateway.emulator!.state.holdRunning('idMapping', 'loyalty-id-map').jobId },
+    { kind: 'idMapping', workflowName: 'loyalty-id-map', jobId: state.holdRunning('idMapping', 'loyalty-id-map').jobId },
   ];
 }
 
@@ -321,18 +323,20 @@ async function sharedFanout(count: number, replicas: number) {
     ...MANY_USERS_ONE_ADDRESS,
   });
   const gateways = await Promise.all(Array.from({ length: replicas }, () => startGateway(config, { processMetrics: false })));
-  const redis = new Redis(redisUrl);
+  // Any form ER_REDIS_URL takes (one server, Sentinel, a cluster): the counts are summed over every primary.
+  const redis = await connectRedis({ url: redisUrl, prefix: '', logger: pino({ level: 'silent' }) });
+  const primaries = 'nodes' in redis.client ? redis.client.nodes('master') : [redis.client];
   const stats = async () => {
-    const info = await redis.info('commandstats');
-    const calls = [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)];
+    const infos = await Promise.all(primaries.map((node) => node.info('commandstats')));
+    const calls = infos.flatMap((info) => [...info.matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)]);
     return {
       total: calls.reduce((sum, [, , n]) => sum + Number(n), 0),
-      publish: Number(calls.find(([, name]) => name === 'publish')?.[2] ?? 0),
+      publish: calls.filter(([, name]) => name === 'publish').reduce((sum, [, , n]) => sum + Number(n), 0),
     };
   };
   const clients = new Clients();
   try {
-    const jobs = await startJobs(gateways[0]);
+    const jobs = await startJobs(gateways[0], emulator.state);
     const ready = await clients.subscribe(
       gateways.map((g) => g.url),
       jobs,
@@ -369,9 +373,12 @@ async function sharedFanout(count: number, replicas: number) {
   } finally {
     clients.kill();
     await Promise.all(gateways.map((g) => g.close()));
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    // On a cluster each primary holds its own slots' keys.
+    for (const node of primaries) {
+      const keys = await node.keys(`${prefix}*`);
+      if (keys.length > 0) await node.del(...keys);
+    }
+    await redis.close();
     await emulator.close();
   }
 }
