@@ -149,8 +149,6 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     schema,
     // The session times connection_init itself (see SocketSession).
     connectionInitWaitTimeout: 0,
-    // A subscription's message stays with graphql-ws for the subscription's life: its query is the gate's copy, not one per subscriber.
-    jsonMessageReviver: (key, value: unknown) => (key === 'query' && typeof value === 'string' ? options.gate.sharedText(value) : value),
     onConnect: async (ctx) => {
       const payload = ctx.connectionParams ?? {};
       const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
@@ -208,6 +206,9 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     onSubscribe: (ctx, _id, payload) => {
       const admitted = options.gate.admit(payload, (...refused) => options.refusedStarts(ctx.extra.caller!, ...refused));
       if (Array.isArray(admitted)) return admitted as GraphQLError[];
+      // The subscribe message stays with graphql-ws for the subscription's life: its query becomes the gate's copy, not one per
+      // subscriber. Set here, not by a JSON reviver, which V8 runs recursively: 40,000-deep variables overflowed it (4400).
+      if (typeof payload.query === 'string') (payload as { query: string }).query = options.gate.sharedText(payload.query);
       return {
         schema,
         document: admitted as DocumentNode,
