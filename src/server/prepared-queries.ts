@@ -13,6 +13,7 @@ import { LRUCache } from 'lru-cache';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ObservedOperation } from '../observe/operation';
+import { documentBytes } from './document-store';
 import { operationRefusal, type SchemaPosture } from './limits';
 import { retryAfterOf } from './retry-after';
 import type { UpstreamCost } from './upstream-cost';
@@ -34,7 +35,7 @@ const { newCachePolicy } = load('./cachePolicy.js') as { newCachePolicy: () => C
 
 /** Queries remembered, by text and operation name: clients send the same few. @default 500 */
 const PLANS = 500;
-/** Memory for them at most, reckoned as ten bytes of parsed document per character of text (least recently used out first). @default 16 MiB */
+/** The heap their documents hold at most, as documentBytes reckons it (least recently used out first). @default 16 MiB */
 const PLANS_BYTES = 16 * 2 ** 20;
 /** Accept headers whose content type is known, at most: clients send a handful. @default 32 */
 const ACCEPTS = 32;
@@ -105,7 +106,7 @@ export class PreparedQueries<C extends ObservedContext> {
   private readonly plans = new LRUCache<string, Plan>({
     max: PLANS,
     maxSize: PLANS_BYTES,
-    sizeCalculation: (plan) => 10 * plan.source.length,
+    sizeCalculation: (plan) => documentBytes(plan.document),
   });
   /** Apollo's content type by the Accept header it was chosen for. */
   private readonly contentTypes = new Map<string, string>();
