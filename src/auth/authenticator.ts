@@ -3,7 +3,7 @@ import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTV
 import type { Logger } from 'pino';
 import type { ApiKeyEntry } from './api-keys';
 import { SettingError } from '../settings/files';
-import { KeySetUnavailable, RemoteKeySet } from './jwks';
+import { KeySetUnavailable, RemoteKeySet, type KeysUsed } from './jwks';
 import { ANONYMOUS, type Principal } from './principal';
 import { VerifiedCredentials } from './verified-credentials';
 
@@ -77,6 +77,8 @@ export interface AuthenticatorOptions {
 }
 
 const JWKS_CACHE_MS = 10 * 60_000;
+/** A public key from a file: one generation, for the process's life. */
+const FIXED_KEY = { generation: 0, freshUntil: Infinity };
 
 /**
  * Turns credentials into a principal. Contract: with no mode (ER_AUTH=none)
@@ -86,8 +88,8 @@ const JWKS_CACHE_MS = 10 * 60_000;
  * API keys are stored as SHA-256 hashes, looked up by the hash of the key
  * presented. A credential that passed its check is remembered (see
  * VerifiedCredentials): a token until it expires, and no longer than the
- * key set it was checked against is used without a fetch; an API key for
- * the process's life.
+ * key set it was checked against is used without a fetch, nor past the next
+ * fetch of the key set; an API key for the process's life.
  */
 export class Authenticator {
   private readonly modes: ReadonlySet<AuthMode>;
@@ -100,9 +102,10 @@ export class Authenticator {
 
   private constructor(
     options: AuthenticatorOptions,
-    private readonly jwtKey: KeyLike | JWTVerifyGetKey | undefined,
-    /** Until when (epoch ms) a check against the keys at hand holds: while a fetched key set is used without a fetch; a fixed key, always. */
-    private readonly keysFreshUntil: () => number,
+    /** The key (or jose's lookup) for one check, which tells `used` the key set that answered. */
+    private readonly jwtKey: ((used: (keys: KeysUsed) => void) => KeyLike | JWTVerifyGetKey) | undefined,
+    /** The generation of the keys at hand: a token remembered from another is checked anew. */
+    private readonly keysGeneration: () => number,
   ) {
     this.modes = new Set(options.modes);
     this.now = options.now ?? Date.now;
@@ -118,8 +121,8 @@ export class Authenticator {
   }
 
   static async create(options: AuthenticatorOptions): Promise<Authenticator> {
-    let key: KeyLike | JWTVerifyGetKey | undefined;
-    let keysFreshUntil = () => Infinity;
+    let key: ((used: (keys: KeysUsed) => void) => KeyLike | JWTVerifyGetKey) | undefined;
+    let keysGeneration = () => FIXED_KEY.generation;
     if (options.modes.includes('jwt')) {
       const jwt = options.jwt;
       if (jwt?.jwksUrl) {
@@ -132,11 +135,15 @@ export class Authenticator {
           now: options.now,
           logger: options.logger,
         });
-        key = keySet.getKey;
-        keysFreshUntil = () => keySet.freshUntil;
+        key = (used) => keySet.keyLookup(used);
+        keysGeneration = () => keySet.generation;
       } else if (jwt?.publicKeyPem) {
         try {
-          key = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
+          const fixed = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
+          key = (used) => {
+            used(FIXED_KEY);
+            return fixed;
+          };
         } catch (err) {
           throw new SettingError(`ER_JWT_PUBLIC_KEY_FILE: not a public key (SPKI PEM) for ${jwt.algorithms[0]}: ${(err as Error).message}`);
         }
@@ -147,7 +154,7 @@ export class Authenticator {
     if (options.modes.includes('apikey') && (options.apiKeys ?? []).length === 0) {
       throw new SettingError('ER_AUTH=apikey needs keys: set ER_API_KEYS_FILE or ER_API_KEYS.');
     }
-    return new Authenticator(options, key, keysFreshUntil);
+    return new Authenticator(options, key, keysGeneration);
   }
 
   /** False with ER_AUTH=none. */
@@ -174,12 +181,14 @@ export class Authenticator {
   }
 
   private async verifyToken(token: string): Promise<Principal> {
-    const known = this.verifiedTokens.get(token);
+    const known = this.verifiedTokens.get(token, this.keysGeneration());
     if (known) return known;
     const jwt = this.jwt!;
     let payload: JWTPayload;
+    // The key set that answered the check, not the one at hand after it: a fetch that ends during the check lends it neither its generation nor its time.
+    let used: KeysUsed | undefined;
     try {
-      ({ payload } = await jwtVerify(token, this.jwtKey as JWTVerifyGetKey, {
+      ({ payload } = await jwtVerify(token, this.jwtKey!((keys) => (used = keys)) as JWTVerifyGetKey, {
         issuer: jwt.issuer,
         audience: jwt.audience,
         algorithms: jwt.algorithms,
@@ -206,8 +215,8 @@ export class Authenticator {
       scopes: listClaim(payload.scope ?? payload.scp),
       expiresAt,
     };
-    // Once the key set is due to be fetched again, a key may have been withdrawn: the token is checked anew, as the keys' grace and faults decide.
-    this.verifiedTokens.set(token, principal, Math.min(expiresAt, this.keysFreshUntil()));
+    // Once the key set is due to be fetched again, or has been (a key may have been withdrawn), the token is checked anew.
+    if (used) this.verifiedTokens.set(token, principal, Math.min(expiresAt, used.freshUntil), used.generation);
     return principal;
   }
 
