@@ -77,6 +77,11 @@ export interface AuthenticatorOptions {
 }
 
 const JWKS_CACHE_MS = 10 * 60_000;
+/** The longest token taken: a token is a few hundred bytes, a big one of many groups a few KB. @default 8 KiB */
+export const MAX_TOKEN_CHARS = 8192;
+/** A JWS in compact form, each part strict base64url: jose reads past junk in the signature part (`=`, `!`), which made one valid token any number of strings. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
 /** A public key from a file: one generation, for the process's life. */
 const FIXED_KEY = { generation: 0, freshUntil: Infinity };
 
@@ -181,7 +186,11 @@ export class Authenticator {
   }
 
   private async verifyToken(token: string): Promise<Principal> {
-    const known = this.verifiedTokens.get(token, this.keysGeneration());
+    if (token.length > MAX_TOKEN_CHARS || !COMPACT_JWS.test(token)) {
+      throw new AuthenticationError('invalid', 'The token is not valid for this gateway.', true);
+    }
+    const remembered = rememberedAs(token);
+    const known = this.verifiedTokens.get(remembered, this.keysGeneration());
     if (known) return known;
     const jwt = this.jwt!;
     let payload: JWTPayload;
@@ -216,7 +225,7 @@ export class Authenticator {
       expiresAt,
     };
     // Once the key set is due to be fetched again, or has been (a key may have been withdrawn), the token is checked anew.
-    if (used) this.verifiedTokens.set(token, principal, Math.min(expiresAt, used.freshUntil), used.generation);
+    if (used) this.verifiedTokens.set(remembered, principal, Math.min(expiresAt, used.freshUntil), used.generation);
     return principal;
   }
 
@@ -229,6 +238,18 @@ export class Authenticator {
     this.verifiedKeys.set(key, principal, Infinity);
     return principal;
   }
+}
+
+/**
+ * What a token is remembered by: the SHA-256 of its text with the signature
+ * re-encoded, since the unused low bits of the signature's last base64url
+ * character are ignored when it is decoded (up to 16 spellings of one
+ * token); so one valid token is one entry, and no token's text is kept.
+ */
+function rememberedAs(token: string): string {
+  const signatureAt = token.lastIndexOf('.') + 1;
+  const signature = Buffer.from(token.slice(signatureAt), 'base64url').toString('base64url');
+  return createHash('sha256').update(token.slice(0, signatureAt)).update(signature).digest('base64url');
 }
 
 function listClaim(value: unknown): string[] {

@@ -5,7 +5,8 @@ import type { Principal } from './principal';
 export const VERIFIED_CREDENTIALS_MAX = 5000;
 
 /**
- * Principals of credentials already checked, by the credential itself, so
+ * Principals of credentials already checked, by the key the authenticator
+ * names each by (a token's SHA-256, never its text), so
  * that a client sending the same token on every request pays for one
  * signature check, not one per request. Contract: an entry is stored only
  * after a full check succeeded, with the generation of the signing keys the
