@@ -141,6 +141,16 @@ describe('what Apollo still answers', () => {
     expect(counted.direct).toBe(1);
   });
 
+  test('an OPTIONS with the body of a query Apollo answered is refused as Apollo refuses it (405), not answered', async () => {
+    const { t, counted } = await gateway();
+    const body = JSON.stringify({ query: '{ __typename }' });
+    await sameTwice(t, counted, body);
+    const options = await fetch(t.endpoint, { method: 'OPTIONS', headers: { 'content-type': 'application/json' }, body });
+    expect(options.status).toBe(405);
+    expect(await options.text()).not.toContain('"data"');
+    expect(counted.direct).toBe(1);
+  });
+
   test('mutations, extensions, other content types and the router are never answered here', async () => {
     const { t, counted } = await gateway();
     const typename = { query: '{ __typename }' };

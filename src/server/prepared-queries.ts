@@ -132,7 +132,9 @@ export class PreparedQueries<C extends ObservedContext> {
   }
 
   /** The request, ready to be answered here, or undefined when Apollo must answer it. Has no effect: counts nothing, refuses nothing. */
-  prepare(body: unknown, headers: Record<string, string | string[] | undefined>): PreparedRequest | undefined {
+  prepare(method: string, body: unknown, headers: Record<string, string | string[] | undefined>): PreparedRequest | undefined {
+    // Apollo answers a POST's body only: any other method with the same body it refuses (an OPTIONS with 405).
+    if (method !== 'POST') return undefined;
     if (headers['apollo-federation-include-trace'] !== undefined || headers['x-router-secret'] !== undefined) return undefined;
     const type = headers['content-type'];
     if (type !== 'application/json' && (typeof type !== 'string' || type.toLowerCase() !== 'application/json; charset=utf-8'))
