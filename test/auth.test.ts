@@ -652,7 +652,7 @@ describe('signing keys', () => {
     }
   });
 
-  test('an API key is looked up once; a wrong key is refused every time', async () => {
+  test('an API key names its principal by its hash, the same every time; a wrong key is refused every time', async () => {
     const key = newApiKey();
     const authenticator = await Authenticator.create({
       modes: ['apikey'],

@@ -94,7 +94,7 @@ const FIXED_KEY = { generation: 0, freshUntil: Infinity };
  * presented. A credential that passed its check is remembered (see
  * VerifiedCredentials): a token until it expires, and no longer than the
  * key set it was checked against is used without a fetch, nor past the next
- * fetch of the key set; an API key for the process's life.
+ * fetch of the key set. An API key is not remembered: its hash is its lookup.
  */
 export class Authenticator {
   private readonly modes: ReadonlySet<AuthMode>;
@@ -103,7 +103,6 @@ export class Authenticator {
   private readonly keyPrincipals: ReadonlyMap<string, Principal>;
   private readonly jwt?: JwtSettings;
   private readonly verifiedTokens: VerifiedCredentials;
-  private readonly verifiedKeys: VerifiedCredentials;
 
   private constructor(
     options: AuthenticatorOptions,
@@ -122,7 +121,6 @@ export class Authenticator {
       ]),
     );
     this.verifiedTokens = new VerifiedCredentials(this.now);
-    this.verifiedKeys = new VerifiedCredentials(this.now);
   }
 
   static async create(options: AuthenticatorOptions): Promise<Authenticator> {
@@ -230,12 +228,10 @@ export class Authenticator {
   }
 
   private checkKey(key: string): Principal {
-    const known = this.verifiedKeys.get(key);
-    if (known) return known;
+    // Not remembered, so its text is kept nowhere: the hash costs a microsecond.
     // Looked up by its hash: how long the lookup takes depends on the hash, which says nothing of any stored key.
     const principal = this.keyPrincipals.get(createHash('sha256').update(key).digest('hex'));
     if (!principal) throw new AuthenticationError('invalid', 'The API key is not valid for this gateway.');
-    this.verifiedKeys.set(key, principal, Infinity);
     return principal;
   }
 }

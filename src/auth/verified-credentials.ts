@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Principal } from './principal';
 
-/** Tokens (or API keys) remembered at most, least recently used out first. @default 5000 */
+/** Tokens remembered at most, least recently used out first. @default 5000 */
 export const VERIFIED_CREDENTIALS_MAX = 5000;
 
 /**
