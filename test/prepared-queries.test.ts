@@ -151,6 +151,14 @@ describe('what Apollo still answers', () => {
     expect(counted.direct).toBe(1);
   });
 
+  test("a query whose parsed document holds more than the plans may (its tokens reckoned, comments too) is Apollo's every time", async () => {
+    const { t, counted } = await gateway({ ER_BODY_LIMIT_BYTES: String(2 * 2 ** 20) });
+    // 1 MB of text, 500,000 comment tokens: about 45 MiB of heap once parsed, past the plans' 16 MiB (it was reckoned at 10 MB).
+    const body = { query: `{ __typename }${'#\n'.repeat(500_000)}` };
+    for (let i = 0; i < 2; i++) expect((await send(t, body)).status).toBe(200);
+    expect(counted.direct).toBe(0);
+  });
+
   test('mutations, extensions, other content types and the router are never answered here', async () => {
     const { t, counted } = await gateway();
     const typename = { query: '{ __typename }' };
