@@ -105,6 +105,13 @@ describe('a query answered again without Apollo', () => {
   });
 });
 
+test('made-up Accept headers do not keep a new one from being answered directly: the least recently used are let go', async () => {
+  const { t, counted } = await gateway();
+  const typename = { query: '{ __typename }' };
+  for (let i = 0; i < 40; i++) expect((await send(t, typename, { accept: `application/json, x/made-up-${i}` })).status).toBe(200);
+  await sameTwice(t, counted, typename, { accept: 'application/graphql-response+json, application/json' });
+});
+
 describe('what Apollo still answers', () => {
   test('variables that do not coerce: 400 from Apollo, however often', async () => {
     const { t, counted } = await gateway();

@@ -37,7 +37,7 @@ const { newCachePolicy } = load('./cachePolicy.js') as { newCachePolicy: () => C
 const PLANS = 500;
 /** The heap their documents hold at most, as documentBytes reckons it (least recently used out first). @default 16 MiB */
 const PLANS_BYTES = 16 * 2 ** 20;
-/** Accept headers whose content type is known, at most: clients send a handful. @default 32 */
+/** Accept headers whose content type is known, at most (least recently used out first): clients send a handful. @default 32 */
 const ACCEPTS = 32;
 /** Apollo's content type for a request with no Accept header. */
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -108,8 +108,8 @@ export class PreparedQueries<C extends ObservedContext> {
     maxSize: PLANS_BYTES,
     sizeCalculation: (plan) => documentBytes(plan.document),
   });
-  /** Apollo's content type by the Accept header it was chosen for. */
-  private readonly contentTypes = new Map<string, string>();
+  /** Apollo's content type by the Accept header it was chosen for: made-up headers pass through without keeping out the ones in use. */
+  private readonly contentTypes = new LRUCache<string, string>({ max: ACCEPTS });
 
   constructor(private readonly options: PreparedQueriesOptions<C>) {}
 
@@ -128,7 +128,7 @@ export class PreparedQueries<C extends ObservedContext> {
   /** Apollo answered a POST with this Accept header with `contentType`, status 200: POSTs with the same header get the same. */
   learnContentType(accept: string | undefined, contentType: string | undefined): void {
     if (accept === undefined || accept === '' || contentType === undefined || this.contentTypes.has(accept)) return;
-    if (this.contentTypes.size < ACCEPTS) this.contentTypes.set(accept, contentType);
+    this.contentTypes.set(accept, contentType);
   }
 
   /** The request, ready to be answered here, or undefined when Apollo must answer it. Has no effect: counts nothing, refuses nothing. */
