@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
+import { getHeapSnapshot } from 'node:v8';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -39,6 +42,38 @@ function printed(stdout: string): { key: string; inline: string; fileEntry: stri
 }
 
 const READ_ID_MAP = '{ idMappingWorkflows { nodes { workflowName } } }';
+
+/** POSTs `{ __typename }` with `key` as X-API-Key, written as bytes (no string of the key in this process); the answer's status. */
+async function postWithKey(url: string, key: Buffer): Promise<number> {
+  const { hostname, port } = new URL(url);
+  const body = JSON.stringify({ query: '{ __typename }' });
+  const socket = connect(Number(port), hostname);
+  const head = `POST /graphql HTTP/1.1\r\nhost: ${hostname}:${port}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: ${body.length}\r\nx-api-key: `;
+  socket.end(Buffer.concat([Buffer.from(head), key, Buffer.from(`\r\n\r\n${body}`)]));
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  return Number(/^HTTP\/1\.1 (\d+)/.exec(Buffer.concat(chunks).toString('latin1'))![1]);
+}
+
+async function heapSnapshot(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of getHeapSnapshot()) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+test("an API key that let requests in is kept nowhere on the gateway's heap, only its hash", async () => {
+  // Made and sent as bytes: the test holds no string of it either, so the heap shows only what the gateway kept.
+  const key = Buffer.from(randomBytes(32).toString('base64url'));
+  const sha256 = createHash('sha256').update(key).digest('hex');
+  const policy = writeTempFile('policy.yaml', { grants: [{ to: { apiKeys: ['ci'] }, workflows: ['*'], actions: ['read'] }] });
+  const t = await startTestGateway({ env: { ER_AUTH: 'apikey', ER_API_KEYS: `ci:${sha256}`, ER_POLICY_FILE: policy } });
+  for (let i = 0; i < 3; i++) expect(await postWithKey(t.gateway.url, key)).toBe(200);
+  const heap = await heapSnapshot();
+  expect(heap.includes(sha256)).toBe(true);
+  expect(heap.includes(key)).toBe(false);
+  await t.close();
+  // A heap snapshot of the whole test process takes half a minute on a shared machine.
+}, 120_000);
 const READ_MATCHING = '{ matchingWorkflows { nodes { workflowName } } }';
 
 test('npm run api-key prints a new key once, with the ER_API_KEYS entry and the ER_API_KEYS_FILE entry that let it in, groups and all', async () => {

@@ -103,6 +103,19 @@ describe('authentication', () => {
     expect(t.emulator.requests()).toBe(0);
   });
 
+  test('a valid token with junk in its signature part, or longer than 8 KiB, is 401 invalid_token, where jose would take it', async () => {
+    const token = as.analyst.authorization.slice('Bearer '.length);
+    const long = await issuer.sign('ana', { groups: ['analysts', ...Array.from({ length: 900 }, (_, i) => `group-${i}`)] });
+    expect(long.length).toBeGreaterThan(8192);
+    for (const sent of [`${token}=`, `${token}!`, `${token}$`, `${token}${'='.repeat(8000)}`, long]) {
+      const res = await t.post(JOB, vars(job('customer-id-map', 1)), { authorization: `Bearer ${sent}` });
+      expect(res.status).toBe(401);
+      expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
+    }
+    expect(t.emulator.requests()).toBe(0);
+    expect((await t.post(JOB, vars(job('customer-id-map', 1)), as.analyst)).status).toBe(200);
+  });
+
   test('a token whose groups are granted the workflow reads it; an API key reads what its name is granted', async () => {
     const byToken = await t.post(JOB, vars(job('customer-id-map', 1)), as.analyst);
     expect(byToken.errors).toBeUndefined();
@@ -603,6 +616,22 @@ describe('signing keys', () => {
     }
   });
 
+  test("the spellings of one signature (its last character's unused bits) are one remembered token, not one each", async () => {
+    const own = await startIssuer();
+    try {
+      const authenticator = await Authenticator.create(settings(own));
+      const token = await own.sign('ana');
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+      // An ES256 signature is 64 bytes in 86 characters: the last one's two low bits are not read.
+      const respelled = token.slice(0, -1) + alphabet[alphabet.indexOf(token.at(-1)!) ^ 1];
+      expect(respelled).not.toBe(token);
+      const first = await authenticator.authenticate({ bearer: token });
+      expect(await authenticator.authenticate({ bearer: respelled })).toBe(first);
+    } finally {
+      await own.close();
+    }
+  });
+
   test('a remembered token is checked anew once its key set is due to be fetched again', async () => {
     const own = await startIssuer();
     const now = new ManualClock(Date.now());
@@ -623,7 +652,7 @@ describe('signing keys', () => {
     }
   });
 
-  test('an API key is looked up once; a wrong key is refused every time', async () => {
+  test('an API key names its principal by its hash, the same every time; a wrong key is refused every time', async () => {
     const key = newApiKey();
     const authenticator = await Authenticator.create({
       modes: ['apikey'],

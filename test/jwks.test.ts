@@ -125,6 +125,27 @@ test('a websocket whose token cannot be checked is closed with 1013 (clients ret
   await client.dispose();
 });
 
+describe('a withdrawn key', () => {
+  test('a remembered token signed with a key the JWKS no longer publishes is refused once the key set is fetched again', async () => {
+    const s = await setup();
+    expect((await timed(s)).res.status).toBe(200);
+    expect((await timed(s)).res.status).toBe(200);
+    await s.issuer.rotate();
+    s.issuer.withdrawOld();
+    // Past the cooldown, a token naming the new key causes a fetch: the set now holds k2 only.
+    await s.scheduler.advance(31_000);
+    const rotated = await s.issuer.sign('ana', { groups: ['analysts'], exp: 30 * 86_400 });
+    expect((await s.g.post(WORKFLOW, undefined, { authorization: `Bearer ${rotated}` })).status).toBe(200);
+    expect(s.issuer.fetches).toBe(2);
+    const fresh = await s.issuer.signWithdrawn('ana', { groups: ['analysts'], exp: 30 * 86_400 });
+    expect((await s.g.post(WORKFLOW, undefined, { authorization: `Bearer ${fresh}` })).status).toBe(401);
+    // The token remembered from before the fetch is checked anew against the new set, as a new one is.
+    const remembered = await timed(s);
+    expect(remembered.res.status).toBe(401);
+    expect(remembered.res.headers.get('www-authenticate')).toContain('invalid_token');
+  });
+});
+
 describe('the grace period', () => {
   test('after a good fetch, a failing JWKS leaves the last key set in use for the grace past its ten minutes; 503 after', async () => {
     const s = await setup({ ER_JWT_JWKS_GRACE_MS: String(5 * MINUTE) });

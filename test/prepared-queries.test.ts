@@ -105,6 +105,13 @@ describe('a query answered again without Apollo', () => {
   });
 });
 
+test('made-up Accept headers do not keep a new one from being answered directly: the least recently used are let go', async () => {
+  const { t, counted } = await gateway();
+  const typename = { query: '{ __typename }' };
+  for (let i = 0; i < 40; i++) expect((await send(t, typename, { accept: `application/json, x/made-up-${i}` })).status).toBe(200);
+  await sameTwice(t, counted, typename, { accept: 'application/graphql-response+json, application/json' });
+});
+
 describe('what Apollo still answers', () => {
   test('variables that do not coerce: 400 from Apollo, however often', async () => {
     const { t, counted } = await gateway();
@@ -139,6 +146,24 @@ describe('what Apollo still answers', () => {
     const posted = await send(t, { query: '{ __typename }' }, accept);
     expect(posted.headers).toContainEqual(['content-type', 'application/json; charset=utf-8']);
     expect(counted.direct).toBe(1);
+  });
+
+  test('an OPTIONS with the body of a query Apollo answered is refused as Apollo refuses it (405), not answered', async () => {
+    const { t, counted } = await gateway();
+    const body = JSON.stringify({ query: '{ __typename }' });
+    await sameTwice(t, counted, body);
+    const options = await fetch(t.endpoint, { method: 'OPTIONS', headers: { 'content-type': 'application/json' }, body });
+    expect(options.status).toBe(405);
+    expect(await options.text()).not.toContain('"data"');
+    expect(counted.direct).toBe(1);
+  });
+
+  test("a query whose parsed document holds more than the plans may (its tokens reckoned, comments too) is Apollo's every time", async () => {
+    const { t, counted } = await gateway({ ER_BODY_LIMIT_BYTES: String(2 * 2 ** 20) });
+    // 1 MB of text, 500,000 comment tokens: about 45 MiB of heap once parsed, past the plans' 16 MiB (it was reckoned at 10 MB).
+    const body = { query: `{ __typename }${'#\n'.repeat(500_000)}` };
+    for (let i = 0; i < 2; i++) expect((await send(t, body)).status).toBe(200);
+    expect(counted.direct).toBe(0);
   });
 
   test('mutations, extensions, other content types and the router are never answered here', async () => {

@@ -3,7 +3,7 @@ import { errors as joseErrors, importSPKI, jwtVerify, type JWTPayload, type JWTV
 import type { Logger } from 'pino';
 import type { ApiKeyEntry } from './api-keys';
 import { SettingError } from '../settings/files';
-import { KeySetUnavailable, RemoteKeySet } from './jwks';
+import { KeySetUnavailable, RemoteKeySet, type KeysUsed } from './jwks';
 import { ANONYMOUS, type Principal } from './principal';
 import { VerifiedCredentials } from './verified-credentials';
 
@@ -77,6 +77,13 @@ export interface AuthenticatorOptions {
 }
 
 const JWKS_CACHE_MS = 10 * 60_000;
+/** The longest token taken: a token is a few hundred bytes, a big one of many groups a few KB. @default 8 KiB */
+export const MAX_TOKEN_CHARS = 8192;
+/** A JWS in compact form, each part strict base64url: jose reads past junk in the signature part (`=`, `!`), which made one valid token any number of strings. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+
+/** A public key from a file: one generation, for the process's life. */
+const FIXED_KEY = { generation: 0, freshUntil: Infinity };
 
 /**
  * Turns credentials into a principal. Contract: with no mode (ER_AUTH=none)
@@ -86,8 +93,8 @@ const JWKS_CACHE_MS = 10 * 60_000;
  * API keys are stored as SHA-256 hashes, looked up by the hash of the key
  * presented. A credential that passed its check is remembered (see
  * VerifiedCredentials): a token until it expires, and no longer than the
- * key set it was checked against is used without a fetch; an API key for
- * the process's life.
+ * key set it was checked against is used without a fetch, nor past the next
+ * fetch of the key set. An API key is not remembered: its hash is its lookup.
  */
 export class Authenticator {
   private readonly modes: ReadonlySet<AuthMode>;
@@ -96,13 +103,13 @@ export class Authenticator {
   private readonly keyPrincipals: ReadonlyMap<string, Principal>;
   private readonly jwt?: JwtSettings;
   private readonly verifiedTokens: VerifiedCredentials;
-  private readonly verifiedKeys: VerifiedCredentials;
 
   private constructor(
     options: AuthenticatorOptions,
-    private readonly jwtKey: KeyLike | JWTVerifyGetKey | undefined,
-    /** Until when (epoch ms) a check against the keys at hand holds: while a fetched key set is used without a fetch; a fixed key, always. */
-    private readonly keysFreshUntil: () => number,
+    /** The key (or jose's lookup) for one check, which tells `used` the key set that answered. */
+    private readonly jwtKey: ((used: (keys: KeysUsed) => void) => KeyLike | JWTVerifyGetKey) | undefined,
+    /** The generation of the keys at hand: a token remembered from another is checked anew. */
+    private readonly keysGeneration: () => number,
   ) {
     this.modes = new Set(options.modes);
     this.now = options.now ?? Date.now;
@@ -114,12 +121,11 @@ export class Authenticator {
       ]),
     );
     this.verifiedTokens = new VerifiedCredentials(this.now);
-    this.verifiedKeys = new VerifiedCredentials(this.now);
   }
 
   static async create(options: AuthenticatorOptions): Promise<Authenticator> {
-    let key: KeyLike | JWTVerifyGetKey | undefined;
-    let keysFreshUntil = () => Infinity;
+    let key: ((used: (keys: KeysUsed) => void) => KeyLike | JWTVerifyGetKey) | undefined;
+    let keysGeneration = () => FIXED_KEY.generation;
     if (options.modes.includes('jwt')) {
       const jwt = options.jwt;
       if (jwt?.jwksUrl) {
@@ -132,11 +138,15 @@ export class Authenticator {
           now: options.now,
           logger: options.logger,
         });
-        key = keySet.getKey;
-        keysFreshUntil = () => keySet.freshUntil;
+        key = (used) => keySet.keyLookup(used);
+        keysGeneration = () => keySet.generation;
       } else if (jwt?.publicKeyPem) {
         try {
-          key = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
+          const fixed = await importSPKI(jwt.publicKeyPem, jwt.algorithms[0]);
+          key = (used) => {
+            used(FIXED_KEY);
+            return fixed;
+          };
         } catch (err) {
           throw new SettingError(`ER_JWT_PUBLIC_KEY_FILE: not a public key (SPKI PEM) for ${jwt.algorithms[0]}: ${(err as Error).message}`);
         }
@@ -147,7 +157,7 @@ export class Authenticator {
     if (options.modes.includes('apikey') && (options.apiKeys ?? []).length === 0) {
       throw new SettingError('ER_AUTH=apikey needs keys: set ER_API_KEYS_FILE or ER_API_KEYS.');
     }
-    return new Authenticator(options, key, keysFreshUntil);
+    return new Authenticator(options, key, keysGeneration);
   }
 
   /** False with ER_AUTH=none. */
@@ -174,12 +184,18 @@ export class Authenticator {
   }
 
   private async verifyToken(token: string): Promise<Principal> {
-    const known = this.verifiedTokens.get(token);
+    if (token.length > MAX_TOKEN_CHARS || !COMPACT_JWS.test(token)) {
+      throw new AuthenticationError('invalid', 'The token is not valid for this gateway.', true);
+    }
+    const remembered = rememberedAs(token);
+    const known = this.verifiedTokens.get(remembered, this.keysGeneration());
     if (known) return known;
     const jwt = this.jwt!;
     let payload: JWTPayload;
+    // The key set that answered the check, not the one at hand after it: a fetch that ends during the check lends it neither its generation nor its time.
+    let used: KeysUsed | undefined;
     try {
-      ({ payload } = await jwtVerify(token, this.jwtKey as JWTVerifyGetKey, {
+      ({ payload } = await jwtVerify(token, this.jwtKey!((keys) => (used = keys)) as JWTVerifyGetKey, {
         issuer: jwt.issuer,
         audience: jwt.audience,
         algorithms: jwt.algorithms,
@@ -206,20 +222,30 @@ export class Authenticator {
       scopes: listClaim(payload.scope ?? payload.scp),
       expiresAt,
     };
-    // Once the key set is due to be fetched again, a key may have been withdrawn: the token is checked anew, as the keys' grace and faults decide.
-    this.verifiedTokens.set(token, principal, Math.min(expiresAt, this.keysFreshUntil()));
+    // Once the key set is due to be fetched again, or has been (a key may have been withdrawn), the token is checked anew.
+    if (used) this.verifiedTokens.set(remembered, principal, Math.min(expiresAt, used.freshUntil), used.generation);
     return principal;
   }
 
   private checkKey(key: string): Principal {
-    const known = this.verifiedKeys.get(key);
-    if (known) return known;
+    // Not remembered, so its text is kept nowhere: the hash costs a microsecond.
     // Looked up by its hash: how long the lookup takes depends on the hash, which says nothing of any stored key.
     const principal = this.keyPrincipals.get(createHash('sha256').update(key).digest('hex'));
     if (!principal) throw new AuthenticationError('invalid', 'The API key is not valid for this gateway.');
-    this.verifiedKeys.set(key, principal, Infinity);
     return principal;
   }
+}
+
+/**
+ * What a token is remembered by: the SHA-256 of its text with the signature
+ * re-encoded, since the unused low bits of the signature's last base64url
+ * character are ignored when it is decoded (up to 16 spellings of one
+ * token); so one valid token is one entry, and no token's text is kept.
+ */
+function rememberedAs(token: string): string {
+  const signatureAt = token.lastIndexOf('.') + 1;
+  const signature = Buffer.from(token.slice(signatureAt), 'base64url').toString('base64url');
+  return createHash('sha256').update(token.slice(0, signatureAt)).update(signature).digest('base64url');
 }
 
 function listClaim(value: unknown): string[] {

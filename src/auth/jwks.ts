@@ -32,9 +32,19 @@ const FAILED_FETCH_PAUSE_MS = 1000;
 
 type LocalKeys = ReturnType<typeof createLocalJWKSet>;
 
+/** The key set a token was checked against: its generation, and until when (epoch ms) it is used without a fetch. */
+export interface KeysUsed {
+  generation: number;
+  freshUntil: number;
+}
+
+function usedOf(keys: { fetchedAt: number; generation: number }, maxAgeMs: number): KeysUsed {
+  return { generation: keys.generation, freshUntil: keys.fetchedAt + maxAgeMs };
+}
+
 /**
  * An issuer's JWKS, fetched with Node's fetch and read by jose's local key
- * set. Contract: `getKey` answers from the key set at hand while it is
+ * set. Contract: `keyLookup` answers from the key set at hand while it is
  * younger than its max age; past it, while within the grace period, it still
  * answers from it and fetches a new one beside; with none, or an older one,
  * it waits for a fetch. A token naming a key the set lacks causes a fetch
@@ -57,7 +67,7 @@ export class RemoteKeySet {
   private readonly graceMs: number;
   private readonly now: () => number;
   private readonly logger?: Logger;
-  private keys?: { local: LocalKeys; fetchedAt: number };
+  private keys?: { local: LocalKeys; fetchedAt: number; generation: number };
   private pending?: Promise<void>;
   /** The last failed fetch: when, and why (the error the requests it stops get). */
   private failed?: { at: number; error: KeySetUnavailable };
@@ -75,31 +85,42 @@ export class RemoteKeySet {
     this.logger = options.logger;
   }
 
-  /** Until when (epoch ms) the key set at hand is used as it is, without a fetch: a check against it holds no longer. */
-  get freshUntil(): number {
-    return this.keys ? this.keys.fetchedAt + this.maxAgeMs : -Infinity;
+  /** The generation of the key set at hand: a new one on every good fetch (a key may have gone since); 0 before the first. */
+  get generation(): number {
+    return this.keys?.generation ?? 0;
   }
 
-  /** jose's key lookup (`jwtVerify`'s second argument). */
-  readonly getKey = async (header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<KeyLike> => {
-    const age = this.keys ? this.now() - this.keys.fetchedAt : Infinity;
-    if (age >= this.maxAgeMs + this.graceMs) {
-      if (this.keys) this.graceOver();
-      await this.refresh();
-    } else if (age >= this.maxAgeMs) {
-      // Stale but within the grace: this request goes on with the keys at hand, the fetch runs beside (its failure is logged there).
-      this.refresh().catch(() => undefined);
-    }
-    const local = this.keys!.local;
-    try {
-      return await local(header, token);
-    } catch (err) {
-      if (!(err instanceof joseErrors.JWKSNoMatchingKey) || this.now() < this.keys!.fetchedAt + this.cooldownMs) throw err;
-      // A key not seen yet: the issuer may have rotated.
-      await this.refresh();
-      return this.keys!.local(header, token);
-    }
-  };
+  /**
+   * jose's key lookup (`jwtVerify`'s second argument), telling `used` which
+   * key set answered: its generation, and until when (epoch ms) it is used as
+   * it is, without a fetch. A check against it holds no longer than either.
+   */
+  keyLookup(used: (keys: KeysUsed) => void): (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<KeyLike> {
+    return async (header, token) => {
+      const age = this.keys ? this.now() - this.keys.fetchedAt : Infinity;
+      if (age >= this.maxAgeMs + this.graceMs) {
+        if (this.keys) this.graceOver();
+        await this.refresh();
+      } else if (age >= this.maxAgeMs) {
+        // Stale but within the grace: this request goes on with the keys at hand, the fetch runs beside (its failure is logged there).
+        this.refresh().catch(() => undefined);
+      }
+      let keys = this.keys!;
+      try {
+        const key = await keys.local(header, token);
+        used(usedOf(keys, this.maxAgeMs));
+        return key;
+      } catch (err) {
+        if (!(err instanceof joseErrors.JWKSNoMatchingKey) || this.now() < keys.fetchedAt + this.cooldownMs) throw err;
+        // A key not seen yet: the issuer may have rotated.
+        await this.refresh();
+        keys = this.keys!;
+        const key = await keys.local(header, token);
+        used(usedOf(keys, this.maxAgeMs));
+        return key;
+      }
+    };
+  }
 
   /** Fetches the key set, or joins the fetch under way; rejects with KeySetUnavailable when it fails (or failed within the pause). */
   private refresh(): Promise<void> {
@@ -132,7 +153,7 @@ export class RemoteKeySet {
       clearTimeout(timer);
     }
     if (this.failures > 0) this.logger?.info({ url: this.url.href, failures: this.failures }, 'JWT signing keys fetched again');
-    this.keys = { local, fetchedAt: this.now() };
+    this.keys = { local, fetchedAt: this.now(), generation: (this.keys?.generation ?? 0) + 1 };
     this.failed = undefined;
     this.failures = 0;
     this.graceOverLogged = false;

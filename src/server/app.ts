@@ -56,6 +56,7 @@ import {
   startSharedRedis,
   startUpstreamClients,
 } from './parts';
+import { DocumentStore } from './document-store';
 import { PreparedQueries } from './prepared-queries';
 import type { RefusedStarts } from './refused-starts';
 import { ResponseCache } from './response-cache';
@@ -88,6 +89,8 @@ export interface GatewayOptions {
   now?: () => number;
   /** Told of each query answered without Apollo's pipeline (see PreparedQueries): tests count them. */
   onDirectAnswer?: () => void;
+  /** Apollo's parsed documents. @default a DocumentStore of DOCUMENT_STORE_BYTES */
+  documentStore?: DocumentStore;
 }
 
 /** A running gateway; whoever starts it closes it. */
@@ -402,6 +405,8 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
   const closeStreams = stack.defer(() => Promise.all([webSockets.dispose(), sse.close(), callbacks.close()]));
   const apollo = new ApolloServer<GatewayContext>({
     schema,
+    // Apollo's default store sizes a document by its JSON, blind to the tokens and comments it holds: one client could fill the heap.
+    documentStore: options.documentStore ?? new DocumentStore(),
     validationRules,
     logger,
     formatError,

@@ -249,7 +249,9 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
             if (hit) return answerFromCache(request, reply, hit, responseCache!);
           }
           callers.set(request, caller);
-          const direct = options.shuttingDown() ? undefined : options.prepared?.queries.prepare(request.body, request.headers);
+          const direct = options.shuttingDown()
+            ? undefined
+            : options.prepared?.queries.prepare(request.method, request.body, request.headers);
           if (direct) {
             try {
               const answer = await options.prepared!.queries.answer(direct, await context(request));

@@ -11,14 +11,17 @@ import {
 } from 'graphql';
 import { LRUCache } from 'lru-cache';
 import type { GatewayContext } from '../resolvers/context';
+import { documentBytes } from './document-store';
 import { operationRefusal, type SchemaPosture } from './limits';
 import { startsIn, type RefusedStarts } from './refused-starts';
 import type { OperationRequest, TrustedDocuments } from './trusted-documents';
 import type { UpstreamCost } from './upstream-cost';
 import type { VariablesLimits } from './variables';
 
-/** Parsed and validated operations, by their text: many clients subscribe with the same few. */
+/** Parsed and validated operations, by their text: many clients subscribe with the same few. @default 500 */
 const DOCUMENT_CACHE_SIZE = 500;
+/** The heap they hold at most, as documentBytes reckons it (least recently used out first). @default 16 MiB */
+const DOCUMENT_CACHE_BYTES = 16 * 2 ** 20;
 
 /** An operation as a streaming transport receives it (graphql-ws's subscribe payload, graphql-sse's request, a router's callback subscription). */
 export interface StreamedOperation extends OperationRequest {
@@ -37,7 +40,11 @@ export interface StreamedOperation extends OperationRequest {
  * for the audit log.
  */
 export class OperationGate {
-  private readonly documents = new LRUCache<string, DocumentNode>({ max: DOCUMENT_CACHE_SIZE });
+  private readonly documents = new LRUCache<string, DocumentNode>({
+    max: DOCUMENT_CACHE_SIZE,
+    maxSize: DOCUMENT_CACHE_BYTES,
+    sizeCalculation: documentBytes,
+  });
   private readonly rules: readonly ValidationRule[];
 
   constructor(

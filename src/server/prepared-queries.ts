@@ -13,6 +13,7 @@ import { LRUCache } from 'lru-cache';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { ObservedOperation } from '../observe/operation';
+import { documentBytes } from './document-store';
 import { operationRefusal, type SchemaPosture } from './limits';
 import { retryAfterOf } from './retry-after';
 import type { UpstreamCost } from './upstream-cost';
@@ -34,9 +35,9 @@ const { newCachePolicy } = load('./cachePolicy.js') as { newCachePolicy: () => C
 
 /** Queries remembered, by text and operation name: clients send the same few. @default 500 */
 const PLANS = 500;
-/** Memory for them at most, reckoned as ten bytes of parsed document per character of text (least recently used out first). @default 16 MiB */
+/** The heap their documents hold at most, as documentBytes reckons it (least recently used out first). @default 16 MiB */
 const PLANS_BYTES = 16 * 2 ** 20;
-/** Accept headers whose content type is known, at most: clients send a handful. @default 32 */
+/** Accept headers whose content type is known, at most (least recently used out first): clients send a handful. @default 32 */
 const ACCEPTS = 32;
 /** Apollo's content type for a request with no Accept header. */
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -105,10 +106,10 @@ export class PreparedQueries<C extends ObservedContext> {
   private readonly plans = new LRUCache<string, Plan>({
     max: PLANS,
     maxSize: PLANS_BYTES,
-    sizeCalculation: (plan) => 10 * plan.source.length,
+    sizeCalculation: (plan) => documentBytes(plan.document),
   });
-  /** Apollo's content type by the Accept header it was chosen for. */
-  private readonly contentTypes = new Map<string, string>();
+  /** Apollo's content type by the Accept header it was chosen for: made-up headers pass through without keeping out the ones in use. */
+  private readonly contentTypes = new LRUCache<string, string>({ max: ACCEPTS });
 
   constructor(private readonly options: PreparedQueriesOptions<C>) {}
 
@@ -127,11 +128,13 @@ export class PreparedQueries<C extends ObservedContext> {
   /** Apollo answered a POST with this Accept header with `contentType`, status 200: POSTs with the same header get the same. */
   learnContentType(accept: string | undefined, contentType: string | undefined): void {
     if (accept === undefined || accept === '' || contentType === undefined || this.contentTypes.has(accept)) return;
-    if (this.contentTypes.size < ACCEPTS) this.contentTypes.set(accept, contentType);
+    this.contentTypes.set(accept, contentType);
   }
 
   /** The request, ready to be answered here, or undefined when Apollo must answer it. Has no effect: counts nothing, refuses nothing. */
-  prepare(body: unknown, headers: Record<string, string | string[] | undefined>): PreparedRequest | undefined {
+  prepare(method: string, body: unknown, headers: Record<string, string | string[] | undefined>): PreparedRequest | undefined {
+    // Apollo answers a POST's body only: any other method with the same body it refuses (an OPTIONS with 405).
+    if (method !== 'POST') return undefined;
     if (headers['apollo-federation-include-trace'] !== undefined || headers['x-router-secret'] !== undefined) return undefined;
     const type = headers['content-type'];
     if (type !== 'application/json' && (typeof type !== 'string' || type.toLowerCase() !== 'application/json; charset=utf-8'))

@@ -28,6 +28,10 @@ export interface TestIssuer {
   forge(sub: string, claims?: JWTPayload): Promise<string>;
   /** Publishes a new key and signs with it from now on (the old one stays published). */
   rotate(): Promise<void>;
+  /** Stops publishing every key but the newest (a withdrawn key), while `sign` goes on with the newest; `signWithdrawn` still signs with the first. */
+  withdrawOld(): void;
+  /** A token signed with the first key, even once withdrawn (a token issued before, or with a stolen key). */
+  signWithdrawn(sub: string, claims?: JWTPayload & { exp?: number }): Promise<string>;
   /** How the JWKS answers from now on: with `fault`, or (undefined) with its keys again. */
   fail(fault: JwksFault | undefined): void;
   /** Waits until every answer held open by a `stall` has been closed by its client. */
@@ -48,6 +52,8 @@ async function newKey(kid: string): Promise<SigningKey> {
 
 export async function startIssuer(): Promise<TestIssuer> {
   const keys = [await newKey('k1')];
+  const first = keys[0];
+  let named = keys.length;
   let fetches = 0;
   let fault: JwksFault | undefined;
   const stalled = new Set<Promise<void>>();
@@ -88,7 +94,9 @@ export async function startIssuer(): Promise<TestIssuer> {
     },
     sign: (sub, claims) => signWith(keys.at(-1)!, sub, claims),
     forge: async (sub, claims) => signWith(await newKey(keys.at(-1)!.kid), sub, claims),
-    rotate: async () => void keys.push(await newKey(`k${keys.length + 1}`)),
+    rotate: async () => void keys.push(await newKey(`k${++named}`)),
+    withdrawOld: () => void keys.splice(0, keys.length - 1),
+    signWithdrawn: (sub, claims) => signWith(first, sub, claims),
     fail: (next) => void (fault = next),
     stallsClosed: async () => void (await Promise.all(stalled)),
     close: () => {

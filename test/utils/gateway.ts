@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { startEmulator, type Emulator, type EmulatorOptions } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
+import type { DocumentStore } from '../../src/server/document-store';
 import type { IdempotencyStore } from '../../src/upstream/idempotency';
 import type { Scheduler } from '../../src/watch/scheduler';
 import { leftover } from './leftovers';
@@ -47,6 +48,8 @@ export interface TestGatewayOptions {
   now?: () => number;
   /** Told of each query answered without Apollo's pipeline (see GatewayOptions.onDirectAnswer). */
   onDirectAnswer?: () => void;
+  /** Apollo's parsed documents (see GatewayOptions.documentStore). */
+  documentStore?: DocumentStore;
 }
 
 type LogLine = Record<string, unknown>;
@@ -102,6 +105,7 @@ export async function startTestGateway(options: TestGatewayOptions = {}): Promis
     idempotencyStore: options.idempotencyStore,
     now: options.now,
     onDirectAnswer: options.onDirectAnswer,
+    documentStore: options.documentStore,
     processMetrics: false,
   });
   const close = leftover(() => gateway.close());
