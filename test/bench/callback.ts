@@ -2,9 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startGateway } from '../../src/server/app';
-import { loadConfig } from '../../src/server/config';
-import { MANY_USERS_ONE_ADDRESS } from './soak';
+import { INTERVAL_MS, now, withBenchGateway } from './bench-gateway';
 
 /**
  * Callback subscriptions (the HTTP callback protocol) at scale: `count`
@@ -17,9 +15,7 @@ import { MANY_USERS_ONE_ADDRESS } from './soak';
  * having the message.
  */
 
-const INTERVAL_MS = 1000;
 const WINDOW_MS = 6000;
-const now = () => performance.timeOrigin + performance.now();
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -59,82 +55,66 @@ async function receiver(): Promise<{ url: string; arrivals: [string, number][]; 
 export async function callbackFanout(count: number): Promise<void> {
   const back = await receiver();
   const answers = new Map<string, number[]>();
-  const config = loadConfig({
-    PORT: '0',
-    ER_METRICS_PORT: '0',
-    LOG_LEVEL: 'silent',
-    ER_EMULATOR_JOB_SECONDS: '90',
-    ER_POLL_INTERVAL_MS: String(INTERVAL_MS),
-    ER_CALLBACK_URL_ALLOW: back.url,
-    ...MANY_USERS_ONE_ADDRESS,
-  });
-  const gateway = await startGateway(config, {
-    processMetrics: false,
-    emulator: {
-      onAnswer: (operation, { jobId }, status) => {
-        if (status === 200 && jobId && operation.startsWith('Get')) answers.set(jobId, [...(answers.get(jobId) ?? []), now()]);
-      },
-    },
-  });
   try {
-    const post = async (body: unknown) =>
-      (await (
-        await fetch(`${gateway.url}/graphql`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(body),
-        })
-      ).json()) as { data: Record<string, { jobId: string }> };
-    const a = (await post({ query: 'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }' })).data;
-    const b = (await post({ query: 'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }' })).data;
-    const jobs = [
-      { field: 'idMappingJobUpdated', workflowName: 'customer-id-map', jobId: a.startIdMappingJob.jobId },
-      { field: 'matchingJobUpdated', workflowName: 'customer-matching', jobId: b.startMatchingJob.jobId },
-    ];
-    // Started jobs queue for a tenth of their time: measure while they run and change.
-    await sleep(10_000);
-    const jobOf = new Map<string, string>();
-    const started = performance.now();
-    for (let i = 0; i < count; i += 50) {
-      await Promise.all(
-        Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
-          const job = jobs[(i + k) % jobs.length];
-          const id = randomUUID();
-          jobOf.set(id, job.jobId);
-          const res = await post({
-            query: `subscription { ${job.field}(workflowName: "${job.workflowName}", jobId: "${job.jobId}") { id status metrics { inputRecords totalRecordsProcessed } } }`,
-            extensions: {
-              subscription: { callbackUrl: `${back.url}/callback/${id}`, subscriptionId: id, verifier: id, heartbeatIntervalMs: 5000 },
-            },
-          });
-          if ((res as { errors?: unknown }).errors) throw new Error(JSON.stringify(res));
-        }),
+    await withBenchGateway(answers, { ER_CALLBACK_URL_ALLOW: back.url }, async (gateway) => {
+      const post = async (body: unknown) =>
+        (await (
+          await fetch(`${gateway.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          })
+        ).json()) as { data: Record<string, { jobId: string }> };
+      const a = (await post({ query: 'mutation { startIdMappingJob(input: { workflowName: "customer-id-map" }) { jobId } }' })).data;
+      const b = (await post({ query: 'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }' })).data;
+      const jobs = [
+        { field: 'idMappingJobUpdated', workflowName: 'customer-id-map', jobId: a.startIdMappingJob.jobId },
+        { field: 'matchingJobUpdated', workflowName: 'customer-matching', jobId: b.startMatchingJob.jobId },
+      ];
+      // Started jobs queue for a tenth of their time: measure while they run and change.
+      await sleep(10_000);
+      const jobOf = new Map<string, string>();
+      const started = performance.now();
+      for (let i = 0; i < count; i += 50) {
+        await Promise.all(
+          Array.from({ length: Math.min(50, count - i) }, async (_, k) => {
+            const job = jobs[(i + k) % jobs.length];
+            const id = randomUUID();
+            jobOf.set(id, job.jobId);
+            const res = await post({
+              query: `subscription { ${job.field}(workflowName: "${job.workflowName}", jobId: "${job.jobId}") { id status metrics { inputRecords totalRecordsProcessed } } }`,
+              extensions: {
+                subscription: { callbackUrl: `${back.url}/callback/${id}`, subscriptionId: id, verifier: id, heartbeatIntervalMs: 5000 },
+              },
+            });
+            if ((res as { errors?: unknown }).errors) throw new Error(JSON.stringify(res));
+          }),
+        );
+      }
+      const connectMs = performance.now() - started;
+      const from = now();
+      await sleep(WINDOW_MS);
+      const until = now();
+      const inWindow = back.arrivals.filter(([, at]) => at >= from && at < until);
+      const latencies = inWindow.flatMap(([id, at]) => {
+        const polled = (answers.get(jobOf.get(id)!) ?? []).filter((t) => t <= at).at(-1);
+        return polled === undefined ? [] : [at - polled];
+      });
+      const metrics = await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
+      const dropped = metrics
+        .split('\n')
+        .filter((line) => line.startsWith('er_gateway_callback_messages_dropped_total'))
+        .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
+      console.log(
+        `\ncallback subscriptions: ${count} over 2 changing jobs, one hand-held receiver (its own process), heartbeat 5 s, poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`,
       );
-    }
-    const connectMs = performance.now() - started;
-    const from = now();
-    await sleep(WINDOW_MS);
-    const until = now();
-    const inWindow = back.arrivals.filter(([, at]) => at >= from && at < until);
-    const latencies = inWindow.flatMap(([id, at]) => {
-      const polled = (answers.get(jobOf.get(id)!) ?? []).filter((t) => t <= at).at(-1);
-      return polled === undefined ? [] : [at - polled];
+      console.log('| subscriptions | subscribe all (s) | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped |');
+      console.log('| --- | --- | --- | --- | --- | --- |');
+      console.log(
+        `| ${count} | ${(connectMs / 1000).toFixed(1)} | ${(inWindow.length / (WINDOW_MS / 1000)).toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${dropped} |`,
+      );
     });
-    const metrics = await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
-    const dropped = metrics
-      .split('\n')
-      .filter((line) => line.startsWith('er_gateway_callback_messages_dropped_total'))
-      .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
-    console.log(
-      `\ncallback subscriptions: ${count} over 2 changing jobs, one hand-held receiver (its own process), heartbeat 5 s, poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s`,
-    );
-    console.log('| subscriptions | subscribe all (s) | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped |');
-    console.log('| --- | --- | --- | --- | --- | --- |');
-    console.log(
-      `| ${count} | ${(connectMs / 1000).toFixed(1)} | ${(inWindow.length / (WINDOW_MS / 1000)).toFixed(0)} | ${percentile(latencies, 50).toFixed(1)} | ${percentile(latencies, 99).toFixed(1)} | ${dropped} |`,
-    );
   } finally {
-    await gateway.close();
     back.stop();
   }
 }

@@ -13,6 +13,7 @@ import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
 import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
 import { abuse } from './abuse';
+import { INTERVAL_MS, now, withBenchGateway } from './bench-gateway';
 import { callbackFanout } from './callback';
 import { frugality } from './frugality';
 import { rolling } from './rolling';
@@ -26,9 +27,7 @@ import { tracingCost } from './tracing';
  * child process. Needs --expose-gc (the npm script passes it).
  */
 
-const INTERVAL_MS = 1000;
 const WINDOW_MS = 6000;
-const now = () => performance.timeOrigin + performance.now();
 
 function gc(): void {
   const collect = (globalThis as { gc?: () => void }).gc;
@@ -120,33 +119,18 @@ class Clients {
   }
 }
 
-async function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
-  const config = loadConfig({
-    PORT: '0',
-    ER_METRICS_PORT: '0',
-    LOG_LEVEL: 'silent',
-    ER_EMULATOR_JOB_SECONDS: '90',
-    ER_POLL_INTERVAL_MS: String(INTERVAL_MS),
-    ...MANY_USERS_ONE_ADDRESS,
-    // 15,000 subscribers and the bench's own requests: one descriptor each, under the machine's 20,000.
-    ER_MAX_CONNECTIONS: '16000',
-    ER_MAX_CONNECTIONS_PER_ADDRESS: '16000',
-    // Thousands of sockets open at once on a busy machine: a client process may take longer than 3 s to send connection_init.
-    ER_WS_INIT_TIMEOUT_MS: '30000',
-  });
-  const gateway = await startGateway(config, {
-    processMetrics: false,
-    emulator: {
-      onAnswer: (operation, { jobId }, status) => {
-        if (status === 200 && jobId && operation.startsWith('Get')) answers.set(jobId, [...(answers.get(jobId) ?? []), now()]);
-      },
+function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
+  return withBenchGateway(
+    answers,
+    {
+      // 15,000 subscribers and the bench's own requests: one descriptor each, under the machine's 20,000.
+      ER_MAX_CONNECTIONS: '16000',
+      ER_MAX_CONNECTIONS_PER_ADDRESS: '16000',
+      // Thousands of sockets open at once on a busy machine: a client process may take longer than 3 s to send connection_init.
+      ER_WS_INIT_TIMEOUT_MS: '30000',
     },
-  });
-  try {
-    return await run(gateway);
-  } finally {
-    await gateway.close();
-  }
+    run,
+  );
 }
 
 /** Two running jobs and a quiet one, started through `gateway`, on `state`: the emulator behind it (embedded, or the one replicas share). */
