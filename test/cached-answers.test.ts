@@ -252,9 +252,7 @@ test('with trusted documents, a trusted document is answered from the cache by t
 test("a hit is traced as the miss is: a server span named by the operation, child of the caller's, with no upstream call under it", async () => {
   const receiver = await startOtlpReceiver();
   const gateway = await startGatewayProcess({
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ...receiver.env,
     ER_FINAL_JOB_CACHE_SIZE: '0',
     ER_RESPONSE_CACHE_MB: '8',
   });

@@ -25,9 +25,7 @@ let routerUrl: string;
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   subgraph = await startGatewayProcess({
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ...receiver.env,
     OTEL_SERVICE_NAME: 'er-gateway',
     ER_FINAL_JOB_CACHE_SIZE: '0',
     ER_RESPONSE_CACHE_MB: '0',

@@ -23,9 +23,7 @@ test("a traced query's final-job read and shared rate budget, and a start's idem
     ER_RATE_PER_SECOND: '50',
     ER_FINAL_JOB_CACHE_SIZE: '100',
     ER_RESPONSE_CACHE_MB: '0',
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ...receiver.env,
   });
   const post = async (query: string, traceId: string) => {
     const response = await fetch(`${gateway.url}/graphql`, {

@@ -6,9 +6,7 @@ import { startGatewayProcess } from './utils/process';
 test('with ER_TRACE_RESOLVERS a resolver that does work is a span under the operation, named Parent.field whatever its alias (the path an attribute); a property read is none', async () => {
   const receiver = await startOtlpReceiver();
   const gateway = await startGatewayProcess({
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ...receiver.env,
     ER_TRACE_RESOLVERS: 'true',
     ER_RESPONSE_CACHE_MB: '0',
   });

@@ -7,9 +7,7 @@ import { Subscription, wsClient } from './utils/subscriptions';
 test("a traced subscription's events are one span in its trace when it ends: counts as attributes, the states it got as span events", async () => {
   const receiver = await startOtlpReceiver();
   const gateway = await startGatewayProcess({
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ...receiver.env,
     ER_EMULATOR_JOB_SECONDS: '2',
     ER_POLL_INTERVAL_MS: '50',
   });

@@ -25,9 +25,7 @@ interface TracedGateway {
 /** A gateway process (its exporter runs as in production) sending its spans to `receiver`. */
 async function gatewayWith(receiver: OtlpReceiver, env: Record<string, string>): Promise<TracedGateway> {
   const gateway = await startGatewayProcess({
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ...receiver.env,
     // Each query reaches the service, so each has an upstream call to trace (or not).
     ER_RESPONSE_CACHE_MB: '0',
     ER_FINAL_JOB_CACHE_SIZE: '0',

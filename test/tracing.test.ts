@@ -19,9 +19,7 @@ let gateway: GatewayProcess;
 beforeAll(async () => {
   receiver = await startOtlpReceiver();
   gateway = await startGatewayProcess({
-    OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    OTEL_BSP_SCHEDULE_DELAY: '20',
+    ...receiver.env,
     OTEL_SERVICE_NAME: 'er-gateway-under-test',
     OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=test',
     // One call per operation and no waiting: a second GetMatchingJob is THROTTLED by the rate governor.
@@ -160,9 +158,7 @@ describe('traces over OTLP/HTTP from a gateway process', () => {
 
   test("a websocket subscription's subscribe span is in the client's trace (connection_init's traceparent), with its document when asked; each poll is a trace of its own, linked to it", async () => {
     const watcher = await startGatewayProcess({
-      OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
-      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-      OTEL_BSP_SCHEDULE_DELAY: '20',
+      ...receiver.env,
       ER_EMULATOR_JOB_SECONDS: '30',
       ER_POLL_INTERVAL_MS: '50',
       ER_TRACE_DOCUMENT: 'true',

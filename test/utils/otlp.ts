@@ -71,6 +71,8 @@ interface MetricsRequest {
 export interface OtlpReceiver {
   /** For OTEL_EXPORTER_OTLP_ENDPOINT, e.g. http://127.0.0.1:PORT */
   url: string;
+  /** The environment of a gateway process exporting here: this endpoint, OTLP/JSON (what the receiver reads), each batch sent 20 ms after its first span. */
+  env: Readonly<Record<'OTEL_EXPORTER_OTLP_ENDPOINT' | 'OTEL_EXPORTER_OTLP_PROTOCOL' | 'OTEL_BSP_SCHEDULE_DELAY', string>>;
   spans: ReceivedSpan[];
   /** Every metric data point of every export, in the order received. */
   points: ReceivedPoint[];
@@ -198,8 +200,10 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         server.close(() => resolve());
       }),
   );
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url,
+    env: { OTEL_EXPORTER_OTLP_ENDPOINT: url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '20' },
     spans,
     points,
     bodies,
