@@ -3,7 +3,10 @@ import { getOperationAST, print, type DocumentNode, type GraphQLError, type Oper
 import type { Logger } from 'pino';
 import type { Histogram } from 'prom-client';
 import type { GatewayMetrics } from './metrics';
-import { traceFields, type OperationTrace, type TraceCarrier, type Tracing } from './tracing';
+import { traceFields, type KnownOperation, type OperationTrace, type TraceCarrier, type Tracing } from './tracing';
+
+/** The codes of an operation without errors, shared. */
+const NO_CODES: readonly string[] = [];
 
 /** The label of operations past the kept names, and of anonymous ones. */
 export const OTHER_OPERATIONS = '__other';
@@ -65,11 +68,10 @@ export class ObservedOperation {
     this.trace?.resolved(this.type, name, () => source ?? print(document));
   }
 
-  /** The operation is known without its document: an answer from the response cache, of the operation Apollo resolved when it was stored. */
-  named(type: string, name: string | undefined, source: string): void {
-    this.type = type;
-    this.name = this.observer.names.label(name);
-    this.trace?.resolved(type, name, () => source);
+  /** The operation is known from the start (see OperationObserver.start): its span started named. */
+  known(operation: KnownOperation): void {
+    this.type = operation.type;
+    this.name = this.observer.names.label(operation.name);
   }
 
   /** The operation's answer has been sent (a subscription's, once it is set up), with these errors. */
@@ -77,7 +79,7 @@ export class ObservedOperation {
     if (this.settledAlready) return;
     this.settledAlready = true;
     const { metrics, clientCode } = this.observer;
-    const codes = errors?.map(clientCode) ?? [];
+    const codes = errors?.map(clientCode) ?? NO_CODES;
     this.observer.durationOf(this.type, this.name).observe((performance.now() - this.started) / 1000);
     for (const code of codes) metrics.operationErrors.inc({ type: this.type, name: this.name, code }, 1);
     this.trace?.end(codes);
@@ -110,9 +112,14 @@ export class OperationObserver {
     return series;
   }
 
-  /** An operation arriving with `carrier`'s headers (or websocket fields) for its trace context. */
-  start(carrier?: TraceCarrier): ObservedOperation {
-    return new ObservedOperation(this, this.tracing?.operation(carrier));
+  /**
+   * An operation arriving with `carrier`'s headers (or websocket fields) for its trace context; `known` when it is
+   * known already (an answer from the response cache, of the operation Apollo resolved when it was stored).
+   */
+  start(carrier?: TraceCarrier, known?: KnownOperation): ObservedOperation {
+    const observed = new ObservedOperation(this, this.tracing?.operation(carrier, known));
+    if (known) observed.known(known);
+    return observed;
   }
 
   /** `logger`, with the trace and span ids of `context` on every line when it is traced. */

@@ -27,6 +27,9 @@ const DECIDED = createContextKey('er-gateway sampled here');
  */
 export const UNSAMPLED = trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ traceId: '', spanId: '', traceFlags: TraceFlags.NONE }));
 
+/** A root decided here: made once, as a sampled root's parent is always this one. */
+const ROOT_DECIDED = ROOT_CONTEXT.setValue(DECIDED, true);
+
 const KEEP: SamplingResult = { decision: SamplingDecision.RECORD_AND_SAMPLED };
 const DROP: SamplingResult = { decision: SamplingDecision.NOT_RECORD };
 
@@ -71,7 +74,8 @@ export class TraceSampling implements Sampler {
    */
   parentFor(parent: Context): Context | undefined {
     const span = trace.getSpan(parent);
-    if (!span) return this.decide(this.root, undefined) ? parent.setValue(DECIDED, true) : undefined;
+    if (!span)
+      return this.decide(this.root, undefined) ? (parent === ROOT_CONTEXT ? ROOT_DECIDED : parent.setValue(DECIDED, true)) : undefined;
     const context = span.spanContext();
     if (!trace.isSpanContextValid(context)) return undefined; // UNSAMPLED's
     // A local parent was decided when it started (its flag says how; an ended span records no more, but its late children still count).

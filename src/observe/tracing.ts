@@ -3,6 +3,7 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
+  type Attributes,
   type Context,
   type Link,
   type Span,
@@ -40,6 +41,41 @@ type SpanOptions = NonNullable<Parameters<Tracer['startSpan']>[1]>;
 /** Links a poll span keeps at most: a job with thousands of subscribers links the newest ones. */
 const MAX_LINKS = 32;
 
+/** An operation's span name, as the GraphQL semantic conventions name it (`query JobPage`). */
+const spanNameOf = (type: string, name: string | undefined) => (name ? `${type} ${name}` : type);
+
+/** An operation's span attributes: its kind, its name and (with ER_TRACE_DOCUMENT) its text. */
+function operationAttributes(type: string, name: string | undefined, document: string | undefined): Attributes {
+  const attributes: Attributes = { 'graphql.operation.type': type };
+  if (name) attributes['graphql.operation.name'] = name;
+  if (document !== undefined) attributes['graphql.document'] = document;
+  return attributes;
+}
+
+/**
+ * An operation known before it is answered: a cached answer's, as Apollo
+ * resolved it when the answer was stored. Made once per stored answer, with
+ * its span's name and attributes, so a hit's span starts complete (no
+ * rename, no attribute set one by one) and nothing of it is made per hit.
+ */
+export class KnownOperation {
+  readonly spanName: string;
+  /** Without the document, and with it (ER_TRACE_DOCUMENT): the SDK copies them into each span, so they are shared. */
+  readonly attributes: Readonly<Attributes>;
+  readonly attributesWithDocument: Readonly<Attributes>;
+
+  constructor(
+    readonly type: string,
+    readonly name: string | undefined,
+    /** The operation's text. */
+    readonly source: string,
+  ) {
+    this.spanName = spanNameOf(type, name);
+    this.attributes = operationAttributes(type, name, undefined);
+    this.attributesWithDocument = operationAttributes(type, name, source);
+  }
+}
+
 /**
  * One GraphQL operation's server span, started when the request arrives
  * (the parent is the caller's `traceparent`, if any) and named once the
@@ -49,23 +85,28 @@ const MAX_LINKS = 32;
  * view, the SDK command's terms), never through AsyncLocalStorage.
  */
 export class OperationTrace {
+  /** The span's context, made when first asked for: an answer from the response cache has no children and never asks. */
+  private own: Context | undefined;
+
   constructor(
     /** None when the operation is not sampled: then nothing is recorded, and `context` drops its children too. */
     readonly span: Span | undefined,
-    readonly context: Context,
+    /** The span's parent; when there is no span, the context its children get (and drop them in). */
+    private readonly parent: Context,
     private readonly withDocument: boolean,
   ) {}
+
+  /** The context the operation's children start in. */
+  get context(): Context {
+    if (!this.span) return this.parent;
+    return (this.own ??= trace.setSpan(this.parent, this.span));
+  }
 
   /** The operation's kind and name (and its text, when ER_TRACE_DOCUMENT asks). */
   resolved(type: string, name: string | undefined, document: () => string | undefined): void {
     if (!this.span) return;
-    this.span.updateName(name ? `${type} ${name}` : type);
-    this.span.setAttribute('graphql.operation.type', type);
-    if (name) this.span.setAttribute('graphql.operation.name', name);
-    if (this.withDocument) {
-      const text = document();
-      if (text !== undefined) this.span.setAttribute('graphql.document', text);
-    }
+    this.span.updateName(spanNameOf(type, name));
+    this.span.setAttributes(operationAttributes(type, name, this.withDocument ? document() : undefined));
   }
 
   /** Ends the span with the codes of the errors the client was sent (masked ones as INTERNAL_SERVER_ERROR): codes only, never messages. */
@@ -123,9 +164,10 @@ export class Tracing {
 
   /**
    * Starts the server span of one operation, child of the caller's context
-   * (with ER_TRACE_REMOTE_PARENT=ignore: a root, linked to the caller's span).
+   * (with ER_TRACE_REMOTE_PARENT=ignore: a root, linked to the caller's span);
+   * when the operation is `known` already, named and with its attributes.
    */
-  operation(carrier: TraceCarrier | undefined): OperationTrace {
+  operation(carrier: TraceCarrier | undefined, known?: KnownOperation): OperationTrace {
     let parent = this.extract(carrier);
     let links: Link[] | undefined;
     if (this.settings.remoteParent === 'ignore' && parent !== ROOT_CONTEXT) {
@@ -133,8 +175,9 @@ export class Tracing {
       if (caller) links = [{ context: caller }];
       parent = ROOT_CONTEXT;
     }
-    const span = this.startSpan('GraphQL Operation', { kind: SpanKind.SERVER, links }, parent);
-    if (span) return new OperationTrace(span, trace.setSpan(parent, span), this.settings.document);
+    const attributes = known && (this.settings.document ? known.attributesWithDocument : known.attributes);
+    const span = this.startSpan(known?.spanName ?? 'GraphQL Operation', { kind: SpanKind.SERVER, links, attributes }, parent);
+    if (span) return new OperationTrace(span, parent, this.settings.document);
     // An unsampled caller's context is kept: its children are dropped as it was, and log lines name its trace.
     return parent === ROOT_CONTEXT ? this.unsampled : new OperationTrace(undefined, trace.getSpan(parent) ? parent : UNSAMPLED, false);
   }

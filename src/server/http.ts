@@ -369,8 +369,7 @@ function answerFromCache(
   hit: CachedAnswer,
   responseCache: { cache: ResponseCache; observer: OperationObserver },
 ): string {
-  const observed = responseCache.observer.start((name) => request.headers[name]);
-  observed.named('query', hit.operationName, hit.source);
+  const observed = responseCache.observer.start((name) => request.headers[name], hit.operation);
   for (const [name, value] of hit.headers) void reply.header(name, value);
   void reply.header('age', String(responseCache.cache.ageOf(hit)));
   observed.settled(undefined);

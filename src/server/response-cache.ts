@@ -1,5 +1,6 @@
 import type { ApolloServerPlugin, BaseContext } from '@apollo/server';
 import type { Counter } from 'prom-client';
+import { KnownOperation } from '../observe/tracing';
 
 export interface ResponseCacheOptions {
   /** Memory for cached answers (bodies, keys, operation texts), least recently used out first. */
@@ -17,9 +18,8 @@ export interface CachedAnswer {
   body: string;
   /** Apollo's headers of the miss (content type, Cache-Control), replayed as they were. */
   headers: ReadonlyArray<readonly [string, string]>;
-  operationName: string | undefined;
-  /** The operation's text, for a hit's span. */
-  source: string;
+  /** The operation, as a hit's metrics and span tell it. */
+  operation: KnownOperation;
   storedAt: number;
   expiresAt: number;
   size: number;
@@ -176,8 +176,7 @@ export class ResponseCache {
     this.entries.set(key, {
       body,
       headers: kept,
-      operationName: verdict.operationName,
-      source: verdict.source,
+      operation: new KnownOperation('query', verdict.operationName, verdict.source),
       storedAt: now,
       expiresAt: now + verdict.maxAge * 1000,
       size,

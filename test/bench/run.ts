@@ -20,6 +20,7 @@ import { rolling } from './rolling';
 import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
 import { startup, throughput } from './throughput';
 import { tracingCost } from './tracing';
+import { tracingSpanCost } from './tracing-span';
 
 /**
  * `npm run bench`: figures measured in one run on this machine. Each scenario
@@ -408,6 +409,7 @@ async function main(): Promise<void> {
     );
     if (only === 'shared') return;
   }
+  if (only === 'tracing-span') return tracingSpanCost();
   if (only === 'tracing') return tracingCost(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'throughput' || !only) {
     await throughput(Number(process.env.BENCH_SECONDS ?? 10));
