@@ -295,6 +295,8 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
       remoteParent: 'follow',
       ratio: 1,
       exportDelayMs: 5000,
+      maxExportBatchSize: 512,
+      maxQueueSize: 2048,
       timeoutMs: 2000,
       document: false,
       resolvers: false,
@@ -315,6 +317,17 @@ describe('tracing settings (the standard OTEL_* variables)', () => {
       resourceAttributes: { 'deployment.environment.name': 'prod' },
       ratio: 0.1,
     });
+  });
+
+  test("the batch span processor's standard variables are read; a batch larger than the queue is refused", () => {
+    const endpoint = { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' };
+    expect(loadConfig({ ...endpoint, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '1024', OTEL_BSP_MAX_QUEUE_SIZE: '8192' }).tracing).toMatchObject({
+      maxExportBatchSize: 1024,
+      maxQueueSize: 8192,
+    });
+    expect(() => loadConfig({ ...endpoint, OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '4096' })).toThrow(
+      /OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must be at most OTEL_BSP_MAX_QUEUE_SIZE/,
+    );
   });
 
   test("a signal's own headers replace OTEL_EXPORTER_OTLP_HEADERS for that signal alone, as the OpenTelemetry spec has it", () => {

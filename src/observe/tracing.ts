@@ -234,6 +234,8 @@ export function startTracing(
       new BatchSpanProcessor({
         exporter: new Exporter({ url: settings.endpoint, headers: settings.headers, timeoutMillis: settings.timeoutMs }),
         scheduledDelayMillis: settings.exportDelayMs,
+        maxExportBatchSize: settings.maxExportBatchSize,
+        maxQueueSize: settings.maxQueueSize,
         exportTimeoutMillis: settings.timeoutMs,
       }),
     ],

@@ -710,6 +710,16 @@ export const settingsSchema = z.object({
     .max(60_000)
     .default(5000)
     .meta({ group: 'observing', description: 'ms between exports of the finished spans' }),
+  OTEL_BSP_MAX_EXPORT_BATCH_SIZE: z.coerce.number().int().min(1).max(65_536).default(512).meta({
+    group: 'observing',
+    description:
+      'the most spans one export sends: a full batch is sent at once, without waiting for `OTEL_BSP_SCHEDULE_DELAY`; at most `OTEL_BSP_MAX_QUEUE_SIZE`',
+  }),
+  OTEL_BSP_MAX_QUEUE_SIZE: z.coerce.number().int().min(1).max(1_048_576).default(2048).meta({
+    group: 'observing',
+    description:
+      'the most finished spans kept waiting for export; past it (a collector slower than the spans come) further spans are dropped until an export frees room',
+  }),
   ER_TRACE_DOCUMENT: z.enum(['true', 'false']).default('false').meta({
     group: 'observing',
     description: "`true` puts each operation's document in its span (`graphql.document`); variables never are",
@@ -759,6 +769,9 @@ export function loadConfig(source: Record<string, string | undefined>) {
   }
   if (modes.includes('apikey') && vars.ER_API_KEYS_FILE === undefined && vars.ER_API_KEYS === undefined) {
     throw new ConfigError('ER_API_KEYS_FILE, ER_API_KEYS: ER_AUTH=apikey needs one of them.');
+  }
+  if (vars.OTEL_BSP_MAX_EXPORT_BATCH_SIZE > vars.OTEL_BSP_MAX_QUEUE_SIZE) {
+    throw new ConfigError('OTEL_BSP_MAX_EXPORT_BATCH_SIZE: must be at most OTEL_BSP_MAX_QUEUE_SIZE, as a batch is taken from the queue.');
   }
   if (vars.ER_HTTP_REQUEST_TIMEOUT_MS < vars.ER_HTTP_HEADERS_TIMEOUT_MS) {
     throw new ConfigError('ER_HTTP_REQUEST_TIMEOUT_MS: must be at least ER_HTTP_HEADERS_TIMEOUT_MS, as a request includes its headers.');
@@ -926,6 +939,8 @@ function tracingSettings(vars: z.output<typeof settingsSchema>) {
     remoteParent: vars.ER_TRACE_REMOTE_PARENT,
     ratio: vars.OTEL_TRACES_SAMPLER.endsWith('traceidratio') ? ratio : 1,
     exportDelayMs: vars.OTEL_BSP_SCHEDULE_DELAY,
+    maxExportBatchSize: vars.OTEL_BSP_MAX_EXPORT_BATCH_SIZE,
+    maxQueueSize: vars.OTEL_BSP_MAX_QUEUE_SIZE,
     timeoutMs: vars.ER_OTLP_EXPORT_TIMEOUT_MS,
     document: vars.ER_TRACE_DOCUMENT === 'true',
     resolvers: vars.ER_TRACE_RESOLVERS === 'true',

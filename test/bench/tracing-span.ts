@@ -85,15 +85,18 @@ async function measure(sink: Awaited<ReturnType<typeof collector>>, env: Record<
   const telemetry = startTelemetryExport(config, metrics.registry, { version: 'bench', instanceId: 'bench' }, logger);
   const observer = new OperationObserver(metrics, clientCode, config.metricsOperationNames, telemetry.tracing);
   const sampled = env.OTEL_TRACES_SAMPLER === 'always_on';
-  let exports = sink.count();
+  const batch = config.tracing?.maxExportBatchSize ?? CHUNK;
+  let ended = 0;
+  const first = sink.count();
   const run = async (n: number) => {
     for (let done = 0; done < n; done += CHUNK) {
       for (let i = 0; i < CHUNK; i++) {
         const observed = observer.start((name) => HEADERS[name], OPERATION);
         observed.settled(undefined);
       }
-      // A full batch is exported at once: wait for its answer (idle time, which costs no CPU), so the queue never overflows.
-      if (sampled) await sink.answered(++exports);
+      ended += CHUNK;
+      // A full batch is exported at once: wait for the answers (idle time, which costs no CPU), so the queue never overflows.
+      if (sampled) await sink.answered(first + Math.floor(ended / batch));
       else await new Promise<void>((resolve) => setImmediate(resolve));
     }
   };
@@ -118,11 +121,16 @@ export async function tracingSpanCost(count = 50_000, rounds = 5): Promise<void>
       ['sampled (always_on)', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_on' }],
       ['unsampled (always_off)', { OTEL_EXPORTER_OTLP_ENDPOINT: sink.url, OTEL_TRACES_SAMPLER: 'always_off' }],
     ];
-    const protocol = process.env.OTEL_EXPORTER_OTLP_PROTOCOL;
+    // The exporter's settings of this run, if set: the protocol, the batch processor's sizes.
+    const passed = Object.fromEntries(
+      ['OTEL_EXPORTER_OTLP_PROTOCOL', 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 'OTEL_BSP_MAX_QUEUE_SIZE'].flatMap((name) => {
+        const value = process.env[name];
+        return value ? [[name, value]] : [];
+      }),
+    );
     const us: number[][] = modes.map(() => []);
     for (let r = 0; r < rounds; r++) {
-      for (const [m, [, env]] of modes.entries())
-        us[m].push(await measure(sink, protocol ? { ...env, OTEL_EXPORTER_OTLP_PROTOCOL: protocol } : env, count));
+      for (const [m, [, env]] of modes.entries()) us[m].push(await measure(sink, { ...env, ...passed }, count));
     }
     console.log(
       `\ncached hit's operation in process (start → settled), Node ${process.versions.node}, ${count} per run, median of ${rounds}`,
