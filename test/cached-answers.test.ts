@@ -249,12 +249,13 @@ test('with trusted documents, a trusted document is answered from the cache by t
   }
 });
 
-test("a hit is traced as the miss is: a server span named by the operation, child of the caller's, with no upstream call under it", async () => {
+test("a hit is traced as the miss is: a server span named by the operation, child of the caller's, with the miss's attributes (its document with ER_TRACE_DOCUMENT) and no upstream call under it", async () => {
   const receiver = await startOtlpReceiver();
   const gateway = await startGatewayProcess({
     ...receiver.env,
     ER_FINAL_JOB_CACHE_SIZE: '0',
     ER_RESPONSE_CACHE_MB: '8',
+    ER_TRACE_DOCUMENT: 'true',
   });
   const ask = async (traceparent: string) => {
     const res = await fetch(`${gateway.url}/graphql`, {
@@ -277,11 +278,13 @@ test("a hit is traced as the miss is: a server span named by the operation, chil
   expect(hit.age).not.toBeNull();
   expect(hit.bytes).toBe(miss.bytes);
   const [server] = await receiver.waitFor((span) => span.traceId === second.traceId && span.kind === 2);
+  const [missServer] = await receiver.waitFor((span) => span.traceId === first.traceId && span.kind === 2);
   expect(server).toMatchObject({
     parentSpanId: second.spanId,
     name: 'query CustomerJob',
-    attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'CustomerJob' },
+    attributes: { 'graphql.operation.type': 'query', 'graphql.operation.name': 'CustomerJob', 'graphql.document': JOB },
   });
+  expect(server.attributes).toEqual(missServer.attributes);
   // A call's span ends before its operation's, so it is exported no later: had the hit made one, it would be here.
   expect(receiver.spans.filter((span) => span.traceId === second.traceId && span.kind === 3)).toEqual([]);
 });
