@@ -39,6 +39,10 @@ interface Row {
   via: Via;
   count: number;
   connectMs: number;
+  /** `next` messages er-gateway delivered to the callback URLs per second (by its counter; the window's edges are the counter's reads). */
+  posted: number;
+  /** Callback subscriptions er-gateway held at the window's start. */
+  held: number;
   delivered: number;
   p50: number;
   p99: number;
@@ -154,13 +158,17 @@ async function startJobs(gateway: Gateway): Promise<WatchedJob[]> {
   return jobs;
 }
 
-async function droppedBy(gateway: Gateway): Promise<number> {
+/** The sum of the gateway's series whose line starts with `prefix` (name and labels). */
+async function counter(gateway: Gateway, prefix: string): Promise<number> {
   const metrics = await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
   return metrics
     .split('\n')
-    .filter((line) => line.startsWith('er_gateway_callback_messages_dropped_total'))
+    .filter((line) => line.startsWith(prefix))
     .reduce((sum, line) => sum + Number(line.split(' ').at(-1)), 0);
 }
+
+const droppedBy = (gateway: Gateway) => counter(gateway, 'er_gateway_callback_messages_dropped_total');
+const nextsPostedBy = (gateway: Gateway) => counter(gateway, 'er_gateway_callback_messages_total{action="next",delivery="delivered"}');
 
 /** Delivery latency of each receipt: from the emulator's last answer for its job at or before it. */
 function latencies(answers: Map<string, number[]>, receipts: [jobId: string, at: number][]): number[] {
@@ -174,7 +182,9 @@ function latencies(answers: Map<string, number[]>, receipts: [jobId: string, at:
  * The window: the gateway's and `other`'s CPU (in % of one core) over WINDOW_MS, `during` run at its end while the
  * processes still hold everything.
  */
-async function measureWindow<T>(other: ChildProcess, during: () => Promise<T>) {
+async function measureWindow<T>(gateway: Gateway, other: ChildProcess, during: () => Promise<T>) {
+  const held = await counter(gateway, 'er_gateway_active_streams{transport="callback"}');
+  const postedBefore = await nextsPostedBy(gateway);
   const before = await usageOf(other);
   const cpuBefore = process.cpuUsage();
   const from = now();
@@ -183,10 +193,13 @@ async function measureWindow<T>(other: ChildProcess, during: () => Promise<T>) {
   const until = now();
   const after = await usageOf(other);
   const windowMs = until - from;
+  const posted = ((await nextsPostedBy(gateway)) - postedBefore) / (windowMs / 1000);
   return {
     from,
     until,
     windowMs,
+    posted,
+    held,
     gatewayCpu: ((cpu.user + cpu.system) / 1000 / windowMs) * 100,
     otherCpu: ((after.cpuMs - before.cpuMs) / windowMs) * 100,
     otherRssMb: after.rssMb,
@@ -225,7 +238,7 @@ async function viaReceiver(count: number): Promise<Row> {
         );
       }
       const connectMs = now() - started;
-      const w = await measureWindow(back.child, () => droppedBy(gateway));
+      const w = await measureWindow(gateway, back.child, () => droppedBy(gateway));
       const inWindow = back.arrivals.filter(([, at]) => at >= w.from && at < w.until);
       const delivery = latencies(
         answers,
@@ -235,6 +248,8 @@ async function viaReceiver(count: number): Promise<Row> {
         via: 'receiver',
         count,
         connectMs,
+        posted: w.posted,
+        held: w.held,
         delivered: inWindow.length / (w.windowMs / 1000),
         p50: percentile(delivery, 50),
         p99: percentile(delivery, 99),
@@ -261,7 +276,7 @@ async function viaHive(count: number): Promise<Row> {
       hive = started.child;
       const ready = await clients.subscribe(started.url, jobs, count, 'sse');
       await clients.record();
-      const w = await measureWindow(hive, async () => ({ dropped: await droppedBy(gateway), report: await clients.report() }));
+      const w = await measureWindow(gateway, hive, async () => ({ dropped: await droppedBy(gateway), report: await clients.report() }));
       // The clients record from before the window to after it: count what arrived within it.
       const received = w.result.report.received.filter(([, at]) => at >= w.from && at < w.until);
       const clientCpuMs = w.result.report.cpuMs;
@@ -275,6 +290,8 @@ async function viaHive(count: number): Promise<Row> {
         via: 'hive',
         count,
         connectMs: ready.ms,
+        posted: w.posted,
+        held: w.held,
         delivered: received.length / (w.windowMs / 1000),
         p50: percentile(delivery, 50),
         p99: percentile(delivery, 99),
@@ -307,12 +324,12 @@ export async function callbackFanout(sizes: number[], via: Via[]): Promise<void>
     `\ncallback subscriptions: over 2 changing jobs, heartbeat ${HEARTBEAT_MS / 1000} s, poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s; Node ${process.version}; CPU in % of one core over the window; delivery from the emulator's answer to the receiver (or through the router, the client) having the \`next\``,
   );
   console.log(
-    '| called back | subscriptions | subscribe all (s) | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped | er-gateway CPU | receiver/router CPU | clients CPU | receiver/router RSS (MB) | load (1 min) |',
+    '| called back | subscriptions | held by er-gateway | subscribe all (s) | next POSTed by er-gateway per s | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped | er-gateway CPU | receiver/router CPU | clients CPU | receiver/router RSS (MB) | load (1 min) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     console.log(
-      `| ${VIA_NAMES[r.via]} | ${r.count} | ${(r.connectMs / 1000).toFixed(1)} | ${r.delivered.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.dropped} | ${r.gatewayCpu.toFixed(0)}% | ${r.receiverCpu.toFixed(0)}% | ${r.clientCpu === undefined ? '—' : `${r.clientCpu.toFixed(0)}%`} | ${r.receiverRssMb.toFixed(0)} | ${r.load.toFixed(2)} |`,
+      `| ${VIA_NAMES[r.via]} | ${r.count} | ${r.held} | ${(r.connectMs / 1000).toFixed(1)} | ${r.posted.toFixed(0)} | ${r.delivered.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.dropped} | ${r.gatewayCpu.toFixed(0)}% | ${r.receiverCpu.toFixed(0)}% | ${r.clientCpu === undefined ? '—' : `${r.clientCpu.toFixed(0)}%`} | ${r.receiverRssMb.toFixed(0)} | ${r.load.toFixed(2)} |`,
     );
   }
 }
