@@ -33,6 +33,8 @@ import type { WatchedJob } from './fanout-clients';
 export type Via = 'receiver' | 'hive';
 
 const WINDOW_MS = 6000;
+/** After subscribing, before the window: what queued while the last subscriptions were made drains first. */
+const SETTLE_MS = 2000;
 const HEARTBEAT_MS = 5000;
 
 interface Row {
@@ -179,10 +181,11 @@ function latencies(answers: Map<string, number[]>, receipts: [jobId: string, at:
 }
 
 /**
- * The window: the gateway's and `other`'s CPU (in % of one core) over WINDOW_MS, `during` run at its end while the
- * processes still hold everything.
+ * The window, SETTLE_MS from now: the gateway's and `other`'s CPU (in % of one core) over WINDOW_MS, `during` run at its
+ * end while the processes still hold everything.
  */
 async function measureWindow<T>(gateway: Gateway, other: ChildProcess, during: () => Promise<T>) {
+  await sleep(SETTLE_MS);
   const held = await counter(gateway, 'er_gateway_active_streams{transport="callback"}');
   const postedBefore = await nextsPostedBy(gateway);
   const before = await usageOf(other);
@@ -321,7 +324,7 @@ export async function callbackFanout(sizes: number[], via: Via[]): Promise<void>
   const rows: Row[] = [];
   for (const count of sizes) for (const v of via) rows.push(await (v === 'receiver' ? viaReceiver(count) : viaHive(count)));
   console.log(
-    `\ncallback subscriptions: over 2 changing jobs, heartbeat ${HEARTBEAT_MS / 1000} s, poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s; Node ${process.version}; CPU in % of one core over the window; delivery from the emulator's answer to the receiver (or through the router, the client) having the \`next\``,
+    `\ncallback subscriptions: over 2 changing jobs, heartbeat ${HEARTBEAT_MS / 1000} s, poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s from ${SETTLE_MS / 1000} s after the last subscription; Node ${process.version}; CPU in % of one core over the window; delivery from the emulator's answer to the receiver (or through the router, the client) having the \`next\``,
   );
   console.log(
     '| called back | subscriptions | held by er-gateway | subscribe all (s) | next POSTed by er-gateway per s | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped | er-gateway CPU | receiver/router CPU | clients CPU | receiver/router RSS (MB) | load (1 min) |',
