@@ -329,10 +329,12 @@ export async function callbackFanout(sizes: number[], via: Via[]): Promise<void>
   console.log(
     '| called back | subscriptions | held by er-gateway | subscribe all (s) | next POSTed by er-gateway per s | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped | er-gateway CPU | receiver/router CPU | clients CPU | receiver/router RSS (MB) | load (1 min) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
+    // % of a core is 10 ms of CPU per second: over `delivered` nexts a second, µs each.
+    const perNext = (cpu: number) => ((cpu * 10_000) / r.delivered).toFixed(0);
     console.log(
-      `| ${VIA_NAMES[r.via]} | ${r.count} | ${r.held} | ${(r.connectMs / 1000).toFixed(1)} | ${r.posted.toFixed(0)} | ${r.delivered.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.dropped} | ${r.gatewayCpu.toFixed(0)}% | ${r.receiverCpu.toFixed(0)}% | ${r.clientCpu === undefined ? '—' : `${r.clientCpu.toFixed(0)}%`} | ${r.receiverRssMb.toFixed(0)} | ${r.load.toFixed(2)} |`,
+      `| ${VIA_NAMES[r.via]} | ${r.count} | ${r.held} | ${(r.connectMs / 1000).toFixed(1)} | ${r.posted.toFixed(0)} | ${r.delivered.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.dropped} | ${r.gatewayCpu.toFixed(0)}% | ${r.receiverCpu.toFixed(0)}% | ${r.clientCpu === undefined ? '—' : `${r.clientCpu.toFixed(0)}%`} | ${perNext(r.gatewayCpu)} / ${perNext(r.receiverCpu)} | ${r.receiverRssMb.toFixed(0)} | ${r.load.toFixed(2)} |`,
     );
   }
 }
