@@ -24,8 +24,8 @@ export type ToRouter =
 
 export type FromRouter =
   | { started: { url: string } }
-  /** This process's CPU time (user and system) since it started, and its resident set. */
-  | { usage: { cpuMs: number; rssMb: number } };
+  /** This process's CPU time (user and system) since it started, its resident set and its JavaScript heap in use. */
+  | { usage: { cpuMs: number; rssMb: number; heapMb: number } };
 
 const reply = (message: FromRouter) => process.send?.(message);
 
@@ -80,6 +80,12 @@ process.on('message', (message: ToRouter) => {
     void stop().finally(() => process.exit(0));
   } else {
     const cpu = process.cpuUsage();
-    reply({ usage: { cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 2 ** 20 } });
+    reply({
+      usage: {
+        cpuMs: (cpu.user + cpu.system) / 1000,
+        rssMb: process.memoryUsage().rss / 2 ** 20,
+        heapMb: process.memoryUsage().heapUsed / 2 ** 20,
+      },
+    });
   }
 });
