@@ -24,8 +24,8 @@ export type ToRouter =
 
 export type FromRouter =
   | { started: { url: string } }
-  /** This process's CPU time (user and system) since it started, its resident set and its JavaScript heap in use. */
-  | { usage: { cpuMs: number; rssMb: number; heapMb: number } };
+  /** This process's CPU time (user and system) since it started, its resident set, its JavaScript heap (in use, and reserved) and the memory of its buffers. */
+  | { usage: { cpuMs: number; rssMb: number; heapMb: number; heapTotalMb: number; externalMb: number } };
 
 const reply = (message: FromRouter) => process.send?.(message);
 
@@ -80,11 +80,14 @@ process.on('message', (message: ToRouter) => {
     void stop().finally(() => process.exit(0));
   } else {
     const cpu = process.cpuUsage();
+    const memory = process.memoryUsage();
     reply({
       usage: {
         cpuMs: (cpu.user + cpu.system) / 1000,
-        rssMb: process.memoryUsage().rss / 2 ** 20,
-        heapMb: process.memoryUsage().heapUsed / 2 ** 20,
+        rssMb: memory.rss / 2 ** 20,
+        heapMb: memory.heapUsed / 2 ** 20,
+        heapTotalMb: memory.heapTotal / 2 ** 20,
+        externalMb: memory.external / 2 ** 20,
       },
     });
   }

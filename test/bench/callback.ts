@@ -53,8 +53,8 @@ interface Row {
   gatewayCpu: number;
   receiverCpu: number;
   clientCpu?: number;
-  receiverRssMb: number;
-  receiverHeapMb: number;
+  /** The receiver's or router's memory at the window's end. */
+  receiverMemory: Usage;
   load: number;
 }
 
@@ -63,7 +63,7 @@ function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 }
 
-type Usage = { cpuMs: number; rssMb: number; heapMb: number };
+type Usage = Extract<FromRouter, { usage: unknown }>['usage'];
 
 /** Asks a child process for its usage over IPC (both the receiver and the router answer `{ usage }`). */
 function usageOf(child: ChildProcess): Promise<Usage> {
@@ -98,7 +98,8 @@ async function receiver(): Promise<{ url: string; arrivals: [string, number][]; 
        s.listen(0, '127.0.0.1', () => console.log(s.address().port));
        process.on('message', () => {
          const cpu = process.cpuUsage();
-         process.send({ usage: { cpuMs: (cpu.user + cpu.system) / 1000, rssMb: process.memoryUsage().rss / 2 ** 20, heapMb: process.memoryUsage().heapUsed / 2 ** 20 } });
+         const m = process.memoryUsage();
+         process.send({ usage: { cpuMs: (cpu.user + cpu.system) / 1000, rssMb: m.rss / 2 ** 20, heapMb: m.heapUsed / 2 ** 20, heapTotalMb: m.heapTotal / 2 ** 20, externalMb: m.external / 2 ** 20 } });
        });`,
     ],
     { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
@@ -206,8 +207,7 @@ async function measureWindow<T>(gateway: Gateway, other: ChildProcess, during: (
     held,
     gatewayCpu: ((cpu.user + cpu.system) / 1000 / windowMs) * 100,
     otherCpu: ((after.cpuMs - before.cpuMs) / windowMs) * 100,
-    otherRssMb: after.rssMb,
-    otherHeapMb: after.heapMb,
+    otherMemory: after,
     load: loadavg()[0],
     result: await during(),
   };
@@ -261,8 +261,7 @@ async function viaReceiver(count: number): Promise<Row> {
         dropped: w.result,
         gatewayCpu: w.gatewayCpu,
         receiverCpu: w.otherCpu,
-        receiverRssMb: w.otherRssMb,
-        receiverHeapMb: w.otherHeapMb,
+        receiverMemory: w.otherMemory,
         load: w.load,
       };
     });
@@ -305,8 +304,7 @@ async function viaHive(count: number): Promise<Row> {
         gatewayCpu: w.gatewayCpu,
         receiverCpu: w.otherCpu,
         clientCpu: (clientCpuMs / w.windowMs) * 100,
-        receiverRssMb: w.otherRssMb,
-        receiverHeapMb: w.otherHeapMb,
+        receiverMemory: w.otherMemory,
         load: w.load,
       };
     });
@@ -331,14 +329,15 @@ export async function callbackFanout(sizes: number[], via: Via[]): Promise<void>
     `\ncallback subscriptions: over 2 changing jobs, heartbeat ${HEARTBEAT_MS / 1000} s, poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s from ${SETTLE_MS / 1000} s after the last subscription; Node ${process.version}; CPU in % of one core over the window; delivery from the emulator's answer to the receiver (or through the router, the client) having the \`next\``,
   );
   console.log(
-    '| called back | subscriptions | held by er-gateway | subscribe all (s) | next POSTed by er-gateway per s | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped | er-gateway CPU | receiver/router CPU | clients CPU | CPU per next delivered, er-gateway / receiver or router (µs) | receiver/router RSS, heap in use (MB) | load (1 min) |',
+    '| called back | subscriptions | held by er-gateway | subscribe all (s) | next POSTed by er-gateway per s | next delivered per s | delivery p50 (ms) | delivery p99 (ms) | dropped | er-gateway CPU | receiver/router CPU | clients CPU | CPU per next delivered, er-gateway / receiver or router (µs) | receiver/router RSS (heap in use / reserved, external) (MB) | load (1 min) |',
   );
   console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const r of rows) {
     // % of a core is 10 ms of CPU per second: over `delivered` nexts a second, µs each.
+    const mb = (value: number) => value.toFixed(0);
     const perNext = (cpu: number) => ((cpu * 10_000) / r.delivered).toFixed(0);
     console.log(
-      `| ${VIA_NAMES[r.via]} | ${r.count} | ${r.held} | ${(r.connectMs / 1000).toFixed(1)} | ${r.posted.toFixed(0)} | ${r.delivered.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.dropped} | ${r.gatewayCpu.toFixed(0)}% | ${r.receiverCpu.toFixed(0)}% | ${r.clientCpu === undefined ? '—' : `${r.clientCpu.toFixed(0)}%`} | ${perNext(r.gatewayCpu)} / ${perNext(r.receiverCpu)} | ${r.receiverRssMb.toFixed(0)}, ${r.receiverHeapMb.toFixed(0)} | ${r.load.toFixed(2)} |`,
+      `| ${VIA_NAMES[r.via]} | ${r.count} | ${r.held} | ${(r.connectMs / 1000).toFixed(1)} | ${r.posted.toFixed(0)} | ${r.delivered.toFixed(0)} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.dropped} | ${r.gatewayCpu.toFixed(0)}% | ${r.receiverCpu.toFixed(0)}% | ${r.clientCpu === undefined ? '—' : `${r.clientCpu.toFixed(0)}%`} | ${perNext(r.gatewayCpu)} / ${perNext(r.receiverCpu)} | ${mb(r.receiverMemory.rssMb)} (${mb(r.receiverMemory.heapMb)} / ${mb(r.receiverMemory.heapTotalMb)}, ${mb(r.receiverMemory.externalMb)}) | ${r.load.toFixed(2)} |`,
     );
   }
 }
