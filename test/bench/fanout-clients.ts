@@ -1,6 +1,7 @@
 import { print } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import { randomUUID } from 'node:crypto';
+import { request, type ClientRequest } from 'node:http';
 import WebSocket from 'ws';
 import { IdMappingJobUpdatedDocument, MatchingJobUpdatedDocument } from '../generated/graphql';
 
@@ -18,13 +19,18 @@ export interface WatchedJob {
 }
 
 export type ToClients =
-  /** `url`: one gateway, or replicas that subscribers are spread over in turn. This process holds subscribers `first` to `first + count - 1`. */
-  | { subscribe: { url: string | string[]; jobs: WatchedJob[]; first: number; count: number } }
+  /**
+   * `url`: one gateway, or replicas that subscribers are spread over in turn. This process holds subscribers `first` to `first + count - 1`,
+   * over `transport` (default `ws`: graphql-transport-ws; `sse`: GraphQL over SSE, one POST each).
+   */
+  | { subscribe: { url: string | string[]; jobs: WatchedJob[]; first: number; count: number; transport?: Transport } }
   /** From now on, record receipts afresh (the measuring window starts). */
   | { record: true }
   | { report: true }
   | { close: true }
   | { cycles: { url: string; job: WatchedJob; count: number } };
+
+export type Transport = 'ws' | 'sse';
 
 export type FromClients =
   | { ready: { ms: number } }
@@ -37,6 +43,7 @@ export type FromClients =
 const now = () => performance.timeOrigin + performance.now();
 const CONNECT_BATCH = 250;
 let sockets: WebSocket[] = [];
+let streams: ClientRequest[] = [];
 let received: [number, number][] = [];
 let recording = false;
 let cpuAtStart = process.cpuUsage();
@@ -87,13 +94,63 @@ function subscriber(url: string, job: WatchedJob, jobIndex: number): Promise<voi
 }
 
 const NEXT = Buffer.from('"type":"next"');
+const SSE_NEXT = Buffer.from('event: next');
+
+/** How many times `needle` occurs in `chunk`. */
+function occurrences(chunk: Buffer, needle: Buffer): number {
+  let found = 0;
+  for (let at = chunk.indexOf(needle); at >= 0; at = chunk.indexOf(needle, at + needle.length)) found++;
+  return found;
+}
+
+/**
+ * One subscriber over SSE (a POST answered with text/event-stream), its receipts timed when a chunk arrives, before any
+ * parsing, as the websocket subscriber's are.
+ */
+function sseSubscriber(url: string, job: WatchedJob, jobIndex: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const body = JSON.stringify({ query: documentFor(job), variables: { workflowName: job.workflowName, jobId: job.jobId } });
+    let subscribed = false;
+    const req = request(
+      `${url}/graphql`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'content-length': Buffer.byteLength(body) },
+      },
+      (res) => {
+        if (res.statusCode !== 200) reject(new Error(`SSE subscription answered ${res.statusCode}`));
+        res.on('data', (chunk: Buffer) => {
+          const nexts = occurrences(chunk, SSE_NEXT);
+          if (subscribed) {
+            if (recording) for (let i = 0, at = now(); i < nexts; i++) received.push([jobIndex, at]);
+          } else if (nexts > 0) {
+            subscribed = true;
+            resolve();
+          } else if (chunk.includes('event: complete')) {
+            reject(new Error(`the stream completed before its first event: ${String(chunk)}`));
+          }
+        });
+        res.once('end', () => {
+          if (!subscribed) reject(new Error('the stream ended before its first event'));
+        });
+      },
+    );
+    streams.push(req);
+    req.once('error', (err) => {
+      if (!subscribed) reject(err);
+    });
+    req.end(body);
+  });
+}
 
 /** Subscribers `first` to `first + count - 1` of the run: subscriber n watches job n % jobs and calls url n % urls. */
-async function subscribeAll(url: string | string[], jobs: WatchedJob[], first: number, count: number): Promise<void> {
+async function subscribeAll(url: string | string[], jobs: WatchedJob[], first: number, count: number, transport: Transport): Promise<void> {
   const urls = Array.isArray(url) ? url : [url];
+  const open = transport === 'sse' ? sseSubscriber : subscriber;
   for (let start = first; start < first + count; start += CONNECT_BATCH) {
     const batch = Array.from({ length: Math.min(CONNECT_BATCH, first + count - start) }, (_, i) => start + i);
-    await Promise.all(batch.map((n) => subscriber(urls[n % urls.length], jobs[n % jobs.length], n % jobs.length)));
+    await Promise.all(batch.map((n) => open(urls[n % urls.length], jobs[n % jobs.length], n % jobs.length)));
   }
 }
 
@@ -123,8 +180,8 @@ process.on('message', (message: ToClients) => {
   void (async () => {
     if ('subscribe' in message) {
       const started = now();
-      const { url, jobs, first, count } = message.subscribe;
-      await subscribeAll(url, jobs, first, count);
+      const { url, jobs, first, count, transport = 'ws' } = message.subscribe;
+      await subscribeAll(url, jobs, first, count, transport);
       recording = true;
       cpuAtStart = process.cpuUsage();
       reply({ ready: { ms: now() - started } });
@@ -150,6 +207,17 @@ process.on('message', (message: ToClients) => {
         ),
       );
       sockets = [];
+      await Promise.all(
+        streams.map(
+          (stream) =>
+            new Promise<void>((closed) => {
+              if (stream.destroyed) return closed();
+              stream.once('close', () => closed());
+              stream.destroy();
+            }),
+        ),
+      );
+      streams = [];
       reply({ closed: true });
     } else {
       const started = now();

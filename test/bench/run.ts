@@ -1,9 +1,8 @@
 import 'reflect-metadata';
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { availableParallelism, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pino from 'pino';
@@ -11,10 +10,11 @@ import { connectRedis } from '../../src/cluster/redis';
 import { startEmulator } from '../../src/emulator/http';
 import { startGateway, type Gateway } from '../../src/server/app';
 import { loadConfig } from '../../src/server/config';
-import type { FromClients, ToClients, WatchedJob } from './fanout-clients';
+import { Clients } from './clients';
+import type { WatchedJob } from './fanout-clients';
 import { abuse } from './abuse';
 import { INTERVAL_MS, now, withBenchGateway } from './bench-gateway';
-import { callbackFanout } from './callback';
+import { callbackFanout, type Via } from './callback';
 import { frugality } from './frugality';
 import { rolling } from './rolling';
 import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
@@ -42,82 +42,6 @@ const heapMb = () => process.memoryUsage().heapUsed / 2 ** 20;
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-/** One process of subscribers (fanout-clients.ts). */
-class ClientProcess {
-  private readonly child: ChildProcess;
-  private readonly inbox: FromClients[] = [];
-  private waiting?: () => void;
-
-  constructor() {
-    this.child = fork(resolve(__dirname, 'fanout-clients.ts'), { execArgv: ['-r', 'ts-node/register/transpile-only'] });
-    this.child.on('message', (message: FromClients) => {
-      this.inbox.push(message);
-      this.waiting?.();
-    });
-  }
-
-  async ask<K extends string>(message: ToClients, key: K): Promise<Extract<FromClients, Record<K, unknown>>> {
-    this.child.send(message);
-    for (;;) {
-      const index = this.inbox.findIndex((m) => key in m);
-      if (index >= 0) return this.inbox.splice(index, 1)[0] as Extract<FromClients, Record<K, unknown>>;
-      await new Promise<void>((done) => (this.waiting = done));
-    }
-  }
-
-  kill(): void {
-    this.child.kill();
-  }
-}
-
-/**
- * The subscribers, spread over `processes` child processes (BENCH_CLIENT_PROCESSES, default 2), so that no one client
- * process's backlog is counted as the gateway's delivery time, and none holds more sockets than its descriptors allow.
- */
-class Clients {
-  private readonly processes: ClientProcess[];
-
-  constructor(processes = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2)) {
-    this.processes = Array.from({ length: Math.max(1, processes) }, () => new ClientProcess());
-  }
-
-  /** Opens `count` subscribers over all the processes; resolves once each has had its first event. */
-  async subscribe(url: string | string[], jobs: WatchedJob[], count: number): Promise<{ ms: number }> {
-    const started = now();
-    const share = Math.ceil(count / this.processes.length);
-    await Promise.all(
-      this.processes.map((p, i) =>
-        p.ask({ subscribe: { url, jobs, first: i * share, count: Math.max(0, Math.min(share, count - i * share)) } }, 'ready'),
-      ),
-    );
-    return { ms: now() - started };
-  }
-
-  /** Every process records afresh from now on: receipts before the window are not counted. */
-  async record(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.ask({ record: true }, 'recording')));
-  }
-
-  /** What every subscriber received while recording, and the client processes' CPU time meanwhile (summed). */
-  async report(): Promise<{ received: [number, number][]; cpuMs: number }> {
-    const reports = await Promise.all(this.processes.map((p) => p.ask({ report: true }, 'received')));
-    return { received: reports.flatMap((r) => r.received), cpuMs: reports.reduce((sum, r) => sum + r.cpuMs, 0) };
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.processes.map((p) => p.ask({ close: true }, 'closed')));
-  }
-
-  /** Subscribe/unsubscribe cycles on one socket, in the first process. */
-  cycles(url: string, job: WatchedJob, count: number) {
-    return this.processes[0].ask({ cycles: { url, job, count } }, 'cycled');
-  }
-
-  kill(): void {
-    for (const p of this.processes) p.kill();
-  }
 }
 
 function withGateway<T>(answers: Map<string, number[]>, run: (gateway: Gateway) => Promise<T>): Promise<T> {
@@ -394,7 +318,11 @@ async function main(): Promise<void> {
   if (only === 'soak') return soak(Number(process.env.BENCH_SOAK_SECONDS ?? 60));
   if (only === 'abuse') return abuse(Number(process.env.BENCH_ABUSE_SECONDS ?? 20));
   if (only === 'rolling') return rolling();
-  if (only === 'callback') return callbackFanout(Number(process.env.BENCH_CALLBACK_SUBSCRIPTIONS ?? 1000));
+  if (only === 'callback')
+    return callbackFanout(
+      (process.env.BENCH_CALLBACK_SUBSCRIPTIONS ?? '1000').split(',').map(Number),
+      (process.env.BENCH_CALLBACK_VIA ?? 'receiver,hive').split(',') as Via[],
+    );
   if (only === 'shared' || !only) {
     const r = await sharedFanout(Number(process.env.BENCH_SHARED_SUBSCRIBERS ?? 3000), 3);
     console.log(
