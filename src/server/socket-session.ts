@@ -1,4 +1,5 @@
 import { CloseCode } from 'graphql-ws';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { WatchQuota } from '../watch/job-watcher';
@@ -50,6 +51,8 @@ export class SocketSession implements Writes {
 
   constructor(
     readonly socket: WebSocket,
+    /** The socket's TCP (or TLS) connection, which ws writes its frames on: the upgrade request's socket. */
+    readonly connection: Socket,
     /** The address the socket's client calls from (behind trusted proxies, the forwarded one). */
     readonly address: string,
     /** Of the upgrade request, the headers its operations' trace context may travel in: the request itself is not kept. */

@@ -178,6 +178,8 @@ interface FanoutResult {
   /** CPU time over the window, in % of one core: the gateway's process (the emulator's included), the client processes' together. */
   gatewayCpu: number;
   clientCpu: number;
+  /** The gateway's CPU time over the window per delivery, in µs: steadier than latency on a shared machine. */
+  cpuPerDeliveryUs: number;
   /** The machine's 1-minute load average at the end of the window (it has os.availableParallelism() cores). */
   load: number;
 }
@@ -266,6 +268,7 @@ async function fanout(count: number): Promise<FanoutResult> {
         events,
         gatewayCpu: ((cpu.user + cpu.system) / 1000 / windowMs) * 100,
         clientCpu: (clientCpuMs / windowMs) * 100,
+        cpuPerDeliveryUs: (cpu.user + cpu.system) / Math.max(1, latencies.length),
         load,
       };
     } finally {
@@ -423,13 +426,13 @@ async function main(): Promise<void> {
     `\nfan-out: subscribers spread over 3 jobs (2 changing, 1 quiet), poll interval ${INTERVAL_MS} ms, measured over ${WINDOW_MS / 1000} s; Node ${process.version}, ${availableParallelism()} cores; clients in ${Number(process.env.BENCH_CLIENT_PROCESSES ?? 2)} processes`,
   );
   console.log(
-    '| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) | executions per event (target 1.00) | CPU gateway / clients (% of a core) | load (1 min) |',
+    '| subscribers | connect all (s) | upstream Gets per interval | Gets per job per interval | deliveries | delivery p50 (ms) | delivery p99 (ms) | heap per subscriber (KB) | heap before → after close (MB) | executions per event (target 1.00) | CPU gateway / clients (% of a core) | gateway CPU per delivery (µs) | load (1 min) |',
   );
-  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const size of sizes) {
     const r = await fanout(size);
     console.log(
-      `| ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.getsPerInterval.toFixed(2)} | ${(r.getsPerInterval / r.jobs).toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.kbPerSubscriber.toFixed(1)} | ${r.heapBeforeMb.toFixed(1)} → ${r.heapAfterCloseMb.toFixed(1)} | ${r.executionsPerEvent.toFixed(2)} (${r.events.toFixed(1)} events) | ${r.gatewayCpu.toFixed(0)} / ${r.clientCpu.toFixed(0)} | ${r.load.toFixed(2)} |`,
+      `| ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.getsPerInterval.toFixed(2)} | ${(r.getsPerInterval / r.jobs).toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.kbPerSubscriber.toFixed(1)} | ${r.heapBeforeMb.toFixed(1)} → ${r.heapAfterCloseMb.toFixed(1)} | ${r.executionsPerEvent.toFixed(2)} (${r.events.toFixed(1)} events) | ${r.gatewayCpu.toFixed(0)} / ${r.clientCpu.toFixed(0)} | ${r.cpuPerDeliveryUs.toFixed(1)} | ${r.load.toFixed(2)} |`,
     );
   }
   const c = await cycles(Number(process.env.BENCH_CYCLES ?? 10_000));
