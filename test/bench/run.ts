@@ -186,7 +186,8 @@ interface FanoutResult {
 
 /**
  * With BENCH_PROFILE_DIR set: a CPU profile of the gateway's process from now until the returned function is called,
- * then a heap snapshot (the subscribers still connected), written to that folder as `name`.cpuprofile and .heapsnapshot.
+ * then a heap snapshot (the subscribers still connected), written to that folder as `name`.cpuprofile and .heapsnapshot
+ * (beside `name`-before.heapsnapshot, the heap before the subscribers connected).
  */
 async function profiled(name: string): Promise<(() => Promise<void>) | undefined> {
   const dir = process.env.BENCH_PROFILE_DIR;
@@ -219,6 +220,8 @@ async function fanout(count: number): Promise<FanoutResult> {
     try {
       gc();
       const heapBefore = heapMb();
+      // The heap the subscribers' growth counts from, to diff with the snapshot after the window.
+      if (process.env.BENCH_PROFILE_DIR) writeHeapSnapshot(join(process.env.BENCH_PROFILE_DIR, `fanout-${count}-before.heapsnapshot`));
       const ready = await clients.subscribe(gateway.url, jobs, count);
       gc();
       const heapWith = heapMb();
