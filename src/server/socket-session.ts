@@ -37,7 +37,7 @@ export class SocketSession implements Writes {
   caller?: Caller;
   quota?: WatchQuota;
   /** The ends of the socket's operations, by id: aborted when the client completes one or the socket closes. */
-  readonly operations = new Map<string, AbortController>();
+  readonly operations = new OperationEnds();
   /** Cancels the socket's close when its token expires. */
   cancelExpiry?: () => void;
   /** Gives back the socket's place among its client's streams. */
@@ -144,8 +144,7 @@ export class SocketSession implements Writes {
     this.initialised();
     this.cancelExpiry?.();
     this.releaseStream?.();
-    for (const end of this.operations.values()) end.abort();
-    this.operations.clear();
+    this.operations.abortAll();
     void this.closed?.(code, String(reason));
   }
 
@@ -166,8 +165,51 @@ export class SocketSession implements Writes {
     if (typeof message !== 'object' || message === null) return;
     const { type, id } = message as { type?: unknown; id?: unknown };
     if (type !== 'complete' || typeof id !== 'string') return;
-    this.operations.get(id)?.abort();
-    this.operations.delete(id);
+    this.operations.abort(id);
+  }
+}
+
+/**
+ * A socket's operations' ends, by id. Most sockets hold one operation (a browser tab's subscription): it is kept in two
+ * fields, and a Map (a few hundred bytes with its table) is made only for a second one.
+ */
+export class OperationEnds {
+  private id?: string;
+  private end?: AbortController;
+  private more?: Map<string, AbortController>;
+
+  set(id: string, end: AbortController): void {
+    if (this.id === undefined || this.id === id) {
+      this.id = id;
+      this.end = end;
+    } else {
+      (this.more ??= new Map()).set(id, end);
+    }
+  }
+
+  delete(id: string): void {
+    if (this.id === id) {
+      this.id = undefined;
+      this.end = undefined;
+    } else {
+      this.more?.delete(id);
+    }
+  }
+
+  /** Aborts the operation `id` and forgets it. */
+  abort(id: string): void {
+    (this.id === id ? this.end : this.more?.get(id))?.abort();
+    this.delete(id);
+  }
+
+  /** Aborts every operation and forgets them. */
+  abortAll(): void {
+    const { end, more } = this;
+    this.id = undefined;
+    this.end = undefined;
+    this.more = undefined;
+    end?.abort();
+    for (const other of more?.values() ?? []) other.abort();
   }
 }
 
