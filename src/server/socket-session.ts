@@ -1,4 +1,5 @@
 import { CloseCode } from 'graphql-ws';
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
 import type { WatchQuota } from '../watch/job-watcher';
@@ -36,7 +37,7 @@ export class SocketSession implements Writes {
   caller?: Caller;
   quota?: WatchQuota;
   /** The ends of the socket's operations, by id: aborted when the client completes one or the socket closes. */
-  readonly operations = new Map<string, AbortController>();
+  readonly operations = new OperationEnds();
   /** Cancels the socket's close when its token expires. */
   cancelExpiry?: () => void;
   /** Gives back the socket's place among its client's streams. */
@@ -50,6 +51,8 @@ export class SocketSession implements Writes {
 
   constructor(
     readonly socket: WebSocket,
+    /** The socket's TCP (or TLS) connection, which ws writes its frames on: the upgrade request's socket. */
+    readonly connection: Socket,
     /** The address the socket's client calls from (behind trusted proxies, the forwarded one). */
     readonly address: string,
     /** Of the upgrade request, the headers its operations' trace context may travel in: the request itself is not kept. */
@@ -107,9 +110,18 @@ export class SocketSession implements Writes {
   received(data: RawData): void {
     if (!this.withinRate() || !this.handle) return;
     const text = String(data);
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      message = text; // graphql-ws answers a malformed message itself (4400)
+    }
     // graphql-ws forgets a subscription completed before its setup resolved; its end must still reach the watcher.
-    if (text.includes('"complete"')) this.completed(text);
-    this.handle(text).catch((err: unknown) => {
+    this.completed(message);
+    // The message parsed, not its text: graphql-ws's handler of a subscribe message lasts as long as the subscription,
+    // and would hold the text (half a kilobyte a subscriber) beside the message it parses from it. graphql-ws takes
+    // either (its parseMessage parses strings only); we set no reviver of its.
+    this.handle(message as string).catch((err: unknown) => {
       this.settings.logger.error({ err }, 'websocket message handling failed');
       this.socket.close(CloseCode.InternalServerError, 'Internal server error');
     });
@@ -132,8 +144,7 @@ export class SocketSession implements Writes {
     this.initialised();
     this.cancelExpiry?.();
     this.releaseStream?.();
-    for (const end of this.operations.values()) end.abort();
-    this.operations.clear();
+    this.operations.abortAll();
     void this.closed?.(code, String(reason));
   }
 
@@ -150,17 +161,55 @@ export class SocketSession implements Writes {
   }
 
   /** Aborts the operation a client's `complete` message names. */
-  private completed(text: string): void {
-    let message: unknown;
-    try {
-      message = JSON.parse(text);
-    } catch {
-      return; // graphql-ws answers a malformed message itself
-    }
-    const { type, id } = (message ?? {}) as { type?: unknown; id?: unknown };
+  private completed(message: unknown): void {
+    if (typeof message !== 'object' || message === null) return;
+    const { type, id } = message as { type?: unknown; id?: unknown };
     if (type !== 'complete' || typeof id !== 'string') return;
-    this.operations.get(id)?.abort();
-    this.operations.delete(id);
+    this.operations.abort(id);
+  }
+}
+
+/**
+ * A socket's operations' ends, by id. Most sockets hold one operation (a browser tab's subscription): it is kept in two
+ * fields, and a Map (a few hundred bytes with its table) is made only for a second one.
+ */
+export class OperationEnds {
+  private id?: string;
+  private end?: AbortController;
+  private more?: Map<string, AbortController>;
+
+  set(id: string, end: AbortController): void {
+    if (this.id === undefined || this.id === id) {
+      this.id = id;
+      this.end = end;
+    } else {
+      (this.more ??= new Map()).set(id, end);
+    }
+  }
+
+  delete(id: string): void {
+    if (this.id === id) {
+      this.id = undefined;
+      this.end = undefined;
+    } else {
+      this.more?.delete(id);
+    }
+  }
+
+  /** Aborts the operation `id` and forgets it. */
+  abort(id: string): void {
+    (this.id === id ? this.end : this.more?.get(id))?.abort();
+    this.delete(id);
+  }
+
+  /** Aborts every operation and forgets them. */
+  abortAll(): void {
+    const { end, more } = this;
+    this.id = undefined;
+    this.end = undefined;
+    this.more = undefined;
+    end?.abort();
+    for (const other of more?.values() ?? []) other.abort();
   }
 }
 

@@ -2,7 +2,7 @@ import { execute, type subscribe, type DocumentNode, type GraphQLError, type Gra
 import { handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
 import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
-import { WebSocketServer, type ServerOptions as WsServerOptions, type WebSocket } from 'ws';
+import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
 import type { Logger } from 'pino';
 import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
@@ -16,12 +16,13 @@ import type { SchemaPosture } from './limits';
 import { settleDeadline, type OperationGate } from './operations';
 import type { RefusedStarts } from './refused-starts';
 import type { OriginGuard } from './origins';
-import { closeWhenIdle, type Writes } from './hand-over';
+import { closeWhenIdle } from './hand-over';
 import type { PayloadWriter } from './direct-delivery';
 import type { SharedExecutions } from './shared-executions';
 import { guardSockets, type DropReason } from './socket-guard';
 import { listenTo, sessionOf, SocketSession } from './socket-session';
 import { maskedResult, type StreamContext } from './stream-admission';
+import { SubscriptionWriter } from './subscription-writer';
 import { runAt } from './timers';
 
 /** How long a closed socket's client has to answer the close frame before its connection is cut. */
@@ -192,7 +193,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         { signal: end.signal, quota: ctx.extra.quota! },
         carrier,
       );
-      writers.set(context, new SubscriptionWriter(ctx.extra.socket, id, ctx.extra, guard.check));
+      writers.set(context, new SubscriptionWriter(ctx.extra.socket, ctx.extra.connection, id, ctx.extra, guard.check));
       return context;
     },
     // Completed by the server (or by the client, whose `complete` aborted it already): nothing left to end.
@@ -242,7 +243,14 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
     // The session keeps of the upgrade request only what its operations need: the request goes.
     const releaseUnnamed = unnamed.get(request);
     if (releaseUnnamed) request.socket.removeListener('close', releaseUnnamed);
-    const session = new SocketSession(socket, options.addressOf(request), traceHeaders(request.headers), releaseUnnamed, sessionSettings);
+    const session = new SocketSession(
+      socket,
+      request.socket,
+      options.addressOf(request),
+      traceHeaders(request.headers),
+      releaseUnnamed,
+      sessionSettings,
+    );
     listenTo(socket, session);
     session.open((graphqlSocket) => protocol.opened(graphqlSocket, graphqlSocket));
   });
@@ -256,47 +264,5 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       );
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
-  };
-}
-
-/** A `next` message's bytes before and after its payload, for subscription `id`. */
-const nextHead = (id: string) => Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`);
-const NEXT_TAIL = 0x7d; // }
-const TEXT = { binary: false };
-
-/**
- * One subscription's writes of shared payloads: a `next` message per payload, built around the payload's bytes
- * (shared by every subscriber) without serializing anything per subscriber, and counted among the socket's writes.
- */
-class SubscriptionWriter implements PayloadWriter {
-  private readonly head: Buffer;
-  private delivery?: { written(): void };
-
-  constructor(
-    private readonly socket: WebSocket,
-    id: string,
-    private readonly writes: Writes,
-    private readonly withinBuffer: (socket: WebSocket) => boolean,
-  ) {
-    this.head = nextHead(id);
-  }
-
-  write(json: Buffer, delivery: { written(): void }): void {
-    const { socket, head } = this;
-    // Past the buffer limit the socket is closed (the guard says why), and its close returns the subscription.
-    if (socket.readyState !== socket.OPEN || !this.withinBuffer(socket)) return;
-    const message = Buffer.allocUnsafe(head.length + json.length + 1);
-    head.copy(message, 0);
-    json.copy(message, head.length);
-    message[message.length - 1] = NEXT_TAIL;
-    this.delivery = delivery;
-    this.writes.pending++;
-    // A write that fails means the client is gone: its close event releases its operations.
-    socket.send(message, TEXT, this.afterWrite);
-  }
-
-  private readonly afterWrite = (): void => {
-    if (--this.writes.pending === 0) this.writes.idle?.();
-    this.delivery?.written();
   };
 }
