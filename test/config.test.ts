@@ -49,6 +49,7 @@ test('defaults: port 4000 on 127.0.0.1 with the embedded emulator', () => {
     maxEntities: 100,
     bodyLimitBytes: 102_400,
     callbackUrlAllow: [],
+    callbackConnections: 64,
     httpHeadersTimeoutMs: 10_000,
     httpRequestTimeoutMs: 30_000,
     httpKeepAliveTimeoutMs: 5_000,

@@ -29,6 +29,7 @@ import type { JobWatcher } from '../watch/job-watcher';
 import { realScheduler, steadyScheduler, type Scheduler } from '../watch/scheduler';
 import { createCallbackHandler } from './callback';
 import { CallbackUrls } from './callback-urls';
+import { CallbackConnections } from './callback-delivery';
 import { ClientLimits, type Caller } from './client-limits';
 import { ConfigError, connectionLimits, trustedProxies, type Config } from './config';
 import { shareConnections } from './connection-share';
@@ -392,6 +393,7 @@ async function compose(config: Config, options: GatewayOptions, stack: Stack): P
     streamsPerClient: config.streamsPerClient,
     refusedStarts,
     urls: new CallbackUrls(config.callbackUrlAllow),
+    connections: new CallbackConnections(config.callbackConnections),
     deadlines,
     scheduler,
     timers,

@@ -68,6 +68,7 @@ export async function deliver(
   target: CallbackTarget,
   message: CallbackMessage,
   policy: RetryPolicy,
+  connections: CallbackConnections,
   scheduler: Scheduler,
   signal: AbortSignal,
 ): Promise<Delivery> {
@@ -77,7 +78,7 @@ export async function deliver(
   for (let attempt = 1; ; attempt++) {
     const left = policy.budgetMs - (scheduler.now() - started);
     if (signal.aborted || left <= 0) return 'undeliverable';
-    const status = await post(target.url, body, Math.ceil(Math.min(left, ATTEMPT_TIMEOUT_MS)), scheduler, signal);
+    const status = await post(target.url, body, connections, Math.ceil(Math.min(left, ATTEMPT_TIMEOUT_MS)), scheduler, signal);
     if (status !== undefined && status >= 200 && status < 300) return 'delivered';
     if (status === 404) return 'gone';
     if (status !== undefined && status < 500) return 'refused';
@@ -89,25 +90,51 @@ export async function deliver(
 
 /**
  * Connections to routers, kept alive and pooled per origin: an event for a thousand subscriptions is a thousand POSTs to
- * a few routers. Node's http rather than fetch: with fetch's per-request signals and streams, 1,000 subscriptions got two thirds of their events
- * and a p99 of seconds (docs/performance.md).
+ * a few routers, each on a connection of its own while it waits for its answer, so an origin is sent at most
+ * `perOrigin` ÷ its answer time messages a second (ER_CALLBACK_CONNECTIONS). Node's http rather than fetch: with fetch's
+ * per-request signals and streams, 1,000 subscriptions got two thirds of their events and a p99 of seconds
+ * (docs/performance.md).
  */
-const agents = {
-  'http:': new HttpAgent({ keepAlive: true, maxSockets: 64 }),
-  'https:': new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
-};
+export class CallbackConnections {
+  private readonly agents: { 'http:': HttpAgent; 'https:': HttpsAgent };
+
+  constructor(perOrigin: number) {
+    this.agents = {
+      'http:': new HttpAgent({ keepAlive: true, maxSockets: perOrigin }),
+      'https:': new HttpsAgent({ keepAlive: true, maxSockets: perOrigin }),
+    };
+  }
+
+  /** The pool for `url`'s scheme. */
+  for(url: URL): HttpAgent {
+    return this.agents[url.protocol as 'http:' | 'https:'];
+  }
+
+  /** Closes the idle connections (at shutdown, once no message is in flight). */
+  destroy(): void {
+    this.agents['http:'].destroy();
+    this.agents['https:'].destroy();
+  }
+}
 
 /**
  * The answer's status, or undefined when there was none (a network error, a timeout, an abort). `timeoutMs` is the
  * attempt's deadline on `scheduler`, whatever its connection does: a socket's idle timeout alone never ends an answer that
  * drips a byte at a time, which would hold its pooled connection, and every message behind it, for as long as it liked.
  */
-function post(url: URL, body: string, timeoutMs: number, scheduler: Scheduler, signal: AbortSignal): Promise<number | undefined> {
+function post(
+  url: URL,
+  body: string,
+  connections: CallbackConnections,
+  timeoutMs: number,
+  scheduler: Scheduler,
+  signal: AbortSignal,
+): Promise<number | undefined> {
   return new Promise((resolve) => {
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, {
       method: 'POST',
-      agent: agents[url.protocol as 'http:' | 'https:'],
+      agent: connections.for(url),
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...PROTOCOL_HEADER },
       timeout: timeoutMs,
       signal,

@@ -1,7 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLFormattedError, type GraphQLSchema } from 'graphql';
 import type { Scheduler } from '../watch/scheduler';
-import { DEFAULT_RETRIES, deliver, type CallbackMessage, type CallbackTarget, type Delivery } from './callback-delivery';
+import {
+  DEFAULT_RETRIES,
+  deliver,
+  type CallbackConnections,
+  type CallbackMessage,
+  type CallbackTarget,
+  type Delivery,
+} from './callback-delivery';
 import { readExtension, readOperation, type CallbackExtension } from './callback-request';
 import type { CallbackUrls } from './callback-urls';
 import type { Caller } from './client-limits';
@@ -23,6 +30,8 @@ export interface CallbackOptions extends StreamAdmissionOptions {
   refusedStarts: (caller: Caller, ...refused: Parameters<RefusedStarts>) => void;
   /** The callback URLs the gateway may call (ER_CALLBACK_URL_ALLOW). */
   urls: CallbackUrls;
+  /** The kept-alive connections messages go out on, pooled per router origin (ER_CALLBACK_CONNECTIONS). */
+  connections: CallbackConnections;
   /** The time of heartbeats and of a message's attempts: tests drive it by hand. */
   timers: Scheduler;
   /** Told of each message's fate, by action. */
@@ -200,6 +209,7 @@ export function createCallbackHandler(options: CallbackOptions): { handle: Callb
     close: async () => {
       closed = true;
       await Promise.all([...open].map((finish) => finish([SHUTDOWN_ERROR])));
+      options.connections.destroy();
     },
   };
 }
@@ -303,7 +313,14 @@ class CallbackSubscription {
   }
 
   private async tell(message: CallbackMessage, budgetMs: number, signal: AbortSignal): Promise<Delivery> {
-    const delivery = await deliver(this.target, message, { ...DEFAULT_RETRIES, budgetMs }, this.options.timers, signal);
+    const delivery = await deliver(
+      this.target,
+      message,
+      { ...DEFAULT_RETRIES, budgetMs },
+      this.options.connections,
+      this.options.timers,
+      signal,
+    );
     this.options.onMessage?.(message.action, delivery);
     if (delivery !== 'delivered') {
       this.options.logger.info({ action: message.action, delivery, subscription: this.target.id }, 'callback message not delivered');

@@ -122,6 +122,11 @@ export const settingsSchema = z.object({
     group: 'subscriptions',
     description: 'undelivered events kept per subscription; a subscriber further behind skips to the latest state',
   }),
+  ER_CALLBACK_CONNECTIONS: z.coerce.number().int().min(1).max(4096).default(64).meta({
+    group: 'subscriptions',
+    description:
+      'connections kept open to each router origin for callback messages; each carries one message at a time, so one origin gets at most this many divided by its answer time per second (`er_gateway_callback_messages_total`)',
+  }),
   ER_CALLBACK_URL_ALLOW: commaList
     .pipe(
       z.array(
@@ -843,6 +848,7 @@ export function loadConfig(source: Record<string, string | undefined>) {
     maxConnections: vars.ER_MAX_CONNECTIONS,
     streamsPerClient: vars.ER_STREAMS_PER_CLIENT,
     callbackUrlAllow: vars.ER_CALLBACK_URL_ALLOW,
+    callbackConnections: vars.ER_CALLBACK_CONNECTIONS,
     maxConnectionsPerAddress: vars.ER_MAX_CONNECTIONS_PER_ADDRESS,
     wsSubscriptionsPerSocket: vars.ER_WS_SUBSCRIPTIONS_PER_SOCKET,
     watchedJobsPerClient: vars.ER_WATCHED_JOBS_PER_CLIENT,
