@@ -110,11 +110,15 @@ export class SocketSession implements Writes {
   received(data: RawData): void {
     if (!this.withinRate() || !this.handle) return;
     const text = String(data);
-    let message: unknown;
+    // graphql-ws answers a malformed message itself (4400), from its text.
+    let message: unknown = text;
     try {
-      message = JSON.parse(text);
+      const parsed: unknown = JSON.parse(text);
+      // graphql-ws parses a string it is handed: a JSON string's content would be parsed a second time, and a message
+      // in it taken. It gets the text instead, whose parse (a string, not an object) it refuses.
+      if (typeof parsed !== 'string') message = parsed;
     } catch {
-      message = text; // graphql-ws answers a malformed message itself (4400)
+      // not JSON: the text goes to graphql-ws
     }
     // graphql-ws forgets a subscription completed before its setup resolved; its end must still reach the watcher.
     this.completed(message);

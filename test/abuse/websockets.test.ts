@@ -209,3 +209,41 @@ test('a frame larger than ER_BODY_LIMIT_BYTES is refused with 1009 before it is 
     await t.close();
   }
 });
+
+test.each([
+  ['text that is not JSON', '{"type":"connection_init"'],
+  ['a number', '42'],
+  ['an array', '[{"type":"connection_init"}]'],
+  ['null', 'null'],
+  ['a JSON string holding a message', JSON.stringify(JSON.stringify({ type: 'connection_init' }))],
+])('a message that is %s is refused with 4400, as graphql-ws refuses it', async (_name, message) => {
+  const t = await startTestGateway();
+  try {
+    const socket = await RawSocket.open(t.gateway.url, { init: false });
+    socket.send(message);
+    // A ping after it: a socket left open answers it, and the test fails at once rather than at its timeout.
+    socket.send(JSON.stringify({ type: 'ping' }));
+    expect(await Promise.race([socket.closed, socket.message('pong')])).toEqual({ code: 4400, reason: 'Invalid message received' });
+    expect(socket.messages).toEqual([]);
+  } finally {
+    await t.close();
+  }
+});
+
+test('a complete sent as a JSON string holding it is refused with 4400, and its subscription is released with the socket', async () => {
+  const t = await startTestGateway({ emulator: { faults: { latencyMs: 60_000 } } });
+  const socket = await RawSocket.open(t.gateway.url);
+  try {
+    socket.subscribe('1', UPDATES, { workflowName: WORKFLOW, jobId: bogusJobId(1) });
+    await until(() => t.gateway.watcher.watchedJobs === 1);
+    socket.send(JSON.stringify(JSON.stringify({ id: '1', type: 'complete' })));
+    socket.send(JSON.stringify({ type: 'ping' }));
+    expect(await Promise.race([socket.closed, socket.message('pong')])).toEqual({ code: 4400, reason: 'Invalid message received' });
+    await until(() => t.gateway.watcher.watchedJobs === 0);
+    expect(await activeSubscriptions(t)).toBe(0);
+  } finally {
+    socket.close();
+    t.emulator.setFaults({});
+    await t.close();
+  }
+});
