@@ -18,6 +18,7 @@ import { callbackFanout } from './callback';
 import { frugality } from './frugality';
 import { rolling } from './rolling';
 import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
+import { authCost } from './auth-cost';
 import { startup, throughput } from './throughput';
 import { tracingCost } from './tracing';
 
@@ -407,6 +408,14 @@ async function main(): Promise<void> {
       `| ${r.replicas} | ${r.subscribers} | ${(r.connectMs / 1000).toFixed(1)} | ${r.pollsPerJob.toFixed(2)} | ${r.deliveries} | ${r.p50.toFixed(1)} | ${r.p99.toFixed(1)} | ${r.commandsPerEvent.toFixed(1)} (${r.events} events) |`,
     );
     if (only === 'shared') return;
+  }
+  if (only === 'auth') {
+    return authCost(
+      Number(process.env.BENCH_SECONDS ?? 5),
+      Number(process.env.BENCH_ROUNDS ?? 2),
+      (process.env.BENCH_QUERIES ?? '0,1,2,3').split(',').map(Number),
+      process.env.BENCH_PROFILE,
+    );
   }
   if (only === 'tracing') return tracingCost(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'throughput' || !only) {
