@@ -1,3 +1,4 @@
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
 import { Authenticator } from '../src/auth/authenticator';
@@ -630,6 +631,24 @@ describe('signing keys', () => {
     } finally {
       await own.close();
     }
+  });
+
+  test('a signature one character longer than any bytes encode (4n + 1) is refused as invalid, not taken as another spelling', async () => {
+    // ES384 signs 96 bytes, 128 characters: jose drops a lone 129th, which made the token with it one more spelling.
+    const { publicKey, privateKey } = await generateKeyPair('ES384');
+    const authenticator = await Authenticator.create({
+      modes: ['jwt'],
+      jwt: { publicKeyPem: await exportSPKI(publicKey), algorithms: ['ES384'], clockSkewSeconds: 0, groupsClaim: 'groups' },
+    });
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES384' })
+      .setSubject('ana')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+      .sign(privateKey);
+    expect(token.length - token.lastIndexOf('.') - 1).toBe(128);
+    expect(await authenticator.authenticate({ bearer: token })).toMatchObject({ id: 'token:ana' });
+    // Refused though the token it would spell is remembered.
+    await expect(authenticator.authenticate({ bearer: `${token}A` })).rejects.toMatchObject({ reason: 'invalid' });
   });
 
   test('a remembered token is checked anew once its key set is due to be fetched again', async () => {
