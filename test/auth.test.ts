@@ -1,6 +1,7 @@
+import { exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { request as httpRequest } from 'node:http';
 import { resolve } from 'node:path';
-import { Authenticator } from '../src/auth/authenticator';
+import { Authenticator, credentialsFrom } from '../src/auth/authenticator';
 import { SettingError } from '../src/settings/files';
 import { Policy } from '../src/auth/policy';
 import { MAX_TIMER_MS } from '../src/server/timers';
@@ -630,6 +631,57 @@ describe('signing keys', () => {
     } finally {
       await own.close();
     }
+  });
+
+  test('a signature one character longer than any bytes encode (4n + 1) is refused as invalid, not taken as another spelling', async () => {
+    // ES384 signs 96 bytes, 128 characters: jose drops a lone 129th, which made the token with it one more spelling.
+    const { publicKey, privateKey } = await generateKeyPair('ES384');
+    const authenticator = await Authenticator.create({
+      modes: ['jwt'],
+      jwt: { publicKeyPem: await exportSPKI(publicKey), algorithms: ['ES384'], clockSkewSeconds: 0, groupsClaim: 'groups' },
+    });
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES384' })
+      .setSubject('ana')
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
+      .sign(privateKey);
+    expect(token.length - token.lastIndexOf('.') - 1).toBe(128);
+    expect(await authenticator.authenticate({ bearer: token })).toMatchObject({ id: 'token:ana' });
+    // Refused though the token it would spell is remembered.
+    await expect(authenticator.authenticate({ bearer: `${token}A` })).rejects.toMatchObject({ reason: 'invalid' });
+  });
+
+  test('a remembered token and an API key are resolved at once, without a promise; a token seen first waits on its check', async () => {
+    const own = await startIssuer();
+    const key = newApiKey();
+    try {
+      const authenticator = await Authenticator.create({
+        modes: ['jwt', 'apikey'],
+        jwt: settings(own).jwt,
+        apiKeys: [{ name: 'etl', sha256: key.sha256 }],
+      });
+      const token = await own.sign('ana');
+      const first = authenticator.principalOf({ bearer: token });
+      expect(first).toBeInstanceOf(Promise);
+      const checked = await first;
+      expect(authenticator.principalOf({ bearer: token })).toBe(checked);
+      expect(authenticator.principalOf({ apiKey: key.key })).toMatchObject({ id: 'apiKey:etl' });
+      expect(() => authenticator.principalOf({ apiKey: 'guess' })).toThrow(expect.objectContaining({ reason: 'invalid' }));
+      expect(() => authenticator.principalOf({ bearer: 'not.a.token' })).toThrow(expect.objectContaining({ reason: 'invalid' }));
+    } finally {
+      await own.close();
+    }
+  });
+
+  test('the bearer scheme is read in any case and with spaces around the token; another scheme or a token with spaces in it is a bad token', () => {
+    const read = (authorization: string) => credentialsFrom((name) => (name === 'authorization' ? authorization : undefined)).bearer;
+    expect(read('Bearer a.b.c')).toBe('a.b.c');
+    expect(read('bEaReR   a.b.c  ')).toBe('a.b.c');
+    expect(read('Basic a.b.c')).toBe('');
+    expect(read('Bearer')).toBe('');
+    expect(read('Bearera.b.c')).toBe('');
+    // Left whole for the format check, which refuses it.
+    expect(read('Bearer a.b c')).toBe('a.b c');
   });
 
   test('a remembered token is checked anew once its key set is due to be fetched again', async () => {

@@ -179,17 +179,35 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
     `GraphQL is at ${GRAPHQL_PATH}`,
   );
 
-  /** The caller a request's credentials name, or undefined once it has been answered 401 (or 503). */
-  async function authenticated(request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
-    let principal: Principal;
+  /**
+   * The caller a request's credentials name, or undefined once it has been answered 401 (or 503): at once when no
+   * check must wait (a remembered token, an API key), so that such requests wait on no promise; else a promise.
+   */
+  function authenticated(request: FastifyRequest, reply: FastifyReply): Caller | undefined | Promise<Caller | undefined> {
+    let principal: Principal | Promise<Principal>;
     try {
-      principal = await authenticator.authenticate(credentialsFrom((name) => request.headers[name]));
+      principal = authenticator.principalOf(credentialsFrom((name) => request.headers[name]));
     } catch (err) {
-      if (err instanceof AuthenticationError) return void unauthenticated(request, reply, err);
-      throw err;
+      return refused(request, reply, err);
     }
-    void reply.header('vary', [reply.getHeader('vary'), CREDENTIAL_HEADERS].filter(Boolean).join(', '));
+    if (principal instanceof Promise) {
+      return principal.then(
+        (checked) => admitted(request, reply, checked),
+        (err: unknown) => refused(request, reply, err),
+      );
+    }
+    return admitted(request, reply, principal);
+  }
+
+  function admitted(request: FastifyRequest, reply: FastifyReply, principal: Principal): Caller {
+    const vary = reply.getHeader('vary');
+    void reply.header('vary', vary ? `${String(vary)}, ${CREDENTIAL_HEADERS}` : CREDENTIAL_HEADERS);
     return callerOf(principal, request.ip);
+  }
+
+  function refused(request: FastifyRequest, reply: FastifyReply, err: unknown): undefined {
+    if (err instanceof AuthenticationError) return void unauthenticated(request, reply, err);
+    throw err;
   }
 
   /** 401 with the challenge of the accepted scheme; 503 when the fault is the signing keys' (the client may retry as is). */
@@ -226,8 +244,9 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
             if (options.browserPage === 'ide') return reply.redirect(IDE_PATH, 302);
             if (landingPage !== undefined) return sendLandingPage(reply, landingPage);
           }
-          // With ER_AUTH=none there is nothing to wait for: no promise on the way of every request.
-          const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          // With ER_AUTH=none, and for a remembered token or an API key, there is nothing to wait for: no promise on the way of every request.
+          let caller = authenticator.required ? authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          if (caller instanceof Promise) caller = await caller;
           if (!caller) return reply;
           if (options.trusted) {
             const untrusted = trustedOperation(request, options.trusted);
@@ -295,7 +314,8 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
               `${SSE_PATH} streams GraphQL over Server-Sent Events: send Accept: text/event-stream. Queries and mutations go to ${GRAPHQL_PATH}.`,
             );
           }
-          const caller = authenticator.required ? await authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          let caller = authenticator.required ? authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          if (caller instanceof Promise) caller = await caller;
           if (!caller) return reply;
           await sse(request, reply, caller);
         },

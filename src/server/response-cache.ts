@@ -82,7 +82,7 @@ export class ResponseCache {
     this.misses = options.lookups?.labels({ result: 'miss' });
   }
 
-  /** The key of `request` under `scope` (the principal's grants; ignored unless `scoped`), or undefined when it may be neither answered nor stored here. */
+  /** The key of `request` under `scope` (the principal's grants, `grantsKey`, which holds no line break; ignored unless `scoped`), or undefined when it may be neither answered nor stored here. */
   keyOf(request: CacheableRequest, scope: string): string | undefined {
     const { headers } = request;
     // A router asking for ftv1 gets a trace of this execution: never a stored one.
@@ -105,13 +105,9 @@ export class ResponseCache {
     const { operationName } = params;
     if (operationName !== undefined && operationName !== null && typeof operationName !== 'string') return undefined;
     if (variables !== undefined && variables !== null && (typeof variables !== 'object' || Array.isArray(variables))) return undefined;
-    return JSON.stringify([
-      this.options.scoped ? scope : '',
-      headers.accept ?? '',
-      document,
-      operationName ?? null,
-      canonical(variables ?? null),
-    ]);
+    const key = JSON.stringify([headers.accept ?? '', document, operationName ?? null, canonical(variables ?? null)]);
+    // The scope before the first line break (JSON has none), not inside the JSON: there its quotes would be escaped on every request.
+    return this.options.scoped ? `${scope}\n${key}` : key;
   }
 
   /** The stored answer under `key`, fresh at this moment, counted as a hit; undefined when there is none (the miss is counted by Apollo's side). */

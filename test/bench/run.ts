@@ -18,6 +18,7 @@ import { callbackFanout, type Via } from './callback';
 import { frugality } from './frugality';
 import { rolling } from './rolling';
 import { MANY_USERS_ONE_ADDRESS, soak } from './soak';
+import { authCost } from './auth-cost';
 import { startup, throughput } from './throughput';
 import { tracingCost } from './tracing';
 import { tracingSpanCost } from './tracing-span';
@@ -357,6 +358,14 @@ async function main(): Promise<void> {
     if (only === 'shared') return;
   }
   if (only === 'tracing-span') return tracingSpanCost();
+  if (only === 'auth') {
+    return authCost(
+      Number(process.env.BENCH_SECONDS ?? 5),
+      Number(process.env.BENCH_ROUNDS ?? 2),
+      (process.env.BENCH_QUERIES ?? '0,1,2,3').split(',').map(Number),
+      process.env.BENCH_PROFILE,
+    );
+  }
   if (only === 'tracing') return tracingCost(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'throughput' || !only) {
     await throughput(Number(process.env.BENCH_SECONDS ?? 10));

@@ -69,17 +69,24 @@ export async function load(
   return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, total: r.requests.total, non2xx: r.non2xx, errors: r.errors };
 }
 
-/** Warmed for two seconds, then measured. */
 /**
  * Warmed for two seconds, then measured; with the CPU time this process (the servers; autocannon has its own) spent per
- * request served meanwhile, in µs: on a machine others load too, the steadier figure.
+ * request served meanwhile, in µs (`userUs` its user time alone, without the kernel's work on the sockets): on a machine
+ * others load too, the steadier figure. `warmed` runs between the two.
  */
-async function measure(url: string, body: string, seconds: number, headers?: Record<string, string>): Promise<Load & { cpuUs: number }> {
+export async function measure(
+  url: string,
+  body: string,
+  seconds: number,
+  headers?: Record<string, string>,
+  warmed?: () => Promise<void>,
+): Promise<Load & { cpuUs: number; userUs: number }> {
   await load(url, body, WARM_SECONDS, CONNECTIONS, headers);
+  await warmed?.();
   const before = process.cpuUsage();
   const r = await load(url, body, seconds, CONNECTIONS, headers);
   const used = process.cpuUsage(before);
-  return { ...r, cpuUs: (used.user + used.system) / Math.max(1, r.total) };
+  return { ...r, cpuUs: (used.user + used.system) / Math.max(1, r.total), userUs: used.user / Math.max(1, r.total) };
 }
 
 const query = (text: string) => JSON.stringify({ query: text });
@@ -88,7 +95,7 @@ const finishedJob = query(
   `{ idMappingJob(workflowName: "customer-id-map", jobId: "${seededJobId('customer-id-map', 5)}") { status startTime endTime metrics { inputRecords totalRecordsProcessed } } }`,
 );
 
-interface Scenario {
+export interface Scenario {
   label: string;
   /** The ratio the issue asks for; none for figures shown for comparison. */
   target?: number;
@@ -97,7 +104,7 @@ interface Scenario {
   env?: Record<string, string>;
 }
 
-const SCENARIOS: Scenario[] = [
+export const SCENARIOS: Scenario[] = [
   { label: 'a single finished job (status, times, two metrics), cached: answered before Apollo runs', target: 1.5, body: finishedJob },
   {
     label: 'the same, response cache off (executed; the job from the final-job cache)',
@@ -116,14 +123,14 @@ const SCENARIOS: Scenario[] = [
 ];
 
 /** How requests authenticate: each scenario runs with auth off, then with each mode, whose ratio must stay within 10 % of off's. */
-interface AuthMode {
+export interface AuthMode {
   label: string;
   env: Record<string, string>;
   headers: Record<string, string>;
 }
 
 /** A JWT signed by a local key set (a JWKS over HTTP, as an identity provider serves it) and an API key, each granted read on every workflow. */
-async function authModes(issuer: TestIssuer): Promise<AuthMode[]> {
+export async function authModes(issuer: TestIssuer): Promise<AuthMode[]> {
   const apiKey = newApiKey();
   const policy = writeTempFile('policy.yaml', {
     grants: [{ to: { groups: ['bench'] }, workflows: ['*'], actions: ['read'] }],
