@@ -1,0 +1,65 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newApiKey, writeTempFile } from './utils/auth';
+import { startGatewayProcess, type GatewayProcess } from './utils/process';
+import { RawSocket } from './utils/subscriptions';
+
+/**
+ * "A presented key is never kept, not even for the next request"
+ * (docs/operators/securing.md). The gateway runs in a process of its own, so
+ * that its heap holds only what it kept; a heap snapshot (which collects
+ * garbage first) is searched for the key's text. The test process holds the
+ * key too, which is why the gateway is not in it.
+ */
+
+/** The strings of the gateway's heap, as a snapshot written on SIGUSR2 has them; the snapshot is done once the gateway answers again. */
+async function heapOf(gateway: GatewayProcess, dir: string): Promise<string> {
+  const before = new Set(readdirSync(dir));
+  gateway.child.kill('SIGUSR2');
+  let written: string | undefined;
+  while (!(written = readdirSync(dir).find((name) => !before.has(name) && name.endsWith('.heapsnapshot')))) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // The snapshot is written on the main thread: an answer comes once it is whole.
+  await (await fetch(`${gateway.metricsUrl}/metrics`)).text();
+  return readFileSync(join(dir, written), 'utf8');
+}
+
+test("an API key sent in a websocket's connection_init is not kept for the socket's life; the socket still serves", async () => {
+  const key = newApiKey();
+  const dir = mkdtempSync(join(tmpdir(), 'er-heap-'));
+  const gateway = await startGatewayProcess(
+    {
+      ER_AUTH: 'apikey',
+      ER_API_KEYS: `etl:${key.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { apiKeys: ['etl'] }, workflows: ['*'], actions: ['read', 'subscribe'] }],
+      }),
+      ER_RESPONSE_CACHE_MB: '0',
+    },
+    [
+      process.execPath,
+      '--heapsnapshot-signal=SIGUSR2',
+      `--diagnostic-dir=${dir}`,
+      '-r',
+      'ts-node/register/transpile-only',
+      'src/server/main.ts',
+    ],
+  );
+  try {
+    const socket = await RawSocket.open(gateway.url, {
+      payload: { 'X-API-Key': key.key, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    });
+    // Not `not.toContain`: its message would print the whole heap.
+    expect((await heapOf(gateway, dir)).includes(key.key)).toBe(false);
+    // The socket authenticated with it still serves.
+    socket.subscribe('1', 'query { __typename }');
+    expect(await socket.message('next')).toMatchObject({ id: '1', payload: { data: { __typename: 'Query' } } });
+    socket.close();
+  } finally {
+    gateway.child.kill('SIGTERM');
+    await gateway.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
