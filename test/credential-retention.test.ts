@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newApiKey, writeTempFile } from './utils/auth';
+import { newApiKey, startIssuer, writeTempFile } from './utils/auth';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
 import { RawSocket } from './utils/subscriptions';
 
@@ -26,15 +26,21 @@ async function heapOf(gateway: GatewayProcess, dir: string): Promise<string> {
   return readFileSync(join(dir, written), 'utf8');
 }
 
-test("an API key sent in a websocket's connection_init is not kept for the socket's life; the socket still serves", async () => {
+test("an API key or a token sent in a websocket's connection_init is not kept for the socket's life; the socket still serves", async () => {
   const key = newApiKey();
+  const issuer = await startIssuer();
+  const token = await issuer.sign('ana', { groups: ['analysts'] });
   const dir = mkdtempSync(join(tmpdir(), 'er-heap-'));
   const gateway = await startGatewayProcess(
     {
-      ER_AUTH: 'apikey',
+      ER_AUTH: 'jwt,apikey',
+      ER_JWT_JWKS_URL: issuer.jwksUrl,
       ER_API_KEYS: `etl:${key.sha256}`,
       ER_POLICY_FILE: writeTempFile('policy.yaml', {
-        grants: [{ to: { apiKeys: ['etl'] }, workflows: ['*'], actions: ['read', 'subscribe'] }],
+        grants: [
+          { to: { apiKeys: ['etl'] }, workflows: ['*'], actions: ['read', 'subscribe'] },
+          { to: { groups: ['analysts'] }, workflows: ['*'], actions: ['read', 'subscribe'] },
+        ],
       }),
       ER_RESPONSE_CACHE_MB: '0',
     },
@@ -48,18 +54,28 @@ test("an API key sent in a websocket's connection_init is not kept for the socke
     ],
   );
   try {
-    const socket = await RawSocket.open(gateway.url, {
-      payload: { 'X-API-Key': key.key, traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' },
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const sockets = [
+      await RawSocket.open(gateway.url, { payload: { 'X-API-Key': key.key, traceparent } }),
+      // A token's socket arms a timer at its expiry.
+      await RawSocket.open(gateway.url, { payload: { Authorization: `Bearer ${token}`, traceparent } }),
+    ];
+    const heap = await heapOf(gateway, dir);
+    // Not `not.toContain`: its message would print the whole heap. A token by its signature, which nothing else holds.
+    expect({ key: heap.includes(key.key), token: heap.includes(token.slice(token.lastIndexOf('.') + 1)) }).toEqual({
+      key: false,
+      token: false,
     });
-    // Not `not.toContain`: its message would print the whole heap.
-    expect((await heapOf(gateway, dir)).includes(key.key)).toBe(false);
-    // The socket authenticated with it still serves.
-    socket.subscribe('1', 'query { __typename }');
-    expect(await socket.message('next')).toMatchObject({ id: '1', payload: { data: { __typename: 'Query' } } });
-    socket.close();
+    // The sockets authenticated with them still serve.
+    for (const socket of sockets) {
+      socket.subscribe('1', 'query { __typename }');
+      expect(await socket.message('next')).toMatchObject({ id: '1', payload: { data: { __typename: 'Query' } } });
+      socket.close();
+    }
   } finally {
     gateway.child.kill('SIGTERM');
     await gateway.exited;
+    await issuer.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
