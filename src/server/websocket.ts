@@ -159,6 +159,7 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       try {
         principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
       } catch (err) {
+        forgetCredentials(payload, lower);
         if (!(err instanceof AuthenticationError)) throw err;
         logger.info({ reason: err.reason }, 'websocket not authenticated');
         options.onAuthFailure?.(err.reason);
@@ -166,6 +167,8 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
         return false;
       }
+      // graphql-ws keeps the payload as connectionParams for the socket's life (its trace headers are read from it): not the credential.
+      forgetCredentials(payload, lower);
       const caller = callerOf(principal, ctx.extra.address);
       const release = options.limits.openStream(caller.client);
       if (!release) {
@@ -265,4 +268,18 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       await new Promise<void>((resolve, reject) => wsServer.close((err) => (err ? reject(err) : resolve())));
     },
   };
+}
+
+/**
+ * Takes a connection_init payload's credentials out of it (in any case of
+ * their names) and out of its copy by lower-case name, which the closures
+ * of onConnect (the expiry's timer) would keep: a presented key or token is
+ * kept nowhere (docs/operators/securing.md).
+ */
+function forgetCredentials(payload: Record<string, unknown>, lower: Map<string, unknown>): void {
+  for (const name of Object.keys(payload)) {
+    const named = name.toLowerCase();
+    if (named === 'authorization' || named === 'x-api-key') delete payload[name];
+  }
+  lower.clear();
 }
