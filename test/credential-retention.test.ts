@@ -79,3 +79,61 @@ test("an API key or a token sent in a websocket's connection_init is not kept fo
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
+
+test("an API key sent with an HTTP request is not kept once answered, nor for an event stream's life while it streams", async () => {
+  const [starter, streamer] = [newApiKey(), newApiKey()];
+  const dir = mkdtempSync(join(tmpdir(), 'er-heap-'));
+  const gateway = await startGatewayProcess(
+    {
+      ER_AUTH: 'apikey',
+      ER_API_KEYS: `starter:${starter.sha256},streamer:${streamer.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { apiKeys: ['starter', 'streamer'] }, workflows: ['*'], actions: ['read', 'start', 'subscribe'] }],
+      }),
+      ER_RESPONSE_CACHE_MB: '0',
+      // The job runs while the stream is open.
+      ER_EMULATOR_JOB_SECONDS: '600',
+    },
+    [
+      process.execPath,
+      '--heapsnapshot-signal=SIGUSR2',
+      `--diagnostic-dir=${dir}`,
+      '-r',
+      'ts-node/register/transpile-only',
+      'src/server/main.ts',
+    ],
+  );
+  const stream = new AbortController();
+  try {
+    const started = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-api-key': starter.key },
+      body: JSON.stringify({ query: 'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }' }),
+    });
+    const { data } = (await started.json()) as { data: { startMatchingJob: { jobId: string } } };
+    const res = await fetch(`${gateway.url}/graphql/stream`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', 'x-api-key': streamer.key },
+      body: JSON.stringify({
+        query: 'subscription ($j: ID!) { matchingJobUpdated(workflowName: "customer-matching", jobId: $j) { status } }',
+        variables: { j: data.startMatchingJob.jobId },
+      }),
+      signal: stream.signal,
+    });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    while (!text.includes('"status"')) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the stream ended before an event: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    const heap = await heapOf(gateway, dir);
+    expect({ answered: heap.includes(starter.key), streaming: heap.includes(streamer.key) }).toEqual({ answered: false, streaming: false });
+  } finally {
+    stream.abort();
+    gateway.child.kill('SIGTERM');
+    await gateway.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
