@@ -317,6 +317,8 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
           let caller = authenticator.required ? authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
           if (caller instanceof Promise) caller = await caller;
           if (!caller) return reply;
+          // The stream keeps its request for its life: not the credential in it.
+          forgetCredentials(request);
           await sse(request, reply, caller);
         },
       });
@@ -383,6 +385,22 @@ function graphQLRequestOf(request: FastifyRequest) {
  * headers set before (CORS, `Vary` by credentials) are this request's own,
  * as on a miss. Counted and traced as an operation, as Apollo's plugin does on a miss.
  */
+/**
+ * Takes a request's credentials out of its headers (Node's parsed ones and
+ * the raw list) once they are checked, for a request that lives as long as
+ * its event stream: a presented key or token is kept nowhere
+ * (docs/operators/securing.md).
+ */
+function forgetCredentials(request: FastifyRequest): void {
+  const { headers, rawHeaders } = request.raw;
+  delete headers.authorization;
+  delete headers['x-api-key'];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i].toLowerCase();
+    if (name === 'authorization' || name === 'x-api-key') rawHeaders[i + 1] = '';
+  }
+}
+
 function answerFromCache(
   request: FastifyRequest,
   reply: FastifyReply,
