@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CallbackReceiver } from './utils/callback-receiver';
 import { newApiKey, startIssuer, writeTempFile } from './utils/auth';
 import { startGatewayProcess, type GatewayProcess } from './utils/process';
 import { RawSocket } from './utils/subscriptions';
@@ -134,6 +137,56 @@ test("an API key sent with an HTTP request is not kept once answered, nor for an
     stream.abort();
     gateway.child.kill('SIGTERM');
     await gateway.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 60_000);
+
+test("an API key a router forwards with a callback subscription is not kept for the subscription's life", async () => {
+  const key = newApiKey();
+  const receiver = await CallbackReceiver.start();
+  const dir = mkdtempSync(join(tmpdir(), 'er-heap-'));
+  const gateway = await startGatewayProcess(
+    {
+      ER_AUTH: 'apikey',
+      ER_API_KEYS: `router:${key.sha256}`,
+      ER_POLICY_FILE: writeTempFile('policy.yaml', {
+        grants: [{ to: { apiKeys: ['router'] }, workflows: ['*'], actions: ['read', 'start', 'subscribe'] }],
+      }),
+      ER_RESPONSE_CACHE_MB: '0',
+      ER_EMULATOR_JOB_SECONDS: '600',
+      ER_CALLBACK_URL_ALLOW: receiver.url,
+    },
+    [
+      process.execPath,
+      '--heapsnapshot-signal=SIGUSR2',
+      `--diagnostic-dir=${dir}`,
+      '-r',
+      'ts-node/register/transpile-only',
+      'src/server/main.ts',
+    ],
+  );
+  try {
+    const post = async (body: object) =>
+      (await fetch(`${gateway.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key.key },
+        body: JSON.stringify(body),
+      }).then((res) => res.json())) as { data: Record<string, { jobId: string }> | null; errors?: unknown };
+    const { data } = await post({ query: 'mutation { startMatchingJob(input: { workflowName: "customer-matching" }) { jobId } }' });
+    const id = randomUUID();
+    const answer = await post({
+      query: 'subscription ($j: ID!) { matchingJobUpdated(workflowName: "customer-matching", jobId: $j) { status } }',
+      variables: { j: data!.startMatchingJob.jobId },
+      extensions: { subscription: { callbackUrl: receiver.urlOf(id), subscriptionId: id, verifier: 'v', heartbeatIntervalMs: 0 } },
+    });
+    expect(answer).toEqual({ data: null });
+    while (!receiver.actions(id).includes('next')) await once(receiver, 'message');
+    const heap = await heapOf(gateway, dir);
+    expect(heap.includes(key.key)).toBe(false);
+  } finally {
+    gateway.child.kill('SIGTERM');
+    await gateway.exited;
+    await receiver.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }, 60_000);
