@@ -257,7 +257,11 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
           }
           // A router's subscription in callback mode: answered by the callback transport, never cached.
           const callback = callbackExtension(request);
-          if (callback) return callbacks(request, reply, caller, callback);
+          if (callback) {
+            // The subscription keeps its request (its trace context is read from it) for its life: not the credential in it.
+            forgetCredentials(request);
+            return callbacks(request, reply, caller, callback);
+          }
           // Only once the request would reach Apollo: authenticated, its Host and Origin allowed, its document trusted.
           const key = responseCache?.cache.keyOf(
             { method: request.method, params: request.method === 'GET' ? request.query : request.body, headers: request.headers },
@@ -388,7 +392,7 @@ function graphQLRequestOf(request: FastifyRequest) {
 /**
  * Takes a request's credentials out of its headers (Node's parsed ones and
  * the raw list) once they are checked, for a request that lives as long as
- * its event stream: a presented key or token is kept nowhere
+ * its event stream or callback subscription: a presented key or token is kept nowhere
  * (docs/operators/securing.md).
  */
 function forgetCredentials(request: FastifyRequest): void {
