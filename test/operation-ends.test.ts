@@ -27,3 +27,15 @@ test('an operation completed by the server is forgotten: the socket closing late
   ends.abortAll();
   expect([a, b, c].map((end) => end.signal.aborted)).toEqual([false, false, true]);
 });
+
+test('an id set again while it is among the others is replaced there, not kept twice: forgetting it forgets it', () => {
+  const ends = new OperationEnds();
+  const [a, b, again] = [new AbortController(), new AbortController(), new AbortController()];
+  ends.set('a', a);
+  ends.set('b', b);
+  ends.delete('a');
+  ends.set('b', again);
+  ends.delete('b');
+  ends.abortAll();
+  expect([a, b, again].map((end) => end.signal.aborted)).toEqual([false, false, false]);
+});

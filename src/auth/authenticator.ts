@@ -15,6 +15,9 @@ export interface Credentials {
 
 export type AuthMode = 'jwt' | 'apikey';
 
+/** Whether `name` (lower case) is a header or `connection_init` field that carries credentials, as `credentialsFrom` reads them. */
+export const isCredentialName = (name: string): boolean => name === 'authorization' || name === 'x-api-key';
+
 /**
  * The credentials among a request's headers, or a websocket's
  * `connection_init` payload read as headers: `Authorization: Bearer <token>`

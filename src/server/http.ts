@@ -4,7 +4,7 @@ import type { GraphQLError } from 'graphql';
 import fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
+import { AuthenticationError, credentialsFrom, isCredentialName, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import { ANONYMOUS, grantsKey, type Principal } from '../auth/principal';
 import type { Deadlines, RequestDeadline } from '../upstream/deadline';
 import { callerOf, type Caller } from './client-limits';
@@ -181,9 +181,10 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
 
   /**
    * The caller a request's credentials name, or undefined once it has been answered 401 (or 503): at once when no
-   * check must wait (a remembered token, an API key), so that such requests wait on no promise; else a promise.
+   * check must wait (ER_AUTH=none, a remembered token, an API key), so that such requests wait on no promise; else a promise.
    */
   function authenticated(request: FastifyRequest, reply: FastifyReply): Caller | undefined | Promise<Caller | undefined> {
+    if (!authenticator.required) return callerOf(ANONYMOUS, request.ip);
     let principal: Principal | Promise<Principal>;
     try {
       principal = authenticator.principalOf(credentialsFrom((name) => request.headers[name]));
@@ -245,7 +246,7 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
             if (landingPage !== undefined) return sendLandingPage(reply, landingPage);
           }
           // With ER_AUTH=none, and for a remembered token or an API key, there is nothing to wait for: no promise on the way of every request.
-          let caller = authenticator.required ? authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          let caller = authenticated(request, reply);
           if (caller instanceof Promise) caller = await caller;
           if (!caller) return reply;
           if (options.trusted) {
@@ -318,7 +319,7 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
               `${SSE_PATH} streams GraphQL over Server-Sent Events: send Accept: text/event-stream. Queries and mutations go to ${GRAPHQL_PATH}.`,
             );
           }
-          let caller = authenticator.required ? authenticated(request, reply) : callerOf(ANONYMOUS, request.ip);
+          let caller = authenticated(request, reply);
           if (caller instanceof Promise) caller = await caller;
           if (!caller) return reply;
           // The stream keeps its request for its life: not the credential in it.
@@ -385,11 +386,6 @@ function graphQLRequestOf(request: FastifyRequest) {
 }
 
 /**
- * A hit: the stored bytes with Apollo's headers of the miss, and `Age`. The
- * headers set before (CORS, `Vary` by credentials) are this request's own,
- * as on a miss. Counted and traced as an operation, as Apollo's plugin does on a miss.
- */
-/**
  * Takes a request's credentials out of its headers (Node's parsed ones and
  * the raw list) once they are checked, for a request that lives as long as
  * its event stream or callback subscription: a presented key or token is kept nowhere
@@ -397,14 +393,15 @@ function graphQLRequestOf(request: FastifyRequest) {
  */
 function forgetCredentials(request: FastifyRequest): void {
   const { headers, rawHeaders } = request.raw;
-  delete headers.authorization;
-  delete headers['x-api-key'];
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i].toLowerCase();
-    if (name === 'authorization' || name === 'x-api-key') rawHeaders[i + 1] = '';
-  }
+  for (const name of Object.keys(headers)) if (isCredentialName(name)) delete headers[name];
+  for (let i = 0; i < rawHeaders.length; i += 2) if (isCredentialName(rawHeaders[i].toLowerCase())) rawHeaders[i + 1] = '';
 }
 
+/**
+ * A hit: the stored bytes with Apollo's headers of the miss, and `Age`. The
+ * headers set before (CORS, `Vary` by credentials) are this request's own,
+ * as on a miss. Counted and traced as an operation, as Apollo's plugin does on a miss.
+ */
 function answerFromCache(
   request: FastifyRequest,
   reply: FastifyReply,

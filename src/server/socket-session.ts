@@ -183,7 +183,8 @@ export class OperationEnds {
   private more?: Map<string, AbortController>;
 
   set(id: string, end: AbortController): void {
-    if (this.id === undefined || this.id === id) {
+    // An id already among the others stays there: in the first fields too, it would be there twice.
+    if (this.id === id || (this.id === undefined && !this.more?.has(id))) {
       this.id = id;
       this.end = end;
     } else {

@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer, type ServerOptions as WsServerOptions } from 'ws';
 import type { Logger } from 'pino';
-import { AuthenticationError, credentialsFrom, type AuthFailure, type Authenticator } from '../auth/authenticator';
+import { AuthenticationError, credentialsFrom, isCredentialName, type AuthFailure, type Authenticator } from '../auth/authenticator';
 import type { Principal } from '../auth/principal';
 import { socketCarrier, traceHeaders } from '../observe/tracing';
 import type { GatewayContext } from '../resolvers/context';
@@ -155,11 +155,13 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
       const lower = new Map(Object.entries(payload).map(([name, value]) => [name.toLowerCase(), value]));
       const { socket } = ctx.extra;
       ctx.extra.initialised();
+      const credentials = credentialsFrom((name) => lower.get(name));
+      // graphql-ws keeps the payload as connectionParams for the socket's life (its trace headers are read from it): not the credential.
+      forgetCredentials(payload, lower);
       let principal: Principal;
       try {
-        principal = await options.authenticator.authenticate(credentialsFrom((name) => lower.get(name)));
+        principal = await options.authenticator.authenticate(credentials);
       } catch (err) {
-        forgetCredentials(payload, lower);
         if (!(err instanceof AuthenticationError)) throw err;
         logger.info({ reason: err.reason }, 'websocket not authenticated');
         options.onAuthFailure?.(err.reason);
@@ -167,8 +169,6 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
         socket.close(err.reason === 'unavailable' ? TRY_AGAIN_LATER : UNAUTHORIZED, err.message);
         return false;
       }
-      // graphql-ws keeps the payload as connectionParams for the socket's life (its trace headers are read from it): not the credential.
-      forgetCredentials(payload, lower);
       const caller = callerOf(principal, ctx.extra.address);
       const release = options.limits.openStream(caller.client);
       if (!release) {
@@ -277,9 +277,6 @@ export function serveWebSockets(options: WebSocketOptions): { dispose(): Promise
  * kept nowhere (docs/operators/securing.md).
  */
 function forgetCredentials(payload: Record<string, unknown>, lower: Map<string, unknown>): void {
-  for (const name of Object.keys(payload)) {
-    const named = name.toLowerCase();
-    if (named === 'authorization' || named === 'x-api-key') delete payload[name];
-  }
+  for (const name of Object.keys(payload)) if (isCredentialName(name.toLowerCase())) delete payload[name];
   lower.clear();
 }
