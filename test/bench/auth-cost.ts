@@ -1,100 +1,61 @@
-import { Session } from 'node:inspector/promises';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import pino from 'pino';
-import { startGateway } from '../../src/server/app';
-import { loadConfig } from '../../src/server/config';
 import { startIssuer } from '../utils/auth';
-import { authModes, measure, SCENARIOS, type AuthMode, type Scenario } from './throughput';
+import { compareModes, median, type Mode } from './modes';
+import { authModes, SCENARIOS } from './throughput';
 
 /**
  * What auth costs, alone: each query of the throughput bench against a
  * gateway with auth off, with a JWT and with an API key, by the CPU time the
- * gateway's process spends per request (autocannon has a process of its
- * own). The modes run back to back and then in reverse order (off, JWT, API
- * key, API key, JWT, off), each figure the mean of its two: on a shared
- * machine the CPU a request takes drifts within a run, and the drift then
- * falls on every mode alike. `BENCH_QUERIES` picks queries by index (`0,3`),
- * `BENCH_SECONDS` the length of each measure, `BENCH_ROUNDS` how many times
- * the whole is repeated; `BENCH_HEADERS_ALONE` adds auth off with each
- * mode's header sent (what its bytes cost, checked by no one); `BENCH_PROFILE`
- * a folder where a CPU profile of each measure is written
- * (`<query>-<mode>-<1|2>.cpuprofile`, sampled every 100 µs).
+ * gateway's process spends per request (each gateway has a process of its
+ * own, as `npm start` runs it, and autocannon another). The modes' gateways
+ * run side by side and are loaded in turn, `BENCH_ROUNDS` cycles of
+ * `BENCH_SECONDS` each (each cycle starting with the next mode), so that the
+ * machine's drift falls on every mode alike, and all of it again with new
+ * processes, `BENCH_PROCESSES` sets in all (two processes of the same code
+ * differ by up to a fifth); a mode's figure is its median
+ * round, its ratio the median of its rounds' ratios to auth off's of the
+ * same cycle. `BENCH_QUERIES` picks queries by index (`0,3`);
+ * `BENCH_HEADERS_ALONE` adds auth off with each mode's header sent (what its
+ * bytes cost, checked by no one); `BENCH_PROFILE` a folder where each
+ * gateway writes a CPU profile of its life (`<query>/<mode>/`, sampled every
+ * 100 µs).
  *
  * `BENCH_ONLY=auth npm run bench`.
  */
-export async function authCost(seconds: number, rounds: number, queries: number[], profiles?: string): Promise<void> {
+export async function authCost(seconds: number, rounds: number, processes: number, queries: number[], profiles?: string): Promise<void> {
   const issuer = await startIssuer();
   const auth = await authModes(issuer);
-  const modes: AuthMode[] = [{ label: 'off', env: {}, headers: {} }, ...auth];
+  const modes: Mode[] = [{ label: 'off', env: {}, headers: {} }, ...auth];
   if (process.env.BENCH_HEADERS_ALONE)
     modes.push(...auth.map((mode) => ({ label: `off, ${mode.label}'s header sent`, env: {}, headers: mode.headers })));
-  const session = profiles ? new Session() : undefined;
-  session?.connect();
-  await session?.post('Profiler.enable');
-  await session?.post('Profiler.setSamplingInterval', { interval: 100 });
-  const profiled = session && {
-    start: async () => void (await session.post('Profiler.start')),
-    stop: async (name: string) => {
-      const { profile } = await session.post('Profiler.stop');
-      writeFileSync(`${profiles}/${name}.cpuprofile`, JSON.stringify(profile));
-    },
-  };
   try {
-    for (let round = 1; round <= rounds; round++) {
-      console.log(
-        `\nauth cost, round ${round}: CPU µs per request, user and system (user alone: our code, without the kernel's socket work), ${seconds} s each after warm-up; load average ${loads()}`,
+    console.log(
+      `\nauth cost: CPU µs per request of the gateway's process, user and system, median of ${rounds} rounds of ${seconds} s per mode taken in turn, in each of ${processes} sets of processes (ratio: median of the cycles', and their range); load average ${loads()}`,
+    );
+    console.log(`| query | ${modes.map((mode) => mode.label).join(' | ')} | JWT ÷ off (off µs ÷ JWT µs) | API key ÷ off |`);
+    console.log(`| --- | ${modes.map(() => '---').join(' | ')} | --- | --- |`);
+    for (const index of queries) {
+      const scenario = SCENARIOS[index];
+      const profileDir = profiles && `${profiles}/${index}`;
+      if (profileDir) mkdirSync(profileDir, { recursive: true });
+      const measured = await compareModes(
+        scenario.body,
+        modes.map((mode) => ({ ...mode, env: { ...scenario.env, ...mode.env } })),
+        { rounds, seconds, warmSeconds: 2, processes, profileDir },
       );
-      console.log(`| query | ${modes.map((mode) => mode.label).join(' | ')} | JWT ÷ off (off µs ÷ JWT µs) | API key ÷ off |`);
-      console.log(`| --- | ${modes.map(() => '---').join(' | ')} | --- | --- |`);
-      for (const index of queries) {
-        const cpu = modes.map(() => 0);
-        const user = modes.map(() => 0);
-        const order = [...modes.keys(), ...[...modes.keys()].reverse()];
-        for (const [at, m] of order.entries()) {
-          const name = `${index}-${modes[m].label.replace(/\W/g, '')}-${at < modes.length ? 1 : 2}`;
-          const r = await once(SCENARIOS[index], modes[m], seconds, profiled && { start: profiled.start, stop: () => profiled.stop(name) });
-          cpu[m] += r.cpuUs / 2;
-          user[m] += r.userUs / 2;
-        }
-        const figures = (us: number[]) =>
-          `${us.map((each) => each.toFixed(1)).join(' | ')} | ${(us[0] / us[1]).toFixed(2)} | ${(us[0] / us[2]).toFixed(2)}`;
-        console.log(`| ${index}: ${SCENARIOS[index].label} | ${figures(cpu)} |`);
-        console.log(`| ${index}, user time alone | ${figures(user)} |`);
-      }
+      const ratios = [1, 2].map((m) => {
+        const each = measured[0].cpuUs.map((off, r) => off / measured[m].cpuUs[r]);
+        return `**${median(each).toFixed(2)}** (${Math.min(...each).toFixed(2)}–${Math.max(...each).toFixed(2)})`;
+      });
+      console.log(
+        `| ${index}: ${scenario.label} | ${measured.map((m) => median(m.cpuUs).toFixed(1)).join(' | ')} | ${ratios.join(' | ')} |`,
+      );
     }
   } finally {
-    session?.disconnect();
     await issuer.close();
   }
   console.log(`\nload average at the end: ${loads()}; Node ${process.version}`);
-}
-
-/** One measure of `scenario` on a gateway of its own with `mode`: CPU µs per request, and user µs alone. */
-async function once(
-  scenario: Scenario,
-  mode: AuthMode,
-  seconds: number,
-  profile?: { start: () => Promise<void>; stop: () => Promise<void> },
-): Promise<{ cpuUs: number; userUs: number }> {
-  const gateway = await startGateway(loadConfig({ PORT: '0', ER_METRICS_PORT: '0', LOG_LEVEL: 'info', ...scenario.env, ...mode.env }), {
-    logger: pino({ level: 'info' }, pino.destination('/dev/null')),
-  });
-  try {
-    const answer = await fetch(`${gateway.url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...mode.headers },
-      body: scenario.body,
-    });
-    const checked = (await answer.json()) as { errors?: unknown };
-    if (!answer.ok || checked.errors) throw new Error(`${scenario.label} (${mode.label}): ${JSON.stringify(checked)}`);
-    const r = await measure(`${gateway.url}/graphql`, scenario.body, seconds, mode.headers, profile?.start);
-    await profile?.stop();
-    if (r.non2xx + r.errors > 0) throw new Error(`${scenario.label} (${mode.label}): ${r.non2xx} non-2xx, ${r.errors} errors`);
-    return r;
-  } finally {
-    await gateway.close();
-  }
 }
 
 const loads = () =>

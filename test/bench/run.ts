@@ -361,7 +361,8 @@ async function main(): Promise<void> {
   if (only === 'auth') {
     return authCost(
       Number(process.env.BENCH_SECONDS ?? 5),
-      Number(process.env.BENCH_ROUNDS ?? 2),
+      Number(process.env.BENCH_ROUNDS ?? 3),
+      Number(process.env.BENCH_PROCESSES ?? 3),
       (process.env.BENCH_QUERIES ?? '0,1,2,3').split(',').map(Number),
       process.env.BENCH_PROFILE,
     );

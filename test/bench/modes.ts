@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { startGatewayProcess } from '../utils/process';
+import { load, type Load } from './throughput';
+
+/** A way to run the gateway (its settings) and to ask it (the headers every request carries). */
+export interface Mode {
+  label: string;
+  env: Record<string, string>;
+  headers?: Record<string, string>;
+}
+
+/** What a mode measured, a figure per round: requests served, and the CPU µs its gateway's process spent per request. */
+export interface ModeRounds {
+  loads: Load[];
+  cpuUs: number[];
+}
+
+/** Linux's USER_HZ, what /proc counts CPU time in: 100 on every architecture Node runs on. */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * A gateway as `npm start` runs it, in a process of its own: its CPU time is
+ * its own, read from /proc, and no other gateway's export, garbage or
+ * compiled code is charged to it. `body` is asked once with `headers` and
+ * must be answered without errors. With `profileDir`, the process writes a
+ * CPU profile of its whole life there when it exits (`--cpu-prof`).
+ */
+export async function gatewayProcess(
+  env: Record<string, string>,
+  body: string,
+  headers: Record<string, string> = {},
+  profileDir?: string,
+): Promise<{ url: string; cpuMs: () => number; close: () => Promise<void> }> {
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=100'] : [];
+  const gateway = await startGatewayProcess({ LOG_LEVEL: 'info', ...env }, [
+    process.execPath,
+    ...profiling,
+    '-r',
+    'ts-node/register/transpile-only',
+    'src/server/main.ts',
+  ]);
+  const url = `${gateway.url}/graphql`;
+  const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+  const checked = (await answer.json()) as { errors?: unknown };
+  if (!answer.ok || checked.errors) {
+    gateway.child.kill('SIGKILL');
+    throw new Error(JSON.stringify(checked));
+  }
+  const stat = `/proc/${gateway.child.pid}/stat`;
+  return {
+    url,
+    // utime and stime, in clock ticks: fields 14 and 15, counted after the command's name (field 2, which may hold spaces).
+    cpuMs: () => {
+      const fields = readFileSync(stat, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / TICKS_PER_SECOND;
+    },
+    close: async () => {
+      gateway.child.kill('SIGTERM');
+      await gateway.exited;
+    },
+  };
+}
+
+/**
+ * `body` asked of one gateway process per mode, all started at once (only
+ * one is loaded at a time): each warmed for `warmSeconds`, then loaded for
+ * `seconds` in turn, `rounds` times, each cycle starting with the next mode,
+ * so that the machine's drift, and what one round leaves behind, falls on
+ * every mode alike. Then again with new processes, `processes` times in all:
+ * two processes of the same code differ by up to a fifth in the CPU a
+ * request takes (what the compiler made of it, where the scheduler put
+ * them), which rounds in one process cannot average out.
+ */
+export async function compareModes(
+  body: string,
+  modes: Mode[],
+  options: { rounds: number; seconds: number; warmSeconds: number; processes?: number; profileDir?: string },
+): Promise<ModeRounds[]> {
+  const measured: ModeRounds[] = modes.map(() => ({ loads: [], cpuUs: [] }));
+  for (let set = 0; set < (options.processes ?? 1); set++) {
+    const gateways = await Promise.all(
+      modes.map((mode) => gatewayProcess(mode.env, body, mode.headers, options.profileDir && `${options.profileDir}/${slug(mode.label)}`)),
+    );
+    try {
+      for (const [m, gateway] of gateways.entries()) await load(gateway.url, body, options.warmSeconds, undefined, modes[m].headers);
+      for (let r = 0; r < options.rounds; r++) {
+        for (let k = 0; k < modes.length; k++) {
+          const m = (set + r + k) % modes.length;
+          const before = gateways[m].cpuMs();
+          const served = await load(gateways[m].url, body, options.seconds, undefined, modes[m].headers);
+          if (served.non2xx + served.errors > 0) throw new Error(`${modes[m].label}: ${served.non2xx} non-2xx, ${served.errors} errors`);
+          measured[m].loads.push(served);
+          measured[m].cpuUs.push(((gateways[m].cpuMs() - before) * 1000) / served.total);
+        }
+      }
+    } finally {
+      await Promise.all(gateways.map((gateway) => gateway.close()));
+    }
+  }
+  return measured;
+}
+
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** The median, over rounds, of `of`'s figure over the base's of the same round (a ratio of two figures measured side by side). */
+export const medianRatio = (of: number[], base: number[]) => median(of.map((value, r) => value / base[r]));
+
+const slug = (label: string) => label.replace(/\W+/g, '-').replace(/^-|-$/g, '');
