@@ -56,8 +56,8 @@ const MODES: { label: string; target?: number; env: (collectorUrl: string) => Re
   },
 ];
 
-/** Rounds per mode, taken in turn (off, on, 10 %; then on, 10 %, off; …) so that the machine's drift falls on every mode alike. */
-const ROUNDS = 3;
+/** Rounds per mode in each set of processes, taken in turn (off, on, 10 %; then on, 10 %, off; …) so that the machine's drift falls on every mode alike. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 /** Sets of processes, one after the other (`compareModes`): two processes of the same code differ by up to a fifth. */
 const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 2);
