@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { startIssuer } from '../utils/auth';
-import { compareModes, median, type Mode } from './modes';
+import { compareModes, median, offGatewayCpu, WARM_SECONDS, type Mode } from './modes';
 import { authModes, SCENARIOS } from './throughput';
 
 /**
@@ -24,6 +24,10 @@ import { authModes, SCENARIOS } from './throughput';
  * `BENCH_ONLY=auth npm run bench`.
  */
 export async function authCost(seconds: number, rounds: number, processes: number, queries: number[], profiles?: string): Promise<void> {
+  return offGatewayCpu(() => measureAuth(seconds, rounds, processes, queries, profiles));
+}
+
+async function measureAuth(seconds: number, rounds: number, processes: number, queries: number[], profiles?: string): Promise<void> {
   const issuer = await startIssuer();
   const auth = await authModes(issuer);
   const modes: Mode[] = [{ label: 'off', env: {}, headers: {} }, ...auth];
@@ -42,7 +46,7 @@ export async function authCost(seconds: number, rounds: number, processes: numbe
       const measured = await compareModes(
         scenario.body,
         modes.map((mode) => ({ ...mode, env: { ...scenario.env, ...mode.env } })),
-        { rounds, seconds, warmSeconds: 2, processes, profileDir },
+        { rounds, seconds, warmSeconds: WARM_SECONDS, processes, profileDir },
       );
       const ratios = [1, 2].map((m) => {
         const each = measured[0].cpuUs.map((off, r) => off / measured[m].cpuUs[r]);

@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { startGatewayProcess } from '../utils/process';
 import { load, type Load } from './throughput';
 
@@ -14,6 +16,36 @@ export interface ModeRounds {
   loads: Load[];
   cpuUs: number[];
 }
+
+/**
+ * With two CPUs or more, the gateways run on the first and everything else
+ * (the load generator, the collector, this process) on the others, pinned
+ * by `taskset`: left to the scheduler, a gateway and its load generator
+ * sometimes share a CPU and sometimes not, and a round's CPU per request
+ * moved by up to half between rounds of the same process. `BENCH_PIN=0`
+ * leaves them to the scheduler.
+ */
+const PINNED = availableParallelism() >= 2 && process.env.BENCH_PIN !== '0';
+const GATEWAY_CPU = '0';
+const OTHER_CPUS = `1-${availableParallelism() - 1}`;
+
+/** Runs `run` with this process (and so what it starts unpinned: a collector) on the CPUs the gateways leave; then on all again. */
+export async function offGatewayCpu<T>(run: () => Promise<T>): Promise<T> {
+  const pin = (cpus: string) => execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+  if (PINNED) pin(OTHER_CPUS);
+  try {
+    return await run();
+  } finally {
+    if (PINNED) pin(`0-${availableParallelism() - 1}`);
+  }
+}
+
+/**
+ * How long each gateway is loaded before it is measured: a new process's
+ * throughput rose for its first 6 s or so (what the compiler makes of the
+ * hot path), so a shorter warm-up charged its compiling to the first rounds.
+ */
+export const WARM_SECONDS = 8;
 
 /** Linux's USER_HZ, what /proc counts CPU time in: 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
@@ -33,6 +65,7 @@ export async function gatewayProcess(
 ): Promise<{ url: string; cpuMs: () => number; close: () => Promise<void> }> {
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=100'] : [];
   const gateway = await startGatewayProcess({ LOG_LEVEL: 'info', ...env }, [
+    ...(PINNED ? ['taskset', '-c', GATEWAY_CPU] : []),
     process.execPath,
     ...profiling,
     '-r',
@@ -82,12 +115,13 @@ export async function compareModes(
       modes.map((mode) => gatewayProcess(mode.env, body, mode.headers, options.profileDir && `${options.profileDir}/${slug(mode.label)}`)),
     );
     try {
-      for (const [m, gateway] of gateways.entries()) await load(gateway.url, body, options.warmSeconds, undefined, modes[m].headers);
+      for (const [m, gateway] of gateways.entries())
+        await load(gateway.url, body, options.warmSeconds, undefined, modes[m].headers, PINNED ? OTHER_CPUS : undefined);
       for (let r = 0; r < options.rounds; r++) {
         for (let k = 0; k < modes.length; k++) {
           const m = (set + r + k) % modes.length;
           const before = gateways[m].cpuMs();
-          const served = await load(gateways[m].url, body, options.seconds, undefined, modes[m].headers);
+          const served = await load(gateways[m].url, body, options.seconds, undefined, modes[m].headers, PINNED ? OTHER_CPUS : undefined);
           if (served.non2xx + served.errors > 0) throw new Error(`${modes[m].label}: ${served.non2xx} non-2xx, ${served.errors} errors`);
           measured[m].loads.push(served);
           measured[m].cpuUs.push(((gateways[m].cpuMs() - before) * 1000) / served.total);

@@ -35,13 +35,14 @@ export interface Load {
 const CONNECTIONS = 50;
 const WARM_SECONDS = 2;
 
-/** autocannon's CLI, so the load generator does not share the servers' event loop. */
+/** autocannon's CLI, so the load generator does not share the servers' event loop; with `cpus` (a `taskset` list), on those CPUs only. */
 export async function load(
   url: string,
   body: string,
   seconds: number,
   connections = CONNECTIONS,
   headers: Record<string, string> = {},
+  cpus?: string,
 ): Promise<Load> {
   const cli = resolve(__dirname, '../../node_modules/autocannon/autocannon.js');
   const args = [
@@ -59,7 +60,8 @@ export async function load(
     body,
     url,
   ];
-  const { stdout } = await promisify(execFile)(process.execPath, [cli, ...args], { maxBuffer: 16 * 2 ** 20 });
+  const [program, ...rest] = [...(cpus ? ['taskset', '-c', cpus] : []), process.execPath, cli, ...args];
+  const { stdout } = await promisify(execFile)(program, rest, { maxBuffer: 16 * 2 ** 20 });
   const r = JSON.parse(stdout) as {
     requests: { average: number; total: number };
     latency: { p50: number; p99: number };

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { seededJobId } from '../../src/emulator/seed';
-import { compareModes, median, medianRatio } from './modes';
+import { compareModes, median, medianRatio, offGatewayCpu, WARM_SECONDS } from './modes';
 
 /**
  * What tracing costs: the cached-job and executed-job throughput with
@@ -15,8 +15,6 @@ import { compareModes, median, medianRatio } from './modes';
  * per request served: on a machine others load too, its ratio is the steadier
  * figure of what tracing costs.
  */
-
-const WARM_SECONDS = 2;
 
 /** A stand-in collector: answers every export 200 and keeps nothing. */
 async function collector(): Promise<{ url: string; stop: () => void }> {
@@ -68,6 +66,10 @@ const PROCESSES = Number(process.env.BENCH_PROCESSES ?? 2);
  * the median of its rounds' ratios to the off round of the same cycle.
  */
 export async function tracingCost(seconds: number): Promise<void> {
+  return offGatewayCpu(() => measureTracing(seconds));
+}
+
+async function measureTracing(seconds: number): Promise<void> {
   const round = Math.max(1, Math.round(seconds / ROUNDS));
   console.log(
     `\ntracing cost on Node ${process.versions.node}: 50 connections, ${ROUNDS} rounds of ${round} s per mode taken in turn after ${WARM_SECONDS} s warm-up, in each of ${PROCESSES} sets of gateway processes; no traceparent sent\n`,
