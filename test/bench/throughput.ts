@@ -74,17 +74,15 @@ export async function load(
 /**
  * Warmed for two seconds, then measured; with the CPU time this process (the servers; autocannon has its own) spent per
  * request served meanwhile, in µs (`userUs` its user time alone, without the kernel's work on the sockets): on a machine
- * others load too, the steadier figure. `warmed` runs between the two.
+ * others load too, the steadier figure.
  */
 export async function measure(
   url: string,
   body: string,
   seconds: number,
   headers?: Record<string, string>,
-  warmed?: () => Promise<void>,
 ): Promise<Load & { cpuUs: number; userUs: number }> {
   await load(url, body, WARM_SECONDS, CONNECTIONS, headers);
-  await warmed?.();
   const before = process.cpuUsage();
   const r = await load(url, body, seconds, CONNECTIONS, headers);
   const used = process.cpuUsage(before);
