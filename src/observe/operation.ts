@@ -3,7 +3,7 @@ import { getOperationAST, print, type DocumentNode, type GraphQLError, type Oper
 import type { Logger } from 'pino';
 import type { Histogram } from 'prom-client';
 import type { GatewayMetrics } from './metrics';
-import { traceFields, type KnownOperation, type OperationTrace, type TraceCarrier, type Tracing } from './tracing';
+import { traceFields, type KnownOperation, type OperationSpan, type TraceCarrier, type Tracing } from './tracing';
 
 /** The codes of an operation without errors, shared. */
 const NO_CODES: readonly string[] = [];
@@ -50,7 +50,7 @@ export class ObservedOperation {
   constructor(
     private readonly observer: OperationObserver,
     /** The operation's span, when tracing is on. */
-    readonly trace?: OperationTrace,
+    readonly trace?: OperationSpan,
   ) {}
 
   /** The context the operation's upstream calls are children of. */

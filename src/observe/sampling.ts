@@ -28,7 +28,7 @@ const DECIDED = createContextKey('er-gateway sampled here');
 export const UNSAMPLED = trace.setSpan(ROOT_CONTEXT, trace.wrapSpanContext({ traceId: '', spanId: '', traceFlags: TraceFlags.NONE }));
 
 /** A root decided here: made once, as a sampled root's parent is always this one. */
-const ROOT_DECIDED = ROOT_CONTEXT.setValue(DECIDED, true);
+export const ROOT_DECIDED = ROOT_CONTEXT.setValue(DECIDED, true);
 
 const KEEP: SamplingResult = { decision: SamplingDecision.RECORD_AND_SAMPLED };
 const DROP: SamplingResult = { decision: SamplingDecision.NOT_RECORD };
