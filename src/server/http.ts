@@ -200,9 +200,17 @@ export function createHttpLayer<C extends BaseContext & ObservedContext>(options
     return admitted(request, reply, principal);
   }
 
+  /** The last `Vary` an admitted request had before its credentials were added (CORS's `Origin`, on nearly every request), and the two joined: joined once, not per request. */
+  let varyBefore = '';
+  let varyJoined = CREDENTIAL_HEADERS;
+
   function admitted(request: FastifyRequest, reply: FastifyReply, principal: Principal): Caller {
     const vary = reply.getHeader('vary');
-    void reply.header('vary', vary ? `${String(vary)}, ${CREDENTIAL_HEADERS}` : CREDENTIAL_HEADERS);
+    if (vary) {
+      const before = String(vary);
+      if (before !== varyBefore) [varyBefore, varyJoined] = [before, `${before}, ${CREDENTIAL_HEADERS}`];
+      void reply.header('vary', varyJoined);
+    } else void reply.header('vary', CREDENTIAL_HEADERS);
     return callerOf(principal, request.ip);
   }
 
