@@ -87,6 +87,16 @@ export class KnownOperation {
   }
 }
 
+const ERROR_CODES = 'graphql.error.codes';
+const ERROR_EVENT = 'graphql.error';
+
+/** What an operation's span records of the errors the client was sent, by their codes: the distinct codes, an event's attributes per error, an error status. */
+function errorRecord(codes: readonly string[]): { distinct: string[]; events: Attributes[]; status: SpanStatus } {
+  const distinct = [...new Set(codes)];
+  const events = codes.map((code) => ({ 'graphql.error.code': code }));
+  return { distinct, events, status: { code: SpanStatusCode.ERROR, message: distinct.join(', ') } };
+}
+
 /**
  * One GraphQL operation's server span, started when the request arrives
  * (the parent is the caller's `traceparent`, if any) and named once the
@@ -124,10 +134,10 @@ export class OperationTrace implements OperationSpan {
   end(codes: readonly string[]): void {
     if (!this.span) return;
     if (codes.length > 0) {
-      const distinct = [...new Set(codes)];
-      this.span.setAttribute('graphql.error.codes', distinct);
-      for (const code of codes) this.span.addEvent('graphql.error', { 'graphql.error.code': code });
-      this.span.setStatus({ code: SpanStatusCode.ERROR, message: distinct.join(', ') });
+      const { distinct, events, status } = errorRecord(codes);
+      this.span.setAttribute(ERROR_CODES, distinct);
+      for (const event of events) this.span.addEvent(ERROR_EVENT, event);
+      this.span.setStatus(status);
     }
     this.span.end();
   }
@@ -215,10 +225,10 @@ class AnswerSpan implements ReadableSpan {
     this.ended = true;
     // As OperationTrace records them (a stored answer has no errors, so this is for the contract's sake).
     if (codes.length > 0) {
-      const distinct = [...new Set(codes)];
-      this.attributes = { ...this.attributes, 'graphql.error.codes': distinct };
-      this.events = codes.map((code) => ({ name: 'graphql.error', time: this.endTime, attributes: { 'graphql.error.code': code } }));
-      this.status = { code: SpanStatusCode.ERROR, message: distinct.join(', ') };
+      const { distinct, events, status } = errorRecord(codes);
+      this.attributes = { ...this.attributes, [ERROR_CODES]: distinct };
+      this.events = events.map((attributes) => ({ name: ERROR_EVENT, time: this.endTime, attributes }));
+      this.status = status;
     }
     for (const processor of this.spans.processors) processor.onEnd(this);
   }
