@@ -71,7 +71,7 @@ function operationAttributes(type: string, name: string | undefined, document: s
  */
 export class KnownOperation {
   readonly spanName: string;
-  /** Without the document, and with it (ER_TRACE_DOCUMENT): the SDK copies them into each span, so they are shared. */
+  /** Without the document, and with it (ER_TRACE_DOCUMENT): shared by every answer span of the operation (AnswerSpan), never changed. */
   readonly attributes: Readonly<Attributes>;
   readonly attributesWithDocument: Readonly<Attributes>;
 
@@ -106,7 +106,7 @@ function errorRecord(codes: readonly string[]): { distinct: string[]; events: At
  * view, the SDK command's terms), never through AsyncLocalStorage.
  */
 export class OperationTrace implements OperationSpan {
-  /** The span's context, made when first asked for: an answer from the response cache has no children and never asks. */
+  /** The span's context, made when first asked for: an operation without children never asks. */
   private own: Context | undefined;
 
   constructor(
