@@ -15,19 +15,36 @@ import { authModes, SCENARIOS } from './throughput';
  * processes, `BENCH_PROCESSES` sets in all (two processes of the same code
  * differ by up to a fifth); a mode's figure is its median
  * round, its ratio the median of its rounds' ratios to auth off's of the
- * same cycle. `BENCH_QUERIES` picks queries by index (`0,3`);
- * `BENCH_HEADERS_ALONE` adds auth off with each mode's header sent (what its
- * bytes cost, checked by no one); `BENCH_PROFILE` a folder where each
- * gateway writes a CPU profile of its life (`<query>/<mode>/`, sampled every
- * 100 µs).
+ * same cycle. The rounds send `BENCH_RATE` requests a second (default
+ * 5,000, which every query's gateway keeps up with; 0: as fast as each
+ * answers): at a fixed rate a process's CPU per request moved by ±2 µs
+ * between sets, as fast as it answers by up to a fifth. `BENCH_QUERIES`
+ * picks queries by index (`0,3`); `BENCH_HEADERS_ALONE` adds auth off with
+ * each mode's header sent (what its bytes cost, checked by no one);
+ * `BENCH_PROFILE` a folder where each gateway writes a CPU profile of its
+ * life (`<query>/<mode>/`, sampled every 100 µs).
  *
  * `BENCH_ONLY=auth npm run bench`.
  */
-export async function authCost(seconds: number, rounds: number, processes: number, queries: number[], profiles?: string): Promise<void> {
-  return offGatewayCpu(() => measureAuth(seconds, rounds, processes, queries, profiles));
+export async function authCost(
+  seconds: number,
+  rounds: number,
+  processes: number,
+  queries: number[],
+  rate: number,
+  profiles?: string,
+): Promise<void> {
+  return offGatewayCpu(() => measureAuth(seconds, rounds, processes, queries, rate, profiles));
 }
 
-async function measureAuth(seconds: number, rounds: number, processes: number, queries: number[], profiles?: string): Promise<void> {
+async function measureAuth(
+  seconds: number,
+  rounds: number,
+  processes: number,
+  queries: number[],
+  rate: number,
+  profiles?: string,
+): Promise<void> {
   const issuer = await startIssuer();
   const auth = await authModes(issuer);
   const modes: Mode[] = [{ label: 'off', env: {}, headers: {} }, ...auth];
@@ -35,7 +52,7 @@ async function measureAuth(seconds: number, rounds: number, processes: number, q
     modes.push(...auth.map((mode) => ({ label: `off, ${mode.label}'s header sent`, env: {}, headers: mode.headers })));
   try {
     console.log(
-      `\nauth cost: CPU µs per request of the gateway's process, user and system, median of ${rounds} rounds of ${seconds} s per mode taken in turn, in each of ${processes} sets of processes (ratio: median of the cycles', and their range); load average ${loads()}`,
+      `\nauth cost: CPU µs per request of the gateway's process, user and system, at ${rate ? `${rate} requests/s` : 'as many requests/s as it answers'}, median of ${rounds} rounds of ${seconds} s per mode taken in turn, in each of ${processes} sets of processes (ratio: median of the cycles', and their range); load average ${loads()}`,
     );
     console.log(`| query | ${modes.map((mode) => mode.label).join(' | ')} | JWT ÷ off (off µs ÷ JWT µs) | API key ÷ off |`);
     console.log(`| --- | ${modes.map(() => '---').join(' | ')} | --- | --- |`);
@@ -46,7 +63,7 @@ async function measureAuth(seconds: number, rounds: number, processes: number, q
       const measured = await compareModes(
         scenario.body,
         modes.map((mode) => ({ ...mode, env: { ...scenario.env, ...mode.env } })),
-        { rounds, seconds, warmSeconds: WARM_SECONDS, processes, profileDir },
+        { rounds, seconds, warmSeconds: WARM_SECONDS, processes, profileDir, rate },
       );
       const ratios = [1, 2].map((m) => {
         const each = measured[0].cpuUs.map((off, r) => off / measured[m].cpuUs[r]);

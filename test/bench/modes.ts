@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { startGatewayProcess } from '../utils/process';
@@ -47,13 +48,31 @@ export async function offGatewayCpu<T>(run: () => Promise<T>): Promise<T> {
  */
 export const WARM_SECONDS = 8;
 
+/** `BENCH_NODE_FLAGS`: flags every gateway process is started with (V8's, e.g. `--max-semi-space-size=64`), space-separated. */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+
+let built = false;
+
+/**
+ * `npm run build`, once per bench run: the gateways run the compiled
+ * `dist/`, as `npm start` does. Run from `src/` through ts-node, each
+ * process also held the TypeScript compiler in its heap (about 50 MB more
+ * for every full collection to mark) and a profile named stale compiler
+ * code for the request path's.
+ */
+function buildOnce(): void {
+  if (built) return;
+  execFileSync('npm', ['run', 'build'], { cwd: resolve(__dirname, '../..'), stdio: 'ignore' });
+  built = true;
+}
+
 /** Linux's USER_HZ, what /proc counts CPU time in: 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
 
 /**
- * A gateway as `npm start` runs it, in a process of its own: its CPU time is
- * its own, read from /proc, and no other gateway's export, garbage or
- * compiled code is charged to it. `body` is asked once with `headers` and
+ * A gateway as `npm start` runs it (the compiled `dist/`, built first), in
+ * a process of its own: its CPU time is its own, read from /proc, and no
+ * other gateway's export, garbage or compiled code is charged to it. `body` is asked once with `headers` and
  * must be answered without errors. With `profileDir`, the process writes a
  * CPU profile of its whole life there when it exits (`--cpu-prof`).
  */
@@ -63,14 +82,14 @@ export async function gatewayProcess(
   headers: Record<string, string> = {},
   profileDir?: string,
 ): Promise<{ url: string; cpuMs: () => number; close: () => Promise<void> }> {
+  buildOnce();
   const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=100'] : [];
   const gateway = await startGatewayProcess({ LOG_LEVEL: 'info', ...env }, [
     ...(PINNED ? ['taskset', '-c', GATEWAY_CPU] : []),
     process.execPath,
+    ...NODE_FLAGS,
     ...profiling,
-    '-r',
-    'ts-node/register/transpile-only',
-    'src/server/main.ts',
+    'dist/server/main.js',
   ]);
   const url = `${gateway.url}/graphql`;
   const answer = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
@@ -96,18 +115,20 @@ export async function gatewayProcess(
 
 /**
  * `body` asked of one gateway process per mode, all started at once (only
- * one is loaded at a time): each warmed for `warmSeconds`, then loaded for
- * `seconds` in turn, `rounds` times, each cycle starting with the next mode,
- * so that the machine's drift, and what one round leaves behind, falls on
- * every mode alike. Then again with new processes, `processes` times in all:
- * two processes of the same code differ by up to a fifth in the CPU a
- * request takes (what the compiler made of it, where the scheduler put
- * them), which rounds in one process cannot average out.
+ * one is loaded at a time): each warmed for `warmSeconds` as fast as it
+ * answers, then loaded for `seconds` in turn, `rounds` times, each cycle
+ * starting with the next mode, so that the machine's drift, and what one
+ * round leaves behind, falls on every mode alike. With `rate`, the rounds
+ * send that many requests a second: every mode then gets the same requests
+ * at the same moments, whatever its speed. Then again with new processes,
+ * `processes` times in all: two processes of the same code differ by up to
+ * a fifth in the CPU a request takes (what the compiler made of it, where
+ * the scheduler put them), which rounds in one process cannot average out.
  */
 export async function compareModes(
   body: string,
   modes: Mode[],
-  options: { rounds: number; seconds: number; warmSeconds: number; processes?: number; profileDir?: string },
+  options: { rounds: number; seconds: number; warmSeconds: number; processes?: number; profileDir?: string; rate?: number },
 ): Promise<ModeRounds[]> {
   const measured: ModeRounds[] = modes.map(() => ({ loads: [], cpuUs: [] }));
   for (let set = 0; set < (options.processes ?? 1); set++) {
@@ -121,7 +142,15 @@ export async function compareModes(
         for (let k = 0; k < modes.length; k++) {
           const m = (set + r + k) % modes.length;
           const before = gateways[m].cpuMs();
-          const served = await load(gateways[m].url, body, options.seconds, undefined, modes[m].headers, PINNED ? OTHER_CPUS : undefined);
+          const served = await load(
+            gateways[m].url,
+            body,
+            options.seconds,
+            undefined,
+            modes[m].headers,
+            PINNED ? OTHER_CPUS : undefined,
+            options.rate,
+          );
           if (served.non2xx + served.errors > 0) throw new Error(`${modes[m].label}: ${served.non2xx} non-2xx, ${served.errors} errors`);
           measured[m].loads.push(served);
           measured[m].cpuUs.push(((gateways[m].cpuMs() - before) * 1000) / served.total);

@@ -364,6 +364,7 @@ async function main(): Promise<void> {
       Number(process.env.BENCH_ROUNDS ?? 3),
       Number(process.env.BENCH_PROCESSES ?? 3),
       (process.env.BENCH_QUERIES ?? '0,1,2,3').split(',').map(Number),
+      Number(process.env.BENCH_RATE ?? 5000),
       process.env.BENCH_PROFILE,
     );
   }

@@ -35,7 +35,11 @@ export interface Load {
 const CONNECTIONS = 50;
 const WARM_SECONDS = 2;
 
-/** autocannon's CLI, so the load generator does not share the servers' event loop; with `cpus` (a `taskset` list), on those CPUs only. */
+/**
+ * autocannon's CLI, so the load generator does not share the servers' event loop; with `cpus` (a `taskset` list), on
+ * those CPUs only; with `rate`, that many requests a second over all connections (autocannon's `--overallRate`), else as
+ * many as the server answers.
+ */
 export async function load(
   url: string,
   body: string,
@@ -43,6 +47,7 @@ export async function load(
   connections = CONNECTIONS,
   headers: Record<string, string> = {},
   cpus?: string,
+  rate?: number,
 ): Promise<Load> {
   const cli = resolve(__dirname, '../../node_modules/autocannon/autocannon.js');
   const args = [
@@ -52,6 +57,7 @@ export async function load(
     String(connections),
     '-d',
     String(seconds),
+    ...(rate ? ['--overallRate', String(rate)] : []),
     '-m',
     'POST',
     '-H',
