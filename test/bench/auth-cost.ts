@@ -26,25 +26,24 @@ import { authModes, SCENARIOS } from './throughput';
  *
  * `BENCH_ONLY=auth npm run bench`.
  */
-export async function authCost(
-  seconds: number,
-  rounds: number,
-  processes: number,
-  queries: number[],
-  rate: number,
-  profiles?: string,
-): Promise<void> {
-  return offGatewayCpu(() => measureAuth(seconds, rounds, processes, queries, rate, profiles));
+/** What `authCost` measures, and how long: see above. */
+export interface AuthCostOptions {
+  seconds: number;
+  rounds: number;
+  processes: number;
+  /** The throughput queries, by index. */
+  queries: number[];
+  /** Requests a second in each round; 0: as fast as each gateway answers. */
+  rate: number;
+  /** A folder for each gateway's CPU profile. */
+  profiles?: string;
 }
 
-async function measureAuth(
-  seconds: number,
-  rounds: number,
-  processes: number,
-  queries: number[],
-  rate: number,
-  profiles?: string,
-): Promise<void> {
+export async function authCost(options: AuthCostOptions): Promise<void> {
+  return offGatewayCpu(() => measureAuth(options));
+}
+
+async function measureAuth({ seconds, rounds, processes, queries, rate, profiles }: AuthCostOptions): Promise<void> {
   const issuer = await startIssuer();
   const auth = await authModes(issuer);
   const modes: Mode[] = [{ label: 'off', env: {}, headers: {} }, ...auth];

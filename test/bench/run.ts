@@ -359,14 +359,14 @@ async function main(): Promise<void> {
   }
   if (only === 'tracing-span') return tracingSpanCost();
   if (only === 'auth') {
-    return authCost(
-      Number(process.env.BENCH_SECONDS ?? 5),
-      Number(process.env.BENCH_ROUNDS ?? 3),
-      Number(process.env.BENCH_PROCESSES ?? 3),
-      (process.env.BENCH_QUERIES ?? '0,1,2,3').split(',').map(Number),
-      Number(process.env.BENCH_RATE ?? 5000),
-      process.env.BENCH_PROFILE,
-    );
+    return authCost({
+      seconds: Number(process.env.BENCH_SECONDS ?? 5),
+      rounds: Number(process.env.BENCH_ROUNDS ?? 3),
+      processes: Number(process.env.BENCH_PROCESSES ?? 3),
+      queries: (process.env.BENCH_QUERIES ?? '0,1,2,3').split(',').map(Number),
+      rate: Number(process.env.BENCH_RATE ?? 5000),
+      profiles: process.env.BENCH_PROFILE,
+    });
   }
   if (only === 'tracing') return tracingCost(Number(process.env.BENCH_SECONDS ?? 10));
   if (only === 'throughput' || !only) {
