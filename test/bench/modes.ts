@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { startGatewayProcess } from '../utils/process';
 import { load, type Load } from './throughput';
 
@@ -62,7 +62,8 @@ let built = false;
  */
 function buildOnce(): void {
   if (built) return;
-  execFileSync('npm', ['run', 'build'], { cwd: resolve(__dirname, '../..'), stdio: 'ignore' });
+  // The compiler's complaints, if any, on the bench's stderr.
+  execFileSync('npm', ['run', 'build'], { cwd: resolve(__dirname, '../..'), stdio: ['ignore', 'ignore', 'inherit'] });
   built = true;
 }
 
@@ -72,9 +73,10 @@ const TICKS_PER_SECOND = 100;
 /**
  * A gateway as `npm start` runs it (the compiled `dist/`, built first), in
  * a process of its own: its CPU time is its own, read from /proc, and no
- * other gateway's export, garbage or compiled code is charged to it. `body` is asked once with `headers` and
- * must be answered without errors. With `profileDir`, the process writes a
- * CPU profile of its whole life there when it exits (`--cpu-prof`).
+ * other gateway's export, garbage or compiled code is charged to it.
+ * `body` is asked once with `headers` and must be answered without errors.
+ * With `profileDir`, the process writes a CPU profile of its whole life
+ * there when it exits (`--cpu-prof`).
  */
 export async function gatewayProcess(
   env: Record<string, string>,
@@ -152,6 +154,10 @@ export async function compareModes(
             options.rate,
           );
           if (served.non2xx + served.errors > 0) throw new Error(`${modes[m].label}: ${served.non2xx} non-2xx, ${served.errors} errors`);
+          // A gateway that could not keep up ran as fast as it answers: its round is not of the rate asked.
+          if (options.rate && served.total < 0.95 * options.rate * options.seconds) {
+            console.warn(`${modes[m].label}: ${served.total} requests in ${options.seconds} s, under the ${options.rate}/s asked`);
+          }
           measured[m].loads.push(served);
           measured[m].cpuUs.push(((gateways[m].cpuMs() - before) * 1000) / served.total);
         }
