@@ -4,29 +4,7 @@ import { startIssuer } from '../utils/auth';
 import { compareModes, median, offGatewayCpu, WARM_SECONDS, type Mode } from './modes';
 import { authModes, SCENARIOS } from './throughput';
 
-/**
- * What auth costs, alone: each query of the throughput bench against a
- * gateway with auth off, with a JWT and with an API key, by the CPU time the
- * gateway's process spends per request (each gateway has a process of its
- * own, as `npm start` runs it, and autocannon another). The modes' gateways
- * run side by side and are loaded in turn, `BENCH_ROUNDS` cycles of
- * `BENCH_SECONDS` each (each cycle starting with the next mode), so that the
- * machine's drift falls on every mode alike, and all of it again with new
- * processes, `BENCH_PROCESSES` sets in all (two processes of the same code
- * differ by up to a fifth); a mode's figure is its median
- * round, its ratio the median of its rounds' ratios to auth off's of the
- * same cycle. The rounds send `BENCH_RATE` requests a second (default
- * 5,000, which every query's gateway keeps up with; 0: as fast as each
- * answers): at a fixed rate a process's CPU per request moved by ±2 µs
- * between sets, as fast as it answers by up to a fifth. `BENCH_QUERIES`
- * picks queries by index (`0,3`); `BENCH_HEADERS_ALONE` adds auth off with
- * each mode's header sent (what its bytes cost, checked by no one);
- * `BENCH_PROFILE` a folder where each gateway writes a CPU profile of its
- * life (`<query>/<mode>/`, sampled every 100 µs).
- *
- * `BENCH_ONLY=auth npm run bench`.
- */
-/** What `authCost` measures, and how long: see above. */
+/** What `authCost` measures, and how long (the `BENCH_` settings below). */
 export interface AuthCostOptions {
   seconds: number;
   rounds: number;
@@ -39,6 +17,29 @@ export interface AuthCostOptions {
   profiles?: string;
 }
 
+/**
+ * What auth costs, alone: each query of the throughput bench against a
+ * gateway with auth off, with a JWT and with an API key, by the CPU time the
+ * gateway's process spends per request (each gateway has a process of its
+ * own, as `npm start` runs it, and autocannon another). The modes' gateways
+ * run side by side and are loaded in turn, `BENCH_ROUNDS` cycles of
+ * `BENCH_SECONDS` each (each cycle starting with the next mode), so that the
+ * machine's drift falls on every mode alike, and all of it again with new
+ * processes, `BENCH_PROCESSES` sets in all (two processes of the same code
+ * differ by up to a fifth); a mode's figure is its median
+ * round, its ratio the median of its rounds' ratios to auth off's of the
+ * same cycle. The rounds send `BENCH_RATE` requests a second (default
+ * 5,000, under what each query's gateway answers on one CPU; a round short
+ * of it is warned of; 0: as fast as each answers): at a fixed rate a mode's
+ * CPU per request moved by ±2 to 4 µs between sets of processes, as fast
+ * as it answers by up to a fifth. `BENCH_QUERIES`
+ * picks queries by index (`0,3`); `BENCH_HEADERS_ALONE` adds auth off with
+ * each mode's header sent (what its bytes cost, checked by no one);
+ * `BENCH_PROFILE` a folder where each gateway writes a CPU profile of its
+ * life (`<query>/<mode>/`, sampled every 100 µs).
+ *
+ * `BENCH_ONLY=auth npm run bench`.
+ */
 export async function authCost(options: AuthCostOptions): Promise<void> {
   return offGatewayCpu(() => measureAuth(options));
 }
