@@ -1,9 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
 import { startGatewayProcess } from '../utils/process';
-import { load, type Load } from './throughput';
+import { buildOnce, load, type Load } from './throughput';
 
 /** A way to run the gateway (its settings) and to ask it (the headers every request carries). */
 export interface Mode {
@@ -50,22 +49,6 @@ export const WARM_SECONDS = 8;
 
 /** `BENCH_NODE_FLAGS`: flags every gateway process is started with (V8's, e.g. `--max-semi-space-size=64`), space-separated. */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-
-let built = false;
-
-/**
- * `npm run build`, once per bench run: the gateways run the compiled
- * `dist/`, as `npm start` does. Run from `src/` through ts-node, each
- * process also held the TypeScript compiler in its heap (about 50 MB more
- * for every full collection to mark) and a profile named stale compiler
- * code for the request path's.
- */
-function buildOnce(): void {
-  if (built) return;
-  // The compiler's complaints, if any, on the bench's stderr.
-  execFileSync('npm', ['run', 'build'], { cwd: resolve(__dirname, '../..'), stdio: ['ignore', 'ignore', 'inherit'] });
-  built = true;
-}
 
 /** Linux's USER_HZ, what /proc counts CPU time in: 100 on every architecture Node runs on. */
 const TICKS_PER_SECOND = 100;
